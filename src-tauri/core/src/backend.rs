@@ -1,0 +1,204 @@
+//! The proxy's view of the engine: "make it ready, then tell me where it is".
+//!
+//! [`Backend`] is the seam between the proxy and whatever runs the engine: an external server
+//! ([`crate::engine::external`]), the supervisor (a later module), or a stand-in in tests.
+//! [`SingleFlight`] is the de-duplication every backend wants: however many requests arrive
+//! while the engine is cold, one start attempt runs, and all of them get its outcome.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+
+/// Where a ready engine listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// `host:port`, e.g. `127.0.0.1:40123`.
+    pub authority: http::uri::Authority,
+}
+
+impl Upstream {
+    pub fn new(authority: http::uri::Authority) -> Self {
+        Self { authority }
+    }
+
+    /// The `http://host:port` base URL.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.authority)
+    }
+}
+
+/// Why the engine is not ready: shown to clients in a 503 and to the user in the UI.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct NotReady {
+    /// What happened, in a sentence.
+    pub message: String,
+    /// How far the start got (`probing`, `provisioning`, …), if it got anywhere.
+    pub stage: Option<String>,
+    /// What the user can do about it.
+    pub hint: Option<String>,
+    /// When a client should try again.
+    pub retry_after: Duration,
+}
+
+impl NotReady {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            stage: None,
+            hint: None,
+            retry_after: Duration::from_secs(5),
+        }
+    }
+
+    pub fn stage(mut self, stage: impl Into<String>) -> Self {
+        self.stage = Some(stage.into());
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// What the proxy needs from the thing that runs the engine.
+pub trait Backend: Send + Sync + 'static {
+    /// Resolve when the engine can take requests, starting it if needed. Concurrent callers
+    /// share one start attempt.
+    fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, NotReady>>;
+
+    /// Where to forward a request that does not wait for readiness, if anything is running.
+    fn current(&self) -> Option<Upstream>;
+
+    /// The proxy could not connect to `upstream`: it is probably gone.
+    fn report_unreachable(&self, upstream: &Upstream);
+
+    /// Whether the engine is ready right now (for `/murmur/readyz`).
+    fn is_ready(&self) -> bool;
+
+    /// A gated request arrived (for idle accounting). Default: nothing.
+    fn touch(&self) {}
+}
+
+type Attempt = Shared<BoxFuture<'static, Result<Upstream, NotReady>>>;
+
+#[derive(Default)]
+enum Flight {
+    #[default]
+    Cold,
+    Starting(Attempt),
+    Ready(Upstream),
+}
+
+/// One start attempt at a time, shared by every caller; a failure is not cached, so the next
+/// call tries again.
+#[derive(Default, Clone)]
+pub struct SingleFlight {
+    state: Arc<Mutex<Flight>>,
+}
+
+impl SingleFlight {
+    /// The ready upstream, or the outcome of the attempt in progress, or of a new attempt made
+    /// by `start`. The attempt runs on its own task, so callers that give up (a client that
+    /// disconnects) do not cancel it for the others.
+    pub async fn run<F>(&self, start: F) -> Result<Upstream, NotReady>
+    where
+        F: FnOnce() -> BoxFuture<'static, Result<Upstream, NotReady>>,
+    {
+        let attempt = {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            match &*state {
+                Flight::Ready(upstream) => return Ok(upstream.clone()),
+                Flight::Starting(attempt) => attempt.clone(),
+                Flight::Cold => {
+                    let task = tokio::spawn(start());
+                    let attempt = async move {
+                        task.await.unwrap_or_else(|e| {
+                            Err(NotReady::new(format!("the engine start was interrupted: {e}")))
+                        })
+                    }
+                    .boxed()
+                    .shared();
+                    *state = Flight::Starting(attempt.clone());
+                    attempt
+                }
+            }
+        };
+        let outcome = attempt.clone().await;
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Flight::Starting(current) = &*state
+            && current.ptr_eq(&attempt)
+        {
+            *state = match &outcome {
+                Ok(upstream) => Flight::Ready(upstream.clone()),
+                Err(_) => Flight::Cold,
+            };
+        }
+        outcome
+    }
+
+    /// The upstream if ready, without waiting.
+    pub fn ready(&self) -> Option<Upstream> {
+        match &*self.state.lock().unwrap_or_else(PoisonError::into_inner) {
+            Flight::Ready(upstream) => Some(upstream.clone()),
+            _ => None,
+        }
+    }
+
+    /// Forget a ready upstream if it is `upstream`, so the next call starts again.
+    pub fn invalidate(&self, upstream: &Upstream) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if matches!(&*state, Flight::Ready(current) if current == upstream) {
+            *state = Flight::Cold;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn upstream() -> Upstream {
+        Upstream::new("127.0.0.1:1".parse().expect("authority"))
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_attempt_and_failures_are_retried() {
+        let flight = SingleFlight::default();
+        let starts = Arc::new(AtomicUsize::new(0));
+        let run = |fail: bool| {
+            let flight = flight.clone();
+            let starts = starts.clone();
+            async move {
+                flight
+                    .run(move || {
+                        async move {
+                            starts.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            if fail { Err(NotReady::new("boom")) } else { Ok(upstream()) }
+                        }
+                        .boxed()
+                    })
+                    .await
+            }
+        };
+
+        let failures = futures_util::future::join_all((0..20).map(|_| run(true))).await;
+        assert!(failures.iter().all(|r| r.as_ref().is_err_and(|e| e.message == "boom")));
+        assert_eq!(starts.load(Ordering::SeqCst), 1);
+
+        let successes = futures_util::future::join_all((0..20).map(|_| run(false))).await;
+        assert!(successes.iter().all(Result::is_ok));
+        assert_eq!(starts.load(Ordering::SeqCst), 2, "a failure is not cached");
+        run(false).await.expect("ready");
+        assert_eq!(starts.load(Ordering::SeqCst), 2, "ready is cached");
+
+        flight.invalidate(&upstream());
+        run(false).await.expect("ready again");
+        assert_eq!(starts.load(Ordering::SeqCst), 3, "invalidation starts again");
+    }
+}

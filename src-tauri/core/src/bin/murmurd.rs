@@ -1,0 +1,115 @@
+//! `murmurd`: Murmur without a desktop. Serves the OpenAI-compatible endpoint until SIGINT or
+//! SIGTERM, then shuts down gracefully.
+//!
+//! Exit codes: 0 after a clean shutdown, 1 when it cannot serve (port taken, …), 2 for a
+//! configuration error.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use murmur_core::config::{self, EngineId, Overrides};
+use murmur_core::paths::Paths;
+use murmur_core::server::{self, Bound};
+
+#[derive(Debug, Parser)]
+#[command(name = "murmurd", version, about = "Murmur's local OpenAI-compatible speech server, headless")]
+struct Args {
+    /// Settings file [env: MURMUR_CONFIG] [default: the platform's config folder]
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Keep config, data and logs under DIR [env: MURMUR_DATA_DIR]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Port of the endpoint; 0 picks a free one [env: MURMUR_PORT] [default: 19281]
+    #[arg(long, value_name = "N")]
+    port: Option<u16>,
+    /// Engine: piper, mlx-audio, custom or external [env: MURMUR_ENGINE]
+    #[arg(long, value_name = "ID", value_parser = parse_engine)]
+    engine: Option<EngineId>,
+}
+
+fn parse_engine(name: &str) -> Result<EngineId, String> {
+    EngineId::from_name(name).ok_or_else(|| {
+        let names: Vec<_> = EngineId::ALL.iter().map(|id| id.as_str()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let env_path = |var| std::env::var_os(var).map(PathBuf::from);
+    let data_dir = args.data_dir.clone().or_else(|| env_path(config::env::DATA_DIR));
+    let config_file = args.config.clone().or_else(|| env_path(config::env::CONFIG));
+    let Some(paths) = Paths::resolve(data_dir.as_deref(), config_file.as_deref()) else {
+        eprintln!("murmurd: cannot tell where your home folder is; pass --data-dir DIR");
+        return ExitCode::from(2);
+    };
+
+    let (_log_guard, log_problem) = murmur_core::logging::init(&paths.log_dir, "murmurd");
+    if let Some(problem) = log_problem {
+        tracing::warn!("logging to stderr only: {problem}");
+    }
+
+    let flags = Overrides {
+        port: args.port,
+        engine: args.engine,
+    };
+    let settings = match Overrides::from_env().and_then(|env| config::load(&paths.config_file, &env.overridden_by(flags))) {
+        Ok(settings) => settings,
+        Err(e) => {
+            tracing::error!("configuration error: {e}");
+            eprintln!("murmurd: configuration error: {e}");
+            eprintln!("hint: fix the file (its previous version, if Murmur saved one, is beside it as .bak)");
+            return ExitCode::from(2);
+        }
+    };
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("murmurd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(settings, paths))
+}
+
+async fn run(settings: config::Settings, paths: Paths) -> ExitCode {
+    let bound = match Bound::new(&settings).await {
+        Ok(bound) => bound,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("murmurd: {e}");
+            if let Some(hint) = e.hint() {
+                eprintln!("hint: {hint}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = bound.api_url();
+    tracing::info!(
+        engine = %settings.engine.id,
+        config = %paths.config_file.display(),
+        logs = %paths.log_dir.display(),
+        "Murmur is listening on {url}"
+    );
+    // The one line a script or a test reads to learn the address.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "Murmur listening on {url}");
+    let _ = stdout.flush();
+
+    let drain = Duration::from_secs(settings.proxy.shutdown_timeout_secs);
+    match server::serve(bound.listener, bound.app, server::shutdown_signal(), drain).await {
+        Ok(drained) => {
+            tracing::info!(drained, "Murmur stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("server error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Settings: one serde tree for `config.toml`, with every default in this file.
+//!
+//! Precedence is flags > environment (`MURMUR_*`) > config file > defaults, applied by
+//! [`load`]. Validation runs once, at load, and names the offending key (and its line when the
+//! value came from the file). Unknown keys are errors, so a typo never silently does nothing.
+//! [`save`] writes atomically and keeps the previous file as `config.toml.bak`.
+
+mod error;
+mod load;
+mod save;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use error::ConfigError;
+pub use load::{Overrides, load, load_file, parse};
+pub use save::save;
+pub use validate::{FieldError, check};
+pub(crate) use validate::parse_host as validate_host;
+
+/// Environment variable names. Flags of the same meaning win over these.
+pub mod env {
+    pub const CONFIG: &str = "MURMUR_CONFIG";
+    pub const DATA_DIR: &str = "MURMUR_DATA_DIR";
+    pub const PORT: &str = "MURMUR_PORT";
+    pub const ENGINE: &str = "MURMUR_ENGINE";
+    pub const LOG: &str = "MURMUR_LOG";
+}
+
+/// The default port of the OpenAI-compatible endpoint.
+pub const DEFAULT_PORT: u16 = 19281;
+
+/// Everything a user can set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub proxy: ProxySettings,
+    pub engine: EngineSettings,
+    pub supervisor: SupervisorSettings,
+    pub runtime: RuntimeSettings,
+}
+
+/// `[proxy]`: the endpoint clients talk to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxySettings {
+    /// Address to bind. Anything but loopback requires `api_key`.
+    pub host: String,
+    pub port: u16,
+    /// When set, `/v1/*` requires `Authorization: Bearer <api_key>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// Host names accepted in the `Host` header besides loopback ones (DNS-rebinding guard).
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins that may call the API (CORS). Empty: no browser page may.
+    pub allowed_origins: Vec<String>,
+    pub max_request_bytes: u64,
+    pub max_response_bytes: u64,
+    pub upstream_timeout_secs: u64,
+    /// Requests in flight to the engine at once (MLX crashes under concurrency).
+    pub max_concurrent_requests: u32,
+    /// Requests waiting for the engine beyond those in flight; more get a 503.
+    pub max_queue: u32,
+    /// How long a graceful shutdown waits for in-flight requests.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: DEFAULT_PORT,
+            api_key: None,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            max_request_bytes: 1024 * 1024,
+            max_response_bytes: 64 * 1024 * 1024,
+            upstream_timeout_secs: 600,
+            max_concurrent_requests: 1,
+            max_queue: 32,
+            shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+/// Which engine serves speech.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EngineId {
+    /// Piper through Murmur's own OpenAI-compatible server; the default off Apple Silicon.
+    Piper,
+    /// `mlx_audio.server`; the default on Apple Silicon.
+    MlxAudio,
+    /// Any OpenAI-compatible server Murmur launches from `[engine.custom]`.
+    Custom,
+    /// A server Murmur does not manage, at `[engine] url`.
+    External,
+}
+
+impl EngineId {
+    pub const ALL: [EngineId; 4] = [Self::Piper, Self::MlxAudio, Self::Custom, Self::External];
+
+    /// The name used in config files, flags and URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Piper => "piper",
+            Self::MlxAudio => "mlx-audio",
+            Self::Custom => "custom",
+            Self::External => "external",
+        }
+    }
+
+    /// Parse a name as written in `--engine` or `MURMUR_ENGINE`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|id| id.as_str() == name)
+    }
+
+    /// `mlx-audio` on macOS arm64, `piper` everywhere else.
+    pub fn platform_default() -> Self {
+        if cfg!(all(target_os = "macos", target_arch = "aarch64")) {
+            Self::MlxAudio
+        } else {
+            Self::Piper
+        }
+    }
+}
+
+impl Default for EngineId {
+    fn default() -> Self {
+        Self::platform_default()
+    }
+}
+
+impl std::fmt::Display for EngineId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The audio formats of OpenAI's speech API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioFormat {
+    Mp3,
+    Opus,
+    Aac,
+    Flac,
+    Wav,
+    Pcm,
+}
+
+/// `[engine]`: what speaks, and the request defaults Murmur fills in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineSettings {
+    pub id: EngineId,
+    /// Model sent when a request names none (or an OpenAI model name); unset: the engine's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Voice used when a request names none (or an OpenAI voice name); unset: the engine's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice: Option<String>,
+    pub speed: f64,
+    /// Format used when a request names none. WAV plays everywhere and needs no ffmpeg.
+    pub response_format: AudioFormat,
+    /// `auto` detects from the text (kana → j, CJK → z, else a), as mlx-audio expects.
+    pub lang_code: String,
+    /// `id = "external"`: the server's base URL, e.g. `http://127.0.0.1:8000`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `id = "external"`: the path probed for readiness.
+    pub probe_path: String,
+    pub custom: CustomEngine,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            id: EngineId::default(),
+            model: None,
+            voice: None,
+            speed: 1.0,
+            response_format: AudioFormat::Wav,
+            lang_code: "auto".into(),
+            url: None,
+            probe_path: "/v1/models".into(),
+            custom: CustomEngine::default(),
+        }
+    }
+}
+
+/// `[engine.custom]`: any OpenAI-compatible server Murmur launches and supervises.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CustomEngine {
+    /// Program and arguments; `{host}`, `{port}` and `{data_dir}` are substituted.
+    pub command: Vec<String>,
+    pub probe_path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for CustomEngine {
+    fn default() -> Self {
+        Self {
+            command: Vec::new(),
+            probe_path: "/v1/models".into(),
+            cwd: None,
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[supervisor]`: the engine's lifecycle. Defaults follow the openclaw-mlx-audio plugin,
+/// except the start-up timeout (its 10 s is too short for a first model load).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SupervisorSettings {
+    /// Warm the engine up in the background at launch instead of on the first request.
+    pub auto_start: bool,
+    pub restart_on_crash: bool,
+    pub max_restarts: u32,
+    pub restart_delay_ms: u64,
+    pub healthy_reset_secs: u64,
+    pub health_interval_secs: u64,
+    pub health_timeout_secs: u64,
+    pub health_failures_before_restart: u32,
+    pub startup_timeout_secs: u64,
+    pub stop_grace_secs: u64,
+    /// Stop the engine after this long without speech requests; 0 keeps it loaded.
+    pub idle_unload_secs: u64,
+}
+
+impl Default for SupervisorSettings {
+    fn default() -> Self {
+        Self {
+            auto_start: true,
+            restart_on_crash: true,
+            max_restarts: 3,
+            restart_delay_ms: 3000,
+            healthy_reset_secs: 30,
+            health_interval_secs: 30,
+            health_timeout_secs: 5,
+            health_failures_before_restart: 3,
+            startup_timeout_secs: 120,
+            stop_grace_secs: 5,
+            idle_unload_secs: 0,
+        }
+    }
+}
+
+/// `[runtime]`: how the engine's Python environment is provisioned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeSettings {
+    /// Use this uv instead of finding or downloading one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uv_path: Option<PathBuf>,
+    /// Force an interpreter (a path or a version request such as `3.12`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
+    /// PyPI's JSON API, or a mirror of it, used to download uv.
+    pub pypi_url: String,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        Self {
+            uv_path: None,
+            python: None,
+            pypi_url: "https://pypi.org/pypi".into(),
+        }
+    }
+}

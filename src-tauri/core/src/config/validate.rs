@@ -1,0 +1,200 @@
+//! Rules a parsed [`Settings`] must meet. Every rule names its dotted key, so the same checks
+//! serve the config file (with a line), the environment and, later, the settings API (which
+//! reports every failing field at once).
+
+use std::net::IpAddr;
+
+use super::{EngineId, Settings};
+
+/// One failed rule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub key: String,
+    pub message: String,
+}
+
+fn fail(errors: &mut Vec<FieldError>, key: &str, message: impl Into<String>) {
+    errors.push(FieldError {
+        key: key.into(),
+        message: message.into(),
+    });
+}
+
+/// Every rule that `settings` breaks, in file order.
+pub fn check(settings: &Settings) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let proxy = &settings.proxy;
+
+    match parse_host(&proxy.host) {
+        None => fail(&mut errors, "proxy.host", "expected an IP address such as 127.0.0.1 or ::1"),
+        Some(ip) if !ip.is_loopback() && proxy.api_key.is_none() => fail(
+            &mut errors,
+            "proxy.host",
+            format!("{ip} is reachable from other machines; set proxy.api_key to bind it, or use 127.0.0.1"),
+        ),
+        Some(_) => {}
+    }
+    if proxy.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+        fail(&mut errors, "proxy.api_key", "must not be empty; remove the key to turn authentication off");
+    }
+    for origin in &proxy.allowed_origins {
+        if !is_origin(origin) {
+            fail(
+                &mut errors,
+                "proxy.allowed_origins",
+                format!("{origin:?} is not an origin like http://localhost:3000 (scheme and host, no path, no *)"),
+            );
+        }
+    }
+    for host in &proxy.allowed_hosts {
+        if host.is_empty() || host.contains(['/', ' ', '*']) {
+            fail(&mut errors, "proxy.allowed_hosts", format!("{host:?} is not a host name"));
+        }
+    }
+    if proxy.max_request_bytes == 0 {
+        fail(&mut errors, "proxy.max_request_bytes", "must be at least 1");
+    }
+    if proxy.max_response_bytes == 0 {
+        fail(&mut errors, "proxy.max_response_bytes", "must be at least 1");
+    }
+    if proxy.upstream_timeout_secs == 0 {
+        fail(&mut errors, "proxy.upstream_timeout_secs", "must be at least 1");
+    }
+    if proxy.max_concurrent_requests == 0 {
+        fail(&mut errors, "proxy.max_concurrent_requests", "must be at least 1");
+    }
+
+    let engine = &settings.engine;
+    if !(0.25..=4.0).contains(&engine.speed) {
+        fail(&mut errors, "engine.speed", format!("{} is outside 0.25 to 4.0", engine.speed));
+    }
+    if engine.lang_code.trim().is_empty() {
+        fail(&mut errors, "engine.lang_code", "use \"auto\" or a language code such as \"a\"");
+    }
+    if engine.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
+        fail(&mut errors, "engine.model", "must not be empty; remove it to use the engine's default");
+    }
+    if engine.voice.as_deref().is_some_and(|v| v.trim().is_empty()) {
+        fail(&mut errors, "engine.voice", "must not be empty; remove it to use the engine's default");
+    }
+    match (&engine.url, engine.id) {
+        (Some(url), _) if !is_http_base(url) => fail(
+            &mut errors,
+            "engine.url",
+            format!("{url:?} is not an http:// URL with a host and port, like http://127.0.0.1:8000"),
+        ),
+        (None, EngineId::External) => fail(
+            &mut errors,
+            "engine.url",
+            "the external engine needs the server's URL, e.g. url = \"http://127.0.0.1:8000\"",
+        ),
+        _ => {}
+    }
+    if !engine.probe_path.starts_with('/') {
+        fail(&mut errors, "engine.probe_path", "must start with /");
+    }
+    if engine.id == EngineId::Custom && engine.custom.command.is_empty() {
+        fail(
+            &mut errors,
+            "engine.custom.command",
+            "the custom engine needs a command, e.g. [\"my-server\", \"--port\", \"{port}\"]",
+        );
+    }
+    if !engine.custom.probe_path.starts_with('/') {
+        fail(&mut errors, "engine.custom.probe_path", "must start with /");
+    }
+
+    let sup = &settings.supervisor;
+    for (key, value) in [
+        ("supervisor.health_interval_secs", sup.health_interval_secs),
+        ("supervisor.health_timeout_secs", sup.health_timeout_secs),
+        ("supervisor.startup_timeout_secs", sup.startup_timeout_secs),
+        ("supervisor.health_failures_before_restart", u64::from(sup.health_failures_before_restart)),
+    ] {
+        if value == 0 {
+            fail(&mut errors, key, "must be at least 1");
+        }
+    }
+
+    let pypi = &settings.runtime.pypi_url;
+    if !(pypi.starts_with("https://") || pypi.starts_with("http://")) {
+        fail(&mut errors, "runtime.pypi_url", format!("{pypi:?} is not an http(s) URL"));
+    }
+    errors
+}
+
+/// `localhost` or an IP address, with or without brackets.
+pub(crate) fn parse_host(host: &str) -> Option<IpAddr> {
+    if host.eq_ignore_ascii_case("localhost") {
+        return Some(IpAddr::from([127, 0, 0, 1]));
+    }
+    host.trim_start_matches('[').trim_end_matches(']').parse().ok()
+}
+
+fn is_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !rest.is_empty()
+        && !rest.contains(['/', '*', ' ', '?', '#'])
+}
+
+fn is_http_base(url: &str) -> bool {
+    url.parse::<http::Uri>().is_ok_and(|uri| {
+        uri.scheme_str() == Some("http") && uri.host().is_some() && uri.query().is_none()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(settings: &Settings) -> Vec<String> {
+        check(settings).into_iter().map(|e| e.key).collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(keys(&Settings::default()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_public_bind_needs_an_api_key() {
+        let mut s = Settings::default();
+        s.proxy.host = "0.0.0.0".into();
+        assert_eq!(keys(&s), ["proxy.host"]);
+        s.proxy.api_key = Some("secret".into());
+        assert_eq!(keys(&s), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let mut s = Settings::default();
+        s.proxy.allowed_origins = vec!["*".into()];
+        s.engine.speed = 0.0;
+        s.engine.id = EngineId::Custom;
+        s.supervisor.health_interval_secs = 0;
+        assert_eq!(
+            keys(&s),
+            [
+                "proxy.allowed_origins",
+                "engine.speed",
+                "engine.custom.command",
+                "supervisor.health_interval_secs"
+            ]
+        );
+    }
+
+    #[test]
+    fn external_urls_must_be_plain_http() {
+        let mut s = Settings::default();
+        s.engine.id = EngineId::External;
+        for bad in ["127.0.0.1:8000", "ftp://x", "http://"] {
+            s.engine.url = Some(bad.into());
+            assert_eq!(keys(&s), ["engine.url"], "{bad}");
+        }
+        s.engine.url = Some("http://127.0.0.1:8000".into());
+        assert_eq!(keys(&s), Vec::<String>::new());
+    }
+}

@@ -1,0 +1,86 @@
+//! `[engine] id = "external"`: a server Murmur does not manage. Readiness is a probe of
+//! `probe_path`; a refused connection later makes the next request probe again.
+
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+use crate::backend::{Backend, NotReady, SingleFlight, Upstream};
+use crate::config::Settings;
+use crate::http_client::{self, HttpClient, Probe};
+
+pub struct External {
+    upstream: Option<Upstream>,
+    url: String,
+    probe_url: String,
+    timeout: Duration,
+    client: HttpClient,
+    flight: SingleFlight,
+}
+
+impl External {
+    pub fn new(settings: &Settings, client: HttpClient) -> Self {
+        let url = settings.engine.url.clone().unwrap_or_default();
+        let url = url.trim_end_matches('/').to_string();
+        // Validation guarantees an http URL with a host; keep a None rather than panic if not.
+        let upstream = url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|uri| uri.authority().cloned())
+            .map(Upstream::new);
+        Self {
+            probe_url: format!("{url}{}", settings.engine.probe_path),
+            url,
+            upstream,
+            timeout: Duration::from_secs(settings.supervisor.health_timeout_secs),
+            client,
+            flight: SingleFlight::default(),
+        }
+    }
+}
+
+impl Backend for External {
+    fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, NotReady>> {
+        let Some(upstream) = self.upstream.clone() else {
+            let err = NotReady::new(format!("the external engine URL {:?} is not usable", self.url));
+            return async move { Err(err) }.boxed();
+        };
+        let (client, probe_url, url, timeout) =
+            (self.client.clone(), self.probe_url.clone(), self.url.clone(), self.timeout);
+        self.flight
+            .run(move || {
+                async move {
+                    tracing::info!(%probe_url, "probing the external engine");
+                    let hint = format!("start the server at {url}, or change [engine] url");
+                    match http_client::probe(&client, &probe_url, timeout).await {
+                        Probe::Ok => Ok(upstream),
+                        Probe::Status(status) => Err(NotReady::new(format!(
+                            "the external engine answered {status} at {probe_url}"
+                        ))
+                        .stage("probing")
+                        .hint(hint)),
+                        Probe::Unreachable(why) => Err(NotReady::new(format!(
+                            "the external engine at {url} is not reachable: {why}"
+                        ))
+                        .stage("probing")
+                        .hint(hint)),
+                    }
+                }
+                .boxed()
+            })
+            .boxed()
+    }
+
+    fn current(&self) -> Option<Upstream> {
+        self.upstream.clone()
+    }
+
+    fn report_unreachable(&self, upstream: &Upstream) {
+        self.flight.invalidate(upstream);
+    }
+
+    fn is_ready(&self) -> bool {
+        self.flight.ready().is_some()
+    }
+}

@@ -1,0 +1,65 @@
+//! The one HTTP/1 client Murmur uses to talk to engines on loopback: pooled keep-alive
+//! connections, no TLS (engines listen on 127.0.0.1), streaming bodies both ways.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+pub type HttpClient = Client<HttpConnector, Body>;
+
+/// A client tuned for a local engine.
+pub fn new() -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(5)));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(64)
+        .build(connector)
+}
+
+/// The outcome of a readiness probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// 200: the engine answers.
+    Ok,
+    /// It answered, but not with 200.
+    Status(http::StatusCode),
+    /// No answer: refused, reset, or timed out. The text says which.
+    Unreachable(String),
+}
+
+/// `GET url` with a timeout; the body is read and dropped so the connection can be reused.
+pub async fn probe(client: &HttpClient, url: &str, timeout: Duration) -> Probe {
+    let request = match http::Request::get(url).body(Body::empty()) {
+        Ok(request) => request,
+        Err(e) => return Probe::Unreachable(format!("bad probe URL {url}: {e}")),
+    };
+    let exchange = async {
+        let response = client.request(request).await?;
+        let status = response.status();
+        let _ = response.into_body().collect().await;
+        Ok::<_, hyper_util::client::legacy::Error>(status)
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok(status)) if status == http::StatusCode::OK => Probe::Ok,
+        Ok(Ok(status)) => Probe::Status(status),
+        Ok(Err(e)) => Probe::Unreachable(describe(&e)),
+        Err(_) => Probe::Unreachable(format!("no answer within {} s", timeout.as_secs_f32())),
+    }
+}
+
+/// A client error in words, including its innermost cause ("connection refused").
+pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}

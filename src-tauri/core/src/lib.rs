@@ -1,0 +1,27 @@
+//! Murmur's core: everything that is not desktop UI.
+//!
+//! # Theory of operation
+//!
+//! A client talks to the [`proxy`] on `127.0.0.1:19281`. Requests that need the speech engine
+//! (`POST /v1/audio/speech`, `GET /v1/models`, `GET /v1/audio/voices`) first wait on
+//! [`backend::Backend::ensure_ready`], which is single-flight: however many requests arrive
+//! while the engine is cold, one start attempt runs and all of them share its outcome. Once
+//! ready, requests pass a per-engine concurrency gate and are forwarded to the engine's
+//! loopback port; the response body streams straight back, chunk by chunk.
+//!
+//! Every other path is forwarded as is, with no readiness wait. `/murmur/…` belongs to Murmur
+//! itself and is never forwarded.
+//!
+//! [`config`] owns the settings (file, environment, flags), [`server`] binds the socket and
+//! shuts down gracefully, and the `murmurd` binary wires them together for headless use. The
+//! desktop shell (`murmur`) uses the same pieces.
+
+pub mod backend;
+pub mod config;
+pub mod engine;
+pub mod http_client;
+pub mod logging;
+pub mod paths;
+pub mod port_owner;
+pub mod proxy;
+pub mod server;

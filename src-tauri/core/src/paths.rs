@@ -1,0 +1,90 @@
+//! Where Murmur keeps its files.
+//!
+//! By default the platform decides: XDG directories on Linux (`~/.config/murmur`,
+//! `~/.local/share/murmur`, `~/.local/state/murmur/logs`), `~/Library/Application
+//! Support/Murmur` and `~/Library/Logs/Murmur` on macOS. `--data-dir DIR` (or
+//! `MURMUR_DATA_DIR`) overrides all of them: config, data and logs then live under `DIR`, which
+//! is what tests and portable installs want.
+
+use std::path::{Path, PathBuf};
+
+use directories::{BaseDirs, ProjectDirs};
+
+/// The resolved locations of Murmur's files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    /// Runtimes, the control token, the pidfile.
+    pub data_dir: PathBuf,
+    /// The settings file (`config.toml`).
+    pub config_file: PathBuf,
+    /// Daily-rotated `murmurd.log` and the engine log.
+    pub log_dir: PathBuf,
+}
+
+impl Paths {
+    /// Everything under one folder: `DIR/config.toml`, `DIR/logs`.
+    pub fn under(data_dir: &Path) -> Self {
+        Self {
+            data_dir: data_dir.to_path_buf(),
+            config_file: data_dir.join("config.toml"),
+            log_dir: data_dir.join("logs"),
+        }
+    }
+
+    /// The platform's directories for Murmur, or `None` when the home folder is unknown.
+    pub fn platform() -> Option<Self> {
+        let dirs = ProjectDirs::from("dev", "Murmur", "Murmur")?;
+        let log_dir = platform_log_dir(&dirs)?;
+        Some(Self {
+            data_dir: dirs.data_dir().to_path_buf(),
+            config_file: dirs.config_dir().join("config.toml"),
+            log_dir,
+        })
+    }
+
+    /// Resolve with the usual precedence: an explicit data dir wins, then the platform's.
+    /// A config file given on its own replaces only the config file's location.
+    pub fn resolve(data_dir: Option<&Path>, config_file: Option<&Path>) -> Option<Self> {
+        let mut paths = match data_dir {
+            Some(dir) => Self::under(dir),
+            None => Self::platform()?,
+        };
+        if let Some(file) = config_file {
+            paths.config_file = file.to_path_buf();
+        }
+        Some(paths)
+    }
+}
+
+#[cfg(target_os = "macos")]
+fn platform_log_dir(_dirs: &ProjectDirs) -> Option<PathBuf> {
+    Some(BaseDirs::new()?.home_dir().join("Library/Logs/Murmur"))
+}
+
+#[cfg(not(target_os = "macos"))]
+fn platform_log_dir(dirs: &ProjectDirs) -> Option<PathBuf> {
+    match dirs.state_dir() {
+        Some(state) => Some(state.join("logs")),
+        None => Some(BaseDirs::new()?.home_dir().join(".local/state/murmur/logs")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_dir_overrides_every_location() {
+        let paths = Paths::resolve(Some(Path::new("/tmp/m")), None).expect("resolves");
+        assert_eq!(paths.config_file, Path::new("/tmp/m/config.toml"));
+        assert_eq!(paths.log_dir, Path::new("/tmp/m/logs"));
+    }
+
+    #[test]
+    fn explicit_config_file_keeps_the_data_dir() {
+        let paths = Paths::resolve(Some(Path::new("/tmp/m")), Some(Path::new("/etc/murmur.toml")))
+            .expect("resolves");
+        assert_eq!(paths.data_dir, Path::new("/tmp/m"));
+        assert_eq!(paths.config_file, Path::new("/etc/murmur.toml"));
+    }
+}

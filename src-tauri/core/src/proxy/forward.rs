@@ -1,0 +1,246 @@
+//! Forwarding one request to the engine and streaming its answer back.
+//!
+//! The response body is relayed frame by frame ([`Relay`]): nothing is buffered beyond the
+//! chunk in hand. A relay that fails (the engine dies mid-stream, the size cap is hit, the
+//! deadline passes) returns an error to hyper, which then aborts the client's connection, so a
+//! truncated body can never look complete. When the client goes away, hyper drops the relay,
+//! and with it the upstream response, which closes the engine connection: the engine stops
+//! working for nobody.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName};
+use http::{Request, StatusCode, Uri};
+use http_body::Body as _;
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::{Instant, Sleep};
+
+use super::ProxyState;
+use super::error::ApiError;
+use crate::backend::Upstream;
+
+/// How to treat one forwarded exchange.
+pub struct Exchange {
+    /// A 200 must carry a body: wait for its first chunk before answering, and turn an empty
+    /// one into a 502 (a known failure of local engines).
+    pub expect_body: bool,
+    /// The concurrency-gate permit, held until the response body is finished.
+    pub permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Send `request` to `upstream` and stream the response back.
+pub async fn forward(
+    state: &ProxyState,
+    upstream: &Upstream,
+    request: Request<Body>,
+    exchange: Exchange,
+) -> Result<Response, ApiError> {
+    let settings = &state.settings;
+    let timeout = Duration::from_secs(settings.upstream_timeout_secs);
+    let deadline = Instant::now() + timeout;
+    let request = upstream_request(request, upstream, settings.api_key.is_some())?;
+
+    let response = match tokio::time::timeout_at(deadline, state.client.request(request)).await {
+        Err(_elapsed) => return Err(ApiError::timeout(timeout)),
+        Ok(Err(e)) if e.is_connect() => {
+            state.backend.report_unreachable(upstream);
+            return Err(ApiError::unreachable(crate::http_client::describe(&e)));
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %crate::http_client::describe(&e), "engine request failed");
+            return Err(ApiError::bad_gateway(
+                "engine_failed",
+                "the engine closed the connection without an answer",
+            ));
+        }
+        Ok(Ok(response)) => response,
+    };
+
+    let (mut parts, incoming) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    strip_cors(&mut parts.headers);
+    let mut relay = Relay {
+        inner: incoming,
+        first: None,
+        sent: 0,
+        limit: settings.max_response_bytes,
+        deadline: Box::pin(tokio::time::sleep_until(deadline)),
+        timeout,
+        _permit: exchange.permit,
+    };
+    if exchange.expect_body && parts.status == StatusCode::OK {
+        relay.first = Some(relay.first_chunk().await?);
+    }
+    Ok(Response::from_parts(parts, Body::new(relay)))
+}
+
+/// The request as the engine should see it: same method, path, query and body; hop-by-hop
+/// headers dropped; `Host` set to the engine; Murmur's own API key not passed on.
+fn upstream_request(
+    request: Request<Body>,
+    upstream: &Upstream,
+    strip_auth: bool,
+) -> Result<Request<Body>, ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = Uri::builder()
+        .scheme("http")
+        .authority(upstream.authority.clone())
+        .path_and_query(path)
+        .build()
+        .map_err(|e| ApiError::bad_gateway("bad_upstream", format!("cannot address the engine: {e}")))?;
+    parts.version = http::Version::HTTP_11;
+    strip_hop_by_hop(&mut parts.headers);
+    if strip_auth {
+        parts.headers.remove(header::AUTHORIZATION);
+    }
+    if let Ok(host) = upstream.authority.as_str().parse() {
+        parts.headers.insert(header::HOST, host);
+    }
+    Ok(Request::from_parts(parts, body))
+}
+
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Remove the headers that belong to one connection, including those `Connection` names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in HOP_BY_HOP.iter().chain(&named) {
+        headers.remove(name);
+    }
+}
+
+/// CORS is Murmur's decision, never the engine's (mlx-audio allows every origin).
+fn strip_cors(headers: &mut HeaderMap) {
+    let cors: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
+    for name in cors {
+        headers.remove(name);
+    }
+}
+
+/// The engine's response body on its way to the client.
+struct Relay {
+    inner: Incoming,
+    /// A chunk read ahead (see [`Exchange::expect_body`]), sent first.
+    first: Option<Bytes>,
+    sent: u64,
+    limit: u64,
+    deadline: Pin<Box<Sleep>>,
+    timeout: Duration,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Why a relay stopped early. Returned to hyper, which aborts the client connection.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("the engine's response exceeded {limit} bytes (proxy.max_response_bytes)")]
+    TooLarge { limit: u64 },
+    #[error("the engine's response did not finish within {} s", .0.as_secs())]
+    Timeout(Duration),
+    #[error("the engine's response broke off: {0}")]
+    Upstream(#[source] hyper::Error),
+}
+
+impl Relay {
+    /// Read up to the first non-empty data chunk. An end before it is an empty response.
+    async fn first_chunk(&mut self) -> Result<Bytes, ApiError> {
+        loop {
+            let frame = std::future::poll_fn(|cx| Pin::new(&mut *self).poll_upstream(cx)).await;
+            match frame {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) if !data.is_empty() => return Ok(data),
+                    _ => continue,
+                },
+                Some(Err(RelayError::Timeout(after))) => return Err(ApiError::timeout(after)),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "engine response failed before its first byte");
+                    return Err(ApiError::bad_gateway("engine_failed", e.to_string()));
+                }
+                None => {
+                    tracing::warn!("engine answered 200 with an empty body");
+                    return Err(ApiError::bad_gateway(
+                        "empty_response",
+                        "the engine answered 200 with an empty body",
+                    ));
+                }
+            }
+        }
+    }
+
+    fn poll_upstream(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, RelayError>>> {
+        let this = self.get_mut();
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(RelayError::Timeout(this.timeout))));
+        }
+        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        Poll::Ready(frame.map(|result| {
+            let frame = result.map_err(RelayError::Upstream)?;
+            if let Some(data) = frame.data_ref() {
+                this.sent += data.len() as u64;
+                if this.sent > this.limit {
+                    return Err(RelayError::TooLarge { limit: this.limit });
+                }
+            }
+            Ok(frame)
+        }))
+    }
+}
+
+impl http_body::Body for Relay {
+    type Data = Bytes;
+    type Error = RelayError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, RelayError>>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(Ok(Frame::data(first))));
+        }
+        let frame = ready!(self.as_mut().poll_upstream(cx));
+        if let Some(Err(e)) = &frame {
+            tracing::warn!(error = %e, bytes = self.sent, "aborting the client connection");
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.first.is_none() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let mut hint = self.inner.size_hint();
+        if let Some(first) = &self.first {
+            let extra = first.len() as u64;
+            hint.set_lower(hint.lower() + extra);
+            if let Some(upper) = hint.upper() {
+                hint.set_upper(upper + extra);
+            }
+        }
+        hint
+    }
+}
+

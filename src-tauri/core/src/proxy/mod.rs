@@ -1,0 +1,197 @@
+//! The OpenAI-compatible proxy: `fn app(state) -> Router`.
+//!
+//! Requests pass, outermost first: request log → Host/Origin guard → CORS → API key → route.
+//! Speech, models and voices wait for the engine ([`Backend::ensure_ready`]); speech requests
+//! are validated and completed from settings ([`speech`]); requests that make the engine work
+//! (every method but GET/HEAD/OPTIONS) pass the concurrency [`gate`]; everything else is
+//! forwarded as is ([`forward`]). `/murmur/…` is Murmur's own and never forwarded.
+
+mod error;
+mod forward;
+mod gate;
+mod security;
+pub mod speech;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use http::{Method, StatusCode, header};
+
+pub use error::ApiError;
+use forward::{Exchange, forward};
+use gate::Gate;
+use security::Policy;
+
+use crate::backend::{Backend, Upstream};
+use crate::config::{ProxySettings, Settings};
+use crate::http_client::HttpClient;
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct ProxyState(Arc<Inner>);
+
+pub struct Inner {
+    backend: Arc<dyn Backend>,
+    client: HttpClient,
+    gate: Gate,
+    settings: ProxySettings,
+    defaults: speech::Defaults,
+    policy: Arc<Policy>,
+}
+
+impl std::ops::Deref for ProxyState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl ProxyState {
+    /// `port` is the port actually bound, used to recognise Murmur's own origin.
+    pub fn new(settings: &Settings, port: u16, backend: Arc<dyn Backend>, client: HttpClient) -> Self {
+        let proxy = &settings.proxy;
+        Self(Arc::new(Inner {
+            backend,
+            client,
+            gate: Gate::new(proxy.max_concurrent_requests, proxy.max_queue),
+            settings: proxy.clone(),
+            defaults: speech::Defaults::from_settings(settings),
+            policy: Arc::new(Policy::new(proxy, port)),
+        }))
+    }
+}
+
+/// The whole HTTP surface.
+pub fn app(state: ProxyState) -> Router {
+    let policy = state.policy.clone();
+    let cors = policy.cors_layer(&state.settings);
+    Router::new()
+        .route("/v1/audio/speech", post(speech).fallback(pass_through))
+        .route("/v1/models", get(gated).fallback(pass_through))
+        .route("/v1/audio/voices", get(gated).fallback(pass_through))
+        .route("/murmur/healthz", get(healthz))
+        .route("/murmur/readyz", get(readyz))
+        .route("/murmur", any(murmur_not_found))
+        .route("/murmur/{*rest}", any(murmur_not_found))
+        .fallback(pass_through)
+        .layer(middleware::from_fn_with_state(policy.clone(), security::require_key))
+        .layer(cors)
+        .layer(middleware::from_fn_with_state(policy, security::guard_origin))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// One log line per request; a debug span so it costs nothing unless asked for.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if response.status().is_server_error() {
+        tracing::warn!(%method, %path, status, latency_ms, "request");
+    } else {
+        tracing::debug!(%method, %path, status, latency_ms, "request");
+    }
+    response
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<ProxyState>) -> Response {
+    if state.backend.is_ready() {
+        "ready".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    }
+}
+
+async fn murmur_not_found(request: Request) -> ApiError {
+    ApiError::not_found(format!("Murmur has no page at {}", request.uri().path()))
+}
+
+/// `POST /v1/audio/speech`: validate, complete, wait for the engine, pass the gate, forward.
+async fn speech(State(state): State<ProxyState>, request: Request) -> Result<Response, ApiError> {
+    state.backend.touch();
+    let (parts, body) = request.into_parts();
+    let limit = state.settings.max_request_bytes;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(ApiError::too_large(limit));
+    }
+    let bytes = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX))
+        .await
+        .map_err(|_| ApiError::too_large(limit))?;
+    let prepared = speech::prepare(&bytes, &state.defaults)?;
+
+    let upstream = ready(&state).await?;
+    let permit = state
+        .gate
+        .enter()
+        .await
+        .map_err(|_| ApiError::busy(state.settings.max_queue))?;
+    let mut parts = parts;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    let request = Request::from_parts(parts, Body::from(prepared));
+    let exchange = Exchange {
+        expect_body: true,
+        permit: Some(permit),
+    };
+    forward(&state, &upstream, request, exchange).await
+}
+
+/// `GET /v1/models`, `GET /v1/audio/voices`: wait for the engine, then forward.
+async fn gated(State(state): State<ProxyState>, request: Request) -> Result<Response, ApiError> {
+    let upstream = ready(&state).await?;
+    let exchange = Exchange {
+        expect_body: true,
+        permit: None,
+    };
+    forward(&state, &upstream, request, exchange).await
+}
+
+/// Any other path: forwarded as is to the running engine, with no readiness wait.
+async fn pass_through(State(state): State<ProxyState>, request: Request) -> Result<Response, ApiError> {
+    let Some(upstream) = state.backend.current() else {
+        return Err(ApiError::not_ready(crate::backend::NotReady::new(
+            "the engine is not running; a speech request starts it",
+        )));
+    };
+    let light = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let permit = if light {
+        None
+    } else {
+        Some(
+            state
+                .gate
+                .enter()
+                .await
+                .map_err(|_| ApiError::busy(state.settings.max_queue))?,
+        )
+    };
+    let exchange = Exchange {
+        expect_body: false,
+        permit,
+    };
+    forward(&state, &upstream, request, exchange).await
+}
+
+async fn ready(state: &ProxyState) -> Result<Upstream, ApiError> {
+    state.backend.ensure_ready().await.map_err(ApiError::not_ready)
+}

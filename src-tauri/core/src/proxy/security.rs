@@ -1,0 +1,173 @@
+//! The proxy's guards, as middleware in this order: Host allow-list (DNS rebinding), Origin
+//! allow-list (a web page in the user's browser must not drive the engine), then the API key.
+//! CORS headers themselves come from tower-http's `CorsLayer`, configured from the same list.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, Method, header};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use super::error::ApiError;
+use crate::config::ProxySettings;
+
+/// Who may talk to the proxy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Lower-case host names accepted in `Host` (without port).
+    hosts: Vec<String>,
+    /// Origins accepted in `Origin`: configured ones plus Murmur's own page.
+    origins: Vec<String>,
+    api_key: Option<String>,
+}
+
+impl Policy {
+    /// `port` is the port actually bound (it differs from settings when settings say 0).
+    pub fn new(settings: &ProxySettings, port: u16) -> Self {
+        let mut hosts: Vec<String> = ["127.0.0.1", "localhost", "[::1]", "::1"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        hosts.push(settings.host.to_ascii_lowercase());
+        if settings.host.contains(':') && !settings.host.starts_with('[') {
+            hosts.push(format!("[{}]", settings.host.to_ascii_lowercase()));
+        }
+        hosts.extend(settings.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()));
+
+        let mut origins: Vec<String> = ["127.0.0.1", "localhost", "[::1]"]
+            .iter()
+            .map(|host| format!("http://{host}:{port}"))
+            .collect();
+        origins.extend(settings.allowed_origins.iter().map(|o| o.trim_end_matches('/').to_string()));
+        Self {
+            hosts,
+            origins,
+            api_key: settings.api_key.clone(),
+        }
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        let name = match host.rfind(':') {
+            // `[::1]:8080` or `name:8080`; a bare `::1` has colons but no port.
+            Some(i) if host.starts_with('[') || host[..i].find(':').is_none() => {
+                if host.starts_with('[') && !host[..i].ends_with(']') {
+                    host
+                } else {
+                    &host[..i]
+                }
+            }
+            _ => host,
+        };
+        self.hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(name))
+    }
+
+    fn origin_allowed(&self, origin: &str) -> bool {
+        self.origins.iter().any(|allowed| allowed.eq_ignore_ascii_case(origin))
+    }
+
+    fn key_matches(&self, headers: &http::HeaderMap) -> bool {
+        let Some(key) = &self.api_key else {
+            return true;
+        };
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        constant_time_eq(given.trim().as_bytes(), key.as_bytes())
+    }
+
+    /// CORS for the configured origins only; with none configured, no CORS headers ever.
+    pub fn cors_layer(&self, settings: &ProxySettings) -> CorsLayer {
+        let origins: Vec<HeaderValue> = settings
+            .allowed_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+            .collect();
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+            .max_age(std::time::Duration::from_secs(600))
+    }
+}
+
+/// Host and Origin checks, for every path.
+pub async fn guard_origin(State(policy): State<Arc<Policy>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    if let Some(host) = headers.get(header::HOST) {
+        let host = host.to_str().unwrap_or("");
+        if !policy.host_allowed(host) {
+            tracing::warn!(host, "refused a request for a host name that is not allowed");
+            return ApiError::forbidden(
+                "host_not_allowed",
+                format!("host {host:?} is not allowed; add it to proxy.allowed_hosts if you meant it"),
+            )
+            .into_response();
+        }
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !policy.origin_allowed(origin) {
+            tracing::warn!(origin, "refused a request from a web page that is not allowed");
+            return ApiError::forbidden(
+                "origin_not_allowed",
+                format!("web pages from {origin} may not use Murmur; add it to proxy.allowed_origins to allow it"),
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The API key, for everything that reaches the engine (all but `/murmur/…`). Preflight
+/// requests carry no credentials; they never get this far unless CORS let them through.
+pub async fn require_key(State(policy): State<Arc<Policy>>, request: Request, next: Next) -> Response {
+    let own = request.uri().path() == "/murmur" || request.uri().path().starts_with("/murmur/");
+    if own || request.method() == Method::OPTIONS || policy.key_matches(request.headers()) {
+        next.run(request).await
+    } else {
+        ApiError::unauthorized().into_response()
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        let settings = ProxySettings {
+            allowed_hosts: vec!["murmur.local".into()],
+            allowed_origins: vec!["http://localhost:3000".into()],
+            ..ProxySettings::default()
+        };
+        Policy::new(&settings, 19281)
+    }
+
+    #[test]
+    fn loopback_and_configured_hosts_pass_with_any_port() {
+        let p = policy();
+        for ok in ["127.0.0.1", "127.0.0.1:19281", "localhost:1", "LOCALHOST", "[::1]:19281", "[::1]", "murmur.local:80"] {
+            assert!(p.host_allowed(ok), "{ok}");
+        }
+        for bad in ["evil.example", "evil.example:19281", "127.0.0.1.evil.example", "[::2]:1", "localhost.evil:1"] {
+            assert!(!p.host_allowed(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn own_and_configured_origins_pass() {
+        let p = policy();
+        assert!(p.origin_allowed("http://127.0.0.1:19281"));
+        assert!(p.origin_allowed("http://localhost:3000"));
+        assert!(!p.origin_allowed("http://localhost:3001"));
+        assert!(!p.origin_allowed("https://evil.example"));
+        assert!(!p.origin_allowed("null"));
+    }
+}

@@ -1,0 +1,154 @@
+//! Binding the proxy's socket and serving until shutdown.
+//!
+//! Shutdown is graceful: on the signal the listener stops accepting, idle keep-alive
+//! connections close, in-flight requests run to completion; after `drain` whatever is still
+//! running is dropped, so a stuck client can delay exit but never prevent it.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use axum::Router;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+
+use crate::config::validate_host;
+use crate::port_owner::{self, PortOwner};
+
+/// Why the proxy could not start listening.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error("port {port} on {host} is already in use{}", owner_text(.owner))]
+    PortInUse {
+        host: IpAddr,
+        port: u16,
+        owner: Option<PortOwner>,
+    },
+    #[error("cannot listen on {addr}")]
+    Io {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0:?} is not an IP address")]
+    BadHost(String),
+}
+
+impl BindError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::PortInUse { port, .. } => Some(format!(
+                "stop the other program, or run Murmur on another port (--port, MURMUR_PORT or [proxy] port; now {port})"
+            )),
+            _ => None,
+        }
+    }
+}
+
+fn owner_text(owner: &Option<PortOwner>) -> String {
+    owner
+        .as_ref()
+        .map(|o| format!(" by {} (pid {})", o.name, o.pid))
+        .unwrap_or_default()
+}
+
+/// Bind the proxy's address.
+pub async fn bind(host: &str, port: u16) -> Result<TcpListener, BindError> {
+    let ip = validate_host(host).ok_or_else(|| BindError::BadHost(host.to_string()))?;
+    let addr = SocketAddr::new(ip, port);
+    match TcpListener::bind(addr).await {
+        Ok(listener) => Ok(listener),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(BindError::PortInUse {
+            host: ip,
+            port,
+            owner: port_owner::find(port),
+        }),
+        Err(source) => Err(BindError::Io { addr, source }),
+    }
+}
+
+/// Serve `app` on `listener` until `shutdown` resolves, then drain for at most `drain`.
+/// Returns whether every in-flight request finished in time.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> std::io::Result<bool> {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let server = axum::serve(listener, app).with_graceful_shutdown(async {
+        let _ = stop_rx.await;
+    });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = &mut server => return result.map(|()| true),
+        () = shutdown => {}
+    }
+    tracing::info!(drain_secs = drain.as_secs(), "shutting down: no new connections, finishing requests in flight");
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(drain, server).await {
+        Ok(result) => result.map(|()| true),
+        Err(_) => {
+            tracing::warn!("requests still in flight after {} s; closing them", drain.as_secs());
+            Ok(false)
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM (Ctrl-C elsewhere).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = int.recv() => tracing::info!("SIGINT received"),
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A bound proxy, ready to serve: what both `murmurd` and the desktop app run.
+pub struct Bound {
+    pub listener: TcpListener,
+    pub app: Router,
+    pub addr: SocketAddr,
+}
+
+impl Bound {
+    /// Bind `[proxy] host:port` and build the app for the configured engine.
+    pub async fn new(settings: &crate::config::Settings) -> Result<Self, BindError> {
+        let listener = bind(&settings.proxy.host, settings.proxy.port).await?;
+        let addr = listener.local_addr().map_err(|source| BindError::Io {
+            addr: SocketAddr::new(IpAddr::from([127, 0, 0, 1]), settings.proxy.port),
+            source,
+        })?;
+        let client = crate::http_client::new();
+        let backend = crate::engine::backend(settings, client.clone());
+        let state = crate::proxy::ProxyState::new(settings, addr.port(), backend, client);
+        Ok(Self {
+            listener,
+            app: crate::proxy::app(state),
+            addr,
+        })
+    }
+
+    /// The OpenAI base URL clients should use.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+}

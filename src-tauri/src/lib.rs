@@ -1,0 +1,95 @@
+//! Murmur's desktop shell. It starts the same core as `murmurd` (proxy first) and lives in the
+//! tray. Every behaviour is in `murmur-core`; this crate only wires the desktop to it.
+
+mod tray;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use murmur_core::config::{self, Overrides, Settings};
+use murmur_core::paths::Paths;
+use murmur_core::server::{self, Bound};
+use tauri::{Manager, RunEvent};
+use tokio::sync::watch;
+
+/// Sends "stop" to the proxy task; the task reports back when it has drained.
+pub struct Shutdown {
+    stop: watch::Sender<bool>,
+}
+
+pub fn run() {
+    let paths = resolve_paths();
+    let (_log_guard, _) = match &paths {
+        Some(paths) => murmur_core::logging::init(&paths.log_dir, "murmur"),
+        None => (None, None),
+    };
+    let settings = load_settings(paths.as_ref());
+    let (stop, stopped) = watch::channel(false);
+
+    let app = tauri::Builder::default()
+        .manage(Shutdown { stop })
+        .setup(move |app| {
+            tray::build(app.handle())?;
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(serve(settings, stopped, handle));
+            Ok(())
+        })
+        .build(tauri::generate_context!("../tauri.conf.json"))
+        .expect("invariant: the Tauri context is generated at build time and valid");
+
+    app.run(|_handle, event| {
+        // A tray app keeps running when its last window closes; only an explicit exit
+        // (with a code) ends it.
+        if let RunEvent::ExitRequested { code: None, api, .. } = event {
+            api.prevent_exit();
+        }
+    });
+}
+
+/// Ask the proxy to drain and stop; the app exits once it has.
+pub fn quit(app: &tauri::AppHandle) {
+    let _ = app.state::<Shutdown>().stop.send(true);
+}
+
+async fn serve(settings: Settings, mut stopped: watch::Receiver<bool>, app: tauri::AppHandle) {
+    match Bound::new(&settings).await {
+        Ok(bound) => {
+            tracing::info!("Murmur is listening on {}", bound.api_url());
+            let drain = Duration::from_secs(settings.proxy.shutdown_timeout_secs);
+            let shutdown = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            if let Err(e) = server::serve(bound.listener, bound.app, shutdown, drain).await {
+                tracing::error!("server error: {e}");
+            }
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            // Nothing to serve: wait for Quit rather than vanish from the tray.
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    }
+    app.exit(0);
+}
+
+fn resolve_paths() -> Option<Paths> {
+    let env_path = |var| std::env::var_os(var).map(PathBuf::from);
+    Paths::resolve(
+        env_path(config::env::DATA_DIR).as_deref(),
+        env_path(config::env::CONFIG).as_deref(),
+    )
+}
+
+/// Settings, or defaults when the file is broken (the file itself is left as it is).
+fn load_settings(paths: Option<&Paths>) -> Settings {
+    let Some(paths) = paths else {
+        return Settings::default();
+    };
+    match Overrides::from_env().and_then(|env| config::load(&paths.config_file, &env)) {
+        Ok(settings) => settings,
+        Err(e) => {
+            tracing::error!("configuration error, running on defaults: {e}");
+            Settings::default()
+        }
+    }
+}
