@@ -40,7 +40,10 @@ pub fn run() {
     app.run(|_handle, event| {
         // A tray app keeps running when its last window closes; only an explicit exit
         // (with a code) ends it.
-        if let RunEvent::ExitRequested { code: None, api, .. } = event {
+        if let RunEvent::ExitRequested {
+            code: None, api, ..
+        } = event
+        {
             api.prevent_exit();
         }
     });

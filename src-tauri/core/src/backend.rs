@@ -117,7 +117,9 @@ impl SingleFlight {
                     let task = tokio::spawn(start());
                     let attempt = async move {
                         task.await.unwrap_or_else(|e| {
-                            Err(NotReady::new(format!("the engine start was interrupted: {e}")))
+                            Err(NotReady::new(format!(
+                                "the engine start was interrupted: {e}"
+                            )))
                         })
                     }
                     .boxed()
@@ -179,7 +181,11 @@ mod tests {
                         async move {
                             starts.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(50)).await;
-                            if fail { Err(NotReady::new("boom")) } else { Ok(upstream()) }
+                            if fail {
+                                Err(NotReady::new("boom"))
+                            } else {
+                                Ok(upstream())
+                            }
                         }
                         .boxed()
                     })
@@ -188,7 +194,11 @@ mod tests {
         };
 
         let failures = futures_util::future::join_all((0..20).map(|_| run(true))).await;
-        assert!(failures.iter().all(|r| r.as_ref().is_err_and(|e| e.message == "boom")));
+        assert!(
+            failures
+                .iter()
+                .all(|r| r.as_ref().is_err_and(|e| e.message == "boom"))
+        );
         assert_eq!(starts.load(Ordering::SeqCst), 1);
 
         let successes = futures_util::future::join_all((0..20).map(|_| run(false))).await;
@@ -199,6 +209,10 @@ mod tests {
 
         flight.invalidate(&upstream());
         run(false).await.expect("ready again");
-        assert_eq!(starts.load(Ordering::SeqCst), 3, "invalidation starts again");
+        assert_eq!(
+            starts.load(Ordering::SeqCst),
+            3,
+            "invalidation starts again"
+        );
     }
 }

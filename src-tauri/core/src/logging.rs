@@ -1,6 +1,7 @@
 //! Logging for the binaries: human-readable lines to stderr and to a daily-rotated file.
 //! `MURMUR_LOG` takes a tracing filter (`debug`, `murmur_core=trace`, …); the default is `info`.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use tracing_appender::non_blocking::WorkerGuard;
@@ -15,7 +16,10 @@ use crate::config::env;
 /// When the log folder cannot be created, logs go to stderr only and the reason is returned.
 pub fn init(log_dir: &Path, file_prefix: &str) -> (Option<WorkerGuard>, Option<String>) {
     let filter = EnvFilter::try_from_env(env::LOG).unwrap_or_else(|_| EnvFilter::new("info"));
-    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let ansi = std::io::stderr().is_terminal();
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
     let appender = fs_err::create_dir_all(log_dir)
         .map_err(|e| e.to_string())
         .and_then(|()| {
@@ -30,12 +34,21 @@ pub fn init(log_dir: &Path, file_prefix: &str) -> (Option<WorkerGuard>, Option<S
     match appender {
         Ok(appender) => {
             let (writer, guard) = tracing_appender::non_blocking(appender);
-            let file = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer);
-            tracing_subscriber::registry().with(filter).with(stderr).with(file).init();
+            let file = tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(writer);
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(stderr)
+                .with(file)
+                .init();
             (Some(guard), None)
         }
         Err(why) => {
-            tracing_subscriber::registry().with(filter).with(stderr).init();
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(stderr)
+                .init();
             (None, Some(why))
         }
     }

@@ -82,8 +82,11 @@ mod tests {
 
     #[test]
     fn explicit_config_file_keeps_the_data_dir() {
-        let paths = Paths::resolve(Some(Path::new("/tmp/m")), Some(Path::new("/etc/murmur.toml")))
-            .expect("resolves");
+        let paths = Paths::resolve(
+            Some(Path::new("/tmp/m")),
+            Some(Path::new("/etc/murmur.toml")),
+        )
+        .expect("resolves");
         assert_eq!(paths.data_dir, Path::new("/tmp/m"));
         assert_eq!(paths.config_file, Path::new("/etc/murmur.toml"));
     }

@@ -34,9 +34,9 @@ mod platform {
             let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
                 continue;
             };
-            let holds = fds
-                .flatten()
-                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == target));
+            let holds = fds.flatten().any(|fd| {
+                std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == target)
+            });
             if holds {
                 let name = std::fs::read_to_string(entry.path().join("comm"))
                     .map(|n| n.trim().to_string())
@@ -71,8 +71,15 @@ mod platform {
             .output()
             .ok()?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let pid = text.lines().find_map(|l| l.strip_prefix('p'))?.parse().ok()?;
-        let name = text.lines().find_map(|l| l.strip_prefix('c')).unwrap_or("unknown");
+        let pid = text
+            .lines()
+            .find_map(|l| l.strip_prefix('p'))?
+            .parse()
+            .ok()?;
+        let name = text
+            .lines()
+            .find_map(|l| l.strip_prefix('c'))
+            .unwrap_or("unknown");
         Some(PortOwner {
             pid,
             name: name.to_string(),
@@ -104,7 +111,10 @@ mod tests {
     #[test]
     fn parses_a_proc_table() {
         let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:4B91 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1\n";
-        assert_eq!(platform::listening_inode(table, 0x4B91).as_deref(), Some("12345"));
+        assert_eq!(
+            platform::listening_inode(table, 0x4B91).as_deref(),
+            Some("12345")
+        );
         assert_eq!(platform::listening_inode(table, 80), None);
     }
 }

@@ -88,37 +88,52 @@ pub async fn serve(
         result = &mut server => return result.map(|()| true),
         () = shutdown => {}
     }
-    tracing::info!(drain_secs = drain.as_secs(), "shutting down: no new connections, finishing requests in flight");
+    tracing::info!(
+        drain_secs = drain.as_secs(),
+        "shutting down: no new connections, finishing requests in flight"
+    );
     let _ = stop_tx.send(());
     match tokio::time::timeout(drain, server).await {
         Ok(result) => result.map(|()| true),
         Err(_) => {
-            tracing::warn!("requests still in flight after {} s; closing them", drain.as_secs());
+            tracing::warn!(
+                "requests still in flight after {} s; closing them",
+                drain.as_secs()
+            );
             Ok(false)
         }
     }
 }
 
-/// Resolves on SIGINT or SIGTERM (Ctrl-C elsewhere).
-pub async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM (Ctrl-C elsewhere). The handlers are installed when this is
+/// called, not when the future is first polled, so a signal that arrives in between (say,
+/// right after the listening line is printed) is not lost to the default action.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => tracing::info!("SIGTERM received"),
-                    _ = int.recv() => tracing::info!("SIGINT received"),
+        let handlers =
+            signal(SignalKind::terminate()).and_then(|t| Ok((t, signal(SignalKind::interrupt())?)));
+        async move {
+            match handlers {
+                Ok((mut term, mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => tracing::info!("SIGTERM received"),
+                        _ = int.recv() => tracing::info!("SIGINT received"),
+                    }
                 }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
+                Err(e) => {
+                    tracing::warn!("cannot install signal handlers ({e}); stopping on Ctrl-C only");
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

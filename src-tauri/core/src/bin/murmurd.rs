@@ -15,7 +15,11 @@ use murmur_core::paths::Paths;
 use murmur_core::server::{self, Bound};
 
 #[derive(Debug, Parser)]
-#[command(name = "murmurd", version, about = "Murmur's local OpenAI-compatible speech server, headless")]
+#[command(
+    name = "murmurd",
+    version,
+    about = "Murmur's local OpenAI-compatible speech server, headless"
+)]
 struct Args {
     /// Settings file [env: MURMUR_CONFIG] [default: the platform's config folder]
     #[arg(long, value_name = "PATH")]
@@ -41,8 +45,14 @@ fn parse_engine(name: &str) -> Result<EngineId, String> {
 fn main() -> ExitCode {
     let args = Args::parse();
     let env_path = |var| std::env::var_os(var).map(PathBuf::from);
-    let data_dir = args.data_dir.clone().or_else(|| env_path(config::env::DATA_DIR));
-    let config_file = args.config.clone().or_else(|| env_path(config::env::CONFIG));
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or_else(|| env_path(config::env::DATA_DIR));
+    let config_file = args
+        .config
+        .clone()
+        .or_else(|| env_path(config::env::CONFIG));
     let Some(paths) = Paths::resolve(data_dir.as_deref(), config_file.as_deref()) else {
         eprintln!("murmurd: cannot tell where your home folder is; pass --data-dir DIR");
         return ExitCode::from(2);
@@ -57,17 +67,24 @@ fn main() -> ExitCode {
         port: args.port,
         engine: args.engine,
     };
-    let settings = match Overrides::from_env().and_then(|env| config::load(&paths.config_file, &env.overridden_by(flags))) {
+    let settings = match Overrides::from_env()
+        .and_then(|env| config::load(&paths.config_file, &env.overridden_by(flags)))
+    {
         Ok(settings) => settings,
         Err(e) => {
             tracing::error!("configuration error: {e}");
             eprintln!("murmurd: configuration error: {e}");
-            eprintln!("hint: fix the file (its previous version, if Murmur saved one, is beside it as .bak)");
+            eprintln!(
+                "hint: fix the file (its previous version, if Murmur saved one, is beside it as .bak)"
+            );
             return ExitCode::from(2);
         }
     };
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("murmurd: cannot start the async runtime: {e}");
@@ -89,6 +106,7 @@ async fn run(settings: config::Settings, paths: Paths) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let shutdown = server::shutdown_signal();
     let url = bound.api_url();
     tracing::info!(
         engine = %settings.engine.id,
@@ -102,7 +120,7 @@ async fn run(settings: config::Settings, paths: Paths) -> ExitCode {
     let _ = stdout.flush();
 
     let drain = Duration::from_secs(settings.proxy.shutdown_timeout_secs);
-    match server::serve(bound.listener, bound.app, server::shutdown_signal(), drain).await {
+    match server::serve(bound.listener, bound.app, shutdown, drain).await {
         Ok(drained) => {
             tracing::info!(drained, "Murmur stopped");
             ExitCode::SUCCESS

@@ -14,7 +14,7 @@ pub enum ConfigError {
     },
 
     /// The file is not valid TOML, has an unknown key, or a value of the wrong type.
-    #[error("{path}{}: {message}", at_line(*line))]
+    #[error("{path}{}: {}{message}", at_line(*line), key_prefix(key))]
     Parse {
         path: PathBuf,
         /// Dotted key, when the error points at one.
@@ -71,6 +71,10 @@ impl ConfigError {
 
 fn at_line(line: Option<usize>) -> String {
     line.map(|l| format!(", line {l}")).unwrap_or_default()
+}
+
+fn key_prefix(key: &Option<String>) -> String {
+    key.as_ref().map(|k| format!("`{k}`: ")).unwrap_or_default()
 }
 
 fn in_file(path: &Option<PathBuf>) -> String {

@@ -26,13 +26,15 @@ impl Overrides {
             None => None,
         };
         let engine = match var(env::ENGINE) {
-            Some(value) => Some(EngineId::from_name(value.trim()).ok_or_else(|| {
-                ConfigError::Env {
-                    var: env::ENGINE,
-                    value: value.clone(),
-                    message: format!("expected one of {}", engine_names()),
-                }
-            })?),
+            Some(value) => {
+                Some(
+                    EngineId::from_name(value.trim()).ok_or_else(|| ConfigError::Env {
+                        var: env::ENGINE,
+                        value: value.clone(),
+                        message: format!("expected one of {}", engine_names()),
+                    })?,
+                )
+            }
             None => None,
         };
         Ok(Self { port, engine })
@@ -124,20 +126,26 @@ fn line_of(src: &str, offset: usize) -> usize {
     src[..offset.min(src.len())].matches('\n').count() + 1
 }
 
-/// The line where a dotted key is written, if it is.
+/// The line where a dotted key is written or, when it is missing, where its table is.
 fn key_line(src: &str, dotted: &str) -> Option<usize> {
     let doc = toml_edit::Document::parse(src).ok()?;
     let mut table: &dyn toml_edit::TableLike = doc.as_table();
-    let mut parts = dotted.split('.').peekable();
-    while let Some(part) = parts.next() {
-        let (key, item) = table.get_key_value(part)?;
-        if parts.peek().is_none() {
-            let span = key.span().or_else(|| item.span())?;
-            return Some(line_of(src, span.start));
+    let mut line = None;
+    for part in dotted.split('.') {
+        let Some((key, item)) = table.get_key_value(part) else {
+            return line;
+        };
+        line = key
+            .span()
+            .or_else(|| item.span())
+            .map(|s| line_of(src, s.start))
+            .or(line);
+        match item.as_table_like() {
+            Some(inner) => table = inner,
+            None => return line,
         }
-        table = item.as_table_like()?;
     }
-    None
+    line
 }
 
 /// The dotted key whose key or value covers `span`: what a parse error is about.
@@ -152,7 +160,9 @@ fn find_key(table: &dyn toml_edit::TableLike, span: &Range<usize>, path: &mut Ve
         let Some((key, _)) = table.get_key_value(name) else {
             continue;
         };
-        let covers = |s: Option<Range<usize>>| s.is_some_and(|s| s.start <= span.start && span.end <= s.end.max(s.start + 1));
+        let covers = |s: Option<Range<usize>>| {
+            s.is_some_and(|s| s.start <= span.start && span.end <= s.end.max(s.start + 1))
+        };
         path.push(name.to_string());
         if let Some(inner) = item.as_table_like()
             && find_key(inner, span, path)
@@ -232,8 +242,11 @@ mod tests {
     fn env_overrides_the_file_and_flags_override_env() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("config.toml");
-        std::fs::write(&file, "[proxy]\nport = 1000\n[engine]\nid = \"custom\"\ncustom.command = [\"x\"]\n")
-            .expect("write");
+        std::fs::write(
+            &file,
+            "[proxy]\nport = 1000\n[engine]\nid = \"custom\"\ncustom.command = [\"x\"]\n",
+        )
+        .expect("write");
         let env = Overrides::from_env_with(|name| match name {
             "MURMUR_PORT" => Some("2000".into()),
             "MURMUR_ENGINE" => Some("external".into()),
@@ -246,7 +259,10 @@ mod tests {
         };
 
         let file_only = load(&file, &Overrides::default()).expect("loads");
-        assert_eq!((file_only.proxy.port, file_only.engine.id), (1000, EngineId::Custom));
+        assert_eq!(
+            (file_only.proxy.port, file_only.engine.id),
+            (1000, EngineId::Custom)
+        );
 
         let mut env_only = env.clone();
         env_only.engine = None;
@@ -255,7 +271,11 @@ mod tests {
         let err = load(&file, &env).expect_err("external needs a url");
         assert_eq!(err.key(), Some("engine.url"));
 
-        let both = Overrides { engine: Some(EngineId::Custom), ..env }.overridden_by(flags);
+        let both = Overrides {
+            engine: Some(EngineId::Custom),
+            ..env
+        }
+        .overridden_by(flags);
         assert_eq!(load(&file, &both).expect("loads").proxy.port, 3000);
     }
 
@@ -264,8 +284,9 @@ mod tests {
         let err = Overrides::from_env_with(|name| (name == "MURMUR_PORT").then(|| "http".into()))
             .expect_err("not a port");
         assert!(err.to_string().contains("MURMUR_PORT"), "{err}");
-        let err = Overrides::from_env_with(|name| (name == "MURMUR_ENGINE").then(|| "kokoro".into()))
-            .expect_err("not an engine");
+        let err =
+            Overrides::from_env_with(|name| (name == "MURMUR_ENGINE").then(|| "kokoro".into()))
+                .expect_err("not an engine");
         assert!(err.to_string().contains("MURMUR_ENGINE"), "{err}");
     }
 

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 pub use error::ConfigError;
 pub use load::{Overrides, load, load_file, parse};
 pub use save::save;
-pub use validate::{FieldError, check};
 pub(crate) use validate::parse_host as validate_host;
+pub use validate::{FieldError, check};
 
 /// Environment variable names. Flags of the same meaning win over these.
 pub mod env {

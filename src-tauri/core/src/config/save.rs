@@ -16,7 +16,10 @@ pub fn save(path: &Path, settings: &Settings) -> Result<(), ConfigError> {
         let path = path.to_path_buf();
         move |source| ConfigError::Write { path, source }
     };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs_err::create_dir_all(dir).map_err(write_err(dir))?;
 
     let mut tmp = tempfile::Builder::new()
@@ -24,7 +27,8 @@ pub fn save(path: &Path, settings: &Settings) -> Result<(), ConfigError> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(write_err(dir))?;
-    tmp.write_all(text.as_bytes()).map_err(write_err(tmp.path()))?;
+    tmp.write_all(text.as_bytes())
+        .map_err(write_err(tmp.path()))?;
     tmp.as_file().sync_all().map_err(write_err(tmp.path()))?;
 
     if path.exists() {
@@ -65,7 +69,10 @@ mod tests {
         let mut settings = Settings::default();
         settings.proxy.port = 4242;
         save(&path, &settings).expect("first save");
-        assert!(!backup_path(&path).exists(), "nothing to back up the first time");
+        assert!(
+            !backup_path(&path).exists(),
+            "nothing to back up the first time"
+        );
 
         let mut changed = settings.clone();
         changed.engine.id = EngineId::External;
@@ -92,6 +99,9 @@ mod tests {
         std::fs::create_dir(backup_path(&path)).expect("mkdir");
         let err = save(&path, &Settings::default()).expect_err("backup path is a directory");
         assert!(err.to_string().contains("config.toml.bak"), "{err}");
-        assert_eq!(std::fs::read_to_string(&path).expect("read"), "[proxy]\nport = 5\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "[proxy]\nport = 5\n"
+        );
     }
 }

@@ -26,62 +26,112 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
     let proxy = &settings.proxy;
 
     match parse_host(&proxy.host) {
-        None => fail(&mut errors, "proxy.host", "expected an IP address such as 127.0.0.1 or ::1"),
+        None => fail(
+            &mut errors,
+            "proxy.host",
+            "expected an IP address such as 127.0.0.1 or ::1",
+        ),
         Some(ip) if !ip.is_loopback() && proxy.api_key.is_none() => fail(
             &mut errors,
             "proxy.host",
-            format!("{ip} is reachable from other machines; set proxy.api_key to bind it, or use 127.0.0.1"),
+            format!(
+                "{ip} is reachable from other machines; set proxy.api_key to bind it, or use 127.0.0.1"
+            ),
         ),
         Some(_) => {}
     }
-    if proxy.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
-        fail(&mut errors, "proxy.api_key", "must not be empty; remove the key to turn authentication off");
+    if proxy
+        .api_key
+        .as_deref()
+        .is_some_and(|k| k.trim().is_empty())
+    {
+        fail(
+            &mut errors,
+            "proxy.api_key",
+            "must not be empty; remove the key to turn authentication off",
+        );
     }
     for origin in &proxy.allowed_origins {
         if !is_origin(origin) {
             fail(
                 &mut errors,
                 "proxy.allowed_origins",
-                format!("{origin:?} is not an origin like http://localhost:3000 (scheme and host, no path, no *)"),
+                format!(
+                    "{origin:?} is not an origin like http://localhost:3000 (scheme and host, no path, no *)"
+                ),
             );
         }
     }
     for host in &proxy.allowed_hosts {
         if host.is_empty() || host.contains(['/', ' ', '*']) {
-            fail(&mut errors, "proxy.allowed_hosts", format!("{host:?} is not a host name"));
+            fail(
+                &mut errors,
+                "proxy.allowed_hosts",
+                format!("{host:?} is not a host name"),
+            );
         }
     }
     if proxy.max_request_bytes == 0 {
         fail(&mut errors, "proxy.max_request_bytes", "must be at least 1");
     }
     if proxy.max_response_bytes == 0 {
-        fail(&mut errors, "proxy.max_response_bytes", "must be at least 1");
+        fail(
+            &mut errors,
+            "proxy.max_response_bytes",
+            "must be at least 1",
+        );
     }
     if proxy.upstream_timeout_secs == 0 {
-        fail(&mut errors, "proxy.upstream_timeout_secs", "must be at least 1");
+        fail(
+            &mut errors,
+            "proxy.upstream_timeout_secs",
+            "must be at least 1",
+        );
     }
     if proxy.max_concurrent_requests == 0 {
-        fail(&mut errors, "proxy.max_concurrent_requests", "must be at least 1");
+        fail(
+            &mut errors,
+            "proxy.max_concurrent_requests",
+            "must be at least 1",
+        );
     }
 
     let engine = &settings.engine;
     if !(0.25..=4.0).contains(&engine.speed) {
-        fail(&mut errors, "engine.speed", format!("{} is outside 0.25 to 4.0", engine.speed));
+        fail(
+            &mut errors,
+            "engine.speed",
+            format!("{} is outside 0.25 to 4.0", engine.speed),
+        );
     }
     if engine.lang_code.trim().is_empty() {
-        fail(&mut errors, "engine.lang_code", "use \"auto\" or a language code such as \"a\"");
+        fail(
+            &mut errors,
+            "engine.lang_code",
+            "use \"auto\" or a language code such as \"a\"",
+        );
     }
     if engine.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
-        fail(&mut errors, "engine.model", "must not be empty; remove it to use the engine's default");
+        fail(
+            &mut errors,
+            "engine.model",
+            "must not be empty; remove it to use the engine's default",
+        );
     }
     if engine.voice.as_deref().is_some_and(|v| v.trim().is_empty()) {
-        fail(&mut errors, "engine.voice", "must not be empty; remove it to use the engine's default");
+        fail(
+            &mut errors,
+            "engine.voice",
+            "must not be empty; remove it to use the engine's default",
+        );
     }
     match (&engine.url, engine.id) {
         (Some(url), _) if !is_http_base(url) => fail(
             &mut errors,
             "engine.url",
-            format!("{url:?} is not an http:// URL with a host and port, like http://127.0.0.1:8000"),
+            format!(
+                "{url:?} is not an http:// URL with a host and port, like http://127.0.0.1:8000"
+            ),
         ),
         (None, EngineId::External) => fail(
             &mut errors,
@@ -109,7 +159,10 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
         ("supervisor.health_interval_secs", sup.health_interval_secs),
         ("supervisor.health_timeout_secs", sup.health_timeout_secs),
         ("supervisor.startup_timeout_secs", sup.startup_timeout_secs),
-        ("supervisor.health_failures_before_restart", u64::from(sup.health_failures_before_restart)),
+        (
+            "supervisor.health_failures_before_restart",
+            u64::from(sup.health_failures_before_restart),
+        ),
     ] {
         if value == 0 {
             fail(&mut errors, key, "must be at least 1");
@@ -118,7 +171,11 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
 
     let pypi = &settings.runtime.pypi_url;
     if !(pypi.starts_with("https://") || pypi.starts_with("http://")) {
-        fail(&mut errors, "runtime.pypi_url", format!("{pypi:?} is not an http(s) URL"));
+        fail(
+            &mut errors,
+            "runtime.pypi_url",
+            format!("{pypi:?} is not an http(s) URL"),
+        );
     }
     errors
 }
@@ -128,7 +185,10 @@ pub(crate) fn parse_host(host: &str) -> Option<IpAddr> {
     if host.eq_ignore_ascii_case("localhost") {
         return Some(IpAddr::from([127, 0, 0, 1]));
     }
-    host.trim_start_matches('[').trim_end_matches(']').parse().ok()
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
 }
 
 fn is_origin(origin: &str) -> bool {

@@ -43,11 +43,18 @@ impl External {
 impl Backend for External {
     fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, NotReady>> {
         let Some(upstream) = self.upstream.clone() else {
-            let err = NotReady::new(format!("the external engine URL {:?} is not usable", self.url));
+            let err = NotReady::new(format!(
+                "the external engine URL {:?} is not usable",
+                self.url
+            ));
             return async move { Err(err) }.boxed();
         };
-        let (client, probe_url, url, timeout) =
-            (self.client.clone(), self.probe_url.clone(), self.url.clone(), self.timeout);
+        let (client, probe_url, url, timeout) = (
+            self.client.clone(),
+            self.probe_url.clone(),
+            self.url.clone(),
+            self.timeout,
+        );
         self.flight
             .run(move || {
                 async move {

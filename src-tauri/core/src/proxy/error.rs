@@ -43,7 +43,12 @@ struct Inner<'a> {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, kind: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+    fn new(
+        status: StatusCode,
+        kind: &'static str,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             message: message.into(),
@@ -60,12 +65,22 @@ impl ApiError {
     pub fn invalid(param: &'static str, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             param: Some(param),
-            ..Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", code, message)
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                code,
+                message,
+            )
         }
     }
 
     pub fn bad_json(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_json", message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_json",
+            message,
+        )
     }
 
     pub fn too_large(limit: u64) -> Self {
@@ -73,7 +88,9 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request_error",
             "request_too_large",
-            format!("the request body is larger than the limit of {limit} bytes (proxy.max_request_bytes)"),
+            format!(
+                "the request body is larger than the limit of {limit} bytes (proxy.max_request_bytes)"
+            ),
         )
     }
 
@@ -87,11 +104,21 @@ impl ApiError {
     }
 
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "invalid_request_error", code, message)
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "invalid_request_error",
+            code,
+            message,
+        )
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "invalid_request_error", "not_found", message)
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "not_found",
+            message,
+        )
     }
 
     pub fn not_ready(reason: NotReady) -> Self {
@@ -99,7 +126,12 @@ impl ApiError {
             stage: reason.stage,
             hint: reason.hint,
             retry_after: Some(reason.retry_after),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", "engine_not_ready", reason.message)
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "engine_not_ready",
+                reason.message,
+            )
         }
     }
 
@@ -110,7 +142,9 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "server_error",
                 "engine_busy",
-                format!("the engine is busy and {max_queue} requests are already waiting (proxy.max_queue)"),
+                format!(
+                    "the engine is busy and {max_queue} requests are already waiting (proxy.max_queue)"
+                ),
             )
         }
     }
@@ -136,7 +170,10 @@ impl ApiError {
             StatusCode::GATEWAY_TIMEOUT,
             "server_error",
             "engine_timeout",
-            format!("the engine did not answer within {} s (proxy.upstream_timeout_secs)", after.as_secs()),
+            format!(
+                "the engine did not answer within {} s (proxy.upstream_timeout_secs)",
+                after.as_secs()
+            ),
         )
     }
 }

@@ -95,7 +95,9 @@ fn upstream_request(
         .authority(upstream.authority.clone())
         .path_and_query(path)
         .build()
-        .map_err(|e| ApiError::bad_gateway("bad_upstream", format!("cannot address the engine: {e}")))?;
+        .map_err(|e| {
+            ApiError::bad_gateway("bad_upstream", format!("cannot address the engine: {e}"))
+        })?;
     parts.version = http::Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
     if strip_auth {
@@ -193,7 +195,10 @@ impl Relay {
         }
     }
 
-    fn poll_upstream(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, RelayError>>> {
+    fn poll_upstream(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, RelayError>>> {
         let this = self.get_mut();
         if this.deadline.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Some(Err(RelayError::Timeout(this.timeout))));
@@ -216,7 +221,10 @@ impl http_body::Body for Relay {
     type Data = Bytes;
     type Error = RelayError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, RelayError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, RelayError>>> {
         if let Some(first) = self.first.take() {
             return Poll::Ready(Some(Ok(Frame::data(first))));
         }
@@ -235,12 +243,12 @@ impl http_body::Body for Relay {
         let mut hint = self.inner.size_hint();
         if let Some(first) = &self.first {
             let extra = first.len() as u64;
-            hint.set_lower(hint.lower() + extra);
+            // Raise the upper bound first: set_lower asserts lower <= upper.
             if let Some(upper) = hint.upper() {
                 hint.set_upper(upper + extra);
             }
+            hint.set_lower(hint.lower() + extra);
         }
         hint
     }
 }
-

@@ -51,5 +51,4 @@ impl Gate {
             .await
             .map_err(|_closed| QueueFull)
     }
-
 }

@@ -54,7 +54,12 @@ impl std::ops::Deref for ProxyState {
 
 impl ProxyState {
     /// `port` is the port actually bound, used to recognise Murmur's own origin.
-    pub fn new(settings: &Settings, port: u16, backend: Arc<dyn Backend>, client: HttpClient) -> Self {
+    pub fn new(
+        settings: &Settings,
+        port: u16,
+        backend: Arc<dyn Backend>,
+        client: HttpClient,
+    ) -> Self {
         let proxy = &settings.proxy;
         Self(Arc::new(Inner {
             backend,
@@ -80,9 +85,15 @@ pub fn app(state: ProxyState) -> Router {
         .route("/murmur", any(murmur_not_found))
         .route("/murmur/{*rest}", any(murmur_not_found))
         .fallback(pass_through)
-        .layer(middleware::from_fn_with_state(policy.clone(), security::require_key))
+        .layer(middleware::from_fn_with_state(
+            policy.clone(),
+            security::require_key,
+        ))
         .layer(cors)
-        .layer(middleware::from_fn_with_state(policy, security::guard_origin))
+        .layer(middleware::from_fn_with_state(
+            policy,
+            security::guard_origin,
+        ))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -145,9 +156,10 @@ async fn speech(State(state): State<ProxyState>, request: Request) -> Result<Res
         .map_err(|_| ApiError::busy(state.settings.max_queue))?;
     let mut parts = parts;
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     let request = Request::from_parts(parts, Body::from(prepared));
     let exchange = Exchange {
         expect_body: true,
@@ -167,13 +179,19 @@ async fn gated(State(state): State<ProxyState>, request: Request) -> Result<Resp
 }
 
 /// Any other path: forwarded as is to the running engine, with no readiness wait.
-async fn pass_through(State(state): State<ProxyState>, request: Request) -> Result<Response, ApiError> {
+async fn pass_through(
+    State(state): State<ProxyState>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let Some(upstream) = state.backend.current() else {
         return Err(ApiError::not_ready(crate::backend::NotReady::new(
             "the engine is not running; a speech request starts it",
         )));
     };
-    let light = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let light = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     let permit = if light {
         None
     } else {
@@ -193,5 +211,9 @@ async fn pass_through(State(state): State<ProxyState>, request: Request) -> Resu
 }
 
 async fn ready(state: &ProxyState) -> Result<Upstream, ApiError> {
-    state.backend.ensure_ready().await.map_err(ApiError::not_ready)
+    state
+        .backend
+        .ensure_ready()
+        .await
+        .map_err(ApiError::not_ready)
 }

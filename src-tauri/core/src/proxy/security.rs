@@ -34,13 +34,23 @@ impl Policy {
         if settings.host.contains(':') && !settings.host.starts_with('[') {
             hosts.push(format!("[{}]", settings.host.to_ascii_lowercase()));
         }
-        hosts.extend(settings.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()));
+        hosts.extend(
+            settings
+                .allowed_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase()),
+        );
 
         let mut origins: Vec<String> = ["127.0.0.1", "localhost", "[::1]"]
             .iter()
             .map(|host| format!("http://{host}:{port}"))
             .collect();
-        origins.extend(settings.allowed_origins.iter().map(|o| o.trim_end_matches('/').to_string()));
+        origins.extend(
+            settings
+                .allowed_origins
+                .iter()
+                .map(|o| o.trim_end_matches('/').to_string()),
+        );
         Self {
             hosts,
             origins,
@@ -60,11 +70,15 @@ impl Policy {
             }
             _ => host,
         };
-        self.hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(name))
+        self.hosts
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(name))
     }
 
     fn origin_allowed(&self, origin: &str) -> bool {
-        self.origins.iter().any(|allowed| allowed.eq_ignore_ascii_case(origin))
+        self.origins
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
     }
 
     fn key_matches(&self, headers: &http::HeaderMap) -> bool {
@@ -88,22 +102,37 @@ impl Policy {
             .collect();
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
-            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
             .max_age(std::time::Duration::from_secs(600))
     }
 }
 
 /// Host and Origin checks, for every path.
-pub async fn guard_origin(State(policy): State<Arc<Policy>>, request: Request, next: Next) -> Response {
+pub async fn guard_origin(
+    State(policy): State<Arc<Policy>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let headers = request.headers();
     if let Some(host) = headers.get(header::HOST) {
         let host = host.to_str().unwrap_or("");
         if !policy.host_allowed(host) {
-            tracing::warn!(host, "refused a request for a host name that is not allowed");
+            tracing::warn!(
+                host,
+                "refused a request for a host name that is not allowed"
+            );
             return ApiError::forbidden(
                 "host_not_allowed",
-                format!("host {host:?} is not allowed; add it to proxy.allowed_hosts if you meant it"),
+                format!(
+                    "host {host:?} is not allowed; add it to proxy.allowed_hosts if you meant it"
+                ),
             )
             .into_response();
         }
@@ -111,7 +140,10 @@ pub async fn guard_origin(State(policy): State<Arc<Policy>>, request: Request, n
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
         if !policy.origin_allowed(origin) {
-            tracing::warn!(origin, "refused a request from a web page that is not allowed");
+            tracing::warn!(
+                origin,
+                "refused a request from a web page that is not allowed"
+            );
             return ApiError::forbidden(
                 "origin_not_allowed",
                 format!("web pages from {origin} may not use Murmur; add it to proxy.allowed_origins to allow it"),
@@ -124,7 +156,11 @@ pub async fn guard_origin(State(policy): State<Arc<Policy>>, request: Request, n
 
 /// The API key, for everything that reaches the engine (all but `/murmur/…`). Preflight
 /// requests carry no credentials; they never get this far unless CORS let them through.
-pub async fn require_key(State(policy): State<Arc<Policy>>, request: Request, next: Next) -> Response {
+pub async fn require_key(
+    State(policy): State<Arc<Policy>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let own = request.uri().path() == "/murmur" || request.uri().path().starts_with("/murmur/");
     if own || request.method() == Method::OPTIONS || policy.key_matches(request.headers()) {
         next.run(request).await
@@ -153,10 +189,24 @@ mod tests {
     #[test]
     fn loopback_and_configured_hosts_pass_with_any_port() {
         let p = policy();
-        for ok in ["127.0.0.1", "127.0.0.1:19281", "localhost:1", "LOCALHOST", "[::1]:19281", "[::1]", "murmur.local:80"] {
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:19281",
+            "localhost:1",
+            "LOCALHOST",
+            "[::1]:19281",
+            "[::1]",
+            "murmur.local:80",
+        ] {
             assert!(p.host_allowed(ok), "{ok}");
         }
-        for bad in ["evil.example", "evil.example:19281", "127.0.0.1.evil.example", "[::2]:1", "localhost.evil:1"] {
+        for bad in [
+            "evil.example",
+            "evil.example:19281",
+            "127.0.0.1.evil.example",
+            "[::2]:1",
+            "localhost.evil:1",
+        ] {
             assert!(!p.host_allowed(bad), "{bad}");
         }
     }

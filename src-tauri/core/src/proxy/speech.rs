@@ -38,8 +38,16 @@ impl Defaults {
     pub fn from_settings(settings: &Settings) -> Self {
         let spec = engine::spec(settings.engine.id);
         Self {
-            model: settings.engine.model.clone().or(spec.default_model.map(String::from)),
-            voice: settings.engine.voice.clone().or(spec.default_voice.map(String::from)),
+            model: settings
+                .engine
+                .model
+                .clone()
+                .or(spec.default_model.map(String::from)),
+            voice: settings
+                .engine
+                .voice
+                .clone()
+                .or(spec.default_voice.map(String::from)),
             speed: settings.engine.speed,
             response_format: settings.engine.response_format,
             lang_code: settings.engine.lang_code.clone(),
@@ -58,10 +66,26 @@ pub fn prepare(body: &[u8], defaults: &Defaults) -> Result<Bytes, ApiError> {
     let input = match request.get("input") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
         Some(Value::String(_)) => {
-            return Err(ApiError::invalid("input", "empty_input", "`input` must not be empty"));
+            return Err(ApiError::invalid(
+                "input",
+                "empty_input",
+                "`input` must not be empty",
+            ));
         }
-        Some(_) => return Err(ApiError::invalid("input", "invalid_type", "`input` must be a string")),
-        None => return Err(ApiError::invalid("input", "missing_input", "`input` is required")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "input",
+                "invalid_type",
+                "`input` must be a string",
+            ));
+        }
+        None => {
+            return Err(ApiError::invalid(
+                "input",
+                "missing_input",
+                "`input` is required",
+            ));
+        }
     };
     let model = optional_str(&request, "model")?;
     let voice = optional_str(&request, "voice")?;
@@ -73,7 +97,10 @@ pub fn prepare(body: &[u8], defaults: &Defaults) -> Result<Bytes, ApiError> {
         return Err(ApiError::invalid(
             "response_format",
             "invalid_format",
-            format!("`response_format` {format:?} is not one of {}", FORMATS.join(", ")),
+            format!(
+                "`response_format` {format:?} is not one of {}",
+                FORMATS.join(", ")
+            ),
         ));
     }
     match request.get("speed") {
@@ -116,11 +143,18 @@ pub fn prepare(body: &[u8], defaults: &Defaults) -> Result<Bytes, ApiError> {
         .map_err(|e| ApiError::bad_json(format!("cannot re-encode the request: {e}")))
 }
 
-fn optional_str(request: &Map<String, Value>, key: &'static str) -> Result<Option<String>, ApiError> {
+fn optional_str(
+    request: &Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<String>, ApiError> {
     match request.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::invalid(key, "invalid_type", format!("`{key}` must be a string"))),
+        Some(_) => Err(ApiError::invalid(
+            key,
+            "invalid_type",
+            format!("`{key}` must be a string"),
+        )),
     }
 }
 
@@ -171,8 +205,13 @@ mod tests {
     #[test]
     fn openai_names_become_the_configured_ones_but_others_stay() {
         let out = prepared(r#"{"input":"hi","model":"tts-1-hd","voice":"nova"}"#);
-        assert_eq!((out["model"].as_str(), out["voice"].as_str()), (Some("kokoro"), Some("af_heart")));
-        let out = prepared(r#"{"input":"hi","model":"mine","voice":"bf_emma","speed":2,"response_format":"pcm","lang_code":"b"}"#);
+        assert_eq!(
+            (out["model"].as_str(), out["voice"].as_str()),
+            (Some("kokoro"), Some("af_heart"))
+        );
+        let out = prepared(
+            r#"{"input":"hi","model":"mine","voice":"bf_emma","speed":2,"response_format":"pcm","lang_code":"b"}"#,
+        );
         assert_eq!(out["model"], "mine");
         assert_eq!(out["voice"], "bf_emma");
         assert_eq!(out["speed"], 2);
@@ -199,7 +238,10 @@ mod tests {
             (r#"{"input":"a","voice":7}"#, Some("voice")),
             (r#"{"input":"a","speed":9}"#, Some("speed")),
             (r#"{"input":"a","speed":"fast"}"#, Some("speed")),
-            (r#"{"input":"a","response_format":"ogg"}"#, Some("response_format")),
+            (
+                r#"{"input":"a","response_format":"ogg"}"#,
+                Some("response_format"),
+            ),
             (r#"["input"]"#, None),
             (r#"{"input":"a""#, None),
         ];

@@ -1,0 +1,283 @@
+//! The proxy in front of a fake upstream, through the real `murmurd` on real ports: routing,
+//! transparent forwarding, request defaults, and the streaming rules.
+
+use std::io::{Read, Write};
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use bytes::Bytes;
+use http::Method;
+use http_body_util::BodyExt;
+use murmur_tests::client::request;
+use murmur_tests::murmurd::external_config;
+use murmur_tests::{Client, FakeUpstream, Murmurd};
+
+async fn setup(extra: &str) -> (FakeUpstream, Murmurd, Client) {
+    let fake = FakeUpstream::start().await;
+    let murmurd = Murmurd::start(&external_config(&fake.url(), extra));
+    (fake, murmurd, Client::new())
+}
+
+#[tokio::test]
+async fn other_paths_are_forwarded_as_is() {
+    let (_fake, murmurd, client) = setup("").await;
+    let mut req = request(
+        Method::PUT,
+        &murmurd.url("/echo/a/b?x=1&y=two%20words"),
+        "payload",
+    );
+    let headers = req.headers_mut();
+    headers.insert("x-custom", "kept".parse().expect("header"));
+    headers.insert("connection", "keep-alive, x-hop".parse().expect("header"));
+    headers.insert("x-hop", "dropped".parse().expect("header"));
+    headers.insert("proxy-authorization", "Basic abc".parse().expect("header"));
+    let reply = client.exchange(req).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let echo = reply.json();
+    assert_eq!(echo["method"], "PUT");
+    assert_eq!(echo["path"], "/echo/a/b");
+    assert_eq!(echo["query"], "x=1&y=two%20words");
+    assert_eq!(echo["body_head"], "payload");
+    assert_eq!(echo["headers"]["x-custom"], "kept");
+    assert!(
+        echo["headers"].get("x-hop").is_none(),
+        "a header named in Connection is hop-by-hop: {echo}"
+    );
+    assert!(
+        echo["headers"].get("proxy-authorization").is_none(),
+        "{echo}"
+    );
+    assert_eq!(
+        echo["headers"]["host"],
+        _fake.addr.to_string(),
+        "Host is the engine's"
+    );
+
+    for method in [Method::GET, Method::DELETE, Method::PATCH, Method::POST] {
+        let reply = client
+            .exchange(request(method.clone(), &murmurd.url("/echo"), ""))
+            .await;
+        assert_eq!(reply.json()["method"], method.as_str());
+    }
+}
+
+#[tokio::test]
+async fn large_request_bodies_stream_to_other_paths() {
+    let (_fake, murmurd, client) = setup("").await;
+    let body = Bytes::from(vec![b'x'; 8 * 1024 * 1024]);
+    let reply = client
+        .exchange(request(Method::POST, &murmurd.url("/echo/upload"), body))
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["body_len"], 8 * 1024 * 1024);
+}
+
+#[tokio::test]
+async fn murmur_paths_are_never_forwarded() {
+    let (_fake, murmurd, client) = setup("").await;
+    assert_eq!(
+        client.get(&murmurd.url("/murmur/healthz")).await.status,
+        200
+    );
+    let reply = client.get(&murmurd.url("/murmur/echo")).await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.error_code(), "not_found");
+}
+
+#[tokio::test]
+async fn speech_requests_are_completed_from_settings() {
+    let (fake, murmurd, client) = setup(
+        "model = \"my-model\"\nvoice = \"my-voice\"\nspeed = 1.5\nresponse_format = \"pcm\"\n",
+    )
+    .await;
+    let reply = client
+        .post_json(
+            &murmurd.url("/v1/audio/speech"),
+            r#"{"model":"tts-1","input":"こんにちは","voice":"alloy","x_extension":true}"#,
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.body.len(),
+        4096,
+        "the fake's default body comes through whole"
+    );
+    let sent = &fake.speech_bodies()[0];
+    assert_eq!(sent["model"], "my-model");
+    assert_eq!(sent["voice"], "my-voice");
+    assert_eq!(sent["speed"], 1.5);
+    assert_eq!(sent["response_format"], "pcm");
+    assert_eq!(sent["lang_code"], "j");
+    assert_eq!(sent["x_extension"], true);
+}
+
+#[tokio::test]
+async fn models_and_voices_come_from_the_engine_without_its_cors() {
+    let (_fake, murmurd, client) = setup("").await;
+    let models = client.get(&murmurd.url("/v1/models")).await;
+    assert_eq!(models.status, 200);
+    assert_eq!(models.json()["data"][0]["id"], "fake-model");
+    assert_eq!(
+        models.header("access-control-allow-origin"),
+        None,
+        "the engine's CORS is dropped"
+    );
+    let voices = client.get(&murmurd.url("/v1/audio/voices")).await;
+    assert_eq!(voices.json()["voices"][0]["id"], "fake");
+}
+
+#[tokio::test]
+async fn bad_speech_requests_get_openai_errors() {
+    let (fake, murmurd, client) = setup("").await;
+    let url = murmurd.url("/v1/audio/speech");
+    let cases = [
+        ("not json", 400, "invalid_json"),
+        ("[1,2]", 400, "invalid_json"),
+        ("{}", 400, "missing_input"),
+        (r#"{"input":""}"#, 400, "empty_input"),
+        (r#"{"input":3}"#, 400, "invalid_type"),
+        (r#"{"input":"hi","speed":10}"#, 400, "invalid_speed"),
+        (
+            r#"{"input":"hi","response_format":"ogg"}"#,
+            400,
+            "invalid_format",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let reply = client.post_json(&url, body).await;
+        assert_eq!(reply.status, status, "{body}");
+        assert_eq!(reply.error_code(), code, "{body}");
+    }
+    let big = format!(r#"{{"input":"{}"}}"#, "a".repeat(1024 * 1024));
+    let reply = client.post_json(&url, &big).await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.error_code(), "request_too_large");
+    assert!(
+        fake.speech_bodies().is_empty(),
+        "no bad request reached the engine"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_body_without_length_is_refused_too() {
+    let (_fake, murmurd, _client) = setup("[proxy]\nmax_request_bytes = 1000\n").await;
+    // Chunked upload: no Content-Length to check up front.
+    let mut stream =
+        std::net::TcpStream::connect(murmurd.base.trim_start_matches("http://")).expect("connect");
+    let chunk = "a".repeat(600);
+    let body = format!(
+        "{:x}\r\n{{\"input\":\"{chunk}\r\n{:x}\r\n{chunk}\"}}\r\n0\r\n\r\n",
+        chunk.len() + 10,
+        chunk.len() + 2
+    );
+    write!(
+        stream,
+        "POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{body}"
+    )
+    .expect("write");
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(reply.contains("request_too_large"), "{reply}");
+}
+
+#[tokio::test]
+async fn an_empty_200_becomes_a_502() {
+    let (_fake, murmurd, client) = setup("").await;
+    let reply = client
+        .post_json(
+            &murmurd.url("/v1/audio/speech"),
+            r#"{"input":"hi","fake":{"mode":"empty"}}"#,
+        )
+        .await;
+    assert_eq!(reply.status, 502);
+    assert_eq!(reply.error_code(), "empty_response");
+}
+
+#[tokio::test]
+async fn responses_past_the_64_mib_cap_are_cut_off() {
+    let (_fake, murmurd, client) = setup("").await;
+    let body = format!(
+        r#"{{"input":"hi","fake":{{"bytes":{}, "chunk":65536}}}}"#,
+        65 * 1024 * 1024
+    );
+    let response = client
+        .send(request(
+            Method::POST,
+            &murmurd.url("/v1/audio/speech"),
+            body,
+        ))
+        .await;
+    assert_eq!(
+        response.status(),
+        200,
+        "the head is sent before the cap is reached"
+    );
+    let outcome = response.into_body().collect().await;
+    assert!(
+        outcome.is_err(),
+        "a body past the cap must end in an error, not look complete"
+    );
+    assert!(
+        murmurd.stderr().contains("max_response_bytes"),
+        "the cut is logged"
+    );
+
+    // Just under the cap passes.
+    let body = format!(
+        r#"{{"input":"hi","fake":{{"bytes":{}, "chunk":65536}}}}"#,
+        64 * 1024 * 1024
+    );
+    let reply = client
+        .post_json(&murmurd.url("/v1/audio/speech"), &body)
+        .await;
+    assert_eq!(reply.body.len(), 64 * 1024 * 1024);
+}
+
+#[tokio::test]
+async fn an_upstream_failure_mid_stream_aborts_the_client() {
+    let (_fake, murmurd, client) = setup("").await;
+    let body =
+        r#"{"input":"hi","fake":{"mode":"fail_mid","bytes":200000,"chunk":10000,"delay_ms":10}}"#;
+    let response = client
+        .send(request(
+            Method::POST,
+            &murmurd.url("/v1/audio/speech"),
+            body,
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    let outcome = response.into_body().collect().await;
+    assert!(outcome.is_err(), "a truncated body must not look complete");
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_cancels_the_upstream_stream() {
+    let (fake, murmurd, _client) = setup("").await;
+    let body = r#"{"input":"hi","fake":{"bytes":10000000,"chunk":1000,"delay_ms":20}}"#;
+    let mut stream = tokio::net::TcpStream::connect(murmurd.base.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut first = [0u8; 512];
+    let n = stream.read(&mut first).await.expect("read the head");
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+    drop(stream);
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while fake.stats.cancelled.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        fake.stats.cancelled.load(Ordering::SeqCst),
+        1,
+        "the engine stopped streaming to nobody"
+    );
+    assert_eq!(fake.stats.completed.load(Ordering::SeqCst), 0);
+}
