@@ -4,6 +4,8 @@
 //! `make bench` (or `cargo run --release -p murmur-tests --bin proxy-bench`). Prints figures
 //! only; it asserts nothing, because timing on a shared machine is not a test.
 
+#![allow(clippy::print_stdout, reason = "a benchmark report is printed")]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -93,7 +95,10 @@ async fn load(base: &str, call: Call, clients: usize) -> Result<Figures> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
+    let pct = |p: f64| {
+        latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
+            * 1000.0
+    };
     Ok(Figures {
         requests_per_sec: latencies.len() as f64 / elapsed,
         mb_per_sec: bytes as f64 / elapsed / 1e6,
@@ -131,7 +136,8 @@ async fn serve_fake() -> Result<()> {
     let fake = FakeUpstream::start().await;
     println!("{}", fake.url());
     // Serve until the parent closes our stdin.
-    tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink())).await??;
+    tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
+        .await??;
     Ok(())
 }
 
@@ -170,8 +176,15 @@ async fn main() -> Result<()> {
         .to_string();
     let direct = fake_url.clone();
     let pid = child.id();
-    println!("murmurd: listening {:.1} ms after spawn (debug builds are slower; use --release)", listening.as_secs_f64() * 1000.0);
-    println!("machine: {} cores; {CLIENTS} concurrent clients; {} s per run\n", std::thread::available_parallelism().map_or(0, |n| n.get()), RUN.as_secs());
+    println!(
+        "murmurd: listening {:.1} ms after spawn (debug builds are slower; use --release)",
+        listening.as_secs_f64() * 1000.0
+    );
+    println!(
+        "machine: {} cores; {CLIENTS} concurrent clients; {} s per run\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        RUN.as_secs()
+    );
 
     if std::env::var_os("BENCH_SINGLE_ONLY").is_some() {
         let single = load(&proxy, Call::Models, 1).await?;
@@ -189,24 +202,77 @@ async fn main() -> Result<()> {
     let hwm = rss_kib(pid, "VmHWM:").unwrap_or(0);
     let rss = rss_kib(pid, "VmRSS:").unwrap_or(0);
 
-    println!("{:<34} {:>12} {:>12} {:>8}", "", "direct", "via Murmur", "ratio");
+    println!(
+        "{:<34} {:>12} {:>12} {:>8}",
+        "", "direct", "via Murmur", "ratio"
+    );
     let row = |name: &str, d: f64, p: f64, unit: &str| {
-        println!("{:<34} {:>9.1} {unit:<2} {:>9.1} {unit:<2} {:>7.2}x", name, d, p, p / d);
+        println!(
+            "{:<34} {:>9.1} {unit:<2} {:>9.1} {unit:<2} {:>7.2}x",
+            name,
+            d,
+            p,
+            p / d
+        );
     };
-    row("GET /v1/models, 8 clients: req/s", models_direct.requests_per_sec, models_proxy.requests_per_sec, "");
-    row("  p50 latency (ms)", models_direct.p50_ms, models_proxy.p50_ms, "");
-    row("  p99 latency (ms)", models_direct.p99_ms, models_proxy.p99_ms, "");
-    row("GET /v1/models, 1 client: req/s", single_direct.requests_per_sec, single_proxy.requests_per_sec, "");
-    row("  p50 latency (ms)", single_direct.p50_ms, single_proxy.p50_ms, "");
-    row("speech 256 KiB, 8 clients: req/s", speech_direct.requests_per_sec, speech_proxy.requests_per_sec, "");
-    row("  MB/s", speech_direct.mb_per_sec, speech_proxy.mb_per_sec, "");
-    row("  p50 latency (ms)", speech_direct.p50_ms, speech_proxy.p50_ms, "");
+    row(
+        "GET /v1/models, 8 clients: req/s",
+        models_direct.requests_per_sec,
+        models_proxy.requests_per_sec,
+        "",
+    );
+    row(
+        "  p50 latency (ms)",
+        models_direct.p50_ms,
+        models_proxy.p50_ms,
+        "",
+    );
+    row(
+        "  p99 latency (ms)",
+        models_direct.p99_ms,
+        models_proxy.p99_ms,
+        "",
+    );
+    row(
+        "GET /v1/models, 1 client: req/s",
+        single_direct.requests_per_sec,
+        single_proxy.requests_per_sec,
+        "",
+    );
+    row(
+        "  p50 latency (ms)",
+        single_direct.p50_ms,
+        single_proxy.p50_ms,
+        "",
+    );
+    row(
+        "speech 256 KiB, 8 clients: req/s",
+        speech_direct.requests_per_sec,
+        speech_proxy.requests_per_sec,
+        "",
+    );
+    row(
+        "  MB/s",
+        speech_direct.mb_per_sec,
+        speech_proxy.mb_per_sec,
+        "",
+    );
+    row(
+        "  p50 latency (ms)",
+        speech_direct.p50_ms,
+        speech_proxy.p50_ms,
+        "",
+    );
     println!();
     println!(
         "added p50 latency, 1 client: {:.3} ms",
         single_proxy.p50_ms - single_direct.p50_ms
     );
-    println!("murmurd RSS after load: {:.1} MB (peak {:.1} MB)", rss as f64 / 1024.0, hwm as f64 / 1024.0);
+    println!(
+        "murmurd RSS after load: {:.1} MB (peak {:.1} MB)",
+        rss as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
 
     let _ = child.kill();
     let _ = child.wait();

@@ -19,9 +19,15 @@ pub struct ApiError {
     pub kind: &'static str,
     pub param: Option<&'static str>,
     pub code: &'static str,
+    /// How far an engine start got, and what to do: only for "not ready" errors.
+    pub detail: Option<Box<Detail>>,
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detail {
     pub stage: Option<String>,
     pub hint: Option<String>,
-    pub retry_after: Option<Duration>,
 }
 
 #[derive(Serialize)]
@@ -55,8 +61,7 @@ impl ApiError {
             kind,
             param: None,
             code,
-            stage: None,
-            hint: None,
+            detail: None,
             retry_after: None,
         }
     }
@@ -123,8 +128,10 @@ impl ApiError {
 
     pub fn not_ready(reason: NotReady) -> Self {
         Self {
-            stage: reason.stage,
-            hint: reason.hint,
+            detail: Some(Box::new(Detail {
+                stage: reason.stage,
+                hint: reason.hint,
+            })),
             retry_after: Some(reason.retry_after),
             ..Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -186,8 +193,8 @@ impl IntoResponse for ApiError {
                 kind: self.kind,
                 param: self.param,
                 code: self.code,
-                stage: self.stage.as_deref(),
-                hint: self.hint.as_deref(),
+                stage: self.detail.as_ref().and_then(|d| d.stage.as_deref()),
+                hint: self.detail.as_ref().and_then(|d| d.hint.as_deref()),
             },
         };
         let mut response = (self.status, Json(body)).into_response();

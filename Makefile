@@ -1,0 +1,45 @@
+# Murmur: `make run` starts it, `make test` runs the whole suite as CI does.
+
+CARGO ?= cargo
+
+# A desktop session gets the tray app; anything else (SSH, CI, containers) gets murmurd.
+ifeq ($(shell uname -s),Darwin)
+  HAS_DISPLAY := yes
+else
+  HAS_DISPLAY := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY)),yes,)
+endif
+
+.PHONY: run run-desktop run-headless test lint bench bundle clean
+
+run: $(if $(HAS_DISPLAY),run-desktop,run-headless)
+
+run-desktop:
+	@scripts/install-deps.sh desktop
+	$(CARGO) build --release -p murmur --features tauri/custom-protocol
+	./target/release/murmur
+
+run-headless:
+	@scripts/install-deps.sh headless
+	$(CARGO) build --release -p murmur-core --bin murmurd
+	./target/release/murmurd
+
+# Everything CI checks: formatting, lints, the desktop app builds, every test.
+test:
+	@scripts/install-deps.sh test
+	$(CARGO) fmt --all -- --check
+	$(CARGO) build --workspace --bins
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace --no-fail-fast
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Proxy overhead against a direct connection, measured in one run. Prints figures only.
+bench:
+	@scripts/install-deps.sh headless
+	$(CARGO) build --release -p murmur-core --bin murmurd -p murmur-tests --bin proxy-bench
+	./target/release/proxy-bench
+
+clean:
+	$(CARGO) clean
