@@ -2,7 +2,8 @@
 //! benchmarks. Speech requests choose its behaviour with a `fake` object in the JSON body,
 //! which the proxy passes through untouched:
 //! `{"input": "...", "fake": {"bytes": 4096, "chunk": 1024, "delay_ms": 0, "mode": "ok"}}`,
-//! where `mode` is `ok`, `empty` (200 with no body) or `fail_mid` (abort after half).
+//! where `mode` is `ok`, `empty` (200 with no body) or `fail_mid` (abort after half), and
+//! `head_delay_ms` holds the response head back that long.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -195,6 +196,11 @@ async fn speech(State(s): State<Shared>, body: Bytes) -> Response {
         stats: s.stats.clone(),
         finished: false,
     };
+    let head_delay = number("head_delay_ms", 0);
+    if head_delay > 0 {
+        // Dropped here, unfinished, if the proxy gives up on this request while we "think".
+        tokio::time::sleep(Duration::from_millis(head_delay)).await;
+    }
     if mode == "empty" {
         guard.finish();
         return (

@@ -281,3 +281,37 @@ async fn a_client_that_leaves_cancels_the_upstream_stream() {
     );
     assert_eq!(fake.stats.completed.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_before_the_answer_cancels_the_upstream_request() {
+    let (fake, murmurd, _client) = setup("").await;
+    let body = r#"{"input":"hi","fake":{"head_delay_ms":3000}}"#;
+    let mut stream = tokio::net::TcpStream::connect(murmurd.base.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while fake.stats.in_flight.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        fake.stats.in_flight.load(Ordering::SeqCst),
+        1,
+        "the engine got the request"
+    );
+    drop(stream);
+
+    let deadline = Instant::now() + Duration::from_millis(2500);
+    while fake.stats.cancelled.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        fake.stats.cancelled.load(Ordering::SeqCst),
+        1,
+        "the engine's request was dropped before it answered"
+    );
+}
