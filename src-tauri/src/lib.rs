@@ -24,6 +24,10 @@ pub fn run() {
         None => (None, None),
     };
     let settings = load_settings(paths.as_ref());
+    let data_dir = paths
+        .as_ref()
+        .map(|p| p.data_dir.clone())
+        .unwrap_or_else(std::env::temp_dir);
     let (stop, stopped) = watch::channel(false);
 
     let app = tauri::Builder::default()
@@ -31,7 +35,7 @@ pub fn run() {
         .setup(move |app| {
             tray::build(app.handle())?;
             let handle = app.handle().clone();
-            tauri::async_runtime::spawn(serve(settings, stopped, handle));
+            tauri::async_runtime::spawn(serve(settings, data_dir, stopped, handle));
             Ok(())
         })
         .build(tauri::generate_context!("../tauri.conf.json"))
@@ -54,9 +58,15 @@ pub fn quit(app: &tauri::AppHandle) {
     let _ = app.state::<Shutdown>().stop.send(true);
 }
 
-async fn serve(settings: Settings, mut stopped: watch::Receiver<bool>, app: tauri::AppHandle) {
-    match Bound::new(&settings).await {
+async fn serve(
+    settings: Settings,
+    data_dir: PathBuf,
+    mut stopped: watch::Receiver<bool>,
+    app: tauri::AppHandle,
+) {
+    match Bound::new(&settings, &data_dir).await {
         Ok(bound) => {
+            let backend = bound.backend.clone();
             tracing::info!("Murmur is listening on {}", bound.api_url());
             let drain = Duration::from_secs(settings.proxy.shutdown_timeout_secs);
             let shutdown = async move {
@@ -65,6 +75,7 @@ async fn serve(settings: Settings, mut stopped: watch::Receiver<bool>, app: taur
             if let Err(e) = server::serve(bound.listener, bound.app, shutdown, drain).await {
                 tracing::error!("server error: {e}");
             }
+            backend.shutdown().await;
         }
         Err(e) => {
             tracing::error!("{e}");

@@ -41,6 +41,8 @@ pub struct Launch<'a> {
     pub config: &'a str,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Reuse this data dir (its config is overwritten) instead of a new one.
+    pub data_dir: Option<tempfile::TempDir>,
 }
 
 impl<'a> Launch<'a> {
@@ -49,6 +51,7 @@ impl<'a> Launch<'a> {
             config,
             args: vec!["--port".into(), "0".into()],
             env: Vec::new(),
+            data_dir: None,
         }
     }
 }
@@ -62,7 +65,10 @@ impl Murmurd {
 
     /// Start; on an early exit return its status and stderr.
     pub fn launch(launch: Launch<'_>) -> Result<Self, (ExitStatus, String)> {
-        let data_dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = match launch.data_dir {
+            Some(dir) => dir,
+            None => tempfile::tempdir().expect("tempdir"),
+        };
         std::fs::write(data_dir.path().join("config.toml"), launch.config).expect("write config");
         let stderr_path = data_dir.path().join("murmurd.stderr");
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
@@ -120,6 +126,57 @@ impl Murmurd {
         self.data_dir.path()
     }
 
+    /// The control token murmurd created in its data dir.
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("control-token")).expect("control-token")
+    }
+
+    /// `GET /murmur/api/status`.
+    pub async fn status(&self) -> serde_json::Value {
+        let mut request =
+            crate::client::request(http::Method::GET, &self.url("/murmur/api/status"), "");
+        request.headers_mut().insert(
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", self.token()).parse().expect("header"),
+        );
+        let reply = crate::Client::new().exchange(request).await;
+        assert_eq!(reply.status, 200, "status: {:?}", reply.body);
+        reply.json()
+    }
+
+    /// Poll the status until `check` holds; panics with the last status after `timeout`.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let status = self.status().await;
+            if check(&status) {
+                return status;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; last status: {status:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stop this murmurd abruptly and hand back its data dir.
+    pub fn kill_keep_data(mut self) -> tempfile::TempDir {
+        self.signal(libc::SIGKILL);
+        let _ = self.child.wait();
+        let empty = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.data_dir, empty)
+    }
+
+    /// The lines of `logs/engine.log`.
+    pub fn engine_log(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("logs/engine.log")).unwrap_or_default()
+    }
+
     /// Send a signal (SIGTERM, SIGINT, …).
     pub fn signal(&self, signal: i32) {
         let pid = i32::try_from(self.child.id()).expect("pid fits");
@@ -160,4 +217,55 @@ impl Drop for Murmurd {
 /// The config for the external engine at `url`, plus extra TOML.
 pub fn external_config(url: &str, extra: &str) -> String {
     format!("[engine]\nid = \"external\"\nurl = \"{url}\"\nprobe_path = \"/probe\"\n{extra}\n")
+}
+
+/// The fault-injecting Python engine (tests/fixtures/fake-engine) as a `custom` engine, with
+/// its `flags` and extra TOML (e.g. a `[supervisor]` table).
+pub fn fake_engine_config(flags: &[&str], extra: &str) -> String {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/fake-engine/fake_engine.py"
+    );
+    let mut command = vec![
+        "python3".to_string(),
+        script.to_string(),
+        "--port".into(),
+        "{port}".into(),
+    ];
+    command.extend(flags.iter().map(|f| f.to_string()));
+    let command: Vec<String> = command.iter().map(|c| format!("{c:?}")).collect();
+    format!(
+        "[engine]\nid = \"custom\"\n\n[engine.custom]\ncommand = [{}]\n\n{extra}\n",
+        command.join(", ")
+    )
+}
+
+/// Whether a process exists (and is not a zombie).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Send `signal` to `pid`.
+pub fn kill(pid: u32, signal: i32) {
+    // SAFETY: kill(2) has no memory-safety concerns.
+    #[allow(unsafe_code)]
+    let _ = unsafe { libc::kill(pid as i32, signal) };
+}
+
+/// Wait until `pid` is gone; false after `timeout`.
+pub fn wait_gone(pid: u32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    !alive(pid)
 }

@@ -81,6 +81,21 @@ pub trait Backend: Send + Sync + 'static {
 
     /// A gated request arrived (for idle accounting). Default: nothing.
     fn touch(&self) {}
+
+    /// The live status, for backends that supervise an engine.
+    fn status(&self) -> Option<tokio::sync::watch::Receiver<crate::status::Status>> {
+        None
+    }
+
+    /// New settings (a reload). Default: nothing; the proxy must be restarted.
+    fn apply(&self, _settings: crate::config::Settings) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
+
+    /// Stop whatever the backend runs. Called once, after the proxy has drained.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 type Attempt = Shared<BoxFuture<'static, Result<Upstream, NotReady>>>;

@@ -18,6 +18,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod control;
 pub mod engine;
 pub mod http_client;
 pub mod logging;
@@ -25,3 +26,5 @@ pub mod paths;
 pub mod port_owner;
 pub mod proxy;
 pub mod server;
+pub mod status;
+pub mod supervisor;

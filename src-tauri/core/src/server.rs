@@ -142,23 +142,38 @@ pub struct Bound {
     pub listener: TcpListener,
     pub app: Router,
     pub addr: SocketAddr,
+    /// What runs the engine; stop it after the proxy has drained.
+    pub backend: std::sync::Arc<dyn crate::backend::Backend>,
 }
 
 impl Bound {
     /// Bind `[proxy] host:port` and build the app for the configured engine.
-    pub async fn new(settings: &crate::config::Settings) -> Result<Self, BindError> {
+    pub async fn new(
+        settings: &crate::config::Settings,
+        data_dir: &std::path::Path,
+    ) -> Result<Self, BindError> {
         let listener = bind(&settings.proxy.host, settings.proxy.port).await?;
         let addr = listener.local_addr().map_err(|source| BindError::Io {
             addr: SocketAddr::new(IpAddr::from([127, 0, 0, 1]), settings.proxy.port),
             source,
         })?;
         let client = crate::http_client::new();
-        let backend = crate::engine::backend(settings, client.clone());
-        let state = crate::proxy::ProxyState::new(settings, addr.port(), backend, client);
+        let backend = crate::engine::backend(settings, data_dir, client.clone());
+        let token = crate::control::token::load_or_create(data_dir)
+            .inspect_err(|e| {
+                tracing::warn!(
+                    "control API disabled: cannot create its token in {}: {e}",
+                    data_dir.display()
+                );
+            })
+            .ok();
+        let state =
+            crate::proxy::ProxyState::new(settings, addr.port(), backend.clone(), client, token);
         Ok(Self {
             listener,
             app: crate::proxy::app(state),
             addr,
+            backend,
         })
     }
 

@@ -67,10 +67,13 @@ fn main() -> ExitCode {
         port: args.port,
         engine: args.engine,
     };
-    let settings = match Overrides::from_env()
-        .and_then(|env| config::load(&paths.config_file, &env.overridden_by(flags)))
-    {
-        Ok(settings) => settings,
+    let loaded = Overrides::from_env()
+        .map(|env| env.overridden_by(flags))
+        .and_then(|overrides| {
+            config::load(&paths.config_file, &overrides).map(|settings| (settings, overrides))
+        });
+    let (settings, overrides) = match loaded {
+        Ok(loaded) => loaded,
         Err(e) => {
             tracing::error!("configuration error: {e}");
             eprintln!("murmurd: configuration error: {e}");
@@ -91,11 +94,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(settings, paths))
+    runtime.block_on(run(settings, paths, overrides))
 }
 
-async fn run(settings: config::Settings, paths: Paths) -> ExitCode {
-    let bound = match Bound::new(&settings).await {
+async fn run(settings: config::Settings, paths: Paths, overrides: Overrides) -> ExitCode {
+    let bound = match Bound::new(&settings, &paths.data_dir).await {
         Ok(bound) => bound,
         Err(e) => {
             tracing::error!("{e}");
@@ -119,8 +122,18 @@ async fn run(settings: config::Settings, paths: Paths) -> ExitCode {
     let _ = writeln!(stdout, "Murmur listening on {url}");
     let _ = stdout.flush();
 
+    let backend = bound.backend.clone();
+    let reloads = tokio::spawn(reload_on_sighup(
+        paths.config_file.clone(),
+        overrides,
+        backend.clone(),
+    ));
     let drain = Duration::from_secs(settings.proxy.shutdown_timeout_secs);
-    match server::serve(bound.listener, bound.app, shutdown, drain).await {
+    let served = server::serve(bound.listener, bound.app, shutdown, drain).await;
+    reloads.abort();
+    // The proxy has drained: now the engine can go.
+    backend.shutdown().await;
+    match served {
         Ok(drained) => {
             tracing::info!(drained, "Murmur stopped");
             ExitCode::SUCCESS
@@ -129,5 +142,35 @@ async fn run(settings: config::Settings, paths: Paths) -> ExitCode {
             tracing::error!("server error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// SIGHUP re-reads the config file and hands the engine its new settings (the engine restarts
+/// if how it is launched changed). A broken file is reported and the running settings kept.
+/// Proxy settings (port, limits, security) take effect at the next start.
+async fn reload_on_sighup(
+    config_file: PathBuf,
+    overrides: Overrides,
+    backend: std::sync::Arc<dyn murmur_core::backend::Backend>,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match config::load(&config_file, &overrides) {
+                Ok(settings) => {
+                    tracing::info!(config = %config_file.display(), "SIGHUP: settings reloaded");
+                    backend.apply(settings).await;
+                }
+                Err(e) => tracing::error!("SIGHUP: keeping the running settings: {e}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (config_file, overrides, backend);
     }
 }

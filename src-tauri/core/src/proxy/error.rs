@@ -66,6 +66,11 @@ impl ApiError {
         }
     }
 
+    /// The engine went away before answering: sending the request again may work.
+    pub fn is_replayable(&self) -> bool {
+        matches!(self.code, "engine_unreachable" | "engine_failed")
+    }
+
     /// A 400 about one request field.
     pub fn invalid(param: &'static str, code: &'static str, message: impl Into<String>) -> Self {
         Self {
@@ -105,6 +110,15 @@ impl ApiError {
             "invalid_request_error",
             "invalid_api_key",
             "missing or incorrect API key: send Authorization: Bearer <proxy.api_key>",
+        )
+    }
+
+    pub fn unauthorized_control() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "invalid_token",
+            "missing or wrong control token: send Authorization: Bearer <the token in the data folder's control-token file>",
         )
     }
 

@@ -54,6 +54,7 @@ pub async fn forward(
             return Err(ApiError::unreachable(crate::http_client::describe(&e)));
         }
         Ok(Err(e)) => {
+            state.backend.report_unreachable(upstream);
             tracing::warn!(error = %crate::http_client::describe(&e), "engine request failed");
             return Err(ApiError::bad_gateway(
                 "engine_failed",
@@ -76,7 +77,12 @@ pub async fn forward(
         _permit: exchange.permit,
     };
     if exchange.expect_body && parts.status == StatusCode::OK {
-        relay.first = Some(relay.first_chunk().await?);
+        let first = relay.first_chunk().await.inspect_err(|e| {
+            if e.is_replayable() {
+                state.backend.report_unreachable(upstream);
+            }
+        })?;
+        relay.first = Some(first);
     }
     Ok(Response::from_parts(parts, Body::new(relay)))
 }

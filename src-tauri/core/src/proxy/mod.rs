@@ -38,6 +38,8 @@ pub struct ProxyState(Arc<Inner>);
 
 pub struct Inner {
     backend: Arc<dyn Backend>,
+    engine_id: crate::config::EngineId,
+    control_token: Option<String>,
     client: HttpClient,
     gate: Gate,
     settings: ProxySettings,
@@ -53,22 +55,40 @@ impl std::ops::Deref for ProxyState {
 }
 
 impl ProxyState {
-    /// `port` is the port actually bound, used to recognise Murmur's own origin.
+    /// `port` is the port actually bound, used to recognise Murmur's own origin. Without a
+    /// `control_token`, the control API refuses every request.
     pub fn new(
         settings: &Settings,
         port: u16,
         backend: Arc<dyn Backend>,
         client: HttpClient,
+        control_token: Option<String>,
     ) -> Self {
         let proxy = &settings.proxy;
         Self(Arc::new(Inner {
             backend,
+            engine_id: settings.engine.id,
+            control_token,
             client,
             gate: Gate::new(proxy.max_concurrent_requests, proxy.max_queue),
             settings: proxy.clone(),
             defaults: speech::Defaults::from_settings(settings),
             policy: Arc::new(Policy::new(proxy, port)),
         }))
+    }
+}
+
+impl ProxyState {
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.0.backend
+    }
+
+    pub fn engine_id(&self) -> crate::config::EngineId {
+        self.0.engine_id
+    }
+
+    pub fn control_token(&self) -> Option<&str> {
+        self.0.control_token.as_deref()
     }
 }
 
@@ -82,6 +102,13 @@ pub fn app(state: ProxyState) -> Router {
         .route("/v1/audio/voices", get(gated).fallback(pass_through))
         .route("/murmur/healthz", get(healthz))
         .route("/murmur/readyz", get(readyz))
+        .route(
+            "/murmur/api/status",
+            get(crate::control::status).route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                crate::control::require_token,
+            )),
+        )
         .route("/murmur", any(murmur_not_found))
         .route("/murmur/{*rest}", any(murmur_not_found))
         .fallback(pass_through)
@@ -148,34 +175,93 @@ async fn speech(State(state): State<ProxyState>, request: Request) -> Result<Res
         .map_err(|_| ApiError::too_large(limit))?;
     let prepared = speech::prepare(&bytes, &state.defaults)?;
 
-    let upstream = ready(&state).await?;
-    let permit = state
-        .gate
-        .enter()
-        .await
-        .map_err(|_| ApiError::busy(state.settings.max_queue))?;
-    let mut parts = parts;
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
+    let mut headers = parts.headers;
+    headers.remove(header::CONTENT_LENGTH);
+    headers.insert(
         header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
-    let request = Request::from_parts(parts, Body::from(prepared));
-    let exchange = Exchange {
-        expect_body: true,
-        permit: Some(permit),
+    let replayable = Replayable {
+        method: parts.method,
+        uri: parts.uri,
+        headers,
+        body: prepared,
+        gated: true,
     };
-    forward(&state, &upstream, request, exchange).await
+    send_replayable(&state, replayable).await
 }
 
 /// `GET /v1/models`, `GET /v1/audio/voices`: wait for the engine, then forward.
 async fn gated(State(state): State<ProxyState>, request: Request) -> Result<Response, ApiError> {
-    let upstream = ready(&state).await?;
-    let exchange = Exchange {
-        expect_body: true,
-        permit: None,
+    state.backend.touch();
+    let (parts, _body) = request.into_parts();
+    let replayable = Replayable {
+        method: parts.method,
+        uri: parts.uri,
+        headers: parts.headers,
+        body: bytes::Bytes::new(),
+        gated: false,
     };
-    forward(&state, &upstream, request, exchange).await
+    send_replayable(&state, replayable).await
+}
+
+/// An idempotent request whose body is in memory, so it can be sent again.
+struct Replayable {
+    method: Method,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+    /// Passes the concurrency gate.
+    gated: bool,
+}
+
+impl Replayable {
+    fn request(&self) -> Request {
+        let mut request = Request::new(Body::from(self.body.clone()));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
+}
+
+/// Wait for the engine, pass the gate, forward. If the engine went away before a single byte
+/// of its answer was sent (it crashed, or was restarted), wait for it to come back and send
+/// the request once more, within the same deadline: speech is idempotent.
+async fn send_replayable(state: &ProxyState, replayable: Replayable) -> Result<Response, ApiError> {
+    let timeout = std::time::Duration::from_secs(state.settings.upstream_timeout_secs);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut retried = false;
+    loop {
+        let upstream = tokio::time::timeout_at(deadline, ready(state))
+            .await
+            .map_err(|_| ApiError::timeout(timeout))??;
+        let permit = if replayable.gated {
+            Some(
+                state
+                    .gate
+                    .enter()
+                    .await
+                    .map_err(|_| ApiError::busy(state.settings.max_queue))?,
+            )
+        } else {
+            None
+        };
+        let exchange = Exchange {
+            expect_body: true,
+            permit,
+        };
+        match forward(state, &upstream, replayable.request(), exchange).await {
+            Err(error) if error.is_replayable() && !retried => {
+                tracing::info!(
+                    code = error.code,
+                    "the engine went away before answering; sending the request again"
+                );
+                retried = true;
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 /// Any other path: forwarded as is to the running engine, with no readiness wait.

@@ -1,0 +1,56 @@
+//! The control API under `/murmur/api/`, guarded by a token. For now: the status.
+
+pub mod token;
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, header};
+
+use crate::proxy::{ApiError, ProxyState};
+use crate::status::{State as EngineState, Status};
+
+/// `GET /murmur/api/status`
+pub async fn status(State(state): State<ProxyState>) -> Json<Status> {
+    let status = match state.backend().status() {
+        Some(receiver) => receiver.borrow().clone(),
+        None => {
+            // An engine Murmur does not run: all it knows is whether it answered.
+            let mut status = Status::stopped(state.engine_id().as_str(), "External server", 0);
+            if state.backend().is_ready() {
+                status.state = EngineState::Ready;
+            }
+            status
+        }
+    };
+    Json(status)
+}
+
+/// Requires `Authorization: Bearer <control token>`.
+pub async fn require_token(
+    State(state): State<ProxyState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match (state.control_token(), given) {
+        (Some(token), Some(given)) if token::matches(token, given.trim()) => {
+            next.run(request).await
+        }
+        (None, _) => ApiError::forbidden(
+            "control_disabled",
+            "the control API is not available in this process",
+        )
+        .into_response(),
+        _ => {
+            let mut response = ApiError::unauthorized_control().into_response();
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            response
+        }
+    }
+}

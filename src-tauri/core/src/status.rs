@@ -1,0 +1,161 @@
+//! The status snapshot: one serde type read by the control API, the page and the tray.
+//!
+//! The supervisor is its only writer (through a `tokio::sync::watch` channel); everything in
+//! it is derived from real events — exit statuses, probe results, process memory — never set
+//! from outside.
+
+use serde::Serialize;
+
+/// What the engine is doing. Serialised flat into [`Status`] as `"state": "ready"` plus the
+/// variant's fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    Stopped,
+    Provisioning,
+    Starting,
+    Ready,
+    /// Running, but health probes are failing.
+    Unhealthy,
+    /// Waiting to restart after a crash.
+    Backoff {
+        attempt: u32,
+        /// Milliseconds until the restart.
+        in_ms: u64,
+    },
+    /// Unloaded after inactivity; the next request wakes it.
+    Idle,
+    Stopping,
+    /// Gave up; a manual restart or a settings change clears it.
+    Failed {
+        reason: String,
+    },
+}
+
+impl State {
+    /// The `state` string alone.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Stopped => "stopped",
+            Self::Provisioning => "provisioning",
+            Self::Starting => "starting",
+            Self::Ready => "ready",
+            Self::Unhealthy => "unhealthy",
+            Self::Backoff { .. } => "backoff",
+            Self::Idle => "idle",
+            Self::Stopping => "stopping",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// Everything a user may want to know about the engine, at one instant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    #[serde(flatten)]
+    pub state: State,
+    pub engine: EngineInfo,
+    pub restarts: Restarts,
+    pub health: Health,
+    pub memory: Memory,
+    pub warmup: Warmup,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct EngineInfo {
+    pub id: String,
+    pub name: String,
+    pub pid: Option<u32>,
+    pub port: Option<u16>,
+    /// Unix time in seconds.
+    pub started_at: Option<u64>,
+    pub uptime_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Restarts {
+    /// Every restart: crashes, failed health, manual.
+    pub total: u32,
+    /// Crashes counted against `max`; reset after `healthy_reset_secs` of healthy running.
+    pub crashes: u32,
+    pub max: u32,
+    /// How the last engine process ended, in words.
+    pub last_exit: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Health {
+    /// Unix time in seconds of the last successful probe.
+    pub last_ok_at: Option<u64>,
+    pub latency_ms: Option<f64>,
+    pub consecutive_failures: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Memory {
+    pub system_available_mb: Option<u64>,
+    /// The engine and all its descendants.
+    pub engine_rss_mb: Option<u64>,
+    /// Set when available memory is below what the engine is expected to need.
+    pub warning: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Warmup {
+    pub stage: Option<String>,
+    pub done: Option<u64>,
+    pub total: Option<u64>,
+    pub unit: Option<String>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorInfo {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Status {
+    /// The status of an engine that has not been started.
+    pub fn stopped(id: &str, name: &str, max_restarts: u32) -> Self {
+        Self {
+            state: State::Stopped,
+            engine: EngineInfo {
+                id: id.into(),
+                name: name.into(),
+                ..EngineInfo::default()
+            },
+            restarts: Restarts {
+                max: max_restarts,
+                ..Restarts::default()
+            },
+            health: Health::default(),
+            memory: Memory::default(),
+            warmup: Warmup::default(),
+            error: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_is_a_flat_snake_case_field() {
+        let mut status = Status::stopped("custom", "Custom server", 3);
+        status.state = State::Backoff {
+            attempt: 2,
+            in_ms: 1500,
+        };
+        let json = serde_json::to_value(&status).expect("serialises");
+        assert_eq!(json["state"], "backoff");
+        assert_eq!(json["attempt"], 2);
+        assert_eq!(json["restarts"]["max"], 3);
+        assert_eq!(json["engine"]["id"], "custom");
+        assert!(json.get("error").is_none());
+    }
+}

@@ -1,0 +1,94 @@
+//! Memory figures for the status: what the system has available, and what the engine's whole
+//! process tree uses.
+
+use sysinfo::{MemoryRefreshKind, Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+
+pub struct Sampler {
+    sys: System,
+}
+
+/// One reading, in MB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reading {
+    pub available_mb: Option<u64>,
+    pub engine_rss_mb: Option<u64>,
+}
+
+impl Default for Sampler {
+    fn default() -> Self {
+        Self { sys: System::new() }
+    }
+}
+
+impl Sampler {
+    pub fn sample(&mut self, engine: Option<u32>) -> Reading {
+        self.sys
+            .refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
+        let available = self.sys.available_memory();
+        let engine_rss_mb = engine.map(|root| {
+            self.sys.refresh_processes_specifics(
+                ProcessesToUpdate::All,
+                true,
+                ProcessRefreshKind::nothing().with_memory(),
+            );
+            let root = Pid::from_u32(root);
+            let bytes: u64 = self
+                .sys
+                .processes()
+                .iter()
+                .filter(|(pid, _)| self.descends_from(**pid, root))
+                .map(|(_, p)| p.memory())
+                .sum();
+            bytes / (1024 * 1024)
+        });
+        Reading {
+            available_mb: (available > 0).then_some(available / (1024 * 1024)),
+            engine_rss_mb,
+        }
+    }
+
+    fn descends_from(&self, mut pid: Pid, root: Pid) -> bool {
+        for _ in 0..64 {
+            if pid == root {
+                return true;
+            }
+            match self.sys.process(pid).and_then(|p| p.parent()) {
+                Some(parent) => pid = parent,
+                None => return false,
+            }
+        }
+        false
+    }
+}
+
+/// The warning to show when `available_mb` is short of what the engine needs.
+pub fn warning(available_mb: Option<u64>, estimate_mb: Option<u64>) -> Option<String> {
+    let (available, estimate) = (available_mb?, estimate_mb?);
+    let needed = estimate + crate::engine::MEMORY_HEADROOM_MB;
+    (available < needed).then(|| {
+        format!(
+            "only {available} MB of memory is available and this engine needs about {needed} MB; \
+             it may be slow or be killed by the system — close other programs or pick a smaller model"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warns_only_when_short() {
+        assert_eq!(warning(Some(10_000), Some(400)), None);
+        assert!(warning(Some(500), Some(400)).is_some_and(|w| w.contains("700 MB")));
+        assert_eq!(warning(Some(10), None), None);
+    }
+
+    #[test]
+    fn measures_this_process_tree() {
+        let mut sampler = Sampler::default();
+        let reading = sampler.sample(Some(std::process::id()));
+        assert!(reading.available_mb.is_some_and(|mb| mb > 0));
+        assert!(reading.engine_rss_mb.is_some_and(|mb| mb > 0));
+    }
+}

@@ -1,0 +1,222 @@
+//! The engine supervisor: starts the engine on demand, watches it, restarts it when it
+//! crashes or stops answering, and stops it — never leaving it behind.
+//!
+//! # Theory of operation
+//!
+//! One task, the [`actor`], owns the engine process. Everything else holds a [`Supervisor`], a
+//! cheap `Clone` handle that sends it commands (start, stop, restart, shutdown, new settings)
+//! and reads [`Status`] from a `watch` channel. Start, stop and restart are therefore
+//! serialised by construction: the actor handles one message at a time, and requests that
+//! arrive during a start all wait for that one start (single flight).
+//!
+//! The actor never blocks: the child's exit and every HTTP probe run on their own small tasks
+//! and report back as events, tagged with the generation of the process they concern, so a
+//! late report about an old process is ignored.
+//!
+//! The proxy sees the supervisor through [`Backend`]: `ensure_ready` asks for a start and
+//! waits for its outcome; `report_unreachable` tells it a connection to the engine failed,
+//! so the next `ensure_ready` does not hand out the same dead port.
+
+mod actor;
+mod logs;
+mod memory;
+pub mod pidfile;
+pub mod process;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::time::Instant;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use logs::EngineLog;
+
+use crate::backend::{Backend, NotReady, Upstream};
+use crate::config::Settings;
+use crate::http_client::HttpClient;
+use crate::status::{State, Status};
+
+/// What the handle asks of the actor.
+pub(crate) enum Command {
+    /// Make the engine ready; the reply carries the outcome of the start (or `None` for a
+    /// background warm-up nobody waits on).
+    Start(Option<oneshot::Sender<Result<Upstream, NotReady>>>),
+    Stop(oneshot::Sender<()>),
+    Restart(oneshot::Sender<()>),
+    /// Stop the engine and end the actor.
+    Shutdown(oneshot::Sender<()>),
+    /// New settings; restarts the engine when its command changed.
+    Apply(Box<Settings>, oneshot::Sender<()>),
+    /// The proxy could not reach the engine on this port.
+    Suspect(u16),
+}
+
+/// Shared between the handle and the actor without messages: cheap, per-request facts.
+pub(crate) struct Shared {
+    epoch: Instant,
+    /// Milliseconds since `epoch` of the last gated request (for idle unload).
+    last_activity_ms: AtomicU64,
+    /// A port the proxy found dead; not handed out again until a probe says otherwise.
+    dead_port: AtomicU16,
+}
+
+impl Shared {
+    pub(crate) fn idle_for(&self) -> std::time::Duration {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        std::time::Duration::from_millis(
+            now.saturating_sub(self.last_activity_ms.load(Ordering::Relaxed)),
+        )
+    }
+}
+
+/// A handle to the engine supervisor. Cheap to clone.
+#[derive(Clone)]
+pub struct Supervisor {
+    commands: mpsc::UnboundedSender<Command>,
+    status: watch::Receiver<Status>,
+    shared: Arc<Shared>,
+    log: EngineLog,
+}
+
+impl Supervisor {
+    /// Start the actor on the current tokio runtime. With `auto_start`, the engine begins
+    /// warming up right away; otherwise the first request starts it.
+    pub fn spawn(settings: Settings, data_dir: &Path, client: HttpClient) -> Self {
+        let shared = Arc::new(Shared {
+            epoch: Instant::now(),
+            last_activity_ms: AtomicU64::new(0),
+            dead_port: AtomicU16::new(0),
+        });
+        let log = EngineLog::open(&data_dir.join("logs"));
+        let (commands, inbox) = mpsc::unbounded_channel();
+        let auto_start = settings.supervisor.auto_start;
+        let (actor, status) =
+            actor::Actor::new(settings, data_dir, client, shared.clone(), log.clone());
+        tokio::spawn(actor.run(inbox));
+        if auto_start {
+            let _ = commands.send(Command::Start(None));
+        }
+        Self {
+            commands,
+            status,
+            shared,
+            log,
+        }
+    }
+
+    /// Make the engine ready, starting it if needed.
+    pub async fn start(&self) -> Result<Upstream, NotReady> {
+        let (reply, outcome) = oneshot::channel();
+        self.send(Command::Start(Some(reply)));
+        outcome
+            .await
+            .unwrap_or_else(|_| Err(NotReady::new("Murmur is shutting down")))
+    }
+
+    /// Stop the engine (SIGTERM, grace, SIGKILL). Resolves once it is gone.
+    pub async fn stop(&self) {
+        self.ask(Command::Stop).await;
+    }
+
+    /// Stop and start again; clears a `Failed` state and the crash count.
+    pub async fn restart(&self) {
+        self.ask(Command::Restart).await;
+    }
+
+    /// Stop the engine and end the supervisor. Resolves once the engine is gone.
+    pub async fn shutdown(&self) {
+        self.ask(Command::Shutdown).await;
+    }
+
+    /// Use new settings; the engine restarts when how it is launched changed.
+    pub async fn apply(&self, settings: Settings) {
+        self.ask(|reply| Command::Apply(Box::new(settings), reply))
+            .await;
+    }
+
+    /// The live status.
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
+
+    /// The last `n` lines of engine output.
+    pub fn log_tail(&self, n: usize) -> Vec<String> {
+        self.log.tail(n)
+    }
+
+    fn send(&self, command: Command) {
+        // A closed channel means the actor has ended (shutdown); the reply side reports it.
+        let _ = self.commands.send(command);
+    }
+
+    async fn ask(&self, command: impl FnOnce(oneshot::Sender<()>) -> Command) {
+        let (reply, done) = oneshot::channel();
+        self.send(command(reply));
+        let _ = done.await;
+    }
+
+    fn ready_port(&self) -> Option<u16> {
+        let status = self.status.borrow();
+        match status.state {
+            State::Ready | State::Unhealthy => status.engine.port,
+            _ => None,
+        }
+    }
+}
+
+fn loopback(port: u16) -> Upstream {
+    Upstream::new(
+        format!("127.0.0.1:{port}")
+            .parse()
+            .expect("invariant: 127.0.0.1:<u16> is a valid authority"),
+    )
+}
+
+impl Backend for Supervisor {
+    fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, NotReady>> {
+        async move {
+            if let Some(port) = self.ready_port()
+                && port != self.shared.dead_port.load(Ordering::SeqCst)
+            {
+                return Ok(loopback(port));
+            }
+            self.start().await
+        }
+        .boxed()
+    }
+
+    fn current(&self) -> Option<Upstream> {
+        self.ready_port().map(loopback)
+    }
+
+    fn report_unreachable(&self, upstream: &Upstream) {
+        if let Some(port) = upstream.authority.port_u16() {
+            self.shared.dead_port.store(port, Ordering::SeqCst);
+            self.send(Command::Suspect(port));
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        matches!(self.status.borrow().state, State::Ready)
+    }
+
+    fn touch(&self) {
+        let now = self.shared.epoch.elapsed().as_millis() as u64;
+        self.shared.last_activity_ms.store(now, Ordering::Relaxed);
+    }
+
+    fn status(&self) -> Option<watch::Receiver<Status>> {
+        Some(self.status.clone())
+    }
+
+    fn apply(&self, settings: Settings) -> BoxFuture<'_, ()> {
+        Supervisor::apply(self, settings).boxed()
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Supervisor::shutdown(self).boxed()
+    }
+}
