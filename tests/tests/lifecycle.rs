@@ -101,9 +101,9 @@ fn flags_beat_env_beat_the_file() {
     let config = format!("[proxy]\nport = {file_port}\n");
     let port_of = |args: Vec<String>, env: Vec<(String, String)>| {
         let murmurd = Murmurd::launch(Launch {
-            config: &config,
             args,
             env,
+            ..Launch::with_config(&config)
         })
         .unwrap_or_else(|(s, e)| panic!("{s}: {e}"));
         murmurd.port()

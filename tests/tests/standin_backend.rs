@@ -80,6 +80,7 @@ async fn waiters_share_one_attempt_and_failures_are_not_cached() {
         addr.port(),
         backend.clone(),
         murmur_core::http_client::new(),
+        None,
     );
     tokio::spawn(async move { axum::serve(listener, app(state)).await });
 
