@@ -144,6 +144,16 @@ impl Murmurd {
         reply.json()
     }
 
+    /// `POST /murmur/api/…` with the token; the reply.
+    pub async fn control_post(&self, path: &str) -> crate::Reply {
+        let mut request = crate::client::request(http::Method::POST, &self.url(path), "");
+        request.headers_mut().insert(
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", self.token()).parse().expect("header"),
+        );
+        crate::Client::new().exchange(request).await
+    }
+
     /// Poll the status until `check` holds; panics with the last status after `timeout`.
     pub async fn wait_for(
         &self,

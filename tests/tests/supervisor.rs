@@ -410,6 +410,18 @@ async fn a_settings_change_restarts_the_engine_while_the_proxy_keeps_serving() {
 }
 
 #[tokio::test]
+async fn the_engine_can_be_stopped_and_started_from_the_control_api() {
+    let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
+    let started = murmurd.control_post("/murmur/api/engine/start").await;
+    assert_eq!(state(&started.json()), "ready");
+    let pid = engine_pid(&started.json());
+    let stopped = murmurd.control_post("/murmur/api/engine/stop").await;
+    assert_eq!(state(&stopped.json()), "stopped");
+    assert!(wait_gone(pid, Duration::from_secs(2)));
+    assert_eq!(murmurd.control_post("/murmur/api/engine/explode").await.status, 404);
+}
+
+#[tokio::test]
 async fn the_control_api_needs_the_token() {
     let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
     let client = Client::new();

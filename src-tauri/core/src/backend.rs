@@ -82,6 +82,11 @@ pub trait Backend: Send + Sync + 'static {
     /// A gated request arrived (for idle accounting). Default: nothing.
     fn touch(&self) {}
 
+    /// The supervisor, for backends that run the engine themselves.
+    fn supervisor(&self) -> Option<&crate::supervisor::Supervisor> {
+        None
+    }
+
     /// The live status, for backends that supervise an engine.
     fn status(&self) -> Option<tokio::sync::watch::Receiver<crate::status::Status>> {
         None

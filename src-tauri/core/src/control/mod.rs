@@ -11,6 +11,29 @@ use http::{StatusCode, header};
 use crate::proxy::{ApiError, ProxyState};
 use crate::status::{State as EngineState, Status};
 
+/// `POST /murmur/api/engine/{action}`: start, stop or restart; answers with the status after.
+pub async fn engine(
+    State(state): State<ProxyState>,
+    axum::extract::Path(action): axum::extract::Path<String>,
+) -> Result<Json<Status>, ApiError> {
+    let Some(supervisor) = state.backend().supervisor() else {
+        return Err(ApiError::conflict(
+            "not_managed",
+            "Murmur does not run this engine ([engine] id = \"external\"), so it cannot start or stop it",
+        ));
+    };
+    match action.as_str() {
+        "start" => {
+            // The outcome is in the status; a failed start is not an error of this call.
+            let _ = supervisor.start().await;
+        }
+        "stop" => supervisor.stop().await,
+        "restart" => supervisor.restart().await,
+        other => return Err(ApiError::not_found(format!("no engine action {other:?}; use start, stop or restart"))),
+    }
+    Ok(status(State(state)).await)
+}
+
 /// `GET /murmur/api/status`
 pub async fn status(State(state): State<ProxyState>) -> Json<Status> {
     let status = match state.backend().status() {

@@ -102,13 +102,7 @@ pub fn app(state: ProxyState) -> Router {
         .route("/v1/audio/voices", get(gated).fallback(pass_through))
         .route("/murmur/healthz", get(healthz))
         .route("/murmur/readyz", get(readyz))
-        .route(
-            "/murmur/api/status",
-            get(crate::control::status).route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                crate::control::require_token,
-            )),
-        )
+        .merge(control_routes(state.clone()))
         .route("/murmur", any(murmur_not_found))
         .route("/murmur/{*rest}", any(murmur_not_found))
         .fallback(pass_through)
@@ -123,6 +117,14 @@ pub fn app(state: ProxyState) -> Router {
         ))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// `/murmur/api/…`: everything behind the control token.
+fn control_routes(state: ProxyState) -> Router<ProxyState> {
+    Router::new()
+        .route("/murmur/api/status", get(crate::control::status))
+        .route("/murmur/api/engine/{action}", post(crate::control::engine))
+        .route_layer(middleware::from_fn_with_state(state, crate::control::require_token))
 }
 
 /// One log line per request; a debug span so it costs nothing unless asked for.

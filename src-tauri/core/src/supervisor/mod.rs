@@ -208,6 +208,10 @@ impl Backend for Supervisor {
         self.shared.last_activity_ms.store(now, Ordering::Relaxed);
     }
 
+    fn supervisor(&self) -> Option<&Supervisor> {
+        Some(self)
+    }
+
     fn status(&self) -> Option<watch::Receiver<Status>> {
         Some(self.status.clone())
     }
