@@ -418,7 +418,84 @@ async fn the_engine_can_be_stopped_and_started_from_the_control_api() {
     let stopped = murmurd.control_post("/murmur/api/engine/stop").await;
     assert_eq!(state(&stopped.json()), "stopped");
     assert!(wait_gone(pid, Duration::from_secs(2)));
-    assert_eq!(murmurd.control_post("/murmur/api/engine/explode").await.status, 404);
+    assert_eq!(
+        murmurd
+            .control_post("/murmur/api/engine/explode")
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn concurrent_start_stop_restart_are_each_answered_in_order() {
+    let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
+    let actions = [
+        "start", "stop", "restart", "stop", "start", "restart", "start",
+    ];
+    let paths: Vec<String> = actions
+        .iter()
+        .map(|a| format!("/murmur/api/engine/{a}"))
+        .collect();
+    let replies = join_all(paths.iter().map(|path| murmurd.control_post(path))).await;
+    assert!(
+        replies.iter().all(|r| r.status == 200),
+        "every request answered"
+    );
+    let status = murmurd
+        .wait_for("settled", Duration::from_secs(15), |s| {
+            state(s) == "ready" || state(s) == "stopped"
+        })
+        .await;
+    // Whatever order they were taken in, exactly one engine (or none) is left running.
+    let running = murmurd.engine_log().matches("[murmur] starting:").count()
+        - murmurd.engine_log().matches("[murmur] engine ").count();
+    assert!(running <= 1, "{}", murmurd.engine_log());
+    if state(&status) == "ready" {
+        assert!(alive(engine_pid(&status)));
+    }
+}
+
+#[tokio::test]
+async fn stopping_the_engine_ends_a_request_in_flight_without_hanging() {
+    let murmurd = Murmurd::start(&fake_engine_config(
+        &["--chunks", "50", "--chunk-delay-ms", "100"],
+        QUICK,
+    ));
+    assert_eq!(
+        murmurd
+            .control_post("/murmur/api/engine/start")
+            .await
+            .status,
+        200
+    );
+    let url = murmurd.url("/v1/audio/speech");
+    let body = r#"{"input":"a long sentence that streams slowly"}"#;
+    let request = tokio::spawn(async move {
+        let response = Client::new()
+            .send(murmur_tests::client::request(
+                http::Method::POST,
+                &url,
+                body,
+            ))
+            .await;
+        let status = response.status();
+        let body = http_body_util::BodyExt::collect(response.into_body()).await;
+        (status, body.is_ok())
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        murmurd.control_post("/murmur/api/engine/stop").await.status,
+        200
+    );
+    let (status, complete) = tokio::time::timeout(Duration::from_secs(10), request)
+        .await
+        .expect("the request ended")
+        .expect("task");
+    assert!(
+        (status == 200 && !complete) || status == 502 || status == 503,
+        "a cut-off stream must not look complete: {status} complete={complete}"
+    );
 }
 
 #[tokio::test]

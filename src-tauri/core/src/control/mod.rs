@@ -29,7 +29,11 @@ pub async fn engine(
         }
         "stop" => supervisor.stop().await,
         "restart" => supervisor.restart().await,
-        other => return Err(ApiError::not_found(format!("no engine action {other:?}; use start, stop or restart"))),
+        other => {
+            return Err(ApiError::not_found(format!(
+                "no engine action {other:?}; use start, stop or restart"
+            )));
+        }
     }
     Ok(status(State(state)).await)
 }

@@ -124,7 +124,10 @@ fn control_routes(state: ProxyState) -> Router<ProxyState> {
     Router::new()
         .route("/murmur/api/status", get(crate::control::status))
         .route("/murmur/api/engine/{action}", post(crate::control::engine))
-        .route_layer(middleware::from_fn_with_state(state, crate::control::require_token))
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            crate::control::require_token,
+        ))
 }
 
 /// One log line per request; a debug span so it costs nothing unless asked for.

@@ -577,6 +577,9 @@ impl Actor {
         match phase {
             Phase::Starting { run, .. } if ok => {
                 let upstream = loopback(run.port);
+                let reading = self.sampler.sample(Some(run.pid));
+                self.memory.system_available_mb = reading.available_mb;
+                self.memory.engine_rss_mb = reading.engine_rss_mb;
                 let next_health = Instant::now() + self.health_interval();
                 self.set_phase(Phase::Ready { run, next_health }, "answered its probe");
                 self.shared.dead_port.store(0, Ordering::SeqCst);
