@@ -4,6 +4,7 @@
 pub mod client;
 pub mod fake_upstream;
 pub mod murmurd;
+pub mod supervised;
 
 pub use client::{Client, Reply};
 pub use fake_upstream::FakeUpstream;

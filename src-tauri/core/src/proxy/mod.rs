@@ -242,13 +242,7 @@ async fn send_replayable(state: &ProxyState, replayable: Replayable) -> Result<R
             .await
             .map_err(|_| ApiError::timeout(timeout))??;
         let permit = if replayable.gated {
-            Some(
-                state
-                    .gate
-                    .enter()
-                    .await
-                    .map_err(|_| ApiError::busy(state.settings.max_queue))?,
-            )
+            Some(enter_gate(state).await?)
         } else {
             None
         };
@@ -286,19 +280,21 @@ async fn pass_through(
     let permit = if light {
         None
     } else {
-        Some(
-            state
-                .gate
-                .enter()
-                .await
-                .map_err(|_| ApiError::busy(state.settings.max_queue))?,
-        )
+        Some(enter_gate(&state).await?)
     };
     let exchange = Exchange {
         expect_body: false,
         permit,
     };
     forward(&state, &upstream, request, exchange).await
+}
+
+async fn enter_gate(state: &ProxyState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    state
+        .gate
+        .enter()
+        .await
+        .map_err(|_| ApiError::busy(state.settings.max_queue))
 }
 
 async fn ready(state: &ProxyState) -> Result<Upstream, ApiError> {

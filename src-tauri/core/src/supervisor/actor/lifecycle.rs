@@ -1,0 +1,141 @@
+//! Spawning the engine and stopping it.
+
+use super::*;
+
+impl Actor {
+    pub(super) fn start_engine(&mut self, auto: bool, reason: &str) {
+        self.auto_restart = auto;
+        self.error = None;
+        let reading = self.sampler.sample(None);
+        self.memory.system_available_mb = reading.available_mb;
+        self.memory.warning = memory::warning(
+            reading.available_mb,
+            engine::memory_estimate_mb(&self.settings),
+        );
+        if let Some(warning) = &self.memory.warning {
+            tracing::warn!("{warning}");
+        }
+
+        let port = match free_port() {
+            Ok(port) => port,
+            Err(e) => {
+                return self
+                    .start_failed(format!("no free loopback port for the engine: {e}"), None);
+            }
+        };
+        let Some(launch) = engine::launch(&self.settings, "127.0.0.1", port, &self.data_dir) else {
+            let id = self.settings.engine.id;
+            return self.start_failed(
+                format!("Murmur does not know how to launch the {id} engine"),
+                None,
+            );
+        };
+        self.log.line(&format!(
+            "[murmur] starting: {} {} (port {port})",
+            launch.program,
+            launch.args.join(" ")
+        ));
+        let spawned = match process::spawn(&launch, None) {
+            Ok(spawned) => spawned,
+            Err(e) => {
+                let hint =
+                    "check [engine.custom] command: the program must exist and be executable";
+                return self.start_failed(e.to_string(), Some(hint.into()));
+            }
+        };
+        self.generation += 1;
+        let generation = self.generation;
+        let mut child = spawned.child;
+        if let Err(e) = pidfile::write(&self.pidfile(), spawned.pid) {
+            tracing::warn!("cannot record the engine pid: {e}");
+        }
+        for stream in [
+            child.stdout.take().map(Output::Out),
+            child.stderr.take().map(Output::Err),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            tokio::spawn(copy_lines(stream, self.log.clone()));
+        }
+        let events = self.events_tx.clone();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            let _ = events.send(Event::Exited { generation, status });
+        });
+
+        let now = Instant::now();
+        let run = Running {
+            pid: spawned.pid,
+            port,
+            generation,
+            started: now,
+            started_unix: unix_now(),
+            probe_path: launch.probe_path,
+            we_killed: false,
+            stop_reason: None,
+        };
+        let deadline = now + Duration::from_secs(self.settings.supervisor.startup_timeout_secs);
+        self.health = Health::default();
+        self.set_phase(
+            Phase::Starting {
+                run,
+                deadline,
+                next_probe: now,
+            },
+            reason,
+        );
+    }
+
+    /// A start that could not even spawn: waiters get the reason.
+    pub(super) fn start_failed(&mut self, message: String, hint: Option<String>) {
+        tracing::error!("engine start failed: {message}");
+        self.log.line(&format!("[murmur] start failed: {message}"));
+        let mut reason = NotReady::new(message.clone()).stage("starting");
+        reason.hint = hint.clone();
+        self.fail_waiters(reason);
+        self.error = Some(ErrorInfo { message, hint });
+        self.set_phase(Phase::Stopped, "start failed");
+    }
+
+    pub(super) fn begin_stop(&mut self, then: Then, reason: &str) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Stopped);
+        let Some(mut run) = (match phase {
+            Phase::Starting { run, .. }
+            | Phase::Ready { run, .. }
+            | Phase::Stopping { run, .. } => Some(run),
+            other => {
+                self.phase = other;
+                None
+            }
+        }) else {
+            return;
+        };
+        self.log
+            .line(&format!("[murmur] stopping engine {} ({reason})", run.pid));
+        run.stop_reason = Some(reason.to_string());
+        signal_group(run.pid, Signal::Term);
+        let kill_at =
+            Instant::now() + Duration::from_secs(self.settings.supervisor.stop_grace_secs);
+        self.set_phase(Phase::Stopping { run, kill_at, then }, reason);
+    }
+}
+
+enum Output {
+    Out(tokio::process::ChildStdout),
+    Err(tokio::process::ChildStderr),
+}
+
+async fn copy_lines(output: Output, log: EngineLog) {
+    match output {
+        Output::Out(out) => copy(BufReader::new(out), &log).await,
+        Output::Err(err) => copy(BufReader::new(err), &log).await,
+    }
+}
+
+async fn copy<R: tokio::io::AsyncBufRead + Unpin>(reader: R, log: &EngineLog) {
+    let mut lines = reader.lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        log.line(&line);
+    }
+}

@@ -1,0 +1,243 @@
+//! The task that owns the engine process. See the module docs of [`super`].
+//!
+//! Split by job: [`commands`] (what the handle asks), [`lifecycle`] (spawning and stopping),
+//! [`events`] (exits and probe results), [`timing`] (what is due when), [`report`] (the
+//! status snapshot).
+
+mod commands;
+mod events;
+mod lifecycle;
+mod report;
+mod timing;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::logs::EngineLog;
+use super::memory::{self, Sampler};
+use super::process::{self, Signal, signal_group};
+use super::{Command, Shared, loopback, pidfile};
+use crate::backend::{NotReady, Upstream};
+use crate::config::Settings;
+use crate::engine;
+use crate::http_client::{self, HttpClient, Probe};
+use crate::status::{EngineInfo, ErrorInfo, Health, Memory, Restarts, State, Status, Warmup};
+
+const PROBE_EVERY: Duration = Duration::from_millis(250);
+const STDERR_LINES_IN_ERRORS: usize = 8;
+
+/// One engine process.
+struct Running {
+    pid: u32,
+    port: u16,
+    generation: u64,
+    started: Instant,
+    started_unix: u64,
+    probe_path: String,
+    /// Murmur sent SIGKILL itself (so a SIGKILL exit is not "killed by the OS").
+    we_killed: bool,
+    /// Why Murmur is stopping it, if it is.
+    stop_reason: Option<String>,
+}
+
+/// What to do once a stopping engine has exited.
+#[derive(Debug, Clone, PartialEq)]
+enum Then {
+    Stop,
+    Idle,
+    Restart,
+    Fail(String),
+    Shutdown,
+}
+
+enum Phase {
+    Stopped,
+    Idle,
+    Failed(String),
+    Starting {
+        run: Running,
+        deadline: Instant,
+        next_probe: Instant,
+    },
+    Ready {
+        run: Running,
+        next_health: Instant,
+    },
+    Stopping {
+        run: Running,
+        kill_at: Instant,
+        then: Then,
+    },
+    Backoff {
+        until: Instant,
+        attempt: u32,
+    },
+}
+
+impl Phase {
+    fn run(&self) -> Option<&Running> {
+        match self {
+            Self::Starting { run, .. } | Self::Ready { run, .. } | Self::Stopping { run, .. } => {
+                Some(run)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Reports from the helper tasks.
+enum Event {
+    Exited {
+        generation: u64,
+        status: std::io::Result<ExitStatus>,
+    },
+    Probe {
+        generation: u64,
+        probe: Probe,
+        latency: Duration,
+    },
+}
+
+pub(super) struct Actor {
+    settings: Settings,
+    data_dir: PathBuf,
+    client: HttpClient,
+    shared: Arc<Shared>,
+    log: EngineLog,
+    status: watch::Sender<Status>,
+    events_tx: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedReceiver<Event>,
+    phase: Phase,
+    generation: u64,
+    /// Requests waiting for the current start.
+    waiters: Vec<oneshot::Sender<Result<Upstream, NotReady>>>,
+    /// Callers waiting for a stop (or restart, or shutdown) to finish.
+    stop_waiters: Vec<oneshot::Sender<()>>,
+    /// The start in progress was an automatic restart after a crash.
+    auto_restart: bool,
+    probe_in_flight: bool,
+    crashes: u32,
+    total_restarts: u32,
+    last_exit: Option<String>,
+    health: Health,
+    memory: Memory,
+    sampler: Sampler,
+    error: Option<ErrorInfo>,
+    exit: bool,
+    /// Why the phase last changed, and the state last logged (transitions are logged once).
+    reason: String,
+    logged_state: &'static str,
+}
+
+impl Actor {
+    pub(super) fn new(
+        settings: Settings,
+        data_dir: &Path,
+        client: HttpClient,
+        shared: Arc<Shared>,
+        log: EngineLog,
+    ) -> (Self, watch::Receiver<Status>) {
+        let spec = engine::spec(settings.engine.id);
+        let initial = Status::stopped(
+            spec.id.as_str(),
+            spec.display_name,
+            settings.supervisor.max_restarts,
+        );
+        let (status, receiver) = watch::channel(initial);
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let actor = Self {
+            settings,
+            data_dir: data_dir.to_path_buf(),
+            client,
+            shared,
+            log,
+            status,
+            events_tx,
+            events,
+            phase: Phase::Stopped,
+            generation: 0,
+            waiters: Vec::new(),
+            stop_waiters: Vec::new(),
+            auto_restart: false,
+            probe_in_flight: false,
+            crashes: 0,
+            total_restarts: 0,
+            last_exit: None,
+            health: Health::default(),
+            memory: Memory::default(),
+            sampler: Sampler::default(),
+            error: None,
+            exit: false,
+            reason: String::new(),
+            logged_state: "stopped",
+        };
+        (actor, receiver)
+    }
+
+    fn pidfile(&self) -> PathBuf {
+        self.data_dir.join("engine.pid")
+    }
+
+    pub(super) async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Command>) {
+        match pidfile::reap(&self.pidfile()) {
+            pidfile::Reaped::Stale(pid) => self.log.line(&format!(
+                "[murmur] stopped engine {pid} left by an earlier run"
+            )),
+            pidfile::Reaped::Foreign(pid) => {
+                self.log.line(&format!(
+                    "[murmur] pid {pid} from the pidfile is another program now; left alone"
+                ));
+            }
+            pidfile::Reaped::Nothing => {}
+        }
+        self.publish();
+        while !self.exit {
+            let wake = self.next_wake();
+            tokio::select! {
+                biased;
+                Some(event) = self.events.recv() => self.event(event),
+                command = inbox.recv() => match command {
+                    Some(command) => self.command(command),
+                    None => self.command(Command::Shutdown(oneshot::channel().0)),
+                },
+                () = tokio::time::sleep_until(wake.into()) => self.tick(),
+            }
+            self.publish();
+        }
+    }
+
+    fn set_phase(&mut self, phase: Phase, reason: &str) {
+        self.phase = phase;
+        self.reason = reason.to_string();
+    }
+
+    fn fail_waiters(&mut self, reason: NotReady) {
+        for waiter in self.waiters.drain(..) {
+            let _ = waiter.send(Err(reason.clone()));
+        }
+    }
+
+    fn answer_stop_waiters(&mut self) {
+        for waiter in self.stop_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

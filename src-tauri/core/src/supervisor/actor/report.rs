@@ -1,0 +1,83 @@
+//! The status snapshot and its log of transitions.
+
+use super::*;
+
+impl Actor {
+    pub(super) fn stderr_tail(&self) -> String {
+        let lines: Vec<String> = self
+            .log
+            .tail(STDERR_LINES_IN_ERRORS)
+            .into_iter()
+            .filter(|l| !l.starts_with("[murmur]"))
+            .collect();
+        if lines.is_empty() {
+            String::new()
+        } else {
+            format!("; last output:\n{}", lines.join("\n"))
+        }
+    }
+
+    pub(super) fn state(&self) -> State {
+        match &self.phase {
+            Phase::Stopped => State::Stopped,
+            Phase::Idle => State::Idle,
+            Phase::Failed(reason) => State::Failed {
+                reason: reason.clone(),
+            },
+            Phase::Starting { .. } => State::Starting,
+            Phase::Ready { .. } if self.health.consecutive_failures > 0 => State::Unhealthy,
+            Phase::Ready { .. } => State::Ready,
+            Phase::Stopping { .. } => State::Stopping,
+            Phase::Backoff { until, attempt } => State::Backoff {
+                attempt: *attempt,
+                in_ms: until.saturating_duration_since(Instant::now()).as_millis() as u64,
+            },
+        }
+    }
+
+    pub(super) fn publish(&mut self) {
+        let name = self.state().name();
+        if name != self.logged_state {
+            tracing::info!("engine: {} → {name} ({})", self.logged_state, self.reason);
+            self.logged_state = name;
+        }
+        let spec = engine::spec(self.settings.engine.id);
+        let run = self.phase.run();
+        let status = Status {
+            state: self.state(),
+            engine: EngineInfo {
+                id: spec.id.as_str().into(),
+                name: spec.display_name.into(),
+                pid: run.map(|r| r.pid),
+                port: run.map(|r| r.port),
+                started_at: run.map(|r| r.started_unix),
+                uptime_secs: run.map(|r| r.started.elapsed().as_secs()),
+            },
+            restarts: Restarts {
+                total: self.total_restarts,
+                crashes: self.crashes,
+                max: self.settings.supervisor.max_restarts,
+                last_exit: self.last_exit.clone(),
+            },
+            health: self.health.clone(),
+            memory: self.memory.clone(),
+            warmup: match &self.phase {
+                Phase::Starting { .. } => Warmup {
+                    stage: Some("server".into()),
+                    message: Some("waiting for the engine to answer".into()),
+                    ..Warmup::default()
+                },
+                _ => Warmup::default(),
+            },
+            error: self.error.clone(),
+        };
+        self.status.send_if_modified(|current| {
+            if *current == status {
+                false
+            } else {
+                *current = status;
+                true
+            }
+        });
+    }
+}

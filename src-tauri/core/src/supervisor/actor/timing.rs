@@ -1,0 +1,125 @@
+//! What is due when: probes, health checks, the kill after the grace period, restarts.
+
+use super::*;
+
+impl Actor {
+    pub(super) fn health_interval(&self) -> Duration {
+        Duration::from_secs(self.settings.supervisor.health_interval_secs)
+    }
+
+    pub(super) fn next_wake(&self) -> Instant {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let sup = &self.settings.supervisor;
+        match &self.phase {
+            Phase::Starting {
+                deadline,
+                next_probe,
+                ..
+            } => (*deadline).min(*next_probe),
+            Phase::Ready { run, next_health } => {
+                let mut wake = *next_health;
+                if sup.idle_unload_secs > 0 {
+                    let idle = Duration::from_secs(sup.idle_unload_secs);
+                    wake = wake.min(Instant::now() + idle.saturating_sub(self.shared.idle_for()));
+                }
+                if self.crashes > 0 {
+                    wake = wake.min(run.started + Duration::from_secs(sup.healthy_reset_secs));
+                }
+                wake
+            }
+            Phase::Stopping { kill_at, .. } => *kill_at,
+            Phase::Backoff { until, .. } => *until,
+            Phase::Stopped | Phase::Idle | Phase::Failed(_) => far,
+        }
+    }
+
+    pub(super) fn tick(&mut self) {
+        let now = Instant::now();
+        let sup = self.settings.supervisor.clone();
+        match &mut self.phase {
+            Phase::Starting {
+                deadline,
+                next_probe,
+                ..
+            } => {
+                if now >= *deadline {
+                    let message = format!(
+                        "the engine did not answer its readiness probe within {} s",
+                        sup.startup_timeout_secs
+                    );
+                    let hint = "raise [supervisor] startup_timeout_secs if it is just slow; see the engine log";
+                    self.fail_waiters(NotReady::new(message.clone()).stage("starting").hint(hint));
+                    self.error = Some(ErrorInfo {
+                        message,
+                        hint: Some(hint.into()),
+                    });
+                    self.begin_stop(Then::Stop, "start-up timed out");
+                } else if now >= *next_probe {
+                    *next_probe = now + PROBE_EVERY;
+                    let timeout =
+                        Duration::from_secs(sup.health_timeout_secs).min(Duration::from_secs(2));
+                    self.spawn_probe(timeout);
+                }
+            }
+            Phase::Ready { run, next_health } => {
+                if self.crashes > 0
+                    && run.started.elapsed() >= Duration::from_secs(sup.healthy_reset_secs)
+                {
+                    self.crashes = 0;
+                }
+                if sup.idle_unload_secs > 0
+                    && self.shared.idle_for() >= Duration::from_secs(sup.idle_unload_secs)
+                {
+                    self.begin_stop(Then::Idle, "idle");
+                } else if now >= *next_health {
+                    *next_health = now + Duration::from_secs(sup.health_interval_secs);
+                    let pid = run.pid;
+                    let reading = self.sampler.sample(Some(pid));
+                    self.memory.system_available_mb = reading.available_mb;
+                    self.memory.engine_rss_mb = reading.engine_rss_mb;
+                    self.spawn_probe(Duration::from_secs(sup.health_timeout_secs));
+                }
+            }
+            Phase::Stopping { run, kill_at, .. } => {
+                if now >= *kill_at {
+                    tracing::warn!(pid = run.pid, "the engine ignored SIGTERM; sending SIGKILL");
+                    self.log.line(&format!(
+                        "[murmur] engine {} ignored SIGTERM; SIGKILL",
+                        run.pid
+                    ));
+                    run.we_killed = true;
+                    signal_group(run.pid, Signal::Kill);
+                    *kill_at = now + Duration::from_secs(5);
+                }
+            }
+            Phase::Backoff { until, .. } => {
+                if now >= *until {
+                    self.start_engine(true, "restarting after a crash");
+                }
+            }
+            Phase::Stopped | Phase::Idle | Phase::Failed(_) => {}
+        }
+    }
+
+    pub(super) fn spawn_probe(&mut self, timeout: Duration) {
+        let Some(run) = self.phase.run() else {
+            return;
+        };
+        if self.probe_in_flight {
+            return;
+        }
+        self.probe_in_flight = true;
+        let url = format!("http://127.0.0.1:{}{}", run.port, run.probe_path);
+        let (generation, client, events) =
+            (run.generation, self.client.clone(), self.events_tx.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let probe = http_client::probe(&client, &url, timeout).await;
+            let _ = events.send(Event::Probe {
+                generation,
+                probe,
+                latency: started.elapsed(),
+            });
+        });
+    }
+}

@@ -1,0 +1,166 @@
+//! The engine supervisor and the processes it owns: stopping (SIGTERM ignored, grandchildren,
+//! requests in flight), `kill -9` of `murmurd`, and the pidfile that reaps leftovers while
+//! leaving other programs alone.
+
+use std::time::Duration;
+
+use murmur_tests::murmurd::{Launch, alive, fake_engine_config, wait_gone};
+use murmur_tests::supervised::{QUICK, engine_pid, speak, state};
+use murmur_tests::{Client, Murmurd};
+
+#[tokio::test]
+async fn sigterm_ignored_by_the_engine_escalates_to_sigkill_and_grandchildren_go_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let grandchild_file = dir.path().join("grandchild.pid");
+    let grandchild_arg = grandchild_file.to_string_lossy().into_owned();
+    let config = fake_engine_config(
+        &["--ignore-sigterm", "--grandchild", &grandchild_arg],
+        "[supervisor]\nauto_start = false\nstop_grace_secs = 1\n",
+    );
+    let mut murmurd = Murmurd::start(&config);
+    assert_eq!(speak(&murmurd, "hello").await.status, 200);
+    let engine = engine_pid(&murmurd.status().await);
+    let grandchild: u32 = std::fs::read_to_string(&grandchild_file)
+        .expect("grandchild pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    assert!(alive(grandchild));
+
+    murmurd.signal(libc::SIGTERM);
+    let exit = murmurd
+        .wait_exit(Duration::from_secs(10))
+        .expect("murmurd exits");
+    assert_eq!(exit.code(), Some(0));
+    assert!(!alive(engine), "the engine is gone");
+    assert!(
+        wait_gone(grandchild, Duration::from_secs(2)),
+        "its grandchild is gone"
+    );
+    assert!(
+        murmurd.engine_log().contains("ignored SIGTERM"),
+        "{}",
+        murmurd.engine_log()
+    );
+}
+
+#[tokio::test]
+async fn kill_9_of_murmurd_takes_the_engine_down_and_leftovers_are_reaped_next_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let grandchild_file = dir.path().join("grandchild.pid");
+    let grandchild_arg = grandchild_file.to_string_lossy().into_owned();
+    let config = fake_engine_config(&["--grandchild", &grandchild_arg], QUICK);
+    let murmurd = Murmurd::start(&config);
+    assert_eq!(speak(&murmurd, "hello").await.status, 200);
+    let engine = engine_pid(&murmurd.status().await);
+    let grandchild: u32 = std::fs::read_to_string(&grandchild_file)
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("pid");
+
+    let data_dir = murmurd.kill_keep_data();
+    assert!(
+        wait_gone(engine, Duration::from_secs(2)),
+        "the engine died with murmurd (parent-death signal)"
+    );
+    assert!(
+        alive(grandchild),
+        "its grandchild outlived both: this is what the pidfile is for"
+    );
+    assert!(data_dir.path().join("engine.pid").exists());
+
+    let launch = Launch {
+        data_dir: Some(data_dir),
+        ..Launch::with_config(&config)
+    };
+    let murmurd = Murmurd::launch(launch).unwrap_or_else(|(s, e)| panic!("{s}: {e}"));
+    assert!(
+        wait_gone(grandchild, Duration::from_secs(5)),
+        "the next start reaped it"
+    );
+    assert!(
+        murmurd.engine_log().contains("left by an earlier run"),
+        "{}",
+        murmurd.engine_log()
+    );
+}
+
+#[tokio::test]
+async fn a_foreign_process_named_in_the_pidfile_is_left_alone() {
+    let mut foreign = std::process::Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1", "0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn a foreign server");
+    let pid = foreign.id();
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    // Recorded as if it were an engine of ours, but with another command line: pid reuse.
+    let mut record = murmur_core::supervisor::pidfile::Record::of(pid).expect("the process exists");
+    record.cmdline = vec!["python3".into(), "fake_engine.py".into()];
+    std::fs::write(
+        data_dir.path().join("engine.pid"),
+        serde_json::to_string(&record).expect("json"),
+    )
+    .expect("write");
+
+    let config = fake_engine_config(&[], QUICK);
+    let launch = Launch {
+        data_dir: Some(data_dir),
+        ..Launch::with_config(&config)
+    };
+    let murmurd = Murmurd::launch(launch).unwrap_or_else(|(s, e)| panic!("{s}: {e}"));
+    assert_eq!(state(&murmurd.status().await), "stopped");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(alive(pid), "a process that is not ours was not signalled");
+    assert!(
+        murmurd.engine_log().contains("left alone"),
+        "{}",
+        murmurd.engine_log()
+    );
+    let _ = foreign.kill();
+    let _ = foreign.wait();
+}
+
+#[tokio::test]
+async fn stopping_the_engine_ends_a_request_in_flight_without_hanging() {
+    let murmurd = Murmurd::start(&fake_engine_config(
+        &["--chunks", "50", "--chunk-delay-ms", "100"],
+        QUICK,
+    ));
+    assert_eq!(
+        murmurd
+            .control_post("/murmur/api/engine/start")
+            .await
+            .status,
+        200
+    );
+    let url = murmurd.url("/v1/audio/speech");
+    let body = r#"{"input":"a long sentence that streams slowly"}"#;
+    let request = tokio::spawn(async move {
+        let response = Client::new()
+            .send(murmur_tests::client::request(
+                http::Method::POST,
+                &url,
+                body,
+            ))
+            .await;
+        let status = response.status();
+        let body = http_body_util::BodyExt::collect(response.into_body()).await;
+        (status, body.is_ok())
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        murmurd.control_post("/murmur/api/engine/stop").await.status,
+        200
+    );
+    let (status, complete) = tokio::time::timeout(Duration::from_secs(10), request)
+        .await
+        .expect("the request ended")
+        .expect("task");
+    assert!(
+        (status == 200 && !complete) || status == 502 || status == 503,
+        "a cut-off stream must not look complete: {status} complete={complete}"
+    );
+}
