@@ -43,8 +43,9 @@ pub async fn status(State(state): State<ProxyState>) -> Json<Status> {
     let status = match state.backend().status() {
         Some(receiver) => receiver.borrow().clone(),
         None => {
-            // An engine Murmur does not run: all it knows is whether it answered.
-            let mut status = Status::stopped(state.engine_id().as_str(), "External server", 0);
+            // An engine Murmur does not run (or cannot yet): all it knows is whether it answered.
+            let spec = crate::engine::spec(state.engine_id());
+            let mut status = Status::stopped(spec.id.as_str(), spec.display_name, 0);
             if state.backend().is_ready() {
                 status.state = EngineState::Ready;
             }
