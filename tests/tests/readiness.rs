@@ -18,6 +18,7 @@ async fn an_engine_that_is_down_gets_a_503_with_the_reason_then_recovers() {
     let reply = client.post_json(&url, r#"{"input":"hello"}"#).await;
     assert_eq!(reply.status, 503);
     assert_eq!(reply.error_code(), "engine_not_ready");
+    assert_eq!(murmurd.status().await["state"], "stopped");
     let error = &reply.json()["error"];
     assert!(
         error["message"]
@@ -45,6 +46,11 @@ async fn an_engine_that_is_down_gets_a_503_with_the_reason_then_recovers() {
     let reply = client.post_json(&url, r#"{"input":"hello"}"#).await;
     assert_eq!(reply.status, 200);
     assert_eq!(client.get(&murmurd.url("/murmur/readyz")).await.status, 200);
+    let status = murmurd.status().await;
+    assert_eq!(
+        (status["state"].as_str(), status["engine"]["id"].as_str()),
+        (Some("ready"), Some("external"))
+    );
 }
 
 #[tokio::test]
