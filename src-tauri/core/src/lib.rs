@@ -25,6 +25,7 @@ pub mod logging;
 pub mod paths;
 pub mod port_owner;
 pub mod proxy;
+pub mod runtime;
 pub mod server;
 pub mod status;
 pub mod supervisor;

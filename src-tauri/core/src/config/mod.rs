@@ -265,6 +265,9 @@ pub struct RuntimeSettings {
     pub python: Option<String>,
     /// PyPI's JSON API, or a mirror of it, used to download uv.
     pub pypi_url: String,
+    /// Where uv downloads managed Pythons from (`UV_PYTHON_INSTALL_MIRROR`); unset: uv's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python_install_mirror: Option<String>,
 }
 
 impl Default for RuntimeSettings {
@@ -273,6 +276,7 @@ impl Default for RuntimeSettings {
             uv_path: None,
             python: None,
             pypi_url: "https://pypi.org/pypi".into(),
+            python_install_mirror: None,
         }
     }
 }

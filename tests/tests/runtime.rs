@@ -1,0 +1,314 @@
+//! Provisioning a Python runtime with real uv from the real PyPI (reachable from CI), plus a
+//! loopback fake index for the failures PyPI will not stage on demand.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use murmur_core::config::RuntimeSettings;
+use murmur_core::runtime::download::DownloadPolicy;
+use murmur_core::runtime::{Progress, Provision, Runtime, RuntimeError, provision};
+use sha2::{Digest, Sha256};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake-engine")
+}
+
+/// Managed Pythons come from a loopback address that refuses: the fallback is exercised the
+/// same way everywhere, online or not.
+fn settings() -> RuntimeSettings {
+    RuntimeSettings {
+        python_install_mirror: Some("http://127.0.0.1:9/python".into()),
+        ..RuntimeSettings::default()
+    }
+}
+
+struct Run {
+    result: Result<Runtime, RuntimeError>,
+    uv_lines: usize,
+    took: Duration,
+}
+
+async fn run(project: &Path, data_dir: &Path, settings: &RuntimeSettings) -> Run {
+    let lines = Arc::new(AtomicUsize::new(0));
+    let counter = lines.clone();
+    let log = move |line: &str| {
+        if line.starts_with("[uv]") {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    };
+    let started = Instant::now();
+    let result = provision(Provision {
+        project,
+        name: "fake",
+        settings,
+        data_dir,
+        policy: DownloadPolicy::default(),
+        progress: Progress::none(),
+        log: &log,
+        // No uv on PATH: Murmur must bring its own.
+        search_path: Some("".into()),
+    })
+    .await;
+    Run {
+        result,
+        uv_lines: lines.load(Ordering::SeqCst),
+        took: started.elapsed(),
+    }
+}
+
+/// A copy of the fixture project that a test may change.
+fn project_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["pyproject.toml", "uv.lock"] {
+        std::fs::copy(fixture().join(name), dir.path().join(name)).expect("copy");
+    }
+    dir
+}
+
+#[tokio::test]
+async fn cold_then_warm_then_changed_then_corrupted_then_broken() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let project = project_copy();
+    let settings = settings();
+
+    let cold = run(project.path(), data.path(), &settings).await;
+    let runtime = cold.result.expect("cold provisioning");
+    assert!(!runtime.fast_path);
+    assert!(
+        data.path().join("bin/uv").is_file(),
+        "uv was downloaded into the data dir"
+    );
+    assert!(runtime.python.exists());
+    assert!(cold.uv_lines > 0, "uv ran");
+    let note = runtime.note.clone().unwrap_or_default();
+    assert!(
+        note.contains("system's Python"),
+        "the fallback is reported: {note:?}"
+    );
+    let python_ok = std::process::Command::new(&runtime.python)
+        .args(["-c", "import murmur_launch"])
+        .env("PYTHONPATH", &runtime.dir)
+        .status()
+        .expect("run the venv's python");
+    assert!(
+        python_ok.success(),
+        "the launcher is importable from the runtime"
+    );
+
+    // Warm: uv is not run at all. Remove it and point the index nowhere to be sure.
+    std::fs::remove_file(data.path().join("bin/uv")).expect("remove uv");
+    let offline = RuntimeSettings {
+        pypi_url: "http://127.0.0.1:9/pypi".into(),
+        ..settings.clone()
+    };
+    let warm = run(project.path(), data.path(), &offline).await;
+    let warm_runtime = warm.result.expect("warm provisioning");
+    assert!(warm_runtime.fast_path);
+    assert_eq!(warm.uv_lines, 0);
+    eprintln!(
+        "provisioning: cold {:.0} ms (uv download + sync), warm {:.2} ms, saved {:.0} ms",
+        cold.took.as_secs_f64() * 1000.0,
+        warm.took.as_secs_f64() * 1000.0,
+        (cold.took - warm.took).as_secs_f64() * 1000.0
+    );
+
+    // A changed lock syncs again.
+    let mut lock = std::fs::OpenOptions::new()
+        .append(true)
+        .open(project.path().join("uv.lock"))
+        .expect("open lock");
+    writeln!(lock, "# changed").expect("append");
+    let changed = run(project.path(), data.path(), &settings).await;
+    assert!(!changed.result.expect("re-sync").fast_path);
+    assert!(changed.uv_lines > 0);
+
+    // A corrupted venv is rebuilt.
+    std::fs::remove_file(data.path().join("runtimes/fake/.venv/bin/python"))
+        .expect("break the venv");
+    let rebuilt = run(project.path(), data.path(), &settings)
+        .await
+        .result
+        .expect("rebuilt");
+    assert!(!rebuilt.fast_path);
+    assert!(rebuilt.python.exists());
+
+    // A sync that fails keeps the previous environment usable (it is built beside, then swapped).
+    std::fs::write(project.path().join("uv.lock"), "this is not a lock file")
+        .expect("break the lock");
+    let kept = run(project.path(), data.path(), &settings)
+        .await
+        .result
+        .expect("the old venv is kept");
+    assert!(
+        kept.note.as_deref().is_some_and(|n| n.contains("previous")),
+        "{:?}",
+        kept.note
+    );
+    assert!(kept.python.exists());
+    assert!(
+        !data.path().join("runtimes/fake/.venv-next").exists(),
+        "the failed build is removed"
+    );
+}
+
+#[tokio::test]
+async fn two_provisioners_at_once_sync_once() {
+    let data = tempfile::tempdir().expect("tempdir");
+    // Get uv (and a first venv) out of the way, then change the project so both must sync.
+    let project = project_copy();
+    run(project.path(), data.path(), &settings())
+        .await
+        .result
+        .expect("first");
+    std::fs::write(
+        project.path().join("uv.lock"),
+        std::fs::read_to_string(fixture().join("uv.lock")).expect("read") + "\n",
+    )
+    .expect("touch lock");
+    let settings = settings();
+    let (a, b) = tokio::join!(
+        run(project.path(), data.path(), &settings),
+        run(project.path(), data.path(), &settings)
+    );
+    let (a, b) = (a.result.expect("a"), b.result.expect("b"));
+    assert_eq!(
+        [a.fast_path, b.fast_path]
+            .iter()
+            .filter(|fast| !**fast)
+            .count(),
+        1,
+        "exactly one of them ran uv"
+    );
+}
+
+/// A fake PyPI JSON API on loopback serving one wheel; `stall_first` makes the first download
+/// hang after a few bytes.
+async fn fake_index(
+    wheel: Vec<u8>,
+    sha256: String,
+    stall_first: bool,
+) -> (String, Arc<AtomicUsize>) {
+    let downloads = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (os, arch) = match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("macos", "aarch64") => ("macosx_11_0", "arm64"),
+        ("macos", _) => ("macosx_10_12", "x86_64"),
+        (_, "aarch64") => ("manylinux_2_17", "aarch64"),
+        _ => ("manylinux_2_17", "x86_64"),
+    };
+    let json = serde_json::json!({"urls": [{
+        "filename": format!("uv-9.9.9-py3-none-{os}_{arch}.whl"),
+        "url": format!("{base}/wheel"),
+        "digests": {"sha256": sha256},
+    }]});
+    let counter = downloads.clone();
+    let app = Router::new()
+        .route(
+            "/pypi/uv/json",
+            get(move || async move { axum::Json(json) }),
+        )
+        .route(
+            "/wheel",
+            get(move || {
+                let wheel = wheel.clone();
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if stall_first && n == 0 {
+                        let head = wheel[..16].to_vec();
+                        let stream =
+                            futures_util::stream::once(
+                                async move { Ok::<_, std::io::Error>(head) },
+                            )
+                            .chain(futures_util::stream::once(async {
+                                tokio::time::sleep(Duration::from_secs(30)).await;
+                                Ok(Vec::new())
+                            }));
+                        axum::response::Response::builder()
+                            .header("content-length", wheel.len())
+                            .body(Body::from_stream(stream))
+                            .expect("response")
+                    } else {
+                        axum::response::Response::new(Body::from(wheel))
+                    }
+                }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("{base}/pypi"), downloads)
+}
+
+use futures_util::StreamExt;
+
+fn small_wheel() -> Vec<u8> {
+    let mut buffer = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut buffer);
+    zip.start_file(
+        "uv-9.9.9.data/scripts/uv",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .expect("entry");
+    zip.write_all(b"#!/bin/sh\necho 'uv 9.9.9'\n")
+        .expect("write");
+    zip.finish().expect("finish");
+    buffer.into_inner()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn a_wheel_with_the_wrong_sha256_is_refused_and_leaves_nothing() {
+    let wheel = small_wheel();
+    let (index, _) = fake_index(wheel, "0".repeat(64), false).await;
+    let bin = tempfile::tempdir().expect("tempdir");
+    let err = murmur_core::runtime::download::uv(
+        &index,
+        bin.path(),
+        &DownloadPolicy::default(),
+        &Progress::none(),
+    )
+    .await
+    .expect_err("a mismatching wheel");
+    let text = err.to_string();
+    assert!(
+        text.contains("sha256") && text.contains("discarded"),
+        "{text}"
+    );
+    assert!(err.hint().contains("uv_path"), "{}", err.hint());
+    assert_eq!(
+        std::fs::read_dir(bin.path()).expect("list").count(),
+        0,
+        "nothing left behind"
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_download_times_out_and_is_retried() {
+    let wheel = small_wheel();
+    let sha = hex(&Sha256::digest(&wheel));
+    let (index, downloads) = fake_index(wheel, sha, true).await;
+    let bin = tempfile::tempdir().expect("tempdir");
+    let policy = DownloadPolicy {
+        stall_timeout: Duration::from_secs(1),
+        attempts: 3,
+        first_backoff: Duration::from_millis(100),
+    };
+    let uv = murmur_core::runtime::download::uv(&index, bin.path(), &policy, &Progress::none())
+        .await
+        .expect("the second attempt succeeds");
+    assert_eq!(downloads.load(Ordering::SeqCst), 2);
+    let out = std::process::Command::new(&uv)
+        .output()
+        .expect("run the extracted uv");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "uv 9.9.9");
+}
