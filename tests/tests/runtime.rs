@@ -2,6 +2,7 @@
 //! loopback fake index for the failures PyPI will not stage on demand.
 
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
+use futures_util::StreamExt;
 use murmur_core::config::RuntimeSettings;
 use murmur_core::runtime::download::DownloadPolicy;
 use murmur_core::runtime::{Progress, Provision, Runtime, RuntimeError, provision};
@@ -246,8 +248,6 @@ async fn fake_index(
     (format!("{base}/pypi"), downloads)
 }
 
-use futures_util::StreamExt;
-
 fn small_wheel() -> Vec<u8> {
     let mut buffer = std::io::Cursor::new(Vec::new());
     let mut zip = zip::ZipWriter::new(&mut buffer);
@@ -311,4 +311,55 @@ async fn a_stalled_download_times_out_and_is_retried() {
         .output()
         .expect("run the extracted uv");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "uv 9.9.9");
+}
+
+#[tokio::test]
+async fn the_launcher_takes_the_engine_down_when_murmur_goes() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let runtime = run(&fixture(), data.path(), &settings())
+        .await
+        .result
+        .expect("provisioned");
+    let port = murmur_tests::free_port();
+    let grandchild_file = data.path().join("grandchild.pid");
+    let mut engine = std::process::Command::new(&runtime.python)
+        .args([
+            "-m",
+            "murmur_launch",
+            "fake_engine",
+            "--port",
+            &port.to_string(),
+            "--grandchild",
+        ])
+        .arg(&grandchild_file)
+        .env(
+            "PYTHONPATH",
+            format!("{}:{}", runtime.dir.display(), fixture().display()),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("launch");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the engine never listened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let grandchild: u32 = std::fs::read_to_string(&grandchild_file)
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("pid");
+
+    drop(engine.stdin.take()); // what Murmur's death looks like from the engine's side
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while engine.try_wait().expect("try_wait").is_none() {
+        assert!(Instant::now() < deadline, "the engine outlived its stdin");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        murmur_tests::murmurd::wait_gone(grandchild, Duration::from_secs(2)),
+        "and took its grandchild along"
+    );
 }

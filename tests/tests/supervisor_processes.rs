@@ -164,3 +164,50 @@ async fn stopping_the_engine_ends_a_request_in_flight_without_hanging() {
         "a cut-off stream must not look complete: {status} complete={complete}"
     );
 }
+
+#[tokio::test]
+async fn a_python_engine_is_provisioned_with_uv_then_starts_on_the_fast_path() {
+    let project = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fake-engine");
+    let config = format!(
+        "[engine]\nid = \"custom\"\n[engine.custom]\ncommand = [\"{{python}}\", \"-m\", \"fake_engine\", \"--port\", \"{{port}}\"]\n\
+         python_project = \"{project}\"\n[supervisor]\nauto_start = false\n\
+         [runtime]\npython_install_mirror = \"http://127.0.0.1:9/python\"\n"
+    );
+    let murmurd = Murmurd::start(&config);
+    let reply = speak(&murmurd, "hello").await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let status = murmurd.status().await;
+    assert_eq!(state(&status), "ready");
+    assert!(
+        status["runtime_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("system's Python")),
+        "the status says which Python: {status}"
+    );
+    let cmdline =
+        std::fs::read_to_string(format!("/proc/{}/cmdline", engine_pid(&status))).expect("cmdline");
+    assert!(
+        cmdline.contains("murmur_launch"),
+        "launched under the launcher: {cmdline:?}"
+    );
+    assert!(
+        murmurd.engine_log().contains("Python environment synced"),
+        "{}",
+        murmurd.engine_log()
+    );
+
+    let data_dir = murmurd.kill_keep_data();
+    let launch = Launch {
+        data_dir: Some(data_dir),
+        ..Launch::with_config(&config)
+    };
+    let murmurd = Murmurd::launch(launch).unwrap_or_else(|(s, e)| panic!("{s}: {e}"));
+    assert_eq!(speak(&murmurd, "again").await.status, 200);
+    assert!(
+        murmurd
+            .engine_log()
+            .contains("Python environment up to date"),
+        "{}",
+        murmurd.engine_log()
+    );
+}

@@ -61,6 +61,9 @@ pub struct Status {
     pub warmup: Warmup,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,
+    /// Something to know about the engine's Python (a system interpreter, a failed update).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime_note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -136,6 +139,7 @@ impl Status {
             memory: Memory::default(),
             warmup: Warmup::default(),
             error: None,
+            runtime_note: None,
         }
     }
 }

@@ -196,8 +196,12 @@ impl Default for EngineSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CustomEngine {
-    /// Program and arguments; `{host}`, `{port}` and `{data_dir}` are substituted.
+    /// Program and arguments; `{host}`, `{port}` and `{data_dir}` are substituted, and
+    /// `{python}` (with `python_project`) is the provisioned interpreter.
     pub command: Vec<String>,
+    /// A uv project (`pyproject.toml` + `uv.lock`) Murmur provisions before the first start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python_project: Option<PathBuf>,
     pub probe_path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
@@ -208,6 +212,7 @@ impl Default for CustomEngine {
     fn default() -> Self {
         Self {
             command: Vec::new(),
+            python_project: None,
             probe_path: "/v1/models".into(),
             cwd: None,
             env: BTreeMap::new(),

@@ -150,6 +150,15 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
             "the custom engine needs a command, e.g. [\"my-server\", \"--port\", \"{port}\"]",
         );
     }
+    if engine.custom.command.iter().any(|a| a.contains("{python}"))
+        && engine.custom.python_project.is_none()
+    {
+        fail(
+            &mut errors,
+            "engine.custom.python_project",
+            "the command uses {python}: set python_project to the folder with pyproject.toml and uv.lock",
+        );
+    }
     if !engine.custom.probe_path.starts_with('/') {
         fail(&mut errors, "engine.custom.probe_path", "must start with /");
     }

@@ -15,6 +15,7 @@ use futures_util::future::BoxFuture;
 
 use crate::backend::{Backend, NotReady, Upstream};
 use crate::config::{EngineId, Settings};
+use crate::runtime::Runtime;
 
 /// What Murmur knows about one engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,30 +66,80 @@ pub struct Launch {
     pub env: BTreeMap<String, String>,
     /// Probed for readiness and health; 200 means up.
     pub probe_path: String,
+    /// Keep a pipe on the engine's stdin: the launcher exits when it closes.
+    pub stdin_guard: bool,
+}
+
+/// The uv project an engine runs in, if it runs in Python: (project folder, runtime name).
+pub fn python_project(settings: &Settings) -> Option<(PathBuf, String)> {
+    match settings.engine.id {
+        EngineId::Custom => settings
+            .engine
+            .custom
+            .python_project
+            .clone()
+            .map(|dir| (dir, "custom".to_string())),
+        EngineId::Piper | EngineId::MlxAudio | EngineId::External => None,
+    }
 }
 
 /// The command for the configured engine on `host:port`, or `None` when Murmur cannot
 /// launch it (an external server; the Python engines until their runtime exists).
-pub fn launch(settings: &Settings, host: &str, port: u16, data_dir: &Path) -> Option<Launch> {
+///
+/// With a provisioned `runtime`, `{python}` is its interpreter, and `{python} -m module …`
+/// runs under the launcher (`-m murmur_launch module …`) so that the engine exits with Murmur.
+pub fn launch(
+    settings: &Settings,
+    host: &str,
+    port: u16,
+    data_dir: &Path,
+    runtime: Option<&Runtime>,
+) -> Option<Launch> {
     match settings.engine.id {
         EngineId::Custom => {
             let custom = &settings.engine.custom;
+            let python = runtime.map(|r| r.python.to_string_lossy().into_owned());
             let fill = |arg: &str| {
-                arg.replace("{host}", host)
+                let arg = arg
+                    .replace("{host}", host)
                     .replace("{port}", &port.to_string())
-                    .replace("{data_dir}", &data_dir.to_string_lossy())
+                    .replace("{data_dir}", &data_dir.to_string_lossy());
+                match &python {
+                    Some(python) => arg.replace("{python}", python),
+                    None => arg,
+                }
             };
             let (program, args) = custom.command.split_first()?;
+            let mut args: Vec<String> = args.iter().map(|a| fill(a)).collect();
+            let mut env: BTreeMap<String, String> = custom
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), fill(v)))
+                .collect();
+            let guarded = runtime.is_some()
+                && program == "{python}"
+                && args.first().is_some_and(|a| a == "-m");
+            if guarded {
+                args.insert(1, "murmur_launch".into());
+            }
+            if let Some(runtime) = runtime {
+                let mut path = vec![runtime.dir.to_string_lossy().into_owned()];
+                path.extend(
+                    custom
+                        .python_project
+                        .iter()
+                        .map(|p| p.to_string_lossy().into_owned()),
+                );
+                path.extend(env.get("PYTHONPATH").cloned());
+                env.insert("PYTHONPATH".into(), path.join(":"));
+            }
             Some(Launch {
                 program: fill(program),
-                args: args.iter().map(|a| fill(a)).collect(),
+                args,
                 cwd: custom.cwd.clone(),
-                env: custom
-                    .env
-                    .iter()
-                    .map(|(k, v)| (k.clone(), fill(v)))
-                    .collect(),
+                env,
                 probe_path: custom.probe_path.clone(),
+                stdin_guard: guarded,
             })
         }
         EngineId::Piper | EngineId::MlxAudio | EngineId::External => None,

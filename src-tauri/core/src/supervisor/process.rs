@@ -32,7 +32,11 @@ pub fn spawn(launch: &Launch, extra_path: Option<&std::ffi::OsStr>) -> Result<Sp
     command
         .args(&launch.args)
         .envs(&launch.env)
-        .stdin(Stdio::null())
+        .stdin(if launch.stdin_guard {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(false);

@@ -63,6 +63,9 @@ impl Actor {
                     self.error = None;
                     self.set_phase(Phase::Stopped, "settings changed");
                 }
+                if relaunch && matches!(self.phase, Phase::Provisioning { .. }) {
+                    self.start_engine(false, "settings changed");
+                }
                 if relaunch && matches!(self.phase, Phase::Starting { .. } | Phase::Ready { .. }) {
                     self.total_restarts += 1;
                     self.begin_stop(Then::Restart, "settings changed");

@@ -6,6 +6,39 @@ impl Actor {
     pub(super) fn event(&mut self, event: Event) {
         match event {
             Event::Exited { generation, status } => self.on_exit(generation, status),
+            Event::Warmup { generation, warmup } => {
+                if matches!(self.phase, Phase::Provisioning { generation: g } if g == generation) {
+                    self.warmup = warmup;
+                }
+            }
+            Event::Provisioned { generation, result } => {
+                if !matches!(self.phase, Phase::Provisioning { generation: g } if g == generation) {
+                    return; // stopped or restarted meanwhile
+                }
+                match result {
+                    Ok(runtime) => {
+                        let how = if runtime.fast_path {
+                            "up to date"
+                        } else {
+                            "synced"
+                        };
+                        self.log.line(&format!(
+                            "[murmur] Python environment {how}: {}",
+                            runtime.python.display()
+                        ));
+                        if let Some(note) = &runtime.note {
+                            tracing::warn!("{note}");
+                            self.log.line(&format!("[murmur] {note}"));
+                        }
+                        self.runtime_note = runtime.note.clone();
+                        self.spawn_engine(Some(runtime), "Python environment ready");
+                    }
+                    Err(e) => self.start_failed(
+                        format!("cannot prepare the engine's Python environment: {e}"),
+                        Some(e.hint()),
+                    ),
+                }
+            }
             Event::Probe {
                 generation,
                 probe,

@@ -16,6 +16,48 @@ impl Actor {
             tracing::warn!("{warning}");
         }
 
+        if let Some((project, name)) = engine::python_project(&self.settings) {
+            self.provision(project, name, reason);
+        } else {
+            self.spawn_engine(None, reason);
+        }
+    }
+
+    /// Provision the engine's Python runtime on a helper task; `Event::Provisioned` continues.
+    fn provision(&mut self, project: PathBuf, name: String, reason: &str) {
+        self.generation += 1;
+        let generation = self.generation;
+        let (events, log) = (self.events_tx.clone(), self.log.clone());
+        let (settings, data_dir) = (self.settings.runtime.clone(), self.data_dir.clone());
+        let progress_events = events.clone();
+        let progress = crate::runtime::Progress::new(move |warmup| {
+            let _ = progress_events.send(Event::Warmup { generation, warmup });
+        });
+        tokio::spawn(async move {
+            let log_line = move |line: &str| log.line(line);
+            let result = crate::runtime::provision(crate::runtime::Provision {
+                project: &project,
+                name: &name,
+                settings: &settings,
+                data_dir: &data_dir,
+                policy: crate::runtime::download::DownloadPolicy::default(),
+                progress,
+                log: &log_line,
+                search_path: None,
+            })
+            .await;
+            let _ = events.send(Event::Provisioned { generation, result });
+        });
+        self.warmup = Warmup {
+            stage: Some("python".into()),
+            message: Some("checking the Python environment".into()),
+            ..Warmup::default()
+        };
+        self.set_phase(Phase::Provisioning { generation }, reason);
+    }
+
+    /// Start the engine process (its runtime, if it has one, is ready).
+    pub(super) fn spawn_engine(&mut self, runtime: Option<crate::runtime::Runtime>, reason: &str) {
         let port = match free_port() {
             Ok(port) => port,
             Err(e) => {
@@ -23,7 +65,13 @@ impl Actor {
                     .start_failed(format!("no free loopback port for the engine: {e}"), None);
             }
         };
-        let Some(launch) = engine::launch(&self.settings, "127.0.0.1", port, &self.data_dir) else {
+        let Some(launch) = engine::launch(
+            &self.settings,
+            "127.0.0.1",
+            port,
+            &self.data_dir,
+            runtime.as_ref(),
+        ) else {
             let id = self.settings.engine.id;
             return self.start_failed(
                 format!("Murmur does not know how to launch the {id} engine"),
@@ -46,6 +94,7 @@ impl Actor {
         self.generation += 1;
         let generation = self.generation;
         let mut child = spawned.child;
+        let stdin = child.stdin.take();
         if let Err(e) = pidfile::write(&self.pidfile(), spawned.pid) {
             tracing::warn!("cannot record the engine pid: {e}");
         }
@@ -74,6 +123,7 @@ impl Actor {
             probe_path: launch.probe_path,
             we_killed: false,
             stop_reason: None,
+            _stdin: stdin,
         };
         let deadline = now + Duration::from_secs(self.settings.supervisor.startup_timeout_secs);
         self.health = Health::default();

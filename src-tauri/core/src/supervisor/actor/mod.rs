@@ -44,6 +44,8 @@ struct Running {
     we_killed: bool,
     /// Why Murmur is stopping it, if it is.
     stop_reason: Option<String>,
+    /// The launcher's lifeline: the engine exits when this pipe closes.
+    _stdin: Option<tokio::process::ChildStdin>,
 }
 
 /// What to do once a stopping engine has exited.
@@ -60,6 +62,10 @@ enum Phase {
     Stopped,
     Idle,
     Failed(String),
+    /// Preparing the Python runtime; the generation tags its report.
+    Provisioning {
+        generation: u64,
+    },
     Starting {
         run: Running,
         deadline: Instant,
@@ -102,6 +108,14 @@ enum Event {
         probe: Probe,
         latency: Duration,
     },
+    Warmup {
+        generation: u64,
+        warmup: Warmup,
+    },
+    Provisioned {
+        generation: u64,
+        result: Result<crate::runtime::Runtime, crate::runtime::RuntimeError>,
+    },
 }
 
 pub(super) struct Actor {
@@ -129,6 +143,9 @@ pub(super) struct Actor {
     memory: Memory,
     sampler: Sampler,
     error: Option<ErrorInfo>,
+    warmup: Warmup,
+    /// The last runtime's note (a system interpreter, a failed update), shown in the status.
+    runtime_note: Option<String>,
     exit: bool,
     /// Why the phase last changed, and the state last logged (transitions are logged once).
     reason: String,
@@ -173,6 +190,8 @@ impl Actor {
             memory: Memory::default(),
             sampler: Sampler::default(),
             error: None,
+            warmup: Warmup::default(),
+            runtime_note: None,
             exit: false,
             reason: String::new(),
             logged_state: "stopped",

@@ -24,6 +24,7 @@ impl Actor {
             Phase::Failed(reason) => State::Failed {
                 reason: reason.clone(),
             },
+            Phase::Provisioning { .. } => State::Provisioning,
             Phase::Starting { .. } => State::Starting,
             Phase::Ready { .. } if self.health.consecutive_failures > 0 => State::Unhealthy,
             Phase::Ready { .. } => State::Ready,
@@ -62,6 +63,7 @@ impl Actor {
             health: self.health.clone(),
             memory: self.memory.clone(),
             warmup: match &self.phase {
+                Phase::Provisioning { .. } => self.warmup.clone(),
                 Phase::Starting { .. } => Warmup {
                     stage: Some("server".into()),
                     message: Some("waiting for the engine to answer".into()),
@@ -70,6 +72,7 @@ impl Actor {
                 _ => Warmup::default(),
             },
             error: self.error.clone(),
+            runtime_note: self.runtime_note.clone(),
         };
         self.status.send_if_modified(|current| {
             if *current == status {

@@ -29,7 +29,7 @@ impl Actor {
             }
             Phase::Stopping { kill_at, .. } => *kill_at,
             Phase::Backoff { until, .. } => *until,
-            Phase::Stopped | Phase::Idle | Phase::Failed(_) => far,
+            Phase::Stopped | Phase::Idle | Phase::Failed(_) | Phase::Provisioning { .. } => far,
         }
     }
 
@@ -97,7 +97,7 @@ impl Actor {
                     self.start_engine(true, "restarting after a crash");
                 }
             }
-            Phase::Stopped | Phase::Idle | Phase::Failed(_) => {}
+            Phase::Stopped | Phase::Idle | Phase::Failed(_) | Phase::Provisioning { .. } => {}
         }
     }
 
