@@ -173,11 +173,19 @@ async fn speech(State(state): State<ProxyState>, request: Request) -> Result<Res
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit) {
+        drain(body, DRAIN_CAP).await;
         return Err(ApiError::too_large(limit));
     }
-    let bytes = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX))
-        .await
-        .map_err(|_| ApiError::too_large(limit))?;
+    let mut body = body.into_data_stream();
+    let mut bytes = bytes::BytesMut::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
+        let chunk = chunk.map_err(|_| ApiError::bad_json("the request body could not be read"))?;
+        if (bytes.len() + chunk.len()) as u64 > limit {
+            drain(Body::from_stream(body), DRAIN_CAP).await;
+            return Err(ApiError::too_large(limit));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
     let prepared = speech::prepare(&bytes, &state.defaults)?;
 
     let mut headers = parts.headers;
@@ -194,6 +202,22 @@ async fn speech(State(state): State<ProxyState>, request: Request) -> Result<Res
         gated: true,
     };
     send_replayable(&state, replayable).await
+}
+
+/// How much of an oversized body is read and thrown away before answering 413. A client that
+/// is still sending when the connection closes sees a broken pipe instead of the 413; past
+/// this much, closing is the lesser evil.
+const DRAIN_CAP: u64 = 16 * 1024 * 1024;
+
+async fn drain(body: Body, cap: u64) {
+    let mut stream = body.into_data_stream();
+    let mut seen = 0u64;
+    while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut stream).await {
+        seen += chunk.len() as u64;
+        if seen > cap {
+            break;
+        }
+    }
 }
 
 /// `GET /v1/models`, `GET /v1/audio/voices`: wait for the engine, then forward.

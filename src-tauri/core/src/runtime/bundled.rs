@@ -1,0 +1,67 @@
+//! Finding the Python projects Murmur ships (`python-runtime/<engine>/`) wherever Murmur runs
+//! from: `MURMUR_RESOURCES` if set; the app bundle's resources (macOS `.app`, Linux `.deb`);
+//! beside an installed `murmurd`; and the source tree, for `cargo run` and tests.
+
+use std::path::{Path, PathBuf};
+
+/// Overrides every other location (packagers, tests).
+pub const ENV_RESOURCES: &str = "MURMUR_RESOURCES";
+
+/// The folders searched for `python-runtime/`, most specific first.
+pub fn search_roots(exe: Option<&Path>) -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    if let Some(dir) = std::env::var_os(ENV_RESOURCES) {
+        roots.push(PathBuf::from(dir));
+    }
+    if let Some(bin) = exe.and_then(Path::parent) {
+        roots.push(bin.join("../Resources")); // macOS: Murmur.app/Contents/MacOS/murmur
+        roots.push(bin.join("../lib/murmur")); // Linux .deb: /usr/bin/murmur → /usr/lib/murmur
+        roots.push(bin.join("../share/murmur")); // make install, Homebrew
+        roots.push(bin.to_path_buf()); // unpacked next to the binary
+    }
+    roots.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")); // the source tree
+    roots
+}
+
+/// `python-runtime/<name>` with a `pyproject.toml`, from the first root that has one.
+pub fn locate(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok();
+    search_roots(exe.as_deref())
+        .into_iter()
+        .map(|root| root.join("python-runtime").join(name))
+        .find(|dir| dir.join("pyproject.toml").is_file())
+        .and_then(|dir| dir.canonicalize().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_source_tree_is_found_from_cargo() {
+        // The launcher ships at python-runtime/murmur_launch.py; a project beside it is found.
+        let root = search_roots(None).pop().expect("the source tree root");
+        assert!(
+            root.join("python-runtime/murmur_launch.py").is_file(),
+            "{}",
+            root.display()
+        );
+    }
+
+    #[test]
+    fn the_bundle_layouts_are_searched() {
+        let roots = search_roots(Some(Path::new(
+            "/Applications/Murmur.app/Contents/MacOS/murmur",
+        )));
+        assert!(roots.contains(&PathBuf::from(
+            "/Applications/Murmur.app/Contents/MacOS/../Resources"
+        )));
+        let roots = search_roots(Some(Path::new("/usr/bin/murmurd")));
+        assert!(roots.contains(&PathBuf::from("/usr/bin/../lib/murmur")));
+    }
+
+    #[test]
+    fn a_missing_project_is_none() {
+        assert_eq!(locate("no-such-engine"), None);
+    }
+}
