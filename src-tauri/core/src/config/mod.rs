@@ -168,6 +168,9 @@ pub struct EngineSettings {
     pub response_format: AudioFormat,
     /// `auto` detects from the text (kana → j, CJK → z, else a), as mlx-audio expects.
     pub lang_code: String,
+    /// `id = "piper"`: a folder of extra `.onnx` voices (each with its `.onnx.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voices_dir: Option<PathBuf>,
     /// `id = "external"`: the server's base URL, e.g. `http://127.0.0.1:8000`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -185,6 +188,7 @@ impl Default for EngineSettings {
             speed: 1.0,
             response_format: AudioFormat::Wav,
             lang_code: "auto".into(),
+            voices_dir: None,
             url: None,
             probe_path: "/v1/models".into(),
             custom: CustomEngine::default(),

@@ -10,10 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
-
-use crate::backend::{Backend, NotReady, Upstream};
+use crate::backend::Backend;
 use crate::config::{EngineId, Settings};
 use crate::runtime::Runtime;
 
@@ -71,20 +68,48 @@ pub struct Launch {
 }
 
 /// The uv project an engine runs in, if it runs in Python: (project folder, runtime name).
+/// A bundled project that cannot be found yields its expected path, so provisioning fails
+/// with an error that names it.
 pub fn python_project(settings: &Settings) -> Option<(PathBuf, String)> {
+    let bundled = |name: &str| {
+        let dir = crate::runtime::bundled::locate(name)
+            .unwrap_or_else(|| PathBuf::from("python-runtime").join(name));
+        Some((dir, name.to_string()))
+    };
     match settings.engine.id {
+        EngineId::Piper => bundled("piper"),
+        EngineId::MlxAudio => bundled("mlx-audio"),
         EngineId::Custom => settings
             .engine
             .custom
             .python_project
             .clone()
             .map(|dir| (dir, "custom".to_string())),
-        EngineId::Piper | EngineId::MlxAudio | EngineId::External => None,
+        EngineId::External => None,
     }
 }
 
+/// Where GUI-launched apps on macOS do not look, but tools such as ffmpeg live.
+const EXTRA_PATH: [&str; 3] = ["/opt/homebrew/bin", "/usr/local/bin", "/usr/bin"];
+
+/// `PATH` for an engine: the inherited one plus the usual tool folders.
+fn engine_path() -> String {
+    let mut dirs: Vec<String> = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(String::from)
+        .collect();
+    for extra in EXTRA_PATH {
+        if !dirs.iter().any(|d| d == extra) {
+            dirs.push(extra.to_string());
+        }
+    }
+    dirs.join(":")
+}
+
 /// The command for the configured engine on `host:port`, or `None` when Murmur cannot
-/// launch it (an external server; the Python engines until their runtime exists).
+/// launch it (an external server, or a Python engine whose runtime is missing).
 ///
 /// With a provisioned `runtime`, `{python}` is its interpreter, and `{python} -m module …`
 /// runs under the launcher (`-m murmur_launch module …`) so that the engine exits with Murmur.
@@ -95,7 +120,59 @@ pub fn launch(
     data_dir: &Path,
     runtime: Option<&Runtime>,
 ) -> Option<Launch> {
+    let python_path = |extra: Option<&Path>| {
+        let mut path: Vec<String> = runtime
+            .iter()
+            .map(|r| r.dir.to_string_lossy().into_owned())
+            .collect();
+        path.extend(extra.map(|p| p.to_string_lossy().into_owned()));
+        path.join(":")
+    };
     match settings.engine.id {
+        EngineId::Piper | EngineId::MlxAudio => {
+            let runtime = runtime?;
+            let (project, _) = python_project(settings)?;
+            let mut args: Vec<String> = vec!["-m".into(), "murmur_launch".into()];
+            if settings.engine.id == EngineId::Piper {
+                args.extend([
+                    "murmur_piper_server".into(),
+                    "--host".into(),
+                    host.into(),
+                    "--port".into(),
+                    port.to_string(),
+                ]);
+                if let Some(dir) = &settings.engine.voices_dir {
+                    args.extend(["--voices-dir".into(), dir.to_string_lossy().into_owned()]);
+                }
+            } else {
+                let logs = data_dir.join("logs").to_string_lossy().into_owned();
+                args.extend(
+                    [
+                        "mlx_audio.server",
+                        "--host",
+                        host,
+                        "--port",
+                        &port.to_string(),
+                        "--log-dir",
+                        &logs,
+                    ]
+                    .map(String::from),
+                );
+            }
+            let env = BTreeMap::from([
+                ("PYTHONPATH".to_string(), python_path(Some(&project))),
+                ("PATH".to_string(), engine_path()),
+                ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
+            ]);
+            Some(Launch {
+                program: runtime.python.to_string_lossy().into_owned(),
+                args,
+                cwd: None,
+                env,
+                probe_path: "/v1/models".into(),
+                stdin_guard: true,
+            })
+        }
         EngineId::Custom => {
             let custom = &settings.engine.custom;
             let python = runtime.map(|r| r.python.to_string_lossy().into_owned());
@@ -122,16 +199,12 @@ pub fn launch(
             if guarded {
                 args.insert(1, "murmur_launch".into());
             }
-            if let Some(runtime) = runtime {
-                let mut path = vec![runtime.dir.to_string_lossy().into_owned()];
-                path.extend(
-                    custom
-                        .python_project
-                        .iter()
-                        .map(|p| p.to_string_lossy().into_owned()),
-                );
-                path.extend(env.get("PYTHONPATH").cloned());
-                env.insert("PYTHONPATH".into(), path.join(":"));
+            if runtime.is_some() {
+                let mut path = python_path(custom.python_project.as_deref());
+                if let Some(existing) = env.get("PYTHONPATH") {
+                    path = format!("{path}:{existing}");
+                }
+                env.insert("PYTHONPATH".into(), path);
             }
             Some(Launch {
                 program: fill(program),
@@ -142,7 +215,7 @@ pub fn launch(
                 stdin_guard: guarded,
             })
         }
-        EngineId::Piper | EngineId::MlxAudio | EngineId::External => None,
+        EngineId::External => None,
     }
 }
 
@@ -167,7 +240,8 @@ pub fn memory_estimate_mb(settings: &Settings) -> Option<u64> {
                 800
             })
         }
-        EngineId::Piper => Some(200),
+        // Measured: onnxruntime and one medium voice, ~940 MB RSS.
+        EngineId::Piper => Some(1000),
         EngineId::Custom | EngineId::External => None,
     }
 }
@@ -183,38 +257,8 @@ pub fn backend(
 ) -> Arc<dyn Backend> {
     match settings.engine.id {
         EngineId::External => Arc::new(external::External::new(settings, client)),
-        EngineId::Custom => Arc::new(crate::supervisor::Supervisor::spawn(
-            settings.clone(),
-            data_dir,
-            client,
-        )),
-        id => Arc::new(Unsupervised(id)),
-    }
-}
-
-/// The Python engines, until their runtime can be provisioned: requests get a clear 503
-/// instead of a hang.
-struct Unsupervised(EngineId);
-
-impl Backend for Unsupervised {
-    fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, NotReady>> {
-        let id = self.0;
-        async move {
-            Err(NotReady::new(format!(
-                "this build of Murmur cannot provision the {id} engine's Python runtime yet"
-            ))
-            .hint("run your server yourself and set [engine] id = \"external\" with its url, or id = \"custom\" with its command"))
-        }
-        .boxed()
-    }
-
-    fn current(&self) -> Option<Upstream> {
-        None
-    }
-
-    fn report_unreachable(&self, _upstream: &Upstream) {}
-
-    fn is_ready(&self) -> bool {
-        false
+        EngineId::Piper | EngineId::MlxAudio | EngineId::Custom => Arc::new(
+            crate::supervisor::Supervisor::spawn(settings.clone(), data_dir, client),
+        ),
     }
 }

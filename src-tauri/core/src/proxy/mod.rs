@@ -100,6 +100,7 @@ pub fn app(state: ProxyState) -> Router {
         .route("/v1/audio/speech", post(speech).fallback(pass_through))
         .route("/v1/models", get(gated).fallback(pass_through))
         .route("/v1/audio/voices", get(gated).fallback(pass_through))
+        .route("/v1/audio/models", get(gated).fallback(pass_through))
         .route("/murmur/healthz", get(healthz))
         .route("/murmur/readyz", get(readyz))
         .merge(control_routes(state.clone()))
