@@ -315,3 +315,18 @@ async fn a_client_that_leaves_before_the_answer_cancels_the_upstream_request() {
         "the engine's request was dropped before it answered"
     );
 }
+
+#[tokio::test]
+async fn voice_and_model_lists_fall_back_to_the_configured_ones() {
+    // The fake serves /v1/audio/voices but not /v1/audio/models, like mlx_audio.server.
+    let (_fake, murmurd, client) = setup("model = \"kokoro\"\nvoice = \"af_heart\"\n").await;
+    let models = client.get(&murmurd.url("/v1/audio/models")).await;
+    assert_eq!(models.status, 200);
+    assert_eq!(models.json()["models"][0]["id"], "kokoro");
+    let voices = client.get(&murmurd.url("/v1/audio/voices")).await;
+    assert_eq!(
+        voices.json()["voices"][0]["id"],
+        "fake",
+        "the engine's own list wins"
+    );
+}

@@ -5,6 +5,7 @@
 //! how to launch it and how much memory it needs.
 
 pub mod external;
+pub mod model;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -260,5 +261,110 @@ pub fn backend(
         EngineId::Piper | EngineId::MlxAudio | EngineId::Custom => Arc::new(
             crate::supervisor::Supervisor::spawn(settings.clone(), data_dir, client),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> Runtime {
+        Runtime {
+            python: PathBuf::from("/data/runtimes/x/.venv/bin/python"),
+            dir: PathBuf::from("/data/runtimes/x"),
+            fast_path: true,
+            note: None,
+        }
+    }
+
+    fn launch_for(id: EngineId) -> Launch {
+        let mut settings = Settings::default();
+        settings.engine.id = id;
+        launch(
+            &settings,
+            "127.0.0.1",
+            4321,
+            Path::new("/data"),
+            Some(&runtime()),
+        )
+        .expect("launchable")
+    }
+
+    #[test]
+    fn mlx_audio_runs_its_server_under_the_launcher_with_a_full_path() {
+        let launch = launch_for(EngineId::MlxAudio);
+        assert_eq!(launch.program, "/data/runtimes/x/.venv/bin/python");
+        assert_eq!(
+            launch.args,
+            [
+                "-m",
+                "murmur_launch",
+                "mlx_audio.server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "4321",
+                "--log-dir",
+                "/data/logs"
+            ]
+        );
+        assert!(launch.stdin_guard);
+        let path = &launch.env["PATH"];
+        assert!(path.split(':').any(|d| d == "/opt/homebrew/bin"), "{path}");
+        assert!(launch.env["PYTHONPATH"].starts_with("/data/runtimes/x:"));
+        assert!(
+            launch.env["PYTHONPATH"].ends_with("mlx-audio"),
+            "{}",
+            launch.env["PYTHONPATH"]
+        );
+    }
+
+    #[test]
+    fn piper_runs_murmurs_server() {
+        let launch = launch_for(EngineId::Piper);
+        assert_eq!(
+            &launch.args[..3],
+            ["-m", "murmur_launch", "murmur_piper_server"]
+        );
+        assert!(launch.args.windows(2).any(|w| w == ["--port", "4321"]));
+        assert_eq!(launch.probe_path, "/v1/models");
+    }
+
+    #[test]
+    fn python_engines_need_their_runtime() {
+        let settings = Settings::default();
+        assert_eq!(
+            launch(&settings, "127.0.0.1", 1, Path::new("/d"), None),
+            None
+        );
+    }
+
+    #[test]
+    fn custom_python_commands_get_the_interpreter_and_the_launcher() {
+        let mut settings = Settings::default();
+        settings.engine.id = EngineId::Custom;
+        settings.engine.custom.command = ["{python}", "-m", "srv", "--port", "{port}"]
+            .map(String::from)
+            .to_vec();
+        settings.engine.custom.python_project = Some(PathBuf::from("/proj"));
+        let launch = launch(&settings, "127.0.0.1", 9, Path::new("/d"), Some(&runtime()))
+            .expect("launchable");
+        assert_eq!(launch.program, "/data/runtimes/x/.venv/bin/python");
+        assert_eq!(launch.args, ["-m", "murmur_launch", "srv", "--port", "9"]);
+        assert_eq!(launch.env["PYTHONPATH"], "/data/runtimes/x:/proj");
+    }
+
+    #[test]
+    fn the_bundled_projects_are_found() {
+        let mut settings = Settings::default();
+        for (id, name) in [
+            (EngineId::Piper, "piper"),
+            (EngineId::MlxAudio, "mlx-audio"),
+        ] {
+            settings.engine.id = id;
+            let (dir, runtime) = python_project(&settings).expect("a Python engine");
+            assert!(dir.join("uv.lock").is_file(), "{}", dir.display());
+            assert_eq!(runtime, name);
+        }
     }
 }

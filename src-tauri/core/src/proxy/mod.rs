@@ -225,6 +225,7 @@ async fn drain(body: Body, cap: u64) {
 async fn gated(State(state): State<ProxyState>, request: Request) -> Result<Response, ApiError> {
     state.backend.touch();
     let (parts, _body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
     let replayable = Replayable {
         method: parts.method,
         uri: parts.uri,
@@ -232,7 +233,29 @@ async fn gated(State(state): State<ProxyState>, request: Request) -> Result<Resp
         body: bytes::Bytes::new(),
         gated: false,
     };
-    send_replayable(&state, replayable).await
+    let response = send_replayable(&state, replayable).await?;
+    if response.status() == StatusCode::NOT_FOUND
+        && let Some(listing) = fallback_listing(&path, &state.defaults)
+    {
+        return Ok(axum::Json(listing).into_response());
+    }
+    Ok(response)
+}
+
+/// Open WebUI asks for `/v1/audio/voices` and `/v1/audio/models`; an engine without them
+/// (mlx_audio.server) still gets an answer: its configured voice and model.
+fn fallback_listing(path: &str, defaults: &speech::Defaults) -> Option<serde_json::Value> {
+    match path {
+        "/v1/audio/voices" => {
+            let voice = defaults.voice.as_ref()?;
+            Some(serde_json::json!({"voices": [{"id": voice, "name": voice}]}))
+        }
+        "/v1/audio/models" => {
+            let model = defaults.model.as_ref()?;
+            Some(serde_json::json!({"models": [{"id": model}]}))
+        }
+        _ => None,
+    }
 }
 
 /// An idempotent request whose body is in memory, so it can be sent again.

@@ -33,10 +33,7 @@ impl Actor {
                         self.runtime_note = runtime.note.clone();
                         self.spawn_engine(Some(runtime), "Python environment ready");
                     }
-                    Err(e) => self.start_failed(
-                        format!("cannot prepare the engine's Python environment: {e}"),
-                        Some(e.hint()),
-                    ),
+                    Err(e) => self.start_failed(e.message, Some(e.hint)),
                 }
             }
             Event::Probe {

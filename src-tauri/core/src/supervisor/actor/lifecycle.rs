@@ -28,24 +28,56 @@ impl Actor {
         self.generation += 1;
         let generation = self.generation;
         let (events, log) = (self.events_tx.clone(), self.log.clone());
-        let (settings, data_dir) = (self.settings.runtime.clone(), self.data_dir.clone());
+        let (settings, data_dir) = (self.settings.clone(), self.data_dir.clone());
         let progress_events = events.clone();
         let progress = crate::runtime::Progress::new(move |warmup| {
             let _ = progress_events.send(Event::Warmup { generation, warmup });
         });
         tokio::spawn(async move {
             let log_line = move |line: &str| log.line(line);
-            let result = crate::runtime::provision(crate::runtime::Provision {
+            let provisioned = crate::runtime::provision(crate::runtime::Provision {
                 project: &project,
                 name: &name,
-                settings: &settings,
+                settings: &settings.runtime,
                 data_dir: &data_dir,
                 policy: crate::runtime::download::DownloadPolicy::default(),
-                progress,
+                progress: progress.clone(),
                 log: &log_line,
                 search_path: None,
             })
-            .await;
+            .await
+            .map_err(|e| Prepare {
+                message: format!("cannot prepare the engine's Python environment: {e}"),
+                hint: e.hint(),
+            });
+            let result = match provisioned {
+                // MLX Audio loads its model from the Hugging Face cache: fetch it first, with
+                // progress, so a missing model is a visible download and not a silent wait.
+                Ok(runtime) if settings.engine.id == crate::config::EngineId::MlxAudio => {
+                    let spec = engine::spec(settings.engine.id);
+                    let model = settings
+                        .engine
+                        .model
+                        .clone()
+                        .or(spec.default_model.map(String::from))
+                        .unwrap_or_default();
+                    let python_path = format!("{}:{}", runtime.dir.display(), project.display());
+                    engine::model::fetch(
+                        &runtime.python,
+                        &python_path,
+                        &model,
+                        &progress,
+                        &log_line,
+                    )
+                    .await
+                    .map(|()| runtime)
+                    .map_err(|e| Prepare {
+                        message: e.message,
+                        hint: e.hint,
+                    })
+                }
+                other => other,
+            };
             let _ = events.send(Event::Provisioned { generation, result });
         });
         self.warmup = Warmup {

@@ -114,8 +114,14 @@ enum Event {
     },
     Provisioned {
         generation: u64,
-        result: Result<crate::runtime::Runtime, crate::runtime::RuntimeError>,
+        result: Result<crate::runtime::Runtime, Prepare>,
     },
+}
+
+/// Why an engine could not be prepared (runtime or model), with what to do about it.
+struct Prepare {
+    message: String,
+    hint: String,
 }
 
 pub(super) struct Actor {
