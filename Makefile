@@ -35,11 +35,13 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# Proxy overhead against a direct connection, measured in one run. Prints figures only.
+# Proxy overhead and real speech (Piper) against a direct connection, measured in the same
+# run. Prints figures only.
 bench:
 	@scripts/install-deps.sh headless
-	$(CARGO) build --release -p murmur-core --bin murmurd -p murmur-tests --bin proxy-bench
+	$(CARGO) build --release -p murmur-core --bin murmurd -p murmur-tests --bin proxy-bench --bin speech-bench
 	./target/release/proxy-bench
+	./target/release/speech-bench
 
 clean:
 	$(CARGO) clean

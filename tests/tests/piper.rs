@@ -281,3 +281,64 @@ print(len(data), len(streamed))
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn voices_from_a_configured_folder_join_the_list_after_a_reload() {
+    let mut murmurd = ready_piper().await;
+    // Borrow the bundled voice's files under another name, as a user's own voice would be.
+    let onnx = walk(murmurd.data_dir(), "en_US-joe-medium.onnx").expect("the bundled voice");
+    let voices = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&onnx, voices.path().join("en_GB-copy-medium.onnx")).expect("copy model");
+    std::fs::copy(
+        onnx.with_extension("onnx.json"),
+        voices.path().join("en_GB-copy-medium.onnx.json"),
+    )
+    .expect("copy config");
+    std::fs::write(
+        murmurd.data_dir().join("config.toml"),
+        format!("[engine]\nvoices_dir = {:?}\n{PIPER}", voices.path()),
+    )
+    .expect("write config");
+    let first = engine_pid(&murmurd.status().await);
+    murmurd.signal(libc::SIGHUP);
+    murmurd
+        .wait_for(
+            "piper restarted with the folder",
+            Duration::from_secs(60),
+            |s| state(s) == "ready" && s["engine"]["pid"].as_u64() != Some(u64::from(first)),
+        )
+        .await;
+    let client = Client::new();
+    let listed = client.get(&murmurd.url("/v1/audio/voices")).await.json();
+    let ids: Vec<&str> = listed["voices"]
+        .as_array()
+        .expect("voices")
+        .iter()
+        .filter_map(|v| v["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["copy", "joe"], "{listed}");
+    let reply = client
+        .post_json(
+            &murmurd.url("/v1/audio/speech"),
+            r#"{"input":"A voice of my own.","voice":"copy"}"#,
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    let _ = &mut murmurd;
+}
+
+fn walk(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.file_name().is_some_and(|n| n == name) {
+            return Some(path);
+        }
+        if path.is_dir()
+            && !path.is_symlink()
+            && let Some(found) = walk(&path, name)
+        {
+            return Some(found);
+        }
+    }
+    None
+}
