@@ -8,6 +8,9 @@ use murmur_tests::client::request;
 use murmur_tests::murmurd::{Launch, external_config};
 use murmur_tests::{Client, FakeUpstream, Murmurd, free_port};
 
+/// The default engine, not warmed up: these tests are about the process, not speech.
+const IDLE: &str = "[supervisor]\nauto_start = false\n";
+
 #[tokio::test]
 async fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     let fake = FakeUpstream::start().await;
@@ -43,7 +46,7 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_0() {
 
 #[tokio::test]
 async fn sigint_exits_0_when_idle() {
-    let mut murmurd = Murmurd::start("");
+    let mut murmurd = Murmurd::start(IDLE);
     murmurd.signal(libc::SIGINT);
     let status = murmurd
         .wait_exit(Duration::from_secs(10))
@@ -84,7 +87,7 @@ fn a_taken_port_is_named_with_its_holder() {
     let port = holder.local_addr().expect("addr").port();
     let launch = Launch {
         args: vec!["--port".into(), port.to_string()],
-        ..Launch::with_config("")
+        ..Launch::with_config(IDLE)
     };
     let (status, stderr) = Murmurd::launch(launch).err().expect("murmurd cannot start");
     assert_eq!(status.code(), Some(1));
@@ -98,7 +101,7 @@ fn a_taken_port_is_named_with_its_holder() {
 #[test]
 fn flags_beat_env_beat_the_file() {
     let (file_port, env_port, flag_port) = (free_port(), free_port(), free_port());
-    let config = format!("[proxy]\nport = {file_port}\n");
+    let config = format!("{IDLE}[proxy]\nport = {file_port}\n");
     let port_of = |args: Vec<String>, env: Vec<(String, String)>| {
         let murmurd = Murmurd::launch(Launch {
             args,
@@ -160,7 +163,7 @@ fn a_broken_config_names_the_key_and_line_and_is_kept() {
 fn a_bad_environment_value_names_the_variable() {
     let launch = Launch {
         env: vec![("MURMUR_ENGINE".into(), "espeak".into())],
-        ..Launch::with_config("")
+        ..Launch::with_config(IDLE)
     };
     let (status, stderr) = Murmurd::launch(launch).err().expect("refused");
     assert_eq!(status.code(), Some(2));
@@ -169,7 +172,7 @@ fn a_bad_environment_value_names_the_variable() {
 
 #[tokio::test]
 async fn it_logs_to_a_file_under_the_data_dir() {
-    let murmurd = Murmurd::start("");
+    let murmurd = Murmurd::start(IDLE);
     let logs = murmurd.data_dir().join("logs");
     let mut found = false;
     for _ in 0..50 {
