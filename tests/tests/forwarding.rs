@@ -14,6 +14,26 @@ use murmur_tests::client::request;
 use murmur_tests::murmurd::external_config;
 use murmur_tests::{Client, FakeUpstream, Murmurd};
 
+/// A speech request written by hand on a raw connection, so the test can walk away from it.
+async fn raw_speech(murmurd: &Murmurd, body: &str) -> tokio::net::TcpStream {
+    let mut stream = tokio::net::TcpStream::connect(murmurd.base.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    stream
+}
+
+async fn wait_until(limit: Duration, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn setup(extra: &str) -> (FakeUpstream, Murmurd, Client) {
     let fake = FakeUpstream::start().await;
     let murmurd = Murmurd::start(&external_config(&fake.url(), extra));
@@ -257,23 +277,16 @@ async fn an_upstream_failure_mid_stream_aborts_the_client() {
 async fn a_client_that_leaves_cancels_the_upstream_stream() {
     let (fake, murmurd, _client) = setup("").await;
     let body = r#"{"input":"hi","fake":{"bytes":10000000,"chunk":1000,"delay_ms":20}}"#;
-    let mut stream = tokio::net::TcpStream::connect(murmurd.base.trim_start_matches("http://"))
-        .await
-        .expect("connect");
-    let head = format!(
-        "POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut stream = raw_speech(&murmurd, body).await;
     let mut first = [0u8; 512];
     let n = stream.read(&mut first).await.expect("read the head");
     assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
     drop(stream);
 
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while fake.stats.cancelled.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(Duration::from_secs(5), || {
+        fake.stats.cancelled.load(Ordering::SeqCst) > 0
+    })
+    .await;
     assert_eq!(
         fake.stats.cancelled.load(Ordering::SeqCst),
         1,
@@ -286,18 +299,11 @@ async fn a_client_that_leaves_cancels_the_upstream_stream() {
 async fn a_client_that_leaves_before_the_answer_cancels_the_upstream_request() {
     let (fake, murmurd, _client) = setup("").await;
     let body = r#"{"input":"hi","fake":{"head_delay_ms":3000}}"#;
-    let mut stream = tokio::net::TcpStream::connect(murmurd.base.trim_start_matches("http://"))
-        .await
-        .expect("connect");
-    let head = format!(
-        "POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.expect("write");
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while fake.stats.in_flight.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let stream = raw_speech(&murmurd, body).await;
+    wait_until(Duration::from_secs(2), || {
+        fake.stats.in_flight.load(Ordering::SeqCst) > 0
+    })
+    .await;
     assert_eq!(
         fake.stats.in_flight.load(Ordering::SeqCst),
         1,
@@ -305,10 +311,10 @@ async fn a_client_that_leaves_before_the_answer_cancels_the_upstream_request() {
     );
     drop(stream);
 
-    let deadline = Instant::now() + Duration::from_millis(2500);
-    while fake.stats.cancelled.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(Duration::from_millis(2500), || {
+        fake.stats.cancelled.load(Ordering::SeqCst) > 0
+    })
+    .await;
     assert_eq!(
         fake.stats.cancelled.load(Ordering::SeqCst),
         1,

@@ -155,27 +155,10 @@ async fn main() -> Result<()> {
             fake_url
         ),
     )?;
-    let spawned = Instant::now();
-    let mut child = Command::new(murmur_tests::murmurd::binary())
-        .arg("--data-dir")
-        .arg(data_dir.path())
-        .args(["--port", "0"])
-        .env("MURMUR_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("spawn murmurd")?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    let listening = spawned.elapsed();
-    let proxy = line
-        .trim()
-        .strip_prefix("Murmur listening on ")
-        .context("murmurd did not start")?
-        .trim_end_matches("/v1")
-        .to_string();
+    let murmurd = murmur_tests::murmurd::Quiet::spawn(data_dir.path(), &[])?;
+    let (proxy, listening) = (murmurd.base.clone(), murmurd.listening_after);
     let direct = fake_url.clone();
-    let pid = child.id();
+    let pid = murmurd.child.id();
     println!(
         "murmurd: listening {:.1} ms after spawn (debug builds are slower; use --release)",
         listening.as_secs_f64() * 1000.0
@@ -189,7 +172,6 @@ async fn main() -> Result<()> {
     if std::env::var_os("BENCH_SINGLE_ONLY").is_some() {
         let single = load(&proxy, Call::Models, 1).await?;
         println!("single client via Murmur: p50 {:.3} ms", single.p50_ms);
-        let _ = child.kill();
         let _ = fake_child.kill();
         return Ok(());
     }
@@ -274,8 +256,7 @@ async fn main() -> Result<()> {
         hwm as f64 / 1024.0
     );
 
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(murmurd);
     let _ = fake_child.kill();
     let _ = fake_child.wait();
     Ok(())

@@ -6,8 +6,6 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark report is printed")]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -15,6 +13,7 @@ use http::Method;
 use http_body_util::BodyExt;
 use murmur_tests::Client;
 use murmur_tests::client::request;
+use murmur_tests::murmurd::Quiet;
 
 const TEXT: &str = "Murmur gives every program on this machine a private speech endpoint. \
     It starts the engine when the first request arrives. It restarts it when it crashes. \
@@ -69,25 +68,8 @@ async fn main() -> Result<()> {
         "[proxy]\nmax_concurrent_requests = 1\n[runtime]\npython_install_mirror = \"http://127.0.0.1:9/python\"\n",
     )?;
     let spawned = Instant::now();
-    let child = Command::new(murmur_tests::murmurd::binary())
-        .arg("--data-dir")
-        .arg(data_dir.path())
-        .args(["--port", "0", "--engine", "piper"])
-        .env("MURMUR_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("spawn murmurd")?;
-    // Killed on every way out, errors included.
-    let mut child = KillOnDrop(child);
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().context("stdout")?).read_line(&mut line)?;
-    let proxy = line
-        .trim()
-        .strip_prefix("Murmur listening on ")
-        .context("murmurd did not start")?
-        .trim_end_matches("/v1")
-        .to_string();
+    let murmurd = Quiet::spawn(data_dir.path(), &["--engine", "piper"])?;
+    let proxy = murmurd.base.clone();
     let token = std::fs::read_to_string(data_dir.path().join("control-token"))?;
     let client = Client::new();
     let port = loop {
@@ -148,13 +130,4 @@ async fn main() -> Result<()> {
         rows[1].2 - rows[0].2
     );
     Ok(())
-}
-
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
