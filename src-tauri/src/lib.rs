@@ -23,11 +23,9 @@ pub fn run() {
         Some(paths) => murmur_core::logging::init(&paths.log_dir, "murmur"),
         None => (None, None),
     };
-    let settings = load_settings(paths.as_ref());
-    let data_dir = paths
-        .as_ref()
-        .map(|p| p.data_dir.clone())
-        .unwrap_or_else(std::env::temp_dir);
+    let overrides = Overrides::from_env().unwrap_or_default();
+    let settings = load_settings(paths.as_ref(), &overrides);
+    let paths = paths.unwrap_or_else(|| Paths::under(&std::env::temp_dir().join("murmur")));
     let (stop, stopped) = watch::channel(false);
 
     let app = tauri::Builder::default()
@@ -35,7 +33,7 @@ pub fn run() {
         .setup(move |app| {
             tray::build(app.handle())?;
             let handle = app.handle().clone();
-            tauri::async_runtime::spawn(serve(settings, data_dir, stopped, handle));
+            tauri::async_runtime::spawn(serve(settings, paths, overrides, stopped, handle));
             Ok(())
         })
         .build(tauri::generate_context!("../tauri.conf.json"))
@@ -60,11 +58,12 @@ pub fn quit(app: &tauri::AppHandle) {
 
 async fn serve(
     settings: Settings,
-    data_dir: PathBuf,
+    paths: Paths,
+    overrides: Overrides,
     mut stopped: watch::Receiver<bool>,
     app: tauri::AppHandle,
 ) {
-    match Bound::new(&settings, &data_dir).await {
+    match Bound::new(&settings, &paths, &overrides).await {
         Ok(bound) => {
             let backend = bound.backend.clone();
             tracing::info!("Murmur is listening on {}", bound.api_url());
@@ -95,11 +94,11 @@ fn resolve_paths() -> Option<Paths> {
 }
 
 /// Settings, or defaults when the file is broken (the file itself is left as it is).
-fn load_settings(paths: Option<&Paths>) -> Settings {
+fn load_settings(paths: Option<&Paths>, overrides: &Overrides) -> Settings {
     let Some(paths) = paths else {
         return Settings::default();
     };
-    match Overrides::from_env().and_then(|env| config::load(&paths.config_file, &env)) {
+    match config::load(&paths.config_file, overrides) {
         Ok(settings) => settings,
         Err(e) => {
             tracing::error!("configuration error, running on defaults: {e}");

@@ -150,8 +150,10 @@ impl Bound {
     /// Bind `[proxy] host:port` and build the app for the configured engine.
     pub async fn new(
         settings: &crate::config::Settings,
-        data_dir: &std::path::Path,
+        paths: &crate::paths::Paths,
+        overrides: &crate::config::Overrides,
     ) -> Result<Self, BindError> {
+        let data_dir = paths.data_dir.as_path();
         let listener = bind(&settings.proxy.host, settings.proxy.port).await?;
         let addr = listener.local_addr().map_err(|source| BindError::Io {
             addr: SocketAddr::new(IpAddr::from([127, 0, 0, 1]), settings.proxy.port),
@@ -167,8 +169,13 @@ impl Bound {
                 );
             })
             .ok();
+        let control = token.map(|token| crate::control::Control {
+            token,
+            config_file: paths.config_file.clone(),
+            overrides: overrides.clone(),
+        });
         let state =
-            crate::proxy::ProxyState::new(settings, addr.port(), backend.clone(), client, token);
+            crate::proxy::ProxyState::new(settings, addr.port(), backend.clone(), client, control);
         Ok(Self {
             listener,
             app: crate::proxy::app(state),

@@ -98,7 +98,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(settings: config::Settings, paths: Paths, overrides: Overrides) -> ExitCode {
-    let bound = match Bound::new(&settings, &paths.data_dir).await {
+    let bound = match Bound::new(&settings, &paths, &overrides).await {
         Ok(bound) => bound,
         Err(e) => {
             tracing::error!("{e}");
@@ -120,6 +120,15 @@ async fn run(settings: config::Settings, paths: Paths, overrides: Overrides) -> 
     // The one line a script or a test reads to learn the address.
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "Murmur listening on {url}");
+    // The page, with the control token in the fragment (never sent to a server, never logged).
+    if let Ok(token) = std::fs::read_to_string(paths.data_dir.join("control-token")) {
+        let _ = writeln!(
+            stdout,
+            "Status page: http://{}/murmur/#token={}",
+            bound.addr,
+            token.trim()
+        );
+    }
     let _ = stdout.flush();
 
     let backend = bound.backend.clone();

@@ -53,7 +53,8 @@ impl Overrides {
         }
     }
 
-    fn apply(&self, settings: &mut Settings) {
+    /// Put these values into `settings`.
+    pub fn apply(&self, settings: &mut Settings) {
         if let Some(port) = self.port {
             settings.proxy.port = port;
         }

@@ -1,6 +1,41 @@
-//! The control API under `/murmur/api/`, guarded by a token. For now: the status.
+//! The control API under `/murmur/api/`, guarded by a token: status, engine actions,
+//! settings, logs. State-changing calls are refused from any web page but Murmur's own.
 
+pub mod settings;
 pub mod token;
+
+use std::path::PathBuf;
+
+use crate::config::Overrides;
+
+/// What the control API needs beyond the proxy's state.
+#[derive(Debug, Clone)]
+pub struct Control {
+    /// The bearer token (`<data-dir>/control-token`).
+    pub token: String,
+    /// Where settings are saved.
+    pub config_file: PathBuf,
+    /// Environment and flag values that win over the file.
+    pub overrides: Overrides,
+}
+
+/// `GET /murmur/api/logs?lines=N`: the last engine output lines (at most 200 are kept).
+pub async fn logs(
+    State(state): State<ProxyState>,
+    axum::extract::Query(query): axum::extract::Query<LogsQuery>,
+) -> Json<serde_json::Value> {
+    let lines = state
+        .backend()
+        .supervisor()
+        .map(|s| s.log_tail(query.lines.unwrap_or(100).min(200)))
+        .unwrap_or_default();
+    Json(serde_json::json!({ "lines": lines }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct LogsQuery {
+    lines: Option<usize>,
+}
 
 use axum::Json;
 use axum::extract::{Request, State};
@@ -55,30 +90,44 @@ pub async fn status(State(state): State<ProxyState>) -> Json<Status> {
     Json(status)
 }
 
-/// Requires `Authorization: Bearer <control token>`.
+/// Requires `Authorization: Bearer <control token>`; state-changing calls must not come from a
+/// web page other than Murmur's own (the `Origin` check), whatever `allowed_origins` says.
 pub async fn require_token(
     State(state): State<ProxyState>,
     request: Request,
     next: Next,
 ) -> Response {
+    let Some(control) = state.control() else {
+        return ApiError::forbidden(
+            "control_disabled",
+            "the control API is not available in this process",
+        )
+        .into_response();
+    };
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    match (state.control_token(), given) {
-        (Some(token), Some(given)) if token::matches(token, given.trim()) => {
-            next.run(request).await
-        }
-        (None, _) => ApiError::forbidden(
-            "control_disabled",
-            "the control API is not available in this process",
-        )
-        .into_response(),
-        _ => {
-            let mut response = ApiError::unauthorized_control().into_response();
-            *response.status_mut() = StatusCode::UNAUTHORIZED;
-            response
-        }
+    if !given.is_some_and(|given| token::matches(&control.token, given.trim())) {
+        let mut response = ApiError::unauthorized_control().into_response();
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        return response;
     }
+    let changes_state = !matches!(*request.method(), http::Method::GET | http::Method::HEAD);
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    if changes_state
+        && let Some(origin) = origin
+        && !state.is_own_origin(origin)
+    {
+        return ApiError::forbidden(
+            "origin_not_allowed",
+            format!("{origin} may not change Murmur's state"),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }

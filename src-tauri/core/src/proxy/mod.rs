@@ -39,7 +39,7 @@ pub struct ProxyState(Arc<Inner>);
 pub struct Inner {
     backend: Arc<dyn Backend>,
     engine_id: crate::config::EngineId,
-    control_token: Option<String>,
+    control: Option<crate::control::Control>,
     client: HttpClient,
     gate: Gate,
     settings: ProxySettings,
@@ -55,20 +55,20 @@ impl std::ops::Deref for ProxyState {
 }
 
 impl ProxyState {
-    /// `port` is the port actually bound, used to recognise Murmur's own origin. Without a
-    /// `control_token`, the control API refuses every request.
+    /// `port` is the port actually bound, used to recognise Murmur's own origin. Without
+    /// `control`, the control API refuses every request.
     pub fn new(
         settings: &Settings,
         port: u16,
         backend: Arc<dyn Backend>,
         client: HttpClient,
-        control_token: Option<String>,
+        control: Option<crate::control::Control>,
     ) -> Self {
         let proxy = &settings.proxy;
         Self(Arc::new(Inner {
             backend,
             engine_id: settings.engine.id,
-            control_token,
+            control,
             client,
             gate: Gate::new(proxy.max_concurrent_requests, proxy.max_queue),
             settings: proxy.clone(),
@@ -87,8 +87,13 @@ impl ProxyState {
         self.0.engine_id
     }
 
-    pub fn control_token(&self) -> Option<&str> {
-        self.0.control_token.as_deref()
+    pub fn control(&self) -> Option<&crate::control::Control> {
+        self.0.control.as_ref()
+    }
+
+    /// Whether `origin` is Murmur's own page.
+    pub fn is_own_origin(&self, origin: &str) -> bool {
+        self.0.policy.is_own_origin(origin)
     }
 }
 
@@ -125,6 +130,11 @@ fn control_routes(state: ProxyState) -> Router<ProxyState> {
     Router::new()
         .route("/murmur/api/status", get(crate::control::status))
         .route("/murmur/api/engine/{action}", post(crate::control::engine))
+        .route(
+            "/murmur/api/settings",
+            get(crate::control::settings::get).put(crate::control::settings::put),
+        )
+        .route("/murmur/api/logs", get(crate::control::logs))
         .route_layer(middleware::from_fn_with_state(
             state,
             crate::control::require_token,

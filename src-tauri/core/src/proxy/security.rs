@@ -20,6 +20,8 @@ pub struct Policy {
     hosts: Vec<String>,
     /// Origins accepted in `Origin`: configured ones plus Murmur's own page.
     origins: Vec<String>,
+    /// Murmur's own page's origins alone.
+    own: Vec<String>,
     api_key: Option<String>,
 }
 
@@ -41,10 +43,11 @@ impl Policy {
                 .map(|h| h.to_ascii_lowercase()),
         );
 
-        let mut origins: Vec<String> = ["127.0.0.1", "localhost", "[::1]"]
+        let own: Vec<String> = ["127.0.0.1", "localhost", "[::1]"]
             .iter()
             .map(|host| format!("http://{host}:{port}"))
             .collect();
+        let mut origins = own.clone();
         origins.extend(
             settings
                 .allowed_origins
@@ -54,6 +57,7 @@ impl Policy {
         Self {
             hosts,
             origins,
+            own,
             api_key: settings.api_key.clone(),
         }
     }
@@ -73,6 +77,11 @@ impl Policy {
         self.hosts
             .iter()
             .any(|allowed| allowed.eq_ignore_ascii_case(name))
+    }
+
+    /// Murmur's own page (not merely an allowed one).
+    pub fn is_own_origin(&self, origin: &str) -> bool {
+        self.own.iter().any(|o| o.eq_ignore_ascii_case(origin))
     }
 
     fn origin_allowed(&self, origin: &str) -> bool {

@@ -1,0 +1,124 @@
+//! `GET|PUT /murmur/api/settings`: the settings file, read and written whole.
+//!
+//! A `PUT` is validated completely before anything is saved: every bad field is reported
+//! (422, with the dotted key of each), and nothing is written unless all of it is valid. A
+//! valid one is saved atomically (the previous file kept as `.bak`) and handed to the engine,
+//! which restarts if how it is launched changed. Proxy settings (port, limits, security) take
+//! effect at Murmur's next start; the answer says so.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde::Serialize;
+
+use crate::config::{self, FieldError, Settings};
+use crate::proxy::{ApiError, ProxyState};
+
+#[derive(Serialize)]
+struct Current {
+    settings: Settings,
+    config_file: String,
+    /// Values set by flags or the environment, which win over the file.
+    overridden: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+struct Saved {
+    saved: bool,
+    /// The engine restarts to apply these settings.
+    restarts_engine: bool,
+    /// These settings apply at Murmur's next start.
+    needs_murmur_restart: bool,
+}
+
+#[derive(Serialize)]
+struct Invalid {
+    error: InvalidError,
+}
+
+#[derive(Serialize)]
+struct InvalidError {
+    message: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    code: &'static str,
+    fields: Vec<FieldError>,
+}
+
+fn invalid(fields: Vec<FieldError>) -> Response {
+    let message = fields
+        .iter()
+        .map(|f| format!("{}: {}", f.key, f.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let body = Invalid {
+        error: InvalidError {
+            message,
+            kind: "invalid_request_error",
+            code: "invalid_settings",
+            fields,
+        },
+    };
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+}
+
+fn control(state: &ProxyState) -> Result<&super::Control, ApiError> {
+    state
+        .control()
+        .ok_or_else(|| ApiError::forbidden("control_disabled", "the control API is not available"))
+}
+
+/// `GET /murmur/api/settings`
+pub async fn get(State(state): State<ProxyState>) -> Result<Response, ApiError> {
+    let control = control(&state)?;
+    let settings = config::load_file(&control.config_file)
+        .map_err(|e| ApiError::conflict("config_broken", format!("{e}")))?;
+    let mut overridden = Vec::new();
+    if control.overrides.port.is_some() {
+        overridden.push("proxy.port");
+    }
+    if control.overrides.engine.is_some() {
+        overridden.push("engine.id");
+    }
+    Ok(Json(Current {
+        settings,
+        config_file: control.config_file.display().to_string(),
+        overridden,
+    })
+    .into_response())
+}
+
+/// `PUT /murmur/api/settings`: the whole settings object.
+pub async fn put(State(state): State<ProxyState>, body: Bytes) -> Result<Response, ApiError> {
+    let control = control(&state)?;
+    let mut reader = serde_json::Deserializer::from_slice(&body);
+    let new: Settings = match serde_path_to_error::deserialize(&mut reader) {
+        Ok(settings) => settings,
+        Err(e) => {
+            let key = e.path().to_string();
+            return Ok(invalid(vec![FieldError {
+                key: if key == "." { String::new() } else { key },
+                message: e.inner().to_string(),
+            }]));
+        }
+    };
+    let errors = config::check(&new);
+    if !errors.is_empty() {
+        return Ok(invalid(errors));
+    }
+    let old = config::load_file(&control.config_file).unwrap_or_default();
+    config::save(&control.config_file, &new)
+        .map_err(|e| ApiError::conflict("save_failed", e.to_string()))?;
+    let mut effective = new.clone();
+    control.overrides.apply(&mut effective);
+    let restarts_engine = old.engine != new.engine && state.backend().supervisor().is_some();
+    state.backend().apply(effective).await;
+    Ok(Json(Saved {
+        saved: true,
+        restarts_engine,
+        needs_murmur_restart: old.proxy != new.proxy,
+    })
+    .into_response())
+}

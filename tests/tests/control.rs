@@ -1,0 +1,223 @@
+//! The control API: settings read and written whole (validated, atomic, applied), logs, the
+//! Origin rule for state-changing calls, and the page URL murmurd prints.
+
+use std::io::{BufRead, BufReader};
+use std::time::Duration;
+
+use http::Method;
+use murmur_tests::client::request;
+use murmur_tests::murmurd::{binary, fake_engine_config};
+use murmur_tests::supervised::{QUICK, engine_pid, state};
+use murmur_tests::{Client, Murmurd, Reply};
+use serde_json::{Value, json};
+
+async fn call(
+    murmurd: &Murmurd,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+    origin: Option<&str>,
+) -> Reply {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut req = request(method, &murmurd.url(path), body);
+    let headers = req.headers_mut();
+    headers.insert(
+        "authorization",
+        format!("Bearer {}", murmurd.token())
+            .parse()
+            .expect("header"),
+    );
+    headers.insert("content-type", "application/json".parse().expect("header"));
+    if let Some(origin) = origin {
+        headers.insert("origin", origin.parse().expect("header"));
+    }
+    Client::new().exchange(req).await
+}
+
+#[tokio::test]
+async fn settings_are_validated_whole_saved_atomically_and_applied() {
+    let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
+    let current = call(&murmurd, Method::GET, "/murmur/api/settings", None, None).await;
+    assert_eq!(current.status, 200);
+    let current = current.json();
+    assert_eq!(current["settings"]["engine"]["id"], "custom");
+    assert_eq!(
+        current["overridden"],
+        json!(["proxy.port"]),
+        "the test passes --port"
+    );
+    let file = murmurd.data_dir().join("config.toml");
+    let before = std::fs::read_to_string(&file).expect("config");
+
+    // Two bad fields: both reported, nothing saved.
+    let mut bad = current["settings"].clone();
+    bad["engine"]["speed"] = json!(9.0);
+    bad["supervisor"]["health_interval_secs"] = json!(0);
+    let reply = call(
+        &murmurd,
+        Method::PUT,
+        "/murmur/api/settings",
+        Some(&bad),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 422);
+    let keys: Vec<String> = reply.json()["error"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| f["key"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(keys, ["engine.speed", "supervisor.health_interval_secs"]);
+    let mut unknown = current["settings"].clone();
+    unknown["proxy"]["prot"] = json!(1);
+    let reply = call(
+        &murmurd,
+        Method::PUT,
+        "/murmur/api/settings",
+        Some(&unknown),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 422);
+    assert_eq!(reply.json()["error"]["fields"][0]["key"], "proxy.prot");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("config"),
+        before,
+        "nothing was saved"
+    );
+
+    // A good change to the engine: saved (old file kept), applied by a restart.
+    assert_eq!(
+        Client::new()
+            .post_json(&murmurd.url("/v1/audio/speech"), r#"{"input":"hi"}"#)
+            .await
+            .status,
+        200
+    );
+    let first = engine_pid(&murmurd.status().await);
+    let mut good = current["settings"].clone();
+    good["engine"]["custom"]["command"]
+        .as_array_mut()
+        .expect("command")
+        .extend([json!("--say"), json!("reconfigured")]);
+    let reply = call(
+        &murmurd,
+        Method::PUT,
+        "/murmur/api/settings",
+        Some(&good),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(
+        reply.json(),
+        json!({"saved": true, "restarts_engine": true, "needs_murmur_restart": false})
+    );
+    assert_eq!(
+        std::fs::read_to_string(file.with_extension("toml.bak")).expect("backup"),
+        before
+    );
+    assert!(
+        std::fs::read_to_string(&file)
+            .expect("config")
+            .contains("reconfigured")
+    );
+    murmurd
+        .wait_for("the reconfigured engine", Duration::from_secs(15), |s| {
+            state(s) == "ready" && s["engine"]["pid"].as_u64() != Some(u64::from(first))
+        })
+        .await;
+    assert!(murmurd.engine_log().contains("reconfigured"));
+
+    // A proxy change is saved for the next start.
+    let mut proxy = good.clone();
+    proxy["proxy"]["max_queue"] = json!(5);
+    let reply = call(
+        &murmurd,
+        Method::PUT,
+        "/murmur/api/settings",
+        Some(&proxy),
+        None,
+    )
+    .await;
+    assert_eq!(reply.json()["needs_murmur_restart"], true);
+}
+
+#[tokio::test]
+async fn state_changes_from_other_web_pages_are_refused() {
+    let murmurd = Murmurd::start(&fake_engine_config(
+        &[],
+        "[proxy]\nallowed_origins = [\"http://localhost:3000\"]\n[supervisor]\nauto_start = false\n",
+    ));
+    for origin in ["https://evil.example", "http://localhost:3000"] {
+        let reply = call(
+            &murmurd,
+            Method::POST,
+            "/murmur/api/engine/start",
+            None,
+            Some(origin),
+        )
+        .await;
+        assert_eq!(
+            reply.status, 403,
+            "{origin}: even an allowed API origin may not drive Murmur"
+        );
+    }
+    let own = murmurd.base.clone();
+    let reply = call(
+        &murmurd,
+        Method::POST,
+        "/murmur/api/engine/start",
+        None,
+        Some(&own),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "Murmur's own page may");
+    let logs = call(
+        &murmurd,
+        Method::GET,
+        "/murmur/api/logs?lines=50",
+        None,
+        None,
+    )
+    .await
+    .json();
+    let lines = logs["lines"].as_array().expect("lines");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.as_str().is_some_and(|l| l.contains("[murmur] starting"))),
+        "{logs}"
+    );
+}
+
+#[test]
+fn murmurd_prints_the_page_url_with_the_token_in_the_fragment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = std::process::Command::new(binary())
+        .args(["--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let listening = lines.next().expect("a line").expect("text");
+    let page = lines.next().expect("a second line").expect("text");
+    let _ = child.kill();
+    let _ = child.wait();
+    let token = std::fs::read_to_string(dir.path().join("control-token")).expect("token");
+    assert!(listening.starts_with("Murmur listening on http://127.0.0.1:"));
+    assert!(
+        page.starts_with("Status page: http://127.0.0.1:")
+            && page.ends_with(&format!("/murmur/#token={}", token.trim())),
+        "{page}"
+    );
+    let log = std::fs::read_dir(dir.path().join("logs"))
+        .expect("logs")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect::<String>();
+    assert!(!log.contains(token.trim()), "the token is never logged");
+}
