@@ -221,3 +221,107 @@ fn murmurd_prints_the_page_url_with_the_token_in_the_fragment() {
         .collect::<String>();
     assert!(!log.contains(token.trim()), "the token is never logged");
 }
+
+#[tokio::test]
+async fn events_stream_every_state_change() {
+    let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
+    let url = murmurd.url(&format!("/murmur/api/events?token={}", murmurd.token()));
+    let response = Client::new().send(request(Method::GET, &url, "")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+    let mut states = Vec::new();
+    let mut pending = String::new();
+    let started = call(
+        &murmurd,
+        Method::POST,
+        "/murmur/api/engine/start",
+        None,
+        None,
+    );
+    let collect = async {
+        while !states.iter().any(|s: &String| s == "ready") {
+            let Some(Ok(frame)) = http_body_util::BodyExt::frame(&mut body).await else {
+                break;
+            };
+            if let Ok(data) = frame.into_data() {
+                pending.push_str(&String::from_utf8_lossy(&data));
+                while let Some(end) = pending.find("\n\n") {
+                    let event: String = pending.drain(..end + 2).collect();
+                    if let Some(json) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
+                        let status: Value = serde_json::from_str(json).expect("status JSON");
+                        states.push(status["state"].as_str().unwrap_or_default().to_string());
+                    }
+                }
+            }
+        }
+    };
+    let (reply, ()) = tokio::join!(started, async {
+        tokio::time::timeout(Duration::from_secs(15), collect)
+            .await
+            .expect("events within 15 s");
+    });
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        states.first().map(String::as_str),
+        Some("stopped"),
+        "{states:?}"
+    );
+    assert!(states.contains(&"starting".to_string()), "{states:?}");
+    assert_eq!(
+        states.last().map(String::as_str),
+        Some("ready"),
+        "{states:?}"
+    );
+    // Without the token there is no stream.
+    let refused = Client::new().get(&murmurd.url("/murmur/api/events")).await;
+    assert_eq!(refused.status, 401);
+}
+
+#[tokio::test]
+async fn speak_test_returns_audio_and_metrics_count_it() {
+    let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
+    let reply = call(
+        &murmurd,
+        Method::POST,
+        "/murmur/api/speak-test",
+        Some(&json!({"text": "testing"})),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(&reply.body[..4], b"RIFF");
+    let speech = Client::new()
+        .post_json(&murmurd.url("/v1/audio/speech"), r#"{"input":"counted"}"#)
+        .await;
+    assert_eq!(speech.status, 200);
+
+    let metrics = call(&murmurd, Method::GET, "/murmur/api/metrics", None, None)
+        .await
+        .json();
+    let rows = metrics["requests"].as_array().expect("rows");
+    let speech_row = rows
+        .iter()
+        .find(|r| r["route"] == "/v1/audio/speech" && r["status"] == 200)
+        .expect("a speech row");
+    assert_eq!(speech_row["count"], 1);
+    assert!(
+        metrics["response_bytes"]
+            .as_u64()
+            .is_some_and(|b| b >= speech.body.len() as u64 * 2)
+    );
+    let text = call(
+        &murmurd,
+        Method::GET,
+        "/murmur/api/metrics?format=prometheus",
+        None,
+        None,
+    )
+    .await;
+    let text = String::from_utf8_lossy(&text.body).into_owned();
+    assert!(
+        text.contains("murmur_requests_total{route=\"/v1/audio/speech\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE murmur_response_bytes_total counter"));
+}

@@ -104,11 +104,19 @@ pub async fn require_token(
         )
         .into_response();
     };
+    let from_query = (request.uri().path() == "/murmur/api/events")
+        .then(|| request.uri().query())
+        .flatten()
+        .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("token=")))
+        .map(String::from);
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(String::from)
+        .or(from_query);
+    let given = given.as_deref();
     if !given.is_some_and(|given| token::matches(&control.token, given.trim())) {
         let mut response = ApiError::unauthorized_control().into_response();
         *response.status_mut() = StatusCode::UNAUTHORIZED;
@@ -130,4 +138,86 @@ pub async fn require_token(
         .into_response();
     }
     next.run(request).await
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct MetricsQuery {
+    format: Option<String>,
+}
+
+/// `GET /murmur/api/metrics` (JSON) or `?format=prometheus` (text).
+pub async fn metrics(
+    State(state): State<ProxyState>,
+    axum::extract::Query(query): axum::extract::Query<MetricsQuery>,
+) -> Response {
+    let (restarts, crashes) = state
+        .backend()
+        .status()
+        .map(|s| {
+            let s = s.borrow();
+            (s.restarts.total, s.restarts.crashes)
+        })
+        .unwrap_or_default();
+    let metrics = state.metrics();
+    if query.format.as_deref() == Some("prometheus") {
+        let text = metrics.prometheus(restarts, crashes);
+        return ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response();
+    }
+    Json(serde_json::json!({
+        "requests": metrics.rows(),
+        "response_bytes": metrics.bytes_out(),
+        "engine": {"restarts": restarts, "crashes": crashes},
+    }))
+    .into_response()
+}
+
+/// `GET /murmur/api/events`: the status as server-sent events, one per change, with
+/// keep-alive comments. EventSource cannot set headers, so the token may come as `?token=`.
+pub async fn events(State(state): State<ProxyState>) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let receiver = state.backend().status();
+    let first = status(State(state.clone())).await.0;
+    let initial = futures_util::stream::once(async move { first });
+    let changes = futures_util::stream::unfold(receiver, |receiver| async move {
+        let mut receiver = receiver?;
+        receiver.changed().await.ok()?;
+        let next = receiver.borrow_and_update().clone();
+        Some((next, Some(receiver)))
+    });
+    let stream =
+        futures_util::StreamExt::map(futures_util::StreamExt::chain(initial, changes), |status| {
+            Ok::<_, std::convert::Infallible>(
+                Event::default()
+                    .event("status")
+                    .json_data(&status)
+                    .unwrap_or_default(),
+            )
+        });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .into_response()
+}
+
+/// `POST /murmur/api/speak-test` `{"text", "voice", "speed"}`: speech as the page plays it.
+pub async fn speak_test(
+    State(state): State<ProxyState>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let request: serde_json::Value = if body.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_json(format!("not JSON: {e}")))?
+    };
+    let text = request
+        .get("text")
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or("Hello from Murmur. Your speech server is working.");
+    let mut speech = serde_json::json!({ "input": text, "response_format": "wav" });
+    for key in ["voice", "speed"] {
+        if let Some(value) = request.get(key).filter(|v| !v.is_null()) {
+            speech[key] = value.clone();
+        }
+    }
+    crate::proxy::speak(&state, speech).await
 }

@@ -75,6 +75,7 @@ pub async fn forward(
         deadline: Box::pin(tokio::time::sleep_until(deadline)),
         timeout,
         _permit: exchange.permit,
+        metrics: state.metrics_handle(),
     };
     if exchange.expect_body && parts.status == StatusCode::OK {
         let first = relay.first_chunk().await.inspect_err(|e| {
@@ -162,6 +163,7 @@ struct Relay {
     deadline: Pin<Box<Sleep>>,
     timeout: Duration,
     _permit: Option<OwnedSemaphorePermit>,
+    metrics: std::sync::Arc<super::metrics::Metrics>,
 }
 
 /// Why a relay stopped early. Returned to hyper, which aborts the client connection.
@@ -214,6 +216,7 @@ impl Relay {
             let frame = result.map_err(RelayError::Upstream)?;
             if let Some(data) = frame.data_ref() {
                 this.sent += data.len() as u64;
+                this.metrics.sent(data.len() as u64);
                 if this.sent > this.limit {
                     return Err(RelayError::TooLarge { limit: this.limit });
                 }

@@ -9,6 +9,7 @@
 mod error;
 mod forward;
 mod gate;
+pub mod metrics;
 mod security;
 pub mod speech;
 
@@ -40,6 +41,7 @@ pub struct Inner {
     backend: Arc<dyn Backend>,
     engine_id: crate::config::EngineId,
     control: Option<crate::control::Control>,
+    metrics: Arc<metrics::Metrics>,
     client: HttpClient,
     gate: Gate,
     settings: ProxySettings,
@@ -69,6 +71,7 @@ impl ProxyState {
             backend,
             engine_id: settings.engine.id,
             control,
+            metrics: Arc::default(),
             client,
             gate: Gate::new(proxy.max_concurrent_requests, proxy.max_queue),
             settings: proxy.clone(),
@@ -85,6 +88,14 @@ impl ProxyState {
 
     pub fn engine_id(&self) -> crate::config::EngineId {
         self.0.engine_id
+    }
+
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.0.metrics
+    }
+
+    pub(crate) fn metrics_handle(&self) -> Arc<metrics::Metrics> {
+        self.0.metrics.clone()
     }
 
     pub fn control(&self) -> Option<&crate::control::Control> {
@@ -121,7 +132,7 @@ pub fn app(state: ProxyState) -> Router {
             policy,
             security::guard_origin,
         ))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .with_state(state)
 }
 
@@ -135,6 +146,9 @@ fn control_routes(state: ProxyState) -> Router<ProxyState> {
             get(crate::control::settings::get).put(crate::control::settings::put),
         )
         .route("/murmur/api/logs", get(crate::control::logs))
+        .route("/murmur/api/metrics", get(crate::control::metrics))
+        .route("/murmur/api/events", get(crate::control::events))
+        .route("/murmur/api/speak-test", post(crate::control::speak_test))
         .route_layer(middleware::from_fn_with_state(
             state,
             crate::control::require_token,
@@ -142,13 +156,14 @@ fn control_routes(state: ProxyState) -> Router<ProxyState> {
 }
 
 /// One log line per request; a debug span so it costs nothing unless asked for.
-async fn log_request(request: Request, next: Next) -> Response {
+async fn log_request(State(state): State<ProxyState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    state.metrics.record(&path, status, latency_ms);
     if response.status().is_server_error() {
         tracing::warn!(%method, %path, status, latency_ms, "request");
     } else {
@@ -229,6 +244,30 @@ async fn drain(body: Body, cap: u64) {
             break;
         }
     }
+}
+
+/// A speech request made by Murmur itself (the page's test button): the same path as a
+/// client's, minus the HTTP parsing.
+pub(crate) async fn speak(
+    state: &ProxyState,
+    body: serde_json::Value,
+) -> Result<Response, ApiError> {
+    state.backend.touch();
+    let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::bad_json(e.to_string()))?;
+    let prepared = speech::prepare(&bytes, &state.defaults)?;
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    let replayable = Replayable {
+        method: Method::POST,
+        uri: http::Uri::from_static("/v1/audio/speech"),
+        headers,
+        body: prepared,
+        gated: true,
+    };
+    send_replayable(state, replayable).await
 }
 
 /// `GET /v1/models`, `GET /v1/audio/voices`: wait for the engine, then forward.
