@@ -23,13 +23,16 @@ run-headless:
 	$(CARGO) build --release -p murmur-core --bin murmurd
 	./target/release/murmurd
 
-# Everything CI checks: formatting, lints, the desktop app builds, every test.
+# Everything CI checks: formatting, lints, the desktop app builds, every test, then the
+# browser tests of the page (Debian's Chromium driven by playwright-core from npm).
 test:
 	@scripts/install-deps.sh test
+	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is needed for the browser tests"; exit 1; }
 	$(CARGO) fmt --all -- --check
 	$(CARGO) build --workspace --bins
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace --no-fail-fast
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error && npm test
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -3,7 +3,8 @@
 #
 #   scripts/install-deps.sh headless   murmurd only (a C toolchain)
 #   scripts/install-deps.sh desktop    + the GTK/WebKit libraries Tauri links against
-#   scripts/install-deps.sh test       + everything the test suite uses (python3 runs the fake engine)
+#   scripts/install-deps.sh test       + everything the test suite uses (python3 runs the fake engine,
+#                                        Chromium the browser tests)
 #
 # Debian/Ubuntu: missing packages are installed with apt-get (via sudo when not root; when
 # that is impossible, the exact command is printed). macOS: Xcode's command line tools and
@@ -43,7 +44,7 @@ desktop=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg
 case "$mode" in
 headless) ;;
 desktop) packages+=("${desktop[@]}") ;;
-test) packages+=("${desktop[@]}" python3) ;;
+test) packages+=("${desktop[@]}" python3 chromium) ;;
 *)
     echo "usage: $0 headless|desktop|test" >&2
     exit 2

@@ -1,0 +1,176 @@
+// Browser tests of the status & settings page: a real murmurd running the fault-injecting
+// fake engine, Debian's Chromium driven by playwright-core. `make test` runs them; screenshots
+// of the ready and failed states land in target/ui-screenshots/.
+
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { mkdtempSync, writeFileSync, readFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const murmurd = process.env.MURMURD_BIN || join(root, "target/debug/murmurd");
+const fakeEngine = join(root, "tests/fixtures/fake-engine/fake_engine.py");
+const shots = join(root, "target/ui-screenshots");
+mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
+});
+const running = [];
+after(async () => {
+  await browser.close();
+  for (const child of running) child.kill("SIGKILL");
+});
+
+function config(flags = [], extra = "") {
+  const command = ["python3", fakeEngine, "--port", "{port}", ...flags].map((a) => JSON.stringify(a)).join(", ");
+  return `[engine]\nid = "custom"\n[engine.custom]\ncommand = [${command}]\n${extra}\n`;
+}
+
+/** Start murmurd on a free port; resolves with its page URL (token in the fragment). */
+function start(configText, dataDir = mkdtempSync(join(tmpdir(), "murmur-e2e-"))) {
+  writeFileSync(join(dataDir, "config.toml"), configText);
+  const child = spawn(murmurd, ["--data-dir", dataDir, "--port", "0"], { stdio: ["ignore", "pipe", "ignore"] });
+  running.push(child);
+  const lines = createInterface({ input: child.stdout });
+  return new Promise((resolvePage, reject) => {
+    let base = null;
+    lines.on("line", (line) => {
+      const listening = line.match(/^Murmur listening on (http:\/\/[^/]+)\/v1$/);
+      if (listening) base = listening[1];
+      const page = line.match(/^Status page: (\S+)$/);
+      if (page) resolvePage({ child, dataDir, base, page: page[1], token: page[1].split("#token=")[1] });
+    });
+    child.on("exit", (code) => reject(new Error(`murmurd exited with ${code}`)));
+  });
+}
+
+async function stop(child) {
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+async function status(m) {
+  const response = await fetch(`${m.base}/murmur/api/status`, { headers: { Authorization: `Bearer ${m.token}` } });
+  return response.json();
+}
+
+async function open(m) {
+  const page = await browser.newPage({ viewport: { width: 480, height: 640 } });
+  await page.goto(m.page);
+  return page;
+}
+
+test("the page warms up to ready without a reload, and hides the token", async () => {
+  const m = await start(config(["--start-delay", "1.5"]));
+  const page = await open(m);
+  await page.getByText("Warming up").first().waitFor();
+  assert.equal(new URL(page.url()).hash, "", "the token left the address bar");
+  await page.locator("#badge", { hasText: "Ready" }).waitFor({ timeout: 20000 });
+  assert.match(await page.locator("#endpoint").inputValue(), /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+  await page.locator("#logs", { hasText: "[murmur] starting" }).waitFor();
+  await page.screenshot({ path: join(shots, "ready.png"), fullPage: true });
+  await page.close();
+  await stop(m.child);
+});
+
+test("a killed engine shows up as a restart", async () => {
+  const m = await start(config([], "[supervisor]\nrestart_delay_ms = 200\n"));
+  const page = await open(m);
+  await page.locator("#badge", { hasText: "Ready" }).waitFor({ timeout: 20000 });
+  const { engine } = await status(m);
+  process.kill(engine.pid, "SIGKILL");
+  await page.locator("#restarts-total", { hasText: "1" }).waitFor({ timeout: 15000 });
+  await page.locator("#restarts-last", { hasText: "SIGKILL" }).waitFor();
+  await page.locator("#badge", { hasText: "Ready" }).waitFor({ timeout: 15000 });
+  await page.close();
+  await stop(m.child);
+});
+
+test("a failed engine explains itself and Restart recovers it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "murmur-e2e-"));
+  const flagFile = join(dir, "crash");
+  writeFileSync(flagFile, "");
+  // Crashes half a second after start while the flag file exists.
+  const m = await start(config(["--crash-after-secs", "0.5", "--say", "the voice model is corrupt"],
+    "[supervisor]\nrestart_delay_ms = 100\nmax_restarts = 1\n"));
+  const page = await open(m);
+  await page.locator("#badge", { hasText: "Failed" }).waitFor({ timeout: 20000 });
+  const failure = await page.locator("#failure").innerText();
+  assert.match(failure, /failed/);
+  assert.match(failure, /the voice model is corrupt/);
+  await page.screenshot({ path: join(shots, "failed.png"), fullPage: true });
+  await page.getByRole("button", { name: "Restart engine" }).click();
+  await page.locator("#badge", { hasText: /Warming up|Ready/ }).waitFor({ timeout: 10000 });
+  assert.equal(await page.locator("#restarts-crashes").innerText(), "0 of 1", "Restart clears the crash count");
+  await page.close();
+  await stop(m.child);
+});
+
+test("settings are applied, persisted across a restart, and bad ones are marked", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "murmur-e2e-"));
+  const m = await start(config(), dataDir);
+  const page = await open(m);
+  await page.locator("#badge", { hasText: "Ready" }).waitFor({ timeout: 20000 });
+
+  await page.getByLabel("Speed", { exact: true }).last().fill("9");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator(".field-error", { hasText: "outside 0.25 to 4.0" }).waitFor();
+  assert.match(await page.locator("#settings-result").innerText(), /Not saved/);
+
+  await page.getByLabel("Speed", { exact: true }).last().fill("1.5");
+  await page.getByLabel("Unload after idle (s, 0 = never)").fill("600");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator("#settings-result", { hasText: "Saved." }).waitFor();
+  assert.match(readFileSync(join(dataDir, "config.toml"), "utf8"), /idle_unload_secs = 600/);
+  await page.close();
+  await stop(m.child);
+
+  const again = await start(readFileSync(join(dataDir, "config.toml"), "utf8"), dataDir);
+  const reopened = await open(again);
+  await reopened.locator("#badge").waitFor();
+  await reopened.waitForFunction(() => document.querySelector("#s-idle").value === "600");
+  assert.equal(await reopened.locator("#s-speed").inputValue(), "1.5");
+  await reopened.close();
+  await stop(again.child);
+});
+
+test("test speech plays audio to the end", async () => {
+  const m = await start(config());
+  const page = await open(m);
+  await page.locator("#badge", { hasText: "Ready" }).waitFor({ timeout: 20000 });
+  await page.locator("#speak-text").fill("A short test.");
+  await page.getByRole("button", { name: "Play" }).click();
+  const duration = await page.evaluate(() => new Promise((resolveEnded, reject) => {
+    const player = document.querySelector("#player");
+    const done = () => resolveEnded(player.duration);
+    if (player.ended) return done();
+    player.addEventListener("ended", done, { once: true });
+    setTimeout(() => reject(new Error(`not ended: ${player.error && player.error.message}`)), 15000);
+  }));
+  assert.ok(duration > 0, `audio duration ${duration}`);
+  await page.locator("#speak-result", { hasText: "First audio after" }).waitFor();
+  await page.close();
+  await stop(m.child);
+});
+
+test("without a token the page asks for one", async () => {
+  const m = await start(config([], "[supervisor]\nauto_start = false\n"));
+  const page = await browser.newPage();
+  await page.goto(`${m.base}/murmur/`);
+  await page.getByLabel("Control token").waitFor();
+  assert.equal(await page.locator("#dashboard").isHidden(), true);
+  await page.getByLabel("Control token").fill(m.token);
+  await page.getByRole("button", { name: "Open" }).click();
+  await page.locator("#badge", { hasText: "Stopped" }).waitFor();
+  await page.close();
+  await stop(m.child);
+});

@@ -1,0 +1,289 @@
+// Murmur's status & settings page. Plain ES module, no build step. It talks to the control
+// API over HTTP with the token it was opened with (#token=… → session storage); the desktop
+// app serves the same page.
+
+const $ = (id) => document.getElementById(id);
+const STAGES = [
+  ["uv", "uv"], ["python", "Python"], ["packages", "Packages"],
+  ["model", "Model"], ["server", "Server"], ["ready", "Ready"],
+];
+
+function takeToken() {
+  const match = location.hash.match(/token=([0-9a-f]+)/i);
+  if (match) {
+    sessionStorage.setItem("murmur-token", match[1]);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return sessionStorage.getItem("murmur-token");
+}
+
+let token = takeToken();
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    ...options,
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...(options.headers || {}) },
+  });
+  if (response.status === 401) {
+    sessionStorage.removeItem("murmur-token");
+    askForToken("The token was not accepted.");
+    throw new Error("unauthorized");
+  }
+  return response;
+}
+
+function askForToken(reason) {
+  $("dashboard").hidden = true;
+  $("token-form").hidden = false;
+  if (reason) $("token-form").querySelector("p").textContent = reason + " " + $("token-form").querySelector("p").textContent;
+  $("token-input").focus();
+}
+
+$("token-entry").addEventListener("submit", (event) => {
+  event.preventDefault();
+  token = $("token-input").value.trim();
+  sessionStorage.setItem("murmur-token", token);
+  start();
+});
+
+// ---- status -------------------------------------------------------------------------------
+
+const WORDS = {
+  stopped: "Stopped", provisioning: "Warming up", starting: "Warming up", ready: "Ready",
+  unhealthy: "Unhealthy", backoff: "Restarting", idle: "Idle", stopping: "Stopping", failed: "Failed",
+};
+const BADGE = { provisioning: "warming", starting: "warming", backoff: "restarting", stopping: "restarting" };
+let current = null;
+let warmStarted = null;
+
+function ago(unix) {
+  if (!unix) return "—";
+  const secs = Math.max(0, Math.round(Date.now() / 1000 - unix));
+  return secs < 60 ? `${secs} s ago` : `${Math.round(secs / 60)} min ago`;
+}
+
+function duration(secs) {
+  if (secs == null) return "—";
+  if (secs < 60) return `${secs} s`;
+  if (secs < 3600) return `${Math.floor(secs / 60)} min ${secs % 60} s`;
+  return `${Math.floor(secs / 3600)} h ${Math.floor((secs % 3600) / 60)} min`;
+}
+
+function render(status) {
+  current = status;
+  const state = status.state;
+  const badge = $("badge");
+  badge.textContent = WORDS[state] || state;
+  badge.dataset.state = BADGE[state] || state;
+  const engine = status.engine;
+  $("engine-line").textContent = [engine.name, engine.pid ? `pid ${engine.pid}` : null].filter(Boolean).join(" · ");
+  $("toggle").textContent = ["stopped", "idle", "failed"].includes(state) ? "Start" : "Stop";
+
+  const failure = $("failure");
+  if (state === "failed" || status.error) {
+    const hint = status.error && status.error.hint ? `\n${status.error.hint}` : "";
+    failure.textContent = (state === "failed" ? `The engine has failed: ${status.reason}` : status.error.message) + hint;
+    failure.hidden = false;
+  } else {
+    failure.hidden = true;
+  }
+
+  const warming = ["provisioning", "starting"].includes(state);
+  if (warming && !warmStarted) warmStarted = Date.now();
+  if (!warming) warmStarted = null;
+  const stage = state === "ready" ? "ready" : status.warmup.stage;
+  const index = STAGES.findIndex(([key]) => key === stage);
+  $("stages").replaceChildren(...STAGES.map(([key, label], i) => {
+    const li = document.createElement("li");
+    li.textContent = label;
+    if (index >= 0 && i < index) li.className = "done";
+    if (i === index) li.className = state === "ready" ? "done" : "current";
+    return li;
+  }));
+  const bar = $("warmup-progress");
+  if (warming && status.warmup.total) {
+    bar.hidden = false;
+    bar.max = status.warmup.total;
+    bar.value = status.warmup.done || 0;
+  } else {
+    bar.hidden = true;
+  }
+  const elapsed = warmStarted ? ` (${Math.round((Date.now() - warmStarted) / 1000)} s)` : "";
+  $("warmup-message").textContent = warming
+    ? (status.warmup.message || "starting the engine") + elapsed
+    : status.runtime_note || (state === "ready" ? "The engine is ready." : "");
+
+  $("health-last").textContent = ago(status.health.last_ok_at);
+  $("health-latency").textContent = status.health.latency_ms != null ? `${status.health.latency_ms} ms` : "—";
+  $("health-failures").textContent = status.health.consecutive_failures;
+  $("uptime").textContent = duration(engine.uptime_secs);
+  $("restarts-total").textContent = status.restarts.total;
+  $("restarts-crashes").textContent = `${status.restarts.crashes} of ${status.restarts.max}`;
+  $("restarts-last").textContent = status.restarts.last_exit || "—";
+  $("memory-available").textContent = status.memory.system_available_mb != null ? `${status.memory.system_available_mb} MB` : "—";
+  $("memory-engine").textContent = status.memory.engine_rss_mb != null ? `${status.memory.engine_rss_mb} MB` : "—";
+  const warning = $("memory-warning");
+  warning.hidden = !status.memory.warning;
+  warning.textContent = status.memory.warning ? `Memory is short: ${status.memory.warning}` : "";
+  refreshLogs();
+}
+
+function follow() {
+  const events = new EventSource(`/murmur/api/events?token=${encodeURIComponent(token)}`);
+  events.addEventListener("status", (event) => render(JSON.parse(event.data)));
+  events.onerror = () => {
+    // EventSource reconnects by itself; make sure a revoked token is noticed.
+    api("/murmur/api/status").catch(() => events.close());
+  };
+}
+
+let logsPending = false;
+async function refreshLogs() {
+  if (logsPending) return;
+  logsPending = true;
+  try {
+    const response = await api("/murmur/api/logs?lines=200");
+    const { lines } = await response.json();
+    const pre = $("logs");
+    const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.textContent = lines.join("\n");
+    if (atBottom) pre.scrollTop = pre.scrollHeight;
+  } catch (_) {
+    // shown elsewhere
+  } finally {
+    logsPending = false;
+  }
+}
+
+// ---- actions ------------------------------------------------------------------------------
+
+$("restart").addEventListener("click", () => api("/murmur/api/engine/restart", { method: "POST" }).then((r) => r.json()).then(render));
+$("toggle").addEventListener("click", () => {
+  const action = ["stopped", "idle", "failed"].includes(current && current.state) ? "start" : "stop";
+  api(`/murmur/api/engine/${action}`, { method: "POST" }).then((r) => r.json()).then(render);
+});
+$("copy-endpoint").addEventListener("click", () => navigator.clipboard && navigator.clipboard.writeText($("endpoint").value));
+
+$("speak").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const started = performance.now();
+  $("speak-result").textContent = "Synthesising…";
+  const body = { text: $("speak-text").value, speed: Number($("speak-speed").value) || 1 };
+  if ($("speak-voice").value) body.voice = $("speak-voice").value;
+  const response = await api("/murmur/api/speak-test", { method: "POST", body: JSON.stringify(body) });
+  if (!response.ok) {
+    const error = await response.json().catch(() => ({}));
+    $("speak-result").textContent = (error.error && error.error.message) || `Failed (${response.status})`;
+    return;
+  }
+  const audio = await response.blob();
+  const player = $("player");
+  player.hidden = false;
+  player.src = URL.createObjectURL(audio);
+  player.onplaying = () => {
+    $("speak-result").textContent = `First audio after ${Math.round(performance.now() - started)} ms.`;
+  };
+  await player.play().catch(() => {
+    $("speak-result").textContent = "Ready: press play.";
+  });
+});
+
+async function loadVoices() {
+  try {
+    const response = await fetch("/v1/audio/voices");
+    if (!response.ok) return;
+    const { voices } = await response.json();
+    $("speak-voice").replaceChildren(new Option("Default", ""), ...voices.map((v) => new Option(v.name || v.id, v.id)));
+  } catch (_) {
+    // the list is a convenience
+  }
+}
+
+// ---- settings -----------------------------------------------------------------------------
+
+let settings = null;
+
+function field(key) {
+  return document.querySelector(`[data-key="${key}"]`);
+}
+
+function getPath(object, key) {
+  return key.split(".").reduce((o, k) => (o == null ? undefined : o[k]), object);
+}
+
+function setPath(object, key, value) {
+  const parts = key.split(".");
+  const last = parts.pop();
+  const target = parts.reduce((o, k) => (o[k] = o[k] || {}), object);
+  if (value === undefined) delete target[last];
+  else target[last] = value;
+}
+
+async function loadSettings() {
+  const response = await api("/murmur/api/settings");
+  const body = await response.json();
+  settings = body.settings;
+  for (const input of document.querySelectorAll("#settings [data-key]")) {
+    const value = getPath(settings, input.dataset.key);
+    if (input.type === "checkbox") input.checked = Boolean(value);
+    else if (input.hasAttribute("data-list")) input.value = (value || []).join(", ");
+    else input.value = value ?? "";
+  }
+}
+
+$("settings").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  for (const old of document.querySelectorAll(".field-error")) old.remove();
+  const next = structuredClone(settings);
+  for (const input of document.querySelectorAll("#settings [data-key]")) {
+    let value;
+    if (input.type === "checkbox") value = input.checked;
+    else if (input.hasAttribute("data-list")) value = input.value.split(",").map((s) => s.trim()).filter(Boolean);
+    else if (input.type === "number") value = input.value === "" ? undefined : Number(input.value);
+    else value = input.value.trim() === "" ? undefined : input.value.trim();
+    setPath(next, input.dataset.key, value);
+  }
+  const response = await api("/murmur/api/settings", { method: "PUT", body: JSON.stringify(next) });
+  const body = await response.json();
+  const result = $("settings-result");
+  if (response.status === 422) {
+    result.textContent = "Not saved: fix the fields marked below.";
+    for (const { key, message } of body.error.fields) {
+      const input = field(key) || $("s-engine");
+      const note = document.createElement("div");
+      note.className = "field-error";
+      note.textContent = message;
+      note.id = `error-${key.replace(/\W/g, "-")}`;
+      input.setAttribute("aria-describedby", note.id);
+      input.after(note);
+    }
+    return;
+  }
+  if (!response.ok) {
+    result.textContent = (body.error && body.error.message) || `Not saved (${response.status})`;
+    return;
+  }
+  settings = next;
+  result.textContent = "Saved." + (body.restarts_engine ? " The engine restarts to apply it." : "")
+    + (body.needs_murmur_restart ? " Some changes apply when Murmur restarts." : "");
+});
+
+// ---- start --------------------------------------------------------------------------------
+
+async function start() {
+  if (!token) return askForToken();
+  try {
+    const response = await api("/murmur/api/status");
+    render(await response.json());
+  } catch (_) {
+    return;
+  }
+  $("token-form").hidden = true;
+  $("dashboard").hidden = false;
+  $("endpoint").value = `${location.origin}/v1`;
+  follow();
+  loadVoices();
+  loadSettings();
+}
+
+start();
