@@ -76,7 +76,8 @@ function render(status) {
   badge.textContent = WORDS[state] || state;
   badge.dataset.state = BADGE[state] || state;
   const engine = status.engine;
-  $("engine-line").textContent = [engine.name, engine.pid ? `pid ${engine.pid}` : null].filter(Boolean).join(" · ");
+  $("engine-line").textContent = [engine.name, engine.model, engine.voice && `voice ${engine.voice}`, engine.pid ? `pid ${engine.pid}` : null]
+    .filter(Boolean).join(" · ");
   $("toggle").textContent = ["stopped", "idle", "failed"].includes(state) ? "Start" : "Stop";
 
   const failure = $("failure");
@@ -126,6 +127,8 @@ function render(status) {
   warning.hidden = !status.memory.warning;
   warning.textContent = status.memory.warning ? `Memory is short: ${status.memory.warning}` : "";
   refreshLogs();
+  // Asking a stopped engine for its voices would start it: wait until it is up.
+  if (state === "ready" && !voicesLoaded) loadVoices();
 }
 
 function follow() {
@@ -188,7 +191,9 @@ $("speak").addEventListener("submit", async (event) => {
   });
 });
 
+let voicesLoaded = false;
 async function loadVoices() {
+  voicesLoaded = true;
   try {
     const response = await fetch("/v1/audio/voices");
     if (!response.ok) return;
@@ -282,8 +287,9 @@ async function start() {
   $("dashboard").hidden = false;
   $("endpoint").value = `${location.origin}/v1`;
   follow();
-  loadVoices();
   loadSettings();
+  // The engine writes between status changes too: follow its log while the page is visible.
+  setInterval(() => document.visibilityState === "visible" && refreshLogs(), 2000);
 }
 
 start();

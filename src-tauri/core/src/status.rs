@@ -70,6 +70,9 @@ pub struct Status {
 pub struct EngineInfo {
     pub id: String,
     pub name: String,
+    /// The model and voice requests get when they name none.
+    pub model: Option<String>,
+    pub voice: Option<String>,
     pub pid: Option<u32>,
     pub port: Option<u16>,
     /// Unix time in seconds.
