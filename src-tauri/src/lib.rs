@@ -2,6 +2,7 @@
 //! tray. Every behaviour is in `murmur-core`; this crate only wires the desktop to it.
 
 mod tray;
+mod window;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,6 +16,14 @@ use tokio::sync::watch;
 /// Sends "stop" to the proxy task; the task reports back when it has drained.
 pub struct Shutdown {
     stop: watch::Sender<bool>,
+}
+
+/// The running core, for the tray's actions (managed once the proxy is up).
+pub struct Core {
+    pub backend: std::sync::Arc<dyn murmur_core::backend::Backend>,
+    /// The status page, with the control token in the fragment.
+    pub page_url: String,
+    pub log_dir: PathBuf,
 }
 
 pub fn run() {
@@ -31,9 +40,9 @@ pub fn run() {
     let app = tauri::Builder::default()
         .manage(Shutdown { stop })
         .setup(move |app| {
-            tray::build(app.handle())?;
+            let tray = tray::build(app.handle())?;
             let handle = app.handle().clone();
-            tauri::async_runtime::spawn(serve(settings, paths, overrides, stopped, handle));
+            tauri::async_runtime::spawn(serve(settings, paths, overrides, stopped, handle, tray));
             Ok(())
         })
         .build(tauri::generate_context!("../tauri.conf.json"))
@@ -62,10 +71,20 @@ async fn serve(
     overrides: Overrides,
     mut stopped: watch::Receiver<bool>,
     app: tauri::AppHandle,
+    tray: tray::Tray,
 ) {
     match Bound::new(&settings, &paths, &overrides).await {
         Ok(bound) => {
             let backend = bound.backend.clone();
+            let token =
+                std::fs::read_to_string(paths.data_dir.join("control-token")).unwrap_or_default();
+            let page_url = format!("http://{}/murmur/#token={}", bound.addr, token.trim());
+            app.manage(Core {
+                backend: backend.clone(),
+                page_url,
+                log_dir: paths.log_dir.clone(),
+            });
+            tauri::async_runtime::spawn(tray::follow(tray, backend.clone()));
             tracing::info!("Murmur is listening on {}", bound.api_url());
             let drain = Duration::from_secs(settings.proxy.shutdown_timeout_secs);
             let shutdown = async move {

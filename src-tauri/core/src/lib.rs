@@ -29,3 +29,4 @@ pub mod runtime;
 pub mod server;
 pub mod status;
 pub mod supervisor;
+pub mod tray;

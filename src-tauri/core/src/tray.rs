@@ -1,0 +1,176 @@
+//! What the tray shows for a status: the icon, the tooltip and the menu's status line. Pure
+//! functions of [`Status`], so the desktop shell only draws them (and tests need no GUI).
+
+use crate::status::{State, Status};
+
+/// The four tray icons (`icons/tray-*.png`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Icon {
+    Stopped,
+    Warming,
+    Ready,
+    Failed,
+}
+
+impl Icon {
+    pub fn of(status: &Status) -> Self {
+        match status.state {
+            State::Ready => Self::Ready,
+            State::Provisioning | State::Starting | State::Backoff { .. } | State::Stopping => {
+                Self::Warming
+            }
+            State::Unhealthy | State::Failed { .. } => Self::Failed,
+            State::Stopped | State::Idle => Self::Stopped,
+        }
+    }
+}
+
+/// Whether the "Speech server" item is checked: the engine is on, or on its way.
+pub fn server_on(status: &Status) -> bool {
+    !matches!(
+        status.state,
+        State::Stopped | State::Idle | State::Failed { .. } | State::Stopping
+    )
+}
+
+/// The menu's first line: "Ready — Piper · joe", "Warming up — installing packages 12/54",
+/// "Failed — the engine exited with code 3".
+pub fn status_line(status: &Status) -> String {
+    let engine = &status.engine;
+    let what = match &engine.voice {
+        Some(voice) => format!("{} · {voice}", engine.name),
+        None => engine.name.clone(),
+    };
+    let line = match &status.state {
+        State::Ready => format!("Ready — {what}"),
+        State::Provisioning | State::Starting => {
+            let warmup = &status.warmup;
+            let detail = match (&warmup.message, warmup.done, warmup.total) {
+                (_, Some(done), Some(total)) if warmup.unit.as_deref() == Some("packages") => {
+                    format!("installing packages {done}/{total}")
+                }
+                (_, Some(done), Some(total)) if warmup.unit.as_deref() == Some("bytes") => {
+                    format!(
+                        "{} {}/{} MB",
+                        warmup.stage.as_deref().unwrap_or("downloading"),
+                        done / 1_000_000,
+                        total / 1_000_000
+                    )
+                }
+                (Some(message), _, _) => message.clone(),
+                _ => "starting".into(),
+            };
+            format!("Warming up — {detail}")
+        }
+        State::Unhealthy => format!("Not answering — {what}"),
+        State::Backoff { attempt, .. } => format!("Restarting after a crash (attempt {attempt})"),
+        State::Idle => format!("Idle — {what} wakes on the next request"),
+        State::Stopping => "Stopping…".into(),
+        State::Stopped => match &status.error {
+            Some(error) => format!("Stopped — {}", first_line(&error.message)),
+            None => "Stopped".into(),
+        },
+        State::Failed { reason } => format!("Failed — {}", first_line(reason)),
+    };
+    shorten(&line, 70)
+}
+
+/// The tooltip: the state in words.
+pub fn tooltip(status: &Status) -> String {
+    format!("Murmur: {}", status_line(status))
+}
+
+fn first_line(text: &str) -> &str {
+    text.split(['\n', ';']).next().unwrap_or(text).trim()
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{ErrorInfo, Warmup};
+
+    fn status(state: State) -> Status {
+        let mut status = Status::stopped("piper", "Piper", 3);
+        status.engine.voice = Some("joe".into());
+        status.state = state;
+        status
+    }
+
+    #[test]
+    fn each_state_reads_as_the_menu_shows_it() {
+        assert_eq!(status_line(&status(State::Ready)), "Ready — Piper · joe");
+        let mut warming = status(State::Provisioning);
+        warming.warmup = Warmup {
+            stage: Some("packages".into()),
+            done: Some(12),
+            total: Some(54),
+            unit: Some("packages".into()),
+            message: Some("Resolved 54 packages".into()),
+        };
+        assert_eq!(
+            status_line(&warming),
+            "Warming up — installing packages 12/54"
+        );
+        let failed = status(State::Failed {
+            reason:
+                "the engine exited with code 3; it crashed 4 times in a row; last output:\nboom"
+                    .into(),
+        });
+        assert_eq!(
+            status_line(&failed),
+            "Failed — the engine exited with code 3"
+        );
+        let mut stopped = status(State::Stopped);
+        assert_eq!(status_line(&stopped), "Stopped");
+        stopped.error = Some(ErrorInfo {
+            message: "cannot prepare the engine's Python environment: offline".into(),
+            hint: None,
+        });
+        assert!(status_line(&stopped).starts_with("Stopped — cannot prepare"));
+        assert_eq!(
+            status_line(&status(State::Backoff {
+                attempt: 2,
+                in_ms: 10
+            })),
+            "Restarting after a crash (attempt 2)"
+        );
+    }
+
+    #[test]
+    fn icons_and_the_toggle_follow_the_state() {
+        assert_eq!(Icon::of(&status(State::Ready)), Icon::Ready);
+        assert_eq!(Icon::of(&status(State::Starting)), Icon::Warming);
+        assert_eq!(
+            Icon::of(&status(State::Failed {
+                reason: String::new()
+            })),
+            Icon::Failed
+        );
+        assert_eq!(Icon::of(&status(State::Idle)), Icon::Stopped);
+        assert!(server_on(&status(State::Ready)) && server_on(&status(State::Starting)));
+        assert!(
+            !server_on(&status(State::Stopped))
+                && !server_on(&status(State::Failed {
+                    reason: String::new()
+                }))
+        );
+    }
+
+    #[test]
+    fn long_lines_are_shortened() {
+        let failed = status(State::Failed {
+            reason: "x".repeat(200),
+        });
+        assert_eq!(status_line(&failed).chars().count(), 70);
+        assert!(tooltip(&failed).starts_with("Murmur: Failed — "));
+    }
+}
