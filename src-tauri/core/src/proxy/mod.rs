@@ -10,6 +10,7 @@ mod error;
 mod forward;
 mod gate;
 pub mod metrics;
+mod replay;
 mod security;
 pub mod speech;
 
@@ -27,9 +28,10 @@ use http::{Method, StatusCode, header};
 pub use error::ApiError;
 use forward::{Exchange, forward};
 use gate::Gate;
+use replay::{Replayable, enter_gate, send_replayable};
 use security::Policy;
 
-use crate::backend::{Backend, Upstream};
+use crate::backend::Backend;
 use crate::config::{ProxySettings, Settings};
 use crate::http_client::HttpClient;
 
@@ -310,59 +312,6 @@ fn fallback_listing(path: &str, defaults: &speech::Defaults) -> Option<serde_jso
     }
 }
 
-/// An idempotent request whose body is in memory, so it can be sent again.
-struct Replayable {
-    method: Method,
-    uri: http::Uri,
-    headers: http::HeaderMap,
-    body: bytes::Bytes,
-    /// Passes the concurrency gate.
-    gated: bool,
-}
-
-impl Replayable {
-    fn request(&self) -> Request {
-        let mut request = Request::new(Body::from(self.body.clone()));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
-        *request.headers_mut() = self.headers.clone();
-        request
-    }
-}
-
-/// Wait for the engine, pass the gate, forward. If the engine went away before a single byte
-/// of its answer was sent (it crashed, or was restarted), wait for it to come back and send
-/// the request once more, within the same deadline: speech is idempotent.
-async fn send_replayable(state: &ProxyState, replayable: Replayable) -> Result<Response, ApiError> {
-    let timeout = std::time::Duration::from_secs(state.settings.upstream_timeout_secs);
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut retried = false;
-    loop {
-        let upstream = tokio::time::timeout_at(deadline, ready(state))
-            .await
-            .map_err(|_| ApiError::timeout(timeout))??;
-        let permit = if replayable.gated {
-            Some(enter_gate(state).await?)
-        } else {
-            None
-        };
-        let exchange = Exchange {
-            expect_body: true,
-            permit,
-        };
-        match forward(state, &upstream, replayable.request(), exchange).await {
-            Err(error) if error.is_replayable() && !retried => {
-                tracing::info!(
-                    code = error.code,
-                    "the engine went away before answering; sending the request again"
-                );
-                retried = true;
-            }
-            outcome => return outcome,
-        }
-    }
-}
-
 /// Any other path: forwarded as is to the running engine, with no readiness wait.
 async fn pass_through(
     State(state): State<ProxyState>,
@@ -387,20 +336,4 @@ async fn pass_through(
         permit,
     };
     forward(&state, &upstream, request, exchange).await
-}
-
-async fn enter_gate(state: &ProxyState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-    state
-        .gate
-        .enter()
-        .await
-        .map_err(|_| ApiError::busy(state.settings.max_queue))
-}
-
-async fn ready(state: &ProxyState) -> Result<Upstream, ApiError> {
-    state
-        .backend
-        .ensure_ready()
-        .await
-        .map_err(ApiError::not_ready)
 }
