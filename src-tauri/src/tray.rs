@@ -78,7 +78,7 @@ impl Tray {
 
 /// Keep the tray in step with the engine until the app ends.
 pub async fn follow(tray: Tray, backend: Arc<dyn Backend>) {
-    let Some(mut status) = backend.status() else {
+    let Some(mut status) = backend.supervisor().map(|s| s.status()) else {
         return;
     };
     loop {

@@ -87,11 +87,6 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
 
-    /// The live status, for backends that supervise an engine.
-    fn status(&self) -> Option<tokio::sync::watch::Receiver<crate::status::Status>> {
-        None
-    }
-
     /// New settings (a reload). Default: nothing; the proxy must be restarted.
     fn apply(&self, _settings: crate::config::Settings) -> BoxFuture<'_, ()> {
         Box::pin(std::future::ready(()))

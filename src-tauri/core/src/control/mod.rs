@@ -76,7 +76,7 @@ pub async fn engine(
 
 /// `GET /murmur/api/status`
 pub async fn status(State(state): State<ProxyState>) -> Json<Status> {
-    let status = match state.backend().status() {
+    let status = match state.backend().supervisor().map(|s| s.status()) {
         Some(receiver) => receiver.borrow().clone(),
         None => {
             // An engine Murmur does not run (or cannot yet): all it knows is whether it answered.
@@ -153,8 +153,9 @@ pub async fn metrics(
 ) -> Response {
     let (restarts, crashes) = state
         .backend()
-        .status()
+        .supervisor()
         .map(|s| {
+            let s = s.status();
             let s = s.borrow();
             (s.restarts.total, s.restarts.crashes)
         })
@@ -176,7 +177,7 @@ pub async fn metrics(
 /// keep-alive comments. EventSource cannot set headers, so the token may come as `?token=`.
 pub async fn events(State(state): State<ProxyState>) -> Response {
     use axum::response::sse::{Event, KeepAlive, Sse};
-    let receiver = state.backend().status();
+    let receiver = state.backend().supervisor().map(|s| s.status());
     let first = status(State(state.clone())).await.0;
     let initial = futures_util::stream::once(async move { first });
     let changes = futures_util::stream::unfold(receiver, |receiver| async move {

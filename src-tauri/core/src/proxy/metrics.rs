@@ -80,53 +80,63 @@ impl Metrics {
 
     /// The Prometheus text exposition format.
     pub fn prometheus(&self, restarts: u32, crashes: u32) -> String {
-        let mut out = String::new();
         let rows = self.rows();
-        let _ = writeln!(
-            out,
-            "# HELP murmur_requests_total Requests answered, by route and status."
+        let by_route = |value: fn(&Stat) -> String| -> Vec<(String, String)> {
+            rows.iter()
+                .map(|r| {
+                    (
+                        format!("{{route=\"{}\",status=\"{}\"}}", r.route, r.status),
+                        value(&r.stat),
+                    )
+                })
+                .collect()
+        };
+        let mut out = String::new();
+        family(
+            &mut out,
+            "murmur_requests_total",
+            "counter",
+            "Requests answered, by route and status.",
+            by_route(|s| s.count.to_string()),
         );
-        let _ = writeln!(out, "# TYPE murmur_requests_total counter");
-        for row in &rows {
-            let _ = writeln!(
-                out,
-                "murmur_requests_total{{route=\"{}\",status=\"{}\"}} {}",
-                row.route, row.status, row.stat.count
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP murmur_request_duration_milliseconds_sum Time to the response head, summed."
+        family(
+            &mut out,
+            "murmur_request_duration_milliseconds_sum",
+            "counter",
+            "Time to the response head, summed.",
+            by_route(|s| format!("{:.3}", s.total_ms)),
         );
-        let _ = writeln!(
-            out,
-            "# TYPE murmur_request_duration_milliseconds_sum counter"
+        let single = |value: String| vec![(String::new(), value)];
+        family(
+            &mut out,
+            "murmur_response_bytes_total",
+            "counter",
+            "Engine response bytes relayed to clients.",
+            single(self.bytes_out().to_string()),
         );
-        for row in &rows {
-            let _ = writeln!(
-                out,
-                "murmur_request_duration_milliseconds_sum{{route=\"{}\",status=\"{}\"}} {:.3}",
-                row.route, row.status, row.stat.total_ms
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP murmur_response_bytes_total Engine response bytes relayed to clients."
+        family(
+            &mut out,
+            "murmur_engine_restarts_total",
+            "counter",
+            "Engine restarts of every kind.",
+            single(restarts.to_string()),
         );
-        let _ = writeln!(out, "# TYPE murmur_response_bytes_total counter");
-        let _ = writeln!(out, "murmur_response_bytes_total {}", self.bytes_out());
-        let _ = writeln!(
-            out,
-            "# HELP murmur_engine_restarts_total Engine restarts of every kind."
+        family(
+            &mut out,
+            "murmur_engine_crashes",
+            "gauge",
+            "Crashes counted against the restart budget.",
+            single(crashes.to_string()),
         );
-        let _ = writeln!(out, "# TYPE murmur_engine_restarts_total counter");
-        let _ = writeln!(out, "murmur_engine_restarts_total {restarts}");
-        let _ = writeln!(
-            out,
-            "# HELP murmur_engine_crashes Crashes counted against the restart budget."
-        );
-        let _ = writeln!(out, "# TYPE murmur_engine_crashes gauge");
-        let _ = writeln!(out, "murmur_engine_crashes {crashes}");
         out
+    }
+}
+
+/// One metric family: its HELP and TYPE lines, then a sample per (labels, value).
+fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: Vec<(String, String)>) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {value}");
     }
 }

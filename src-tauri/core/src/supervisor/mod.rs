@@ -212,10 +212,6 @@ impl Backend for Supervisor {
         Some(self)
     }
 
-    fn status(&self) -> Option<watch::Receiver<Status>> {
-        Some(self.status.clone())
-    }
-
     fn apply(&self, settings: Settings) -> BoxFuture<'_, ()> {
         Supervisor::apply(self, settings).boxed()
     }
