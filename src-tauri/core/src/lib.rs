@@ -23,6 +23,7 @@ pub mod engine;
 pub mod http_client;
 pub mod logging;
 pub mod paths;
+pub mod playback;
 pub mod port_owner;
 pub mod proxy;
 pub mod runtime;

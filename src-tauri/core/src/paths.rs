@@ -54,6 +54,21 @@ impl Paths {
         }
         Some(paths)
     }
+
+    /// True the first time it is asked for this data folder (the desktop app opens its window
+    /// then); it leaves a marker so later launches start quietly in the tray.
+    pub fn first_launch(&self) -> bool {
+        let marker = self.data_dir.join(".launched");
+        if marker.exists() {
+            return false;
+        }
+        let _ = std::fs::create_dir_all(&self.data_dir);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&marker)
+            .is_ok()
+    }
 }
 
 #[cfg(target_os = "macos")]
@@ -72,6 +87,15 @@ fn platform_log_dir(dirs: &ProjectDirs) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_first_launch_is_the_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = Paths::under(&dir.path().join("new"));
+        assert!(paths.first_launch());
+        assert!(!paths.first_launch());
+        assert!(!Paths::under(&dir.path().join("new")).first_launch());
+    }
 
     #[test]
     fn data_dir_overrides_every_location() {

@@ -144,6 +144,8 @@ pub struct Bound {
     pub addr: SocketAddr,
     /// What runs the engine; stop it after the proxy has drained.
     pub backend: std::sync::Arc<dyn crate::backend::Backend>,
+    /// The control API in-process (`None` when its token could not be created).
+    pub local: Option<crate::control::local::LocalApi>,
 }
 
 impl Bound {
@@ -169,6 +171,7 @@ impl Bound {
                 );
             })
             .ok();
+        let app_token = token.clone();
         let control = token.map(|token| crate::control::Control {
             token,
             config_file: paths.config_file.clone(),
@@ -176,11 +179,23 @@ impl Bound {
         });
         let state =
             crate::proxy::ProxyState::new(settings, addr.port(), backend.clone(), client, control);
+        let app = crate::proxy::app(state);
+        let local = app_token.and_then(|token| {
+            crate::control::local::LocalApi::new(
+                app.clone(),
+                addr,
+                &token,
+                settings.proxy.api_key.as_deref(),
+            )
+            .inspect_err(|e| tracing::warn!("{e}"))
+            .ok()
+        });
         Ok(Self {
             listener,
-            app: crate::proxy::app(state),
+            app,
             addr,
             backend,
+            local,
         })
     }
 

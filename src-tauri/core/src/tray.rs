@@ -80,6 +80,141 @@ pub fn tooltip(status: &Status) -> String {
     format!("Murmur: {}", status_line(status))
 }
 
+/// The tray menu's items, in order. Ids are what the shell gives its menu items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MenuItem {
+    /// The disabled status line.
+    Status,
+    /// "Speech server": check item, on while the engine runs or warms up.
+    Server,
+    Restart,
+    TestSpeech,
+    Open,
+    CopyApiUrl,
+    OpenLogs,
+    /// "Start at login": check item.
+    StartAtLogin,
+    Quit,
+}
+
+impl MenuItem {
+    /// Every item, top to bottom; `None` is a separator.
+    pub const LAYOUT: [Option<Self>; 12] = [
+        Some(Self::Status),
+        None,
+        Some(Self::Server),
+        Some(Self::Restart),
+        Some(Self::TestSpeech),
+        None,
+        Some(Self::Open),
+        Some(Self::CopyApiUrl),
+        Some(Self::OpenLogs),
+        Some(Self::StartAtLogin),
+        None,
+        Some(Self::Quit),
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::Server => "server",
+            Self::Restart => "restart",
+            Self::TestSpeech => "test-speech",
+            Self::Open => "open",
+            Self::CopyApiUrl => "copy-api-url",
+            Self::OpenLogs => "open-logs",
+            Self::StartAtLogin => "start-at-login",
+            Self::Quit => "quit",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Self> {
+        Self::LAYOUT.into_iter().flatten().find(|item| item.id() == id)
+    }
+
+    /// The label (the status line's is replaced as soon as a status is known).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Status => "Starting…",
+            Self::Server => "Speech server",
+            Self::Restart => "Restart engine",
+            Self::TestSpeech => "Test speech",
+            Self::Open => "Open Murmur…",
+            Self::CopyApiUrl => "Copy API URL",
+            Self::OpenLogs => "Open logs folder",
+            Self::StartAtLogin => "Start at login",
+            Self::Quit => "Quit Murmur",
+        }
+    }
+
+    pub fn is_check(self) -> bool {
+        matches!(self, Self::Server | Self::StartAtLogin)
+    }
+
+    /// Whether the item can be chosen while `status` holds (engine actions need an engine
+    /// Murmur runs; `managed` is false for an external one).
+    pub fn enabled(self, status: &Status, managed: bool) -> bool {
+        match self {
+            Self::Status => false,
+            Self::Server => managed,
+            Self::Restart => managed && !matches!(status.state, State::Stopping),
+            Self::TestSpeech => !matches!(status.state, State::Stopping),
+            _ => true,
+        }
+    }
+}
+
+/// A desktop notification to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub title: String,
+    pub body: String,
+}
+
+/// Decides when the engine's state is worth a notification: on entering Failed, and when a
+/// memory warning appears (once; again only after it has cleared). Fed every status change.
+#[derive(Debug, Default)]
+pub struct Notifier {
+    failed: bool,
+    memory_warned: bool,
+}
+
+impl Notifier {
+    pub fn observe(&mut self, status: &Status) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        let failed = matches!(status.state, State::Failed { .. });
+        if failed && !self.failed {
+            let reason = match &status.state {
+                State::Failed { reason } => first_line(reason).to_string(),
+                _ => String::new(),
+            };
+            let hint = status
+                .error
+                .as_ref()
+                .and_then(|e| e.hint.as_deref())
+                .map(|hint| format!(" {hint}"))
+                .unwrap_or_default();
+            notices.push(Notice {
+                title: format!("{} has stopped working", status.engine.name),
+                body: format!("{reason}.{hint}"),
+            });
+        }
+        self.failed = failed;
+        match &status.memory.warning {
+            Some(warning) if !self.memory_warned => {
+                self.memory_warned = true;
+                notices.push(Notice {
+                    title: "Memory is short".into(),
+                    body: warning.clone(),
+                });
+            }
+            Some(_) => {}
+            None => self.memory_warned = false,
+        }
+        notices
+    }
+}
+
 fn first_line(text: &str) -> &str {
     text.split(['\n', ';']).next().unwrap_or(text).trim()
 }
@@ -172,5 +307,65 @@ mod tests {
         });
         assert_eq!(status_line(&failed).chars().count(), 70);
         assert!(tooltip(&failed).starts_with("Murmur: Failed — "));
+    }
+
+    #[test]
+    fn menu_ids_round_trip_and_only_the_toggles_are_checks() {
+        for item in MenuItem::LAYOUT.into_iter().flatten() {
+            assert_eq!(MenuItem::from_id(item.id()), Some(item));
+        }
+        assert_eq!(MenuItem::from_id("nonsense"), None);
+        let checks: Vec<_> = MenuItem::LAYOUT
+            .into_iter()
+            .flatten()
+            .filter(|i| i.is_check())
+            .collect();
+        assert_eq!(checks, [MenuItem::Server, MenuItem::StartAtLogin]);
+        let ready = status(State::Ready);
+        assert!(!MenuItem::Status.enabled(&ready, true));
+        assert!(MenuItem::Restart.enabled(&ready, true));
+        assert!(!MenuItem::Restart.enabled(&ready, false));
+        assert!(!MenuItem::Server.enabled(&ready, false));
+        assert!(MenuItem::CopyApiUrl.enabled(&ready, false));
+    }
+
+    #[test]
+    fn a_failure_is_announced_once_per_failure() {
+        let mut notifier = Notifier::default();
+        assert!(notifier.observe(&status(State::Ready)).is_empty());
+        let mut failed = status(State::Failed {
+            reason: "the engine exited with code 3; it crashed 4 times".into(),
+        });
+        failed.error = Some(ErrorInfo {
+            message: "x".into(),
+            hint: Some("See the engine log.".into()),
+        });
+        let notices = notifier.observe(&failed);
+        assert_eq!(
+            notices,
+            [Notice {
+                title: "Piper has stopped working".into(),
+                body: "the engine exited with code 3. See the engine log.".into(),
+            }]
+        );
+        assert!(notifier.observe(&failed).is_empty(), "no repeat while it stays failed");
+        assert!(notifier.observe(&status(State::Starting)).is_empty());
+        assert_eq!(notifier.observe(&failed).len(), 1, "a new failure is news");
+    }
+
+    #[test]
+    fn a_memory_warning_is_announced_when_it_appears_not_on_every_tick() {
+        let mut notifier = Notifier::default();
+        let mut short = status(State::Ready);
+        short.memory.warning = Some("600 MB available, Kokoro needs about 900 MB".into());
+        let notices = notifier.observe(&short);
+        assert_eq!(notices.len(), 1);
+        assert_eq!(notices[0].title, "Memory is short");
+        assert_eq!(notices[0].body, "600 MB available, Kokoro needs about 900 MB");
+        for _ in 0..5 {
+            assert!(notifier.observe(&short).is_empty());
+        }
+        assert!(notifier.observe(&status(State::Ready)).is_empty());
+        assert_eq!(notifier.observe(&short).len(), 1, "again after it cleared");
     }
 }

@@ -1,6 +1,7 @@
 //! The control API under `/murmur/api/`, guarded by a token: status, engine actions,
 //! settings, logs. State-changing calls are refused from any web page but Murmur's own.
 
+pub mod local;
 pub mod page;
 pub mod settings;
 pub mod token;

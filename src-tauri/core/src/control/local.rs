@@ -1,0 +1,188 @@
+//! The control API called in-process, for the desktop shell: its settings window and tray
+//! reach the same handlers as the status page does over HTTP, through the same router (token,
+//! validation, error shapes and all), without a socket or a token in any URL.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use http::{HeaderValue, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+/// Bodies larger than this are refused (speech for a test phrase is well under it).
+const MAX_BODY: usize = 32 * 1024 * 1024;
+
+/// A handle on a bound proxy's router that calls it directly.
+#[derive(Clone)]
+pub struct LocalApi {
+    app: Router,
+    host: HeaderValue,
+    token: HeaderValue,
+    api_key: Option<HeaderValue>,
+}
+
+/// What a call answered.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn is_success(&self) -> bool {
+        self.status.is_success()
+    }
+
+    /// The body as JSON (`null` when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Why a call was not made.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LocalError {
+    #[error("{0} is not part of the API the window may call")]
+    NotAllowed(String),
+    #[error("{0:?} is not an HTTP method")]
+    BadMethod(String),
+    #[error("the control API is not available: {0}")]
+    Unavailable(String),
+}
+
+impl LocalApi {
+    /// `app` is the bound proxy's router at `addr`; `token` its control token; `api_key` the
+    /// proxy's key, if one is set (sent with the few `/v1` reads the window makes).
+    pub fn new(
+        app: Router,
+        addr: std::net::SocketAddr,
+        token: &str,
+        api_key: Option<&str>,
+    ) -> Result<Self, LocalError> {
+        let header = |value: String| {
+            HeaderValue::from_str(&value).map_err(|e| LocalError::Unavailable(e.to_string()))
+        };
+        Ok(Self {
+            app,
+            host: header(addr.to_string())?,
+            token: header(format!("Bearer {}", token.trim()))?,
+            api_key: api_key.map(|k| header(format!("Bearer {k}"))).transpose()?,
+        })
+    }
+
+    /// Whether the window may call `method path`: the control API (but its event stream,
+    /// which the shell forwards as events instead) and the engine's voice and model lists.
+    pub fn allows(method: &Method, path: &str) -> bool {
+        let path = path.split('?').next().unwrap_or_default();
+        if path.contains("..") || path.contains("//") {
+            return false;
+        }
+        if path.starts_with("/murmur/api/") {
+            return path != "/murmur/api/events";
+        }
+        *method == Method::GET && matches!(path, "/v1/audio/voices" | "/v1/models")
+    }
+
+    /// Call `method path` with an optional JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Reply, LocalError> {
+        let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| LocalError::BadMethod(method.to_string()))?;
+        if !Self::allows(&method, path) {
+            return Err(LocalError::NotAllowed(format!("{method} {path}")));
+        }
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, self.host.clone());
+        request = if path.starts_with("/v1/") {
+            match &self.api_key {
+                Some(key) => request.header(header::AUTHORIZATION, key.clone()),
+                None => request,
+            }
+        } else {
+            request.header(header::AUTHORIZATION, self.token.clone())
+        };
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let request = request
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .map_err(|_| LocalError::NotAllowed(path.to_string()))?;
+        let response = match self.app.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let body = http_body_util::Limited::new(response.into_body(), MAX_BODY)
+            .collect()
+            .await
+            .map(|collected| collected.to_bytes())
+            .map_err(|e| LocalError::Unavailable(format!("reading the answer: {e}")))?;
+        Ok(Reply {
+            status,
+            content_type,
+            body,
+        })
+    }
+
+    /// `POST /murmur/api/engine/{start,stop,restart}`.
+    pub async fn engine(&self, action: EngineAction) -> Result<Reply, LocalError> {
+        let path = format!("/murmur/api/engine/{}", action.as_str());
+        self.call("POST", &path, None).await
+    }
+
+    /// `POST /murmur/api/speak-test`: a WAV of `text` (the default phrase when `None`).
+    pub async fn speak_test(&self, text: Option<&str>) -> Result<Reply, LocalError> {
+        let body = serde_json::json!({ "text": text });
+        self.call("POST", "/murmur/api/speak-test", Some(body.to_string().into_bytes()))
+            .await
+    }
+}
+
+/// What the engine buttons and the tray's toggle do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineAction {
+    Start,
+    Stop,
+    Restart,
+}
+
+impl EngineAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::Restart => "restart",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_reaches_the_control_api_and_the_engine_lists_only() {
+        let get = Method::GET;
+        assert!(LocalApi::allows(&get, "/murmur/api/status"));
+        assert!(LocalApi::allows(&Method::POST, "/murmur/api/engine/restart"));
+        assert!(LocalApi::allows(&get, "/murmur/api/logs?lines=20"));
+        assert!(LocalApi::allows(&get, "/v1/audio/voices"));
+        assert!(LocalApi::allows(&get, "/v1/models"));
+        assert!(!LocalApi::allows(&get, "/murmur/api/events"));
+        assert!(!LocalApi::allows(&Method::POST, "/v1/audio/speech"));
+        assert!(!LocalApi::allows(&get, "/v1/files"));
+        assert!(!LocalApi::allows(&get, "/murmur/api/../../v1/files"));
+        assert!(!LocalApi::allows(&get, "http://example.com/murmur/api/status"));
+    }
+}
