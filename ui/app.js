@@ -1,6 +1,7 @@
-// Murmur's status & settings page. Plain ES module, no build step. It talks to the control
-// API over HTTP with the token it was opened with (#token=… → session storage); the desktop
-// app serves the same page.
+// Murmur's status & settings page. Plain ES module, no build step. Two transports, one page:
+// in a browser it talks to the control API over HTTP with the token it was opened with
+// (#token=… → session storage); in the desktop app's window it calls the same API over IPC
+// (the `api` command) and receives status changes as events, with no token in sight.
 
 const $ = (id) => document.getElementById(id);
 const STAGES = [
@@ -17,9 +18,25 @@ function takeToken() {
   return sessionStorage.getItem("murmur-token");
 }
 
-let token = takeToken();
+const TAURI = window.__TAURI_INTERNALS__;
+let token = TAURI ? null : takeToken();
+
+// The IPC answer as a fetch Response: the body's bytes on success, {status, body} otherwise.
+async function ipc(path, options) {
+  const body = options.body ? JSON.parse(options.body) : null;
+  const type = path.startsWith("/murmur/api/speak-test") ? "audio/wav" : "application/json";
+  try {
+    const bytes = await TAURI.invoke("api", { method: options.method || "GET", path, body });
+    return new Response(bytes, { status: 200, headers: { "Content-Type": type } });
+  } catch (failure) {
+    const status = failure && typeof failure.status === "number" ? failure.status : 500;
+    const answer = failure && failure.body !== undefined ? failure.body : { error: { message: String(failure) } };
+    return new Response(JSON.stringify(answer), { status, headers: { "Content-Type": "application/json" } });
+  }
+}
 
 async function api(path, options = {}) {
+  if (TAURI) return ipc(path, options);
   const response = await fetch(path, {
     ...options,
     headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...(options.headers || {}) },
@@ -132,6 +149,11 @@ function render(status) {
 }
 
 function follow() {
+  if (TAURI) {
+    const handler = TAURI.transformCallback((event) => render(event.payload));
+    TAURI.invoke("plugin:event|listen", { event: "murmur:status", target: { kind: "Any" }, handler });
+    return;
+  }
   const events = new EventSource(`/murmur/api/events?token=${encodeURIComponent(token)}`);
   events.addEventListener("status", (event) => render(JSON.parse(event.data)));
   events.onerror = () => {
@@ -195,7 +217,7 @@ let voicesLoaded = false;
 async function loadVoices() {
   voicesLoaded = true;
   try {
-    const response = await fetch("/v1/audio/voices");
+    const response = TAURI ? await api("/v1/audio/voices") : await fetch("/v1/audio/voices");
     if (!response.ok) return;
     const { voices } = await response.json();
     $("speak-voice").replaceChildren(new Option("Default", ""), ...voices.map((v) => new Option(v.name || v.id, v.id)));
@@ -227,7 +249,16 @@ function setPath(object, key, value) {
 async function loadSettings() {
   const response = await api("/murmur/api/settings");
   const body = await response.json();
-  settings = body.settings;
+  const broken = response.status === 409 && body.error && body.error.code === "config_broken";
+  $("config-error").hidden = !broken;
+  if (broken) {
+    // Show the defaults Murmur runs on; saving them replaces the broken file.
+    $("config-error-message").textContent = body.error.message;
+    const defaults = await api("/murmur/api/settings/defaults");
+    settings = defaults.ok ? (await defaults.json()).settings : {};
+  } else {
+    settings = body.settings;
+  }
   for (const input of document.querySelectorAll("#settings [data-key]")) {
     const value = getPath(settings, input.dataset.key);
     if (input.type === "checkbox") input.checked = Boolean(value);
@@ -269,6 +300,7 @@ $("settings").addEventListener("submit", async (event) => {
     return;
   }
   settings = next;
+  $("config-error").hidden = true;
   result.textContent = "Saved." + (body.restarts_engine ? " The engine restarts to apply it." : "")
     + (body.needs_murmur_restart ? " Some changes apply when Murmur restarts." : "");
 });
@@ -276,9 +308,14 @@ $("settings").addEventListener("submit", async (event) => {
 // ---- start --------------------------------------------------------------------------------
 
 async function start() {
-  if (!token) return askForToken();
+  if (!TAURI && !token) return askForToken();
   try {
     const response = await api("/murmur/api/status");
+    if (response.status === 503) {
+      // The desktop app is still binding its port.
+      setTimeout(start, 300);
+      return;
+    }
     render(await response.json());
   } catch (_) {
     return;
@@ -286,6 +323,9 @@ async function start() {
   $("token-form").hidden = true;
   $("dashboard").hidden = false;
   $("endpoint").value = `${location.origin}/v1`;
+  api("/murmur/api/about").then((r) => r.json()).then((about) => {
+    if (about.api_url) $("endpoint").value = about.api_url;
+  }).catch(() => {});
   follow();
   loadSettings();
   // The engine writes between status changes too: follow its log while the page is visible.

@@ -1,29 +1,68 @@
 //! Murmur's desktop shell. It starts the same core as `murmurd` (proxy first) and lives in the
-//! tray. Every behaviour is in `murmur-core`; this crate only wires the desktop to it.
+//! tray. Every behaviour is in `murmur-core`; this crate only wires the desktop to it:
+//!
+//! - [`tray`] draws the icon and menu that `murmur_core::tray` describes;
+//! - [`actions`] carries out a menu choice, through the control API in-process;
+//! - [`commands`] is the settings window's IPC: the same control API;
+//! - [`window`] opens (and on close destroys) the settings window;
+//! - [`desktop`] is what only a desktop has: notifications, clipboard, start at login.
 
-mod tray;
-mod window;
+pub mod actions;
+pub mod commands;
+pub mod desktop;
+pub mod tray;
+pub mod window;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use murmur_core::backend::Backend;
 use murmur_core::config::{self, Overrides, Settings};
+use murmur_core::control::local::LocalApi;
 use murmur_core::paths::Paths;
 use murmur_core::server::{self, Bound};
-use tauri::{Manager, RunEvent};
+use tauri::{Emitter, Manager, RunEvent, Runtime};
 use tokio::sync::watch;
+
+/// The event that carries each status change to the settings window.
+pub const STATUS_EVENT: &str = "murmur:status";
 
 /// Sends "stop" to the proxy task; the task reports back when it has drained.
 pub struct Shutdown {
     stop: watch::Sender<bool>,
 }
 
-/// The running core, for the tray's actions (managed once the proxy is up).
+impl Shutdown {
+    pub fn new() -> (Self, watch::Receiver<bool>) {
+        let (stop, stopped) = watch::channel(false);
+        (Self { stop }, stopped)
+    }
+}
+
+/// The running core, for the tray's actions and the window's IPC (managed once the proxy is
+/// up).
 pub struct Core {
-    pub backend: std::sync::Arc<dyn murmur_core::backend::Backend>,
-    /// The status page, with the control token in the fragment.
-    pub page_url: String,
+    pub backend: Arc<dyn Backend>,
+    /// The control API in-process (`None` when its token could not be created).
+    pub local: Option<LocalApi>,
+    /// What "Copy API URL" copies.
+    pub api_url: String,
     pub log_dir: PathBuf,
+    /// Where "Test speech" looks for an audio player (`PATH` unless set).
+    pub player_path: Option<std::ffi::OsString>,
+}
+
+impl Core {
+    pub fn new(bound: &Bound, log_dir: PathBuf) -> Self {
+        Self {
+            backend: bound.backend.clone(),
+            local: bound.local.clone(),
+            api_url: bound.api_url(),
+            log_dir,
+            player_path: std::env::var_os("PATH"),
+        }
+    }
 }
 
 pub fn run() {
@@ -33,16 +72,44 @@ pub fn run() {
         None => (None, None),
     };
     let overrides = Overrides::from_env().unwrap_or_default();
-    let settings = load_settings(paths.as_ref(), &overrides);
+    let (settings, config_broken) = load_settings(paths.as_ref(), &overrides);
     let paths = paths.unwrap_or_else(|| Paths::under(&std::env::temp_dir().join("murmur")));
-    let (stop, stopped) = watch::channel(false);
+    // The window opens by itself only the first time, or to show what is wrong.
+    let show_window = paths.first_launch() || config_broken;
+    let (shutdown, stopped) = Shutdown::new();
 
     let app = tauri::Builder::default()
-        .manage(Shutdown { stop })
+        // First: a second launch hands over to this one and exits before doing anything.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tracing::info!("Murmur was launched again: showing its window");
+            window::open(app);
+        }))
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ))
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(window::remembered())
+                .build(),
+        )
+        .manage(shutdown)
+        .invoke_handler(tauri::generate_handler![commands::api])
         .setup(move |app| {
+            desktop::hide_from_dock(app);
             let tray = tray::build(app.handle())?;
             let handle = app.handle().clone();
-            tauri::async_runtime::spawn(serve(settings, paths, overrides, stopped, handle, tray));
+            tauri::async_runtime::spawn(serve(
+                settings,
+                paths,
+                overrides,
+                stopped,
+                handle,
+                tray,
+                show_window,
+            ));
             Ok(())
         })
         .build(tauri::generate_context!("../tauri.conf.json"))
@@ -60,9 +127,11 @@ pub fn run() {
     });
 }
 
-/// Ask the proxy to drain and stop; the app exits once it has.
-pub fn quit(app: &tauri::AppHandle) {
-    let _ = app.state::<Shutdown>().stop.send(true);
+/// Ask the proxy to drain and stop; the app exits once it has stopped the engine too.
+pub fn quit<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(shutdown) = app.try_state::<Shutdown>() {
+        let _ = shutdown.stop.send(true);
+    }
 }
 
 async fn serve(
@@ -72,20 +141,24 @@ async fn serve(
     mut stopped: watch::Receiver<bool>,
     app: tauri::AppHandle,
     tray: tray::Tray,
+    show_window: bool,
 ) {
+    // SIGTERM and SIGINT quit like the menu's "Quit Murmur" does.
+    let signalled = app.clone();
+    tauri::async_runtime::spawn(async move {
+        server::shutdown_signal().await;
+        tracing::info!("signal received: quitting");
+        quit(&signalled);
+    });
     match Bound::new(&settings, &paths, &overrides).await {
         Ok(bound) => {
             let backend = bound.backend.clone();
-            let token =
-                std::fs::read_to_string(paths.data_dir.join("control-token")).unwrap_or_default();
-            let page_url = format!("http://{}/murmur/#token={}", bound.addr, token.trim());
-            app.manage(Core {
-                backend: backend.clone(),
-                page_url,
-                log_dir: paths.log_dir.clone(),
-            });
-            tauri::async_runtime::spawn(tray::follow(tray, backend.clone()));
+            app.manage(Core::new(&bound, paths.log_dir.clone()));
+            tauri::async_runtime::spawn(follow(app.clone(), tray, backend.clone()));
             tracing::info!("Murmur is listening on {}", bound.api_url());
+            if show_window {
+                window::open(&app);
+            }
             let drain = Duration::from_secs(settings.proxy.shutdown_timeout_secs);
             let shutdown = async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
@@ -97,11 +170,43 @@ async fn serve(
         }
         Err(e) => {
             tracing::error!("{e}");
+            tray.show_problem(&e.to_string());
+            desktop::notify(
+                &app,
+                &murmur_core::tray::Notice {
+                    title: "Murmur cannot start its server".into(),
+                    body: match e.hint() {
+                        Some(hint) => format!("{e}. {hint}."),
+                        None => e.to_string(),
+                    },
+                },
+            );
             // Nothing to serve: wait for Quit rather than vanish from the tray.
             let _ = stopped.wait_for(|stop| *stop).await;
         }
     }
+    tracing::info!("Murmur has stopped");
     app.exit(0);
+}
+
+/// Keep the tray, the window and notifications in step with the engine until the app ends.
+async fn follow(app: tauri::AppHandle, tray: tray::Tray, backend: Arc<dyn Backend>) {
+    let Some(mut status) = backend.supervisor().map(|s| s.status()) else {
+        tray.show_external(backend.is_ready());
+        return;
+    };
+    let mut notifier = murmur_core::tray::Notifier::default();
+    loop {
+        let snapshot = status.borrow_and_update().clone();
+        tray.show(&snapshot);
+        for notice in notifier.observe(&snapshot) {
+            desktop::notify(&app, &notice);
+        }
+        let _ = app.emit(STATUS_EVENT, &snapshot);
+        if status.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 fn resolve_paths() -> Option<Paths> {
@@ -112,16 +217,19 @@ fn resolve_paths() -> Option<Paths> {
     )
 }
 
-/// Settings, or defaults when the file is broken (the file itself is left as it is).
-fn load_settings(paths: Option<&Paths>, overrides: &Overrides) -> Settings {
+/// Settings, or defaults when the file is broken (the file itself is left as it is; the
+/// window shows the error, with the file's path, until it is fixed).
+fn load_settings(paths: Option<&Paths>, overrides: &Overrides) -> (Settings, bool) {
     let Some(paths) = paths else {
-        return Settings::default();
+        return (Settings::default(), false);
     };
     match config::load(&paths.config_file, overrides) {
-        Ok(settings) => settings,
+        Ok(settings) => (settings, false),
         Err(e) => {
             tracing::error!("configuration error, running on defaults: {e}");
-            Settings::default()
+            let mut settings = Settings::default();
+            overrides.apply(&mut settings);
+            (settings, true)
         }
     }
 }

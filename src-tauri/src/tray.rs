@@ -1,13 +1,13 @@
-//! The tray icon and its menu. What each state looks like is decided in
-//! `murmur_core::tray`; this module only draws it and routes clicks to the core.
+//! The tray icon and its menu. What they show is decided in `murmur_core::tray` (the menu's
+//! items, the status line, the icon for each state); this module only draws it and hands
+//! clicks to [`crate::actions`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
 
-use murmur_core::backend::Backend;
 use murmur_core::status::Status;
-use murmur_core::tray::{self as model, Icon};
+use murmur_core::tray::{self as model, Icon, MenuItem};
 use tauri::image::Image;
-use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::menu::{CheckMenuItem, Menu, MenuItem as TextItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Wry};
 
@@ -16,52 +16,145 @@ const ICON_WARMING: &[u8] = include_bytes!("../../icons/tray-warming.png");
 const ICON_READY: &[u8] = include_bytes!("../../icons/tray-ready.png");
 const ICON_FAILED: &[u8] = include_bytes!("../../icons/tray-failed.png");
 
-/// The menu items that change with the status.
+/// A menu entry: plain or check item.
+#[derive(Clone)]
+enum Entry {
+    Text(TextItem<Wry>),
+    Check(CheckMenuItem<Wry>),
+}
+
+impl Entry {
+    fn set_enabled(&self, on: bool) {
+        let _ = match self {
+            Self::Text(item) => item.set_enabled(on),
+            Self::Check(item) => item.set_enabled(on),
+        };
+    }
+
+    fn set_checked(&self, on: bool) {
+        if let Self::Check(item) = self {
+            let _ = item.set_checked(on);
+        }
+    }
+
+    fn set_text(&self, text: &str) {
+        let _ = match self {
+            Self::Text(item) => item.set_text(text),
+            Self::Check(item) => item.set_text(text),
+        };
+    }
+}
+
+/// The tray icon and the menu items that change. Cheap to clone.
+#[derive(Clone)]
 pub struct Tray {
     icon: TrayIcon<Wry>,
-    status: MenuItem<Wry>,
-    server: CheckMenuItem<Wry>,
+    entries: std::sync::Arc<HashMap<&'static str, Entry>>,
 }
 
 pub fn build(app: &AppHandle) -> tauri::Result<Tray> {
-    let status = MenuItem::with_id(app, "status", "Starting…", false, None::<&str>)?;
-    let server = CheckMenuItem::with_id(app, "server", "Speech server", true, true, None::<&str>)?;
-    let restart = MenuItem::with_id(app, "restart", "Restart engine", true, None::<&str>)?;
-    let open = MenuItem::with_id(app, "open", "Open Murmur…", true, None::<&str>)?;
-    let logs = MenuItem::with_id(app, "logs", "Open logs folder", true, None::<&str>)?;
-    let quit = MenuItem::with_id(app, "quit", "Quit Murmur", true, None::<&str>)?;
-    let separator = PredefinedMenuItem::separator(app)?;
-    let separator2 = PredefinedMenuItem::separator(app)?;
-    let menu = Menu::with_items(
-        app,
-        &[
-            &status,
-            &separator,
-            &server,
-            &restart,
-            &open,
-            &logs,
-            &separator2,
-            &quit,
-        ],
-    )?;
+    let menu = Menu::new(app)?;
+    let mut entries = HashMap::new();
+    for slot in MenuItem::LAYOUT {
+        let Some(item) = slot else {
+            menu.append(&PredefinedMenuItem::separator(app)?)?;
+            continue;
+        };
+        let enabled = item != MenuItem::Status;
+        let entry = if item.is_check() {
+            let checked = match item {
+                MenuItem::StartAtLogin => crate::desktop::starts_at_login(app),
+                _ => true,
+            };
+            let check = CheckMenuItem::with_id(
+                app,
+                item.id(),
+                item.label(),
+                enabled,
+                checked,
+                None::<&str>,
+            )?;
+            menu.append(&check)?;
+            Entry::Check(check)
+        } else {
+            let text = TextItem::with_id(app, item.id(), item.label(), enabled, None::<&str>)?;
+            menu.append(&text)?;
+            Entry::Text(text)
+        };
+        entries.insert(item.id(), entry);
+    }
     let icon = TrayIconBuilder::with_id("murmur")
         .icon(Image::from_bytes(ICON_STOPPED)?)
+        // macOS draws a template icon in the menu bar's own colours; ignored elsewhere.
+        .icon_as_template(cfg!(target_os = "macos"))
         .tooltip("Murmur")
         .menu(&menu)
+        .show_menu_on_left_click(true)
         .on_menu_event(|app, event| on_menu(app, event.id.as_ref()))
         .build(app)?;
-    Ok(Tray {
+    let tray = Tray {
         icon,
-        status,
-        server,
-    })
+        entries: std::sync::Arc::new(entries),
+    };
+    app.manage(tray.clone());
+    Ok(tray)
 }
 
 impl Tray {
+    fn entry(&self, item: MenuItem) -> Option<&Entry> {
+        self.entries.get(item.id())
+    }
+
     /// Redraw for `status`.
     pub fn show(&self, status: &Status) {
-        let bytes = match Icon::of(status) {
+        self.set_icon(Icon::of(status));
+        let _ = self.icon.set_tooltip(Some(model::tooltip(status)));
+        if let Some(line) = self.entry(MenuItem::Status) {
+            line.set_text(&model::status_line(status));
+        }
+        if let Some(server) = self.entry(MenuItem::Server) {
+            server.set_checked(model::server_on(status));
+        }
+        for item in MenuItem::LAYOUT.into_iter().flatten() {
+            if item != MenuItem::Status
+                && let Some(entry) = self.entry(item)
+            {
+                entry.set_enabled(item.enabled(status, true));
+            }
+        }
+    }
+
+    /// An engine Murmur does not run: only whether it answered is known.
+    pub fn show_external(&self, ready: bool) {
+        self.set_icon(if ready { Icon::Ready } else { Icon::Stopped });
+        let line = "External engine (not managed by Murmur)";
+        let _ = self.icon.set_tooltip(Some(format!("Murmur: {line}")));
+        if let Some(entry) = self.entry(MenuItem::Status) {
+            entry.set_text(line);
+        }
+        for item in [MenuItem::Server, MenuItem::Restart] {
+            if let Some(entry) = self.entry(item) {
+                entry.set_enabled(false);
+            }
+        }
+    }
+
+    /// Murmur itself could not start (its port is taken, say).
+    pub fn show_problem(&self, problem: &str) {
+        self.set_icon(Icon::Failed);
+        let _ = self.icon.set_tooltip(Some(format!("Murmur: {problem}")));
+        if let Some(entry) = self.entry(MenuItem::Status) {
+            entry.set_text(&format!("Not running — {problem}"));
+        }
+        for item in [MenuItem::Server, MenuItem::Restart, MenuItem::TestSpeech] {
+            if let Some(entry) = self.entry(item) {
+                entry.set_enabled(false);
+            }
+        }
+    }
+
+    fn set_icon(&self, icon: Icon) {
+        let bytes = match icon {
             Icon::Stopped => ICON_STOPPED,
             Icon::Warming => ICON_WARMING,
             Icon::Ready => ICON_READY,
@@ -70,66 +163,50 @@ impl Tray {
         if let Ok(image) = Image::from_bytes(bytes) {
             let _ = self.icon.set_icon(Some(image));
         }
-        let _ = self.icon.set_tooltip(Some(model::tooltip(status)));
-        let _ = self.status.set_text(model::status_line(status));
-        let _ = self.server.set_checked(model::server_on(status));
     }
-}
 
-/// Keep the tray in step with the engine until the app ends.
-pub async fn follow(tray: Tray, backend: Arc<dyn Backend>) {
-    let Some(mut status) = backend.supervisor().map(|s| s.status()) else {
-        return;
-    };
-    loop {
-        let snapshot = status.borrow_and_update().clone();
-        tray.show(&snapshot);
-        if status.changed().await.is_err() {
-            return;
+    /// Show the current status again (a check item flips itself when clicked; the status,
+    /// not the click, decides what it shows).
+    fn resync(&self, app: &AppHandle) {
+        let status = app.try_state::<crate::Core>().and_then(|core| {
+            core.backend
+                .supervisor()
+                .map(|s| s.status().borrow().clone())
+        });
+        if let Some(status) = status {
+            self.show(&status);
         }
     }
 }
 
 fn on_menu(app: &AppHandle, id: &str) {
-    let Some(core) = app.try_state::<crate::Core>() else {
-        if id == "quit" {
-            crate::quit(app);
-        }
+    let Some(item) = MenuItem::from_id(id) else {
         return;
     };
-    let supervisor = core.backend.supervisor().cloned();
-    match id {
-        "server" => {
-            if let Some(supervisor) = supervisor {
-                let on = model::server_on(&supervisor.status().borrow());
-                tauri::async_runtime::spawn(async move {
-                    if on {
-                        supervisor.stop().await;
-                    } else {
-                        let _ = supervisor.start().await;
-                    }
-                });
+    tracing::info!("tray: {}", item.label());
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let outcome = crate::actions::perform(&app, item).await;
+        let tray = app.try_state::<Tray>().map(|t| t.inner().clone());
+        match outcome {
+            crate::actions::Outcome::Done => {}
+            crate::actions::Outcome::StartAtLogin(on) => {
+                if let Some(entry) = tray.as_ref().and_then(|t| t.entry(item)) {
+                    entry.set_checked(on);
+                }
+            }
+            crate::actions::Outcome::Failed(notice) => {
+                tracing::warn!("{}: {}", notice.title, notice.body);
+                crate::desktop::notify(&app, &notice);
+                if item == MenuItem::StartAtLogin
+                    && let Some(entry) = tray.as_ref().and_then(|t| t.entry(item))
+                {
+                    entry.set_checked(crate::desktop::starts_at_login(&app));
+                }
             }
         }
-        "restart" => {
-            if let Some(supervisor) = supervisor {
-                tauri::async_runtime::spawn(async move { supervisor.restart().await });
-            }
+        if let Some(tray) = tray {
+            tray.resync(&app);
         }
-        "open" => crate::window::open(app, &core.page_url),
-        "logs" => open_folder(&core.log_dir),
-        "quit" => crate::quit(app),
-        _ => {}
-    }
-}
-
-fn open_folder(dir: &std::path::Path) {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    if let Err(e) = std::process::Command::new(opener).arg(dir).spawn() {
-        tracing::warn!("cannot open {}: {e}", dir.display());
-    }
+    });
 }

@@ -48,7 +48,9 @@ pub fn find(
     candidates: &[(&str, &[&str])],
     path: Option<&std::ffi::OsStr>,
 ) -> Result<Player, PlayError> {
-    let dirs: Vec<PathBuf> = path.map(|p| std::env::split_paths(p).collect()).unwrap_or_default();
+    let dirs: Vec<PathBuf> = path
+        .map(|p| std::env::split_paths(p).collect())
+        .unwrap_or_default();
     for (name, args) in candidates {
         for dir in &dirs {
             let program = dir.join(name);
@@ -123,8 +125,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                .expect("chmod");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         }
         path
     }
@@ -141,7 +142,10 @@ mod tests {
         assert_eq!(player.program, second.path().join("paplay"));
         let none = tempfile::tempdir().expect("tempdir");
         let error = find(&candidates(), Some(none.path().as_os_str())).expect_err("none");
-        assert!(error.to_string().contains("pw-play, paplay, aplay, ffplay"), "{error}");
+        assert!(
+            error.to_string().contains("pw-play, paplay, aplay, ffplay"),
+            "{error}"
+        );
     }
 
     #[tokio::test]
@@ -185,7 +189,9 @@ mod tests {
         };
         let error = play(&player, b"RIFF").await.expect_err("fails");
         assert!(
-            error.to_string().ends_with("failed: Connection failure: Connection refused"),
+            error
+                .to_string()
+                .ends_with("failed: Connection failure: Connection refused"),
             "{error}"
         );
     }

@@ -176,6 +176,7 @@ impl Bound {
             token,
             config_file: paths.config_file.clone(),
             overrides: overrides.clone(),
+            api_url: format!("http://{addr}/v1"),
         });
         let state =
             crate::proxy::ProxyState::new(settings, addr.port(), backend.clone(), client, control);

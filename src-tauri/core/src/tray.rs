@@ -129,7 +129,10 @@ impl MenuItem {
     }
 
     pub fn from_id(id: &str) -> Option<Self> {
-        Self::LAYOUT.into_iter().flatten().find(|item| item.id() == id)
+        Self::LAYOUT
+            .into_iter()
+            .flatten()
+            .find(|item| item.id() == id)
     }
 
     /// The label (the status line's is replaced as soon as a status is known).
@@ -348,7 +351,10 @@ mod tests {
                 body: "the engine exited with code 3. See the engine log.".into(),
             }]
         );
-        assert!(notifier.observe(&failed).is_empty(), "no repeat while it stays failed");
+        assert!(
+            notifier.observe(&failed).is_empty(),
+            "no repeat while it stays failed"
+        );
         assert!(notifier.observe(&status(State::Starting)).is_empty());
         assert_eq!(notifier.observe(&failed).len(), 1, "a new failure is news");
     }
@@ -361,7 +367,10 @@ mod tests {
         let notices = notifier.observe(&short);
         assert_eq!(notices.len(), 1);
         assert_eq!(notices[0].title, "Memory is short");
-        assert_eq!(notices[0].body, "600 MB available, Kokoro needs about 900 MB");
+        assert_eq!(
+            notices[0].body,
+            "600 MB available, Kokoro needs about 900 MB"
+        );
         for _ in 0..5 {
             assert!(notifier.observe(&short).is_empty());
         }

@@ -144,8 +144,12 @@ impl LocalApi {
     /// `POST /murmur/api/speak-test`: a WAV of `text` (the default phrase when `None`).
     pub async fn speak_test(&self, text: Option<&str>) -> Result<Reply, LocalError> {
         let body = serde_json::json!({ "text": text });
-        self.call("POST", "/murmur/api/speak-test", Some(body.to_string().into_bytes()))
-            .await
+        self.call(
+            "POST",
+            "/murmur/api/speak-test",
+            Some(body.to_string().into_bytes()),
+        )
+        .await
     }
 }
 
@@ -175,7 +179,10 @@ mod tests {
     fn the_window_reaches_the_control_api_and_the_engine_lists_only() {
         let get = Method::GET;
         assert!(LocalApi::allows(&get, "/murmur/api/status"));
-        assert!(LocalApi::allows(&Method::POST, "/murmur/api/engine/restart"));
+        assert!(LocalApi::allows(
+            &Method::POST,
+            "/murmur/api/engine/restart"
+        ));
         assert!(LocalApi::allows(&get, "/murmur/api/logs?lines=20"));
         assert!(LocalApi::allows(&get, "/v1/audio/voices"));
         assert!(LocalApi::allows(&get, "/v1/models"));
@@ -183,6 +190,9 @@ mod tests {
         assert!(!LocalApi::allows(&Method::POST, "/v1/audio/speech"));
         assert!(!LocalApi::allows(&get, "/v1/files"));
         assert!(!LocalApi::allows(&get, "/murmur/api/../../v1/files"));
-        assert!(!LocalApi::allows(&get, "http://example.com/murmur/api/status"));
+        assert!(!LocalApi::allows(
+            &get,
+            "http://example.com/murmur/api/status"
+        ));
     }
 }

@@ -19,6 +19,18 @@ pub struct Control {
     pub config_file: PathBuf,
     /// Environment and flag values that win over the file.
     pub overrides: Overrides,
+    /// The OpenAI base URL clients use (`http://127.0.0.1:19281/v1`).
+    pub api_url: String,
+}
+
+/// `GET /murmur/api/about`: what a client needs to know to use this Murmur.
+pub async fn about(State(state): State<ProxyState>) -> Json<serde_json::Value> {
+    let control = state.control();
+    Json(serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "api_url": control.map(|c| c.api_url.as_str()),
+        "config_file": control.map(|c| c.config_file.display().to_string()),
+    }))
 }
 
 /// `GET /murmur/api/logs?lines=N`: the last engine output lines (at most 200 are kept).

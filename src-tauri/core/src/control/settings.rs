@@ -90,6 +90,12 @@ pub async fn get(State(state): State<ProxyState>) -> Result<Response, ApiError> 
     .into_response())
 }
 
+/// `GET /murmur/api/settings/defaults`: what Murmur runs on without a settings file (and what
+/// the page offers when the file is broken).
+pub async fn defaults() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "settings": Settings::default() }))
+}
+
 /// `PUT /murmur/api/settings`: the whole settings object.
 pub async fn put(State(state): State<ProxyState>, body: Bytes) -> Result<Response, ApiError> {
     let control = control(&state)?;

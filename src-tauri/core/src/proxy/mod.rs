@@ -145,10 +145,15 @@ pub fn app(state: ProxyState) -> Router {
 fn control_routes(state: ProxyState) -> Router<ProxyState> {
     Router::new()
         .route("/murmur/api/status", get(crate::control::status))
+        .route("/murmur/api/about", get(crate::control::about))
         .route("/murmur/api/engine/{action}", post(crate::control::engine))
         .route(
             "/murmur/api/settings",
             get(crate::control::settings::get).put(crate::control::settings::put),
+        )
+        .route(
+            "/murmur/api/settings/defaults",
+            get(crate::control::settings::defaults),
         )
         .route("/murmur/api/logs", get(crate::control::logs))
         .route("/murmur/api/metrics", get(crate::control::metrics))

@@ -1,0 +1,135 @@
+//! What each tray menu item does. Engine actions go through the control API in-process (the
+//! same handlers as the window's buttons and `POST /murmur/api/engine/…`); the rest are
+//! desktop chores.
+
+use murmur_core::control::local::EngineAction;
+use murmur_core::tray::{MenuItem, Notice};
+use tauri::{AppHandle, Manager, Runtime};
+
+/// What became of a menu choice, for the tray to show.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// "Start at login" is now on or off.
+    StartAtLogin(bool),
+    /// Something the user should hear about.
+    Failed(Notice),
+}
+
+/// Carry out `item`. Long actions (starting the engine, speaking) finish before this returns.
+pub async fn perform<R: Runtime>(app: &AppHandle<R>, item: MenuItem) -> Outcome {
+    match item {
+        MenuItem::Status => Outcome::Done,
+        MenuItem::Quit => {
+            crate::quit(app);
+            Outcome::Done
+        }
+        MenuItem::Open => {
+            crate::window::open(app);
+            Outcome::Done
+        }
+        MenuItem::StartAtLogin => {
+            let on = !crate::desktop::starts_at_login(app);
+            match crate::desktop::set_start_at_login(app, on) {
+                Ok(now) => Outcome::StartAtLogin(now),
+                Err(e) => failed("Start at login", e),
+            }
+        }
+        MenuItem::CopyApiUrl => match core_value(app, |core| core.api_url.clone()) {
+            Some(url) => match crate::desktop::copy_text(app, &url) {
+                Ok(()) => Outcome::Done,
+                Err(e) => failed("Copy API URL", e),
+            },
+            None => failed("Copy API URL", "Murmur is still starting"),
+        },
+        MenuItem::OpenLogs => match core_value(app, |core| core.log_dir.clone()) {
+            Some(dir) => match crate::desktop::open_folder(&dir) {
+                Ok(()) => Outcome::Done,
+                Err(e) => failed("Open logs folder", e),
+            },
+            None => failed("Open logs folder", "Murmur is still starting"),
+        },
+        MenuItem::Server => {
+            let Some(local) = core_value(app, |core| core.local.clone()).flatten() else {
+                return failed("Speech server", "Murmur is still starting");
+            };
+            let running = core_value(app, |core| {
+                core.backend
+                    .supervisor()
+                    .map(|s| murmur_core::tray::server_on(&s.status().borrow()))
+            })
+            .flatten()
+            .unwrap_or(false);
+            let action = if running {
+                EngineAction::Stop
+            } else {
+                EngineAction::Start
+            };
+            engine(&local, action).await
+        }
+        MenuItem::Restart => {
+            let Some(local) = core_value(app, |core| core.local.clone()).flatten() else {
+                return failed("Restart engine", "Murmur is still starting");
+            };
+            engine(&local, EngineAction::Restart).await
+        }
+        MenuItem::TestSpeech => test_speech(app).await,
+    }
+}
+
+fn core_value<R: Runtime, T>(app: &AppHandle<R>, f: impl FnOnce(&crate::Core) -> T) -> Option<T> {
+    app.try_state::<crate::Core>().map(|core| f(&core))
+}
+
+fn failed(what: &str, why: impl std::fmt::Display) -> Outcome {
+    Outcome::Failed(Notice {
+        title: format!("{what} did not work"),
+        body: why.to_string(),
+    })
+}
+
+async fn engine(local: &murmur_core::control::local::LocalApi, action: EngineAction) -> Outcome {
+    match local.engine(action).await {
+        Ok(reply) if reply.is_success() => Outcome::Done,
+        Ok(reply) => failed(
+            "The engine action",
+            error_message(&reply.json()).unwrap_or_else(|| reply.status.to_string()),
+        ),
+        Err(e) => failed("The engine action", e),
+    }
+}
+
+/// Speak the default test phrase through the engine and play it.
+async fn test_speech<R: Runtime>(app: &AppHandle<R>) -> Outcome {
+    let Some((local, path)) =
+        core_value(app, |core| (core.local.clone(), core.player_path.clone()))
+    else {
+        return failed("Test speech", "Murmur is still starting");
+    };
+    let Some(local) = local else {
+        return failed("Test speech", "the control API is not available");
+    };
+    let player =
+        match murmur_core::playback::find(&murmur_core::playback::candidates(), path.as_deref()) {
+            Ok(player) => player,
+            Err(e) => return failed("Test speech", e),
+        };
+    let reply = match local.speak_test(None).await {
+        Ok(reply) => reply,
+        Err(e) => return failed("Test speech", e),
+    };
+    if !reply.is_success() {
+        let why = error_message(&reply.json()).unwrap_or_else(|| reply.status.to_string());
+        return failed("Test speech", why);
+    }
+    match murmur_core::playback::play(&player, &reply.body).await {
+        Ok(()) => Outcome::Done,
+        Err(e) => failed("Test speech", e),
+    }
+}
+
+fn error_message(body: &serde_json::Value) -> Option<String> {
+    body.pointer("/error/message")
+        .and_then(|m| m.as_str())
+        .map(String::from)
+}

@@ -1,0 +1,63 @@
+//! What the settings window may call over IPC: the control API, in-process. The page is the
+//! same one `murmurd` serves; here its requests go through [`api`] instead of `fetch`, so no
+//! token ever appears in the window and nothing listens for it but this process.
+
+use serde::Serialize;
+use tauri::ipc::Response;
+use tauri::{AppHandle, Manager, Runtime};
+
+/// A call that did not succeed: the HTTP status and the body (OpenAI's error shape, or the
+/// settings API's field list), so the page handles both transports alike.
+#[derive(Debug, Serialize)]
+pub struct Failure {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+impl Failure {
+    fn unavailable(message: impl std::fmt::Display) -> Self {
+        Self {
+            status: 503,
+            body: serde_json::json!({"error": {
+                "message": message.to_string(),
+                "type": "server_error",
+                "code": "starting",
+            }}),
+        }
+    }
+}
+
+/// `method path` with an optional JSON body; a success answers with the body's bytes
+/// (JSON or audio), anything else with a [`Failure`].
+#[tauri::command]
+pub async fn api<R: Runtime>(
+    app: AppHandle<R>,
+    method: String,
+    path: String,
+    body: Option<serde_json::Value>,
+) -> Result<Response, Failure> {
+    let local = app
+        .try_state::<crate::Core>()
+        .and_then(|core| core.local.clone())
+        .ok_or_else(|| Failure::unavailable("Murmur is still starting"))?;
+    let body = body.map(|b| b.to_string().into_bytes());
+    let reply = local
+        .call(&method, &path, body)
+        .await
+        .map_err(|e| Failure {
+            status: 403,
+            body: serde_json::json!({"error": {
+                "message": e.to_string(),
+                "type": "invalid_request_error",
+                "code": "not_allowed",
+            }}),
+        })?;
+    if reply.is_success() {
+        Ok(Response::new(reply.body.to_vec()))
+    } else {
+        Err(Failure {
+            status: reply.status.as_u16(),
+            body: reply.json(),
+        })
+    }
+}

@@ -1,0 +1,86 @@
+//! What only a desktop has: notifications, the clipboard, start at login, the file manager,
+//! and (macOS) staying out of the Dock. Each is best effort: a desktop without a notification
+//! daemon or clipboard still runs Murmur, and the failure is logged.
+
+use murmur_core::tray::Notice;
+use tauri::{AppHandle, Manager, Runtime};
+
+/// Show a notification (logged as well, since it may not be seen).
+pub fn notify<R: Runtime>(app: &AppHandle<R>, notice: &Notice) {
+    use tauri_plugin_notification::NotificationExt;
+    tracing::info!("notification: {}: {}", notice.title, notice.body);
+    if app
+        .try_state::<tauri_plugin_notification::Notification<R>>()
+        .is_none()
+    {
+        return;
+    }
+    if let Err(e) = app
+        .notification()
+        .builder()
+        .title(&notice.title)
+        .body(&notice.body)
+        .show()
+    {
+        tracing::warn!("cannot show a notification: {e}");
+    }
+}
+
+/// Put `text` on the clipboard.
+pub fn copy_text<R: Runtime>(app: &AppHandle<R>, text: &str) -> Result<(), String> {
+    use tauri_plugin_clipboard_manager::ClipboardExt;
+    if app
+        .try_state::<tauri_plugin_clipboard_manager::Clipboard<R>>()
+        .is_none()
+    {
+        return Err("the clipboard is not available".into());
+    }
+    app.clipboard()
+        .write_text(text.to_string())
+        .map_err(|e| format!("cannot copy to the clipboard: {e}"))
+}
+
+/// Whether Murmur starts at login (a LaunchAgent on macOS, an XDG autostart entry on Linux).
+pub fn starts_at_login<R: Runtime>(app: &AppHandle<R>) -> bool {
+    app.try_state::<tauri_plugin_autostart::AutoLaunchManager>()
+        .and_then(|manager| manager.is_enabled().ok())
+        .unwrap_or(false)
+}
+
+/// Turn start at login on or off; answers what it now is.
+pub fn set_start_at_login<R: Runtime>(app: &AppHandle<R>, on: bool) -> Result<bool, String> {
+    let manager = app
+        .try_state::<tauri_plugin_autostart::AutoLaunchManager>()
+        .ok_or("start at login is not available")?;
+    let done = if on {
+        manager.enable()
+    } else {
+        manager.disable()
+    };
+    done.map_err(|e| format!("cannot change start at login: {e}"))?;
+    Ok(manager.is_enabled().unwrap_or(on))
+}
+
+/// Show `dir` in the file manager.
+pub fn open_folder(dir: &std::path::Path) -> Result<(), String> {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let _ = std::fs::create_dir_all(dir);
+    std::process::Command::new(opener)
+        .arg(dir)
+        .spawn()
+        .map(drop)
+        .map_err(|e| format!("cannot open {}: {e}", dir.display()))
+}
+
+/// macOS: a menu-bar app has no Dock icon and no app menu (the accessory activation policy).
+/// Elsewhere there is nothing to do.
+pub fn hide_from_dock<R: Runtime>(app: &mut tauri::App<R>) {
+    #[cfg(target_os = "macos")]
+    app.set_activation_policy(tauri::ActivationPolicy::Accessory);
+    #[cfg(not(target_os = "macos"))]
+    let _ = app;
+}
