@@ -24,10 +24,14 @@ run-headless:
 	./target/release/murmurd
 
 # Everything CI checks: formatting, lints, the desktop app builds, every test, then the
-# browser tests of the page (Debian's Chromium driven by playwright-core from npm).
+# browser tests of the page (Debian's Chromium driven by playwright-core from npm) and of the
+# desktop app under Xvfb (its tray menu with xdotool, its window over WebDriver).
+TAURI_DRIVER_VERSION := 2.1.0
+
 test:
 	@scripts/install-deps.sh test
 	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is needed for the browser tests"; exit 1; }
+	@command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked --version $(TAURI_DRIVER_VERSION)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) build --workspace --bins
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

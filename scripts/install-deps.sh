@@ -4,7 +4,9 @@
 #   scripts/install-deps.sh headless   murmurd only (a C toolchain)
 #   scripts/install-deps.sh desktop    + the GTK/WebKit libraries Tauri links against
 #   scripts/install-deps.sh test       + everything the test suite uses (python3 runs the fake engine,
-#                                        Chromium the browser tests)
+#                                        Chromium the browser tests; Xvfb, openbox, trayer, xdotool,
+#                                        xclip, ImageMagick, D-Bus and WebKitWebDriver the desktop
+#                                        app's tests)
 #
 # Debian/Ubuntu: missing packages are installed with apt-get (via sudo when not root; when
 # that is impossible, the exact command is printed). macOS: Xcode's command line tools and
@@ -44,7 +46,10 @@ desktop=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg
 case "$mode" in
 headless) ;;
 desktop) packages+=("${desktop[@]}") ;;
-test) packages+=("${desktop[@]}" python3 chromium) ;;
+test)
+    packages+=("${desktop[@]}" python3 chromium
+        xvfb xauth openbox trayer xdotool xclip imagemagick dbus-daemon webkit2gtk-driver)
+    ;;
 *)
     echo "usage: $0 headless|desktop|test" >&2
     exit 2

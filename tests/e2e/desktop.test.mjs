@@ -1,0 +1,373 @@
+// The desktop app on a real X server: Xvfb with openbox (a window manager), trayer (a system
+// tray) and a D-Bus session, the app built by `cargo build`, the fault-injecting fake engine.
+// The tray menu is opened and chosen from with xdotool, the way a user clicks it; the window
+// is driven over WebDriver (tauri-driver + WebKitWebDriver). `make test` runs this; the
+// screenshot lands in target/ui-screenshots/desktop.png and memory figures are printed.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
+import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, existsSync, readdirSync, openSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import net from "node:net";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const appBin = process.env.MURMUR_APP_BIN || join(root, "target/debug/murmur");
+const fakeEngine = join(root, "tests/fixtures/fake-engine/fake_engine.py");
+const shots = join(root, "target/ui-screenshots");
+mkdirSync(shots, { recursive: true });
+
+// ---- the desktop -------------------------------------------------------------------------
+
+const children = [];
+let env = null;
+
+function background(command, args, options = {}) {
+  const child = spawn(command, args, { stdio: "ignore", env: options.env || env, ...options });
+  children.push(child);
+  return child;
+}
+
+before(async () => {
+  // Xvfb picks a free display and tells us which on fd 3.
+  const xvfb = spawn("Xvfb", ["-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp"], {
+    stdio: ["ignore", "ignore", "ignore", "pipe"],
+  });
+  children.push(xvfb);
+  const display = await new Promise((done, fail) => {
+    xvfb.stdio[3].once("data", (data) => done(`:${data.toString().trim()}`));
+    xvfb.once("exit", (code) => fail(new Error(`Xvfb exited with ${code}`)));
+  });
+  const dbus = spawn("dbus-daemon", ["--session", "--nofork", "--print-address=1"], { stdio: ["ignore", "pipe", "ignore"] });
+  children.push(dbus);
+  const address = await new Promise((done) => createInterface({ input: dbus.stdout }).once("line", done));
+  env = { ...process.env, DISPLAY: display, DBUS_SESSION_BUS_ADDRESS: address, NO_AT_BRIDGE: "1" };
+  delete env.WAYLAND_DISPLAY;
+  background("openbox", []);
+  background("trayer", ["--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32",
+    "--SetDockType", "true", "--transparent", "false", "--tint", "0x333333"]);
+  await until("the tray is up", () => x("search", "--class", "trayer").length > 0);
+});
+
+after(() => {
+  for (const child of children.reverse()) child.kill("SIGKILL");
+});
+
+/** xdotool; its output lines (none when a search finds nothing). */
+function x(...args) {
+  const result = spawnSync("xdotool", args, { env, encoding: "utf8" });
+  return result.stdout.split("\n").filter(Boolean);
+}
+
+async function until(what, check, timeout = 30000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+function screenshot(path) {
+  execFileSync("/usr/bin/import", ["-window", "root", path], { env });
+}
+
+// ---- Murmur ------------------------------------------------------------------------------
+
+function freePort() {
+  return new Promise((done) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+function config(port, extra = "") {
+  const command = ["python3", fakeEngine, "--port", "{port}"].map((a) => JSON.stringify(a)).join(", ");
+  return `[proxy]\nport = ${port}\n\n[engine]\nid = "custom"\n\n[engine.custom]\ncommand = [${command}]\n${extra}\n`;
+}
+
+/** A data folder with `configText`; `launched` marks it as not the first launch. */
+async function murmurHome({ configText, launched = true } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "murmur-desktop-"));
+  const port = await freePort();
+  writeFileSync(join(dir, "config.toml"), configText ?? config(port));
+  if (launched) writeFileSync(join(dir, ".launched"), "");
+  mkdirSync(join(dir, "home"));
+  const appEnv = { ...env, MURMUR_DATA_DIR: dir, HOME: join(dir, "home"), XDG_CONFIG_HOME: join(dir, "home/.config") };
+  return { dir, port, env: appEnv, base: `http://127.0.0.1:${port}` };
+}
+
+/** Launch the app on `home`; it is quit (SIGTERM, then SIGKILL) when the test ends. */
+function launch(home, t) {
+  const log = openSync(join(home.dir, "app.log"), "a");
+  const child = spawn(appBin, [], { env: home.env, stdio: ["ignore", log, log] });
+  children.push(child);
+  child.exited = new Promise((done) => child.once("exit", (code, signal) => done({ code, signal })));
+  t.after(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const gone = await Promise.race([child.exited, sleep(15000)]);
+    if (!gone) child.kill("SIGKILL");
+  });
+  return child;
+}
+
+async function api(home, path, options = {}) {
+  const token = readFileSync(join(home.dir, "control-token"), "utf8").trim();
+  const response = await fetch(`${home.base}${path}`, {
+    ...options,
+    headers: { Authorization: `Bearer ${token}`, ...(options.headers || {}) },
+  });
+  return response.json();
+}
+
+async function ready(home) {
+  await until("the proxy", () => fetch(`${home.base}/murmur/healthz`).then((r) => r.ok, () => false));
+  return until("the engine to be ready", async () => {
+    const status = await api(home, "/murmur/api/status");
+    return status.state === "ready" && status;
+  });
+}
+
+function alive(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^\S+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/** The Murmur settings window, if one is shown (xdotool matches names without case, and
+ * the tray icon's window is called "murmur": the settings window is the big one). */
+function murmurWindow() {
+  return x("search", "--onlyvisible", "--name", "^Murmur$").find((id) => {
+    const geometry = Object.fromEntries(x("getwindowgeometry", "--shell", id).map((l) => l.split("=")));
+    return Number(geometry.WIDTH) > 200;
+  });
+}
+
+// ---- the tray ----------------------------------------------------------------------------
+
+const MENU = ["Speech server", "Restart engine", "Test speech", "Open Murmur…", "Copy API URL",
+  "Open logs folder", "Start at login", "Quit Murmur"];
+
+function trayIcon() {
+  return x("search", "--classname", "tray-icon tray app")[0];
+}
+
+/** Open the tray menu and choose `label` (by keyboard: the status line is disabled). */
+async function choose(label) {
+  const icon = await until("the tray icon", trayIcon);
+  const geometry = Object.fromEntries(x("getwindowgeometry", "--shell", icon).map((l) => l.split("=")));
+  x("mousemove", String(Number(geometry.X) + 16), String(Number(geometry.Y) + 15), "click", "1");
+  await sleep(700);
+  const index = MENU.indexOf(label);
+  assert.ok(index >= 0, label);
+  x("key", "--delay", "60", ...Array(index + 1).fill("Down"), "Return");
+}
+
+/** RSS in MB of `pid` and of its WebKit helper processes. */
+function memory(pid) {
+  const rss = (p) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] || 0) / 1024;
+  const webkit = readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      return /\(WebKit/.test(stat) && stat.split(") ")[1].split(" ")[1] === String(pid);
+    } catch {
+      return false;
+    }
+  });
+  return { app: Math.round(rss(pid)), webkit: Math.round(webkit.reduce((sum, p) => sum + rss(p), 0)) };
+}
+
+// ---- tests -------------------------------------------------------------------------------
+
+test("the tray app: icon, menu, window, start at login, copy, quit", async (t) => {
+  const home = await murmurHome();
+  const app = launch(home, t);
+  const status = await ready(home);
+  const engine = status.engine.pid;
+  assert.ok(alive(engine));
+  await until("the tray icon", trayIcon);
+  assert.equal(murmurWindow(), undefined, "no window on a normal launch");
+  const quiet = memory(app.pid);
+
+  await choose("Open Murmur…");
+  const window = await until("the settings window", murmurWindow);
+  await sleep(1500); // let the page render its first status
+  screenshot(join(shots, "desktop.png"));
+  const open = memory(app.pid);
+
+  // Closing the window destroys it: its web process goes away.
+  x("windowactivate", "--sync", window);
+  x("key", "alt+F4");
+  await until("the window to close", () => !murmurWindow());
+  await sleep(1500);
+  const closed = memory(app.pid);
+  console.log(`memory (RSS, MB): app without a window ${quiet.app}; with the window open ${open.app} + WebKit ${open.webkit}; ` +
+    `after closing it ${closed.app} + WebKit ${closed.webkit}`);
+  assert.ok(closed.webkit < open.webkit, "closing the window releases the web process");
+
+  const autostart = join(home.env.XDG_CONFIG_HOME, "autostart");
+  await choose("Start at login");
+  await until("an autostart entry", () => existsSync(autostart) && readdirSync(autostart).some((f) => f.endsWith(".desktop")));
+  await choose("Start at login");
+  await until("the autostart entry to go", () => !readdirSync(autostart).some((f) => f.endsWith(".desktop")));
+
+  await choose("Copy API URL");
+  await until("the API URL on the clipboard", () => {
+    const clip = spawnSync("xclip", ["-o", "-selection", "clipboard"], { env, encoding: "utf8", timeout: 2000 });
+    return clip.stdout === `${home.base}/v1`;
+  });
+
+  await choose("Restart engine");
+  const restarted = await until("a restart", async () => {
+    const s = await api(home, "/murmur/api/status");
+    return s.state === "ready" && s.engine.pid !== engine && s;
+  });
+  assert.equal(restarted.restarts.total, 1);
+
+  assert.equal(app.exitCode, null, "still running");
+  await choose("Quit Murmur");
+  const { code } = await app.exited;
+  assert.equal(code, 0);
+  assert.ok(!alive(engine) && !alive(restarted.engine.pid), "no engine left behind");
+});
+
+test("SIGTERM quits as the menu does: the engine stops, the app exits 0", async (t) => {
+  const home = await murmurHome();
+  const app = launch(home, t);
+  const status = await ready(home);
+  app.kill("SIGTERM");
+  const { code } = await app.exited;
+  assert.equal(code, 0);
+  await until("the engine to go", () => !alive(status.engine.pid), 5000);
+});
+
+test("a second launch shows the running one's window and leaves", async (t) => {
+  const home = await murmurHome();
+  const first = launch(home, t);
+  await ready(home);
+  assert.equal(murmurWindow(), undefined);
+  const second = launch(home, t);
+  const { code } = await second.exited;
+  assert.equal(code, 0);
+  await until("the first one's window", murmurWindow);
+  assert.equal(first.exitCode, null, "the first one runs on");
+  first.kill("SIGTERM");
+  assert.equal((await first.exited).code, 0);
+});
+
+/** SIGTERM any app still running on `home` (WebDriver launched it, so it is not our child). */
+async function quitLeftovers(home) {
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      if (environ.includes(`MURMUR_DATA_DIR=${home.dir}`) && readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith(appBin)) {
+        process.kill(Number(pid), "SIGTERM");
+        await until("the app to quit", () => !alive(pid), 15000);
+      }
+    } catch {
+      // gone already, or not ours
+    }
+  }
+}
+
+// ---- WebDriver ---------------------------------------------------------------------------
+
+/** tauri-driver for one app launch; resolves with a WebDriver session on its window. */
+async function webdriver(home) {
+  const port = await freePort();
+  const nativePort = await freePort();
+  const driverEnv = { ...home.env, HOME: process.env.HOME, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}` };
+  const driver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], {
+    env: driverEnv, stdio: "ignore",
+  });
+  children.push(driver);
+  const url = `http://127.0.0.1:${port}`;
+  await until("tauri-driver", () => fetch(`${url}/status`).then((r) => r.ok, () => false));
+  const call = async (method, path, body) => {
+    const response = await fetch(`${url}${path}`, {
+      method, headers: { "Content-Type": "application/json" }, body: body && JSON.stringify(body),
+    });
+    const answer = await response.json();
+    if (!response.ok) throw new Error(`${method} ${path}: ${JSON.stringify(answer.value)}`);
+    return answer.value;
+  };
+  const session = await call("POST", "/session", {
+    capabilities: { alwaysMatch: { "tauri:options": { application: appBin } } },
+  });
+  const base = `/session/${session.sessionId}`;
+  const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+  const find = async (css) => (await call("POST", `${base}/element`, { using: "css selector", value: css }))[ELEMENT];
+  return {
+    text: async (css) => call("GET", `${base}/element/${await find(css)}/text`),
+    property: async (css, name) => call("GET", `${base}/element/${await find(css)}/property/${name}`),
+    click: async (css) => call("POST", `${base}/element/${await find(css)}/click`, {}),
+    script: (source) => call("POST", `${base}/execute/sync`, { script: source, args: [] }),
+    async close() {
+      await call("DELETE", base).catch(() => {});
+      driver.kill("SIGTERM");
+      await new Promise((done) => (driver.exitCode !== null ? done() : driver.once("exit", done)));
+      await quitLeftovers(home);
+    },
+  };
+}
+
+test("webdriver: the first launch opens the window, which shows the live state over IPC", async () => {
+  const home = await murmurHome({ launched: false });
+  const page = await webdriver(home);
+  try {
+    assert.equal(await page.script("return location.protocol"), "tauri:", "the app's own page, not HTTP");
+    assert.equal(await page.script("return typeof window.__TAURI_INTERNALS__"), "object");
+    await until("Ready on the page", async () => (await page.text("#badge")) === "Ready");
+    const status = await api(home, "/murmur/api/status");
+    assert.match(await page.text("#engine-line"), new RegExp(`pid ${status.engine.pid}`));
+    assert.equal(await page.property("#endpoint", "value"), `${home.base}/v1`);
+    assert.equal(await page.text("#restarts-total"), "0");
+
+    // A restart from elsewhere reaches the window as events: no reload, no polling.
+    await fetch(`${home.base}/murmur/api/engine/restart`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${readFileSync(join(home.dir, "control-token"), "utf8").trim()}` },
+    });
+    await until("the restart on the page", async () => (await page.text("#restarts-total")) === "1");
+    await until("Ready again", async () => (await page.text("#badge")) === "Ready");
+
+    // The page's own button goes through IPC to the same control API.
+    await page.click("#toggle");
+    await until("Stopped on the page", async () => (await page.text("#badge")) === "Stopped");
+    assert.equal((await api(home, "/murmur/api/status")).state, "stopped");
+  } finally {
+    await page.close();
+  }
+});
+
+test("webdriver: a broken config opens the window with the error and the file, and runs on defaults", async () => {
+  const broken = "[proxy]\nmax_queue = \"many\"\n";
+  const home = await murmurHome({ configText: broken });
+  home.env.MURMUR_PORT = String(home.port); // the environment still applies over the defaults
+  const page = await webdriver(home);
+  try {
+    const message = await until("the config error", async () => {
+      const hidden = await page.property("#config-error", "hidden");
+      return !hidden && page.text("#config-error-message");
+    });
+    assert.match(message, /max_queue/);
+    assert.ok(message.includes(join(home.dir, "config.toml")), message);
+    assert.equal(readFileSync(join(home.dir, "config.toml"), "utf8"), broken, "the file is untouched");
+    assert.equal(await page.property("#endpoint", "value"), `${home.base}/v1`);
+    const defaults = await api(home, "/murmur/api/settings/defaults");
+    assert.equal(await page.property("#s-engine", "value"), defaults.settings.engine.id, "the form shows the defaults");
+  } finally {
+    await page.close();
+  }
+});
