@@ -50,5 +50,20 @@ bench:
 	./target/release/proxy-bench
 	./target/release/speech-bench
 
+# The desktop app as an installable package: .deb on Linux, .app and .dmg on macOS (the Tauri
+# CLI comes prebuilt from npm; see scripts/bundle). Output: target/release/bundle/.
+ifeq ($(shell uname -s),Darwin)
+  BUNDLES ?= app,dmg
+else
+  BUNDLES ?= deb
+endif
+
+bundle:
+	@scripts/install-deps.sh desktop
+	@command -v npm >/dev/null || { echo "npm (Node.js 18+) is needed for the Tauri CLI"; exit 1; }
+	cd scripts/bundle && npm ci --no-audit --no-fund --loglevel=error
+	cd src-tauri && ../scripts/bundle/node_modules/.bin/tauri build --bundles $(BUNDLES)
+	@find target/release/bundle -maxdepth 2 -type f \( -name '*.deb' -o -name '*.dmg' \) -print
+
 clean:
 	$(CARGO) clean

@@ -68,8 +68,11 @@ def tray(colour, dot=None):
 if __name__ == "__main__":
     for size, name in [(32, "32x32.png"), (128, "128x128.png"), (256, "128x128@2x.png"), (512, "icon.png")]:
         png(HERE / name, size, app_icon)
+    # icon.icns (macOS) is made from icon.png by the Tauri CLI: `tauri icon icons/icon.png`.
     black = (0, 0, 0, 255)
-    grey = (120, 120, 120, 255)
+    # Stopped is the ready icon at low opacity, so it still reads as "off" when macOS draws
+    # it as a template (alpha only).
+    grey = (0, 0, 0, 100)
     png(HERE / "tray-ready.png", 44, tray(black))
     png(HERE / "tray-stopped.png", 44, tray(grey))
     png(HERE / "tray-warming.png", 44, tray(black, (230, 160, 0, 255)))

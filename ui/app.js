@@ -131,10 +131,9 @@ function render(status) {
     ? (status.warmup.message || "starting the engine") + elapsed
     : status.runtime_note || (state === "ready" ? "The engine is ready." : "");
 
-  $("health-last").textContent = ago(status.health.last_ok_at);
   $("health-latency").textContent = status.health.latency_ms != null ? `${status.health.latency_ms} ms` : "—";
   $("health-failures").textContent = status.health.consecutive_failures;
-  $("uptime").textContent = duration(engine.uptime_secs);
+  tick();
   $("restarts-total").textContent = status.restarts.total;
   $("restarts-crashes").textContent = `${status.restarts.crashes} of ${status.restarts.max}`;
   $("restarts-last").textContent = status.restarts.last_exit || "—";
@@ -147,6 +146,16 @@ function render(status) {
   // Asking a stopped engine for its voices would start it: wait until it is up.
   if (state === "ready" && !voicesLoaded) loadVoices();
 }
+
+// Times that move between status changes: the last health check and the uptime.
+function tick() {
+  if (!current) return;
+  $("health-last").textContent = ago(current.health.last_ok_at);
+  const started = current.engine.started_at;
+  const up = started && current.engine.pid ? Math.max(0, Math.round(Date.now() / 1000 - started)) : current.engine.uptime_secs;
+  $("uptime").textContent = duration(up);
+}
+setInterval(tick, 1000);
 
 function follow() {
   if (TAURI) {

@@ -99,6 +99,10 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![commands::api])
         .setup(move |app| {
             desktop::hide_from_dock(app);
+            // An installed app finds its Python projects among its bundled resources.
+            if let Ok(dir) = app.path().resource_dir() {
+                murmur_core::runtime::bundled::prefer(dir);
+            }
             let tray = tray::build(app.handle())?;
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(serve(

@@ -85,7 +85,6 @@ pub fn build(app: &AppHandle) -> tauri::Result<Tray> {
     }
     let icon = TrayIconBuilder::with_id("murmur")
         .icon(Image::from_bytes(ICON_STOPPED)?)
-        // macOS draws a template icon in the menu bar's own colours; ignored elsewhere.
         .icon_as_template(cfg!(target_os = "macos"))
         .tooltip("Murmur")
         .menu(&menu)
@@ -162,6 +161,13 @@ impl Tray {
         };
         if let Ok(image) = Image::from_bytes(bytes) {
             let _ = self.icon.set_icon(Some(image));
+        }
+        // macOS draws template icons in the menu bar's colours (alpha only): right for the
+        // plain icons, but the warming and failed ones need their coloured dot.
+        if cfg!(target_os = "macos") {
+            let _ = self
+                .icon
+                .set_icon_as_template(matches!(icon, Icon::Ready | Icon::Stopped));
         }
     }
 

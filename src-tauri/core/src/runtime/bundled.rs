@@ -7,15 +7,27 @@ use std::path::{Path, PathBuf};
 /// Overrides every other location (packagers, tests).
 pub const ENV_RESOURCES: &str = "MURMUR_RESOURCES";
 
+/// The app bundle's resource folder, as the desktop shell knows it (Tauri's `resource_dir`).
+static APP_RESOURCES: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Search `dir` right after `MURMUR_RESOURCES` (set once, at start-up, by the desktop shell).
+pub fn prefer(dir: PathBuf) {
+    let _ = APP_RESOURCES.set(dir);
+}
+
 /// The folders searched for `python-runtime/`, most specific first.
 pub fn search_roots(exe: Option<&Path>) -> Vec<PathBuf> {
     let mut roots = Vec::new();
     if let Some(dir) = std::env::var_os(ENV_RESOURCES) {
         roots.push(PathBuf::from(dir));
     }
+    if let Some(dir) = APP_RESOURCES.get() {
+        roots.push(dir.clone());
+    }
     if let Some(bin) = exe.and_then(Path::parent) {
         roots.push(bin.join("../Resources")); // macOS: Murmur.app/Contents/MacOS/murmur
-        roots.push(bin.join("../lib/murmur")); // Linux .deb: /usr/bin/murmur → /usr/lib/murmur
+        roots.push(bin.join("../lib/Murmur")); // Linux .deb: /usr/bin/murmur → /usr/lib/Murmur
+        roots.push(bin.join("../lib/murmur")); // a distribution's own package
         roots.push(bin.join("../share/murmur")); // make install, Homebrew
         roots.push(bin.to_path_buf()); // unpacked next to the binary
     }
@@ -57,7 +69,7 @@ mod tests {
             "/Applications/Murmur.app/Contents/MacOS/../Resources"
         )));
         let roots = search_roots(Some(Path::new("/usr/bin/murmurd")));
-        assert!(roots.contains(&PathBuf::from("/usr/bin/../lib/murmur")));
+        assert!(roots.contains(&PathBuf::from("/usr/bin/../lib/Murmur")));
     }
 
     #[test]
