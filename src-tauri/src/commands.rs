@@ -1,7 +1,8 @@
-//! What the settings window may call over IPC: the control API, in-process. The page is the
-//! same one `murmurd` serves; here its requests go through [`api`] instead of `fetch`, so no
-//! token ever appears in the window and nothing listens for it but this process.
+//! What the settings window may call over IPC: the control API. The page is the same one
+//! `murmurd` serves; here its requests go through [`api`] instead of `fetch`, and the window's
+//! process adds the token, so none ever appears in the page.
 
+use murmur_core::control::local::LocalError;
 use serde::Serialize;
 use tauri::ipc::Response;
 use tauri::{AppHandle, Manager, Runtime};
@@ -37,20 +38,25 @@ pub async fn api<R: Runtime>(
     body: Option<serde_json::Value>,
 ) -> Result<Response, Failure> {
     let local = app
-        .try_state::<crate::Core>()
-        .and_then(|core| core.local.clone())
+        .try_state::<crate::window::WindowApi>()
+        .map(|api| api.0.clone())
         .ok_or_else(|| Failure::unavailable("Murmur is still starting"))?;
     let body = body.map(|b| b.to_string().into_bytes());
     let reply = local
         .call(&method, &path, body)
         .await
-        .map_err(|e| Failure {
-            status: 403,
-            body: serde_json::json!({"error": {
-                "message": e.to_string(),
-                "type": "invalid_request_error",
-                "code": "not_allowed",
-            }}),
+        .map_err(|e| match e {
+            LocalError::Unavailable(why) => {
+                Failure::unavailable(format!("Murmur is not answering: {why}"))
+            }
+            refused => Failure {
+                status: 403,
+                body: serde_json::json!({"error": {
+                    "message": refused.to_string(),
+                    "type": "invalid_request_error",
+                    "code": "not_allowed",
+                }}),
+            },
         })?;
     if reply.is_success() {
         Ok(Response::new(reply.body.to_vec()))

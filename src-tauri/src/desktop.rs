@@ -2,6 +2,8 @@
 //! and (macOS) staying out of the Dock. Each is best effort: a desktop without a notification
 //! daemon or clipboard still runs Murmur, and the failure is logged.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use murmur_core::tray::Notice;
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -83,4 +85,25 @@ pub fn hide_from_dock<R: Runtime>(app: &mut tauri::App<R>) {
     app.set_activation_policy(tauri::ActivationPolicy::Accessory);
     #[cfg(not(target_os = "macos"))]
     let _ = app;
+}
+
+static GL_DISABLED_BY_US: AtomicBool = AtomicBool::new(false);
+
+/// The tray process draws no GL: without it GTK does not load the GL driver (with Mesa, all
+/// of LLVM: ~50 MB of the tray's memory). Call first thing in `main`, before any thread.
+pub fn tray_without_gl() {
+    if cfg!(target_os = "linux") && std::env::var_os("GDK_GL").is_none() {
+        // SAFETY: called at the top of `main`, before any other thread exists, so nothing
+        // reads the environment concurrently.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var("GDK_GL", "disable");
+        }
+        GL_DISABLED_BY_US.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether [`tray_without_gl`] set `GDK_GL` (the settings window's process gets it unset).
+pub fn gl_disabled_by_us() -> bool {
+    GL_DISABLED_BY_US.load(Ordering::Relaxed)
 }

@@ -3,8 +3,8 @@
 //!
 //! - [`tray`] draws the icon and menu that `murmur_core::tray` describes;
 //! - [`actions`] carries out a menu choice, through the control API in-process;
-//! - [`commands`] is the settings window's IPC: the same control API;
-//! - [`window`] opens (and on close destroys) the settings window;
+//! - [`window`] runs the settings window in a process of its own, whose IPC ([`commands`])
+//!   reaches the same control API over loopback;
 //! - [`desktop`] is what only a desktop has: notifications, clipboard, start at login.
 
 pub mod actions;
@@ -23,7 +23,9 @@ use murmur_core::control::local::LocalApi;
 use murmur_core::paths::Paths;
 use murmur_core::server::{self, Bound};
 use tauri::{Emitter, Manager, RunEvent, Runtime};
+
 use tokio::sync::watch;
+pub use window::WindowProcess;
 
 /// The event that carries each status change to the settings window.
 pub const STATUS_EVENT: &str = "murmur:status";
@@ -40,12 +42,14 @@ impl Shutdown {
     }
 }
 
-/// The running core, for the tray's actions and the window's IPC (managed once the proxy is
-/// up).
+/// The running core, for the tray's actions (managed once the proxy is up).
 pub struct Core {
     pub backend: Arc<dyn Backend>,
     /// The control API in-process (`None` when its token could not be created).
     pub local: Option<LocalApi>,
+    /// Where the proxy listens, and its control token: for the settings window's process.
+    pub addr: std::net::SocketAddr,
+    pub token: Option<String>,
     /// What "Copy API URL" copies.
     pub api_url: String,
     pub log_dir: PathBuf,
@@ -54,12 +58,14 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn new(bound: &Bound, log_dir: PathBuf) -> Self {
+    pub fn new(bound: &Bound, paths: &Paths) -> Self {
         Self {
             backend: bound.backend.clone(),
             local: bound.local.clone(),
+            addr: bound.addr,
+            token: murmur_core::control::token::load_or_create(&paths.data_dir).ok(),
             api_url: bound.api_url(),
-            log_dir,
+            log_dir: paths.log_dir.clone(),
             player_path: std::env::var_os("PATH"),
         }
     }
@@ -96,7 +102,7 @@ pub fn run() {
                 .build(),
         )
         .manage(shutdown)
-        .invoke_handler(tauri::generate_handler![commands::api])
+        .manage(window::WindowProcess::default())
         .setup(move |app| {
             desktop::hide_from_dock(app);
             // An installed app finds its Python projects among its bundled resources.
@@ -157,7 +163,7 @@ async fn serve(
     match Bound::new(&settings, &paths, &overrides).await {
         Ok(bound) => {
             let backend = bound.backend.clone();
-            app.manage(Core::new(&bound, paths.log_dir.clone()));
+            app.manage(Core::new(&bound, &paths));
             tauri::async_runtime::spawn(follow(app.clone(), tray, backend.clone()));
             tracing::info!("Murmur is listening on {}", bound.api_url());
             if show_window {
@@ -169,6 +175,9 @@ async fn serve(
             };
             if let Err(e) = server::serve(bound.listener, bound.app, shutdown, drain).await {
                 tracing::error!("server error: {e}");
+            }
+            if let Some(window) = app.try_state::<window::WindowProcess>() {
+                window.close();
             }
             backend.shutdown().await;
         }
@@ -213,7 +222,7 @@ async fn follow(app: tauri::AppHandle, tray: tray::Tray, backend: Arc<dyn Backen
     }
 }
 
-fn resolve_paths() -> Option<Paths> {
+pub(crate) fn resolve_paths() -> Option<Paths> {
     let env_path = |var| std::env::var_os(var).map(PathBuf::from);
     Paths::resolve(
         env_path(config::env::DATA_DIR).as_deref(),
@@ -223,7 +232,7 @@ fn resolve_paths() -> Option<Paths> {
 
 /// Settings, or defaults when the file is broken (the file itself is left as it is; the
 /// window shows the error, with the file's path, until it is fixed).
-fn load_settings(paths: Option<&Paths>, overrides: &Overrides) -> (Settings, bool) {
+pub(crate) fn load_settings(paths: Option<&Paths>, overrides: &Overrides) -> (Settings, bool) {
     let Some(paths) = paths else {
         return (Settings::default(), false);
     };

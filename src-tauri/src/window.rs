@@ -1,45 +1,226 @@
-//! The settings window: the `ui/` page from the app's own assets, talking to the core over
-//! IPC ([`crate::commands`]). Closing the window destroys it, which releases the webview and
-//! its WebKit processes (~280 MB); opening it again builds a new one, where the last one was
-//! (the window-state plugin keeps its size and position).
+//! The settings window, in a process of its own.
+//!
+//! A webview costs the process that shows it ~90 MB of WebKit, JavaScriptCore and GL
+//! libraries that stay mapped after the window closes, plus ~300 MB in WebKit's helper
+//! processes. So the tray app never makes one: "Open Murmur…" starts `murmur
+//! --settings-window`, which shows the `ui/` page from the app's own assets, answers its IPC
+//! calls ([`crate::commands`]) by calling the tray's control API over loopback, and forwards
+//! the status events. Closing the window ends that process and returns all of its memory.
+//! The tray keeps the child's stdin: a line asks it to come forward, and end-of-file (the tray
+//! quit or died) makes it exit, so it is never orphaned.
 
-use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder, WindowEvent};
-use tauri_plugin_window_state::{AppHandleExt, StateFlags};
+use std::io::{BufRead, Write};
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use murmur_core::control::local::LocalApi;
+use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
+use tauri_plugin_window_state::StateFlags;
 
 /// The settings window's label (the capability in `capabilities/default.json` names it).
 pub const LABEL: &str = "main";
+/// The argument that makes `murmur` the settings window's process.
+pub const ARG: &str = "--settings-window";
+/// Where the window's process finds the control API (set by the tray; otherwise read from
+/// the data folder, which is how a test or a user can start it by hand).
+pub const ENV_ADDR: &str = "MURMUR_CONTROL_ADDR";
+pub const ENV_TOKEN: &str = "MURMUR_CONTROL_TOKEN";
 
-/// What the window-state plugin remembers.
+/// What the window-state plugin remembers, so the window reopens where it was.
 pub fn remembered() -> StateFlags {
     StateFlags::SIZE | StateFlags::POSITION | StateFlags::MAXIMIZED
 }
 
-/// Show the settings window, making it if it is closed.
-pub fn open<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(window) = app.get_webview_window(LABEL) {
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
-        return;
+// ---- the tray's side ----------------------------------------------------------------------
+
+/// The window's process while it runs: its pid and the pipe to its stdin.
+#[derive(Default, Clone)]
+pub struct WindowProcess(Arc<Mutex<Option<Open>>>);
+
+struct Open {
+    pid: u32,
+    stdin: ChildStdin,
+}
+
+impl WindowProcess {
+    /// The pid of the window's process, if one runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.0.lock().ok()?.as_ref().map(|open| open.pid)
     }
-    let built = WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html".into()))
-        .title("Murmur")
-        .inner_size(520.0, 760.0)
-        .min_inner_size(480.0, 560.0)
-        .build();
-    match built {
-        Ok(window) => {
-            let _ = window.set_focus();
-            let handle = app.clone();
-            window.on_window_event(move |event| {
-                if let WindowEvent::Destroyed = event {
-                    // Remember where it was now, not only when Murmur quits.
-                    if let Err(e) = handle.save_window_state(remembered()) {
-                        tracing::debug!("cannot save the window's place: {e}");
-                    }
-                }
-            });
+
+    /// Ask the window to close (its process exits on end-of-file).
+    pub fn close(&self) {
+        if let Ok(mut slot) = self.0.lock() {
+            slot.take();
         }
-        Err(e) => tracing::error!("cannot open the Murmur window: {e}"),
     }
+}
+
+/// Show the settings window: bring the open one forward, or start its process.
+pub fn open<R: Runtime>(app: &AppHandle<R>) {
+    let Some(windows) = app.try_state::<WindowProcess>().map(|w| w.inner().clone()) else {
+        return;
+    };
+    let Some((addr, token)) = app
+        .try_state::<crate::Core>()
+        .map(|core| (core.addr, core.token.clone()))
+    else {
+        tracing::warn!("the settings window cannot open before Murmur is listening");
+        return;
+    };
+    let Ok(mut slot) = windows.0.lock() else {
+        return;
+    };
+    if let Some(open) = slot.as_mut() {
+        if writeln!(open.stdin, "focus")
+            .and_then(|_| open.stdin.flush())
+            .is_ok()
+        {
+            return;
+        }
+        slot.take();
+    }
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            tracing::error!("cannot find Murmur's own program to open its window: {e}");
+            return;
+        }
+    };
+    let mut command = Command::new(exe);
+    command
+        .arg(ARG)
+        .env(ENV_ADDR, addr.to_string())
+        .env(ENV_TOKEN, token.unwrap_or_default())
+        .stdin(Stdio::piped());
+    if crate::desktop::gl_disabled_by_us() {
+        // Only the tray goes without GL; the webview may use it.
+        command.env_remove("GDK_GL");
+    }
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            tracing::error!("cannot open the Murmur window: {e}");
+            return;
+        }
+    };
+    let pid = child.id();
+    let Some(stdin) = child.stdin.take() else {
+        let _ = child.kill();
+        return;
+    };
+    *slot = Some(Open { pid, stdin });
+    drop(slot);
+    // Reap it when the window closes, and forget it.
+    std::thread::spawn(move || {
+        let status = child.wait();
+        tracing::debug!("the settings window's process ended: {status:?}");
+        if let Ok(mut slot) = windows.0.lock()
+            && slot.as_ref().is_some_and(|open| open.pid == pid)
+        {
+            slot.take();
+        }
+    });
+}
+
+// ---- the window's process -----------------------------------------------------------------
+
+/// The control API the window's IPC calls reach.
+pub struct WindowApi(pub LocalApi);
+
+/// Run as the settings window's process (`murmur --settings-window`).
+pub fn run() {
+    let paths = crate::resolve_paths();
+    let (_log_guard, _) = match &paths {
+        Some(paths) => murmur_core::logging::init(&paths.log_dir, "murmur-window"),
+        None => (None, None),
+    };
+    let started_by_tray = std::env::var_os(ENV_ADDR).is_some();
+    let api = match connect(paths.as_ref()) {
+        Ok(api) => api,
+        Err(e) => {
+            tracing::error!("the settings window cannot reach Murmur: {e}");
+            std::process::exit(1);
+        }
+    };
+    let follower = api.clone();
+    tauri::Builder::default()
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(remembered())
+                .build(),
+        )
+        .manage(WindowApi(api))
+        .invoke_handler(tauri::generate_handler![crate::commands::api])
+        .setup(move |app| {
+            WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html".into()))
+                .title("Murmur")
+                .inner_size(520.0, 760.0)
+                .min_inner_size(480.0, 560.0)
+                .focused(true)
+                .build()?;
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(forward_status(handle.clone(), follower));
+            if started_by_tray {
+                std::thread::spawn(move || listen_to_tray(handle));
+            }
+            Ok(())
+        })
+        .run(tauri::generate_context!("../tauri.conf.json"))
+        .expect("invariant: the Tauri context is generated at build time and valid");
+}
+
+/// The tray's address and token: from the environment, or Murmur's data folder.
+fn connect(paths: Option<&murmur_core::paths::Paths>) -> Result<LocalApi, String> {
+    let from_env = |var| std::env::var(var).ok().filter(|v: &String| !v.is_empty());
+    let overrides = murmur_core::config::Overrides::from_env().unwrap_or_default();
+    let (settings, _) = crate::load_settings(paths, &overrides);
+    let addr = from_env(ENV_ADDR).unwrap_or_else(|| format!("127.0.0.1:{}", settings.proxy.port));
+    let addr = addr
+        .parse()
+        .map_err(|e| format!("{ENV_ADDR}={addr:?}: {e}"))?;
+    let token = match from_env(ENV_TOKEN) {
+        Some(token) => token,
+        None => {
+            let paths = paths.ok_or("no data folder")?;
+            let file = paths.data_dir.join("control-token");
+            std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+        }
+    };
+    LocalApi::remote(addr, token.trim(), settings.proxy.api_key.as_deref())
+        .map_err(|e| e.to_string())
+}
+
+/// Status changes from the tray's event stream, to the page; reconnects if it drops.
+async fn forward_status<R: Runtime>(app: AppHandle<R>, api: LocalApi) {
+    loop {
+        let outcome = api
+            .follow(|status| {
+                let _ = app.emit(crate::STATUS_EVENT, status);
+            })
+            .await;
+        if let Err(e) = outcome {
+            tracing::debug!("status events: {e}");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+/// Lines from the tray ask the window forward; end-of-file means the tray is gone.
+fn listen_to_tray<R: Runtime>(app: AppHandle<R>) {
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else {
+            break;
+        };
+        if line.trim() == "focus"
+            && let Some(window) = app.get_webview_window(LABEL)
+        {
+            let _ = window.unminimize();
+            let _ = window.show();
+            let _ = window.set_focus();
+        }
+    }
+    app.exit(0);
 }

@@ -11,6 +11,7 @@ use murmur_core::server::Bound;
 use murmur_core::status::{State, Status};
 use murmur_core::tray::MenuItem;
 use murmur_lib::actions::{self, Outcome};
+use murmur_lib::window::WindowApi;
 use murmur_lib::{Core, Shutdown};
 use serde_json::{Value, json};
 use tauri::ipc::{CallbackFn, InvokeBody, InvokeResponseBody};
@@ -44,7 +45,8 @@ fn fixture(manage_core: bool) -> Fixture {
         .build(mock_context(noop_assets()))
         .expect("mock app");
     if manage_core {
-        app.manage(Core::new(&bound, paths.log_dir.clone()));
+        app.manage(Core::new(&bound, &paths));
+        app.manage(WindowApi(bound.local.clone().expect("control API")));
     }
     let window = WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
@@ -229,7 +231,7 @@ fn test_speech_plays_the_engines_audio() {
     player(dir.path(), &heard);
     let f = fixture(false);
     let bound = f.bound.as_ref().expect("bound");
-    let mut core = Core::new(bound, f.dir.path().join("logs"));
+    let mut core = Core::new(bound, &Paths::under(f.dir.path()));
     core.player_path = Some(dir.path().as_os_str().to_owned());
     f.app.manage(core);
 
@@ -246,7 +248,7 @@ fn test_speech_without_a_player_says_so() {
     let empty = tempfile::tempdir().expect("tempdir");
     let f = fixture(false);
     let bound = f.bound.as_ref().expect("bound");
-    let mut core = Core::new(bound, f.dir.path().join("logs"));
+    let mut core = Core::new(bound, &Paths::under(f.dir.path()));
     core.player_path = Some(empty.path().as_os_str().to_owned());
     f.app.manage(core);
     match f.perform(MenuItem::TestSpeech) {
@@ -281,4 +283,72 @@ fn desktop_services_that_are_missing_are_reported_not_fatal() {
         Outcome::Failed(notice) => assert!(notice.body.contains("start at login"), "{notice:?}"),
         other => panic!("expected a failure, got {other:?}"),
     }
+}
+
+#[test]
+fn the_window_process_reaches_a_running_murmur_over_loopback() {
+    // What `murmur --settings-window` does: the same calls, over HTTP, and the status events.
+    let mut f = fixture(false);
+    let bound = f.bound.take().expect("bound");
+    let addr = bound.addr;
+    let backend = bound.backend.clone();
+    let token = std::fs::read_to_string(f.dir.path().join("control-token")).expect("token");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tauri::async_runtime::spawn(murmur_core::server::serve(
+        bound.listener,
+        bound.app,
+        async move {
+            let _ = stopped.await;
+        },
+        Duration::from_secs(5),
+    ));
+    let remote = murmur_core::control::local::LocalApi::remote(addr, &token, None).expect("client");
+    f.app.manage(WindowApi(remote.clone()));
+
+    let status = f.api_json("GET", "/murmur/api/status", None);
+    assert_eq!(status["state"], "stopped");
+    let failure = f
+        .api("POST", "/v1/audio/speech", None)
+        .expect_err("refused");
+    assert_eq!(failure["status"], 403);
+
+    // The event stream: the current status first, then the engine warming up to ready.
+    let (seen, mut states) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let follower = tauri::async_runtime::spawn(async move {
+        let _ = remote
+            .follow(|status| {
+                let _ = seen.send(status["state"].as_str().unwrap_or_default().to_string());
+            })
+            .await;
+    });
+    let started = f.api_json("POST", "/murmur/api/engine/start", None);
+    assert_ne!(started["state"], "stopped");
+    let observed = tauri::async_runtime::block_on(async {
+        let mut observed = Vec::new();
+        while let Ok(Some(state)) =
+            tokio::time::timeout(Duration::from_secs(30), states.recv()).await
+        {
+            let done = state == "ready";
+            observed.push(state);
+            if done {
+                break;
+            }
+        }
+        observed
+    });
+    assert_eq!(
+        observed.first().map(String::as_str),
+        Some("stopped"),
+        "{observed:?}"
+    );
+    assert_eq!(
+        observed.last().map(String::as_str),
+        Some("ready"),
+        "{observed:?}"
+    );
+
+    follower.abort();
+    let _ = stop.send(());
+    let _ = tauri::async_runtime::block_on(server);
+    tauri::async_runtime::block_on(backend.shutdown());
 }

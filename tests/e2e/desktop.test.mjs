@@ -174,18 +174,35 @@ async function choose(label) {
   x("key", "--delay", "60", ...Array(index + 1).fill("Down"), "Return");
 }
 
-/** RSS in MB of `pid` and of its WebKit helper processes. */
+/** The processes descended from `pid`, with their command lines. */
+function descendants(pid) {
+  const parent = new Map();
+  for (const p of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      parent.set(p, readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ")[1]);
+    } catch {
+      // gone
+    }
+  }
+  const found = [];
+  const walk = (of) => {
+    for (const [child, ppid] of parent) {
+      if (ppid === String(of) && alive(child)) {
+        found.push({ pid: child, cmd: readFileSync(`/proc/${child}/cmdline`, "utf8").replaceAll("\0", " ") });
+        walk(child);
+      }
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+/** RSS in MB of the app and of its own helpers (the settings window's process and WebKit's),
+ * leaving out the engine, which is measured on its own. */
 function memory(pid) {
   const rss = (p) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] || 0) / 1024;
-  const webkit = readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      return /\(WebKit/.test(stat) && stat.split(") ")[1].split(" ")[1] === String(pid);
-    } catch {
-      return false;
-    }
-  });
-  return { app: Math.round(rss(pid)), webkit: Math.round(webkit.reduce((sum, p) => sum + rss(p), 0)) };
+  const helpers = descendants(pid).filter((p) => !/python|fake_engine/.test(p.cmd));
+  return { app: Math.round(rss(pid)), helpers: Math.round(helpers.reduce((sum, p) => sum + rss(p.pid), 0)), count: helpers.length };
 }
 
 // ---- tests -------------------------------------------------------------------------------
@@ -198,6 +215,7 @@ test("the tray app: icon, menu, window, start at login, copy, quit", async (t) =
   assert.ok(alive(engine));
   await until("the tray icon", trayIcon);
   assert.equal(murmurWindow(), undefined, "no window on a normal launch");
+  await sleep(1000);
   const quiet = memory(app.pid);
 
   await choose("Open Murmur…");
@@ -205,16 +223,16 @@ test("the tray app: icon, menu, window, start at login, copy, quit", async (t) =
   await sleep(1500); // let the page render its first status
   screenshot(join(shots, "desktop.png"));
   const open = memory(app.pid);
+  assert.ok(open.count >= 2, "the window runs in its own process, with WebKit's");
 
-  // Closing the window destroys it: its web process goes away.
+  // Closing the window ends its process, and WebKit's with it.
   x("windowactivate", "--sync", window);
   x("key", "alt+F4");
   await until("the window to close", () => !murmurWindow());
-  await sleep(1500);
+  await until("the window's processes to end", () => memory(app.pid).count === 0, 10000);
   const closed = memory(app.pid);
-  console.log(`memory (RSS, MB): app without a window ${quiet.app}; with the window open ${open.app} + WebKit ${open.webkit}; ` +
-    `after closing it ${closed.app} + WebKit ${closed.webkit}`);
-  assert.ok(closed.webkit < open.webkit, "closing the window releases the web process");
+  console.log(`memory (RSS, MB): the tray app alone ${quiet.app}; with the window open ${open.app} + ` +
+    `${open.helpers} in ${open.count} window and WebKit processes; after closing it ${closed.app} + ${closed.helpers}`);
 
   const autostart = join(home.env.XDG_CONFIG_HOME, "autostart");
   await choose("Start at login");
@@ -235,11 +253,25 @@ test("the tray app: icon, menu, window, start at login, copy, quit", async (t) =
   });
   assert.equal(restarted.restarts.total, 1);
 
+  // Quit with the window open: everything goes.
+  await choose("Open Murmur…");
+  await until("the settings window", murmurWindow);
+  const helpers = descendants(app.pid);
   assert.equal(app.exitCode, null, "still running");
   await choose("Quit Murmur");
   const { code } = await app.exited;
   assert.equal(code, 0);
   assert.ok(!alive(engine) && !alive(restarted.engine.pid), "no engine left behind");
+  await until("no process left", () => helpers.every((p) => !alive(p.pid)), 10000);
+  assert.equal(murmurWindow(), undefined);
+});
+
+test("the first launch opens the window by itself", async (t) => {
+  const home = await murmurHome({ launched: false });
+  launch(home, t);
+  await ready(home);
+  await until("the settings window", murmurWindow);
+  assert.ok(existsSync(join(home.dir, ".launched")), "the next launch is a quiet one");
 });
 
 test("SIGTERM quits as the menu does: the engine stops, the app exits 0", async (t) => {
@@ -283,7 +315,8 @@ async function quitLeftovers(home) {
 
 // ---- WebDriver ---------------------------------------------------------------------------
 
-/** tauri-driver for one app launch; resolves with a WebDriver session on its window. */
+/** tauri-driver launching the settings window's process (`murmur --settings-window`, which
+ * finds the running Murmur through its data folder); resolves with a WebDriver session. */
 async function webdriver(home) {
   const port = await freePort();
   const nativePort = await freePort();
@@ -303,7 +336,7 @@ async function webdriver(home) {
     return answer.value;
   };
   const session = await call("POST", "/session", {
-    capabilities: { alwaysMatch: { "tauri:options": { application: appBin } } },
+    capabilities: { alwaysMatch: { "tauri:options": { application: appBin, args: ["--settings-window"] } } },
   });
   const base = `/session/${session.sessionId}`;
   const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
@@ -322,8 +355,10 @@ async function webdriver(home) {
   };
 }
 
-test("webdriver: the first launch opens the window, which shows the live state over IPC", async () => {
-  const home = await murmurHome({ launched: false });
+test("webdriver: the window shows the live state over IPC and acts through it", async (t) => {
+  const home = await murmurHome();
+  launch(home, t);
+  await ready(home);
   const page = await webdriver(home);
   try {
     assert.equal(await page.script("return location.protocol"), "tauri:", "the app's own page, not HTTP");
@@ -351,10 +386,12 @@ test("webdriver: the first launch opens the window, which shows the live state o
   }
 });
 
-test("webdriver: a broken config opens the window with the error and the file, and runs on defaults", async () => {
+test("webdriver: a broken config opens the window with the error and the file, and runs on defaults", async (t) => {
   const broken = "[proxy]\nmax_queue = \"many\"\n";
   const home = await murmurHome({ configText: broken });
   home.env.MURMUR_PORT = String(home.port); // the environment still applies over the defaults
+  launch(home, t);
+  await until("the window, opened by itself", murmurWindow);
   const page = await webdriver(home);
   try {
     const message = await until("the config error", async () => {

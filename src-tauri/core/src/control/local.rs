@@ -1,6 +1,8 @@
-//! The control API called in-process, for the desktop shell: its settings window and tray
-//! reach the same handlers as the status page does over HTTP, through the same router (token,
-//! validation, error shapes and all), without a socket or a token in any URL.
+//! The control API as a Rust client, for the desktop shell. The tray calls the router
+//! in-process; the settings window (a process of its own, so that closing it returns all of
+//! WebKit's memory) calls the tray's proxy over loopback HTTP. Either way the requests reach
+//! the same handlers as the status page's (token, validation, error shapes and all), and no
+//! token appears in any URL.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -11,10 +13,10 @@ use tower::ServiceExt;
 /// Bodies larger than this are refused (speech for a test phrase is well under it).
 const MAX_BODY: usize = 32 * 1024 * 1024;
 
-/// A handle on a bound proxy's router that calls it directly.
+/// A client of one Murmur's control API. Cheap to clone.
 #[derive(Clone)]
 pub struct LocalApi {
-    app: Router,
+    transport: Transport,
     host: HeaderValue,
     token: HeaderValue,
     api_key: Option<HeaderValue>,
@@ -50,6 +52,14 @@ pub enum LocalError {
     Unavailable(String),
 }
 
+#[derive(Clone)]
+enum Transport {
+    /// The router itself, called directly.
+    InProcess(Router),
+    /// A running Murmur over loopback HTTP.
+    Http(crate::http_client::HttpClient),
+}
+
 impl LocalApi {
     /// `app` is the bound proxy's router at `addr`; `token` its control token; `api_key` the
     /// proxy's key, if one is set (sent with the few `/v1` reads the window makes).
@@ -59,11 +69,30 @@ impl LocalApi {
         token: &str,
         api_key: Option<&str>,
     ) -> Result<Self, LocalError> {
+        Self::with(Transport::InProcess(app), addr, token, api_key)
+    }
+
+    /// The Murmur listening on `addr`, over HTTP.
+    pub fn remote(
+        addr: std::net::SocketAddr,
+        token: &str,
+        api_key: Option<&str>,
+    ) -> Result<Self, LocalError> {
+        let transport = Transport::Http(crate::http_client::new());
+        Self::with(transport, addr, token, api_key)
+    }
+
+    fn with(
+        transport: Transport,
+        addr: std::net::SocketAddr,
+        token: &str,
+        api_key: Option<&str>,
+    ) -> Result<Self, LocalError> {
         let header = |value: String| {
             HeaderValue::from_str(&value).map_err(|e| LocalError::Unavailable(e.to_string()))
         };
         Ok(Self {
-            app,
+            transport,
             host: header(addr.to_string())?,
             token: header(format!("Bearer {}", token.trim()))?,
             api_key: api_key.map(|k| header(format!("Bearer {k}"))).transpose()?,
@@ -113,10 +142,7 @@ impl LocalApi {
         let request = request
             .body(body.map(Body::from).unwrap_or_else(Body::empty))
             .map_err(|_| LocalError::NotAllowed(path.to_string()))?;
-        let response = match self.app.clone().oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        };
+        let response = self.send(request).await?;
         let status = response.status();
         let content_type = response
             .headers()
@@ -135,6 +161,74 @@ impl LocalApi {
         })
     }
 
+    async fn send(&self, mut request: Request<Body>) -> Result<http::Response<Body>, LocalError> {
+        match &self.transport {
+            Transport::InProcess(app) => match app.clone().oneshot(request).await {
+                Ok(response) => Ok(response),
+                Err(never) => match never {},
+            },
+            Transport::Http(client) => {
+                let host = self.host.to_str().unwrap_or_default();
+                let path = request
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                *request.uri_mut() = format!("http://{host}{path}")
+                    .parse()
+                    .map_err(|e: http::uri::InvalidUri| LocalError::Unavailable(e.to_string()))?;
+                let response = client
+                    .request(request)
+                    .await
+                    .map_err(|e| LocalError::Unavailable(crate::http_client::describe(&e)))?;
+                Ok(response.map(Body::new))
+            }
+        }
+    }
+
+    /// Follow `GET /murmur/api/events`: `on_status` gets the current status, then each change,
+    /// until the stream ends (Murmur stopped) or fails.
+    pub async fn follow(
+        &self,
+        mut on_status: impl FnMut(serde_json::Value),
+    ) -> Result<(), LocalError> {
+        let request = Request::get("/murmur/api/events")
+            .header(header::HOST, self.host.clone())
+            .header(header::AUTHORIZATION, self.token.clone())
+            .body(Body::empty())
+            .map_err(|e| LocalError::Unavailable(e.to_string()))?;
+        let response = self.send(request).await?;
+        if !response.status().is_success() {
+            return Err(LocalError::Unavailable(format!(
+                "the event stream answered {}",
+                response.status()
+            )));
+        }
+        let mut body = response.into_body();
+        let mut pending = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| LocalError::Unavailable(e.to_string()))?;
+            let Some(data) = frame.data_ref() else {
+                continue;
+            };
+            pending.extend_from_slice(data);
+            // One event per blank line; only `data:` lines carry the status.
+            while let Some(end) = find_blank_line(&pending) {
+                let event: Vec<u8> = pending.drain(..end + 2).collect();
+                let text = String::from_utf8_lossy(&event);
+                let data: String = text
+                    .lines()
+                    .filter_map(|line| line.strip_prefix("data:"))
+                    .map(str::trim_start)
+                    .collect();
+                if let Ok(status) = serde_json::from_str(&data) {
+                    on_status(status);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `POST /murmur/api/engine/{start,stop,restart}`.
     pub async fn engine(&self, action: EngineAction) -> Result<Reply, LocalError> {
         let path = format!("/murmur/api/engine/{}", action.as_str());
@@ -151,6 +245,10 @@ impl LocalApi {
         )
         .await
     }
+}
+
+fn find_blank_line(bytes: &[u8]) -> Option<usize> {
+    bytes.windows(2).position(|pair| pair == b"\n\n")
 }
 
 /// What the engine buttons and the tray's toggle do.
