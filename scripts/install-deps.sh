@@ -48,7 +48,7 @@ headless) ;;
 desktop) packages+=("${desktop[@]}") ;;
 test)
     packages+=("${desktop[@]}" python3 chromium
-        xvfb xauth openbox trayer xdotool xclip imagemagick dbus-daemon webkit2gtk-driver)
+        xvfb xauth openbox trayer xdotool xclip imagemagick dbus-daemon dbus-bin webkit2gtk-driver)
     ;;
 *)
     echo "usage: $0 headless|desktop|test" >&2

@@ -145,13 +145,15 @@ function alive(pid) {
   }
 }
 
+function geometry(id) {
+  const shell = Object.fromEntries(x("getwindowgeometry", "--shell", id).map((l) => l.split("=")));
+  return { X: Number(shell.X), Y: Number(shell.Y), WIDTH: Number(shell.WIDTH), HEIGHT: Number(shell.HEIGHT) };
+}
+
 /** The Murmur settings window, if one is shown (xdotool matches names without case, and
  * the tray icon's window is called "murmur": the settings window is the big one). */
 function murmurWindow() {
-  return x("search", "--onlyvisible", "--name", "^Murmur$").find((id) => {
-    const geometry = Object.fromEntries(x("getwindowgeometry", "--shell", id).map((l) => l.split("=")));
-    return Number(geometry.WIDTH) > 200;
-  });
+  return x("search", "--onlyvisible", "--name", "^Murmur$").find((id) => geometry(id).WIDTH > 200);
 }
 
 // ---- the tray ----------------------------------------------------------------------------
@@ -225,6 +227,11 @@ test("the tray app: icon, menu, window, start at login, copy, quit", async (t) =
   const open = memory(app.pid);
   assert.ok(open.count >= 2, "the window runs in its own process, with WebKit's");
 
+  // Move it: it should reopen there.
+  x("windowmove", "--sync", window, "60", "90");
+  await sleep(500);
+  const placed = geometry(window);
+
   // Closing the window ends its process, and WebKit's with it.
   x("windowactivate", "--sync", window);
   x("key", "alt+F4");
@@ -255,7 +262,11 @@ test("the tray app: icon, menu, window, start at login, copy, quit", async (t) =
 
   // Quit with the window open: everything goes.
   await choose("Open Murmur…");
-  await until("the settings window", murmurWindow);
+  const reopened = await until("the settings window", murmurWindow);
+  await sleep(500);
+  const again = geometry(reopened);
+  assert.ok(Math.abs(again.X - placed.X) <= 30 && Math.abs(again.Y - placed.Y) <= 30,
+    `reopens where it was: ${JSON.stringify(placed)} then ${JSON.stringify(again)}`);
   const helpers = descendants(app.pid);
   assert.equal(app.exitCode, null, "still running");
   await choose("Quit Murmur");
@@ -272,6 +283,32 @@ test("the first launch opens the window by itself", async (t) => {
   await ready(home);
   await until("the settings window", murmurWindow);
   assert.ok(existsSync(join(home.dir, ".launched")), "the next launch is a quiet one");
+});
+
+test("a failed engine is announced with a desktop notification, once", async (t) => {
+  const home = await murmurHome();
+  const command = ["python3", fakeEngine, "--port", "{port}", "--crash-after-secs", "0.5"].map((a) => JSON.stringify(a)).join(", ");
+  writeFileSync(join(home.dir, "config.toml"), `[proxy]\nport = ${home.port}\n\n[engine]\nid = "custom"\n\n` +
+    `[engine.custom]\ncommand = [${command}]\n\n[supervisor]\nmax_restarts = 1\nrestart_delay_ms = 100\n`);
+  // Watch the session bus for notifications (none is shown here: there is no notification
+  // daemon, but the request to show one is what the app controls).
+  const monitor = spawn("dbus-monitor", ["--session", "interface='org.freedesktop.Notifications',member='Notify'"], {
+    env, stdio: ["ignore", "pipe", "ignore"],
+  });
+  children.push(monitor);
+  let seen = "";
+  monitor.stdout.on("data", (data) => (seen += data.toString()));
+  await sleep(300);
+  launch(home, t);
+  await until("the engine to fail", async () => {
+    const status = await fetch(`${home.base}/murmur/healthz`).then(() => api(home, "/murmur/api/status"), () => null);
+    return status && status.state === "failed";
+  });
+  await until("a notification", () => seen.includes("has stopped working"), 10000);
+  await sleep(2000);
+  assert.equal(seen.split("has stopped working").length - 1, 1, "once, not on every status change");
+  assert.match(seen, /the engine exited with code 3/);
+  monitor.kill();
 });
 
 test("SIGTERM quits as the menu does: the engine stops, the app exits 0", async (t) => {

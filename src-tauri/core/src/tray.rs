@@ -195,7 +195,7 @@ impl Notifier {
                 .error
                 .as_ref()
                 .and_then(|e| e.hint.as_deref())
-                .map(|hint| format!(" {hint}"))
+                .map(|hint| format!(" {}", sentence(hint)))
                 .unwrap_or_default();
             notices.push(Notice {
                 title: format!("{} has stopped working", status.engine.name),
@@ -216,6 +216,20 @@ impl Notifier {
         }
         notices
     }
+}
+
+/// `text` with a capital first letter and a full stop.
+fn sentence(text: &str) -> String {
+    let mut chars = text.trim().chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
+    out.extend(chars);
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }
 
 fn first_line(text: &str) -> &str {
@@ -341,7 +355,7 @@ mod tests {
         });
         failed.error = Some(ErrorInfo {
             message: "x".into(),
-            hint: Some("See the engine log.".into()),
+            hint: Some("see the engine log".into()),
         });
         let notices = notifier.observe(&failed);
         assert_eq!(
