@@ -196,7 +196,16 @@ $("toggle").addEventListener("click", () => {
   const action = ["stopped", "idle", "failed"].includes(current && current.state) ? "start" : "stop";
   api(`/murmur/api/engine/${action}`, { method: "POST" }).then((r) => r.json()).then(render);
 });
-$("copy-endpoint").addEventListener("click", () => navigator.clipboard && navigator.clipboard.writeText($("endpoint").value));
+$("copy-endpoint").addEventListener("click", async () => {
+  const field = $("endpoint");
+  try {
+    await navigator.clipboard.writeText(field.value);
+  } catch (_) {
+    // WebKitGTK may refuse the async clipboard on the app's own scheme: copy the selection.
+    field.select();
+    document.execCommand("copy");
+  }
+});
 
 $("speak").addEventListener("submit", async (event) => {
   event.preventDefault();
