@@ -99,8 +99,13 @@ async function murmurHome({ configText, launched = true } = {}) {
   const port = await freePort();
   writeFileSync(join(dir, "config.toml"), configText ?? config(port));
   if (launched) writeFileSync(join(dir, ".launched"), "");
-  mkdirSync(join(dir, "home"));
-  const appEnv = { ...env, MURMUR_DATA_DIR: dir, HOME: join(dir, "home"), XDG_CONFIG_HOME: join(dir, "home/.config") };
+  mkdirSync(join(dir, "home/bin"), { recursive: true });
+  // "Test speech" plays with aplay: this one keeps what it was given.
+  writeFileSync(join(dir, "home/bin/aplay"), `#!/bin/sh\nfor last; do :; done\ncp "$last" "${dir}/played.wav"\n`, { mode: 0o755 });
+  const appEnv = {
+    ...env, MURMUR_DATA_DIR: dir, HOME: join(dir, "home"), XDG_CONFIG_HOME: join(dir, "home/.config"),
+    PATH: `${join(dir, "home/bin")}:${env.PATH}`,
+  };
   return { dir, port, env: appEnv, base: `http://127.0.0.1:${port}` };
 }
 
@@ -209,7 +214,7 @@ function memory(pid) {
 
 // ---- tests -------------------------------------------------------------------------------
 
-test("the tray app: icon, menu, window, start at login, copy, quit", async (t) => {
+test("the tray app: icon, menu, window, start at login, copy, test speech, restart, quit", async (t) => {
   const home = await murmurHome();
   const app = launch(home, t);
   const status = await ready(home);
@@ -252,6 +257,13 @@ test("the tray app: icon, menu, window, start at login, copy, quit", async (t) =
     const clip = spawnSync("xclip", ["-o", "-selection", "clipboard"], { env, encoding: "utf8", timeout: 2000 });
     return clip.stdout === `${home.base}/v1`;
   });
+
+  await choose("Test speech");
+  const played = join(home.dir, "played.wav");
+  await until("the test phrase to be played", () => existsSync(played) && readFileSync(played).length > 44);
+  const wav = readFileSync(played);
+  assert.equal(wav.subarray(0, 4).toString(), "RIFF");
+  assert.equal(wav.subarray(8, 12).toString(), "WAVE");
 
   await choose("Restart engine");
   const restarted = await until("a restart", async () => {
