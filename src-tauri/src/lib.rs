@@ -96,11 +96,6 @@ pub fn run() {
         ))
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_clipboard_manager::init())
-        .plugin(
-            tauri_plugin_window_state::Builder::default()
-                .with_state_flags(window::remembered())
-                .build(),
-        )
         .manage(shutdown)
         .manage(window::WindowProcess::default())
         .setup(move |app| {
@@ -126,8 +121,8 @@ pub fn run() {
         .expect("invariant: the Tauri context is generated at build time and valid");
 
     app.run(|_handle, event| {
-        // A tray app keeps running when its last window closes; only an explicit exit
-        // (with a code) ends it.
+        // A tray app keeps running without windows; only an explicit exit (with a code) ends
+        // it.
         if let RunEvent::ExitRequested {
             code: None, api, ..
         } = event
