@@ -295,6 +295,37 @@ mod tests {
             })),
             "Restarting after a crash (attempt 2)"
         );
+        assert_eq!(
+            status_line(&status(State::Starting)),
+            "Warming up — starting"
+        );
+        let mut model = status(State::Provisioning);
+        model.warmup = Warmup {
+            stage: Some("downloading the model".into()),
+            done: Some(12_500_000),
+            total: Some(340_000_000),
+            unit: Some("bytes".into()),
+            message: None,
+        };
+        assert_eq!(
+            status_line(&model),
+            "Warming up — downloading the model 12/340 MB"
+        );
+        let mut waiting = status(State::Starting);
+        waiting.warmup.message = Some("waiting for the engine to answer".into());
+        assert_eq!(
+            status_line(&waiting),
+            "Warming up — waiting for the engine to answer"
+        );
+        assert_eq!(
+            status_line(&status(State::Unhealthy)),
+            "Not answering — Piper · joe"
+        );
+        assert_eq!(
+            status_line(&status(State::Idle)),
+            "Idle — Piper · joe wakes on the next request"
+        );
+        assert_eq!(status_line(&status(State::Stopping)), "Stopping…");
     }
 
     #[test]
