@@ -258,6 +258,17 @@ test("the tray app: icon, menu, window, start at login, copy, test speech, resta
     return clip.stdout === `${home.base}/v1`;
   });
 
+  // The icon follows the state: "Speech server" off draws the stopped icon, on the ready one.
+  const drawn = () => execFileSync("/usr/bin/import", ["-window", trayIcon(), "rgb:-"], { env }).toString("base64");
+  const readyIcon = drawn();
+  await choose("Speech server");
+  await until("stopped", async () => (await api(home, "/murmur/api/status")).state === "stopped");
+  await until("the stopped icon", () => drawn() !== readyIcon, 5000);
+  await choose("Speech server");
+  await until("ready", async () => (await api(home, "/murmur/api/status")).state === "ready");
+  await until("the ready icon again", () => drawn() === readyIcon, 5000);
+  const running = (await api(home, "/murmur/api/status")).engine.pid;
+
   await choose("Test speech");
   const played = join(home.dir, "played.wav");
   await until("the test phrase to be played", () => existsSync(played) && readFileSync(played).length > 44);
@@ -268,7 +279,7 @@ test("the tray app: icon, menu, window, start at login, copy, test speech, resta
   await choose("Restart engine");
   const restarted = await until("a restart", async () => {
     const s = await api(home, "/murmur/api/status");
-    return s.state === "ready" && s.engine.pid !== engine && s;
+    return s.state === "ready" && s.engine.pid !== running && s;
   });
   assert.equal(restarted.restarts.total, 1);
 
