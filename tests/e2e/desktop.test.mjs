@@ -170,12 +170,16 @@ function trayIcon() {
   return x("search", "--classname", "tray-icon tray app")[0];
 }
 
+async function openMenu() {
+  const icon = await until("the tray icon", trayIcon);
+  const place = geometry(icon);
+  x("mousemove", String(place.X + 16), String(place.Y + 15), "click", "1");
+  await sleep(700);
+}
+
 /** Open the tray menu and choose `label` (by keyboard: the status line is disabled). */
 async function choose(label) {
-  const icon = await until("the tray icon", trayIcon);
-  const geometry = Object.fromEntries(x("getwindowgeometry", "--shell", icon).map((l) => l.split("=")));
-  x("mousemove", String(Number(geometry.X) + 16), String(Number(geometry.Y) + 15), "click", "1");
-  await sleep(700);
+  await openMenu();
   const index = MENU.indexOf(label);
   assert.ok(index >= 0, label);
   x("key", "--delay", "60", ...Array(index + 1).fill("Down"), "Return");
@@ -257,6 +261,11 @@ test("the tray app: icon, menu, window, start at login, copy, test speech, resta
     const clip = spawnSync("xclip", ["-o", "-selection", "clipboard"], { env, encoding: "utf8", timeout: 2000 });
     return clip.stdout === `${home.base}/v1`;
   });
+
+  // A picture of the menu, with its live status line.
+  await openMenu();
+  screenshot(join(shots, "tray-menu.png"));
+  x("key", "Escape");
 
   // The icon follows the state: "Speech server" off draws the stopped icon, on the ready one.
   const drawn = () => execFileSync("/usr/bin/import", ["-window", trayIcon(), "rgb:-"], { env }).toString("base64");
