@@ -170,11 +170,15 @@ function trayIcon() {
   return x("search", "--classname", "tray-icon tray app")[0];
 }
 
+/** Click the tray icon and wait for its menu to be on screen. */
 async function openMenu() {
   const icon = await until("the tray icon", trayIcon);
   const place = geometry(icon);
+  const shown = () => x("search", "--onlyvisible", "--class", "murmur");
+  const before = new Set(shown());
   x("mousemove", String(place.X + 16), String(place.Y + 15), "click", "1");
-  await sleep(700);
+  await until("the tray menu", () => shown().some((id) => !before.has(id) && geometry(id).HEIGHT > 100), 10000);
+  await sleep(200);
 }
 
 /** Open the tray menu and choose `label` (by keyboard: the status line is disabled). */
