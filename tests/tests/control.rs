@@ -325,3 +325,50 @@ async fn speak_test_returns_audio_and_metrics_count_it() {
     );
     assert!(text.contains("# TYPE murmur_response_bytes_total counter"));
 }
+
+#[tokio::test]
+async fn about_and_defaults_tell_a_client_where_it_stands() {
+    let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
+    let about = call(&murmurd, Method::GET, "/murmur/api/about", None, None).await;
+    assert_eq!(about.status, 200);
+    let about = about.json();
+    assert_eq!(about["api_url"], murmurd.url("/v1"));
+    assert_eq!(
+        about["config_file"],
+        murmurd.data_dir().join("config.toml").display().to_string()
+    );
+    assert_eq!(about["version"], env!("CARGO_PKG_VERSION"));
+
+    let defaults = call(
+        &murmurd,
+        Method::GET,
+        "/murmur/api/settings/defaults",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(defaults.status, 200);
+    let defaults = defaults.json();
+    // What Murmur runs on without a file, not what this one's file says.
+    assert_eq!(defaults["settings"]["proxy"]["port"], 19281);
+    assert_ne!(defaults["settings"]["engine"]["id"], "custom");
+
+    for path in ["/murmur/api/about", "/murmur/api/settings/defaults"] {
+        let anonymous = Client::new().get(&murmurd.url(path)).await;
+        assert_eq!(anonymous.status, 401, "{path} needs the token");
+    }
+}
+
+#[tokio::test]
+async fn a_broken_settings_file_is_reported_with_its_key_and_path() {
+    let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
+    let file = murmurd.data_dir().join("config.toml");
+    std::fs::write(&file, "[proxy]\nmax_queue = \"many\"\n").expect("break the file");
+    let reply = call(&murmurd, Method::GET, "/murmur/api/settings", None, None).await;
+    assert_eq!(reply.status, 409);
+    let error = reply.json();
+    assert_eq!(error["error"]["code"], "config_broken");
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("max_queue"), "{message}");
+    assert!(message.contains(&file.display().to_string()), "{message}");
+}
