@@ -243,6 +243,32 @@ async fn an_idle_engine_is_unloaded_and_woken_by_the_next_request() {
 }
 
 #[tokio::test]
+async fn a_request_longer_than_the_idle_timeout_keeps_its_engine() {
+    // Streams for ~2.5 s with idle_unload_secs = 1: idle time counts from when a request ends,
+    // so the engine is not unloaded under it.
+    let config = fake_engine_config(
+        &["--chunks", "5", "--chunk-delay-ms", "500"],
+        "[supervisor]\nauto_start = false\nidle_unload_secs = 1\n",
+    );
+    let murmurd = Murmurd::start(&config);
+    let reply = speak(&murmurd, "a long one").await;
+    assert_eq!(reply.status, 200);
+    let first = engine_pid(&murmurd.status().await);
+    let reply = speak(&murmurd, "another long one").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        engine_pid(&murmurd.status().await),
+        first,
+        "the same engine served both"
+    );
+    murmurd
+        .wait_for("idle after the requests", Duration::from_secs(10), |s| {
+            state(s) == "idle"
+        })
+        .await;
+}
+
+#[tokio::test]
 async fn a_settings_change_restarts_the_engine_while_the_proxy_keeps_serving() {
     let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
     assert_eq!(speak(&murmurd, "hello").await.status, 200);

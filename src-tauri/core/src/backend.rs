@@ -79,8 +79,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Whether the engine is ready right now (for `/murmur/readyz`).
     fn is_ready(&self) -> bool;
 
-    /// A gated request arrived (for idle accounting). Default: nothing.
-    fn touch(&self) {}
+    /// A request that uses the engine begins; it lasts until the returned [`Activity`] is
+    /// dropped (after its response body has been sent), and the engine is not idle meanwhile.
+    /// Default: nothing is counted.
+    fn activity(&self) -> Activity {
+        Activity::none()
+    }
 
     /// The supervisor, for backends that run the engine themselves.
     fn supervisor(&self) -> Option<&crate::supervisor::Supervisor> {
@@ -171,6 +175,55 @@ impl SingleFlight {
         if matches!(&*state, Flight::Ready(current) if current == upstream) {
             *state = Flight::Cold;
         }
+    }
+}
+
+/// Held while a request uses the engine (see [`Backend::activity`]).
+pub struct Activity(#[allow(dead_code)] Option<Box<dyn Send + Sync>>);
+
+impl Activity {
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// `held` is dropped when the activity ends.
+    pub fn new(held: impl Send + Sync + 'static) -> Self {
+        Self(Some(Box::new(held)))
+    }
+}
+
+/// `response` with `activity` held until its body has been sent (or dropped).
+pub fn hold(response: axum::response::Response, activity: Activity) -> axum::response::Response {
+    response.map(|inner| {
+        axum::body::Body::new(Held {
+            inner,
+            _activity: activity,
+        })
+    })
+}
+
+struct Held {
+    inner: axum::body::Body,
+    _activity: Activity,
+}
+
+impl http_body::Body for Held {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

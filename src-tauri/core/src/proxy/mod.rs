@@ -200,7 +200,7 @@ async fn murmur_not_found(request: Request) -> ApiError {
 
 /// `POST /v1/audio/speech`: validate, complete, wait for the engine, pass the gate, forward.
 async fn speech(State(state): State<ProxyState>, request: Request) -> Result<Response, ApiError> {
-    state.backend.touch();
+    let activity = state.backend.activity();
     let (parts, body) = request.into_parts();
     let limit = state.settings.max_request_bytes;
     let declared = parts
@@ -237,7 +237,8 @@ async fn speech(State(state): State<ProxyState>, request: Request) -> Result<Res
         body: prepared,
         gated: true,
     };
-    send_replayable(&state, replayable).await
+    let response = send_replayable(&state, replayable).await?;
+    Ok(crate::backend::hold(response, activity))
 }
 
 /// How much of an oversized body is read and thrown away before answering 413. A client that
@@ -262,7 +263,7 @@ pub(crate) async fn speak(
     state: &ProxyState,
     body: serde_json::Value,
 ) -> Result<Response, ApiError> {
-    state.backend.touch();
+    let activity = state.backend.activity();
     let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::bad_json(e.to_string()))?;
     let prepared = speech::prepare(&bytes, &state.defaults)?;
     let mut headers = http::HeaderMap::new();
@@ -277,12 +278,13 @@ pub(crate) async fn speak(
         body: prepared,
         gated: true,
     };
-    send_replayable(state, replayable).await
+    let response = send_replayable(state, replayable).await?;
+    Ok(crate::backend::hold(response, activity))
 }
 
 /// `GET /v1/models`, `GET /v1/audio/voices`: wait for the engine, then forward.
 async fn gated(State(state): State<ProxyState>, request: Request) -> Result<Response, ApiError> {
-    state.backend.touch();
+    let activity = state.backend.activity();
     let (parts, _body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let replayable = Replayable {
@@ -298,7 +300,7 @@ async fn gated(State(state): State<ProxyState>, request: Request) -> Result<Resp
     {
         return Ok(axum::Json(listing).into_response());
     }
-    Ok(response)
+    Ok(crate::backend::hold(response, activity))
 }
 
 /// Open WebUI asks for `/v1/audio/voices` and `/v1/audio/models`; an engine without them

@@ -25,7 +25,7 @@ pub mod process;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use futures_util::FutureExt;
@@ -61,14 +61,44 @@ pub(crate) struct Shared {
     last_activity_ms: AtomicU64,
     /// A port the proxy found dead; not handed out again until a probe says otherwise.
     dead_port: AtomicU16,
+    /// Requests using the engine right now: it is not idle while any is.
+    busy: AtomicUsize,
 }
 
 impl Shared {
+    /// How long the engine has had no request: zero while one is in flight, else the time
+    /// since the last one ended.
     pub(crate) fn idle_for(&self) -> std::time::Duration {
+        if self.busy.load(Ordering::SeqCst) > 0 {
+            return std::time::Duration::ZERO;
+        }
         let now = self.epoch.elapsed().as_millis() as u64;
         std::time::Duration::from_millis(
             now.saturating_sub(self.last_activity_ms.load(Ordering::Relaxed)),
         )
+    }
+
+    fn mark_activity(&self) {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        self.last_activity_ms.store(now, Ordering::Relaxed);
+    }
+}
+
+/// One request in flight (see [`Backend::activity`]).
+struct Busy(Arc<Shared>);
+
+impl Busy {
+    fn begin(shared: &Arc<Shared>) -> Self {
+        shared.busy.fetch_add(1, Ordering::SeqCst);
+        shared.mark_activity();
+        Self(shared.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.mark_activity();
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -89,6 +119,7 @@ impl Supervisor {
             epoch: Instant::now(),
             last_activity_ms: AtomicU64::new(0),
             dead_port: AtomicU16::new(0),
+            busy: AtomicUsize::new(0),
         });
         let log = EngineLog::open(&data_dir.join("logs"));
         let (commands, inbox) = mpsc::unbounded_channel();
@@ -203,9 +234,8 @@ impl Backend for Supervisor {
         matches!(self.status.borrow().state, State::Ready)
     }
 
-    fn touch(&self) {
-        let now = self.shared.epoch.elapsed().as_millis() as u64;
-        self.shared.last_activity_ms.store(now, Ordering::Relaxed);
+    fn activity(&self) -> crate::backend::Activity {
+        crate::backend::Activity::new(Busy::begin(&self.shared))
     }
 
     fn supervisor(&self) -> Option<&Supervisor> {
