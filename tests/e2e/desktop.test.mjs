@@ -392,11 +392,38 @@ async function quitLeftovers(home) {
   }
 }
 
+/** After a failed session: WebKitWebDriver (its parent is gone) and any window it launched. */
+function stopStrays(home, nativePort) {
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      const ourDriver = cmd.includes("WebKitWebDriver") && cmd.includes(`--port=${nativePort}`);
+      const itsWindow = cmd.includes("--settings-window") && environ.includes(`MURMUR_DATA_DIR=${home.dir}`)
+        && !environ.some((e) => e.startsWith("MURMUR_CONTROL_ADDR="));
+      if (ourDriver || itsWindow) process.kill(Number(pid), "SIGKILL");
+    } catch {
+      // gone already, or not ours
+    }
+  }
+}
+
 // ---- WebDriver ---------------------------------------------------------------------------
 
 /** tauri-driver launching the settings window's process (`murmur --settings-window`, which
  * finds the running Murmur through its data folder); resolves with a WebDriver session. */
 async function webdriver(home) {
+  // WebKitWebDriver now and then never hears from the program it launched (seen once in
+  // many runs); a session that does not start within a minute is tried again, once.
+  try {
+    return await webdriverOnce(home, 60000);
+  } catch (error) {
+    console.log(`# WebDriver session did not start (${error.message}); trying again`);
+    return webdriverOnce(home, 120000);
+  }
+}
+
+async function webdriverOnce(home, sessionTimeout) {
   const port = await freePort();
   const nativePort = await freePort();
   const driverEnv = { ...home.env, HOME: process.env.HOME, PATH: `${process.env.HOME}/.cargo/bin:${process.env.PATH}` };
@@ -406,17 +433,25 @@ async function webdriver(home) {
   children.push(driver);
   const url = `http://127.0.0.1:${port}`;
   await until("tauri-driver", () => fetch(`${url}/status`).then((r) => r.ok, () => false));
-  const call = async (method, path, body) => {
+  const call = async (method, path, body, timeout = 60000) => {
     const response = await fetch(`${url}${path}`, {
       method, headers: { "Content-Type": "application/json" }, body: body && JSON.stringify(body),
+      signal: AbortSignal.timeout(timeout),
     });
     const answer = await response.json();
     if (!response.ok) throw new Error(`${method} ${path}: ${JSON.stringify(answer.value)}`);
     return answer.value;
   };
-  const session = await call("POST", "/session", {
-    capabilities: { alwaysMatch: { "tauri:options": { application: appBin, args: ["--settings-window"] } } },
-  });
+  let session;
+  try {
+    session = await call("POST", "/session", {
+      capabilities: { alwaysMatch: { "tauri:options": { application: appBin, args: ["--settings-window"] } } },
+    }, sessionTimeout);
+  } catch (error) {
+    driver.kill("SIGKILL");
+    stopStrays(home, nativePort);
+    throw error;
+  }
   const base = `/session/${session.sessionId}`;
   const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
   const find = async (css) => (await call("POST", `${base}/element`, { using: "css selector", value: css }))[ELEMENT];
