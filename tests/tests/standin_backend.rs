@@ -76,7 +76,7 @@ async fn waiters_share_one_attempt_and_failures_are_not_cached() {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let state = ProxyState::new(
-        &settings,
+        murmur_core::config::LiveSettings::new(settings),
         addr.port(),
         backend.clone(),
         murmur_core::http_client::new(),

@@ -146,6 +146,8 @@ pub struct Bound {
     pub backend: std::sync::Arc<dyn crate::backend::Backend>,
     /// The control API in-process (`None` when its token could not be created).
     pub local: Option<crate::control::local::LocalApi>,
+    /// The effective settings, which a reload replaces.
+    pub live: crate::config::LiveSettings,
 }
 
 impl Bound {
@@ -178,8 +180,14 @@ impl Bound {
             overrides: overrides.clone(),
             api_url: format!("http://{addr}/v1"),
         });
-        let state =
-            crate::proxy::ProxyState::new(settings, addr.port(), backend.clone(), client, control);
+        let live = crate::config::LiveSettings::new(settings.clone());
+        let state = crate::proxy::ProxyState::new(
+            live.clone(),
+            addr.port(),
+            backend.clone(),
+            client,
+            control,
+        );
         let app = crate::proxy::app(state);
         let local = app_token.and_then(|token| {
             crate::control::local::LocalApi::new(
@@ -197,6 +205,7 @@ impl Bound {
             addr,
             backend,
             local,
+            live,
         })
     }
 

@@ -136,6 +136,7 @@ async fn run(settings: config::Settings, paths: Paths, overrides: Overrides) -> 
         paths.config_file.clone(),
         overrides,
         backend.clone(),
+        bound.live.clone(),
     ));
     let drain = Duration::from_secs(settings.proxy.shutdown_timeout_secs);
     let served = server::serve(bound.listener, bound.app, shutdown, drain).await;
@@ -161,6 +162,7 @@ async fn reload_on_sighup(
     config_file: PathBuf,
     overrides: Overrides,
     backend: std::sync::Arc<dyn murmur_core::backend::Backend>,
+    live: config::LiveSettings,
 ) {
     #[cfg(unix)]
     {
@@ -172,6 +174,7 @@ async fn reload_on_sighup(
             match config::load(&config_file, &overrides) {
                 Ok(settings) => {
                     tracing::info!(config = %config_file.display(), "SIGHUP: settings reloaded");
+                    live.set(settings.clone());
                     backend.apply(settings).await;
                 }
                 Err(e) => tracing::error!("SIGHUP: keeping the running settings: {e}"),
@@ -180,6 +183,6 @@ async fn reload_on_sighup(
     }
     #[cfg(not(unix))]
     {
-        let _ = (config_file, overrides, backend);
+        let _ = (config_file, overrides, backend, live);
     }
 }

@@ -6,6 +6,7 @@
 //! [`save`] writes atomically and keeps the previous file as `config.toml.bak`.
 
 mod error;
+mod live;
 mod load;
 mod save;
 mod validate;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use error::ConfigError;
+pub use live::LiveSettings;
 pub use load::{Overrides, load, load_file, parse};
 pub use save::save;
 pub(crate) use validate::parse_host as validate_host;
@@ -66,6 +68,9 @@ pub struct ProxySettings {
     pub max_queue: u32,
     /// How long a graceful shutdown waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
+    /// Whether listing models and voices needs `api_key` too. Off: Open WebUI and others
+    /// never send a key for these, and fall back silently to OpenAI's names without them.
+    pub discovery_requires_key: bool,
 }
 
 impl Default for ProxySettings {
@@ -82,6 +87,7 @@ impl Default for ProxySettings {
             max_concurrent_requests: 1,
             max_queue: 32,
             shutdown_timeout_secs: 10,
+            discovery_requires_key: false,
         }
     }
 }
@@ -140,17 +146,8 @@ impl std::fmt::Display for EngineId {
     }
 }
 
-/// The audio formats of OpenAI's speech API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AudioFormat {
-    Mp3,
-    Opus,
-    Aac,
-    Flac,
-    Wav,
-    Pcm,
-}
+/// The audio formats of OpenAI's speech API (the type lives with the audio pipeline).
+pub use crate::audio::Format as AudioFormat;
 
 /// `[engine]`: what speaks, and the request defaults Murmur fills in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,7 +161,7 @@ pub struct EngineSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub voice: Option<String>,
     pub speed: f64,
-    /// Format used when a request names none. WAV plays everywhere and needs no ffmpeg.
+    /// Format used when a request names none: mp3, as OpenAI's API (Murmur encodes it).
     pub response_format: AudioFormat,
     /// `auto` detects from the text (kana → j, CJK → z, else a), as mlx-audio expects.
     pub lang_code: String,
@@ -186,7 +183,7 @@ impl Default for EngineSettings {
             model: None,
             voice: None,
             speed: 1.0,
-            response_format: AudioFormat::Wav,
+            response_format: AudioFormat::Mp3,
             lang_code: "auto".into(),
             voices_dir: None,
             url: None,
@@ -210,6 +207,22 @@ pub struct CustomEngine {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
     pub env: BTreeMap<String, String>,
+    /// What the server's speech responses hold: `encoded` (already the client's format,
+    /// passed through), `wav`, or `pcm` (s16le mono at `sample_rate`); with `wav` or `pcm`
+    /// Murmur asks for that and encodes every format itself.
+    pub audio: CustomAudio,
+    /// `audio = "pcm"`: the rate of the samples (an `X-Audio-Sample-Rate` header wins).
+    pub sample_rate: u32,
+}
+
+/// `[engine.custom] audio`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CustomAudio {
+    #[default]
+    Encoded,
+    Wav,
+    Pcm,
 }
 
 impl Default for CustomEngine {
@@ -220,6 +233,8 @@ impl Default for CustomEngine {
             probe_path: "/v1/models".into(),
             cwd: None,
             env: BTreeMap::new(),
+            audio: CustomAudio::Encoded,
+            sample_rate: crate::audio::OUTPUT_RATE,
         }
     }
 }

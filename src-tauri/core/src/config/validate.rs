@@ -159,6 +159,13 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
             "the command uses {python}: set python_project to the folder with pyproject.toml and uv.lock",
         );
     }
+    if !(8_000..=192_000).contains(&engine.custom.sample_rate) {
+        fail(
+            &mut errors,
+            "engine.custom.sample_rate",
+            "must be a sample rate from 8000 to 192000 (Hz)",
+        );
+    }
     if !engine.custom.probe_path.starts_with('/') {
         fail(&mut errors, "engine.custom.probe_path", "must start with /");
     }

@@ -120,6 +120,7 @@ pub async fn put(State(state): State<ProxyState>, body: Bytes) -> Result<Respons
     let mut effective = new.clone();
     control.overrides.apply(&mut effective);
     let restarts_engine = old.engine != new.engine && state.backend().supervisor().is_some();
+    state.live().set(effective.clone());
     state.backend().apply(effective).await;
     Ok(Json(Saved {
         saved: true,

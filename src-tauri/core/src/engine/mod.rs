@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::audio::EngineAudio;
 use crate::backend::Backend;
-use crate::config::{EngineId, Settings};
+use crate::config::{CustomAudio, EngineId, Settings};
 use crate::runtime::Runtime;
 
 /// What Murmur knows about one engine.
@@ -52,6 +53,24 @@ pub fn spec(id: EngineId) -> EngineSpec {
             default_model: None,
             default_voice: None,
         },
+    }
+}
+
+/// What the configured engine's speech responses hold, and so what Murmur asks it for:
+/// Piper streams PCM (its rate in a header), mlx-audio makes WAV without ffmpeg, a custom
+/// server says so in `[engine.custom] audio`, and an external one is passed through.
+pub fn audio(settings: &Settings) -> EngineAudio {
+    match settings.engine.id {
+        EngineId::Piper => EngineAudio::Pcm { rate: 22_050 },
+        EngineId::MlxAudio => EngineAudio::Wav,
+        EngineId::Custom => match settings.engine.custom.audio {
+            CustomAudio::Encoded => EngineAudio::Encoded,
+            CustomAudio::Wav => EngineAudio::Wav,
+            CustomAudio::Pcm => EngineAudio::Pcm {
+                rate: settings.engine.custom.sample_rate,
+            },
+        },
+        EngineId::External => EngineAudio::Encoded,
     }
 }
 

@@ -26,13 +26,13 @@ use axum::routing::{any, get, post};
 use http::{Method, StatusCode, header};
 
 pub use error::ApiError;
-use forward::{Exchange, forward};
+use forward::{AudioPlan, Exchange, forward};
 use gate::Gate;
 use replay::{Replayable, enter_gate, send_replayable};
 use security::Policy;
 
 use crate::backend::Backend;
-use crate::config::{ProxySettings, Settings};
+use crate::config::{LiveSettings, ProxySettings};
 use crate::http_client::HttpClient;
 
 /// Everything the handlers share. Cheap to clone.
@@ -47,7 +47,8 @@ pub struct Inner {
     client: HttpClient,
     gate: Gate,
     settings: ProxySettings,
-    defaults: speech::Defaults,
+    /// The effective settings, followed live: request defaults come from here.
+    live: LiveSettings,
     policy: Arc<Policy>,
 }
 
@@ -62,12 +63,13 @@ impl ProxyState {
     /// `port` is the port actually bound, used to recognise Murmur's own origin. Without
     /// `control`, the control API refuses every request.
     pub fn new(
-        settings: &Settings,
+        live: LiveSettings,
         port: u16,
         backend: Arc<dyn Backend>,
         client: HttpClient,
         control: Option<crate::control::Control>,
     ) -> Self {
+        let settings = live.get();
         let proxy = &settings.proxy;
         Self(Arc::new(Inner {
             backend,
@@ -77,7 +79,7 @@ impl ProxyState {
             client,
             gate: Gate::new(proxy.max_concurrent_requests, proxy.max_queue),
             settings: proxy.clone(),
-            defaults: speech::Defaults::from_settings(settings),
+            live,
             policy: Arc::new(Policy::new(proxy, port)),
         }))
     }
@@ -104,6 +106,16 @@ impl ProxyState {
         self.0.control.as_ref()
     }
 
+    /// The effective settings, live.
+    pub fn live(&self) -> &LiveSettings {
+        &self.0.live
+    }
+
+    /// What a speech request leaves out is filled from the settings as they are now.
+    fn defaults(&self) -> speech::Defaults {
+        speech::Defaults::from_settings(&self.0.live.get())
+    }
+
     /// Whether `origin` is Murmur's own page.
     pub fn is_own_origin(&self, origin: &str) -> bool {
         self.0.policy.is_own_origin(origin)
@@ -119,6 +131,11 @@ pub fn app(state: ProxyState) -> Router {
         .route("/v1/models", get(gated).fallback(pass_through))
         .route("/v1/audio/voices", get(gated).fallback(pass_through))
         .route("/v1/audio/models", get(gated).fallback(pass_through))
+        // A base URL set without `/v1` (OpenClaw's `baseUrl`, Open WebUI's) reaches these.
+        .route("/audio/speech", post(speech))
+        .route("/audio/voices", get(gated))
+        .route("/audio/models", get(gated))
+        .route("/models", get(gated))
         .route("/murmur/healthz", get(healthz))
         .route("/murmur/readyz", get(readyz))
         .merge(control_routes(state.clone()))
@@ -222,7 +239,8 @@ async fn speech(State(state): State<ProxyState>, request: Request) -> Result<Res
         }
         bytes.extend_from_slice(&chunk);
     }
-    let prepared = speech::prepare(&bytes, &state.defaults)?;
+    let defaults = state.defaults();
+    let prepared = speech::prepare(&bytes, &defaults)?;
 
     let mut headers = parts.headers;
     headers.remove(header::CONTENT_LENGTH);
@@ -232,13 +250,31 @@ async fn speech(State(state): State<ProxyState>, request: Request) -> Result<Res
     );
     let replayable = Replayable {
         method: parts.method,
-        uri: parts.uri,
+        uri: http::Uri::from_static("/v1/audio/speech"),
         headers,
-        body: prepared,
+        audio: Some(plan(&prepared, &defaults)),
+        body: prepared.body,
         gated: true,
     };
     let response = send_replayable(&state, replayable).await?;
-    Ok(crate::backend::hold(response, activity))
+    Ok(with_format(
+        crate::backend::hold(response, activity),
+        prepared.format,
+    ))
+}
+
+fn plan(prepared: &speech::Prepared, defaults: &speech::Defaults) -> AudioPlan {
+    AudioPlan {
+        source: defaults.audio,
+        format: prepared.format,
+        sse: prepared.sse,
+    }
+}
+
+/// Tell the request log which format a speech response carries.
+fn with_format(mut response: Response, format: crate::audio::Format) -> Response {
+    response.extensions_mut().insert(format);
+    response
 }
 
 /// How much of an oversized body is read and thrown away before answering 413. A client that
@@ -265,7 +301,8 @@ pub(crate) async fn speak(
 ) -> Result<Response, ApiError> {
     let activity = state.backend.activity();
     let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::bad_json(e.to_string()))?;
-    let prepared = speech::prepare(&bytes, &state.defaults)?;
+    let defaults = state.defaults();
+    let prepared = speech::prepare(&bytes, &defaults)?;
     let mut headers = http::HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,
@@ -275,7 +312,8 @@ pub(crate) async fn speak(
         method: Method::POST,
         uri: http::Uri::from_static("/v1/audio/speech"),
         headers,
-        body: prepared,
+        audio: Some(plan(&prepared, &defaults)),
+        body: prepared.body,
         gated: true,
     };
     let response = send_replayable(state, replayable).await?;
@@ -286,17 +324,28 @@ pub(crate) async fn speak(
 async fn gated(State(state): State<ProxyState>, request: Request) -> Result<Response, ApiError> {
     let activity = state.backend.activity();
     let (parts, _body) = request.into_parts();
-    let path = parts.uri.path().to_owned();
+    // `/audio/voices` and friends are `/v1/…` to the engine.
+    let path = match parts.uri.path() {
+        p if p.starts_with("/v1/") => p.to_owned(),
+        p => format!("/v1{p}"),
+    };
+    let uri = match parts.uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.clone(),
+    };
     let replayable = Replayable {
         method: parts.method,
-        uri: parts.uri,
+        uri: uri
+            .parse()
+            .map_err(|_| ApiError::bad_json("the request's path is not valid"))?,
         headers: parts.headers,
         body: bytes::Bytes::new(),
         gated: false,
+        audio: None,
     };
     let response = send_replayable(&state, replayable).await?;
     if response.status() == StatusCode::NOT_FOUND
-        && let Some(listing) = fallback_listing(&path, &state.defaults)
+        && let Some(listing) = fallback_listing(&path, &state.defaults())
     {
         return Ok(axum::Json(listing).into_response());
     }
@@ -341,6 +390,7 @@ async fn pass_through(
     let exchange = Exchange {
         expect_body: false,
         permit,
+        audio: None,
     };
     forward(&state, &upstream, request, exchange).await
 }

@@ -6,7 +6,7 @@ use axum::extract::Request;
 use axum::response::Response;
 use http::Method;
 
-use super::forward::{Exchange, forward};
+use super::forward::{AudioPlan, Exchange, forward};
 use super::{ApiError, ProxyState};
 use crate::backend::Upstream;
 
@@ -18,6 +18,8 @@ pub(super) struct Replayable {
     pub(super) body: bytes::Bytes,
     /// Passes the concurrency gate.
     pub(super) gated: bool,
+    /// A speech request: how its audio reaches the client.
+    pub(super) audio: Option<AudioPlan>,
 }
 
 impl Replayable {
@@ -52,6 +54,7 @@ pub(super) async fn send_replayable(
         let exchange = Exchange {
             expect_body: true,
             permit,
+            audio: replayable.audio,
         };
         match forward(state, &upstream, replayable.request(), exchange).await {
             Err(error) if error.is_replayable() && !retried => {

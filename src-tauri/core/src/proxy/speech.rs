@@ -4,23 +4,27 @@
 //! of them. So `tts-1` and friends mean "the configured model", OpenAI's voice names mean "the
 //! configured voice", and missing fields are filled from settings. Fields Murmur does not know
 //! are passed through untouched: engines have their own extensions.
+//!
+//! The client's `response_format` (OpenAI's default: mp3) and `stream_format` are Murmur's to
+//! honour: an engine that hands Murmur raw audio is asked for that, and the audio pipeline
+//! makes the format.
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use crate::config::{AudioFormat, Settings};
+use crate::audio::{EngineAudio, Format};
+use crate::config::Settings;
 use crate::engine;
 
 /// Model names that OpenAI clients send.
 pub const OPENAI_MODELS: [&str; 3] = ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"];
 
-/// Voice names that OpenAI clients send.
-pub const OPENAI_VOICES: [&str; 11] = [
-    "alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse",
+/// Voice names that OpenAI's API documents (and OpenClaw, SillyTavern and the SDKs send).
+pub const OPENAI_VOICES: [&str; 13] = [
+    "alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx", "sage",
+    "shimmer", "verse",
 ];
-
-const FORMATS: [&str; 6] = ["mp3", "opus", "aac", "flac", "wav", "pcm"];
 
 /// The values used for fields a request leaves out.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,9 +32,22 @@ pub struct Defaults {
     pub model: Option<String>,
     pub voice: Option<String>,
     pub speed: f64,
-    pub response_format: AudioFormat,
+    pub response_format: Format,
     /// `auto`, or a fixed code.
     pub lang_code: String,
+    /// What the engine answers with, so what to ask it for.
+    pub audio: EngineAudio,
+}
+
+/// A checked speech request: what to send the engine and what the client gets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    /// The request body for the engine.
+    pub body: Bytes,
+    /// The format the client asked for (or the default).
+    pub format: Format,
+    /// `stream_format: "sse"`: OpenAI's event stream instead of raw audio.
+    pub sse: bool,
 }
 
 impl Defaults {
@@ -51,12 +68,13 @@ impl Defaults {
             speed: settings.engine.speed,
             response_format: settings.engine.response_format,
             lang_code: settings.engine.lang_code.clone(),
+            audio: engine::audio(settings),
         }
     }
 }
 
-/// Validate a speech request body and return the body to send to the engine.
-pub fn prepare(body: &[u8], defaults: &Defaults) -> Result<Bytes, ApiError> {
+/// Validate a speech request body and work out what to send the engine.
+pub fn prepare(body: &[u8], defaults: &Defaults) -> Result<Prepared, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_json(format!("the request body is not valid JSON: {e}")))?;
     let Value::Object(mut request) = value else {
@@ -89,20 +107,34 @@ pub fn prepare(body: &[u8], defaults: &Defaults) -> Result<Bytes, ApiError> {
     };
     let model = optional_str(&request, "model")?;
     let voice = optional_str(&request, "voice")?;
-    let format = optional_str(&request, "response_format")?;
     let lang = optional_str(&request, "lang_code")?;
-    if let Some(format) = &format
-        && !FORMATS.contains(&format.as_str())
-    {
-        return Err(ApiError::invalid(
-            "response_format",
-            "invalid_format",
-            format!(
-                "`response_format` {format:?} is not one of {}",
-                FORMATS.join(", ")
-            ),
-        ));
-    }
+    optional_str(&request, "instructions")?;
+    let format = match optional_str(&request, "response_format")? {
+        None => defaults.response_format,
+        Some(name) => Format::from_name(&name).ok_or_else(|| {
+            let names: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
+            ApiError::invalid(
+                "response_format",
+                "invalid_format",
+                format!(
+                    "`response_format` {name:?} is not one of {}",
+                    names.join(", ")
+                ),
+            )
+        })?,
+    };
+    let sse = match optional_str(&request, "stream_format")?.as_deref() {
+        None | Some("audio") => false,
+        Some("sse") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "stream_format",
+                "invalid_stream_format",
+                format!("`stream_format` {other:?} is not one of sse, audio"),
+            ));
+        }
+    };
+    request.remove("stream_format");
     match request.get("speed") {
         None | Some(Value::Null) => {}
         Some(Value::Number(n)) if n.as_f64().is_some_and(|s| (0.25..=4.0).contains(&s)) => {}
@@ -126,10 +158,9 @@ pub fn prepare(body: &[u8], defaults: &Defaults) -> Result<Bytes, ApiError> {
     if request.get("speed").is_none_or(Value::is_null) {
         request.insert("speed".into(), defaults.speed.into());
     }
-    if format.is_none() {
-        let name = serde_json::to_value(defaults.response_format).unwrap_or_else(|_| "wav".into());
-        request.insert("response_format".into(), name);
-    }
+    // An engine that hands Murmur raw audio is asked for exactly that; Murmur encodes.
+    let engine_format = defaults.audio.request_format().unwrap_or(format);
+    request.insert("response_format".into(), engine_format.as_str().into());
     if lang.is_none() {
         let code = if defaults.lang_code == "auto" {
             detect_lang(&input).to_string()
@@ -138,9 +169,10 @@ pub fn prepare(body: &[u8], defaults: &Defaults) -> Result<Bytes, ApiError> {
         };
         request.insert("lang_code".into(), code.into());
     }
-    serde_json::to_vec(&request)
+    let body = serde_json::to_vec(&request)
         .map(Bytes::from)
-        .map_err(|e| ApiError::bad_json(format!("cannot re-encode the request: {e}")))
+        .map_err(|e| ApiError::bad_json(format!("cannot re-encode the request: {e}")))?;
+    Ok(Prepared { body, format, sse })
 }
 
 fn optional_str(
@@ -181,14 +213,45 @@ mod tests {
             model: Some("kokoro".into()),
             voice: Some("af_heart".into()),
             speed: 1.25,
-            response_format: AudioFormat::Wav,
+            response_format: Format::Wav,
             lang_code: "auto".into(),
+            audio: EngineAudio::Encoded,
         }
     }
 
     fn prepared(body: &str) -> Map<String, Value> {
         let out = prepare(body.as_bytes(), &defaults()).expect("valid request");
-        serde_json::from_slice(&out).expect("json object")
+        serde_json::from_slice(&out.body).expect("json object")
+    }
+
+    #[test]
+    fn an_engine_of_raw_audio_is_asked_for_it_and_the_client_format_kept() {
+        let mut defaults = defaults();
+        defaults.audio = EngineAudio::Pcm { rate: 22050 };
+        defaults.response_format = Format::Mp3;
+        let out = prepare(
+            br#"{"input":"hi","stream_format":"sse","instructions":"calm"}"#,
+            &defaults,
+        )
+        .expect("valid");
+        assert_eq!((out.format, out.sse), (Format::Mp3, true));
+        let sent: Map<String, Value> = serde_json::from_slice(&out.body).expect("json");
+        assert_eq!(sent["response_format"], "pcm");
+        assert_eq!(sent["instructions"], "calm");
+        assert!(!sent.contains_key("stream_format"), "{sent:?}");
+        defaults.audio = EngineAudio::Wav;
+        let out = prepare(br#"{"input":"hi","response_format":"opus"}"#, &defaults).expect("ok");
+        assert_eq!((out.format, out.sse), (Format::Opus, false));
+        let sent: Map<String, Value> = serde_json::from_slice(&out.body).expect("json");
+        assert_eq!(sent["response_format"], "wav");
+    }
+
+    #[test]
+    fn every_openai_voice_means_the_configured_one() {
+        for voice in OPENAI_VOICES {
+            let out = prepared(&format!(r#"{{"input":"hi","voice":"{voice}"}}"#));
+            assert_eq!(out["voice"], "af_heart", "{voice}");
+        }
     }
 
     #[test]
@@ -242,6 +305,11 @@ mod tests {
                 r#"{"input":"a","response_format":"ogg"}"#,
                 Some("response_format"),
             ),
+            (
+                r#"{"input":"a","stream_format":"chunks"}"#,
+                Some("stream_format"),
+            ),
+            (r#"{"input":"a","instructions":5}"#, Some("instructions")),
             (r#"["input"]"#, None),
             (r#"{"input":"a""#, None),
         ];
