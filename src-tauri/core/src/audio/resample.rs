@@ -81,8 +81,8 @@ impl Resampler {
         if self.fft.is_none() {
             return Ok(());
         }
-        let expected = (self.frames_in as f64 * f64::from(self.to) / f64::from(self.from)).round()
-            as u64;
+        let expected =
+            (self.frames_in as f64 * f64::from(self.to) / f64::from(self.from)).round() as u64;
         // The rest of the input, then silence, until the delayed tail is out.
         let mut rounds = 0;
         while self.frames_out < expected && rounds < 64 {
@@ -106,8 +106,8 @@ impl Resampler {
             from,
             message: e.to_string(),
         };
-        let input = InterleavedSlice::new(&self.input[at..at + CHUNK], 1, CHUNK)
-            .map_err(|e| error(&e))?;
+        let input =
+            InterleavedSlice::new(&self.input[at..at + CHUNK], 1, CHUNK).map_err(|e| error(&e))?;
         let frames = self.chunk_out.len();
         let mut output =
             InterleavedSlice::new_mut(&mut self.chunk_out, 1, frames).map_err(|e| error(&e))?;
@@ -170,7 +170,10 @@ mod tests {
             .zip(&ideal[2000..22000])
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
-        assert!(worst < 0.01, "largest deviation from the ideal tone: {worst}");
+        assert!(
+            worst < 0.01,
+            "largest deviation from the ideal tone: {worst}"
+        );
     }
 
     #[test]

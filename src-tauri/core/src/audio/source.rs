@@ -183,7 +183,9 @@ impl Decoder {
             }
             b"data" => {
                 if self.layout.is_none() {
-                    return Err(AudioError::Source("a WAV data chunk before its format".into()));
+                    return Err(AudioError::Source(
+                        "a WAV data chunk before its format".into(),
+                    ));
                 }
                 self.state = if UNKNOWN_LENGTH.contains(&size) {
                     State::Data(None)
@@ -240,7 +242,9 @@ const EXTENSIBLE: u16 = 0xFFFE;
 
 fn parse_fmt(fmt: &[u8], previous: Option<Layout>) -> Result<Layout, AudioError> {
     if fmt.len() < 16 {
-        return Err(AudioError::Source("a WAV fmt chunk shorter than 16 bytes".into()));
+        return Err(AudioError::Source(
+            "a WAV fmt chunk shorter than 16 bytes".into(),
+        ));
     }
     let u16_at = |i: usize| u16::from_le_bytes([fmt[i], fmt[i + 1]]);
     let mut tag = u16_at(0);
@@ -260,7 +264,9 @@ fn parse_fmt(fmt: &[u8], previous: Option<Layout>) -> Result<Layout, AudioError>
         }
     };
     if channels == 0 || rate == 0 {
-        return Err(AudioError::Source("a WAV file with no channels or no rate".into()));
+        return Err(AudioError::Source(
+            "a WAV file with no channels or no rate".into(),
+        ));
     }
     let layout = Layout {
         rate,

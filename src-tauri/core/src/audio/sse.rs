@@ -42,7 +42,10 @@ mod tests {
     fn deltas_carry_the_audio_and_done_closes() {
         let mut framer = Framer::default();
         let event = String::from_utf8(framer.delta(b"\x00\x01abc")).expect("text");
-        assert!(event.starts_with("data: {") && event.ends_with("}\n\n"), "{event}");
+        assert!(
+            event.starts_with("data: {") && event.ends_with("}\n\n"),
+            "{event}"
+        );
         let json: serde_json::Value =
             serde_json::from_str(event.trim_start_matches("data: ").trim()).expect("json");
         assert_eq!(json["type"], "speech.audio.delta");

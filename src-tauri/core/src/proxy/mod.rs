@@ -9,18 +9,18 @@
 mod error;
 mod forward;
 mod gate;
+mod log;
 pub mod metrics;
 mod replay;
 mod security;
 pub mod speech;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use http::{Method, StatusCode, header};
@@ -154,7 +154,10 @@ pub fn app(state: ProxyState) -> Router {
             policy,
             security::guard_origin,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), log_request))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            log::log_request,
+        ))
         .with_state(state)
 }
 
@@ -180,23 +183,6 @@ fn control_routes(state: ProxyState) -> Router<ProxyState> {
             state,
             crate::control::require_token,
         ))
-}
-
-/// One log line per request; a debug span so it costs nothing unless asked for.
-async fn log_request(State(state): State<ProxyState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    state.metrics.record(&path, status, latency_ms);
-    if response.status().is_server_error() {
-        tracing::warn!(%method, %path, status, latency_ms, "request");
-    } else {
-        tracing::debug!(%method, %path, status, latency_ms, "request");
-    }
-    response
 }
 
 async fn healthz() -> &'static str {

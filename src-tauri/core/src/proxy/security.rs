@@ -23,6 +23,8 @@ pub struct Policy {
     /// Murmur's own page's origins alone.
     own: Vec<String>,
     api_key: Option<String>,
+    /// Listing models and voices needs the key too.
+    discovery_requires_key: bool,
 }
 
 impl Policy {
@@ -59,6 +61,7 @@ impl Policy {
             origins,
             own,
             api_key: settings.api_key.clone(),
+            discovery_requires_key: settings.discovery_requires_key,
         }
     }
 
@@ -97,7 +100,10 @@ impl Policy {
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| {
+                let (scheme, token) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(token)
+            })
             .unwrap_or("");
         constant_time_eq(given.trim().as_bytes(), key.as_bytes())
     }
@@ -163,6 +169,9 @@ pub async fn guard_origin(
     next.run(request).await
 }
 
+/// What clients list without a key (Open WebUI never sends one for these).
+const DISCOVERY: [&str; 3] = ["/models", "/audio/models", "/audio/voices"];
+
 /// The API key, for everything that reaches the engine (all but `/murmur/…`). Preflight
 /// requests carry no credentials; they never get this far unless CORS let them through.
 pub async fn require_key(
@@ -170,8 +179,16 @@ pub async fn require_key(
     request: Request,
     next: Next,
 ) -> Response {
-    let own = request.uri().path() == "/murmur" || request.uri().path().starts_with("/murmur/");
-    if own || request.method() == Method::OPTIONS || policy.key_matches(request.headers()) {
+    let path = request.uri().path();
+    let own = path == "/murmur" || path.starts_with("/murmur/");
+    let discovery = matches!(*request.method(), Method::GET | Method::HEAD)
+        && DISCOVERY.contains(&path.strip_prefix("/v1").unwrap_or(path))
+        && !policy.discovery_requires_key;
+    if own
+        || discovery
+        || request.method() == Method::OPTIONS
+        || policy.key_matches(request.headers())
+    {
         next.run(request).await
     } else {
         ApiError::unauthorized().into_response()

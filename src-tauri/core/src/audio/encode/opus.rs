@@ -90,7 +90,10 @@ impl OggOpus {
         let frames = self.pending.len() / self.frame;
         for i in 0..frames {
             let samples = &self.pending[i * self.frame..(i + 1) * self.frame];
-            let len = self.codec.encode(samples, &mut self.packet).map_err(failed)?;
+            let len = self
+                .codec
+                .encode(samples, &mut self.packet)
+                .map_err(failed)?;
             self.encoded += self.frame as u64;
             let end = if i + 1 < frames {
                 PacketWriteEndInfo::NormalPacket

@@ -1,0 +1,136 @@
+//! One log line per request, written when its response has been sent (or abandoned), so it
+//! can say how many bytes went out and when the first of them did.
+//!
+//! Everything a client does is logged at info, refused requests included; Murmur's own page
+//! and control API are logged at debug unless they fail, since the page polls.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+
+use super::ProxyState;
+use crate::audio::Format;
+
+/// The request log and the metrics (axum middleware).
+pub async fn log_request(
+    State(state): State<ProxyState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let agent = request
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .chars()
+        .take(120)
+        .collect();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    state
+        .metrics
+        .record(&path, status, started.elapsed().as_secs_f64() * 1000.0);
+    let format = response.extensions().get::<Format>().copied();
+    let (parts, body) = response.into_parts();
+    let entry = Entry {
+        method,
+        path,
+        status,
+        format,
+        agent,
+        started,
+        first_byte_ms: None,
+        bytes: 0,
+        complete: false,
+    };
+    Response::from_parts(parts, Body::new(Logged { body, entry }))
+}
+
+struct Entry {
+    method: http::Method,
+    path: String,
+    status: u16,
+    format: Option<Format>,
+    agent: String,
+    started: Instant,
+    first_byte_ms: Option<f64>,
+    bytes: u64,
+    complete: bool,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let total_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let format = self.format.map_or("-", Format::as_str);
+        let first_byte_ms = self.first_byte_ms.map(|ms| (ms * 10.0).round() / 10.0);
+        let outcome = if self.complete { "sent" } else { "aborted" };
+        let (method, path, status, bytes, agent) = (
+            &self.method,
+            &self.path,
+            self.status,
+            self.bytes,
+            &self.agent,
+        );
+        let total_ms = (total_ms * 10.0).round() / 10.0;
+        let own = path.starts_with("/murmur");
+        if status >= 500 {
+            tracing::warn!(%method, path, status, format, bytes, first_byte_ms, total_ms, agent, outcome, "request");
+        } else if own && status < 400 {
+            tracing::debug!(%method, path, status, format, bytes, first_byte_ms, total_ms, agent, outcome, "request");
+        } else {
+            tracing::info!(%method, path, status, format, bytes, first_byte_ms, total_ms, agent, outcome, "request");
+        }
+    }
+}
+
+/// The response body, counted on its way out.
+struct Logged {
+    body: Body,
+    entry: Entry,
+}
+
+impl http_body::Body for Logged {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = &mut *self;
+        let frame = ready!(Pin::new(&mut this.body).poll_frame(cx));
+        match &frame {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref()
+                    && !data.is_empty()
+                {
+                    this.entry.bytes += data.len() as u64;
+                    this.entry
+                        .first_byte_ms
+                        .get_or_insert_with(|| this.entry.started.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            Some(Err(_)) => {}
+            None => this.entry.complete = true,
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
