@@ -154,6 +154,38 @@ impl Murmurd {
         crate::Client::new().exchange(request).await
     }
 
+    /// Change settings through the control API (`GET` then `PUT` of the whole object), as
+    /// the page does; returns the `PUT`'s reply.
+    pub async fn change_settings(
+        &self,
+        change: impl FnOnce(&mut serde_json::Value),
+    ) -> crate::Reply {
+        let client = crate::Client::new();
+        let authorised = |method, body: String| {
+            let mut request =
+                crate::client::request(method, &self.url("/murmur/api/settings"), body);
+            let headers = request.headers_mut();
+            headers.insert(
+                http::header::AUTHORIZATION,
+                format!("Bearer {}", self.token()).parse().expect("header"),
+            );
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                "application/json".parse().expect("header"),
+            );
+            request
+        };
+        let current = client
+            .exchange(authorised(http::Method::GET, String::new()))
+            .await
+            .json();
+        let mut settings = current["settings"].clone();
+        change(&mut settings);
+        client
+            .exchange(authorised(http::Method::PUT, settings.to_string()))
+            .await
+    }
+
     /// Poll the status until `check` holds; panics with the last status after `timeout`.
     pub async fn wait_for(
         &self,

@@ -1,0 +1,107 @@
+//! Real decoders and a real client for the audio tests: FFmpeg's decoders through PyAV, and
+//! the OpenAI Python SDK, in a uv environment that Murmur's own runtime code provisions (once
+//! per machine, under `target/`; later runs take the fast path).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use murmur_core::config::RuntimeSettings;
+use murmur_core::runtime::{Progress, Provision, provision};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+/// `tests/fixtures/audio-tools`: the project, `decode.py` and the client scripts.
+pub fn project() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio-tools")
+}
+
+/// The environment's interpreter, provisioned on first use.
+pub async fn python() -> PathBuf {
+    static PYTHON: OnceCell<PathBuf> = OnceCell::const_new();
+    PYTHON
+        .get_or_init(|| async {
+            let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-tools");
+            let settings = RuntimeSettings {
+                // Managed Pythons come from GitHub, which tests never reach: a refusing address
+                // makes every machine take the system-Python path at once.
+                python_install_mirror: Some("http://127.0.0.1:9/python".into()),
+                ..RuntimeSettings::default()
+            };
+            let log = |line: &str| eprintln!("audio-tools: {line}");
+            let runtime = provision(Provision {
+                project: &project(),
+                name: "audio-tools",
+                settings: &settings,
+                data_dir: &data_dir,
+                policy: Default::default(),
+                progress: Progress::none(),
+                log: &log,
+                search_path: None,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("cannot provision the audio tools: {e}"));
+            runtime.python
+        })
+        .await
+        .clone()
+}
+
+/// What a real decoder made of some audio.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub codec: String,
+    pub container: Option<String>,
+    pub rate: u32,
+    pub channels: u32,
+    pub seconds: f64,
+    /// Root mean square of the samples, full scale = 1.
+    pub rms: f64,
+}
+
+/// Decode `bytes`, asked for as `format`, with FFmpeg (PyAV). Panics with the decoder's
+/// message when it cannot.
+pub async fn decode(bytes: &[u8], format: &str) -> Decoded {
+    let python = python().await;
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), bytes).expect("write audio");
+    let output = Command::new(python)
+        .arg(project().join("decode.py"))
+        .arg(file.path())
+        .arg(format)
+        .output()
+        .expect("run decode.py");
+    assert!(
+        output.status.success(),
+        "{format} ({} bytes) did not decode: {}",
+        bytes.len(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: Value = serde_json::from_slice(&output.stdout).expect("decode.py's JSON");
+    Decoded {
+        codec: json["codec"].as_str().unwrap_or_default().to_string(),
+        container: json["container"].as_str().map(String::from),
+        rate: json["rate"].as_u64().unwrap_or_default() as u32,
+        channels: json["channels"].as_u64().unwrap_or_default() as u32,
+        seconds: json["seconds"].as_f64().unwrap_or_default(),
+        rms: json["rms"].as_f64().unwrap_or_default(),
+    }
+}
+
+/// Run a script from the tools project with the environment's Python; returns stdout, panics
+/// with stderr on failure.
+pub async fn run_script(script: &str, args: &[&str]) -> String {
+    let python = python().await;
+    let output = tokio::process::Command::new(python)
+        .arg(project().join(script))
+        .args(args)
+        .output()
+        .await
+        .expect("run the script");
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
