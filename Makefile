@@ -5,6 +5,8 @@ CARGO ?= cargo
 # A desktop session gets the tray app; anything else (SSH, CI, containers) gets murmurd.
 ifeq ($(shell uname -s),Darwin)
   HAS_DISPLAY := yes
+  # CMake from PyPI (scripts/install-deps.sh) lives in Python's user folder.
+  export PATH := $(PATH):$(shell python3 -m site --user-base 2>/dev/null)/bin
 else
   HAS_DISPLAY := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY)),yes,)
 endif

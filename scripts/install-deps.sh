@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what building and testing Murmur needs, and nothing that is already there.
 #
-#   scripts/install-deps.sh headless   murmurd only (a C toolchain)
+#   scripts/install-deps.sh headless   murmurd only (a C toolchain, and CMake: the Opus encoder's
+#                                        bundled libopus builds with it)
 #   scripts/install-deps.sh desktop    + the GTK/WebKit libraries Tauri links against
 #   scripts/install-deps.sh test       + everything the test suite uses (python3 runs the fake engine,
 #                                        Chromium the browser tests; Xvfb, openbox, trayer, xdotool,
@@ -10,7 +11,7 @@
 #
 # Debian/Ubuntu: missing packages are installed with apt-get (via sudo when not root; when
 # that is impossible, the exact command is printed). macOS: Xcode's command line tools and
-# Rust are all it needs.
+# Rust, plus CMake, which comes from PyPI when it is missing (Xcode does not ship it).
 set -euo pipefail
 
 mode=${1:-test}
@@ -29,6 +30,10 @@ Darwin)
         exit 1
     fi
     need_cargo
+    if ! command -v cmake >/dev/null 2>&1 && ! [ -x "$(python3 -m site --user-base)/bin/cmake" ]; then
+        echo "Installing CMake from PyPI (python3 -m pip install --user cmake): libopus builds with it"
+        python3 -m pip install --user --quiet cmake
+    fi
     exit 0
     ;;
 Linux) ;;
@@ -41,7 +46,7 @@ esac
 
 need_cargo
 
-packages=(build-essential pkg-config)
+packages=(build-essential pkg-config cmake)
 desktop=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev libssl-dev)
 case "$mode" in
 headless) ;;
