@@ -50,6 +50,9 @@ async fn discovery_answers_without_the_key_unless_a_setting_asks_for_it() {
         let reply = client.get(&open.url(path)).await;
         assert_eq!(reply.status, 200, "{path}: {:?}", reply.json());
     }
+    // Open WebUI's shape, made from the engine's own OpenAI list when it has none.
+    let models = client.get(&open.url("/v1/audio/models")).await.json();
+    assert_eq!(models["models"][0]["id"], "fake-engine", "{models}");
     // Speech still needs the key.
     let speech = client
         .post_json(&open.url("/v1/audio/speech"), r#"{"input":"hi"}"#)

@@ -1,5 +1,7 @@
 //! Real speech through Murmur: time to first audio and real-time factor of the Piper engine,
-//! measured directly against the engine and through the proxy in the same run.
+//! measured directly against the engine (its own PCM and WAV) and through the proxy in every
+//! format in the same run, with the CPU time murmurd spends per second of audio it encodes
+//! against the CPU time the engine spends synthesising it.
 //!
 //! `make bench` (or `cargo run --release -p murmur-tests --bin speech-bench`). Provisions Piper
 //! in a temporary data dir first (uv and packages from PyPI). Prints figures only.
@@ -26,9 +28,27 @@ struct Sample {
     audio_secs: f64,
 }
 
-async fn speak(client: &Client, base: &str) -> Result<Sample> {
-    let body =
-        format!(r#"{{"model":"piper","voice":"joe","input":"{TEXT}","response_format":"pcm"}}"#);
+/// CPU time (user + system) a process has used, from `/proc/<pid>/stat`.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+async fn speak(client: &Client, base: &str, format: &str) -> Result<Sample> {
+    let body = format!(
+        r#"{{"model":"piper","voice":"joe","input":"{TEXT}","response_format":"{format}"}}"#
+    );
     let started = Instant::now();
     let response = client
         .send(request(
@@ -40,6 +60,12 @@ async fn speak(client: &Client, base: &str) -> Result<Sample> {
     if response.status() != 200 {
         bail!("status {}", response.status());
     }
+    // The engine's own PCM is at its voice's rate; Murmur's at 24 kHz.
+    let rate: f64 = response
+        .headers()
+        .get("x-audio-sample-rate")
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(24_000.0);
     let mut stream = response.into_body();
     let (mut first, mut bytes) = (None, 0usize);
     while let Some(frame) = stream.frame().await {
@@ -51,7 +77,7 @@ async fn speak(client: &Client, base: &str) -> Result<Sample> {
     Ok(Sample {
         first_ms: first.unwrap_or_default().as_secs_f64() * 1000.0,
         total_ms: started.elapsed().as_secs_f64() * 1000.0,
-        audio_secs: bytes as f64 / 2.0 / 24_000.0,
+        audio_secs: bytes as f64 / 2.0 / rate,
     })
 }
 
@@ -94,40 +120,68 @@ async fn main() -> Result<()> {
         spawned.elapsed().as_secs_f64()
     );
     let direct = format!("http://127.0.0.1:{port}");
+    let engine_pid = {
+        let mut status = request(Method::GET, &format!("{proxy}/murmur/api/status"), "");
+        status
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse()?);
+        client.exchange(status).await.json()["engine"]["pid"]
+            .as_u64()
+            .context("engine pid")? as u32
+    };
+    let murmurd_pid = murmurd.child.id();
 
-    speak(&client, &direct).await?; // warm-up
+    speak(&client, &direct, "pcm").await?; // warm-up
     let mut rows = Vec::new();
-    for (name, base) in [
-        ("direct to the engine", &direct),
-        ("through Murmur", &proxy),
-    ] {
+    let mut cases: Vec<(String, &str, &str)> = vec![
+        ("engine's own pcm".into(), &direct, "pcm"),
+        ("engine's own wav".into(), &direct, "wav"),
+    ];
+    for format in ["pcm", "wav", "mp3", "opus", "aac", "flac"] {
+        cases.push((format!("Murmur {format}"), &proxy, format));
+    }
+    for (name, base, format) in &cases {
+        let (engine_cpu, murmurd_cpu) = (cpu_secs(engine_pid), cpu_secs(murmurd_pid));
         let mut samples = Vec::new();
         for _ in 0..ROUNDS {
-            samples.push(speak(&client, base).await?);
+            samples.push(speak(&client, base, format).await?);
         }
-        let audio = samples[0].audio_secs;
+        let audio: f64 = samples.iter().map(|s| s.audio_secs).sum();
+        let engine_cpu = cpu_secs(engine_pid) - engine_cpu;
+        let murmurd_cpu = cpu_secs(murmurd_pid) - murmurd_cpu;
         let first = median(samples.iter().map(|s| s.first_ms).collect());
         let total = median(samples.iter().map(|s| s.total_ms).collect());
-        rows.push((name, first, total, audio));
+        rows.push((
+            name.clone(),
+            first,
+            total,
+            audio / ROUNDS as f64,
+            murmurd_cpu / audio * 1000.0,
+            engine_cpu / audio * 1000.0,
+        ));
     }
     println!(
-        "pcm, {} sentences, median of {ROUNDS}:",
+        "Piper, {} sentences, median of {ROUNDS} (CPU: ms per second of audio, summed over the rounds):",
         TEXT.matches(". ").count() + 1
     );
     println!(
-        "{:<24} {:>16} {:>12} {:>10} {:>8}",
-        "", "first audio", "all audio", "audio", "RTF"
+        "{:<20} {:>12} {:>11} {:>8} {:>7} {:>12} {:>12}",
+        "", "first audio", "all audio", "audio", "RTF", "murmurd CPU", "engine CPU"
     );
-    for (name, first, total, audio) in &rows {
+    for (name, first, total, audio, murmurd_cpu, engine_cpu) in &rows {
         println!(
-            "{name:<24} {first:>13.0} ms {total:>9.0} ms {audio:>8.1} s {:>8.3}",
+            "{name:<20} {first:>9.0} ms {total:>8.0} ms {audio:>6.1} s {:>7.3} {murmurd_cpu:>9.1} ms {engine_cpu:>9.1} ms",
             total / 1000.0 / audio
         );
     }
-    println!(
-        "\nadded by Murmur: {:+.1} ms to first audio, {:+.1} ms in all",
-        rows[1].1 - rows[0].1,
-        rows[1].2 - rows[0].2
-    );
+    let pcm_first = rows[0].1;
+    println!();
+    for (name, first, _, _, murmurd_cpu, engine_cpu) in &rows[2..] {
+        println!(
+            "{name:<20} first audio {:+6.1} ms against the engine's own pcm; encoding CPU {:5.1} % of synthesis CPU",
+            first - pcm_first,
+            murmurd_cpu / engine_cpu.max(f64::EPSILON) * 100.0
+        );
+    }
     Ok(())
 }

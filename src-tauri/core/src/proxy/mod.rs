@@ -330,12 +330,49 @@ async fn gated(State(state): State<ProxyState>, request: Request) -> Result<Resp
         audio: None,
     };
     let response = send_replayable(&state, replayable).await?;
-    if response.status() == StatusCode::NOT_FOUND
-        && let Some(listing) = fallback_listing(&path, &state.defaults())
-    {
-        return Ok(axum::Json(listing).into_response());
+    // mlx_audio.server answers 400 to a voice list without `?model=`, others 404.
+    if matches!(
+        response.status(),
+        StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST
+    ) {
+        if let Some(listing) = fallback_listing(&path, &state.defaults()) {
+            return Ok(axum::Json(listing).into_response());
+        }
+        if path == "/v1/audio/models"
+            && let Some(listing) = models_from_engine(&state).await
+        {
+            return Ok(axum::Json(listing).into_response());
+        }
     }
     Ok(crate::backend::hold(response, activity))
+}
+
+/// Open WebUI's model list in its shape (`{"models":[{"id"}]}`), made from the engine's
+/// OpenAI list (`{"data":[{"id"}]}`).
+async fn models_from_engine(state: &ProxyState) -> Option<serde_json::Value> {
+    let replayable = Replayable {
+        method: Method::GET,
+        uri: http::Uri::from_static("/v1/models"),
+        headers: http::HeaderMap::new(),
+        body: bytes::Bytes::new(),
+        gated: false,
+        audio: None,
+    };
+    let response = send_replayable(state, replayable).await.ok()?;
+    if response.status() != StatusCode::OK {
+        return None;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 1024 * 1024)
+        .await
+        .ok()?;
+    let list: serde_json::Value = serde_json::from_slice(&body).ok()?;
+    let models: Vec<serde_json::Value> = list["data"]
+        .as_array()?
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .map(|id| serde_json::json!({ "id": id }))
+        .collect();
+    Some(serde_json::json!({ "models": models }))
 }
 
 /// Open WebUI asks for `/v1/audio/voices` and `/v1/audio/models`; an engine without them
