@@ -174,3 +174,24 @@ test("without a token the page asks for one", async () => {
   await page.close();
   await stop(m.child);
 });
+
+test("connect a client: each client's settings with the live endpoint, copied with one click", async () => {
+  const m = await start(config([], "[supervisor]\nauto_start = false\n"));
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: m.base });
+  await page.goto(m.page);
+  const endpoint = `${m.base}/v1`;
+  await page.locator("#client-snippet", { hasText: `baseUrl: "${endpoint}"` }).waitFor();
+  assert.match(await page.locator("#client-snippet").textContent(), /apiKey: "sk-local-murmur"/);
+  await page.selectOption("#client-pick", "openwebui");
+  assert.match(await page.locator("#client-snippet").textContent(), new RegExp(`AUDIO_TTS_OPENAI_API_BASE_URL=${endpoint.replace(/[./]/g, "\\$&")}`));
+  await page.selectOption("#client-pick", "python");
+  await page.click("#copy-snippet");
+  await page.locator("#snippet-copied", { hasText: "Copied" }).waitFor();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  assert.match(copied, /OpenAI\(base_url="http:\/\/127\.0\.0\.1:\d+\/v1"/);
+  await page.locator("#client-snippet").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(shots, "connect-a-client.png") });
+  await page.close();
+  await stop(m.child);
+});

@@ -294,6 +294,38 @@ async fn piper_speaks_every_format_streamed() {
     }
 }
 
+/// A client that leaves mid-stream stops Piper's synthesis, whatever the format.
+#[tokio::test]
+async fn a_client_leaving_stops_piper_at_the_next_sentence() {
+    let murmurd = ready_piper().await;
+    let url = murmurd.url("/v1/audio/speech");
+    let sentence = "This sentence is one of many that nobody will hear. ";
+    let text = sentence.repeat(30);
+    for (n, format) in ["mp3", "opus", "aac", "flac", "wav", "pcm"]
+        .iter()
+        .enumerate()
+    {
+        let body = format!(r#"{{"input":"{text}","response_format":"{format}"}}"#);
+        assert_eq!(timed::leave_after_first_piece(&url, &body).await, 200);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let log = murmurd.engine_log();
+            if log.matches("client left after").count() == n + 1 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{format}: Piper did not stop\n{log}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // And the next request is answered at once, not after the abandoned paragraph.
+    let next = timed::post(&url, r#"{"input":"Still here."}"#, &[]).await;
+    assert_eq!(next.status, 200);
+    assert!(next.total < Duration::from_secs(5), "{:?}", next.total);
+}
+
 /// A speed set through the settings applies to the next request (it used to be frozen at
 /// start).
 #[tokio::test]

@@ -86,7 +86,10 @@ pub async fn play(player: &Player, wav: &[u8]) -> Result<(), PlayError> {
         .suffix(".wav")
         .tempfile()
         .map_err(PlayError::Write)?;
-    std::fs::write(file.path(), wav).map_err(PlayError::Write)?;
+    // Murmur's WAV streams with its lengths unknown; a player reading a file wants them.
+    let mut wav = wav.to_vec();
+    crate::audio::encode::seal_wav(&mut wav);
+    std::fs::write(file.path(), &wav).map_err(PlayError::Write)?;
     let program = player.program.display().to_string();
     let output = tokio::process::Command::new(&player.program)
         .args(&player.args)

@@ -141,15 +141,18 @@ pub struct Pipeline {
 }
 
 enum Stage {
-    Encode {
-        decoder: Decoder,
-        resampler: Option<Resampler>,
-        encoder: Box<dyn Encoder>,
-        decoded: Vec<f32>,
-        resampled: Vec<f32>,
-        pcm: Vec<i16>,
-    },
+    Encode(Box<Encoding>),
     Passthrough,
+}
+
+/// Decoder, resampler and encoder of one response, with their scratch buffers.
+struct Encoding {
+    decoder: Decoder,
+    resampler: Option<Resampler>,
+    encoder: Box<dyn Encoder>,
+    decoded: Vec<f32>,
+    resampled: Vec<f32>,
+    pcm: Vec<i16>,
 }
 
 impl Pipeline {
@@ -159,14 +162,14 @@ impl Pipeline {
         let decoder = Decoder::new(source)
             .ok_or_else(|| AudioError::Source("an encoded stream cannot be decoded".into()))?;
         Ok(Self {
-            stage: Stage::Encode {
+            stage: Stage::Encode(Box::new(Encoding {
                 decoder,
                 resampler: None,
                 encoder: encode::new(format, OUTPUT_RATE)?,
                 decoded: Vec::new(),
                 resampled: Vec::new(),
                 pcm: Vec::new(),
-            },
+            })),
             sse: sse.then(sse::Framer::default),
             samples_out: 0,
         })
@@ -187,14 +190,15 @@ impl Pipeline {
         let mut out = Vec::new();
         match &mut self.stage {
             Stage::Passthrough => out.extend_from_slice(bytes),
-            Stage::Encode {
-                decoder,
-                resampler,
-                encoder,
-                decoded,
-                resampled,
-                pcm,
-            } => {
+            Stage::Encode(encoding) => {
+                let Encoding {
+                    decoder,
+                    resampler,
+                    encoder,
+                    decoded,
+                    resampled,
+                    pcm,
+                } = &mut **encoding;
                 decoded.clear();
                 decoder.push(bytes, decoded)?;
                 if decoded.is_empty() {
@@ -226,15 +230,15 @@ impl Pipeline {
     /// The engine's response ended: flush the codec (and close the event stream).
     pub fn finish(&mut self) -> Result<Vec<u8>, AudioError> {
         let mut out = Vec::new();
-        if let Stage::Encode {
-            decoder,
-            resampler,
-            encoder,
-            resampled,
-            pcm,
-            ..
-        } = &mut self.stage
-        {
+        if let Stage::Encode(encoding) = &mut self.stage {
+            let Encoding {
+                decoder,
+                resampler,
+                encoder,
+                resampled,
+                pcm,
+                ..
+            } = &mut **encoding;
             decoder.finish()?;
             resampled.clear();
             if let Some(resampler) = resampler {

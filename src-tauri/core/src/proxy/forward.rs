@@ -131,7 +131,10 @@ fn transcoded(
         EngineAudio::Encoded => Pipeline::passthrough(plan.sse),
         source => Pipeline::new(source, plan.format, plan.sse).map_err(audio_failed)?,
     };
-    let ready = pipeline.push(&first).map_err(audio_failed)?;
+    let mut first = first;
+    let ready = pipeline
+        .push(&first.split_to(SLICE.min(first.len())))
+        .map_err(audio_failed)?;
     parts.headers.remove(header::CONTENT_LENGTH);
     let content_type = if plan.sse {
         Some("text/event-stream")
@@ -149,17 +152,25 @@ fn transcoded(
     let body = Transcoded {
         relay,
         pipeline,
+        input: first,
         ready: Some(ready),
         finished: false,
     };
     Ok(Response::from_parts(parts, Body::new(body)))
 }
 
+/// How much of the engine's audio is encoded at a time. Engines send a whole sentence at
+/// once; encoding it in slices lets the first of it reach the client before the rest is
+/// encoded (~100 ms of 24 kHz audio).
+const SLICE: usize = 4800;
+
 /// A relay whose audio goes through a [`Pipeline`]. Dropping it (the client left) drops the
 /// engine connection, which stops the engine's synthesis.
 struct Transcoded {
     relay: Relay,
     pipeline: Pipeline,
+    /// Engine bytes received but not yet encoded.
+    input: Bytes,
     /// Encoded bytes not yet handed to the client.
     ready: Option<Vec<u8>>,
     finished: bool,
@@ -180,12 +191,26 @@ impl http_body::Body for Transcoded {
             {
                 return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
             }
+            if !this.input.is_empty() {
+                let slice = this.input.split_to(SLICE.min(this.input.len()));
+                match this.pipeline.push(&slice) {
+                    Ok(out) => this.ready = Some(out),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "aborting the client connection");
+                        return Poll::Ready(Some(Err(RelayError::Audio(e))));
+                    }
+                }
+                continue;
+            }
             if this.finished {
                 return Poll::Ready(None);
             }
             let encoded = match ready!(Pin::new(&mut this.relay).poll_frame(cx)) {
                 Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) => this.pipeline.push(&data),
+                    Ok(data) => {
+                        this.input = data;
+                        continue;
+                    }
                     Err(_trailers) => continue,
                 },
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
@@ -205,7 +230,7 @@ impl http_body::Body for Transcoded {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.finished && self.ready.as_ref().is_none_or(Vec::is_empty)
+        self.finished && self.input.is_empty() && self.ready.as_ref().is_none_or(Vec::is_empty)
     }
 }
 

@@ -15,6 +15,8 @@ mod mp3;
 mod opus;
 mod wav;
 
+pub use wav::seal as seal_wav;
+
 use super::{AudioError, Format};
 
 /// One response's encoder.

@@ -64,3 +64,34 @@ impl Encoder for Wav {
         self.push(&[], out)
     }
 }
+
+/// Fill in the lengths of a complete streamed WAV (one made by [`Wav`]), for players that
+/// read a file and do not accept "unknown". Anything else is left as it is.
+pub fn seal(wav: &mut [u8]) {
+    let unknown = u32::MAX.to_le_bytes();
+    if wav.len() < 44 || &wav[..4] != b"RIFF" || &wav[36..40] != b"data" || wav[40..44] != unknown {
+        return;
+    }
+    let data = u32::try_from(wav.len() - 44).unwrap_or(u32::MAX);
+    wav[4..8].copy_from_slice(&(data.saturating_add(36)).to_le_bytes());
+    wav[40..44].copy_from_slice(&data.to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_wav_states_its_lengths() {
+        let mut out = Vec::new();
+        let mut wav = Wav::new(24000);
+        wav.push(&[1, 2, 3], &mut out).expect("push");
+        wav.finish(&mut out).expect("finish");
+        seal(&mut out);
+        assert_eq!(&out[4..8], &(36u32 + 6).to_le_bytes());
+        assert_eq!(&out[40..44], &6u32.to_le_bytes());
+        let mut other = b"RIFF not ours".to_vec();
+        seal(&mut other);
+        assert_eq!(other, b"RIFF not ours");
+    }
+}
