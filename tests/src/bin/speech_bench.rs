@@ -20,7 +20,7 @@ use murmur_tests::murmurd::Quiet;
 const TEXT: &str = "Murmur gives every program on this machine a private speech endpoint. \
     It starts the engine when the first request arrives. It restarts it when it crashes. \
     Audio streams back sentence by sentence. This paragraph has five sentences.";
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 
 struct Sample {
     first_ms: f64,
@@ -131,7 +131,9 @@ async fn main() -> Result<()> {
     };
     let murmurd_pid = murmurd.child.id();
 
-    speak(&client, &direct, "pcm").await?; // warm-up
+    for _ in 0..3 {
+        speak(&client, &direct, "pcm").await?; // warm-up
+    }
     let mut rows = Vec::new();
     let mut cases: Vec<(String, &str, &str)> = vec![
         ("engine's own pcm".into(), &direct, "pcm"),
@@ -140,29 +142,31 @@ async fn main() -> Result<()> {
     for format in ["pcm", "wav", "mp3", "opus", "aac", "flac"] {
         cases.push((format!("Murmur {format}"), &proxy, format));
     }
-    // Every case speaks the same text: its audio lasts as long as the engine's own PCM.
-    let mut audio_secs = 0.0;
-    for (name, base, format) in &cases {
-        let (engine_cpu, murmurd_cpu) = (cpu_secs(engine_pid), cpu_secs(murmurd_pid));
-        let mut samples = Vec::new();
-        for _ in 0..ROUNDS {
-            samples.push(speak(&client, base, format).await?);
+    // Rounds go through every case in turn, so a machine that speeds up or slows down
+    // meanwhile affects them all alike. Every case speaks the same text: its audio lasts as
+    // long as the engine's own PCM.
+    let mut samples: Vec<Vec<Sample>> = cases.iter().map(|_| Vec::new()).collect();
+    let mut cpu = vec![(0.0, 0.0); cases.len()];
+    for _ in 0..ROUNDS {
+        for (i, (_, base, format)) in cases.iter().enumerate() {
+            let (engine_cpu, murmurd_cpu) = (cpu_secs(engine_pid), cpu_secs(murmurd_pid));
+            samples[i].push(speak(&client, base, format).await?);
+            cpu[i].0 += cpu_secs(murmurd_pid) - murmurd_cpu;
+            cpu[i].1 += cpu_secs(engine_pid) - engine_cpu;
         }
-        if audio_secs == 0.0 {
-            audio_secs = samples[0].audio_secs;
-        }
+    }
+    let audio_secs = samples[0][0].audio_secs;
+    for (i, (name, _, _)) in cases.iter().enumerate() {
         let audio = audio_secs * ROUNDS as f64;
-        let engine_cpu = cpu_secs(engine_pid) - engine_cpu;
-        let murmurd_cpu = cpu_secs(murmurd_pid) - murmurd_cpu;
-        let first = median(samples.iter().map(|s| s.first_ms).collect());
-        let total = median(samples.iter().map(|s| s.total_ms).collect());
+        let first = median(samples[i].iter().map(|s| s.first_ms).collect());
+        let total = median(samples[i].iter().map(|s| s.total_ms).collect());
         rows.push((
             name.clone(),
             first,
             total,
-            audio / ROUNDS as f64,
-            murmurd_cpu / audio * 1000.0,
-            engine_cpu / audio * 1000.0,
+            audio_secs,
+            cpu[i].0 / audio * 1000.0,
+            cpu[i].1 / audio * 1000.0,
         ));
     }
     println!(
@@ -186,6 +190,57 @@ async fn main() -> Result<()> {
             "{name:<20} first audio {:+6.1} ms against the engine's own pcm; encoding CPU {:5.1} % of synthesis CPU",
             first - pcm_first,
             murmurd_cpu / engine_cpu.max(f64::EPSILON) * 100.0
+        );
+    }
+    encoder_latency(&client, &direct).await?;
+    Ok(())
+}
+
+/// The encoders' share of first-audio time, without the network's noise: a sentence of the
+/// engine's real PCM through Murmur's pipeline in process, as the proxy feeds it (100 ms
+/// slices), timed until the first bytes for the client.
+async fn encoder_latency(client: &Client, direct: &str) -> Result<()> {
+    use murmur_core::audio::{EngineAudio, Format, Pipeline};
+    let body = format!(r#"{{"input":"{TEXT}","response_format":"pcm"}}"#);
+    let response = client
+        .send(request(
+            Method::POST,
+            &format!("{direct}/v1/audio/speech"),
+            body,
+        ))
+        .await;
+    let rate: u32 = response
+        .headers()
+        .get("x-audio-sample-rate")
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(22_050);
+    let pcm = response.into_body().collect().await?.to_bytes();
+    println!("\nin process, the engine's PCM in 100 ms slices (median of 20):");
+    println!(
+        "{:<8} {:>18} {:>22}",
+        "format", "to first bytes", "CPU per audio second"
+    );
+    for format in Format::ALL {
+        let (mut first, mut whole) = (Vec::new(), Vec::new());
+        for _ in 0..20 {
+            let started = Instant::now();
+            let mut pipeline = Pipeline::new(EngineAudio::Pcm { rate }, format, false)?;
+            let mut at_first = None;
+            for slice in pcm.chunks(4800) {
+                if !pipeline.push(slice)?.is_empty() {
+                    at_first.get_or_insert_with(|| started.elapsed());
+                }
+            }
+            pipeline.finish()?;
+            first.push(at_first.unwrap_or_default().as_secs_f64() * 1000.0);
+            whole.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        let seconds = pcm.len() as f64 / 2.0 / f64::from(rate);
+        println!(
+            "{:<8} {:>15.2} ms {:>19.2} ms",
+            format.as_str(),
+            median(first),
+            median(whole) / seconds
         );
     }
     Ok(())

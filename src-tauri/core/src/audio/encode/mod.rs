@@ -3,7 +3,7 @@
 //! | format | codec (crate) | container |
 //! |---|---|---|
 //! | mp3 | LAME (`mp3lame-encoder`), CBR 64 kbit/s | MPEG-2 Layer III frames, no Xing/ID3 header |
-//! | opus | libopus (`opus`), 32 kbit/s VBR, 20 ms frames | Ogg (`ogg`), one page per push |
+//! | opus | libopus (`opus`), 32 kbit/s VBR, complexity 5, 20 ms frames | Ogg (`ogg`), one page per push |
 //! | aac | Fraunhofer FDK AAC (`fdk-aac`), AAC-LC 64 kbit/s | ADTS |
 //! | flac | `flacenc` (pure Rust), 4096-sample blocks | native FLAC, length unknown |
 //! | wav | — | RIFF with unknown (streamed) lengths |
