@@ -5,6 +5,7 @@ pub mod audio_tools;
 pub mod client;
 pub mod fake_upstream;
 pub mod murmurd;
+pub mod piper;
 pub mod supervised;
 pub mod timed;
 

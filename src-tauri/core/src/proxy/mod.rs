@@ -6,6 +6,7 @@
 //! (every method but GET/HEAD/OPTIONS) pass the concurrency [`gate`]; everything else is
 //! forwarded as is ([`forward`]). `/murmur/…` is Murmur's own and never forwarded.
 
+mod discovery;
 mod error;
 mod forward;
 mod gate;
@@ -14,6 +15,7 @@ pub mod metrics;
 mod replay;
 mod security;
 pub mod speech;
+mod transcode;
 
 use std::sync::Arc;
 
@@ -26,10 +28,11 @@ use axum::routing::{any, get, post};
 use http::{Method, StatusCode, header};
 
 pub use error::ApiError;
-use forward::{AudioPlan, Exchange, forward};
+use forward::{Exchange, forward};
 use gate::Gate;
 use replay::{Replayable, enter_gate, send_replayable};
 use security::Policy;
+use transcode::AudioPlan;
 
 use crate::backend::Backend;
 use crate::config::{LiveSettings, ProxySettings};
@@ -128,14 +131,20 @@ pub fn app(state: ProxyState) -> Router {
     let cors = policy.cors_layer(&state.settings);
     Router::new()
         .route("/v1/audio/speech", post(speech).fallback(pass_through))
-        .route("/v1/models", get(gated).fallback(pass_through))
-        .route("/v1/audio/voices", get(gated).fallback(pass_through))
-        .route("/v1/audio/models", get(gated).fallback(pass_through))
+        .route("/v1/models", get(discovery::gated).fallback(pass_through))
+        .route(
+            "/v1/audio/voices",
+            get(discovery::gated).fallback(pass_through),
+        )
+        .route(
+            "/v1/audio/models",
+            get(discovery::gated).fallback(pass_through),
+        )
         // A base URL set without `/v1` (OpenClaw's `baseUrl`, Open WebUI's) reaches these.
         .route("/audio/speech", post(speech))
-        .route("/audio/voices", get(gated))
-        .route("/audio/models", get(gated))
-        .route("/models", get(gated))
+        .route("/audio/voices", get(discovery::gated))
+        .route("/audio/models", get(discovery::gated))
+        .route("/models", get(discovery::gated))
         .route("/murmur/healthz", get(healthz))
         .route("/murmur/readyz", get(readyz))
         .merge(control_routes(state.clone()))
@@ -304,91 +313,6 @@ pub(crate) async fn speak(
     };
     let response = send_replayable(state, replayable).await?;
     Ok(crate::backend::hold(response, activity))
-}
-
-/// `GET /v1/models`, `GET /v1/audio/voices`: wait for the engine, then forward.
-async fn gated(State(state): State<ProxyState>, request: Request) -> Result<Response, ApiError> {
-    let activity = state.backend.activity();
-    let (parts, _body) = request.into_parts();
-    // `/audio/voices` and friends are `/v1/…` to the engine.
-    let path = match parts.uri.path() {
-        p if p.starts_with("/v1/") => p.to_owned(),
-        p => format!("/v1{p}"),
-    };
-    let uri = match parts.uri.query() {
-        Some(query) => format!("{path}?{query}"),
-        None => path.clone(),
-    };
-    let replayable = Replayable {
-        method: parts.method,
-        uri: uri
-            .parse()
-            .map_err(|_| ApiError::bad_json("the request's path is not valid"))?,
-        headers: parts.headers,
-        body: bytes::Bytes::new(),
-        gated: false,
-        audio: None,
-    };
-    let response = send_replayable(&state, replayable).await?;
-    // mlx_audio.server answers 400 to a voice list without `?model=`, others 404.
-    if matches!(
-        response.status(),
-        StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST
-    ) {
-        if let Some(listing) = fallback_listing(&path, &state.defaults()) {
-            return Ok(axum::Json(listing).into_response());
-        }
-        if path == "/v1/audio/models"
-            && let Some(listing) = models_from_engine(&state).await
-        {
-            return Ok(axum::Json(listing).into_response());
-        }
-    }
-    Ok(crate::backend::hold(response, activity))
-}
-
-/// Open WebUI's model list in its shape (`{"models":[{"id"}]}`), made from the engine's
-/// OpenAI list (`{"data":[{"id"}]}`).
-async fn models_from_engine(state: &ProxyState) -> Option<serde_json::Value> {
-    let replayable = Replayable {
-        method: Method::GET,
-        uri: http::Uri::from_static("/v1/models"),
-        headers: http::HeaderMap::new(),
-        body: bytes::Bytes::new(),
-        gated: false,
-        audio: None,
-    };
-    let response = send_replayable(state, replayable).await.ok()?;
-    if response.status() != StatusCode::OK {
-        return None;
-    }
-    let body = axum::body::to_bytes(response.into_body(), 1024 * 1024)
-        .await
-        .ok()?;
-    let list: serde_json::Value = serde_json::from_slice(&body).ok()?;
-    let models: Vec<serde_json::Value> = list["data"]
-        .as_array()?
-        .iter()
-        .filter_map(|m| m["id"].as_str())
-        .map(|id| serde_json::json!({ "id": id }))
-        .collect();
-    Some(serde_json::json!({ "models": models }))
-}
-
-/// Open WebUI asks for `/v1/audio/voices` and `/v1/audio/models`; an engine without them
-/// (mlx_audio.server) still gets an answer: its configured voice and model.
-fn fallback_listing(path: &str, defaults: &speech::Defaults) -> Option<serde_json::Value> {
-    match path {
-        "/v1/audio/voices" => {
-            let voice = defaults.voice.as_ref()?;
-            Some(serde_json::json!({"voices": [{"id": voice, "name": voice}]}))
-        }
-        "/v1/audio/models" => {
-            let model = defaults.model.as_ref()?;
-            Some(serde_json::json!({"models": [{"id": model}]}))
-        }
-        _ => None,
-    }
 }
 
 /// Any other path: forwarded as is to the running engine, with no readiness wait.

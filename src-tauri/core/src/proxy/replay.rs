@@ -6,7 +6,8 @@ use axum::extract::Request;
 use axum::response::Response;
 use http::Method;
 
-use super::forward::{AudioPlan, Exchange, forward};
+use super::forward::{Exchange, forward};
+use super::transcode::AudioPlan;
 use super::{ApiError, ProxyState};
 use crate::backend::Upstream;
 
