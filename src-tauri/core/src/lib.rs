@@ -31,4 +31,5 @@ pub mod runtime;
 pub mod server;
 pub mod status;
 pub mod supervisor;
+pub mod time;
 pub mod tray;

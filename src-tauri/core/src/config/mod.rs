@@ -61,6 +61,10 @@ pub struct ProxySettings {
     pub allowed_origins: Vec<String>,
     pub max_request_bytes: u64,
     pub max_response_bytes: u64,
+    /// The longest speech `input` accepted, in characters (OpenAI's limit: 4096).
+    pub max_input_chars: u64,
+    /// Client connections open at once; more wait in the OS's queue.
+    pub max_connections: u32,
     pub upstream_timeout_secs: u64,
     /// Requests in flight to the engine at once (MLX crashes under concurrency).
     pub max_concurrent_requests: u32,
@@ -83,6 +87,8 @@ impl Default for ProxySettings {
             allowed_origins: Vec::new(),
             max_request_bytes: 1024 * 1024,
             max_response_bytes: 64 * 1024 * 1024,
+            max_input_chars: 4096,
+            max_connections: 512,
             upstream_timeout_secs: 600,
             max_concurrent_requests: 1,
             max_queue: 32,

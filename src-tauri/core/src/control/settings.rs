@@ -16,6 +16,9 @@ use serde::Serialize;
 use crate::config::{self, FieldError, Settings};
 use crate::proxy::{ApiError, ProxyState};
 
+/// A settings object is a few KiB; this leaves room for long lists.
+const MAX_BODY: usize = 64 * 1024;
+
 #[derive(Serialize)]
 struct Current {
     settings: Settings,
@@ -99,6 +102,16 @@ pub async fn defaults() -> Json<serde_json::Value> {
 /// `PUT /murmur/api/settings`: the whole settings object.
 pub async fn put(State(state): State<ProxyState>, body: Bytes) -> Result<Response, ApiError> {
     let control = control(&state)?;
+    if body.len() > MAX_BODY {
+        return Err(ApiError::too_large_settings(MAX_BODY));
+    }
+    // serde reads a JSON array into a struct field by field: `[]` would be "all defaults".
+    if !body.trim_ascii_start().starts_with(b"{") {
+        return Ok(invalid(vec![FieldError {
+            key: String::new(),
+            message: "the settings must be a JSON object".into(),
+        }]));
+    }
     let mut reader = serde_json::Deserializer::from_slice(&body);
     let new: Settings = match serde_path_to_error::deserialize(&mut reader) {
         Ok(settings) => settings,

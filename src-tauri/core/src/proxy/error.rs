@@ -104,6 +104,15 @@ impl ApiError {
         )
     }
 
+    pub fn too_large_settings(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            "request_too_large",
+            format!("a settings object is at most {limit} bytes"),
+        )
+    }
+
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,

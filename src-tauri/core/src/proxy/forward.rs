@@ -48,7 +48,7 @@ pub async fn forward(
 ) -> Result<Response, ApiError> {
     let settings = &state.settings;
     let timeout = Duration::from_secs(settings.upstream_timeout_secs);
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::time::later_tokio(Instant::now(), timeout);
     let request = upstream_request(request, upstream, settings.api_key.is_some())?;
 
     let response = match tokio::time::timeout_at(deadline, state.client.request(request)).await {

@@ -41,7 +41,7 @@ pub(super) async fn send_replayable(
     replayable: Replayable,
 ) -> Result<Response, ApiError> {
     let timeout = std::time::Duration::from_secs(state.settings.upstream_timeout_secs);
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = crate::time::later_tokio(tokio::time::Instant::now(), timeout);
     let mut retried = false;
     loop {
         let upstream = tokio::time::timeout_at(deadline, ready(state))

@@ -37,6 +37,8 @@ pub struct Defaults {
     pub lang_code: String,
     /// What the engine answers with, so what to ask it for.
     pub audio: EngineAudio,
+    /// The longest `input`, in characters.
+    pub max_input_chars: u64,
 }
 
 /// A checked speech request: what to send the engine and what the client gets.
@@ -69,6 +71,7 @@ impl Defaults {
             response_format: settings.engine.response_format,
             lang_code: settings.engine.lang_code.clone(),
             audio: engine::audio(settings),
+            max_input_chars: settings.proxy.max_input_chars,
         }
     }
 }
@@ -105,6 +108,7 @@ pub fn prepare(body: &[u8], defaults: &Defaults) -> Result<Prepared, ApiError> {
             ));
         }
     };
+    check_input(&input, defaults.max_input_chars)?;
     let model = optional_str(&request, "model")?;
     let voice = optional_str(&request, "voice")?;
     let lang = optional_str(&request, "lang_code")?;
@@ -175,6 +179,36 @@ pub fn prepare(body: &[u8], defaults: &Defaults) -> Result<Prepared, ApiError> {
     Ok(Prepared { body, format, sse })
 }
 
+/// Text an engine can read: not longer than the limit, and no control characters but
+/// whitespace (a NUL reaches a Python engine as a crash, not as a pause).
+fn check_input(input: &str, max_chars: u64) -> Result<(), ApiError> {
+    let chars = input.chars().count() as u64;
+    if chars > max_chars {
+        return Err(ApiError::invalid(
+            "input",
+            "input_too_long",
+            format!(
+                "`input` has {chars} characters; the limit is {max_chars} (proxy.max_input_chars): split the text, or raise the limit"
+            ),
+        ));
+    }
+    if let Some((at, c)) = input
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(ApiError::invalid(
+            "input",
+            "invalid_characters",
+            format!(
+                "`input` has the control character U+{:04X} at character {at}; remove it",
+                u32::from(c)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn optional_str(
     request: &Map<String, Value>,
     key: &'static str,
@@ -216,6 +250,7 @@ mod tests {
             response_format: Format::Wav,
             lang_code: "auto".into(),
             audio: EngineAudio::Encoded,
+            max_input_chars: 20,
         }
     }
 
@@ -244,6 +279,16 @@ mod tests {
         assert_eq!((out.format, out.sse), (Format::Opus, false));
         let sent: Map<String, Value> = serde_json::from_slice(&out.body).expect("json");
         assert_eq!(sent["response_format"], "wav");
+    }
+
+    #[test]
+    fn whitespace_controls_pass_and_the_limit_counts_characters() {
+        let out = prepared("{\"input\":\"one\\ttwo\\nthree\\r\"}");
+        assert_eq!(out["input"], "one\ttwo\nthree\r");
+        // 20 characters of 3 bytes each: within a 20-character limit.
+        prepared(&format!(r#"{{"input":"{}"}}"#, "語".repeat(20)));
+        let err = prepare(br#"{"input":"x\u0000"}"#, &defaults()).expect_err("NUL");
+        assert_eq!(err.code, "invalid_characters");
     }
 
     #[test]
@@ -310,6 +355,9 @@ mod tests {
                 Some("stream_format"),
             ),
             (r#"{"input":"a","instructions":5}"#, Some("instructions")),
+            (r#"{"input":"hello\u0000world"}"#, Some("input")),
+            (r#"{"input":"bell\u0007"}"#, Some("input")),
+            (r#"{"input":"twenty-one characters"}"#, Some("input")),
             (r#"["input"]"#, None),
             (r#"{"input":"a""#, None),
         ];

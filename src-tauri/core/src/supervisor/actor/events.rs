@@ -129,7 +129,8 @@ impl Actor {
         self.crashes += 1;
         if sup.restart_on_crash && self.crashes <= sup.max_restarts {
             self.total_restarts += 1;
-            let until = Instant::now() + Duration::from_millis(sup.restart_delay_ms);
+            let until =
+                crate::time::later(Instant::now(), Duration::from_millis(sup.restart_delay_ms));
             let attempt = self.crashes;
             self.set_phase(Phase::Backoff { until, attempt }, &message);
         } else {
@@ -170,7 +171,7 @@ impl Actor {
                 let reading = self.sampler.sample(Some(run.pid));
                 self.memory.system_available_mb = reading.available_mb;
                 self.memory.engine_rss_mb = reading.engine_rss_mb;
-                let next_health = Instant::now() + self.health_interval();
+                let next_health = crate::time::later(Instant::now(), self.health_interval());
                 self.set_phase(Phase::Ready { run, next_health }, "answered its probe");
                 self.shared.dead_port.store(0, Ordering::SeqCst);
                 for waiter in self.waiters.drain(..) {

@@ -157,7 +157,10 @@ impl Actor {
             stop_reason: None,
             _stdin: stdin,
         };
-        let deadline = now + Duration::from_secs(self.settings.supervisor.startup_timeout_secs);
+        let deadline = crate::time::later(
+            now,
+            Duration::from_secs(self.settings.supervisor.startup_timeout_secs),
+        );
         self.health = Health::default();
         self.set_phase(
             Phase::Starting {
@@ -197,8 +200,10 @@ impl Actor {
             .line(&format!("[murmur] stopping engine {} ({reason})", run.pid));
         run.stop_reason = Some(reason.to_string());
         signal_group(run.pid, Signal::Term);
-        let kill_at =
-            Instant::now() + Duration::from_secs(self.settings.supervisor.stop_grace_secs);
+        let kill_at = crate::time::later(
+            Instant::now(),
+            Duration::from_secs(self.settings.supervisor.stop_grace_secs),
+        );
         self.set_phase(Phase::Stopping { run, kill_at, then }, reason);
     }
 }

@@ -20,10 +20,16 @@ impl Actor {
                 let mut wake = *next_health;
                 if sup.idle_unload_secs > 0 {
                     let idle = Duration::from_secs(sup.idle_unload_secs);
-                    wake = wake.min(Instant::now() + idle.saturating_sub(self.shared.idle_for()));
+                    wake = wake.min(crate::time::later(
+                        Instant::now(),
+                        idle.saturating_sub(self.shared.idle_for()),
+                    ));
                 }
                 if self.crashes > 0 {
-                    wake = wake.min(run.started + Duration::from_secs(sup.healthy_reset_secs));
+                    wake = wake.min(crate::time::later(
+                        run.started,
+                        Duration::from_secs(sup.healthy_reset_secs),
+                    ));
                 }
                 wake
             }
@@ -72,7 +78,8 @@ impl Actor {
                 {
                     self.begin_stop(Then::Idle, "idle");
                 } else if now >= *next_health {
-                    *next_health = now + Duration::from_secs(sup.health_interval_secs);
+                    *next_health =
+                        crate::time::later(now, Duration::from_secs(sup.health_interval_secs));
                     let pid = run.pid;
                     let reading = self.sampler.sample(Some(pid));
                     self.memory.system_available_mb = reading.available_mb;
