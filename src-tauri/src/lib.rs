@@ -168,7 +168,8 @@ async fn serve(
             let shutdown = async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             };
-            if let Err(e) = server::serve(bound.listener, bound.app, shutdown, drain).await {
+            let served = server::serve(bound.listener, bound.app, shutdown, drain, bound.limits);
+            if let Err(e) = served.await {
                 tracing::error!("server error: {e}");
             }
             if let Some(window) = app.try_state::<window::WindowProcess>() {

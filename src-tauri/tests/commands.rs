@@ -301,6 +301,7 @@ fn the_window_process_reaches_a_running_murmur_over_loopback() {
             let _ = stopped.await;
         },
         Duration::from_secs(5),
+        murmur_core::server::Limits::default(),
     ));
     let remote = murmur_core::control::local::LocalApi::remote(addr, &token, None).expect("client");
     f.app.manage(WindowApi(remote.clone()));

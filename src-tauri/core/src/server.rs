@@ -9,7 +9,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::validate_host;
@@ -68,33 +67,90 @@ pub async fn bind(host: &str, port: u16) -> Result<TcpListener, BindError> {
     }
 }
 
+/// What a client connection may take: headers must arrive within `header_timeout` (and a
+/// kept-alive connection that sends nothing for that long is closed), and at most
+/// `max_connections` are served at once; more wait in the OS's accept queue.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Limits {
+    pub fn from_settings(proxy: &crate::config::ProxySettings) -> Self {
+        Self {
+            header_timeout: Duration::from_secs(proxy.header_timeout_secs),
+            max_connections: proxy.max_connections as usize,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::from_settings(&crate::config::ProxySettings::default())
+    }
+}
+
 /// Serve `app` on `listener` until `shutdown` resolves, then drain for at most `drain`.
 /// Returns whether every in-flight request finished in time.
+///
+/// Each connection is served by hyper's HTTP/1 server with a header-read timeout (which also
+/// closes idle keep-alive connections), under a cap on open connections: a slow or stalled
+/// client costs one connection slot for a bounded time, never the server.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
+    limits: Limits,
 ) -> std::io::Result<bool> {
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = axum::serve(listener, app).with_graceful_shutdown(async {
-        let _ = stop_rx.await;
-    });
-    let mut server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        result = &mut server => return result.map(|()| true),
-        () = shutdown => {}
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: wait, rather than spin.
+                tracing::warn!("cannot accept a connection: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection closed: {e}");
+            }
+            drop(slot);
+        });
     }
+    drop(listener);
     tracing::info!(
         drain_secs = drain.as_secs(),
         "shutting down: no new connections, finishing requests in flight"
     );
-    let _ = stop_tx.send(());
-    match tokio::time::timeout(drain, server).await {
-        Ok(result) => result.map(|()| true),
+    match tokio::time::timeout(drain, graceful.shutdown()).await {
+        Ok(()) => Ok(true),
         Err(_) => {
             tracing::warn!(
                 "requests still in flight after {} s; closing them",
@@ -148,6 +204,8 @@ pub struct Bound {
     pub local: Option<crate::control::local::LocalApi>,
     /// The effective settings, which a reload replaces.
     pub live: crate::config::LiveSettings,
+    /// What each client connection may take.
+    pub limits: Limits,
 }
 
 impl Bound {
@@ -206,6 +264,7 @@ impl Bound {
             backend,
             local,
             live,
+            limits: Limits::from_settings(&settings.proxy),
         })
     }
 

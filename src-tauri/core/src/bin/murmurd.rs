@@ -139,7 +139,7 @@ async fn run(settings: config::Settings, paths: Paths, overrides: Overrides) -> 
         bound.live.clone(),
     ));
     let drain = Duration::from_secs(settings.proxy.shutdown_timeout_secs);
-    let served = server::serve(bound.listener, bound.app, shutdown, drain).await;
+    let served = server::serve(bound.listener, bound.app, shutdown, drain, bound.limits).await;
     reloads.abort();
     // The proxy has drained: now the engine can go.
     backend.shutdown().await;

@@ -61,10 +61,18 @@ pub struct ProxySettings {
     pub allowed_origins: Vec<String>,
     pub max_request_bytes: u64,
     pub max_response_bytes: u64,
+    /// Bodies of other requests forwarded to the engine (uploads for transcription, say);
+    /// each is read whole before it is sent.
+    pub max_upload_bytes: u64,
     /// The longest speech `input` accepted, in characters (OpenAI's limit: 4096).
     pub max_input_chars: u64,
     /// Client connections open at once; more wait in the OS's queue.
     pub max_connections: u32,
+    /// A request's headers must arrive within this long, and an idle kept-alive connection
+    /// is closed after it.
+    pub header_timeout_secs: u64,
+    /// A request's body must arrive within this long (408 otherwise).
+    pub body_timeout_secs: u64,
     pub upstream_timeout_secs: u64,
     /// Requests in flight to the engine at once (MLX crashes under concurrency).
     pub max_concurrent_requests: u32,
@@ -87,8 +95,11 @@ impl Default for ProxySettings {
             allowed_origins: Vec::new(),
             max_request_bytes: 1024 * 1024,
             max_response_bytes: 64 * 1024 * 1024,
+            max_upload_bytes: 32 * 1024 * 1024,
             max_input_chars: 4096,
             max_connections: 512,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
             upstream_timeout_secs: 600,
             max_concurrent_requests: 1,
             max_queue: 32,

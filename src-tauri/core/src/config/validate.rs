@@ -72,20 +72,7 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
             );
         }
     }
-    for (key, value, range, unit) in numbers(settings) {
-        if !range.contains(&value) {
-            fail(
-                &mut errors,
-                key,
-                format!(
-                    "{value} is outside the allowed range {}{unit} to {}{unit}",
-                    range.start(),
-                    range.end()
-                ),
-            );
-        }
-    }
-    check_lengths(settings, &mut errors);
+    check_numbers(settings, "proxy.", &mut errors);
 
     let engine = &settings.engine;
     if !(0.25..=4.0).contains(&engine.speed) {
@@ -154,6 +141,10 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
         fail(&mut errors, "engine.custom.probe_path", "must start with /");
     }
 
+    check_numbers(settings, "engine.", &mut errors);
+    check_numbers(settings, "supervisor.", &mut errors);
+    check_lengths(settings, &mut errors);
+
     let pypi = &settings.runtime.pypi_url;
     if !(pypi.starts_with("https://") || pypi.starts_with("http://")) {
         fail(
@@ -189,6 +180,12 @@ pub fn numbers(settings: &Settings) -> Vec<(&'static str, u64, RangeInclusive<u6
             " bytes",
         ),
         (
+            "proxy.max_upload_bytes",
+            proxy.max_upload_bytes,
+            KIB..=GIB,
+            " bytes",
+        ),
+        (
             "proxy.max_input_chars",
             proxy.max_input_chars,
             1..=1_000_000,
@@ -217,6 +214,18 @@ pub fn numbers(settings: &Settings) -> Vec<(&'static str, u64, RangeInclusive<u6
             u64::from(proxy.max_connections),
             8..=100_000,
             "",
+        ),
+        (
+            "proxy.header_timeout_secs",
+            proxy.header_timeout_secs,
+            1..=HOUR,
+            " s",
+        ),
+        (
+            "proxy.body_timeout_secs",
+            proxy.body_timeout_secs,
+            1..=HOUR,
+            " s",
         ),
         (
             "proxy.shutdown_timeout_secs",
@@ -285,6 +294,22 @@ pub fn numbers(settings: &Settings) -> Vec<(&'static str, u64, RangeInclusive<u6
             " Hz",
         ),
     ]
+}
+
+fn check_numbers(settings: &Settings, table: &str, errors: &mut Vec<FieldError>) {
+    for (key, value, range, unit) in numbers(settings) {
+        if key.starts_with(table) && !range.contains(&value) {
+            fail(
+                errors,
+                key,
+                format!(
+                    "{value} is outside the allowed range {}{unit} to {}{unit}",
+                    range.start(),
+                    range.end()
+                ),
+            );
+        }
+    }
 }
 
 /// Strings and lists have lengths a person would write; anything longer is a mistake or an
@@ -416,9 +441,9 @@ mod tests {
             keys(&s),
             [
                 "proxy.allowed_origins",
-                "supervisor.health_interval_secs",
                 "engine.speed",
                 "engine.custom.command",
+                "supervisor.health_interval_secs",
             ]
         );
     }

@@ -22,6 +22,8 @@ pub struct ApiError {
     /// How far an engine start got, and what to do: only for "not ready" errors.
     pub detail: Option<Box<Detail>>,
     pub retry_after: Option<Duration>,
+    /// Close the connection after answering (the rest of the request is still coming).
+    pub close: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +65,14 @@ impl ApiError {
             code,
             detail: None,
             retry_after: None,
+            close: false,
         }
+    }
+
+    /// Answer, then close the connection.
+    pub fn closing(mut self) -> Self {
+        self.close = true;
+        self
     }
 
     /// The engine went away before answering: sending the request again may work.
@@ -94,12 +103,27 @@ impl ApiError {
     }
 
     pub fn too_large(limit: u64) -> Self {
+        Self::body_too_large(limit, "proxy.max_request_bytes")
+    }
+
+    /// A body over `limit` bytes, the setting `key`.
+    pub fn body_too_large(limit: u64, key: &str) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request_error",
             "request_too_large",
+            format!("the request body is larger than the limit of {limit} bytes ({key})"),
+        )
+    }
+
+    pub fn body_timeout(after: Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            "body_timeout",
             format!(
-                "the request body is larger than the limit of {limit} bytes (proxy.max_request_bytes)"
+                "the request body did not arrive within {} s (proxy.body_timeout_secs)",
+                after.as_secs()
             ),
         )
     }
@@ -230,6 +254,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

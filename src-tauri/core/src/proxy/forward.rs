@@ -49,7 +49,10 @@ pub async fn forward(
     let settings = &state.settings;
     let timeout = Duration::from_secs(settings.upstream_timeout_secs);
     let deadline = crate::time::later_tokio(Instant::now(), timeout);
-    let request = upstream_request(request, upstream, settings.api_key.is_some())?;
+    // Murmur's own key is never passed on, and a managed engine (which no client configured)
+    // never sees a client's credentials.
+    let managed = state.engine_id() != crate::config::EngineId::External;
+    let request = upstream_request(request, upstream, settings.api_key.is_some() || managed)?;
 
     let response = match tokio::time::timeout_at(deadline, state.client.request(request)).await {
         Err(_elapsed) => return Err(ApiError::timeout(timeout)),
@@ -96,7 +99,7 @@ pub async fn forward(
 }
 
 /// The request as the engine should see it: same method, path, query and body; hop-by-hop
-/// headers dropped; `Host` set to the engine; Murmur's own API key not passed on.
+/// headers dropped; `Host` set to the engine; credentials dropped when `strip_auth`.
 fn upstream_request(
     request: Request<Body>,
     upstream: &Upstream,

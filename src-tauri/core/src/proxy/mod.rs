@@ -6,6 +6,7 @@
 //! (every method but GET/HEAD/OPTIONS) pass the concurrency [`gate`]; everything else is
 //! forwarded as is ([`forward`]). `/murmur/…` is Murmur's own and never forwarded.
 
+mod body;
 mod discovery;
 mod error;
 mod forward;
@@ -18,6 +19,7 @@ pub mod speech;
 mod transcode;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -214,26 +216,13 @@ async fn murmur_not_found(request: Request) -> ApiError {
 async fn speech(State(state): State<ProxyState>, request: Request) -> Result<Response, ApiError> {
     let activity = state.backend.activity();
     let (parts, body) = request.into_parts();
-    let limit = state.settings.max_request_bytes;
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit) {
-        drain(body, DRAIN_CAP).await;
-        return Err(ApiError::too_large(limit));
-    }
-    let mut body = body.into_data_stream();
-    let mut bytes = bytes::BytesMut::new();
-    while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
-        let chunk = chunk.map_err(|_| ApiError::bad_json("the request body could not be read"))?;
-        if (bytes.len() + chunk.len()) as u64 > limit {
-            drain(Body::from_stream(body), DRAIN_CAP).await;
-            return Err(ApiError::too_large(limit));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+    let bytes = body::read(
+        &parts.headers,
+        body,
+        (state.settings.max_request_bytes, "proxy.max_request_bytes"),
+        Duration::from_secs(state.settings.body_timeout_secs),
+    )
+    .await?;
     let defaults = state.defaults();
     let prepared = speech::prepare(&bytes, &defaults)?;
 
@@ -270,22 +259,6 @@ fn plan(prepared: &speech::Prepared, defaults: &speech::Defaults) -> AudioPlan {
 fn with_format(mut response: Response, format: crate::audio::Format) -> Response {
     response.extensions_mut().insert(format);
     response
-}
-
-/// How much of an oversized body is read and thrown away before answering 413. A client that
-/// is still sending when the connection closes sees a broken pipe instead of the 413; past
-/// this much, closing is the lesser evil.
-const DRAIN_CAP: u64 = 16 * 1024 * 1024;
-
-async fn drain(body: Body, cap: u64) {
-    let mut stream = body.into_data_stream();
-    let mut seen = 0u64;
-    while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut stream).await {
-        seen += chunk.len() as u64;
-        if seen > cap {
-            break;
-        }
-    }
 }
 
 /// A speech request made by Murmur itself (the page's test button): the same path as a
@@ -329,6 +302,16 @@ async fn pass_through(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
+    // The whole body first, then a slot: a slow upload waits alone. It goes to the engine
+    // with a Content-Length (engines built on Python's http.server cannot read chunks).
+    let (parts, body) = request.into_parts();
+    let bytes = body::read(
+        &parts.headers,
+        body,
+        (state.settings.max_upload_bytes, "proxy.max_upload_bytes"),
+        Duration::from_secs(state.settings.body_timeout_secs),
+    )
+    .await?;
     let permit = if light {
         None
     } else {
@@ -339,5 +322,6 @@ async fn pass_through(
         permit,
         audio: None,
     };
+    let request = Request::from_parts(parts, Body::from(bytes));
     forward(&state, &upstream, request, exchange).await
 }
