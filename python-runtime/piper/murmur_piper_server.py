@@ -127,11 +127,13 @@ def make_handler(engine):
             self.error(404, f"no such path: {path}", code="not_found")
 
         def do_POST(self):
+            # Read the body before any answer, so the connection is clean for the next request.
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
             if self.path.split("?")[0] != "/v1/audio/speech":
                 return self.error(404, "no such path", code="not_found")
-            length = int(self.headers.get("Content-Length") or 0)
             try:
-                request = json.loads(self.rfile.read(length) or b"{}")
+                request = json.loads(body or b"{}")
             except ValueError:
                 return self.error(400, "the request body is not valid JSON", code="invalid_json")
             if not isinstance(request, dict):

@@ -74,6 +74,21 @@ pub fn audio(settings: &Settings) -> EngineAudio {
     }
 }
 
+/// The paths the engine answers, when Murmur knows them: any other path gets Murmur's own
+/// 404 without reaching the engine. `None`: forward everything (a server Murmur does not
+/// know the routes of).
+pub fn served_paths(id: EngineId) -> Option<&'static [&'static str]> {
+    match id {
+        EngineId::Piper => Some(&[
+            "/v1/models",
+            "/v1/audio/models",
+            "/v1/audio/voices",
+            "/v1/audio/speech",
+        ]),
+        EngineId::MlxAudio | EngineId::Custom | EngineId::External => None,
+    }
+}
+
 /// How to start an engine process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {

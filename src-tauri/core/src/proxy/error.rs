@@ -93,6 +93,16 @@ impl ApiError {
         }
     }
 
+    /// A 400 about the request as a whole.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            code,
+            message,
+        )
+    }
+
     pub fn bad_json(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,

@@ -37,6 +37,10 @@ pub struct Exchange {
     pub permit: Option<OwnedSemaphorePermit>,
     /// A speech answer: what the engine sends and what the client gets.
     pub audio: Option<AudioPlan>,
+    /// Use a connection of its own, closed afterwards: for requests whose handling by the
+    /// engine Murmur does not know (an engine may answer before reading the body, leaving it
+    /// in the connection for the next request to trip over).
+    pub own_connection: bool,
 }
 
 /// Send `request` to `upstream` and stream the response back.
@@ -52,7 +56,12 @@ pub async fn forward(
     // Murmur's own key is never passed on, and a managed engine (which no client configured)
     // never sees a client's credentials.
     let managed = state.engine_id() != crate::config::EngineId::External;
-    let request = upstream_request(request, upstream, settings.api_key.is_some() || managed)?;
+    let mut request = upstream_request(request, upstream, settings.api_key.is_some() || managed)?;
+    if exchange.own_connection {
+        request
+            .headers_mut()
+            .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
 
     let response = match tokio::time::timeout_at(deadline, state.client.request(request)).await {
         Err(_elapsed) => return Err(ApiError::timeout(timeout)),

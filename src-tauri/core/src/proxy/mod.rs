@@ -293,6 +293,14 @@ async fn pass_through(
     State(state): State<ProxyState>,
     request: Request,
 ) -> Result<Response, ApiError> {
+    if let Some(paths) = crate::engine::served_paths(state.engine_id)
+        && !paths.contains(&request.uri().path())
+    {
+        return Err(ApiError::not_found(format!(
+            "no such path: {} (the engine does not serve it)",
+            request.uri().path()
+        )));
+    }
     let Some(upstream) = state.backend.current() else {
         return Err(ApiError::not_ready(crate::backend::NotReady::new(
             "the engine is not running; a speech request starts it",
@@ -321,6 +329,7 @@ async fn pass_through(
         expect_body: false,
         permit,
         audio: None,
+        own_connection: true,
     };
     let request = Request::from_parts(parts, Body::from(bytes));
     forward(&state, &upstream, request, exchange).await

@@ -56,6 +56,7 @@ pub(super) async fn send_replayable(
             expect_body: true,
             permit,
             audio: replayable.audio,
+            own_connection: false,
         };
         match forward(state, &upstream, replayable.request(), exchange).await {
             Err(error) if error.is_replayable() && !retried => {

@@ -136,6 +136,12 @@ pub async fn guard_origin(
     next: Next,
 ) -> Response {
     let headers = request.headers();
+    if let Err(refusal) = one_host(&request) {
+        return refusal.into_response();
+    }
+    if let Some(refusal) = cross_site(&request) {
+        return refusal.into_response();
+    }
     if let Some(host) = headers.get(header::HOST) {
         let host = host.to_str().unwrap_or("");
         if !policy.host_allowed(host) {
@@ -167,6 +173,52 @@ pub async fn guard_origin(
         }
     }
     next.run(request).await
+}
+
+/// Exactly one `Host`, and an absolute-form target (`POST http://a/…`) that names the same:
+/// anything else is a confused or smuggled request.
+fn one_host(request: &Request) -> Result<(), ApiError> {
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    let (Some(host), None) = (hosts.next(), hosts.next()) else {
+        return Err(ApiError::bad_request(
+            "bad_host",
+            "a request needs exactly one Host header",
+        ));
+    };
+    if let Some(authority) = request.uri().authority()
+        && !host
+            .to_str()
+            .is_ok_and(|h| h.eq_ignore_ascii_case(authority.as_str()))
+    {
+        return Err(ApiError::bad_request(
+            "bad_host",
+            "the request's target names another host than its Host header",
+        ));
+    }
+    Ok(())
+}
+
+/// A browser marks requests one site makes to another (`Sec-Fetch-Site`). Those that carry
+/// an `Origin` are judged by it; those that do not are "no-cors" requests (an `<img>`, a
+/// `<script>`, a form's GET), which no page has a reason to make to Murmur and which could
+/// start the engine: only following a link to Murmur's own page is let through.
+fn cross_site(request: &Request) -> Option<ApiError> {
+    let headers = request.headers();
+    let site = headers.get("sec-fetch-site")?.to_str().ok()?;
+    if !matches!(site, "cross-site" | "same-site") || headers.contains_key(header::ORIGIN) {
+        return None;
+    }
+    let navigation = headers
+        .get("sec-fetch-mode")
+        .is_some_and(|m| m.as_bytes() == b"navigate");
+    let page = request.uri().path().starts_with("/murmur");
+    if request.method() == Method::GET && navigation && page {
+        return None;
+    }
+    Some(ApiError::forbidden(
+        "cross_site",
+        "web pages on other sites may not use Murmur",
+    ))
 }
 
 /// What clients list without a key (Open WebUI never sends one for these).

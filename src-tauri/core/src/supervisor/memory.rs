@@ -36,6 +36,9 @@ impl Sampler {
                 .sys
                 .processes()
                 .iter()
+                // On Linux every thread is listed as a task of its own, with the whole
+                // process's memory: count processes only.
+                .filter(|(_, p)| p.thread_kind().is_none())
                 .filter(|(pid, _)| self.descends_from(**pid, root))
                 .map(|(_, p)| p.memory())
                 .sum();
@@ -85,10 +88,36 @@ mod tests {
     }
 
     #[test]
-    fn measures_this_process_tree() {
+    fn measures_this_process_tree_once_however_many_threads() {
+        // A process with many threads, each touching no memory of its own.
+        let _ballast = vec![1u8; 64 * 1024 * 1024];
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                })
+            })
+            .collect();
         let mut sampler = Sampler::default();
         let reading = sampler.sample(Some(std::process::id()));
+        let own_mb = std::fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .map(|pages| pages * 4096 / (1024 * 1024));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in threads {
+            let _ = t.join();
+        }
         assert!(reading.available_mb.is_some_and(|mb| mb > 0));
-        assert!(reading.engine_rss_mb.is_some_and(|mb| mb > 0));
+        let rss = reading.engine_rss_mb.expect("rss");
+        if let Some(own) = own_mb {
+            // Counted once, not once per thread (17 × would be over 1 GB).
+            assert!(rss <= own * 2 + 16, "rss {rss} MB for a {own} MB process");
+        }
+        assert!(rss >= 64, "{rss}");
     }
 }
