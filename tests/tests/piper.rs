@@ -256,3 +256,73 @@ fn walk(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
     }
     None
 }
+
+/// Hostile input never reaches Piper: its memory stays where it was, and a chunked body or a
+/// path it does not serve leaves the next request unharmed.
+#[tokio::test]
+async fn bad_input_and_odd_framing_leave_piper_as_it_was() {
+    use std::io::{Read, Write};
+    let murmurd = ready_piper().await;
+    let url = murmurd.url("/v1/audio/speech");
+    let client = Client::new();
+    assert_eq!(
+        client.post_json(&url, r#"{"input":"Warm."}"#).await.status,
+        200
+    );
+    let rss = |status: &serde_json::Value| status["memory"]["engine_rss_mb"].as_u64();
+    let idle = rss(&murmurd.status().await).expect("engine memory");
+    for body in [
+        r#"{"input":"hello\u0000world"}"#.to_string(),
+        format!(r#"{{"input":"{}"}}"#, "long ".repeat(1000)),
+        format!(r#"{{"input":"{}"}}"#, "x".repeat(1 << 20)),
+    ] {
+        let reply = client.post_json(&url, &body).await;
+        assert!(reply.status.is_client_error(), "{}", reply.status);
+        assert!(reply.json()["error"]["code"].is_string());
+    }
+    // Chunked bodies, to a path Piper does not serve and to speech, on one connection.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", murmurd.port())).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let chunked = |path: &str, json: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{json}\r\n0\r\n\r\n",
+            json.len()
+        )
+    };
+    stream
+        .write_all(chunked("/v1/audio/transcriptions", r#"{"file":"x"}"#).as_bytes())
+        .expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", murmurd.port())).expect("connect");
+    stream
+        .write_all(
+            chunked(
+                "/v1/audio/speech",
+                r#"{"input":"Chunked is fine.","response_format":"wav"}"#,
+            )
+            .as_bytes(),
+        )
+        .expect("send");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&answer[..60.min(answer.len())])
+    );
+    for _ in 0..5 {
+        let reply = client
+            .post_json(&url, r#"{"input":"And the next one."}"#)
+            .await;
+        assert_eq!(reply.status, 200);
+    }
+    let after = rss(&murmurd.status().await).expect("engine memory");
+    assert!(
+        after < idle + 100,
+        "engine memory went from {idle} MB to {after} MB"
+    );
+}
