@@ -31,6 +31,9 @@ pub enum Probe {
     Status(http::StatusCode),
     /// No answer: refused, reset, or timed out. The text says which.
     Unreachable(String),
+    /// Something answered, but the port is held by a process that is not the engine (a local
+    /// program that took the port first, to receive users' speech): never trusted.
+    Foreign(String),
 }
 
 /// `GET url` with a timeout; the body is read and dropped so the connection can be reused.

@@ -13,6 +13,50 @@ pub fn find(port: u16) -> Option<PortOwner> {
     platform::find(port)
 }
 
+/// Who holds a listening port, seen from the engine's side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// A process of the process group `group` (the engine or one of its children).
+    Group,
+    /// Some other process.
+    Other(PortOwner),
+    /// Nothing listens there (yet).
+    Nobody,
+    /// The platform will not tell.
+    Unknown,
+}
+
+/// Whether the listener on `port` belongs to the process group led by `group`.
+pub fn check(port: u16, group: u32) -> Holder {
+    let Some(listening) = platform::holders(port) else {
+        return Holder::Unknown;
+    };
+    let Some(holders) = listening else {
+        return Holder::Nobody;
+    };
+    if holders.iter().any(|o| process_group(o.pid) == Some(group)) {
+        return Holder::Group;
+    }
+    // A listener whose holder this user cannot see belongs to another user: not ours.
+    Holder::Other(holders.into_iter().next().unwrap_or_else(|| PortOwner {
+        pid: 0,
+        name: "a process of another user".into(),
+    }))
+}
+
+#[cfg(unix)]
+fn process_group(pid: u32) -> Option<u32> {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).ok()?);
+    nix::unistd::getpgid(Some(pid))
+        .ok()
+        .and_then(|g| u32::try_from(g.as_raw()).ok())
+}
+
+#[cfg(not(unix))]
+fn process_group(_pid: u32) -> Option<u32> {
+    None
+}
+
 #[cfg(target_os = "linux")]
 mod platform {
     //! `/proc/net/tcp{,6}` maps the listening port to a socket inode; `/proc/<pid>/fd` maps the
@@ -22,11 +66,25 @@ mod platform {
     const LISTEN: &str = "0A";
 
     pub fn find(port: u16) -> Option<PortOwner> {
-        let inode = ["/proc/net/tcp", "/proc/net/tcp6"]
+        holders(port)??.into_iter().next()
+    }
+
+    /// Every process this user can see holding the socket that listens on `port` (a forked
+    /// server shares it): `Some(None)` when nothing listens there, `None` when `/proc` cannot
+    /// be read.
+    pub fn holders(port: u16) -> Option<Option<Vec<PortOwner>>> {
+        let tables: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
             .iter()
             .filter_map(|table| std::fs::read_to_string(table).ok())
-            .find_map(|text| listening_inode(&text, port))?;
+            .collect();
+        if tables.is_empty() {
+            return None;
+        }
+        let Some(inode) = tables.iter().find_map(|text| listening_inode(text, port)) else {
+            return Some(None);
+        };
         let target = format!("socket:[{inode}]");
+        let mut found = Vec::new();
         for entry in std::fs::read_dir("/proc").ok()?.flatten() {
             let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
                 continue;
@@ -41,10 +99,10 @@ mod platform {
                 let name = std::fs::read_to_string(entry.path().join("comm"))
                     .map(|n| n.trim().to_string())
                     .unwrap_or_else(|_| "unknown".into());
-                return Some(PortOwner { pid, name });
+                found.push(PortOwner { pid, name });
             }
         }
-        None
+        Some(Some(found))
     }
 
     /// The inode of the socket listening on `port` in one `/proc/net/tcp` table.
@@ -66,24 +124,29 @@ mod platform {
     use super::PortOwner;
 
     pub fn find(port: u16) -> Option<PortOwner> {
+        holders(port)??.into_iter().next()
+    }
+
+    /// Every process listening on `port`, from `lsof`'s field output (`p<pid>`, `c<name>`):
+    /// `Some(None)` when nothing listens, `None` when `lsof` cannot be run.
+    pub fn holders(port: u16) -> Option<Option<Vec<PortOwner>>> {
         let out = std::process::Command::new("lsof")
             .args(["-nP", &format!("-iTCP:{port}"), "-sTCP:LISTEN", "-Fpc"])
             .output()
             .ok()?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let pid = text
-            .lines()
-            .find_map(|l| l.strip_prefix('p'))?
-            .parse()
-            .ok()?;
-        let name = text
-            .lines()
-            .find_map(|l| l.strip_prefix('c'))
-            .unwrap_or("unknown");
-        Some(PortOwner {
-            pid,
-            name: name.to_string(),
-        })
+        let mut found: Vec<PortOwner> = Vec::new();
+        for line in text.lines() {
+            if let Some(pid) = line.strip_prefix('p').and_then(|p| p.parse().ok()) {
+                found.push(PortOwner {
+                    pid,
+                    name: "unknown".into(),
+                });
+            } else if let (Some(name), Some(last)) = (line.strip_prefix('c'), found.last_mut()) {
+                last.name = name.to_string();
+            }
+        }
+        Some((!found.is_empty()).then_some(found))
     }
 }
 
@@ -92,6 +155,10 @@ mod platform {
     use super::PortOwner;
 
     pub fn find(_port: u16) -> Option<PortOwner> {
+        None
+    }
+
+    pub fn holders(_port: u16) -> Option<Option<Vec<PortOwner>>> {
         None
     }
 }
@@ -106,6 +173,20 @@ mod tests {
         let port = listener.local_addr().expect("addr").port();
         let owner = find(port).expect("owner found");
         assert_eq!(owner.pid, std::process::id());
+    }
+
+    #[test]
+    fn a_listener_of_another_group_is_not_the_engines() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let own_group = nix::unistd::getpgrp().as_raw() as u32;
+        assert_eq!(check(port, own_group), Holder::Group);
+        match check(port, own_group + 1_000_000) {
+            Holder::Other(owner) => assert_eq!(owner.pid, std::process::id()),
+            other => panic!("{other:?}"),
+        }
+        drop(listener);
+        assert_eq!(check(port, own_group), Holder::Nobody);
     }
 
     #[test]

@@ -67,9 +67,9 @@ impl Backend for External {
                         ))
                         .stage("probing")
                         .hint(hint)),
-                        Probe::Unreachable(why) => Err(NotReady::new(format!(
-                            "the external engine at {url} is not reachable: {why}"
-                        ))
+                        Probe::Unreachable(why) | Probe::Foreign(why) => Err(NotReady::new(
+                            format!("the external engine at {url} is not reachable: {why}"),
+                        )
                         .stage("probing")
                         .hint(hint)),
                     }

@@ -159,6 +159,13 @@ impl Actor {
 
     pub(super) fn on_probe(&mut self, probe: Probe, latency: Duration) {
         let ok = probe == Probe::Ok;
+        if let Probe::Foreign(why) = &probe {
+            tracing::warn!("not trusting the engine's port: {why}");
+            self.log.line(&format!(
+                "[murmur] {why}: another program may be trying to receive speech requests; \
+                 not trusted"
+            ));
+        }
         if ok {
             self.health.last_ok_at = Some(unix_now());
             self.health.latency_ms = Some((latency.as_secs_f64() * 10_000.0).round() / 10.0);

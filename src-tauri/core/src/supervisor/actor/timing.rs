@@ -1,6 +1,8 @@
 //! What is due when: probes, health checks, the kill after the grace period, restarts.
 
 use super::*;
+use crate::http_client::Probe;
+use crate::port_owner::Holder;
 
 impl Actor {
     pub(super) fn health_interval(&self) -> Duration {
@@ -119,14 +121,45 @@ impl Actor {
         let url = format!("http://127.0.0.1:{}{}", run.port, run.probe_path);
         let (generation, client, events) =
             (run.generation, self.client.clone(), self.events_tx.clone());
+        let (port, group) = (run.port, run.pid);
         tokio::spawn(async move {
-            let started = Instant::now();
-            let probe = http_client::probe(&client, &url, timeout).await;
+            let mut latency = Duration::ZERO;
+            // An answer counts only from the engine's own process group: the port number is
+            // in the engine's command line, and another local process could bind it first.
+            // Probed only once the engine's group is seen listening (nothing is ever sent to
+            // a stranger), and checked again after the answer.
+            let probe = match holder(port, group).await {
+                Holder::Other(other) => Probe::Foreign(describe(port, &other)),
+                Holder::Nobody => Probe::Unreachable(format!("nothing listens on port {port} yet")),
+                Holder::Group | Holder::Unknown => {
+                    let started = Instant::now();
+                    let answer = http_client::probe(&client, &url, timeout).await;
+                    latency = started.elapsed();
+                    match (answer, holder(port, group).await) {
+                        (Probe::Ok, Holder::Other(other)) => Probe::Foreign(describe(port, &other)),
+                        (answer, _) => answer,
+                    }
+                }
+            };
             let _ = events.send(Event::Probe {
                 generation,
                 probe,
-                latency: started.elapsed(),
+                latency,
             });
         });
     }
+}
+
+/// Who listens on the engine's `port`, seen from its process `group`.
+async fn holder(port: u16, group: u32) -> Holder {
+    tokio::task::spawn_blocking(move || crate::port_owner::check(port, group))
+        .await
+        .unwrap_or(Holder::Unknown)
+}
+
+fn describe(port: u16, other: &crate::port_owner::PortOwner) -> String {
+    format!(
+        "port {port} is held by {} (pid {}), not by the engine",
+        other.name, other.pid
+    )
 }
