@@ -92,8 +92,32 @@ class Engine:
     def chunks(self, voice, text, speed):
         config = SynthesisConfig(length_scale=1.0 / speed)
         with self.lock:
-            for chunk in voice.synthesize(text, config):
-                yield chunk
+            for piece in pieces(text):
+                for chunk in voice.synthesize(piece, config):
+                    yield chunk
+
+
+# The longest run of text given to the model at once. Piper splits sentences at punctuation;
+# text without any (a pasted list, a run-on) would reach the model whole, and its memory grows
+# with the square of the length. Longer runs are cut at a space (or anywhere).
+MAX_PIECE = 300
+BREAKS = ".!?;:。！？；：\n"
+
+
+def pieces(text):
+    """`text` in runs of at most MAX_PIECE characters, cut after punctuation where possible."""
+    out, start = [], 0
+    while len(text) - start > MAX_PIECE:
+        window = text[start:start + MAX_PIECE]
+        cut = max(window.rfind(c) for c in BREAKS)
+        if cut < MAX_PIECE // 3:
+            cut = window.rfind(" ")
+        if cut < MAX_PIECE // 3:
+            cut = MAX_PIECE - 1
+        out.append(text[start:start + cut + 1])
+        start += cut + 1
+    out.append(text[start:])
+    return [p for p in out if p.strip()]
 
 
 def make_handler(engine):

@@ -1,13 +1,13 @@
 //! Support for Murmur's end-to-end tests and benchmarks: run the real `murmurd` binary, a fake
 //! OpenAI-compatible upstream on a real loopback port, and a small HTTP client.
 
-pub mod audio_tools;
 pub mod client;
 pub mod fake_upstream;
 pub mod murmurd;
 pub mod piper;
 pub mod supervised;
 pub mod timed;
+pub mod tools;
 
 pub use client::{Client, Reply};
 pub use fake_upstream::FakeUpstream;

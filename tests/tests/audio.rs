@@ -6,10 +6,10 @@
 use std::time::Duration;
 
 use murmur_tests::Murmurd;
-use murmur_tests::audio_tools::decode;
 use murmur_tests::murmurd::fake_engine_config;
 use murmur_tests::supervised::QUICK;
 use murmur_tests::timed::{self, leave_after_first_piece};
+use murmur_tests::tools::decode;
 
 const FORMATS: [(&str, &str); 6] = [
     ("mp3", "audio/mpeg"),

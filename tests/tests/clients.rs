@@ -2,9 +2,9 @@
 //! body — against Murmur with an engine that hands it raw audio, and what that client needs
 //! back. A real decoder (FFmpeg, through PyAV) checks the audio.
 
-use murmur_tests::audio_tools::decode;
 use murmur_tests::murmurd::fake_engine_config;
 use murmur_tests::supervised::QUICK;
+use murmur_tests::tools::decode;
 use murmur_tests::{Client, Murmurd, timed};
 
 const REPLY: &str = "Sure. I have added the meeting to your calendar for Tuesday at ten.";

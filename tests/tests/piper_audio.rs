@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use murmur_tests::audio_tools::{decode, run_script};
 use murmur_tests::piper::ready_piper;
 use murmur_tests::timed;
+use murmur_tests::tools::{decode, run_script};
 
 #[tokio::test]
 async fn the_official_openai_sdk_works_unmodified() {

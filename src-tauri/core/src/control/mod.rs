@@ -2,6 +2,7 @@
 //! settings, logs. State-changing calls are refused from any web page but Murmur's own.
 
 pub mod local;
+pub mod openapi;
 pub mod page;
 pub mod settings;
 pub mod token;

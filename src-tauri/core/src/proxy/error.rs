@@ -93,6 +93,15 @@ impl ApiError {
         }
     }
 
+    pub fn method_not_allowed(method: &http::Method, path: &str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request_error",
+            "method_not_allowed",
+            format!("{method} is not supported on {path}"),
+        )
+    }
+
     /// A 400 about the request as a whole.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(

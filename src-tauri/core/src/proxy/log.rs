@@ -119,6 +119,10 @@ impl http_body::Body for Logged {
                         .first_byte_ms
                         .get_or_insert_with(|| this.entry.started.elapsed().as_secs_f64() * 1000.0);
                 }
+                // hyper stops asking once a body says it has ended.
+                if this.body.is_end_stream() {
+                    this.entry.complete = true;
+                }
             }
             Some(Err(_)) => {}
             None => this.entry.complete = true,

@@ -132,15 +132,21 @@ pub fn app(state: ProxyState) -> Router {
     let policy = state.policy.clone();
     let cors = policy.cors_layer(&state.settings);
     Router::new()
-        .route("/v1/audio/speech", post(speech).fallback(pass_through))
-        .route("/v1/models", get(discovery::gated).fallback(pass_through))
+        .route(
+            "/v1/audio/speech",
+            post(speech).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/models",
+            get(discovery::gated).fallback(method_not_allowed),
+        )
         .route(
             "/v1/audio/voices",
-            get(discovery::gated).fallback(pass_through),
+            get(discovery::gated).fallback(method_not_allowed),
         )
         .route(
             "/v1/audio/models",
-            get(discovery::gated).fallback(pass_through),
+            get(discovery::gated).fallback(method_not_allowed),
         )
         // A base URL set without `/v1` (OpenClaw's `baseUrl`, Open WebUI's) reaches these.
         .route("/audio/speech", post(speech))
@@ -149,6 +155,10 @@ pub fn app(state: ProxyState) -> Router {
         .route("/models", get(discovery::gated))
         .route("/murmur/healthz", get(healthz))
         .route("/murmur/readyz", get(readyz))
+        .route(
+            "/murmur/openapi.json",
+            get(crate::control::openapi::document),
+        )
         .merge(control_routes(state.clone()))
         .route("/murmur/", get(crate::control::page::index))
         .route("/murmur/app.js", get(crate::control::page::app))
@@ -206,6 +216,11 @@ async fn readyz(State(state): State<ProxyState>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
     }
+}
+
+/// Another method on one of OpenAI's routes: Murmur's answer, not the engine's.
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::method_not_allowed(request.method(), request.uri().path())
 }
 
 async fn murmur_not_found(request: Request) -> ApiError {

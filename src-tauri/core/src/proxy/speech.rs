@@ -206,6 +206,15 @@ fn check_input(input: &str, max_chars: u64) -> Result<(), ApiError> {
             ),
         ));
     }
+    // An engine makes no sound of text with nothing to read ("…", "🙂"): an empty answer
+    // that would be a 502; the client's mistake is better told as one.
+    if !input.chars().any(char::is_alphanumeric) {
+        return Err(ApiError::invalid(
+            "input",
+            "nothing_to_say",
+            "`input` has no letters or digits to speak",
+        ));
+    }
     Ok(())
 }
 
@@ -358,6 +367,7 @@ mod tests {
             (r#"{"input":"hello\u0000world"}"#, Some("input")),
             (r#"{"input":"bell\u0007"}"#, Some("input")),
             (r#"{"input":"twenty-one characters"}"#, Some("input")),
+            (r#"{"input":"... !?"}"#, Some("input")),
             (r#"["input"]"#, None),
             (r#"{"input":"a""#, None),
         ];

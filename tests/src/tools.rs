@@ -1,6 +1,7 @@
-//! Real decoders and a real client for the audio tests: FFmpeg's decoders through PyAV, and
-//! the OpenAI Python SDK, in a uv environment that Murmur's own runtime code provisions (once
-//! per machine, under `target/`; later runs take the fast path).
+//! Python tools the tests use, each in a uv environment that Murmur's own runtime code
+//! provisions (once per machine, under `target/test-tools`; later runs take the fast path):
+//! real decoders and a real client for the audio tests (`fixtures/audio-tools`: FFmpeg's
+//! decoders through PyAV, the OpenAI Python SDK), and schemathesis (`fixtures/api-fuzz`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,38 +13,54 @@ use tokio::sync::OnceCell;
 
 /// `tests/fixtures/audio-tools`: the project, `decode.py` and the client scripts.
 pub fn project() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/audio-tools")
+    fixture("audio-tools")
 }
 
-/// The environment's interpreter, provisioned on first use.
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// The audio tools' interpreter, provisioned on first use.
 pub async fn python() -> PathBuf {
     static PYTHON: OnceCell<PathBuf> = OnceCell::const_new();
     PYTHON
-        .get_or_init(|| async {
-            let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-tools");
-            let settings = RuntimeSettings {
-                // Managed Pythons come from GitHub, which tests never reach: a refusing address
-                // makes every machine take the system-Python path at once.
-                python_install_mirror: Some("http://127.0.0.1:9/python".into()),
-                ..RuntimeSettings::default()
-            };
-            let log = |line: &str| eprintln!("audio-tools: {line}");
-            let runtime = provision(Provision {
-                project: &project(),
-                name: "audio-tools",
-                settings: &settings,
-                data_dir: &data_dir,
-                policy: Default::default(),
-                progress: Progress::none(),
-                log: &log,
-                search_path: None,
-            })
-            .await
-            .unwrap_or_else(|e| panic!("cannot provision the audio tools: {e}"));
-            runtime.python
-        })
+        .get_or_init(|| provisioned("audio-tools"))
         .await
         .clone()
+}
+
+/// schemathesis's environment: its interpreter (run `-m schemathesis.cli`; the venv is built
+/// beside its final place and moved, so console scripts' shebangs point elsewhere).
+pub async fn schemathesis() -> PathBuf {
+    static PYTHON: OnceCell<PathBuf> = OnceCell::const_new();
+    PYTHON.get_or_init(|| provisioned("api-fuzz")).await.clone()
+}
+
+/// Provision `fixtures/<name>` and return its interpreter.
+async fn provisioned(name: &'static str) -> PathBuf {
+    let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-tools");
+    let settings = RuntimeSettings {
+        // Managed Pythons come from GitHub, which tests never reach: a refusing address
+        // makes every machine take the system-Python path at once.
+        python_install_mirror: Some("http://127.0.0.1:9/python".into()),
+        ..RuntimeSettings::default()
+    };
+    let log = |line: &str| eprintln!("{name}: {line}");
+    let runtime = provision(Provision {
+        project: &fixture(name),
+        name,
+        settings: &settings,
+        data_dir: &data_dir,
+        policy: Default::default(),
+        progress: Progress::none(),
+        log: &log,
+        search_path: None,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("cannot provision {name}: {e}"));
+    runtime.python
 }
 
 /// What a real decoder made of some audio.
