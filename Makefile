@@ -11,7 +11,7 @@ else
   HAS_DISPLAY := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY)),yes,)
 endif
 
-.PHONY: run run-desktop run-headless test lint bench bundle clean
+.PHONY: run run-desktop run-headless test lint bench bundle fuzz clean
 
 run: $(if $(HAS_DISPLAY),run-desktop,run-headless)
 
@@ -51,6 +51,19 @@ bench:
 	$(CARGO) build --release -p murmur-core --bin murmurd -p murmur-tests --bin proxy-bench --bin speech-bench
 	./target/release/proxy-bench
 	./target/release/speech-bench
+
+# Fuzzing with cargo fuzz (libFuzzer): the speech request preparation, the config parser and
+# the audio pipeline, FUZZ_SECONDS each. cargo fuzz passes nightly-only compiler flags;
+# RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. Not part of `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := speech_request config engine_audio
+
+fuzz:
+	@scripts/install-deps.sh headless
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for target in $(FUZZ_TARGETS); do \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 # The desktop app as an installable package: .deb on Linux, .app and .dmg on macOS (the Tauri
 # CLI comes prebuilt from npm; see scripts/bundle). Output: target/release/bundle/.

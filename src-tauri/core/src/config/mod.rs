@@ -21,7 +21,7 @@ pub use live::LiveSettings;
 pub use load::{Overrides, load, load_file, parse};
 pub use save::save;
 pub(crate) use validate::parse_host as validate_host;
-pub use validate::{FieldError, check};
+pub use validate::{FieldError, check, numbers};
 
 /// Environment variable names. Flags of the same meaning win over these.
 pub mod env {

@@ -1,0 +1,21 @@
+//! Any bytes as a speech request body: `prepare` answers Ok or a 4xx, never panics, and what
+//! it sends on is valid JSON with a non-empty `input` no longer than the limit.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use murmur_core::config::Settings;
+use murmur_core::proxy::speech::{Defaults, prepare};
+
+fuzz_target!(|data: &[u8]| {
+    let defaults = Defaults::from_settings(&Settings::default());
+    match prepare(data, &defaults) {
+        Ok(prepared) => {
+            let sent: serde_json::Value =
+                serde_json::from_slice(&prepared.body).expect("the engine gets JSON");
+            let input = sent["input"].as_str().expect("input is a string");
+            assert!(!input.trim().is_empty());
+            assert!(input.chars().count() as u64 <= defaults.max_input_chars);
+        }
+        Err(error) => assert!(error.status.is_client_error(), "{error:?}"),
+    }
+});
