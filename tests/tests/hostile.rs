@@ -249,3 +249,20 @@ async fn requests_with_a_confusing_host_or_from_other_sites_are_refused() {
         "the engine was not started"
     );
 }
+
+#[tokio::test]
+async fn open_connections_are_capped() {
+    let murmurd = tone_engine("[proxy]\nmax_connections = 8\nheader_timeout_secs = 3\n");
+    // Eight idle connections take every slot until the header timeout closes them.
+    let idle: Vec<TcpStream> = (0..8).map(|_| connect(&murmurd)).collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let reply = Client::new().get(&murmurd.url("/murmur/healthz")).await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "a ninth connection was served at once ({:?}): no cap",
+        started.elapsed()
+    );
+    drop(idle);
+}
