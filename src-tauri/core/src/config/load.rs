@@ -181,6 +181,14 @@ fn find_key(table: &dyn toml_edit::TableLike, span: &Range<usize>, path: &mut Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `make fuzz`: toml_edit 0.23 panicked ("all items have spans") while Murmur
+    /// looked for the key of a parse error, so this file crashed murmurd at start.
+    #[test]
+    fn a_garbled_file_is_an_error_not_a_crash() {
+        let err = parse("\n=={\n.\\!", Path::new("config.toml")).expect_err("garbled");
+        assert!(err.to_string().contains("config.toml"), "{err}");
+    }
     use crate::config::AudioFormat;
 
     fn parse_str(src: &str) -> Result<Settings, ConfigError> {
