@@ -210,6 +210,22 @@ impl Default for EngineSettings {
     }
 }
 
+impl EngineSettings {
+    /// Whether going from `self` to `next` needs the engine started again: anything it is
+    /// launched with changed. The defaults Murmur fills into requests (speed, voice, format,
+    /// language) do not count: the next request uses them.
+    pub fn relaunches_for(&self, next: &EngineSettings) -> bool {
+        let launch = |e: &EngineSettings| EngineSettings {
+            speed: 1.0,
+            voice: None,
+            response_format: AudioFormat::Mp3,
+            lang_code: String::new(),
+            ..e.clone()
+        };
+        launch(self) != launch(next)
+    }
+}
+
 /// `[engine.custom]`: any OpenAI-compatible server Murmur launches and supervises.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

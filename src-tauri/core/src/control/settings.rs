@@ -127,18 +127,22 @@ pub async fn put(State(state): State<ProxyState>, body: Bytes) -> Result<Respons
     if !errors.is_empty() {
         return Ok(invalid(errors));
     }
-    let old = config::load_file(&control.config_file).unwrap_or_default();
     config::save(&control.config_file, &new)
         .map_err(|e| ApiError::conflict("save_failed", e.to_string()))?;
-    let mut effective = new.clone();
+    // What runs now against what will run: the file with flags and environment on top, so a
+    // change the overrides mask restarts nothing, and the answer says so.
+    let running = state.live().get();
+    let mut effective = new;
     control.overrides.apply(&mut effective);
-    let restarts_engine = old.engine != new.engine && state.backend().supervisor().is_some();
+    let restarts_engine =
+        running.engine.relaunches_for(&effective.engine) && state.backend().supervisor().is_some();
+    let needs_murmur_restart = running.proxy != effective.proxy;
     state.live().set(effective.clone());
     state.backend().apply(effective).await;
     Ok(Json(Saved {
         saved: true,
         restarts_engine,
-        needs_murmur_restart: old.proxy != new.proxy,
+        needs_murmur_restart,
     })
     .into_response())
 }

@@ -56,7 +56,9 @@ impl Actor {
                 }
             }
             Command::Apply(settings, reply) => {
-                let relaunch = settings.engine != self.settings.engine;
+                // Request defaults (speed, voice, format, language) apply to the next request
+                // without a restart; only what the engine is launched with restarts it.
+                let relaunch = self.settings.engine.relaunches_for(&settings.engine);
                 self.settings = *settings;
                 if matches!(self.phase, Phase::Failed(_)) {
                     self.crashes = 0;
