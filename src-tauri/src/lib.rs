@@ -53,6 +53,8 @@ pub struct Core {
     /// What "Copy API URL" copies.
     pub api_url: String,
     pub log_dir: PathBuf,
+    /// Murmur's folders, as this process resolved them (flags, environment or platform).
+    pub paths: Paths,
     /// Where "Test speech" looks for an audio player (`PATH` unless set).
     pub player_path: Option<std::ffi::OsString>,
 }
@@ -66,18 +68,23 @@ impl Core {
             token: murmur_core::control::token::load_or_create(&paths.data_dir).ok(),
             api_url: bound.api_url(),
             log_dir: paths.log_dir.clone(),
+            paths: paths.clone(),
             player_path: std::env::var_os("PATH"),
         }
     }
 }
 
-pub fn run() {
-    let paths = resolve_paths();
+/// The desktop app, with the command line `murmurd` takes too.
+pub fn run(args: murmur_core::cli::Args) {
+    let paths = args.paths();
     let (_log_guard, _) = match &paths {
         Some(paths) => murmur_core::logging::init(&paths.log_dir, "murmur"),
         None => (None, None),
     };
-    let overrides = Overrides::from_env().unwrap_or_default();
+    let overrides = args.overrides().unwrap_or_else(|e| {
+        tracing::error!("ignoring the environment's settings: {e}");
+        Overrides::default()
+    });
     let (settings, config_broken) = load_settings(paths.as_ref(), &overrides);
     let paths = paths.unwrap_or_else(|| Paths::under(&std::env::temp_dir().join("murmur")));
     // The window opens by itself only the first time, or to show what is wrong.
@@ -216,14 +223,6 @@ async fn follow(app: tauri::AppHandle, tray: tray::Tray, backend: Arc<dyn Backen
             return;
         }
     }
-}
-
-pub(crate) fn resolve_paths() -> Option<Paths> {
-    let env_path = |var| std::env::var_os(var).map(PathBuf::from);
-    Paths::resolve(
-        env_path(config::env::DATA_DIR).as_deref(),
-        env_path(config::env::CONFIG).as_deref(),
-    )
 }
 
 /// Settings, or defaults when the file is broken (the file itself is left as it is; the

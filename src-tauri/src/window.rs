@@ -61,9 +61,9 @@ pub fn open<R: Runtime>(app: &AppHandle<R>) {
     let Some(windows) = app.try_state::<WindowProcess>().map(|w| w.inner().clone()) else {
         return;
     };
-    let Some((addr, token)) = app
+    let Some((addr, token, paths)) = app
         .try_state::<crate::Core>()
-        .map(|core| (core.addr, core.token.clone()))
+        .map(|core| (core.addr, core.token.clone(), core.paths.clone()))
     else {
         tracing::warn!("the settings window cannot open before Murmur is listening");
         return;
@@ -92,6 +92,9 @@ pub fn open<R: Runtime>(app: &AppHandle<R>) {
         .arg(ARG)
         .env(ENV_ADDR, addr.to_string())
         .env(ENV_TOKEN, token.unwrap_or_default())
+        // The tray's folders, whether they came from flags or the environment.
+        .env(murmur_core::config::env::DATA_DIR, &paths.data_dir)
+        .env(murmur_core::config::env::CONFIG, &paths.config_file)
         .stdin(Stdio::piped());
     if crate::desktop::gl_disabled_by_us() {
         // Only the tray goes without GL; the webview may use it.
@@ -130,7 +133,7 @@ pub struct WindowApi(pub LocalApi);
 
 /// Run as the settings window's process (`murmur --settings-window`).
 pub fn run() {
-    let paths = crate::resolve_paths();
+    let paths = murmur_core::cli::Args::default().paths();
     let (_log_guard, _) = match &paths {
         Some(paths) => murmur_core::logging::init(&paths.log_dir, "murmur-window"),
         None => (None, None),

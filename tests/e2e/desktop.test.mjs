@@ -115,9 +115,9 @@ async function murmurHome({ configText, launched = true } = {}) {
 }
 
 /** Launch the app on `home`; it is quit (SIGTERM, then SIGKILL) when the test ends. */
-function launch(home, t) {
+function launch(home, t, args = []) {
   const log = openSync(join(home.dir, "app.log"), "a");
-  const child = spawn(appBin, [], { env: home.env, stdio: ["ignore", log, log] });
+  const child = spawn(appBin, args, { env: home.env, stdio: ["ignore", log, log] });
   children.push(child);
   child.exited = new Promise((done) => child.once("exit", (code, signal) => done({ code, signal })));
   t.after(async () => {
@@ -316,6 +316,35 @@ desktopTest("the tray app: icon, menu, window, start at login, copy, test speech
   assert.ok(!alive(engine) && !alive(restarted.engine.pid), "no engine left behind");
   await until("no process left", () => helpers.every((p) => !alive(p.pid)), 10000);
   assert.equal(murmurWindow(), undefined);
+});
+
+desktopTest("the app takes murmurd's flags, and they win over the environment", async (t) => {
+  // The environment points at one folder; the flags at another, a config file elsewhere and
+  // a port the file does not say.
+  const home = await murmurHome();
+  const flagged = mkdtempSync(join(tmpdir(), "murmur-flags-"));
+  writeFileSync(join(flagged, ".launched"), "");
+  const file = join(mkdtempSync(join(tmpdir(), "murmur-config-")), "elsewhere.toml");
+  const filePort = await freePort();
+  writeFileSync(file, config(filePort));
+  const port = await freePort();
+  const child = launch(home, t, ["--port", String(port), "--data-dir", flagged, "--config", file]);
+  const base = `http://127.0.0.1:${port}`;
+  await until("the proxy on the flag's port", () => fetch(`${base}/murmur/healthz`).then((r) => r.ok, () => false));
+  assert.ok(existsSync(join(flagged, "control-token")), "the flag's data folder is used");
+  assert.ok(!existsSync(join(home.dir, "control-token")), "not the environment's");
+  const token = readFileSync(join(flagged, "control-token"), "utf8").trim();
+  const about = await fetch(`${base}/murmur/api/about`, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.json());
+  assert.equal(about.config_file, file);
+  child.kill("SIGTERM");
+  assert.equal((await child.exited).code, 0);
+
+  // An unknown flag is an error, with the usage.
+  const wrong = spawnSync(appBin, ["--prot", "1"], { env: home.env, encoding: "utf8" });
+  assert.notEqual(wrong.status, 0);
+  assert.match(wrong.stderr, /Usage: murmur/);
+  const help = spawnSync(appBin, ["--help"], { env: home.env, encoding: "utf8" });
+  for (const flag of ["--config", "--data-dir", "--port", "--engine"]) assert.match(help.stdout, new RegExp(flag));
 });
 
 desktopTest("the first launch opens the window by itself", async (t) => {

@@ -195,3 +195,22 @@ async fn it_logs_to_a_file_under_the_data_dir() {
         logs.display()
     );
 }
+
+#[test]
+fn an_unknown_flag_is_an_error_with_the_usage() {
+    let out = std::process::Command::new(murmur_tests::murmurd::binary())
+        .args(["--prot", "1"])
+        .output()
+        .expect("run murmurd");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Usage: murmurd"), "{stderr}");
+    let help = std::process::Command::new(murmur_tests::murmurd::binary())
+        .arg("--help")
+        .output()
+        .expect("run murmurd");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--config", "--data-dir", "--port", "--engine"] {
+        assert!(help.contains(flag), "{help}");
+    }
+}

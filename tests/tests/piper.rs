@@ -326,3 +326,49 @@ async fn bad_input_and_odd_framing_leave_piper_as_it_was() {
         "engine memory went from {idle} MB to {after} MB"
     );
 }
+
+/// `--data-dir` given relative (it used to break provisioning: uv runs in other folders).
+#[tokio::test]
+async fn a_relative_data_dir_provisions_and_speaks() {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(cwd.path().join("dd1")).expect("mkdir");
+    std::fs::write(cwd.path().join("dd1/config.toml"), PIPER).expect("config");
+    let mut child = std::process::Command::new(murmur_tests::murmurd::binary())
+        .args(["--data-dir", "dd1", "--port", "0"])
+        .current_dir(cwd.path())
+        .env_remove("MURMUR_DATA_DIR")
+        .env_remove("MURMUR_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("murmurd");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("the listening line");
+    let base = line
+        .trim()
+        .strip_prefix("Murmur listening on ")
+        .expect("listening")
+        .to_string();
+    let client = Client::new();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let reply = loop {
+        let reply = client
+            .post_json(
+                &format!("{base}/audio/speech"),
+                r#"{"input":"Relative is fine."}"#,
+            )
+            .await;
+        if reply.status != 503 || Instant::now() > deadline {
+            break reply;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(reply.status, 200, "{:?}", reply.json());
+    assert!(cwd.path().join("dd1/runtimes/piper/.venv").is_dir());
+}

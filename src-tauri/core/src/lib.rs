@@ -18,6 +18,7 @@
 
 pub mod audio;
 pub mod backend;
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod engine;

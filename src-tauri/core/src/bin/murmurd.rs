@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use murmur_core::config::{self, EngineId, Overrides};
+use murmur_core::config::{self, Overrides};
 use murmur_core::paths::Paths;
 use murmur_core::server::{self, Bound};
 
@@ -20,40 +20,14 @@ use murmur_core::server::{self, Bound};
     version,
     about = "Murmur's local OpenAI-compatible speech server, headless"
 )]
-struct Args {
-    /// Settings file [env: MURMUR_CONFIG] [default: the platform's config folder]
-    #[arg(long, value_name = "PATH")]
-    config: Option<PathBuf>,
-    /// Keep config, data and logs under DIR [env: MURMUR_DATA_DIR]
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-    /// Port of the endpoint; 0 picks a free one [env: MURMUR_PORT] [default: 19281]
-    #[arg(long, value_name = "N")]
-    port: Option<u16>,
-    /// Engine: piper, mlx-audio, custom or external [env: MURMUR_ENGINE]
-    #[arg(long, value_name = "ID", value_parser = parse_engine)]
-    engine: Option<EngineId>,
-}
-
-fn parse_engine(name: &str) -> Result<EngineId, String> {
-    EngineId::from_name(name).ok_or_else(|| {
-        let names: Vec<_> = EngineId::ALL.iter().map(|id| id.as_str()).collect();
-        format!("expected one of {}", names.join(", "))
-    })
+struct Cli {
+    #[command(flatten)]
+    args: murmur_core::cli::Args,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let env_path = |var| std::env::var_os(var).map(PathBuf::from);
-    let data_dir = args
-        .data_dir
-        .clone()
-        .or_else(|| env_path(config::env::DATA_DIR));
-    let config_file = args
-        .config
-        .clone()
-        .or_else(|| env_path(config::env::CONFIG));
-    let Some(paths) = Paths::resolve(data_dir.as_deref(), config_file.as_deref()) else {
+    let args = Cli::parse().args;
+    let Some(paths) = args.paths() else {
         eprintln!("murmurd: cannot tell where your home folder is; pass --data-dir DIR");
         return ExitCode::from(2);
     };
@@ -63,15 +37,9 @@ fn main() -> ExitCode {
         tracing::warn!("logging to stderr only: {problem}");
     }
 
-    let flags = Overrides {
-        port: args.port,
-        engine: args.engine,
-    };
-    let loaded = Overrides::from_env()
-        .map(|env| env.overridden_by(flags))
-        .and_then(|overrides| {
-            config::load(&paths.config_file, &overrides).map(|settings| (settings, overrides))
-        });
+    let loaded = args.overrides().and_then(|overrides| {
+        config::load(&paths.config_file, &overrides).map(|settings| (settings, overrides))
+    });
     let (settings, overrides) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => {
