@@ -51,6 +51,24 @@ fn speech(format: &str) -> String {
     format!(r#"{{"model":"tts-1","voice":"alloy","input":"{TEXT}","response_format":"{format}"}}"#)
 }
 
+/// [`TEXT`] in `format`: a 200 of `content_type`, and what a real decoder makes of it.
+async fn speak_in(
+    url: &str,
+    format: &str,
+    content_type: &str,
+) -> (timed::Timed, murmur_tests::tools::Decoded) {
+    let reply = timed::post(url, &speech(format), &[]).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{format}: {}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.content_type, content_type, "{format}");
+    let decoded = decode(&reply.body, format).await;
+    (reply, decoded)
+}
+
 #[tokio::test]
 async fn every_format_decodes_streams_and_lasts_as_long_as_the_wav() {
     // PCM from the engine at 22.05 kHz, its rate in a header (the config's 8000 is overridden).
@@ -68,19 +86,11 @@ async fn every_format_decodes_streams_and_lasts_as_long_as_the_wav() {
         wav.seconds
     );
     for (format, content_type) in FORMATS {
-        let reply = timed::post(&url, &speech(format), &[]).await;
-        assert_eq!(
-            reply.status,
-            200,
-            "{format}: {}",
-            String::from_utf8_lossy(&reply.body)
-        );
-        assert_eq!(reply.content_type, content_type, "{format}");
+        let (reply, decoded) = speak_in(&url, format, content_type).await;
         assert!(
             reply.headers.get("content-length").is_none(),
             "{format} streams"
         );
-        let decoded = decode(&reply.body, format).await;
         let ratio = decoded.seconds / wav.seconds;
         assert!(
             (0.95..=1.05).contains(&ratio),
@@ -128,15 +138,7 @@ async fn an_engine_that_sends_wav_gets_every_format_too() {
     let murmurd = tone_engine("wav", "16000");
     let url = murmurd.url("/v1/audio/speech");
     for (format, content_type) in FORMATS {
-        let reply = timed::post(&url, &speech(format), &[]).await;
-        assert_eq!(
-            reply.status,
-            200,
-            "{format}: {}",
-            String::from_utf8_lossy(&reply.body)
-        );
-        assert_eq!(reply.content_type, content_type);
-        let decoded = decode(&reply.body, format).await;
+        let (_, decoded) = speak_in(&url, format, content_type).await;
         assert!(
             (decoded.seconds - seconds()).abs() < seconds() * 0.05,
             "{format}: {:.3} s",
