@@ -5,6 +5,7 @@
 //! value came from the file). Unknown keys are errors, so a typo never silently does nothing.
 //! [`save`] writes atomically and keeps the previous file as `config.toml.bak`.
 
+mod bounds;
 mod error;
 mod live;
 mod load;
@@ -16,12 +17,13 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use bounds::numbers;
 pub use error::ConfigError;
 pub use live::LiveSettings;
 pub use load::{Overrides, load, load_file, parse};
 pub use save::save;
 pub(crate) use validate::parse_host as validate_host;
-pub use validate::{FieldError, check, numbers};
+pub use validate::{FieldError, check};
 
 /// Environment variable names. Flags of the same meaning win over these.
 pub mod env {
