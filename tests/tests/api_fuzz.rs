@@ -24,7 +24,10 @@ async fn no_generated_request_gets_a_server_error_or_crashes_anything() {
     let examples = std::env::var("MURMUR_FUZZ_EXAMPLES").unwrap_or_else(|_| "12".into());
     let seed = std::env::var("MURMUR_FUZZ_SEED").unwrap_or_else(|_| "19281".into());
     let python = schemathesis().await;
+    // schemathesis keeps a cache in its working folder: a temporary one, not the repository.
+    let scratch = tempfile::tempdir().expect("tempdir");
     let run = tokio::process::Command::new(&python)
+        .current_dir(scratch.path())
         .args(["-m", "schemathesis.cli", "run"])
         .arg(murmurd.url("/murmur/openapi.json"))
         .args(["--url", &murmurd.base])
