@@ -1,8 +1,8 @@
-//! What each tray menu item does. Engine actions go through the control API in-process (the
-//! same handlers as the window's buttons and `POST /murmur/api/engine/…`); the rest are
-//! desktop chores.
+//! What each tray menu item does. Engine actions and test speech call the core's typed
+//! [`Control`] handle (the same code behind the window's buttons and `POST
+//! /murmur/api/engine/…`); the rest are desktop chores.
 
-use murmur_core::control::local::EngineAction;
+use murmur_core::control::{Control, EngineAction, SpeakTest};
 use murmur_core::tray::{MenuItem, Notice};
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -43,35 +43,28 @@ pub async fn perform<R: Runtime>(app: &AppHandle<R>, item: MenuItem) -> Outcome 
             None => failed("Copy API URL", "Murmur is still starting"),
         },
         MenuItem::OpenLogs => match core_value(app, |core| core.log_dir.clone()) {
-            Some(dir) => match crate::desktop::open_folder(&dir) {
+            Some(dir) => match crate::desktop::open_folder(app, &dir) {
                 Ok(()) => Outcome::Done,
                 Err(e) => failed("Open logs folder", e),
             },
             None => failed("Open logs folder", "Murmur is still starting"),
         },
         MenuItem::Server => {
-            let Some(local) = core_value(app, |core| core.local.clone()).flatten() else {
+            let Some(control) = core_value(app, |core| core.control.clone()) else {
                 return failed("Speech server", "Murmur is still starting");
             };
-            let running = core_value(app, |core| {
-                core.backend
-                    .supervisor()
-                    .map(|s| murmur_core::tray::server_on(&s.status().borrow()))
-            })
-            .flatten()
-            .unwrap_or(false);
-            let action = if running {
+            let action = if murmur_core::tray::server_on(&control.status()) {
                 EngineAction::Stop
             } else {
                 EngineAction::Start
             };
-            engine(&local, action).await
+            engine(&control, action).await
         }
         MenuItem::Restart => {
-            let Some(local) = core_value(app, |core| core.local.clone()).flatten() else {
+            let Some(control) = core_value(app, |core| core.control.clone()) else {
                 return failed("Restart engine", "Murmur is still starting");
             };
-            engine(&local, EngineAction::Restart).await
+            engine(&control, EngineAction::Restart).await
         }
         MenuItem::TestSpeech => test_speech(app).await,
     }
@@ -88,48 +81,31 @@ fn failed(what: &str, why: impl std::fmt::Display) -> Outcome {
     })
 }
 
-async fn engine(local: &murmur_core::control::local::LocalApi, action: EngineAction) -> Outcome {
-    match local.engine(action).await {
-        Ok(reply) if reply.is_success() => Outcome::Done,
-        Ok(reply) => failed(
-            "The engine action",
-            error_message(&reply.json()).unwrap_or_else(|| reply.status.to_string()),
-        ),
-        Err(e) => failed("The engine action", e),
+async fn engine(control: &Control, action: EngineAction) -> Outcome {
+    match control.engine(action).await {
+        Ok(_) => Outcome::Done,
+        Err(e) => failed("The engine action", e.message),
     }
 }
 
 /// Speak the default test phrase through the engine and play it.
 async fn test_speech<R: Runtime>(app: &AppHandle<R>) -> Outcome {
-    let Some((local, path)) =
-        core_value(app, |core| (core.local.clone(), core.player_path.clone()))
+    let Some((control, path)) =
+        core_value(app, |core| (core.control.clone(), core.player_path.clone()))
     else {
         return failed("Test speech", "Murmur is still starting");
-    };
-    let Some(local) = local else {
-        return failed("Test speech", "the control API is not available");
     };
     let player =
         match murmur_core::playback::find(&murmur_core::playback::candidates(), path.as_deref()) {
             Ok(player) => player,
             Err(e) => return failed("Test speech", e),
         };
-    let reply = match local.speak_test(None).await {
-        Ok(reply) => reply,
-        Err(e) => return failed("Test speech", e),
+    let audio = match control.speak_test_bytes(SpeakTest::default()).await {
+        Ok((audio, _)) => audio,
+        Err(e) => return failed("Test speech", e.message),
     };
-    if !reply.is_success() {
-        let why = error_message(&reply.json()).unwrap_or_else(|| reply.status.to_string());
-        return failed("Test speech", why);
-    }
-    match murmur_core::playback::play(&player, &reply.body).await {
+    match murmur_core::playback::play(&player, &audio).await {
         Ok(()) => Outcome::Done,
         Err(e) => failed("Test speech", e),
     }
-}
-
-fn error_message(body: &serde_json::Value) -> Option<String> {
-    body.pointer("/error/message")
-        .and_then(|m| m.as_str())
-        .map(String::from)
 }

@@ -2,10 +2,13 @@
 //! `murmurd` serves; here its requests go through [`api`] instead of `fetch`, and the window's
 //! process adds the token, so none ever appears in the page.
 
-use murmur_core::control::local::LocalError;
+use murmur_core::control::local::{LocalApi, LocalError};
 use serde::Serialize;
 use tauri::ipc::Response;
 use tauri::{AppHandle, Manager, Runtime};
+
+/// The control API the window's IPC calls reach (the tray's Murmur, over loopback).
+pub struct WindowApi(pub LocalApi);
 
 /// A call that did not succeed: the HTTP status and the body (OpenAI's error shape, or the
 /// settings API's field list), so the page handles both transports alike.
@@ -38,7 +41,7 @@ pub async fn api<R: Runtime>(
     body: Option<serde_json::Value>,
 ) -> Result<Response, Failure> {
     let local = app
-        .try_state::<crate::window::WindowApi>()
+        .try_state::<WindowApi>()
         .map(|api| api.0.clone())
         .ok_or_else(|| Failure::unavailable("Murmur is still starting"))?;
     let body = body.map(|b| b.to_string().into_bytes());

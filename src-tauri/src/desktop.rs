@@ -63,18 +63,13 @@ pub fn set_start_at_login<R: Runtime>(app: &AppHandle<R>, on: bool) -> Result<bo
     Ok(manager.is_enabled().unwrap_or(on))
 }
 
-/// Show `dir` in the file manager.
-pub fn open_folder(dir: &std::path::Path) -> Result<(), String> {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
+/// Show `dir` in the file manager (tauri-plugin-opener: the platform's opener, detached and
+/// reaped, so no click leaves a zombie behind).
+pub fn open_folder<R: Runtime>(app: &AppHandle<R>, dir: &std::path::Path) -> Result<(), String> {
+    use tauri_plugin_opener::OpenerExt;
     let _ = std::fs::create_dir_all(dir);
-    std::process::Command::new(opener)
-        .arg(dir)
-        .spawn()
-        .map(drop)
+    app.opener()
+        .open_path(dir.to_string_lossy(), None::<&str>)
         .map_err(|e| format!("cannot open {}: {e}", dir.display()))
 }
 

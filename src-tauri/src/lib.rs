@@ -2,7 +2,7 @@
 //! tray. Every behaviour is in `murmur-core`; this crate only wires the desktop to it:
 //!
 //! - [`tray`] draws the icon and menu that `murmur_core::tray` describes;
-//! - [`actions`] carries out a menu choice, through the control API in-process;
+//! - [`actions`] carries out a menu choice, through the core's typed [`Control`] handle;
 //! - [`window`] runs the settings window in a process of its own, whose IPC ([`commands`])
 //!   reaches the same control API over loopback;
 //! - [`desktop`] is what only a desktop has: notifications, clipboard, start at login.
@@ -14,12 +14,9 @@ pub mod tray;
 pub mod window;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
-use murmur_core::backend::Backend;
 use murmur_core::config::{self, Overrides, Settings};
-use murmur_core::control::local::LocalApi;
+use murmur_core::control::Control;
 use murmur_core::paths::Paths;
 use murmur_core::server::{self, Bound};
 use tauri::{Emitter, Manager, RunEvent, Runtime};
@@ -44,9 +41,8 @@ impl Shutdown {
 
 /// The running core, for the tray's actions (managed once the proxy is up).
 pub struct Core {
-    pub backend: Arc<dyn Backend>,
-    /// The control API in-process (`None` when its token could not be created).
-    pub local: Option<LocalApi>,
+    /// Start, stop, status, test speech: what the menu's items call.
+    pub control: Control,
     /// Where the proxy listens, and its control token: for the settings window's process.
     pub addr: std::net::SocketAddr,
     pub token: Option<String>,
@@ -62,8 +58,7 @@ pub struct Core {
 impl Core {
     pub fn new(bound: &Bound, paths: &Paths) -> Self {
         Self {
-            backend: bound.backend.clone(),
-            local: bound.local.clone(),
+            control: bound.control.clone(),
             addr: bound.addr,
             token: murmur_core::control::token::load_or_create(&paths.data_dir).ok(),
             api_url: bound.api_url(),
@@ -103,6 +98,7 @@ pub fn run(args: murmur_core::cli::Args) {
         ))
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_opener::init())
         .manage(shutdown)
         .manage(window::WindowProcess::default())
         .setup(move |app| {
@@ -164,25 +160,27 @@ async fn serve(
     });
     match Bound::new(&settings, &paths, &overrides).await {
         Ok(bound) => {
-            let backend = bound.backend.clone();
+            let control = bound.control.clone();
             app.manage(Core::new(&bound, &paths));
-            tauri::async_runtime::spawn(follow(app.clone(), tray, backend.clone()));
+            tauri::async_runtime::spawn(follow(app.clone(), tray, control));
             tracing::info!("Murmur is listening on {}", bound.api_url());
             if show_window {
                 window::open(&app);
             }
-            let drain = Duration::from_secs(settings.proxy.shutdown_timeout_secs);
             let shutdown = async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             };
-            let served = server::serve(bound.listener, bound.app, shutdown, drain, bound.limits);
-            if let Err(e) = served.await {
+            // The settings window goes first; the engine goes after the proxy has drained.
+            let closing = app.clone();
+            let shutdown = async move {
+                shutdown.await;
+                if let Some(window) = closing.try_state::<window::WindowProcess>() {
+                    window.close();
+                }
+            };
+            if let Err(e) = bound.run(shutdown).await {
                 tracing::error!("server error: {e}");
             }
-            if let Some(window) = app.try_state::<window::WindowProcess>() {
-                window.close();
-            }
-            backend.shutdown().await;
         }
         Err(e) => {
             tracing::error!("{e}");
@@ -206,9 +204,9 @@ async fn serve(
 }
 
 /// Keep the tray, the window and notifications in step with the engine until the app ends.
-async fn follow(app: tauri::AppHandle, tray: tray::Tray, backend: Arc<dyn Backend>) {
-    let Some(mut status) = backend.supervisor().map(|s| s.status()) else {
-        tray.show_external(backend.is_ready());
+async fn follow(app: tauri::AppHandle, tray: tray::Tray, control: Control) {
+    let Some(mut status) = control.watch_status() else {
+        tray.show_external(control.status().state == murmur_core::status::State::Ready);
         return;
     };
     let mut notifier = murmur_core::tray::Notifier::default();

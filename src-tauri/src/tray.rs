@@ -174,11 +174,10 @@ impl Tray {
     /// Show the current status again (a check item flips itself when clicked; the status,
     /// not the click, decides what it shows).
     fn resync(&self, app: &AppHandle) {
-        let status = app.try_state::<crate::Core>().and_then(|core| {
-            core.backend
-                .supervisor()
-                .map(|s| s.status().borrow().clone())
-        });
+        let status = app
+            .try_state::<crate::Core>()
+            .filter(|core| core.control.manages_engine())
+            .map(|core| core.control.status());
         if let Some(status) = status {
             self.show(&status);
         }

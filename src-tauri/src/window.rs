@@ -128,9 +128,6 @@ pub fn open<R: Runtime>(app: &AppHandle<R>) {
 
 // ---- the window's process -----------------------------------------------------------------
 
-/// The control API the window's IPC calls reach.
-pub struct WindowApi(pub LocalApi);
-
 /// Run as the settings window's process (`murmur --settings-window`).
 pub fn run() {
     let paths = murmur_core::cli::Args::default().paths();
@@ -153,7 +150,7 @@ pub fn run() {
                 .with_state_flags(remembered())
                 .build(),
         )
-        .manage(WindowApi(api))
+        .manage(crate::commands::WindowApi(api))
         .invoke_handler(tauri::generate_handler![crate::commands::api])
         .setup(move |app| {
             WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html".into()))

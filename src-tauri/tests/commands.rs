@@ -11,7 +11,7 @@ use murmur_core::server::Bound;
 use murmur_core::status::{State, Status};
 use murmur_core::tray::MenuItem;
 use murmur_lib::actions::{self, Outcome};
-use murmur_lib::window::WindowApi;
+use murmur_lib::commands::WindowApi;
 use murmur_lib::{Core, Shutdown};
 use serde_json::{Value, json};
 use tauri::ipc::{CallbackFn, InvokeBody, InvokeResponseBody};
@@ -46,7 +46,11 @@ fn fixture(manage_core: bool) -> Fixture {
         .expect("mock app");
     if manage_core {
         app.manage(Core::new(&bound, &paths));
-        app.manage(WindowApi(bound.local.clone().expect("control API")));
+        let token = std::fs::read_to_string(dir.path().join("control-token")).expect("token");
+        let local =
+            murmur_core::control::local::LocalApi::new(bound.app.clone(), bound.addr, &token, None)
+                .expect("control API");
+        app.manage(WindowApi(local));
     }
     let window = WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
@@ -84,9 +88,7 @@ impl Fixture {
     }
 
     fn status(&self) -> Status {
-        let core = self.app.state::<Core>();
-        let supervisor = core.backend.supervisor().expect("a managed engine");
-        supervisor.status().borrow().clone()
+        self.app.state::<Core>().control.status()
     }
 
     fn wait_for(&self, what: &str, done: impl Fn(&Status) -> bool) -> Status {
@@ -112,7 +114,7 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         if let Some(bound) = self.bound.take() {
-            tauri::async_runtime::block_on(bound.backend.shutdown());
+            tauri::async_runtime::block_on(bound.control.shutdown());
         }
     }
 }
@@ -291,7 +293,7 @@ fn the_window_process_reaches_a_running_murmur_over_loopback() {
     let mut f = fixture(false);
     let bound = f.bound.take().expect("bound");
     let addr = bound.addr;
-    let backend = bound.backend.clone();
+    let control = bound.control.clone();
     let token = std::fs::read_to_string(f.dir.path().join("control-token")).expect("token");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tauri::async_runtime::spawn(murmur_core::server::serve(
@@ -351,5 +353,5 @@ fn the_window_process_reaches_a_running_murmur_over_loopback() {
     follower.abort();
     let _ = stop.send(());
     let _ = tauri::async_runtime::block_on(server);
-    tauri::async_runtime::block_on(backend.shutdown());
+    tauri::async_runtime::block_on(control.shutdown());
 }

@@ -122,3 +122,27 @@ pub async fn run_script(script: &str, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// Parse an OpenMetrics text exposition with the Prometheus client's parser; returns its
+/// families (`[{name, type, samples: [{name, labels, value}]}]`), panics when it is malformed.
+pub async fn parse_openmetrics(text: &str) -> Value {
+    use tokio::io::AsyncWriteExt;
+    let python = python().await;
+    let mut child = tokio::process::Command::new(python)
+        .arg(project().join("parse_metrics.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run parse_metrics.py");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(text.as_bytes()).await.expect("write");
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("parse_metrics.py");
+    assert!(
+        output.status.success(),
+        "the exposition does not parse:\n{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("parse_metrics.py's JSON")
+}

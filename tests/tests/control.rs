@@ -318,12 +318,78 @@ async fn speak_test_returns_audio_and_metrics_count_it() {
         None,
     )
     .await;
-    let text = String::from_utf8_lossy(&text.body).into_owned();
-    assert!(
-        text.contains("murmur_requests_total{route=\"/v1/audio/speech\",status=\"200\"} 1"),
-        "{text}"
+    assert_eq!(
+        text.header("content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
     );
-    assert!(text.contains("# TYPE murmur_response_bytes_total counter"));
+    // Read by the Prometheus client's own parser: a malformed exposition fails here.
+    let families =
+        murmur_tests::tools::parse_openmetrics(&String::from_utf8_lossy(&text.body)).await;
+    let family = |name: &str| {
+        families
+            .as_array()
+            .expect("families")
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {families}"))
+            .clone()
+    };
+    let sample = |family: &serde_json::Value, name: &str, labels: serde_json::Value| {
+        family["samples"]
+            .as_array()
+            .expect("samples")
+            .iter()
+            .find(|s| {
+                s["name"] == name
+                    && labels
+                        .as_object()
+                        .expect("labels")
+                        .iter()
+                        .all(|(k, v)| &s["labels"][k] == v)
+            })
+            .map(|s| s["value"].as_f64().expect("a number"))
+            .unwrap_or_else(|| panic!("no {name} {labels} in {family}"))
+    };
+    let requests = family("murmur_requests");
+    assert_eq!(requests["type"], "counter");
+    let speech_labels = serde_json::json!({"route": "/v1/audio/speech", "status": "200"});
+    assert_eq!(
+        sample(&requests, "murmur_requests_total", speech_labels),
+        1.0
+    );
+    let durations = family("murmur_request_duration_seconds");
+    assert_eq!(durations["type"], "histogram");
+    let route = serde_json::json!({"route": "/v1/audio/speech"});
+    assert_eq!(
+        sample(
+            &durations,
+            "murmur_request_duration_seconds_count",
+            route.clone()
+        ),
+        1.0
+    );
+    let seconds = sample(
+        &durations,
+        "murmur_request_duration_seconds_sum",
+        route.clone(),
+    );
+    assert!(
+        seconds > 0.0 && seconds < 30.0,
+        "a latency in seconds: {seconds}"
+    );
+    let all = sample(
+        &durations,
+        "murmur_request_duration_seconds_bucket",
+        serde_json::json!({"route": "/v1/audio/speech", "le": "+Inf"}),
+    );
+    assert_eq!(all, 1.0);
+    let bytes = family("murmur_response_bytes");
+    assert_eq!(bytes["type"], "counter");
+    assert!(
+        sample(&bytes, "murmur_response_bytes_total", serde_json::json!({}))
+            >= speech.body.len() as f64
+    );
+    assert_eq!(family("murmur_engine_crashes")["type"], "gauge");
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, join_all};
 use murmur_core::backend::{Backend, NotReady, SingleFlight, Upstream};
 use murmur_core::config::{EngineId, Settings};
-use murmur_core::proxy::{ProxyState, app};
+use murmur_core::proxy::{ProxyState, router};
 use murmur_tests::{Client, FakeUpstream};
 
 struct StandIn {
@@ -77,12 +77,10 @@ async fn waiters_share_one_attempt_and_failures_are_not_cached() {
     let addr = listener.local_addr().expect("addr");
     let state = ProxyState::new(
         murmur_core::config::LiveSettings::new(settings),
-        addr.port(),
         backend.clone(),
         murmur_core::http_client::new(),
-        None,
     );
-    tokio::spawn(async move { axum::serve(listener, app(state)).await });
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
 
     let client = Client::new();
     let models = format!("http://{addr}/v1/models");

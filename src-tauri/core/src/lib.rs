@@ -16,6 +16,7 @@
 //! shuts down gracefully, and the `murmurd` binary wires them together for headless use. The
 //! desktop shell (`murmur`) uses the same pieces.
 
+pub mod api_error;
 pub mod audio;
 pub mod backend;
 pub mod cli;
@@ -24,11 +25,14 @@ pub mod control;
 pub mod engine;
 pub mod http_client;
 pub mod logging;
+pub mod metrics;
 pub mod paths;
 pub mod playback;
 pub mod port_owner;
 pub mod proxy;
+pub mod request_log;
 pub mod runtime;
+pub mod security;
 pub mod server;
 pub mod status;
 pub mod supervisor;

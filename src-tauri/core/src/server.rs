@@ -1,4 +1,5 @@
-//! Binding the proxy's socket and serving until shutdown.
+//! The composition root: binding the socket, building the engine's backend, the proxy and
+//! Control and handing each what it needs, and serving until shutdown.
 //!
 //! Shutdown is graceful: on the signal the listener stops accepting, idle keep-alive
 //! connections close, in-flight requests run to completion; after `drain` whatever is still
@@ -8,11 +9,23 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use axum::Router;
+use axum::middleware;
+use futures_util::future::BoxFuture;
 use tokio::net::TcpListener;
 
-use crate::config::validate_host;
+use crate::backend::Backend;
+use crate::backend::external::External;
+use crate::config::{EngineId, ProxySettings, Settings, validate_host};
+use crate::control::Control;
+use crate::http_client::HttpClient;
 use crate::port_owner::{self, PortOwner};
+use crate::proxy::ProxyState;
+use crate::request_log;
+use crate::security::{self, Policy};
+use crate::supervisor::Supervisor;
 
 /// Why the proxy could not start listening.
 #[derive(Debug, thiserror::Error)]
@@ -193,25 +206,79 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     }
 }
 
-/// A bound proxy, ready to serve: what both `murmurd` and the desktop app run.
+/// Everything Murmur serves over HTTP: Murmur's own routes ([`crate::control`]) and the
+/// OpenAI surface ([`crate::proxy`]), behind one set of guards. Outermost first: request log
+/// → Host/Origin guard → CORS → API key → route.
+pub fn app(
+    proxy: ProxyState,
+    control: Control,
+    policy: Arc<Policy>,
+    settings: &ProxySettings,
+) -> Router {
+    let metrics = proxy.metrics();
+    crate::control::http::router(control)
+        .merge(crate::proxy::router(proxy))
+        .layer(middleware::from_fn_with_state(
+            policy.clone(),
+            security::require_key,
+        ))
+        .layer(policy.cors_layer(settings))
+        .layer(middleware::from_fn_with_state(
+            policy,
+            security::guard_origin,
+        ))
+        .layer(middleware::from_fn_with_state(
+            metrics,
+            request_log::log_request,
+        ))
+}
+
+/// Test speech takes the proxy's speech path, as a client's request would.
+struct ProxySpeaker(ProxyState);
+
+impl crate::control::Speaker for ProxySpeaker {
+    fn speak(
+        &self,
+        request: serde_json::Value,
+    ) -> BoxFuture<'static, Result<axum::response::Response, crate::api_error::ApiError>> {
+        let state = self.0.clone();
+        Box::pin(async move { crate::proxy::speak(&state, request).await })
+    }
+}
+
+/// The engine's backend: an external server the proxy probes, or the supervisor that runs
+/// the configured engine (also handed to Control, which starts and stops it).
+fn backend(
+    settings: &Settings,
+    data_dir: &std::path::Path,
+    client: HttpClient,
+) -> (Arc<dyn Backend>, Option<Supervisor>) {
+    match settings.engine.id {
+        EngineId::External => (Arc::new(External::new(settings, client)), None),
+        EngineId::Piper | EngineId::MlxAudio | EngineId::Custom => {
+            let supervisor = Supervisor::spawn(settings.clone(), data_dir, client);
+            (Arc::new(supervisor.clone()), Some(supervisor))
+        }
+    }
+}
+
+/// A bound Murmur, ready to serve: what both `murmurd` and the desktop app run.
 pub struct Bound {
     pub listener: TcpListener,
     pub app: Router,
     pub addr: SocketAddr,
-    /// What runs the engine; stop it after the proxy has drained.
-    pub backend: std::sync::Arc<dyn crate::backend::Backend>,
-    /// The control API in-process (`None` when its token could not be created).
-    pub local: Option<crate::control::local::LocalApi>,
-    /// The effective settings, which a reload replaces.
-    pub live: crate::config::LiveSettings,
+    /// Murmur's controls, for the tray and for signals (reload).
+    pub control: Control,
     /// What each client connection may take.
     pub limits: Limits,
+    /// How long in-flight requests may take to finish at shutdown.
+    pub drain: Duration,
 }
 
 impl Bound {
     /// Bind `[proxy] host:port` and build the app for the configured engine.
     pub async fn new(
-        settings: &crate::config::Settings,
+        settings: &Settings,
         paths: &crate::paths::Paths,
         overrides: &crate::config::Overrides,
     ) -> Result<Self, BindError> {
@@ -222,7 +289,7 @@ impl Bound {
             source,
         })?;
         let client = crate::http_client::new();
-        let backend = crate::engine::backend(settings, data_dir, client.clone());
+        let (backend, supervisor) = backend(settings, data_dir, client.clone());
         let token = crate::control::token::load_or_create(data_dir)
             .inspect_err(|e| {
                 tracing::warn!(
@@ -231,45 +298,46 @@ impl Bound {
                 );
             })
             .ok();
-        let app_token = token.clone();
-        let control = token.map(|token| crate::control::Control {
+        let live = crate::config::LiveSettings::new(settings.clone());
+        let proxy = ProxyState::new(live.clone(), backend.clone(), client);
+        let policy = Arc::new(Policy::new(&settings.proxy, addr.port()));
+        let control = Control::new(crate::control::Parts {
             token,
             config_file: paths.config_file.clone(),
             overrides: overrides.clone(),
             api_url: format!("http://{addr}/v1"),
+            backend,
+            supervisor,
+            live,
+            metrics: proxy.metrics(),
+            speaker: Arc::new(ProxySpeaker(proxy.clone())),
+            policy: policy.clone(),
         });
-        let live = crate::config::LiveSettings::new(settings.clone());
-        let state = crate::proxy::ProxyState::new(
-            live.clone(),
-            addr.port(),
-            backend.clone(),
-            client,
-            control,
-        );
-        let app = crate::proxy::app(state);
-        let local = app_token.and_then(|token| {
-            crate::control::local::LocalApi::new(
-                app.clone(),
-                addr,
-                &token,
-                settings.proxy.api_key.as_deref(),
-            )
-            .inspect_err(|e| tracing::warn!("{e}"))
-            .ok()
-        });
+        let app = app(proxy, control.clone(), policy, &settings.proxy);
         Ok(Self {
             listener,
             app,
             addr,
-            backend,
-            local,
-            live,
+            control,
             limits: Limits::from_settings(&settings.proxy),
+            drain: Duration::from_secs(settings.proxy.shutdown_timeout_secs),
         })
     }
 
     /// The OpenAI base URL clients should use.
     pub fn api_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// Serve until `shutdown` resolves, let requests in flight finish (for at most
+    /// `[proxy] shutdown_timeout_secs`), then stop the engine: the proxy drains first, so no
+    /// request loses its engine halfway. Returns whether every request finished in time.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<bool> {
+        let served = serve(self.listener, self.app, shutdown, self.drain, self.limits).await;
+        self.control.shutdown().await;
+        served
     }
 }

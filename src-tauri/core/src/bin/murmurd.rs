@@ -5,12 +5,11 @@
 //! configuration error.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
 use murmur_core::config::{self, Overrides};
+use murmur_core::control::Control;
 use murmur_core::paths::Paths;
 use murmur_core::server::{self, Bound};
 
@@ -99,18 +98,9 @@ async fn run(settings: config::Settings, paths: Paths, overrides: Overrides) -> 
     }
     let _ = stdout.flush();
 
-    let backend = bound.backend.clone();
-    let reloads = tokio::spawn(reload_on_sighup(
-        paths.config_file.clone(),
-        overrides,
-        backend.clone(),
-        bound.live.clone(),
-    ));
-    let drain = Duration::from_secs(settings.proxy.shutdown_timeout_secs);
-    let served = server::serve(bound.listener, bound.app, shutdown, drain, bound.limits).await;
+    let reloads = tokio::spawn(reload_on_sighup(bound.control.clone()));
+    let served = bound.run(shutdown).await;
     reloads.abort();
-    // The proxy has drained: now the engine can go.
-    backend.shutdown().await;
     match served {
         Ok(drained) => {
             tracing::info!(drained, "Murmur stopped");
@@ -126,12 +116,7 @@ async fn run(settings: config::Settings, paths: Paths, overrides: Overrides) -> 
 /// SIGHUP re-reads the config file and hands the engine its new settings (the engine restarts
 /// if how it is launched changed). A broken file is reported and the running settings kept.
 /// Proxy settings (port, limits, security) take effect at the next start.
-async fn reload_on_sighup(
-    config_file: PathBuf,
-    overrides: Overrides,
-    backend: std::sync::Arc<dyn murmur_core::backend::Backend>,
-    live: config::LiveSettings,
-) {
+async fn reload_on_sighup(control: Control) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -139,18 +124,14 @@ async fn reload_on_sighup(
             return;
         };
         while hangups.recv().await.is_some() {
-            match config::load(&config_file, &overrides) {
-                Ok(settings) => {
-                    tracing::info!(config = %config_file.display(), "SIGHUP: settings reloaded");
-                    live.set(settings.clone());
-                    backend.apply(settings).await;
-                }
+            match control.reload().await {
+                Ok(()) => tracing::info!("SIGHUP: settings reloaded"),
                 Err(e) => tracing::error!("SIGHUP: keeping the running settings: {e}"),
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = (config_file, overrides, backend, live);
+        let _ = control;
     }
 }

@@ -1,14 +1,15 @@
-//! The control API as a Rust client, for the desktop shell. The tray calls the router
-//! in-process; the settings window (a process of its own, so that closing it returns all of
-//! WebKit's memory) calls the tray's proxy over loopback HTTP. Either way the requests reach
-//! the same handlers as the status page's (token, validation, error shapes and all), and no
-//! token appears in any URL.
+//! The control API as a Rust client, for the settings window: a process of its own (so that
+//! closing it returns all of WebKit's memory), it calls the tray's Murmur over loopback HTTP.
+//! Its requests reach the same handlers as the status page's (token, validation, error shapes
+//! and all), and no token appears in any URL. (The tray itself holds a [`super::Control`].)
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
+
+use super::EngineAction;
 
 /// Bodies larger than this are refused (speech for a test phrase is well under it).
 const MAX_BODY: usize = 32 * 1024 * 1024;
@@ -249,24 +250,6 @@ impl LocalApi {
 
 fn find_blank_line(bytes: &[u8]) -> Option<usize> {
     bytes.windows(2).position(|pair| pair == b"\n\n")
-}
-
-/// What the engine buttons and the tray's toggle do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineAction {
-    Start,
-    Stop,
-    Restart,
-}
-
-impl EngineAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Start => "start",
-            Self::Stop => "stop",
-            Self::Restart => "restart",
-        }
-    }
 }
 
 #[cfg(test)]

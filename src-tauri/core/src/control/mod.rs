@@ -1,6 +1,17 @@
-//! The control API under `/murmur/api/`, guarded by a token: status, engine actions,
-//! settings, logs. State-changing calls are refused from any web page but Murmur's own.
+//! Control: what the user can ask of a running Murmur — start, stop or restart the engine, read
+//! its status and logs, read and save settings, hear a test phrase.
+//!
+//! [`Control`] is a typed handle, and the one place those actions are written. Its callers
+//! are adapters over it: the HTTP API under `/murmur/api/` ([`http`], guarded by a token), the
+//! tray (which calls the handle directly), and, through that HTTP API over loopback, the
+//! settings window ([`local`]). State-changing HTTP calls are refused from any web page but
+//! Murmur's own.
+//!
+//! Control knows the engine through what the composition root (`server.rs`) hands it:
+//! the proxy's [`Backend`] (is it ready?), the [`Supervisor`] when Murmur runs the engine
+//! itself, and a [`Speaker`] for test speech. It never reaches into the proxy.
 
+pub mod http;
 pub mod local;
 pub mod openapi;
 pub mod page;
@@ -8,232 +19,230 @@ pub mod settings;
 pub mod token;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::config::Overrides;
+use axum::response::Response;
+use futures_util::future::BoxFuture;
+use tokio::sync::watch;
 
-/// What the control API needs beyond the proxy's state.
-#[derive(Debug, Clone)]
-pub struct Control {
-    /// The bearer token (`<data-dir>/control-token`).
-    pub token: String,
+use crate::api_error::ApiError;
+use crate::backend::Backend;
+use crate::config::{LiveSettings, Overrides};
+use crate::metrics::Metrics;
+use crate::security::Policy;
+use crate::status::{State as EngineState, Status};
+use crate::supervisor::Supervisor;
+
+/// Makes speech the way a client's request would (the proxy's speech path).
+pub trait Speaker: Send + Sync + 'static {
+    /// `request` is an OpenAI speech request body.
+    fn speak(&self, request: serde_json::Value) -> BoxFuture<'static, Result<Response, ApiError>>;
+}
+
+/// What [`Control::new`] is built from.
+pub struct Parts {
+    /// The bearer token (`<data-dir>/control-token`); without one the HTTP API refuses all.
+    pub token: Option<String>,
     /// Where settings are saved.
     pub config_file: PathBuf,
     /// Environment and flag values that win over the file.
     pub overrides: Overrides,
     /// The OpenAI base URL clients use (`http://127.0.0.1:19281/v1`).
     pub api_url: String,
+    /// The proxy's view of the engine.
+    pub backend: Arc<dyn Backend>,
+    /// The engine supervisor, when Murmur runs the engine (`None` for an external server).
+    pub supervisor: Option<Supervisor>,
+    /// The effective settings, which a save or a reload replaces.
+    pub live: LiveSettings,
+    pub metrics: Arc<Metrics>,
+    pub speaker: Arc<dyn Speaker>,
+    /// Who may talk to Murmur: the HTTP API asks it which origin is Murmur's own page.
+    pub policy: Arc<Policy>,
 }
 
-/// `GET /murmur/api/about`: what a client needs to know to use this Murmur.
-pub async fn about(State(state): State<ProxyState>) -> Json<serde_json::Value> {
-    let control = state.control();
-    Json(serde_json::json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "api_url": control.map(|c| c.api_url.as_str()),
-        "config_file": control.map(|c| c.config_file.display().to_string()),
-    }))
+/// A handle to a running Murmur's controls. Cheap to clone.
+#[derive(Clone)]
+pub struct Control(Arc<Parts>);
+
+/// What the engine buttons and the tray's toggle do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineAction {
+    Start,
+    Stop,
+    Restart,
 }
 
-/// `GET /murmur/api/logs?lines=N`: the last engine output lines (at most 200 are kept).
-pub async fn logs(
-    State(state): State<ProxyState>,
-    axum::extract::Query(query): axum::extract::Query<LogsQuery>,
-) -> Json<serde_json::Value> {
-    let lines = state
-        .backend()
-        .supervisor()
-        .map(|s| s.log_tail(query.lines.unwrap_or(100).min(200)))
-        .unwrap_or_default();
-    Json(serde_json::json!({ "lines": lines }))
-}
-
-#[derive(Debug, serde::Deserialize)]
-pub struct LogsQuery {
-    lines: Option<usize>,
-}
-
-use axum::Json;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use http::{StatusCode, header};
-
-use crate::proxy::{ApiError, ProxyState};
-use crate::status::{State as EngineState, Status};
-
-/// `POST /murmur/api/engine/{action}`: start, stop or restart; answers with the status after.
-pub async fn engine(
-    State(state): State<ProxyState>,
-    axum::extract::Path(action): axum::extract::Path<String>,
-) -> Result<Json<Status>, ApiError> {
-    let Some(supervisor) = state.backend().supervisor() else {
-        return Err(ApiError::conflict(
-            "not_managed",
-            "Murmur does not run this engine ([engine] id = \"external\"), so it cannot start or stop it",
-        ));
-    };
-    match action.as_str() {
-        "start" => {
-            // The outcome is in the status; a failed start is not an error of this call.
-            let _ = supervisor.start().await;
+impl EngineAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::Restart => "restart",
         }
-        "stop" => supervisor.stop().await,
-        "restart" => supervisor.restart().await,
-        other => {
-            return Err(ApiError::not_found(format!(
+    }
+}
+
+impl std::str::FromStr for EngineAction {
+    type Err = ApiError;
+
+    fn from_str(action: &str) -> Result<Self, ApiError> {
+        match action {
+            "start" => Ok(Self::Start),
+            "stop" => Ok(Self::Stop),
+            "restart" => Ok(Self::Restart),
+            other => Err(ApiError::not_found(format!(
                 "no engine action {other:?}; use start, stop or restart"
-            )));
+            ))),
         }
     }
-    Ok(status(State(state)).await)
 }
 
-/// `GET /murmur/api/status`
-pub async fn status(State(state): State<ProxyState>) -> Json<Status> {
-    let status = match state.backend().supervisor().map(|s| s.status()) {
-        Some(receiver) => receiver.borrow().clone(),
-        None => {
-            // An engine Murmur does not run (or cannot yet): all it knows is whether it answered.
-            let spec = crate::engine::spec(state.engine_id());
-            let mut status = Status::stopped(spec.id.as_str(), spec.display_name, 0);
-            if state.backend().is_ready() {
-                status.state = EngineState::Ready;
+/// A test phrase, as the page's Play button or the tray's "Test speech" asks for it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct SpeakTest {
+    pub text: Option<String>,
+    pub voice: Option<serde_json::Value>,
+    pub speed: Option<serde_json::Value>,
+}
+
+/// The phrase when none is given.
+pub const TEST_PHRASE: &str = "Hello from Murmur. Your speech server is working.";
+
+/// What a client needs to know to use this Murmur.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct About {
+    pub version: &'static str,
+    pub api_url: String,
+    pub config_file: String,
+}
+
+impl Control {
+    pub fn new(parts: Parts) -> Self {
+        Self(Arc::new(parts))
+    }
+
+    pub(crate) fn parts(&self) -> &Parts {
+        &self.0
+    }
+
+    /// The OpenAI base URL clients use.
+    pub fn api_url(&self) -> &str {
+        &self.0.api_url
+    }
+
+    pub fn about(&self) -> About {
+        About {
+            version: env!("CARGO_PKG_VERSION"),
+            api_url: self.0.api_url.clone(),
+            config_file: self.0.config_file.display().to_string(),
+        }
+    }
+
+    /// Whether Murmur runs the engine (and so can start and stop it).
+    pub fn manages_engine(&self) -> bool {
+        self.0.supervisor.is_some()
+    }
+
+    /// The engine's status now.
+    pub fn status(&self) -> Status {
+        match &self.0.supervisor {
+            Some(supervisor) => supervisor.status().borrow().clone(),
+            None => {
+                // An engine Murmur does not run: all it knows is whether it answered.
+                let spec = crate::engine::spec(self.0.live.get().engine.id);
+                let mut status = Status::stopped(spec.id.as_str(), spec.display_name, 0);
+                if self.0.backend.is_ready() {
+                    status.state = EngineState::Ready;
+                }
+                status
             }
-            status
-        }
-    };
-    Json(status)
-}
-
-/// Requires `Authorization: Bearer <control token>`; state-changing calls must not come from a
-/// web page other than Murmur's own (the `Origin` check), whatever `allowed_origins` says.
-pub async fn require_token(
-    State(state): State<ProxyState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Some(control) = state.control() else {
-        return ApiError::forbidden(
-            "control_disabled",
-            "the control API is not available in this process",
-        )
-        .into_response();
-    };
-    let from_query = (request.uri().path() == "/murmur/api/events")
-        .then(|| request.uri().query())
-        .flatten()
-        .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("token=")))
-        .map(String::from);
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(String::from)
-        .or(from_query);
-    let given = given.as_deref();
-    if !given.is_some_and(|given| token::matches(&control.token, given.trim())) {
-        let mut response = ApiError::unauthorized_control().into_response();
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
-        return response;
-    }
-    let changes_state = !matches!(*request.method(), http::Method::GET | http::Method::HEAD);
-    let origin = request
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok());
-    if changes_state
-        && let Some(origin) = origin
-        && !state.is_own_origin(origin)
-    {
-        return ApiError::forbidden(
-            "origin_not_allowed",
-            format!("{origin} may not change Murmur's state"),
-        )
-        .into_response();
-    }
-    next.run(request).await
-}
-
-#[derive(Debug, serde::Deserialize)]
-pub struct MetricsQuery {
-    format: Option<String>,
-}
-
-/// `GET /murmur/api/metrics` (JSON) or `?format=prometheus` (text).
-pub async fn metrics(
-    State(state): State<ProxyState>,
-    axum::extract::Query(query): axum::extract::Query<MetricsQuery>,
-) -> Response {
-    let (restarts, crashes) = state
-        .backend()
-        .supervisor()
-        .map(|s| {
-            let s = s.status();
-            let s = s.borrow();
-            (s.restarts.total, s.restarts.crashes)
-        })
-        .unwrap_or_default();
-    let metrics = state.metrics();
-    if query.format.as_deref() == Some("prometheus") {
-        let text = metrics.prometheus(restarts, crashes);
-        return ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response();
-    }
-    Json(serde_json::json!({
-        "requests": metrics.rows(),
-        "response_bytes": metrics.bytes_out(),
-        "engine": {"restarts": restarts, "crashes": crashes},
-    }))
-    .into_response()
-}
-
-/// `GET /murmur/api/events`: the status as server-sent events, one per change, with
-/// keep-alive comments. EventSource cannot set headers, so the token may come as `?token=`.
-pub async fn events(State(state): State<ProxyState>) -> Response {
-    use axum::response::sse::{Event, KeepAlive, Sse};
-    let receiver = state.backend().supervisor().map(|s| s.status());
-    let first = status(State(state.clone())).await.0;
-    let initial = futures_util::stream::once(async move { first });
-    let changes = futures_util::stream::unfold(receiver, |receiver| async move {
-        let mut receiver = receiver?;
-        receiver.changed().await.ok()?;
-        let next = receiver.borrow_and_update().clone();
-        Some((next, Some(receiver)))
-    });
-    let stream =
-        futures_util::StreamExt::map(futures_util::StreamExt::chain(initial, changes), |status| {
-            Ok::<_, std::convert::Infallible>(
-                Event::default()
-                    .event("status")
-                    .json_data(&status)
-                    .unwrap_or_default(),
-            )
-        });
-    Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
-        .into_response()
-}
-
-/// `POST /murmur/api/speak-test` `{"text", "voice", "speed"}`: speech as the page plays it.
-pub async fn speak_test(
-    State(state): State<ProxyState>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let request: serde_json::Value = if body.is_empty() {
-        serde_json::json!({})
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_json(format!("not JSON: {e}")))?
-    };
-    let text = request
-        .get("text")
-        .and_then(|t| t.as_str())
-        .filter(|t| !t.trim().is_empty())
-        .unwrap_or("Hello from Murmur. Your speech server is working.");
-    let mut speech = serde_json::json!({ "input": text, "response_format": "wav" });
-    for key in ["voice", "speed"] {
-        if let Some(value) = request.get(key).filter(|v| !v.is_null()) {
-            speech[key] = value.clone();
         }
     }
-    crate::proxy::speak(&state, speech).await
+
+    /// Each change of the status, when Murmur runs the engine (an external one has none).
+    pub fn watch_status(&self) -> Option<watch::Receiver<Status>> {
+        self.0.supervisor.as_ref().map(Supervisor::status)
+    }
+
+    /// Start, stop or restart the engine; answers with the status after. A failed start is
+    /// not an error of this call: the status says what happened.
+    pub async fn engine(&self, action: EngineAction) -> Result<Status, ApiError> {
+        let Some(supervisor) = &self.0.supervisor else {
+            return Err(ApiError::conflict(
+                "not_managed",
+                "Murmur does not run this engine ([engine] id = \"external\"), so it cannot start or stop it",
+            ));
+        };
+        match action {
+            EngineAction::Start => {
+                let _ = supervisor.start().await;
+            }
+            EngineAction::Stop => supervisor.stop().await,
+            EngineAction::Restart => supervisor.restart().await,
+        }
+        Ok(self.status())
+    }
+
+    /// The last `n` lines of engine output (at most 200 are kept).
+    pub fn log_tail(&self, n: usize) -> Vec<String> {
+        self.0
+            .supervisor
+            .as_ref()
+            .map(|s| s.log_tail(n.min(200)))
+            .unwrap_or_default()
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// (restarts, crashes in a row) of the engine.
+    pub fn restarts(&self) -> (u32, u32) {
+        let status = self.status();
+        (status.restarts.total, status.restarts.crashes)
+    }
+
+    /// Speech for a test phrase, as WAV, through the same path a client's request takes.
+    pub async fn speak_test(&self, test: SpeakTest) -> Result<Response, ApiError> {
+        let text = test
+            .text
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or(TEST_PHRASE);
+        let mut speech = serde_json::json!({ "input": text, "response_format": "wav" });
+        for (key, value) in [("voice", test.voice), ("speed", test.speed)] {
+            if let Some(value) = value.filter(|v| !v.is_null()) {
+                speech[key] = value;
+            }
+        }
+        self.0.speaker.speak(speech).await
+    }
+
+    /// [`Self::speak_test`], read whole: the audio and its content type.
+    pub async fn speak_test_bytes(
+        &self,
+        test: SpeakTest,
+    ) -> Result<(bytes::Bytes, Option<String>), ApiError> {
+        use http_body_util::BodyExt;
+        let response = self.speak_test(test).await?;
+        let content_type = response
+            .headers()
+            .get(::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ApiError::unreachable(format!("the audio ended early: {e}")))?;
+        Ok((body.to_bytes(), content_type))
+    }
+
+    /// Stop the engine for good (Murmur is quitting). Resolves once it is gone.
+    pub async fn shutdown(&self) {
+        if let Some(supervisor) = &self.0.supervisor {
+            supervisor.shutdown().await;
+        }
+    }
 }

@@ -1,18 +1,15 @@
-//! The engines Murmur knows, and the backend that serves each.
+//! The engines Murmur knows.
 //!
 //! An [`EngineSpec`] is the single description of an engine: its name, the model and voice it
 //! uses when a request names none, and how to probe it. The supervisor and runtime will add
 //! how to launch it and how much memory it needs.
 
-pub mod external;
 pub mod model;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::audio::EngineAudio;
-use crate::backend::Backend;
 use crate::config::{CustomAudio, EngineId, Settings};
 use crate::runtime::Runtime;
 
@@ -255,7 +252,7 @@ pub fn launch(
 }
 
 /// Memory the engine is expected to need, in MB, when known. The supervisor warns when the
-/// system has less available than this plus [`MEMORY_HEADROOM_MB`].
+/// system has less available than this plus some headroom.
 pub fn memory_estimate_mb(settings: &Settings) -> Option<u64> {
     match settings.engine.id {
         EngineId::MlxAudio => {
@@ -278,23 +275,6 @@ pub fn memory_estimate_mb(settings: &Settings) -> Option<u64> {
         // Measured: onnxruntime and one medium voice, ~940 MB RSS.
         EngineId::Piper => Some(1000),
         EngineId::Custom | EngineId::External => None,
-    }
-}
-
-/// Kept free beyond an engine's estimate.
-pub const MEMORY_HEADROOM_MB: u64 = 300;
-
-/// The backend for the configured engine.
-pub fn backend(
-    settings: &Settings,
-    data_dir: &Path,
-    client: crate::http_client::HttpClient,
-) -> Arc<dyn Backend> {
-    match settings.engine.id {
-        EngineId::External => Arc::new(external::External::new(settings, client)),
-        EngineId::Piper | EngineId::MlxAudio | EngineId::Custom => Arc::new(
-            crate::supervisor::Supervisor::spawn(settings.clone(), data_dir, client),
-        ),
     }
 }
 

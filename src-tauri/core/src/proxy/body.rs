@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use http::HeaderMap;
 use http::header::CONTENT_LENGTH;
 
-use super::error::ApiError;
+use crate::api_error::ApiError;
 
 /// The whole body, at most `limit` bytes (the setting `key`), within `timeout`.
 pub async fn read(

@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode};
 
 use super::replay::{Replayable, send_replayable};
-use super::{ApiError, ProxyState, speech};
+use super::{ProxyState, speech};
+use crate::api_error::ApiError;
 
 /// `GET /v1/models`, `GET /v1/audio/voices`: wait for the engine, then forward.
 pub(super) async fn gated(

@@ -23,8 +23,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
 use super::ProxyState;
-use super::error::ApiError;
 use super::transcode::AudioPlan;
+use crate::api_error::ApiError;
 use crate::audio::AudioError;
 use crate::backend::Upstream;
 
@@ -91,7 +91,7 @@ pub async fn forward(
         deadline: Box::pin(tokio::time::sleep_until(deadline)),
         timeout,
         _permit: exchange.permit,
-        metrics: state.metrics_handle(),
+        metrics: state.metrics(),
     };
     if exchange.expect_body && parts.status == StatusCode::OK {
         let first = relay.first_chunk().await.inspect_err(|e| {
@@ -182,7 +182,7 @@ pub(super) struct Relay {
     deadline: Pin<Box<Sleep>>,
     timeout: Duration,
     _permit: Option<OwnedSemaphorePermit>,
-    metrics: std::sync::Arc<super::metrics::Metrics>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// Why a relay stopped early. Returned to hyper, which aborts the client connection.

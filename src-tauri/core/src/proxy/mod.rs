@@ -1,6 +1,7 @@
-//! The OpenAI-compatible proxy: `fn app(state) -> Router`.
+//! The OpenAI-compatible proxy: `fn router(state) -> Router`.
 //!
-//! Requests pass, outermost first: request log → Host/Origin guard → CORS → API key → route.
+//! The guards (Host/Origin, CORS, API key) and the request log wrap it in
+//! `server::app`, together with Murmur's own routes (`control`).
 //! Speech, models and voices wait for the engine ([`Backend::ensure_ready`]); speech requests
 //! are validated and completed from settings ([`speech`]); requests that make the engine work
 //! (every method but GET/HEAD/OPTIONS) pass the concurrency [`gate`]; everything else is
@@ -8,13 +9,9 @@
 
 mod body;
 mod discovery;
-mod error;
 mod forward;
 mod gate;
-mod log;
-pub mod metrics;
 mod replay;
-mod security;
 pub mod speech;
 mod transcode;
 
@@ -24,21 +21,20 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::middleware;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
-use http::{Method, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use http::{Method, header};
 
-pub use error::ApiError;
 use forward::{Exchange, forward};
 use gate::Gate;
 use replay::{Replayable, enter_gate, send_replayable};
-use security::Policy;
 use transcode::AudioPlan;
 
+use crate::api_error::ApiError;
 use crate::backend::Backend;
 use crate::config::{LiveSettings, ProxySettings};
 use crate::http_client::HttpClient;
+use crate::metrics::Metrics;
 
 /// Everything the handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -47,14 +43,12 @@ pub struct ProxyState(Arc<Inner>);
 pub struct Inner {
     backend: Arc<dyn Backend>,
     engine_id: crate::config::EngineId,
-    control: Option<crate::control::Control>,
-    metrics: Arc<metrics::Metrics>,
+    metrics: Arc<Metrics>,
     client: HttpClient,
     gate: Gate,
     settings: ProxySettings,
     /// The effective settings, followed live: request defaults come from here.
     live: LiveSettings,
-    policy: Arc<Policy>,
 }
 
 impl std::ops::Deref for ProxyState {
@@ -65,27 +59,18 @@ impl std::ops::Deref for ProxyState {
 }
 
 impl ProxyState {
-    /// `port` is the port actually bound, used to recognise Murmur's own origin. Without
-    /// `control`, the control API refuses every request.
-    pub fn new(
-        live: LiveSettings,
-        port: u16,
-        backend: Arc<dyn Backend>,
-        client: HttpClient,
-        control: Option<crate::control::Control>,
-    ) -> Self {
+    /// Request defaults follow `live`; the proxy's own limits are read once, here.
+    pub fn new(live: LiveSettings, backend: Arc<dyn Backend>, client: HttpClient) -> Self {
         let settings = live.get();
         let proxy = &settings.proxy;
         Self(Arc::new(Inner {
             backend,
             engine_id: settings.engine.id,
-            control,
             metrics: Arc::default(),
             client,
             gate: Gate::new(proxy.max_concurrent_requests, proxy.max_queue),
             settings: proxy.clone(),
             live,
-            policy: Arc::new(Policy::new(proxy, port)),
         }))
     }
 }
@@ -99,16 +84,9 @@ impl ProxyState {
         self.0.engine_id
     }
 
-    pub fn metrics(&self) -> &metrics::Metrics {
-        &self.0.metrics
-    }
-
-    pub(crate) fn metrics_handle(&self) -> Arc<metrics::Metrics> {
+    /// The request counts, shared with the request log and the control API.
+    pub fn metrics(&self) -> Arc<Metrics> {
         self.0.metrics.clone()
-    }
-
-    pub fn control(&self) -> Option<&crate::control::Control> {
-        self.0.control.as_ref()
     }
 
     /// The effective settings, live.
@@ -120,17 +98,10 @@ impl ProxyState {
     fn defaults(&self) -> speech::Defaults {
         speech::Defaults::from_settings(&self.0.live.get())
     }
-
-    /// Whether `origin` is Murmur's own page.
-    pub fn is_own_origin(&self, origin: &str) -> bool {
-        self.0.policy.is_own_origin(origin)
-    }
 }
 
-/// The whole HTTP surface.
-pub fn app(state: ProxyState) -> Router {
-    let policy = state.policy.clone();
-    let cors = policy.cors_layer(&state.settings);
+/// The OpenAI surface: speech, discovery, and everything else passed through to the engine.
+pub fn router(state: ProxyState) -> Router {
     Router::new()
         .route(
             "/v1/audio/speech",
@@ -153,78 +124,13 @@ pub fn app(state: ProxyState) -> Router {
         .route("/audio/voices", get(discovery::gated))
         .route("/audio/models", get(discovery::gated))
         .route("/models", get(discovery::gated))
-        .route("/murmur/healthz", get(healthz))
-        .route("/murmur/readyz", get(readyz))
-        .route(
-            "/murmur/openapi.json",
-            get(crate::control::openapi::document),
-        )
-        .merge(control_routes(state.clone()))
-        .route("/murmur/", get(crate::control::page::index))
-        .route("/murmur/app.js", get(crate::control::page::app))
-        .route("/murmur/style.css", get(crate::control::page::style))
-        .route("/murmur", any(murmur_not_found))
-        .route("/murmur/{*rest}", any(murmur_not_found))
         .fallback(pass_through)
-        .layer(middleware::from_fn_with_state(
-            policy.clone(),
-            security::require_key,
-        ))
-        .layer(cors)
-        .layer(middleware::from_fn_with_state(
-            policy,
-            security::guard_origin,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            log::log_request,
-        ))
         .with_state(state)
-}
-
-/// `/murmur/api/…`: everything behind the control token.
-fn control_routes(state: ProxyState) -> Router<ProxyState> {
-    Router::new()
-        .route("/murmur/api/status", get(crate::control::status))
-        .route("/murmur/api/about", get(crate::control::about))
-        .route("/murmur/api/engine/{action}", post(crate::control::engine))
-        .route(
-            "/murmur/api/settings",
-            get(crate::control::settings::get).put(crate::control::settings::put),
-        )
-        .route(
-            "/murmur/api/settings/defaults",
-            get(crate::control::settings::defaults),
-        )
-        .route("/murmur/api/logs", get(crate::control::logs))
-        .route("/murmur/api/metrics", get(crate::control::metrics))
-        .route("/murmur/api/events", get(crate::control::events))
-        .route("/murmur/api/speak-test", post(crate::control::speak_test))
-        .route_layer(middleware::from_fn_with_state(
-            state,
-            crate::control::require_token,
-        ))
-}
-
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-async fn readyz(State(state): State<ProxyState>) -> Response {
-    if state.backend.is_ready() {
-        "ready".into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
-    }
 }
 
 /// Another method on one of OpenAI's routes: Murmur's answer, not the engine's.
 async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::method_not_allowed(request.method(), request.uri().path())
-}
-
-async fn murmur_not_found(request: Request) -> ApiError {
-    ApiError::not_found(format!("Murmur has no page at {}", request.uri().path()))
 }
 
 /// `POST /v1/audio/speech`: validate, complete, wait for the engine, pass the gate, forward.
@@ -278,10 +184,7 @@ fn with_format(mut response: Response, format: crate::audio::Format) -> Response
 
 /// A speech request made by Murmur itself (the page's test button): the same path as a
 /// client's, minus the HTTP parsing.
-pub(crate) async fn speak(
-    state: &ProxyState,
-    body: serde_json::Value,
-) -> Result<Response, ApiError> {
+pub async fn speak(state: &ProxyState, body: serde_json::Value) -> Result<Response, ApiError> {
     let activity = state.backend.activity();
     let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::bad_json(e.to_string()))?;
     let defaults = state.defaults();

@@ -6,9 +6,10 @@ use axum::extract::Request;
 use axum::response::Response;
 use http::Method;
 
+use super::ProxyState;
 use super::forward::{Exchange, forward};
 use super::transcode::AudioPlan;
-use super::{ApiError, ProxyState};
+use crate::api_error::ApiError;
 use crate::backend::Upstream;
 
 /// An idempotent request whose body is in memory, so it can be sent again.

@@ -12,7 +12,7 @@
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use super::error::ApiError;
+use crate::api_error::ApiError;
 use crate::audio::{EngineAudio, Format};
 use crate::config::Settings;
 use crate::engine;

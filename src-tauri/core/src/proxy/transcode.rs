@@ -10,8 +10,8 @@ use bytes::Bytes;
 use http::header;
 use http_body::Frame;
 
-use super::error::ApiError;
 use super::forward::{Relay, RelayError};
+use crate::api_error::ApiError;
 use crate::audio::{AudioError, EngineAudio, Format, Pipeline};
 
 /// How a speech response is turned into the client's format.

@@ -186,7 +186,12 @@ fn extract_uv(wheel: &[u8]) -> Result<Vec<u8>, RuntimeError> {
     let mut archive =
         zip::ZipArchive::new(std::io::Cursor::new(wheel)).map_err(|e| bad(e.to_string()))?;
     let name = (0..archive.len())
-        .filter_map(|i| archive.name_for_index(i).map(str::to_string))
+        .filter_map(|i| {
+            archive
+                .name_for_index(i)
+                .and_then(Result::ok)
+                .map(|n| n.into_owned())
+        })
         .find(|n| n.ends_with(".data/scripts/uv"))
         .ok_or_else(|| bad("no .data/scripts/uv inside".into()))?;
     let mut entry = archive.by_name(&name).map_err(|e| bad(e.to_string()))?;

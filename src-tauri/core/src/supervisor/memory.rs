@@ -3,6 +3,9 @@
 
 use sysinfo::{MemoryRefreshKind, Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
+/// Kept free beyond an engine's estimate.
+pub const MEMORY_HEADROOM_MB: u64 = 300;
+
 pub struct Sampler {
     sys: System,
 }
@@ -67,7 +70,7 @@ impl Sampler {
 /// The warning to show when `available_mb` is short of what the engine needs.
 pub fn warning(available_mb: Option<u64>, estimate_mb: Option<u64>) -> Option<String> {
     let (available, estimate) = (available_mb?, estimate_mb?);
-    let needed = estimate + crate::engine::MEMORY_HEADROOM_MB;
+    let needed = estimate + MEMORY_HEADROOM_MB;
     (available < needed).then(|| {
         format!(
             "only {available} MB of memory is available and this engine needs about {needed} MB; \

@@ -237,16 +237,4 @@ impl Backend for Supervisor {
     fn activity(&self) -> crate::backend::Activity {
         crate::backend::Activity::new(Busy::begin(&self.shared))
     }
-
-    fn supervisor(&self) -> Option<&Supervisor> {
-        Some(self)
-    }
-
-    fn apply(&self, settings: Settings) -> BoxFuture<'_, ()> {
-        Supervisor::apply(self, settings).boxed()
-    }
-
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Supervisor::shutdown(self).boxed()
-    }
 }

@@ -1,4 +1,4 @@
-//! The proxy's guards, as middleware in this order: Host allow-list (DNS rebinding), Origin
+//! Murmur's HTTP guards, as middleware in this order: Host allow-list (DNS rebinding), Origin
 //! allow-list (a web page in the user's browser must not drive the engine), then the API key.
 //! CORS headers themselves come from tower-http's `CorsLayer`, configured from the same list.
 
@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::error::ApiError;
+use crate::api_error::ApiError;
 use crate::config::ProxySettings;
 
 /// Who may talk to the proxy.
@@ -247,7 +247,9 @@ pub async fn require_key(
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compare secrets (the API key, the control token) in time that does not depend on where
+/// they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -1,9 +1,11 @@
 //! The proxy's view of the engine: "make it ready, then tell me where it is".
 //!
 //! [`Backend`] is the seam between the proxy and whatever runs the engine: an external server
-//! ([`crate::engine::external`]), the supervisor (a later module), or a stand-in in tests.
+//! ([`external`]), the engine supervisor, or a stand-in in tests.
 //! [`SingleFlight`] is the de-duplication every backend wants: however many requests arrive
 //! while the engine is cold, one start attempt runs, and all of them get its outcome.
+
+pub mod external;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -84,21 +86,6 @@ pub trait Backend: Send + Sync + 'static {
     /// Default: nothing is counted.
     fn activity(&self) -> Activity {
         Activity::none()
-    }
-
-    /// The supervisor, for backends that run the engine themselves.
-    fn supervisor(&self) -> Option<&crate::supervisor::Supervisor> {
-        None
-    }
-
-    /// New settings (a reload). Default: nothing; the proxy must be restarted.
-    fn apply(&self, _settings: crate::config::Settings) -> BoxFuture<'_, ()> {
-        Box::pin(std::future::ready(()))
-    }
-
-    /// Stop whatever the backend runs. Called once, after the proxy has drained.
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(std::future::ready(()))
     }
 }
 

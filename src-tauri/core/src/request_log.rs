@@ -15,12 +15,12 @@ use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
-use super::ProxyState;
 use crate::audio::Format;
+use crate::metrics::Metrics;
 
 /// The request log and the metrics (axum middleware).
 pub async fn log_request(
-    State(state): State<ProxyState>,
+    State(metrics): State<std::sync::Arc<Metrics>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -37,9 +37,7 @@ pub async fn log_request(
         .collect();
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    state
-        .metrics
-        .record(&path, status, started.elapsed().as_secs_f64() * 1000.0);
+    metrics.record(&path, status, started.elapsed().as_secs_f64() * 1000.0);
     let format = response.extensions().get::<Format>().copied();
     let (parts, body) = response.into_parts();
     let entry = Entry {

@@ -1,0 +1,265 @@
+//! The control API over HTTP: Murmur's own routes under `/murmur/`, each an adapter over
+//! [`Control`]. `/murmur/api/…` needs the control token; the page, its assets, the OpenAPI
+//! document and the health checks do not.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use http::{StatusCode, header};
+
+use super::settings::SaveError;
+use super::{Control, EngineAction, SpeakTest, openapi, page};
+use crate::api_error::ApiError;
+use crate::config::{FieldError, Settings};
+use crate::status::Status;
+
+/// A settings object is a few KiB; this leaves room for long lists.
+const MAX_SETTINGS_BODY: usize = 64 * 1024;
+
+/// Everything under `/murmur/`.
+pub fn router(control: Control) -> Router {
+    let api = Router::new()
+        .route("/murmur/api/status", get(status))
+        .route("/murmur/api/about", get(about))
+        .route("/murmur/api/engine/{action}", post(engine))
+        .route("/murmur/api/settings", get(settings).put(save))
+        .route("/murmur/api/settings/defaults", get(defaults))
+        .route("/murmur/api/logs", get(logs))
+        .route("/murmur/api/metrics", get(metrics))
+        .route("/murmur/api/events", get(events))
+        .route("/murmur/api/speak-test", post(speak_test))
+        .route_layer(middleware::from_fn_with_state(
+            control.clone(),
+            require_token,
+        ));
+    Router::new()
+        .route("/murmur/healthz", get(healthz))
+        .route("/murmur/readyz", get(readyz))
+        .route("/murmur/openapi.json", get(openapi::document))
+        .merge(api)
+        .route("/murmur/", get(page::index))
+        .route("/murmur/app.js", get(page::app))
+        .route("/murmur/style.css", get(page::style))
+        .route("/murmur", any(not_found))
+        .route("/murmur/{*rest}", any(not_found))
+        .with_state(control)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(control): State<Control>) -> Response {
+    if control.parts().backend.is_ready() {
+        "ready".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    }
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::not_found(format!("Murmur has no page at {}", request.uri().path()))
+}
+
+/// `GET /murmur/api/about`
+async fn about(State(control): State<Control>) -> Json<super::About> {
+    Json(control.about())
+}
+
+/// `GET /murmur/api/status`
+async fn status(State(control): State<Control>) -> Json<Status> {
+    Json(control.status())
+}
+
+/// `POST /murmur/api/engine/{action}`: start, stop or restart; answers with the status after.
+async fn engine(
+    State(control): State<Control>,
+    Path(action): Path<String>,
+) -> Result<Json<Status>, ApiError> {
+    let action: EngineAction = action.parse()?;
+    control.engine(action).await.map(Json)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct LogsQuery {
+    lines: Option<usize>,
+}
+
+/// `GET /murmur/api/logs?lines=N`: the last engine output lines (at most 200 are kept).
+async fn logs(State(control): State<Control>, Query(query): Query<LogsQuery>) -> Response {
+    let lines = control.log_tail(query.lines.unwrap_or(100));
+    Json(serde_json::json!({ "lines": lines })).into_response()
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct MetricsQuery {
+    format: Option<String>,
+}
+
+/// `GET /murmur/api/metrics` (JSON) or `?format=prometheus` (the text exposition format).
+async fn metrics(State(control): State<Control>, Query(query): Query<MetricsQuery>) -> Response {
+    let (restarts, crashes) = control.restarts();
+    let metrics = control.metrics();
+    if query.format.as_deref() == Some("prometheus") {
+        let text = metrics.prometheus(restarts, crashes);
+        return (
+            [(
+                header::CONTENT_TYPE,
+                crate::metrics::PROMETHEUS_CONTENT_TYPE,
+            )],
+            text,
+        )
+            .into_response();
+    }
+    Json(serde_json::json!({
+        "requests": metrics.rows(),
+        "response_bytes": metrics.bytes_out(),
+        "engine": {"restarts": restarts, "crashes": crashes},
+    }))
+    .into_response()
+}
+
+/// `GET /murmur/api/events`: the status as server-sent events, one per change, with
+/// keep-alive comments. EventSource cannot set headers, so the token may come as `?token=`.
+async fn events(State(control): State<Control>) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let receiver = control.watch_status();
+    let first = control.status();
+    let initial = futures_util::stream::once(async move { first });
+    let changes = futures_util::stream::unfold(receiver, |receiver| async move {
+        let mut receiver = receiver?;
+        receiver.changed().await.ok()?;
+        let next = receiver.borrow_and_update().clone();
+        Some((next, Some(receiver)))
+    });
+    let stream =
+        futures_util::StreamExt::map(futures_util::StreamExt::chain(initial, changes), |status| {
+            Ok::<_, std::convert::Infallible>(
+                Event::default()
+                    .event("status")
+                    .json_data(&status)
+                    .unwrap_or_default(),
+            )
+        });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .into_response()
+}
+
+/// `POST /murmur/api/speak-test` `{"text", "voice", "speed"}`: speech as the page plays it.
+async fn speak_test(State(control): State<Control>, body: Bytes) -> Result<Response, ApiError> {
+    let test: SpeakTest = if body.is_empty() {
+        SpeakTest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_json(format!("not JSON: {e}")))?
+    };
+    control.speak_test(test).await
+}
+
+/// `GET /murmur/api/settings`
+async fn settings(State(control): State<Control>) -> Result<Response, ApiError> {
+    Ok(Json(control.settings()?).into_response())
+}
+
+/// `GET /murmur/api/settings/defaults`: what Murmur runs on without a settings file (and what
+/// the page offers when the file is broken).
+async fn defaults() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "settings": Settings::default() }))
+}
+
+/// `PUT /murmur/api/settings`: the whole settings object. Bad fields get a 422 naming each.
+async fn save(State(control): State<Control>, body: Bytes) -> Result<Response, ApiError> {
+    if body.len() > MAX_SETTINGS_BODY {
+        return Err(ApiError::too_large_settings(MAX_SETTINGS_BODY));
+    }
+    // serde reads a JSON array into a struct field by field: `[]` would be "all defaults".
+    if !body.trim_ascii_start().starts_with(b"{") {
+        return Ok(invalid(vec![FieldError {
+            key: String::new(),
+            message: "the settings must be a JSON object".into(),
+        }]));
+    }
+    let mut reader = serde_json::Deserializer::from_slice(&body);
+    let new: Settings = match serde_path_to_error::deserialize(&mut reader) {
+        Ok(settings) => settings,
+        Err(e) => {
+            let key = e.path().to_string();
+            return Ok(invalid(vec![FieldError {
+                key: if key == "." { String::new() } else { key },
+                message: e.inner().to_string(),
+            }]));
+        }
+    };
+    match control.save(new).await {
+        Ok(saved) => Ok(Json(saved).into_response()),
+        Err(SaveError::Invalid(fields)) => Ok(invalid(fields)),
+        Err(SaveError::Failed(e)) => Err(e),
+    }
+}
+
+/// 422 in OpenAI's error shape, with every bad field.
+fn invalid(fields: Vec<FieldError>) -> Response {
+    let message = fields
+        .iter()
+        .map(|f| format!("{}: {}", f.key, f.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let body = serde_json::json!({
+        "error": {
+            "message": message,
+            "type": "invalid_request_error",
+            "code": "invalid_settings",
+            "fields": fields,
+        }
+    });
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+}
+
+/// Requires `Authorization: Bearer <control token>`; state-changing calls must not come from a
+/// web page other than Murmur's own (the `Origin` check), whatever `allowed_origins` says.
+async fn require_token(State(control): State<Control>, request: Request, next: Next) -> Response {
+    let parts = control.parts();
+    let Some(token) = &parts.token else {
+        return ApiError::forbidden(
+            "control_disabled",
+            "the control API is not available in this process",
+        )
+        .into_response();
+    };
+    let from_query = (request.uri().path() == "/murmur/api/events")
+        .then(|| request.uri().query())
+        .flatten()
+        .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("token=")));
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or(from_query);
+    if !given.is_some_and(|given| {
+        crate::security::constant_time_eq(token.as_bytes(), given.trim().as_bytes())
+    }) {
+        let mut response = ApiError::unauthorized_control().into_response();
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        return response;
+    }
+    let changes_state = !matches!(*request.method(), http::Method::GET | http::Method::HEAD);
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    if changes_state
+        && let Some(origin) = origin
+        && !parts.policy.is_own_origin(origin)
+    {
+        return ApiError::forbidden(
+            "origin_not_allowed",
+            format!("{origin} may not change Murmur's state"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}

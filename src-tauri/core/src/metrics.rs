@@ -1,0 +1,161 @@
+//! Request counts and latency by route and status, and bytes sent back to clients: what
+//! `/murmur/api/metrics` reports (JSON, or Prometheus text).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+
+/// Shared by the request log (counts, latency) and the relay (bytes).
+pub struct Metrics {
+    /// For the JSON view: count, total and maximum time by (route, status).
+    routes: Mutex<BTreeMap<(&'static str, u16), Stat>>,
+    bytes_out: AtomicU64,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            routes: Mutex::default(),
+            bytes_out: AtomicU64::default(),
+            requests: Family::default(),
+            durations: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Stat {
+    pub count: u64,
+    pub total_ms: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub route: &'static str,
+    pub status: u16,
+    #[serde(flatten)]
+    pub stat: Stat,
+}
+
+/// The route label of a path: the known ones by name, everything else together.
+pub fn route(path: &str) -> &'static str {
+    match path {
+        "/v1/audio/speech" => "/v1/audio/speech",
+        "/v1/models" => "/v1/models",
+        "/v1/audio/voices" => "/v1/audio/voices",
+        "/v1/audio/models" => "/v1/audio/models",
+        p if p.starts_with("/murmur/api/") => "/murmur/api",
+        p if p.starts_with("/murmur") => "/murmur",
+        _ => "other",
+    }
+}
+
+impl Metrics {
+    pub fn record(&self, path: &str, status: u16, ms: f64) {
+        let mut routes = self
+            .routes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let stat = routes.entry((route(path), status)).or_default();
+        stat.count += 1;
+        stat.total_ms += ms;
+        stat.max_ms = stat.max_ms.max(ms);
+        drop(routes);
+        let route = route(path);
+        self.requests
+            .get_or_create(&RequestLabels { route, status })
+            .inc();
+        self.durations
+            .get_or_create(&RouteLabels { route })
+            .observe(ms / 1000.0);
+    }
+
+    pub fn sent(&self, bytes: u64) {
+        self.bytes_out.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub fn rows(&self) -> Vec<Row> {
+        let routes = self
+            .routes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        routes
+            .iter()
+            .map(|(&(route, status), &stat)| Row {
+                route,
+                status,
+                stat,
+            })
+            .collect()
+    }
+
+    pub fn bytes_out(&self) -> u64 {
+        self.bytes_out.load(Ordering::Relaxed)
+    }
+
+    /// The OpenMetrics text exposition (which Prometheus reads): request counts by route and
+    /// status, a latency histogram in seconds by route, bytes relayed, engine restarts.
+    pub fn prometheus(&self, restarts: u32, crashes: u32) -> String {
+        let mut registry = Registry::with_prefix("murmur");
+        registry.register(
+            "requests",
+            "Requests answered, by route and status",
+            self.requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time to the response head, by route",
+            self.durations.clone(),
+        );
+        registry.register(
+            "response_bytes",
+            "Engine response bytes relayed to clients",
+            ConstCounter::new(self.bytes_out()),
+        );
+        registry.register(
+            "engine_restarts",
+            "Engine restarts of every kind",
+            ConstCounter::new(u64::from(restarts)),
+        );
+        registry.register(
+            "engine_crashes",
+            "Crashes in a row, counted against the restart budget",
+            ConstGauge::new(i64::from(crashes)),
+        );
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+        text
+    }
+}
+
+/// What `prometheus()` returns.
+pub const PROMETHEUS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+}
+
+/// From 5 ms to ~20 s: a health check to a long paragraph.
+fn duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 13))
+}
