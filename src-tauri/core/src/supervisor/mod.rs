@@ -18,6 +18,7 @@
 //! so the next `ensure_ready` does not hand out the same dead port.
 
 mod actor;
+mod host;
 mod logs;
 mod memory;
 pub mod pidfile;
@@ -26,7 +27,7 @@ pub mod process;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
+use tokio::time::Instant;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -115,6 +116,11 @@ impl Supervisor {
     /// Start the actor on the current tokio runtime. With `auto_start`, the engine begins
     /// warming up right away; otherwise the first request starts it.
     pub fn spawn(settings: Settings, data_dir: &Path, client: HttpClient) -> Self {
+        Self::spawn_on(settings, data_dir, Arc::new(host::SystemHost::new(client)))
+    }
+
+    /// [`Self::spawn`] with engines run by `host` (the actor's unit tests script one).
+    fn spawn_on(settings: Settings, data_dir: &Path, host: Arc<dyn host::Host>) -> Self {
         let shared = Arc::new(Shared {
             epoch: Instant::now(),
             last_activity_ms: AtomicU64::new(0),
@@ -125,7 +131,7 @@ impl Supervisor {
         let (commands, inbox) = mpsc::unbounded_channel();
         let auto_start = settings.supervisor.auto_start;
         let (actor, status) =
-            actor::Actor::new(settings, data_dir, client, shared.clone(), log.clone());
+            actor::Actor::new(settings, data_dir, host, shared.clone(), log.clone());
         tokio::spawn(actor.run(inbox));
         if auto_start {
             let _ = commands.send(Command::Start(None));
@@ -238,3 +244,6 @@ impl Backend for Supervisor {
         crate::backend::Activity::new(Busy::begin(&self.shared))
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests;

@@ -54,9 +54,14 @@ pub fn write(path: &Path, pid: u32) -> std::io::Result<()> {
     let record =
         Record::of(pid).ok_or_else(|| std::io::Error::other(format!("process {pid} is gone")))?;
     let text = serde_json::to_string(&record).map_err(std::io::Error::other)?;
-    let tmp = path.with_extension("pid.tmp");
-    fs_err::write(&tmp, text)?;
-    fs_err::rename(&tmp, path)
+    // A temporary file of its own (two Murmurs starting at once never share one), renamed
+    // over the pidfile.
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::Builder::new()
+        .prefix(".engine.pid.")
+        .tempfile_in(dir)?;
+    std::io::Write::write_all(&mut file, text.as_bytes())?;
+    file.persist(path).map(drop).map_err(|e| e.error)
 }
 
 /// Forget the engine (it exited or was stopped).

@@ -88,14 +88,11 @@ mod platform {
         command.process_group(0);
         #[cfg(target_os = "linux")]
         // SAFETY: the closure runs in the child between fork and exec, where only
-        // async-signal-safe calls are allowed; prctl(2) is one, and it touches no memory of
-        // the parent.
+        // async-signal-safe calls are allowed; prctl(2) (what `set_pdeathsig` calls) is one,
+        // and it touches no memory of the parent.
         unsafe {
             command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
+                nix::sys::prctl::set_pdeathsig(NixSignal::SIGKILL).map_err(std::io::Error::from)
             });
         }
     }
@@ -114,7 +111,7 @@ mod platform {
 
     pub fn describe_signal(status: &std::process::ExitStatus) -> (String, bool) {
         match status.signal() {
-            Some(libc::SIGKILL) => ("killed by SIGKILL".into(), true),
+            Some(sig) if sig == NixSignal::SIGKILL as i32 => ("killed by SIGKILL".into(), true),
             Some(sig) => {
                 let name = NixSignal::try_from(sig)
                     .map(|s| s.as_str())

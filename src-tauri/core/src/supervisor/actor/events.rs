@@ -7,14 +7,25 @@ impl Actor {
         match event {
             Event::Exited { generation, status } => self.on_exit(generation, status),
             Event::Warmup { generation, warmup } => {
-                if matches!(self.phase, Phase::Provisioning { generation: g } if g == generation) {
-                    self.warmup = warmup;
+                if let Phase::Provisioning {
+                    generation: g,
+                    warmup: current,
+                    ..
+                } = &mut self.phase
+                    && *g == generation
+                {
+                    *current = warmup;
                 }
             }
             Event::Provisioned { generation, result } => {
-                if !matches!(self.phase, Phase::Provisioning { generation: g } if g == generation) {
-                    return; // stopped or restarted meanwhile
-                }
+                let auto = match self.phase {
+                    Phase::Provisioning {
+                        generation: g,
+                        auto,
+                        ..
+                    } if g == generation => auto,
+                    _ => return, // stopped or restarted meanwhile
+                };
                 match result {
                     Ok(runtime) => {
                         let how = if runtime.fast_path {
@@ -31,9 +42,16 @@ impl Actor {
                             self.log.line(&format!("[murmur] {note}"));
                         }
                         self.runtime_note = runtime.note.clone();
-                        self.spawn_engine(Some(runtime), "Python environment ready");
+                        self.spawn_engine(Some(runtime), auto, "Python environment ready");
                     }
-                    Err(e) => self.start_failed(e.message, Some(e.hint)),
+                    // Not retried by the next request: a broken environment or a model that
+                    // cannot be fetched needs the user (or a restart) first.
+                    Err(e) => {
+                        tracing::error!("engine start failed: {}", e.message);
+                        self.log
+                            .line(&format!("[murmur] start failed: {}", e.message));
+                        self.give_up(NotReady::new(e.message).hint(e.hint));
+                    }
                 }
             }
             Event::Probe {
@@ -41,8 +59,10 @@ impl Actor {
                 probe,
                 latency,
             } => {
-                if self.phase.run().is_some_and(|r| r.generation == generation) {
-                    self.probe_in_flight = false;
+                if let Some(run) = self.phase.run_mut()
+                    && run.generation == generation
+                {
+                    run.probe_in_flight = false;
                     self.on_probe(probe, latency);
                 }
             }
@@ -58,10 +78,9 @@ impl Actor {
         }
         let (pid, we_killed, uptime) = (run.pid, run.we_killed, run.started.elapsed());
         let stop_reason = run.stop_reason.clone();
-        self.probe_in_flight = false;
         pidfile::remove(&self.pidfile());
         // The leader is gone; take anything it left in its group with it.
-        signal_group(pid, Signal::Kill);
+        self.host.signal(pid, Signal::Kill);
 
         let description = match &status {
             Ok(status) => {
@@ -88,7 +107,7 @@ impl Actor {
                     Then::Stop => self.set_phase(Phase::Stopped, "stopped"),
                     Then::Idle => self.set_phase(Phase::Idle, "unloaded after inactivity"),
                     Then::Restart => self.start_engine(false, "restarting"),
-                    Then::Fail(reason) => self.set_phase(Phase::Failed(reason), "gave up"),
+                    Then::Fail(reason) => self.give_up(NotReady::new(reason)),
                     Then::Shutdown => {
                         self.set_phase(Phase::Stopped, "shut down");
                         self.exit = true;
@@ -96,23 +115,19 @@ impl Actor {
                 }
                 self.answer_stop_waiters();
             }
-            Phase::Starting { .. } => {
+            Phase::Starting { auto, .. } => {
                 let message = format!(
                     "the engine {description} while starting{}",
                     self.stderr_tail()
                 );
-                if self.auto_restart {
+                if auto {
                     self.on_crash(message, uptime);
                 } else {
-                    self.fail_waiters(
-                        NotReady::new(message.clone())
+                    self.report(
+                        NotReady::new(message)
                             .stage("starting")
                             .hint("see the engine log; the next request tries again"),
                     );
-                    self.error = Some(ErrorInfo {
-                        message,
-                        hint: Some("see the engine log; the next request tries again".into()),
-                    });
                     self.set_phase(Phase::Stopped, "exited while starting");
                 }
             }
@@ -121,7 +136,25 @@ impl Actor {
         }
     }
 
+    /// The engine died (or hung) after `uptime`: restart it after a pause while the crash
+    /// budget lasts, else give up.
     pub(super) fn on_crash(&mut self, message: String, uptime: Duration) {
+        match self.spend_crash(uptime) {
+            Budget::Retry(attempt) => {
+                let delay = Duration::from_millis(self.settings.supervisor.restart_delay_ms);
+                let until = crate::time::later_tokio(Instant::now(), delay);
+                self.set_phase(Phase::Backoff { until, attempt }, &message);
+            }
+            Budget::Spent => {
+                let reason = self.spent_reason(&message);
+                self.give_up(NotReady::new(reason));
+            }
+        }
+    }
+
+    /// Count a crash against the budget: `max_restarts` in a row, where a run that lasted
+    /// `healthy_reset_secs` starts the count again. The one place the budget is kept.
+    pub(super) fn spend_crash(&mut self, uptime: Duration) -> Budget {
         let sup = &self.settings.supervisor;
         if uptime >= Duration::from_secs(sup.healthy_reset_secs) {
             self.crashes = 0;
@@ -129,32 +162,34 @@ impl Actor {
         self.crashes += 1;
         if sup.restart_on_crash && self.crashes <= sup.max_restarts {
             self.total_restarts += 1;
-            let until =
-                crate::time::later(Instant::now(), Duration::from_millis(sup.restart_delay_ms));
-            let attempt = self.crashes;
-            self.set_phase(Phase::Backoff { until, attempt }, &message);
+            Budget::Retry(self.crashes)
         } else {
-            let reason = if sup.restart_on_crash {
-                format!(
-                    "{message}; it crashed {} times in a row{}",
-                    self.crashes,
-                    self.stderr_tail()
-                )
-            } else {
-                format!("{message}{}", self.stderr_tail())
-            };
-            self.fail(reason);
+            Budget::Spent
         }
     }
 
-    pub(super) fn fail(&mut self, reason: String) {
-        let hint = "see the engine log, then restart the engine or change its settings";
-        self.fail_waiters(NotReady::new(reason.clone()).stage("failed").hint(hint));
-        self.error = Some(ErrorInfo {
-            message: reason.clone(),
-            hint: Some(hint.into()),
-        });
-        self.set_phase(Phase::Failed(reason), "gave up");
+    fn spent_reason(&self, message: &str) -> String {
+        if self.settings.supervisor.restart_on_crash {
+            format!(
+                "{message}; it crashed {} times in a row{}",
+                self.crashes,
+                self.stderr_tail()
+            )
+        } else {
+            format!("{message}{}", self.stderr_tail())
+        }
+    }
+
+    /// The one give-up path: the waiters and the status get `reason`, and the engine stays
+    /// down until the user restarts it or changes its settings.
+    pub(super) fn give_up(&mut self, mut reason: NotReady) {
+        if reason.hint.is_none() {
+            reason.hint =
+                Some("see the engine log, then restart the engine or change its settings".into());
+        }
+        let message = reason.message.clone();
+        self.report(reason.stage("failed"));
+        self.set_phase(Phase::Failed(message), "gave up");
     }
 
     pub(super) fn on_probe(&mut self, probe: Probe, latency: Duration) {
@@ -178,7 +213,7 @@ impl Actor {
                 let reading = self.sampler.sample(Some(run.pid));
                 self.memory.system_available_mb = reading.available_mb;
                 self.memory.engine_rss_mb = reading.engine_rss_mb;
-                let next_health = crate::time::later(Instant::now(), self.health_interval());
+                let next_health = crate::time::later_tokio(Instant::now(), self.health_interval());
                 self.set_phase(Phase::Ready { run, next_health }, "answered its probe");
                 self.shared.dead_port.store(0, Ordering::SeqCst);
                 for waiter in self.waiters.drain(..) {
@@ -204,14 +239,16 @@ impl Actor {
                 tracing::warn!(failures, "engine health check failed: {probe:?}");
                 if failures >= self.settings.supervisor.health_failures_before_restart {
                     let why = format!("stopped answering: {failures} health checks failed");
-                    self.crashes += 1;
-                    if self.crashes <= self.settings.supervisor.max_restarts {
-                        self.total_restarts += 1;
-                        self.begin_stop(Then::Restart, &why);
-                    } else {
-                        let reason =
-                            format!("the engine {why}, after {} restarts", self.crashes - 1);
-                        self.begin_stop(Then::Fail(reason), &why);
+                    let uptime = self
+                        .phase
+                        .run()
+                        .map_or(Duration::ZERO, |r| r.started.elapsed());
+                    match self.spend_crash(uptime) {
+                        Budget::Retry(_) => self.begin_stop(Then::Restart, &why),
+                        Budget::Spent => {
+                            let reason = self.spent_reason(&format!("the engine {why}"));
+                            self.begin_stop(Then::Fail(reason), &why);
+                        }
                     }
                 }
             }

@@ -4,7 +4,6 @@ use super::*;
 
 impl Actor {
     pub(super) fn start_engine(&mut self, auto: bool, reason: &str) {
-        self.auto_restart = auto;
         self.error = None;
         let reading = self.sampler.sample(None);
         self.memory.system_available_mb = reading.available_mb;
@@ -17,14 +16,14 @@ impl Actor {
         }
 
         if let Some((project, name)) = engine::python_project(&self.settings) {
-            self.provision(project, name, reason);
+            self.provision(project, name, auto, reason);
         } else {
-            self.spawn_engine(None, reason);
+            self.spawn_engine(None, auto, reason);
         }
     }
 
     /// Provision the engine's Python runtime on a helper task; `Event::Provisioned` continues.
-    fn provision(&mut self, project: PathBuf, name: String, reason: &str) {
+    fn provision(&mut self, project: PathBuf, name: String, auto: bool, reason: &str) {
         self.generation += 1;
         let generation = self.generation;
         let (events, log) = (self.events_tx.clone(), self.log.clone());
@@ -80,16 +79,28 @@ impl Actor {
             };
             let _ = events.send(Event::Provisioned { generation, result });
         });
-        self.warmup = Warmup {
+        let warmup = Warmup {
             stage: Some("python".into()),
             message: Some("checking the Python environment".into()),
             ..Warmup::default()
         };
-        self.set_phase(Phase::Provisioning { generation }, reason);
+        self.set_phase(
+            Phase::Provisioning {
+                generation,
+                warmup,
+                auto,
+            },
+            reason,
+        );
     }
 
     /// Start the engine process (its runtime, if it has one, is ready).
-    pub(super) fn spawn_engine(&mut self, runtime: Option<crate::runtime::Runtime>, reason: &str) {
+    pub(super) fn spawn_engine(
+        &mut self,
+        runtime: Option<crate::runtime::Runtime>,
+        auto: bool,
+        reason: &str,
+    ) {
         let port = match free_port() {
             Ok(port) => port,
             Err(e) => {
@@ -115,39 +126,35 @@ impl Actor {
             launch.program,
             launch.args.join(" ")
         ));
-        let spawned = match process::spawn(&launch, None) {
-            Ok(spawned) => spawned,
+        let child = match self.host.spawn(&launch) {
+            Ok(child) => child,
             Err(e) => {
-                let hint =
-                    "check [engine.custom] command: the program must exist and be executable";
+                let hint = if self.settings.engine.id == crate::config::EngineId::Custom {
+                    "check [engine.custom] command: the program must exist and be executable"
+                } else {
+                    "Murmur's Python environment may be damaged: restart the engine to check it again"
+                };
                 return self.start_failed(e.to_string(), Some(hint.into()));
             }
         };
         self.generation += 1;
         let generation = self.generation;
-        let mut child = spawned.child;
-        let stdin = child.stdin.take();
-        if let Err(e) = pidfile::write(&self.pidfile(), spawned.pid) {
+        if let Err(e) = pidfile::write(&self.pidfile(), child.pid) {
             tracing::warn!("cannot record the engine pid: {e}");
         }
-        for stream in [
-            child.stdout.take().map(Output::Out),
-            child.stderr.take().map(Output::Err),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            tokio::spawn(copy_lines(stream, self.log.clone()));
+        for output in child.output {
+            tokio::spawn(copy(output, self.log.clone()));
         }
         let events = self.events_tx.clone();
+        let exited = child.exited;
         tokio::spawn(async move {
-            let status = child.wait().await;
+            let status = exited.await;
             let _ = events.send(Event::Exited { generation, status });
         });
 
         let now = Instant::now();
         let run = Running {
-            pid: spawned.pid,
+            pid: child.pid,
             port,
             generation,
             started: now,
@@ -155,9 +162,10 @@ impl Actor {
             probe_path: launch.probe_path,
             we_killed: false,
             stop_reason: None,
-            _stdin: stdin,
+            probe_in_flight: false,
+            _lifeline: child.lifeline,
         };
-        let deadline = crate::time::later(
+        let deadline = crate::time::later_tokio(
             now,
             Duration::from_secs(self.settings.supervisor.startup_timeout_secs),
         );
@@ -167,6 +175,7 @@ impl Actor {
                 run,
                 deadline,
                 next_probe: now,
+                auto,
             },
             reason,
         );
@@ -176,10 +185,9 @@ impl Actor {
     pub(super) fn start_failed(&mut self, message: String, hint: Option<String>) {
         tracing::error!("engine start failed: {message}");
         self.log.line(&format!("[murmur] start failed: {message}"));
-        let mut reason = NotReady::new(message.clone()).stage("starting");
-        reason.hint = hint.clone();
-        self.fail_waiters(reason);
-        self.error = Some(ErrorInfo { message, hint });
+        let mut reason = NotReady::new(message).stage("starting");
+        reason.hint = hint;
+        self.report(reason);
         self.set_phase(Phase::Stopped, "start failed");
     }
 
@@ -199,8 +207,8 @@ impl Actor {
         self.log
             .line(&format!("[murmur] stopping engine {} ({reason})", run.pid));
         run.stop_reason = Some(reason.to_string());
-        signal_group(run.pid, Signal::Term);
-        let kill_at = crate::time::later(
+        self.host.signal(run.pid, Signal::Term);
+        let kill_at = crate::time::later_tokio(
             Instant::now(),
             Duration::from_secs(self.settings.supervisor.stop_grace_secs),
         );
@@ -208,20 +216,9 @@ impl Actor {
     }
 }
 
-enum Output {
-    Out(tokio::process::ChildStdout),
-    Err(tokio::process::ChildStderr),
-}
-
-async fn copy_lines(output: Output, log: EngineLog) {
-    match output {
-        Output::Out(out) => copy(BufReader::new(out), &log).await,
-        Output::Err(err) => copy(BufReader::new(err), &log).await,
-    }
-}
-
-async fn copy<R: tokio::io::AsyncBufRead + Unpin>(reader: R, log: &EngineLog) {
-    let mut lines = reader.lines();
+/// Copy an engine's output into its log, line by line.
+async fn copy(output: Box<dyn tokio::io::AsyncBufRead + Send + Unpin>, log: EngineLog) {
+    let mut lines = output.lines();
     while let Ok(Some(line)) = lines.next_line().await {
         log.line(&line);
     }

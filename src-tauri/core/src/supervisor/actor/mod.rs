@@ -14,19 +14,21 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::AsyncBufReadExt;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 
+use super::host::{Host, ProbeTarget};
 use super::logs::EngineLog;
 use super::memory::{self, Sampler};
-use super::process::{self, Signal, signal_group};
+use super::process::{self, Signal};
 use super::{Command, Shared, loopback, pidfile};
 use crate::backend::{NotReady, Upstream};
 use crate::config::Settings;
 use crate::engine;
-use crate::http_client::{self, HttpClient, Probe};
+use crate::http_client::Probe;
 use crate::status::{EngineInfo, ErrorInfo, Health, Memory, Restarts, State, Status, Warmup};
 
 const PROBE_EVERY: Duration = Duration::from_millis(250);
@@ -44,8 +46,10 @@ struct Running {
     we_killed: bool,
     /// Why Murmur is stopping it, if it is.
     stop_reason: Option<String>,
+    /// A health or readiness probe is on its way (one at a time).
+    probe_in_flight: bool,
     /// The launcher's lifeline: the engine exits when this pipe closes.
-    _stdin: Option<tokio::process::ChildStdin>,
+    _lifeline: Option<Box<dyn Send + Sync>>,
 }
 
 /// What to do once a stopping engine has exited.
@@ -65,11 +69,15 @@ enum Phase {
     /// Preparing the Python runtime; the generation tags its report.
     Provisioning {
         generation: u64,
+        warmup: Warmup,
+        /// An automatic restart after a crash (a failure counts against the budget).
+        auto: bool,
     },
     Starting {
         run: Running,
         deadline: Instant,
         next_probe: Instant,
+        auto: bool,
     },
     Ready {
         run: Running,
@@ -95,6 +103,24 @@ impl Phase {
             _ => None,
         }
     }
+
+    fn run_mut(&mut self) -> Option<&mut Running> {
+        match self {
+            Self::Starting { run, .. } | Self::Ready { run, .. } | Self::Stopping { run, .. } => {
+                Some(run)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What is left of the crash budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    /// Restart; this is attempt N in a row.
+    Retry(u32),
+    /// Give up.
+    Spent,
 }
 
 /// Reports from the helper tasks.
@@ -127,7 +153,7 @@ struct Prepare {
 pub(super) struct Actor {
     settings: Settings,
     data_dir: PathBuf,
-    client: HttpClient,
+    host: Arc<dyn Host>,
     shared: Arc<Shared>,
     log: EngineLog,
     status: watch::Sender<Status>,
@@ -139,9 +165,6 @@ pub(super) struct Actor {
     waiters: Vec<oneshot::Sender<Result<Upstream, NotReady>>>,
     /// Callers waiting for a stop (or restart, or shutdown) to finish.
     stop_waiters: Vec<oneshot::Sender<()>>,
-    /// The start in progress was an automatic restart after a crash.
-    auto_restart: bool,
-    probe_in_flight: bool,
     crashes: u32,
     total_restarts: u32,
     last_exit: Option<String>,
@@ -149,7 +172,6 @@ pub(super) struct Actor {
     memory: Memory,
     sampler: Sampler,
     error: Option<ErrorInfo>,
-    warmup: Warmup,
     /// The last runtime's note (a system interpreter, a failed update), shown in the status.
     runtime_note: Option<String>,
     exit: bool,
@@ -162,7 +184,7 @@ impl Actor {
     pub(super) fn new(
         settings: Settings,
         data_dir: &Path,
-        client: HttpClient,
+        host: Arc<dyn Host>,
         shared: Arc<Shared>,
         log: EngineLog,
     ) -> (Self, watch::Receiver<Status>) {
@@ -177,7 +199,7 @@ impl Actor {
         let actor = Self {
             settings,
             data_dir: data_dir.to_path_buf(),
-            client,
+            host,
             shared,
             log,
             status,
@@ -187,8 +209,6 @@ impl Actor {
             generation: 0,
             waiters: Vec::new(),
             stop_waiters: Vec::new(),
-            auto_restart: false,
-            probe_in_flight: false,
             crashes: 0,
             total_restarts: 0,
             last_exit: None,
@@ -196,7 +216,6 @@ impl Actor {
             memory: Memory::default(),
             sampler: Sampler::default(),
             error: None,
-            warmup: Warmup::default(),
             runtime_note: None,
             exit: false,
             reason: String::new(),
@@ -231,7 +250,7 @@ impl Actor {
                     Some(command) => self.command(command),
                     None => self.command(Command::Shutdown(oneshot::channel().0)),
                 },
-                () = tokio::time::sleep_until(wake.into()) => self.tick(),
+                () = tokio::time::sleep_until(wake) => self.tick(),
             }
             self.publish();
         }
@@ -246,6 +265,15 @@ impl Actor {
         for waiter in self.waiters.drain(..) {
             let _ = waiter.send(Err(reason.clone()));
         }
+    }
+
+    /// A start that went wrong: the waiting requests get `reason`, and the status shows it.
+    fn report(&mut self, reason: NotReady) {
+        self.error = Some(ErrorInfo {
+            message: reason.message.clone(),
+            hint: reason.hint.clone(),
+        });
+        self.fail_waiters(reason);
     }
 
     fn answer_stop_waiters(&mut self) {

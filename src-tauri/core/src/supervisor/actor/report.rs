@@ -75,7 +75,7 @@ impl Actor {
             health: self.health.clone(),
             memory: self.memory.clone(),
             warmup: match &self.phase {
-                Phase::Provisioning { .. } => self.warmup.clone(),
+                Phase::Provisioning { warmup, .. } => warmup.clone(),
                 Phase::Starting { .. } => Warmup {
                     stage: Some("server".into()),
                     message: Some("waiting for the engine to answer".into()),

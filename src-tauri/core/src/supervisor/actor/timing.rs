@@ -1,8 +1,6 @@
 //! What is due when: probes, health checks, the kill after the grace period, restarts.
 
 use super::*;
-use crate::http_client::Probe;
-use crate::port_owner::Holder;
 
 impl Actor {
     pub(super) fn health_interval(&self) -> Duration {
@@ -22,13 +20,13 @@ impl Actor {
                 let mut wake = *next_health;
                 if sup.idle_unload_secs > 0 {
                     let idle = Duration::from_secs(sup.idle_unload_secs);
-                    wake = wake.min(crate::time::later(
+                    wake = wake.min(crate::time::later_tokio(
                         Instant::now(),
                         idle.saturating_sub(self.shared.idle_for()),
                     ));
                 }
                 if self.crashes > 0 {
-                    wake = wake.min(crate::time::later(
+                    wake = wake.min(crate::time::later_tokio(
                         run.started,
                         Duration::from_secs(sup.healthy_reset_secs),
                     ));
@@ -80,8 +78,10 @@ impl Actor {
                 {
                     self.begin_stop(Then::Idle, "idle");
                 } else if now >= *next_health {
-                    *next_health =
-                        crate::time::later(now, Duration::from_secs(sup.health_interval_secs));
+                    *next_health = crate::time::later_tokio(
+                        now,
+                        Duration::from_secs(sup.health_interval_secs),
+                    );
                     let pid = run.pid;
                     let reading = self.sampler.sample(Some(pid));
                     self.memory.system_available_mb = reading.available_mb;
@@ -97,7 +97,7 @@ impl Actor {
                         run.pid
                     ));
                     run.we_killed = true;
-                    signal_group(run.pid, Signal::Kill);
+                    self.host.signal(run.pid, Signal::Kill);
                     *kill_at = now + Duration::from_secs(5);
                 }
             }
@@ -111,36 +111,23 @@ impl Actor {
     }
 
     pub(super) fn spawn_probe(&mut self, timeout: Duration) {
-        let Some(run) = self.phase.run() else {
+        let Some(run) = self.phase.run_mut() else {
             return;
         };
-        if self.probe_in_flight {
+        if run.probe_in_flight {
             return;
         }
-        self.probe_in_flight = true;
-        let url = format!("http://127.0.0.1:{}{}", run.port, run.probe_path);
-        let (generation, client, events) =
-            (run.generation, self.client.clone(), self.events_tx.clone());
-        let (port, group) = (run.port, run.pid);
+        run.probe_in_flight = true;
+        let target = ProbeTarget {
+            url: format!("http://127.0.0.1:{}{}", run.port, run.probe_path),
+            port: run.port,
+            group: run.pid,
+            timeout,
+        };
+        let (generation, events) = (run.generation, self.events_tx.clone());
+        let probe = self.host.probe(target);
         tokio::spawn(async move {
-            let mut latency = Duration::ZERO;
-            // An answer counts only from the engine's own process group: the port number is
-            // in the engine's command line, and another local process could bind it first.
-            // Probed only once the engine's group is seen listening (nothing is ever sent to
-            // a stranger), and checked again after the answer.
-            let probe = match holder(port, group).await {
-                Holder::Other(other) => Probe::Foreign(describe(port, &other)),
-                Holder::Nobody => Probe::Unreachable(format!("nothing listens on port {port} yet")),
-                Holder::Group | Holder::Unknown => {
-                    let started = Instant::now();
-                    let answer = http_client::probe(&client, &url, timeout).await;
-                    latency = started.elapsed();
-                    match (answer, holder(port, group).await) {
-                        (Probe::Ok, Holder::Other(other)) => Probe::Foreign(describe(port, &other)),
-                        (answer, _) => answer,
-                    }
-                }
-            };
+            let (probe, latency) = probe.await;
             let _ = events.send(Event::Probe {
                 generation,
                 probe,
@@ -148,18 +135,4 @@ impl Actor {
             });
         });
     }
-}
-
-/// Who listens on the engine's `port`, seen from its process `group`.
-async fn holder(port: u16, group: u32) -> Holder {
-    tokio::task::spawn_blocking(move || crate::port_owner::check(port, group))
-        .await
-        .unwrap_or(Holder::Unknown)
-}
-
-fn describe(port: u16, other: &crate::port_owner::PortOwner) -> String {
-    format!(
-        "port {port} is held by {} (pid {}), not by the engine",
-        other.name, other.pid
-    )
 }

@@ -1,0 +1,317 @@
+//! The actor's state transitions through its seam: a scripted [`Host`] plays the engine
+//! processes, and tokio's paused clock plays time, so crash budgets, health checks and idle
+//! timers that take minutes run in microseconds, the same way every time. (The end-to-end
+//! tests in `tests/` run the same actor on real processes.)
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::Supervisor;
+use super::host::{Child, Host, ProbeTarget};
+use super::process::{Signal, SpawnError};
+use crate::backend::Backend;
+use crate::config::{EngineId, Settings};
+use crate::engine::Launch;
+use crate::http_client::Probe;
+use crate::status::{State, Status};
+
+/// Fake pids sit above Linux's largest `pid_max` (2^22): never a real process.
+const FIRST_PID: u32 = 10_000_000;
+
+#[derive(Default)]
+struct Script {
+    spawned: Vec<u32>,
+    /// Running processes, and how to end each.
+    running: HashMap<u32, oneshot::Sender<ExitStatus>>,
+    /// These answer no probe (a wedged engine).
+    hung: HashSet<u32>,
+    /// These ignore SIGTERM.
+    stubborn: HashSet<u32>,
+    signals: Vec<(u32, Signal, Instant)>,
+}
+
+#[derive(Clone, Default)]
+struct FakeHost(Arc<Mutex<Script>>);
+
+impl FakeHost {
+    fn script(&self) -> std::sync::MutexGuard<'_, Script> {
+        self.0.lock().expect("script")
+    }
+
+    fn current(&self) -> u32 {
+        *self.script().spawned.last().expect("an engine was started")
+    }
+
+    /// The engine exits on its own with `code`.
+    fn crash(&self, pid: u32, code: i32) {
+        let exit = self.script().running.remove(&pid).expect("running");
+        let _ = exit.send(ExitStatus::from_raw(code << 8));
+    }
+
+    fn spawned(&self) -> usize {
+        self.script().spawned.len()
+    }
+
+    fn signals_to(&self, pid: u32) -> Vec<(Signal, Instant)> {
+        let script = self.script();
+        let signals = script.signals.iter().filter(|(p, ..)| *p == pid);
+        signals.map(|(_, signal, at)| (*signal, *at)).collect()
+    }
+}
+
+impl Host for FakeHost {
+    fn spawn(&self, _launch: &Launch) -> Result<Child, SpawnError> {
+        let mut script = self.script();
+        let pid = FIRST_PID + script.spawned.len() as u32;
+        let (exit, exited) = oneshot::channel();
+        script.spawned.push(pid);
+        script.running.insert(pid, exit);
+        Ok(Child {
+            pid,
+            exited: Box::pin(async move { Ok(exited.await.unwrap_or_default()) }),
+            output: Vec::new(),
+            lifeline: None,
+        })
+    }
+
+    fn signal(&self, pgid: u32, signal: Signal) -> bool {
+        let mut script = self.0.lock().expect("script");
+        script.signals.push((pgid, signal, Instant::now()));
+        let obeys = signal == Signal::Kill || !script.stubborn.contains(&pgid);
+        match script.running.remove(&pgid) {
+            Some(exit) if obeys => {
+                let raw = if signal == Signal::Kill { 9 } else { 15 };
+                let _ = exit.send(ExitStatus::from_raw(raw));
+                true
+            }
+            Some(exit) => {
+                script.running.insert(pgid, exit);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn probe(&self, target: ProbeTarget) -> BoxFuture<'static, (Probe, Duration)> {
+        let script = self.script();
+        let answers =
+            script.running.contains_key(&target.group) && !script.hung.contains(&target.group);
+        Box::pin(async move {
+            if answers {
+                (Probe::Ok, Duration::from_millis(1))
+            } else {
+                tokio::time::sleep(target.timeout).await;
+                (Probe::Unreachable("timed out".into()), target.timeout)
+            }
+        })
+    }
+}
+
+fn settings() -> Settings {
+    let mut settings = Settings::default();
+    settings.engine.id = EngineId::Custom;
+    settings.engine.custom.command = vec!["fake-engine".into(), "{port}".into()];
+    let sup = &mut settings.supervisor;
+    sup.auto_start = false;
+    sup.restart_on_crash = true;
+    sup.max_restarts = 2;
+    sup.restart_delay_ms = 500;
+    sup.healthy_reset_secs = 60;
+    sup.health_interval_secs = 5;
+    sup.health_timeout_secs = 2;
+    sup.health_failures_before_restart = 3;
+    sup.startup_timeout_secs = 30;
+    sup.stop_grace_secs = 4;
+    sup.idle_unload_secs = 0;
+    settings
+}
+
+struct Harness {
+    supervisor: Supervisor,
+    host: FakeHost,
+    _dir: tempfile::TempDir,
+}
+
+fn harness(settings: Settings) -> Harness {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = FakeHost::default();
+    let supervisor = Supervisor::spawn_on(settings, dir.path(), Arc::new(host.clone()));
+    Harness {
+        supervisor,
+        host,
+        _dir: dir,
+    }
+}
+
+impl Harness {
+    /// The first status that satisfies `done` (the clock runs on while nothing else can).
+    async fn until(&self, what: &str, done: impl Fn(&Status) -> bool) -> Status {
+        let mut status = self.supervisor.status();
+        let waited = tokio::time::timeout(Duration::from_secs(3600), status.wait_for(|s| done(s)));
+        match waited.await {
+            Ok(Ok(status)) => status.clone(),
+            _ => panic!("never {what}: {:?}", self.supervisor.status().borrow()),
+        }
+    }
+
+    async fn ready(&self) -> Status {
+        self.until("ready", |s| s.state == State::Ready).await
+    }
+}
+
+fn failed(status: &Status) -> bool {
+    matches!(status.state, State::Failed { .. })
+}
+
+#[tokio::test(start_paused = true)]
+async fn crashes_restart_after_the_delay_until_the_budget_is_spent() {
+    let h = harness(settings());
+    h.supervisor.start().await.expect("ready");
+    assert_eq!(h.host.spawned(), 1);
+
+    for attempt in 1..=2 {
+        let crashed_at = Instant::now();
+        h.host.crash(h.host.current(), 1);
+        let backoff = h
+            .until("backing off", |s| matches!(s.state, State::Backoff { .. }))
+            .await;
+        assert_eq!(backoff.state.name(), "backoff");
+        assert!(matches!(backoff.state, State::Backoff { attempt: a, .. } if a == attempt));
+        let ready = h.ready().await;
+        assert_eq!(h.host.spawned(), attempt as usize + 1, "one new process");
+        assert!(
+            crashed_at.elapsed() >= Duration::from_millis(500),
+            "restarted only after restart_delay_ms"
+        );
+        assert_eq!(ready.restarts.crashes, attempt);
+        assert_eq!(ready.restarts.total, attempt);
+    }
+
+    // The third crash in a row is one more than max_restarts = 2.
+    h.host.crash(h.host.current(), 3);
+    let gave_up = h.until("failed", failed).await;
+    assert_eq!(h.host.spawned(), 3, "no restart after the budget is spent");
+    let State::Failed { reason } = &gave_up.state else {
+        unreachable!()
+    };
+    assert!(reason.contains("crashed 3 times in a row"), "{reason}");
+    assert!(gave_up.error.is_some_and(|e| e.hint.is_some()));
+
+    // A request gets the reason at once, rather than starting a fourth engine.
+    let refused = h.supervisor.start().await.expect_err("failed");
+    assert_eq!(refused.stage.as_deref(), Some("failed"));
+    assert_eq!(h.host.spawned(), 3);
+
+    // A restart by the user clears the failure and the count.
+    h.supervisor.restart().await;
+    let ready = h.ready().await;
+    assert_eq!(ready.restarts.crashes, 0);
+    assert_eq!(h.host.spawned(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_that_lasted_starts_the_crash_count_again() {
+    let mut settings = settings();
+    settings.supervisor.max_restarts = 1;
+    let h = harness(settings);
+    h.supervisor.start().await.expect("ready");
+
+    // A crash, then a restart that stays up past healthy_reset_secs: the count is back to 0.
+    h.host.crash(h.host.current(), 1);
+    let ready = h
+        .until("restarted", |s| {
+            s.state == State::Ready && s.restarts.total == 1
+        })
+        .await;
+    assert_eq!(ready.restarts.crashes, 1);
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    assert_eq!(h.supervisor.status().borrow().restarts.crashes, 0);
+
+    // So the next crash is the first in a row again: restarted, not given up on.
+    h.host.crash(h.host.current(), 1);
+    h.until("restarted again", |s| {
+        s.state == State::Ready && s.restarts.total == 2
+    })
+    .await;
+
+    // Two crashes in quick succession are over a budget of one.
+    h.host.crash(h.host.current(), 1);
+    h.until("failed", failed).await;
+    assert_eq!(h.host.spawned(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_engine_that_stops_answering_is_restarted_and_a_stubborn_one_killed() {
+    let h = harness(settings());
+    h.supervisor.start().await.expect("ready");
+    let wedged = h.host.current();
+    {
+        let mut script = h.host.script();
+        script.hung.insert(wedged);
+        script.stubborn.insert(wedged);
+    }
+    let hung_at = Instant::now();
+
+    // The first failed check marks it unhealthy; the third restarts it.
+    let unhealthy = h.until("unhealthy", |s| s.state == State::Unhealthy).await;
+    assert_eq!(unhealthy.health.consecutive_failures, 1);
+    let ready = h
+        .until("restarted", |s| {
+            s.state == State::Ready && s.engine.pid != Some(wedged)
+        })
+        .await;
+    assert_eq!(ready.restarts.total, 1);
+    assert_eq!(ready.health.consecutive_failures, 0);
+    assert!(
+        hung_at.elapsed() >= Duration::from_secs(3 * 5),
+        "three health intervals passed first"
+    );
+
+    // It ignored SIGTERM: SIGKILL followed after stop_grace_secs.
+    let signals = h.host.signals_to(wedged);
+    let term = signals
+        .iter()
+        .find(|(s, _)| *s == Signal::Term)
+        .expect("SIGTERM");
+    let kill = signals
+        .iter()
+        .find(|(s, _)| *s == Signal::Kill)
+        .expect("SIGKILL");
+    assert!(kill.1 - term.1 >= Duration::from_secs(4), "{signals:?}");
+    let last_exit = ready.restarts.last_exit.expect("the exit is recorded");
+    assert!(last_exit.contains("stopped by Murmur"), "{last_exit}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_engine_is_unloaded_and_the_next_request_wakes_it() {
+    let mut settings = settings();
+    settings.supervisor.idle_unload_secs = 30;
+    let h = harness(settings);
+    h.supervisor.start().await.expect("ready");
+    let first = h.host.current();
+
+    // A request in flight keeps it loaded, however long it takes.
+    let busy = h.supervisor.activity();
+    tokio::time::sleep(Duration::from_secs(90)).await;
+    assert_eq!(h.supervisor.status().borrow().state, State::Ready);
+    drop(busy);
+
+    // Then 30 s with nothing: unloaded, with a SIGTERM, and counted as no crash.
+    let since = Instant::now();
+    let idle = h.until("idle", |s| s.state == State::Idle).await;
+    assert!(since.elapsed() >= Duration::from_secs(30));
+    assert_eq!(h.host.signals_to(first)[0].0, Signal::Term);
+    assert_eq!(idle.restarts.crashes, 0);
+    assert_eq!(idle.engine.pid, None);
+
+    // The next request starts a new process.
+    h.supervisor.ensure_ready().await.expect("woken");
+    assert_eq!(h.host.spawned(), 2);
+}
