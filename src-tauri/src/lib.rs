@@ -162,7 +162,8 @@ async fn serve(
         Ok(bound) => {
             let control = bound.control.clone();
             app.manage(Core::new(&bound, &paths));
-            tauri::async_runtime::spawn(follow(app.clone(), tray, control));
+            tauri::async_runtime::spawn(follow(app.clone(), tray, control.clone()));
+            tauri::async_runtime::spawn(server::reload_on_sighup(control));
             tracing::info!("Murmur is listening on {}", bound.api_url());
             if show_window {
                 window::open(&app);

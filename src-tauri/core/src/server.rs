@@ -262,6 +262,30 @@ fn backend(
     }
 }
 
+/// SIGHUP re-reads the settings file: request defaults apply to the next request, and the
+/// engine restarts only if how it is launched changed. A broken file is reported and the
+/// running settings kept. Proxy settings (port, limits, security) take effect at the next
+/// start. Runs until aborted.
+pub async fn reload_on_sighup(control: Control) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match control.reload().await {
+                Ok(()) => tracing::info!("SIGHUP: settings reloaded"),
+                Err(e) => tracing::error!("SIGHUP: keeping the running settings: {e}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = control;
+    }
+}
+
 /// A bound Murmur, ready to serve: what both `murmurd` and the desktop app run.
 pub struct Bound {
     pub listener: TcpListener,

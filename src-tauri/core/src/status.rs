@@ -113,8 +113,16 @@ pub struct Warmup {
     pub stage: Option<String>,
     pub done: Option<u64>,
     pub total: Option<u64>,
-    pub unit: Option<String>,
+    pub unit: Option<Unit>,
     pub message: Option<String>,
+}
+
+/// What a warm-up's `done` and `total` count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    Packages,
+    Bytes,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,7 +1,7 @@
 //! What the tray shows for a status: the icon, the tooltip and the menu's status line. Pure
 //! functions of [`Status`], so the desktop shell only draws them (and tests need no GUI).
 
-use crate::status::{State, Status};
+use crate::status::{State, Status, Unit};
 
 /// The four tray icons (`icons/tray-*.png`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,10 +46,10 @@ pub fn status_line(status: &Status) -> String {
         State::Provisioning | State::Starting => {
             let warmup = &status.warmup;
             let detail = match (&warmup.message, warmup.done, warmup.total) {
-                (_, Some(done), Some(total)) if warmup.unit.as_deref() == Some("packages") => {
+                (_, Some(done), Some(total)) if warmup.unit == Some(Unit::Packages) => {
                     format!("installing packages {done}/{total}")
                 }
-                (_, Some(done), Some(total)) if warmup.unit.as_deref() == Some("bytes") => {
+                (_, Some(done), Some(total)) if warmup.unit == Some(Unit::Bytes) => {
                     format!(
                         "{} {}/{} MB",
                         warmup.stage.as_deref().unwrap_or("downloading"),
@@ -265,7 +265,7 @@ mod tests {
             stage: Some("packages".into()),
             done: Some(12),
             total: Some(54),
-            unit: Some("packages".into()),
+            unit: Some(Unit::Packages),
             message: Some("Resolved 54 packages".into()),
         };
         assert_eq!(
@@ -304,7 +304,7 @@ mod tests {
             stage: Some("downloading the model".into()),
             done: Some(12_500_000),
             total: Some(340_000_000),
-            unit: Some("bytes".into()),
+            unit: Some(Unit::Bytes),
             message: None,
         };
         assert_eq!(

@@ -9,7 +9,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use murmur_core::config::{self, Overrides};
-use murmur_core::control::Control;
 use murmur_core::paths::Paths;
 use murmur_core::server::{self, Bound};
 
@@ -98,7 +97,7 @@ async fn run(settings: config::Settings, paths: Paths, overrides: Overrides) -> 
     }
     let _ = stdout.flush();
 
-    let reloads = tokio::spawn(reload_on_sighup(bound.control.clone()));
+    let reloads = tokio::spawn(server::reload_on_sighup(bound.control.clone()));
     let served = bound.run(shutdown).await;
     reloads.abort();
     match served {
@@ -110,28 +109,5 @@ async fn run(settings: config::Settings, paths: Paths, overrides: Overrides) -> 
             tracing::error!("server error: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// SIGHUP re-reads the config file and hands the engine its new settings (the engine restarts
-/// if how it is launched changed). A broken file is reported and the running settings kept.
-/// Proxy settings (port, limits, security) take effect at the next start.
-async fn reload_on_sighup(control: Control) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            return;
-        };
-        while hangups.recv().await.is_some() {
-            match control.reload().await {
-                Ok(()) => tracing::info!("SIGHUP: settings reloaded"),
-                Err(e) => tracing::error!("SIGHUP: keeping the running settings: {e}"),
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = control;
     }
 }

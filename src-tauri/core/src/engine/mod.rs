@@ -1,17 +1,23 @@
-//! The engines Murmur knows.
-//!
-//! An [`EngineSpec`] is the single description of an engine: its name, the model and voice it
-//! uses when a request names none, and how to probe it. The supervisor and runtime will add
-//! how to launch it and how much memory it needs.
+//! The engines Murmur knows, as data: one module per engine ([`piper`], [`mlx_audio`],
+//! [`custom`], [`external`]), each an [`Engine`] that says what it is called, the model and
+//! voice it uses when a request names none, how to launch it, which Python project it runs
+//! in, how much memory it needs, what audio it hands back, and what must happen before it
+//! starts. The supervisor and the proxy ask [`of`]; neither knows an engine by name.
 
+pub mod custom;
+pub mod external;
+pub mod mlx_audio;
 pub mod model;
+pub mod piper;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use futures_util::future::BoxFuture;
+
 use crate::audio::EngineAudio;
-use crate::config::{CustomAudio, EngineId, Settings};
-use crate::runtime::Runtime;
+use crate::config::{EngineId, Settings};
+use crate::runtime::{Progress, Runtime};
 
 /// What Murmur knows about one engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,69 +27,6 @@ pub struct EngineSpec {
     pub display_name: &'static str,
     pub default_model: Option<&'static str>,
     pub default_voice: Option<&'static str>,
-}
-
-/// The registry.
-pub fn spec(id: EngineId) -> EngineSpec {
-    match id {
-        EngineId::Piper => EngineSpec {
-            id,
-            display_name: "Piper",
-            default_model: Some("piper"),
-            default_voice: Some("joe"),
-        },
-        EngineId::MlxAudio => EngineSpec {
-            id,
-            display_name: "MLX Audio",
-            default_model: Some("mlx-community/Kokoro-82M-bf16"),
-            default_voice: Some("af_heart"),
-        },
-        EngineId::Custom => EngineSpec {
-            id,
-            display_name: "Custom server",
-            default_model: None,
-            default_voice: None,
-        },
-        EngineId::External => EngineSpec {
-            id,
-            display_name: "External server",
-            default_model: None,
-            default_voice: None,
-        },
-    }
-}
-
-/// What the configured engine's speech responses hold, and so what Murmur asks it for:
-/// Piper streams PCM (its rate in a header), mlx-audio makes WAV without ffmpeg, a custom
-/// server says so in `[engine.custom] audio`, and an external one is passed through.
-pub fn audio(settings: &Settings) -> EngineAudio {
-    match settings.engine.id {
-        EngineId::Piper => EngineAudio::Pcm { rate: 22_050 },
-        EngineId::MlxAudio => EngineAudio::Wav,
-        EngineId::Custom => match settings.engine.custom.audio {
-            CustomAudio::Encoded => EngineAudio::Encoded,
-            CustomAudio::Wav => EngineAudio::Wav,
-            CustomAudio::Pcm => EngineAudio::Pcm {
-                rate: settings.engine.custom.sample_rate,
-            },
-        },
-        EngineId::External => EngineAudio::Encoded,
-    }
-}
-
-/// The paths the engine answers, when Murmur knows them: any other path gets Murmur's own
-/// 404 without reaching the engine. `None`: forward everything (a server Murmur does not
-/// know the routes of).
-pub fn served_paths(id: EngineId) -> Option<&'static [&'static str]> {
-    match id {
-        EngineId::Piper => Some(&[
-            "/v1/models",
-            "/v1/audio/models",
-            "/v1/audio/voices",
-            "/v1/audio/speech",
-        ]),
-        EngineId::MlxAudio | EngineId::Custom | EngineId::External => None,
-    }
 }
 
 /// How to start an engine process.
@@ -99,26 +42,166 @@ pub struct Launch {
     pub stdin_guard: bool,
 }
 
-/// The uv project an engine runs in, if it runs in Python: (project folder, runtime name).
-/// A bundled project that cannot be found yields its expected path, so provisioning fails
-/// with an error that names it.
-pub fn python_project(settings: &Settings) -> Option<(PathBuf, String)> {
-    let bundled = |name: &str| {
-        let dir = crate::runtime::bundled::locate(name)
-            .unwrap_or_else(|| PathBuf::from("python-runtime").join(name));
-        Some((dir, name.to_string()))
-    };
-    match settings.engine.id {
-        EngineId::Piper => bundled("piper"),
-        EngineId::MlxAudio => bundled("mlx-audio"),
-        EngineId::Custom => settings
-            .engine
-            .custom
-            .python_project
-            .clone()
-            .map(|dir| (dir, "custom".to_string())),
-        EngineId::External => None,
+/// Where and with what an engine process is launched.
+pub struct Place<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub data_dir: &'a Path,
+    /// Its provisioned Python runtime, if it runs in one.
+    pub runtime: Option<&'a Runtime>,
+}
+
+/// What an engine may do once its runtime is ready and before it is launched.
+pub struct Preparation<'a> {
+    pub settings: &'a Settings,
+    pub runtime: &'a Runtime,
+    /// The engine's Python project folder.
+    pub project: &'a Path,
+    pub progress: &'a Progress,
+    pub log: &'a (dyn Fn(&str) + Send + Sync),
+}
+
+/// Why an engine could not be prepared, with what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct PrepareError {
+    pub message: String,
+    pub hint: String,
+}
+
+/// One engine.
+pub trait Engine: Sync {
+    fn spec(&self) -> EngineSpec;
+
+    /// What its speech responses hold, and so what Murmur asks it for.
+    fn audio(&self, settings: &Settings) -> EngineAudio;
+
+    /// The paths it answers, when Murmur knows them: any other path gets Murmur's own 404
+    /// without reaching the engine. `None`: forward everything.
+    fn served_paths(&self) -> Option<&'static [&'static str]> {
+        None
     }
+
+    /// The uv project it runs in, if it runs in Python: (project folder, runtime name).
+    fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
+        None
+    }
+
+    /// The command that starts it, or `None` when Murmur cannot launch it (an external
+    /// server, or a Python engine whose runtime is missing).
+    fn launch(&self, _settings: &Settings, _place: &Place<'_>) -> Option<Launch> {
+        None
+    }
+
+    /// Memory it is expected to need, in MB, when known.
+    fn memory_estimate_mb(&self, _settings: &Settings) -> Option<u64> {
+        None
+    }
+
+    /// Work before launch (MLX Audio fetches its model, with progress). Default: none.
+    fn prepare<'a>(
+        &self,
+        _preparation: Preparation<'a>,
+    ) -> BoxFuture<'a, Result<(), PrepareError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// What to check when its process cannot be started.
+    fn spawn_hint(&self) -> &'static str {
+        "Murmur's Python environment may be damaged: restart the engine to check it again"
+    }
+}
+
+/// The registry.
+pub fn of(id: EngineId) -> &'static dyn Engine {
+    match id {
+        EngineId::Piper => &piper::Piper,
+        EngineId::MlxAudio => &mlx_audio::MlxAudio,
+        EngineId::Custom => &custom::Custom,
+        EngineId::External => &external::External,
+    }
+}
+
+/// The spec of engine `id`.
+pub fn spec(id: EngineId) -> EngineSpec {
+    of(id).spec()
+}
+
+/// The model a request that names none gets: the configured one, else the engine's own.
+pub fn effective_model(settings: &Settings) -> Option<String> {
+    let spec = spec(settings.engine.id);
+    settings
+        .engine
+        .model
+        .clone()
+        .or(spec.default_model.map(String::from))
+}
+
+/// The voice a request that names none gets: the configured one, else the engine's own.
+pub fn effective_voice(settings: &Settings) -> Option<String> {
+    let spec = spec(settings.engine.id);
+    settings
+        .engine
+        .voice
+        .clone()
+        .or(spec.default_voice.map(String::from))
+}
+
+/// What the configured engine's speech responses hold.
+pub fn audio(settings: &Settings) -> EngineAudio {
+    of(settings.engine.id).audio(settings)
+}
+
+/// The paths engine `id` answers, when Murmur knows them.
+pub fn served_paths(id: EngineId) -> Option<&'static [&'static str]> {
+    of(id).served_paths()
+}
+
+/// The uv project the configured engine runs in, if any.
+pub fn python_project(settings: &Settings) -> Option<(PathBuf, String)> {
+    of(settings.engine.id).python_project(settings)
+}
+
+/// The command for the configured engine on `host:port` (see [`Engine::launch`]).
+pub fn launch(
+    settings: &Settings,
+    host: &str,
+    port: u16,
+    data_dir: &Path,
+    runtime: Option<&Runtime>,
+) -> Option<Launch> {
+    let place = Place {
+        host,
+        port,
+        data_dir,
+        runtime,
+    };
+    of(settings.engine.id).launch(settings, &place)
+}
+
+/// Memory the configured engine is expected to need, in MB, when known.
+pub fn memory_estimate_mb(settings: &Settings) -> Option<u64> {
+    of(settings.engine.id).memory_estimate_mb(settings)
+}
+
+// ---- shared by the engines that run in Murmur's Python runtimes ---------------------------
+
+/// A bundled project (`python-runtime/<name>`), or its expected path, so provisioning fails
+/// with an error that names it.
+fn bundled_project(name: &str) -> (PathBuf, String) {
+    let dir = crate::runtime::bundled::locate(name)
+        .unwrap_or_else(|| PathBuf::from("python-runtime").join(name));
+    (dir, name.to_string())
+}
+
+/// `PYTHONPATH` for a runtime: its folder, then `extra` (the engine's project).
+fn python_path(runtime: Option<&Runtime>, extra: Option<&Path>) -> String {
+    let mut path: Vec<String> = runtime
+        .iter()
+        .map(|r| r.dir.to_string_lossy().into_owned())
+        .collect();
+    path.extend(extra.map(|p| p.to_string_lossy().into_owned()));
+    path.join(":")
 }
 
 /// Where GUI-launched apps on macOS do not look, but tools such as ffmpeg live.
@@ -140,141 +223,26 @@ fn engine_path() -> String {
     dirs.join(":")
 }
 
-/// The command for the configured engine on `host:port`, or `None` when Murmur cannot
-/// launch it (an external server, or a Python engine whose runtime is missing).
-///
-/// With a provisioned `runtime`, `{python}` is its interpreter, and `{python} -m module …`
-/// runs under the launcher (`-m murmur_launch module …`) so that the engine exits with Murmur.
-pub fn launch(
-    settings: &Settings,
-    host: &str,
-    port: u16,
-    data_dir: &Path,
-    runtime: Option<&Runtime>,
-) -> Option<Launch> {
-    let python_path = |extra: Option<&Path>| {
-        let mut path: Vec<String> = runtime
-            .iter()
-            .map(|r| r.dir.to_string_lossy().into_owned())
-            .collect();
-        path.extend(extra.map(|p| p.to_string_lossy().into_owned()));
-        path.join(":")
-    };
-    match settings.engine.id {
-        EngineId::Piper | EngineId::MlxAudio => {
-            let runtime = runtime?;
-            let (project, _) = python_project(settings)?;
-            let mut args: Vec<String> = vec!["-m".into(), "murmur_launch".into()];
-            if settings.engine.id == EngineId::Piper {
-                args.extend([
-                    "murmur_piper_server".into(),
-                    "--host".into(),
-                    host.into(),
-                    "--port".into(),
-                    port.to_string(),
-                ]);
-                if let Some(dir) = &settings.engine.voices_dir {
-                    args.extend(["--voices-dir".into(), dir.to_string_lossy().into_owned()]);
-                }
-            } else {
-                let logs = data_dir.join("logs").to_string_lossy().into_owned();
-                args.extend(
-                    [
-                        "mlx_audio.server",
-                        "--host",
-                        host,
-                        "--port",
-                        &port.to_string(),
-                        "--log-dir",
-                        &logs,
-                    ]
-                    .map(String::from),
-                );
-            }
-            let env = BTreeMap::from([
-                ("PYTHONPATH".to_string(), python_path(Some(&project))),
-                ("PATH".to_string(), engine_path()),
-                ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
-            ]);
-            Some(Launch {
-                program: runtime.python.to_string_lossy().into_owned(),
-                args,
-                cwd: None,
-                env,
-                probe_path: "/v1/models".into(),
-                stdin_guard: true,
-            })
-        }
-        EngineId::Custom => {
-            let custom = &settings.engine.custom;
-            let python = runtime.map(|r| r.python.to_string_lossy().into_owned());
-            let fill = |arg: &str| {
-                let arg = arg
-                    .replace("{host}", host)
-                    .replace("{port}", &port.to_string())
-                    .replace("{data_dir}", &data_dir.to_string_lossy());
-                match &python {
-                    Some(python) => arg.replace("{python}", python),
-                    None => arg,
-                }
-            };
-            let (program, args) = custom.command.split_first()?;
-            let mut args: Vec<String> = args.iter().map(|a| fill(a)).collect();
-            let mut env: BTreeMap<String, String> = custom
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), fill(v)))
-                .collect();
-            let guarded = runtime.is_some()
-                && program == "{python}"
-                && args.first().is_some_and(|a| a == "-m");
-            if guarded {
-                args.insert(1, "murmur_launch".into());
-            }
-            if runtime.is_some() {
-                let mut path = python_path(custom.python_project.as_deref());
-                if let Some(existing) = env.get("PYTHONPATH") {
-                    path = format!("{path}:{existing}");
-                }
-                env.insert("PYTHONPATH".into(), path);
-            }
-            Some(Launch {
-                program: fill(program),
-                args,
-                cwd: custom.cwd.clone(),
-                env,
-                probe_path: custom.probe_path.clone(),
-                stdin_guard: guarded,
-            })
-        }
-        EngineId::External => None,
-    }
-}
-
-/// Memory the engine is expected to need, in MB, when known. The supervisor warns when the
-/// system has less available than this plus some headroom.
-pub fn memory_estimate_mb(settings: &Settings) -> Option<u64> {
-    match settings.engine.id {
-        EngineId::MlxAudio => {
-            let model = settings
-                .engine
-                .model
-                .as_deref()
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            Some(if model.contains("kokoro") || model.is_empty() {
-                400
-            } else if model.contains("0.6b") {
-                1400
-            } else if model.contains("1.7b") {
-                3800
-            } else {
-                800
-            })
-        }
-        // Measured: onnxruntime and one medium voice, ~940 MB RSS.
-        EngineId::Piper => Some(1000),
-        EngineId::Custom | EngineId::External => None,
+/// A bundled engine's server `module args…`, run by the runtime's Python under the launcher
+/// (`-m murmur_launch module …`), so that the engine exits with Murmur.
+fn bundled_launch(runtime: &Runtime, project: &Path, module_and_args: Vec<String>) -> Launch {
+    let mut args: Vec<String> = vec!["-m".into(), "murmur_launch".into()];
+    args.extend(module_and_args);
+    let env = BTreeMap::from([
+        (
+            "PYTHONPATH".to_string(),
+            python_path(Some(runtime), Some(project)),
+        ),
+        ("PATH".to_string(), engine_path()),
+        ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
+    ]);
+    Launch {
+        program: runtime.python.to_string_lossy().into_owned(),
+        args,
+        cwd: None,
+        env,
+        probe_path: "/v1/models".into(),
+        stdin_guard: true,
     }
 }
 

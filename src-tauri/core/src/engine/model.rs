@@ -39,7 +39,7 @@ pub fn warmup(model: &str, done: u64, total: u64) -> Warmup {
         stage: Some("model".into()),
         done: Some(done),
         total: (total > 0).then_some(total),
-        unit: Some("bytes".into()),
+        unit: Some(crate::status::Unit::Bytes),
         message: Some(message),
     }
 }
@@ -148,8 +148,12 @@ mod tests {
             Some("downloading model kokoro 120/345 MB")
         );
         assert_eq!(
-            (w.done, w.total, w.unit.as_deref()),
-            (Some(120_000_000), Some(345_000_000), Some("bytes"))
+            (w.done, w.total, w.unit),
+            (
+                Some(120_000_000),
+                Some(345_000_000),
+                Some(crate::status::Unit::Bytes)
+            )
         );
     }
 

@@ -55,18 +55,9 @@ pub struct Prepared {
 impl Defaults {
     /// From settings, with the engine's own model and voice when settings name none.
     pub fn from_settings(settings: &Settings) -> Self {
-        let spec = engine::spec(settings.engine.id);
         Self {
-            model: settings
-                .engine
-                .model
-                .clone()
-                .or(spec.default_model.map(String::from)),
-            voice: settings
-                .engine
-                .voice
-                .clone()
-                .or(spec.default_voice.map(String::from)),
+            model: engine::effective_model(settings),
+            voice: engine::effective_voice(settings),
             speed: settings.engine.speed,
             response_format: settings.engine.response_format,
             lang_code: settings.engine.lang_code.clone(),

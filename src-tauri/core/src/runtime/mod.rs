@@ -77,7 +77,7 @@ impl Progress {
             stage: Some(stage.into()),
             done: Some(done),
             total,
-            unit: Some("bytes".into()),
+            unit: Some(crate::status::Unit::Bytes),
             message: Some(message.into()),
         });
     }

@@ -11,7 +11,7 @@ pub fn parse_uv_line(line: &str) -> Option<Warmup> {
         stage: Some(stage.into()),
         done,
         total,
-        unit: total.map(|_| "packages".into()),
+        unit: total.map(|_| crate::status::Unit::Packages),
         message: Some(line.to_string()),
     };
     match words.first().copied()? {

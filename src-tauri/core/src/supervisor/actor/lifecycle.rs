@@ -50,32 +50,21 @@ impl Actor {
                 hint: e.hint(),
             });
             let result = match provisioned {
-                // MLX Audio loads its model from the Hugging Face cache: fetch it first, with
-                // progress, so a missing model is a visible download and not a silent wait.
-                Ok(runtime) if settings.engine.id == crate::config::EngineId::MlxAudio => {
-                    let spec = engine::spec(settings.engine.id);
-                    let model = settings
-                        .engine
-                        .model
-                        .clone()
-                        .or(spec.default_model.map(String::from))
-                        .unwrap_or_default();
-                    let python_path = format!("{}:{}", runtime.dir.display(), project.display());
-                    engine::model::fetch(
-                        &runtime.python,
-                        &python_path,
-                        &model,
-                        &progress,
-                        &log_line,
-                    )
+                Ok(runtime) => engine::of(settings.engine.id)
+                    .prepare(engine::Preparation {
+                        settings: &settings,
+                        runtime: &runtime,
+                        project: &project,
+                        progress: &progress,
+                        log: &log_line,
+                    })
                     .await
                     .map(|()| runtime)
                     .map_err(|e| Prepare {
                         message: e.message,
                         hint: e.hint,
-                    })
-                }
-                other => other,
+                    }),
+                Err(e) => Err(e),
             };
             let _ = events.send(Event::Provisioned { generation, result });
         });
@@ -129,11 +118,7 @@ impl Actor {
         let child = match self.host.spawn(&launch) {
             Ok(child) => child,
             Err(e) => {
-                let hint = if self.settings.engine.id == crate::config::EngineId::Custom {
-                    "check [engine.custom] command: the program must exist and be executable"
-                } else {
-                    "Murmur's Python environment may be damaged: restart the engine to check it again"
-                };
+                let hint = engine::of(self.settings.engine.id).spawn_hint();
                 return self.start_failed(e.to_string(), Some(hint.into()));
             }
         };

@@ -49,18 +49,8 @@ impl Actor {
             engine: EngineInfo {
                 id: spec.id.as_str().into(),
                 name: spec.display_name.into(),
-                model: self
-                    .settings
-                    .engine
-                    .model
-                    .clone()
-                    .or(spec.default_model.map(String::from)),
-                voice: self
-                    .settings
-                    .engine
-                    .voice
-                    .clone()
-                    .or(spec.default_voice.map(String::from)),
+                model: engine::effective_model(&self.settings),
+                voice: engine::effective_voice(&self.settings),
                 pid: run.map(|r| r.pid),
                 port: run.map(|r| r.port),
                 started_at: run.map(|r| r.started_unix),

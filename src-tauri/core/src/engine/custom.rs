@@ -1,0 +1,91 @@
+//! `[engine] id = "custom"`: a server command the user gives (`[engine.custom]`), optionally
+//! in a uv project of theirs that Murmur provisions like its own.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::{Engine, EngineSpec, Launch, Place, python_path};
+use crate::audio::EngineAudio;
+use crate::config::{CustomAudio, EngineId, Settings};
+
+pub struct Custom;
+
+impl Engine for Custom {
+    fn spec(&self) -> EngineSpec {
+        EngineSpec {
+            id: EngineId::Custom,
+            display_name: "Custom server",
+            default_model: None,
+            default_voice: None,
+        }
+    }
+
+    /// What `[engine.custom] audio` says its responses hold.
+    fn audio(&self, settings: &Settings) -> EngineAudio {
+        match settings.engine.custom.audio {
+            CustomAudio::Encoded => EngineAudio::Encoded,
+            CustomAudio::Wav => EngineAudio::Wav,
+            CustomAudio::Pcm => EngineAudio::Pcm {
+                rate: settings.engine.custom.sample_rate,
+            },
+        }
+    }
+
+    fn python_project(&self, settings: &Settings) -> Option<(PathBuf, String)> {
+        settings
+            .engine
+            .custom
+            .python_project
+            .clone()
+            .map(|dir| (dir, "custom".to_string()))
+    }
+
+    /// `{host}`, `{port}`, `{data_dir}` and (with a project) `{python}` are filled in; a
+    /// `{python} -m module …` command runs under the launcher, so it exits with Murmur.
+    fn launch(&self, settings: &Settings, place: &Place<'_>) -> Option<Launch> {
+        let custom = &settings.engine.custom;
+        let runtime = place.runtime;
+        let python = runtime.map(|r| r.python.to_string_lossy().into_owned());
+        let fill = |arg: &str| {
+            let arg = arg
+                .replace("{host}", place.host)
+                .replace("{port}", &place.port.to_string())
+                .replace("{data_dir}", &place.data_dir.to_string_lossy());
+            match &python {
+                Some(python) => arg.replace("{python}", python),
+                None => arg,
+            }
+        };
+        let (program, args) = custom.command.split_first()?;
+        let mut args: Vec<String> = args.iter().map(|a| fill(a)).collect();
+        let mut env: BTreeMap<String, String> = custom
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), fill(v)))
+            .collect();
+        let guarded =
+            runtime.is_some() && program == "{python}" && args.first().is_some_and(|a| a == "-m");
+        if guarded {
+            args.insert(1, "murmur_launch".into());
+        }
+        if runtime.is_some() {
+            let mut path = python_path(runtime, custom.python_project.as_deref());
+            if let Some(existing) = env.get("PYTHONPATH") {
+                path = format!("{path}:{existing}");
+            }
+            env.insert("PYTHONPATH".into(), path);
+        }
+        Some(Launch {
+            program: fill(program),
+            args,
+            cwd: custom.cwd.clone(),
+            env,
+            probe_path: custom.probe_path.clone(),
+            stdin_guard: guarded,
+        })
+    }
+
+    fn spawn_hint(&self) -> &'static str {
+        "check [engine.custom] command: the program must exist and be executable"
+    }
+}

@@ -1,0 +1,24 @@
+//! `[engine] id = "external"`: a server Murmur does not run (`[engine] url`). Murmur only
+//! probes and forwards to it; what it sends back is passed through as it is. (Its backend is
+//! `backend::external`.)
+
+use super::{Engine, EngineSpec};
+use crate::audio::EngineAudio;
+use crate::config::{EngineId, Settings};
+
+pub struct External;
+
+impl Engine for External {
+    fn spec(&self) -> EngineSpec {
+        EngineSpec {
+            id: EngineId::External,
+            display_name: "External server",
+            default_model: None,
+            default_voice: None,
+        }
+    }
+
+    fn audio(&self, _settings: &Settings) -> EngineAudio {
+        EngineAudio::Encoded
+    }
+}

@@ -1,0 +1,62 @@
+//! Piper, through Murmur's own server (`python-runtime/piper`): streams PCM at the voice's
+//! rate, one sentence at a time. The default engine off Apple Silicon.
+
+use std::path::PathBuf;
+
+use super::{Engine, EngineSpec, Launch, Place, bundled_launch, bundled_project};
+use crate::audio::EngineAudio;
+use crate::config::{EngineId, Settings};
+
+pub struct Piper;
+
+impl Engine for Piper {
+    fn spec(&self) -> EngineSpec {
+        EngineSpec {
+            id: EngineId::Piper,
+            display_name: "Piper",
+            default_model: Some("piper"),
+            default_voice: Some("joe"),
+        }
+    }
+
+    /// PCM, its rate in `X-Audio-Sample-Rate` (this is the rate when the header is missing).
+    fn audio(&self, _settings: &Settings) -> EngineAudio {
+        EngineAudio::Pcm { rate: 22_050 }
+    }
+
+    fn served_paths(&self) -> Option<&'static [&'static str]> {
+        Some(&[
+            "/v1/models",
+            "/v1/audio/models",
+            "/v1/audio/voices",
+            "/v1/audio/speech",
+        ])
+    }
+
+    fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
+        Some(bundled_project("piper"))
+    }
+
+    fn launch(&self, settings: &Settings, place: &Place<'_>) -> Option<Launch> {
+        let runtime = place.runtime?;
+        let (project, _) = self.python_project(settings)?;
+        let mut args: Vec<String> = [
+            "murmur_piper_server",
+            "--host",
+            place.host,
+            "--port",
+            &place.port.to_string(),
+        ]
+        .map(String::from)
+        .to_vec();
+        if let Some(dir) = &settings.engine.voices_dir {
+            args.extend(["--voices-dir".into(), dir.to_string_lossy().into_owned()]);
+        }
+        Some(bundled_launch(runtime, &project, args))
+    }
+
+    /// Measured: onnxruntime and one medium voice, ~940 MB RSS.
+    fn memory_estimate_mb(&self, _settings: &Settings) -> Option<u64> {
+        Some(1000)
+    }
+}
