@@ -127,6 +127,28 @@ impl Murmurd {
     }
 
     /// The control token murmurd created in its data dir.
+    /// Call the control API with the token: `method path`, a JSON body, an `Origin`.
+    pub async fn control(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        origin: Option<&str>,
+    ) -> crate::Reply {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut req = crate::client::request(method, &self.url(path), body);
+        let headers = req.headers_mut();
+        headers.insert(
+            "authorization",
+            format!("Bearer {}", self.token()).parse().expect("header"),
+        );
+        headers.insert("content-type", "application/json".parse().expect("header"));
+        if let Some(origin) = origin {
+            headers.insert("origin", origin.parse().expect("header"));
+        }
+        crate::Client::new().exchange(req).await
+    }
+
     pub fn token(&self) -> String {
         std::fs::read_to_string(self.data_dir().join("control-token")).expect("control-token")
     }

@@ -8,36 +8,15 @@ use http::Method;
 use murmur_tests::client::request;
 use murmur_tests::murmurd::{binary, fake_engine_config};
 use murmur_tests::supervised::{QUICK, engine_pid, state};
-use murmur_tests::{Client, Murmurd, Reply};
+use murmur_tests::{Client, Murmurd};
 use serde_json::{Value, json};
-
-async fn call(
-    murmurd: &Murmurd,
-    method: Method,
-    path: &str,
-    body: Option<&Value>,
-    origin: Option<&str>,
-) -> Reply {
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut req = request(method, &murmurd.url(path), body);
-    let headers = req.headers_mut();
-    headers.insert(
-        "authorization",
-        format!("Bearer {}", murmurd.token())
-            .parse()
-            .expect("header"),
-    );
-    headers.insert("content-type", "application/json".parse().expect("header"));
-    if let Some(origin) = origin {
-        headers.insert("origin", origin.parse().expect("header"));
-    }
-    Client::new().exchange(req).await
-}
 
 #[tokio::test]
 async fn settings_are_validated_whole_saved_atomically_and_applied() {
     let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
-    let current = call(&murmurd, Method::GET, "/murmur/api/settings", None, None).await;
+    let current = murmurd
+        .control(Method::GET, "/murmur/api/settings", None, None)
+        .await;
     assert_eq!(current.status, 200);
     let current = current.json();
     assert_eq!(current["settings"]["engine"]["id"], "custom");
@@ -53,14 +32,9 @@ async fn settings_are_validated_whole_saved_atomically_and_applied() {
     let mut bad = current["settings"].clone();
     bad["engine"]["speed"] = json!(9.0);
     bad["supervisor"]["health_interval_secs"] = json!(0);
-    let reply = call(
-        &murmurd,
-        Method::PUT,
-        "/murmur/api/settings",
-        Some(&bad),
-        None,
-    )
-    .await;
+    let reply = murmurd
+        .control(Method::PUT, "/murmur/api/settings", Some(&bad), None)
+        .await;
     assert_eq!(reply.status, 422);
     let keys: Vec<String> = reply.json()["error"]["fields"]
         .as_array()
@@ -71,14 +45,9 @@ async fn settings_are_validated_whole_saved_atomically_and_applied() {
     assert_eq!(keys, ["engine.speed", "supervisor.health_interval_secs"]);
     let mut unknown = current["settings"].clone();
     unknown["proxy"]["prot"] = json!(1);
-    let reply = call(
-        &murmurd,
-        Method::PUT,
-        "/murmur/api/settings",
-        Some(&unknown),
-        None,
-    )
-    .await;
+    let reply = murmurd
+        .control(Method::PUT, "/murmur/api/settings", Some(&unknown), None)
+        .await;
     assert_eq!(reply.status, 422);
     assert_eq!(reply.json()["error"]["fields"][0]["key"], "proxy.prot");
     assert_eq!(
@@ -101,14 +70,9 @@ async fn settings_are_validated_whole_saved_atomically_and_applied() {
         .as_array_mut()
         .expect("command")
         .extend([json!("--say"), json!("reconfigured")]);
-    let reply = call(
-        &murmurd,
-        Method::PUT,
-        "/murmur/api/settings",
-        Some(&good),
-        None,
-    )
-    .await;
+    let reply = murmurd
+        .control(Method::PUT, "/murmur/api/settings", Some(&good), None)
+        .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(
         reply.json(),
@@ -133,14 +97,9 @@ async fn settings_are_validated_whole_saved_atomically_and_applied() {
     // A proxy change is saved for the next start.
     let mut proxy = good.clone();
     proxy["proxy"]["max_queue"] = json!(5);
-    let reply = call(
-        &murmurd,
-        Method::PUT,
-        "/murmur/api/settings",
-        Some(&proxy),
-        None,
-    )
-    .await;
+    let reply = murmurd
+        .control(Method::PUT, "/murmur/api/settings", Some(&proxy), None)
+        .await;
     assert_eq!(reply.json()["needs_murmur_restart"], true);
 }
 
@@ -151,38 +110,23 @@ async fn state_changes_from_other_web_pages_are_refused() {
         "[proxy]\nallowed_origins = [\"http://localhost:3000\"]\n[supervisor]\nauto_start = false\n",
     ));
     for origin in ["https://evil.example", "http://localhost:3000"] {
-        let reply = call(
-            &murmurd,
-            Method::POST,
-            "/murmur/api/engine/start",
-            None,
-            Some(origin),
-        )
-        .await;
+        let reply = murmurd
+            .control(Method::POST, "/murmur/api/engine/start", None, Some(origin))
+            .await;
         assert_eq!(
             reply.status, 403,
             "{origin}: even an allowed API origin may not drive Murmur"
         );
     }
     let own = murmurd.base.clone();
-    let reply = call(
-        &murmurd,
-        Method::POST,
-        "/murmur/api/engine/start",
-        None,
-        Some(&own),
-    )
-    .await;
+    let reply = murmurd
+        .control(Method::POST, "/murmur/api/engine/start", None, Some(&own))
+        .await;
     assert_eq!(reply.status, 200, "Murmur's own page may");
-    let logs = call(
-        &murmurd,
-        Method::GET,
-        "/murmur/api/logs?lines=50",
-        None,
-        None,
-    )
-    .await
-    .json();
+    let logs = murmurd
+        .control(Method::GET, "/murmur/api/logs?lines=50", None, None)
+        .await
+        .json();
     let lines = logs["lines"].as_array().expect("lines");
     assert!(
         lines
@@ -232,13 +176,7 @@ async fn events_stream_every_state_change() {
     let mut body = response.into_body();
     let mut states = Vec::new();
     let mut pending = String::new();
-    let started = call(
-        &murmurd,
-        Method::POST,
-        "/murmur/api/engine/start",
-        None,
-        None,
-    );
+    let started = murmurd.control(Method::POST, "/murmur/api/engine/start", None, None);
     let collect = async {
         while !states.iter().any(|s: &String| s == "ready") {
             let Some(Ok(frame)) = http_body_util::BodyExt::frame(&mut body).await else {
@@ -279,123 +217,11 @@ async fn events_stream_every_state_change() {
 }
 
 #[tokio::test]
-async fn speak_test_returns_audio_and_metrics_count_it() {
-    let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
-    let reply = call(
-        &murmurd,
-        Method::POST,
-        "/murmur/api/speak-test",
-        Some(&json!({"text": "testing"})),
-        None,
-    )
-    .await;
-    assert_eq!(reply.status, 200);
-    assert_eq!(&reply.body[..4], b"RIFF");
-    let speech = Client::new()
-        .post_json(&murmurd.url("/v1/audio/speech"), r#"{"input":"counted"}"#)
-        .await;
-    assert_eq!(speech.status, 200);
-
-    let metrics = call(&murmurd, Method::GET, "/murmur/api/metrics", None, None)
-        .await
-        .json();
-    let rows = metrics["requests"].as_array().expect("rows");
-    let speech_row = rows
-        .iter()
-        .find(|r| r["route"] == "/v1/audio/speech" && r["status"] == 200)
-        .expect("a speech row");
-    assert_eq!(speech_row["count"], 1);
-    assert!(
-        metrics["response_bytes"]
-            .as_u64()
-            .is_some_and(|b| b >= speech.body.len() as u64 * 2)
-    );
-    let text = call(
-        &murmurd,
-        Method::GET,
-        "/murmur/api/metrics?format=prometheus",
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(
-        text.header("content-type"),
-        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
-    );
-    // Read by the Prometheus client's own parser: a malformed exposition fails here.
-    let families =
-        murmur_tests::tools::parse_openmetrics(&String::from_utf8_lossy(&text.body)).await;
-    let family = |name: &str| {
-        families
-            .as_array()
-            .expect("families")
-            .iter()
-            .find(|f| f["name"] == name)
-            .unwrap_or_else(|| panic!("no {name} in {families}"))
-            .clone()
-    };
-    let sample = |family: &serde_json::Value, name: &str, labels: serde_json::Value| {
-        family["samples"]
-            .as_array()
-            .expect("samples")
-            .iter()
-            .find(|s| {
-                s["name"] == name
-                    && labels
-                        .as_object()
-                        .expect("labels")
-                        .iter()
-                        .all(|(k, v)| &s["labels"][k] == v)
-            })
-            .map(|s| s["value"].as_f64().expect("a number"))
-            .unwrap_or_else(|| panic!("no {name} {labels} in {family}"))
-    };
-    let requests = family("murmur_requests");
-    assert_eq!(requests["type"], "counter");
-    let speech_labels = serde_json::json!({"route": "/v1/audio/speech", "status": "200"});
-    assert_eq!(
-        sample(&requests, "murmur_requests_total", speech_labels),
-        1.0
-    );
-    let durations = family("murmur_request_duration_seconds");
-    assert_eq!(durations["type"], "histogram");
-    let route = serde_json::json!({"route": "/v1/audio/speech"});
-    assert_eq!(
-        sample(
-            &durations,
-            "murmur_request_duration_seconds_count",
-            route.clone()
-        ),
-        1.0
-    );
-    let seconds = sample(
-        &durations,
-        "murmur_request_duration_seconds_sum",
-        route.clone(),
-    );
-    assert!(
-        seconds > 0.0 && seconds < 30.0,
-        "a latency in seconds: {seconds}"
-    );
-    let all = sample(
-        &durations,
-        "murmur_request_duration_seconds_bucket",
-        serde_json::json!({"route": "/v1/audio/speech", "le": "+Inf"}),
-    );
-    assert_eq!(all, 1.0);
-    let bytes = family("murmur_response_bytes");
-    assert_eq!(bytes["type"], "counter");
-    assert!(
-        sample(&bytes, "murmur_response_bytes_total", serde_json::json!({}))
-            >= speech.body.len() as f64
-    );
-    assert_eq!(family("murmur_engine_crashes")["type"], "gauge");
-}
-
-#[tokio::test]
 async fn about_and_defaults_tell_a_client_where_it_stands() {
     let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
-    let about = call(&murmurd, Method::GET, "/murmur/api/about", None, None).await;
+    let about = murmurd
+        .control(Method::GET, "/murmur/api/about", None, None)
+        .await;
     assert_eq!(about.status, 200);
     let about = about.json();
     assert_eq!(about["api_url"], murmurd.url("/v1"));
@@ -405,14 +231,9 @@ async fn about_and_defaults_tell_a_client_where_it_stands() {
     );
     assert_eq!(about["version"], env!("CARGO_PKG_VERSION"));
 
-    let defaults = call(
-        &murmurd,
-        Method::GET,
-        "/murmur/api/settings/defaults",
-        None,
-        None,
-    )
-    .await;
+    let defaults = murmurd
+        .control(Method::GET, "/murmur/api/settings/defaults", None, None)
+        .await;
     assert_eq!(defaults.status, 200);
     let defaults = defaults.json();
     // What Murmur runs on without a file, not what this one's file says.
@@ -430,7 +251,9 @@ async fn a_broken_settings_file_is_reported_with_its_key_and_path() {
     let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
     let file = murmurd.data_dir().join("config.toml");
     std::fs::write(&file, "[proxy]\nmax_queue = \"many\"\n").expect("break the file");
-    let reply = call(&murmurd, Method::GET, "/murmur/api/settings", None, None).await;
+    let reply = murmurd
+        .control(Method::GET, "/murmur/api/settings", None, None)
+        .await;
     assert_eq!(reply.status, 409);
     let error = reply.json();
     assert_eq!(error["error"]["code"], "config_broken");
