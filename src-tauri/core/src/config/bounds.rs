@@ -49,6 +49,12 @@ pub fn numbers(settings: &Settings) -> Vec<(&'static str, u64, RangeInclusive<u6
             " s",
         ),
         (
+            "proxy.first_audio_timeout_secs",
+            proxy.first_audio_timeout_secs,
+            0..=DAY,
+            " s",
+        ),
+        (
             "proxy.max_concurrent_requests",
             u64::from(proxy.max_concurrent_requests),
             1..=64,
@@ -191,6 +197,16 @@ pub(super) fn check_lengths(settings: &Settings, errors: &mut Vec<FieldError>) {
         URL,
     );
     text("runtime.pypi_url", Some(&runtime.pypi_url), URL);
+    text(
+        "runtime.huggingface_url",
+        Some(&runtime.huggingface_url),
+        URL,
+    );
+    text(
+        "runtime.spacy_models_url",
+        Some(&runtime.spacy_models_url),
+        URL,
+    );
     text(
         "runtime.python_install_mirror",
         runtime.python_install_mirror.as_deref(),

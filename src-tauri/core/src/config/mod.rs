@@ -76,6 +76,9 @@ pub struct ProxySettings {
     /// A request's body must arrive within this long (408 otherwise).
     pub body_timeout_secs: u64,
     pub upstream_timeout_secs: u64,
+    /// A speech request that gets no audio from a managed engine within this long means the
+    /// engine is stuck: the request gets a 503 and the engine is restarted. 0: never.
+    pub first_audio_timeout_secs: u64,
     /// Requests in flight to the engine at once (MLX crashes under concurrency).
     pub max_concurrent_requests: u32,
     /// Requests waiting for the engine beyond those in flight; more get a 503.
@@ -103,6 +106,7 @@ impl Default for ProxySettings {
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             upstream_timeout_secs: 600,
+            first_audio_timeout_secs: 120,
             max_concurrent_requests: 1,
             max_queue: 32,
             shutdown_timeout_secs: 10,
@@ -292,6 +296,9 @@ pub struct SupervisorSettings {
     pub stop_grace_secs: u64,
     /// Stop the engine after this long without speech requests; 0 keeps it loaded.
     pub idle_unload_secs: u64,
+    /// Before calling an engine ready, ask it to speak a word: an engine whose probe answers
+    /// but whose speech path is broken is a failed start, not a "ready" that hangs.
+    pub speech_check: bool,
 }
 
 impl Default for SupervisorSettings {
@@ -308,6 +315,7 @@ impl Default for SupervisorSettings {
             startup_timeout_secs: 120,
             stop_grace_secs: 5,
             idle_unload_secs: 0,
+            speech_check: true,
         }
     }
 }
@@ -327,6 +335,11 @@ pub struct RuntimeSettings {
     /// Where uv downloads managed Pythons from (`UV_PYTHON_INSTALL_MIRROR`); unset: uv's default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub python_install_mirror: Option<String>,
+    /// The Hugging Face Hub, or a mirror of it (`HF_ENDPOINT`): where models are fetched.
+    pub huggingface_url: String,
+    /// spaCy's model releases, or a folder laid out like them: the English front end's
+    /// `en_core_web_sm` (not on PyPI) is fetched from `<url>/<name>-<version>/<wheel>`.
+    pub spacy_models_url: String,
 }
 
 impl Default for RuntimeSettings {
@@ -336,6 +349,8 @@ impl Default for RuntimeSettings {
             python: None,
             pypi_url: "https://pypi.org/pypi".into(),
             python_install_mirror: None,
+            huggingface_url: "https://huggingface.co".into(),
+            spacy_models_url: "https://github.com/explosion/spacy-models/releases/download".into(),
         }
     }
 }

@@ -145,12 +145,24 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
     check_numbers(settings, "supervisor.", &mut errors);
     check_lengths(settings, &mut errors);
 
-    let pypi = &settings.runtime.pypi_url;
-    if !(pypi.starts_with("https://") || pypi.starts_with("http://")) {
+    let runtime = &settings.runtime;
+    for (key, url) in [
+        ("runtime.pypi_url", &runtime.pypi_url),
+        ("runtime.huggingface_url", &runtime.huggingface_url),
+    ] {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            fail(&mut errors, key, format!("{url:?} is not an http(s) URL"));
+        }
+    }
+    let spacy = &runtime.spacy_models_url;
+    if !(spacy.starts_with("https://")
+        || spacy.starts_with("http://")
+        || std::path::Path::new(spacy).is_absolute())
+    {
         fail(
             &mut errors,
-            "runtime.pypi_url",
-            format!("{pypi:?} is not an http(s) URL"),
+            "runtime.spacy_models_url",
+            format!("{spacy:?} is neither an http(s) URL nor an absolute folder"),
         );
     }
     errors

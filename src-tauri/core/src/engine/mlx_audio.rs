@@ -1,6 +1,8 @@
 //! MLX Audio (`mlx_audio.server`) on Apple Silicon: Kokoro and other models on the GPU. It
-//! is asked for WAV (no ffmpeg needed), and its model is fetched before it starts, with byte
-//! progress, so a missing model is a visible download and not a silent wait.
+//! is asked for WAV (no ffmpeg needed). Everything its first request needs is in place before
+//! it starts, each with byte progress: the front ends' files PyPI lacks (the project's
+//! `assets.toml`) and the model; then it runs with the Hub offline, so it never downloads
+//! behind the user's back.
 
 use std::path::PathBuf;
 
@@ -47,7 +49,16 @@ impl Engine for MlxAudio {
         ]
         .map(String::from)
         .to_vec();
-        Some(bundled_launch(runtime, &project, args))
+        let mut launch = bundled_launch(runtime, &project, args);
+        let assets = crate::runtime::assets::installed_dirs(&project, place.data_dir);
+        if let Some(path) = launch.env.get_mut("PYTHONPATH") {
+            for dir in assets {
+                path.push(':');
+                path.push_str(&dir.to_string_lossy());
+            }
+        }
+        launch.env.extend(hub_env(settings, true));
+        Some(launch)
     }
 
     fn memory_estimate_mb(&self, settings: &Settings) -> Option<u64> {
@@ -68,17 +79,51 @@ impl Engine for MlxAudio {
         })
     }
 
-    /// mlx-audio loads its model from the Hugging Face cache: fetch it first.
+    /// The front ends' assets, then the model into the Hugging Face cache.
     fn prepare<'a>(&self, p: Preparation<'a>) -> BoxFuture<'a, Result<(), PrepareError>> {
         Box::pin(async move {
+            crate::runtime::assets::ensure(
+                p.project,
+                &p.settings.runtime,
+                p.data_dir,
+                &crate::runtime::download::DownloadPolicy::default(),
+                p.progress,
+                p.log,
+            )
+            .await
+            .map_err(|e| PrepareError {
+                message: e.message,
+                hint: e.hint,
+            })?;
             let model = super::effective_model(p.settings).unwrap_or_default();
             let python_path = format!("{}:{}", p.runtime.dir.display(), p.project.display());
-            super::model::fetch(&p.runtime.python, &python_path, &model, p.progress, p.log)
-                .await
-                .map_err(|e| PrepareError {
-                    message: e.message,
-                    hint: e.hint,
-                })
+            super::model::fetch(
+                &p.runtime.python,
+                &python_path,
+                &hub_env(p.settings, false),
+                &model,
+                p.progress,
+                p.log,
+            )
+            .await
+            .map_err(|e| PrepareError {
+                message: e.message,
+                hint: e.hint,
+            })
         })
     }
+}
+
+/// The Hub the model comes from (`[runtime] huggingface_url`); `offline` once it is cached:
+/// the server then loads it without a network call, and a voice missing from it is an error
+/// rather than a download in the middle of a request.
+fn hub_env(settings: &Settings, offline: bool) -> Vec<(String, String)> {
+    let mut env = vec![(
+        "HF_ENDPOINT".to_string(),
+        settings.runtime.huggingface_url.clone(),
+    )];
+    if offline {
+        env.push(("HF_HUB_OFFLINE".into(), "1".into()));
+    }
+    env
 }

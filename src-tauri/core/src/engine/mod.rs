@@ -54,6 +54,7 @@ pub struct Place<'a> {
 /// What an engine may do once its runtime is ready and before it is launched.
 pub struct Preparation<'a> {
     pub settings: &'a Settings,
+    pub data_dir: &'a Path,
     pub runtime: &'a Runtime,
     /// The engine's Python project folder.
     pub project: &'a Path,
@@ -178,6 +179,30 @@ pub fn launch(
     };
     of(settings.engine.id).launch(settings, &place)
 }
+
+/// The speech request Murmur sends a managed engine that answers its probe, before calling it
+/// ready: the configured model and voice, as a client's request that names neither would get.
+pub fn readiness_speech(settings: &Settings) -> bytes::Bytes {
+    let format = audio(settings)
+        .request_format()
+        .unwrap_or(settings.engine.response_format);
+    let mut request = serde_json::json!({
+        "input": READINESS_PHRASE,
+        "response_format": format.as_str(),
+        "speed": 1.0,
+        "lang_code": "a",
+    });
+    if let Some(model) = effective_model(settings) {
+        request["model"] = model.into();
+    }
+    if let Some(voice) = effective_voice(settings) {
+        request["voice"] = voice.into();
+    }
+    bytes::Bytes::from(request.to_string())
+}
+
+/// What an engine says before Murmur calls it ready.
+pub const READINESS_PHRASE: &str = "Ready.";
 
 /// Memory the configured engine is expected to need, in MB, when known.
 pub fn memory_estimate_mb(settings: &Settings) -> Option<u64> {

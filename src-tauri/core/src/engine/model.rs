@@ -29,6 +29,7 @@ pub fn parse(line: &str) -> Option<Line> {
 
 /// The warm-up shown for a progress line.
 pub fn warmup(model: &str, done: u64, total: u64) -> Warmup {
+    let done = if total > 0 { done.min(total) } else { done };
     let mb = |bytes: u64| bytes / 1_000_000;
     let message = if total > 0 {
         format!("downloading model {} {}/{} MB", model, mb(done), mb(total))
@@ -71,6 +72,7 @@ fn failure(model: &str, error: &str, offline: bool) -> FetchError {
 pub async fn fetch(
     python: &Path,
     python_path: &str,
+    env: &[(String, String)],
     model: &str,
     progress: &Progress,
     log: &(dyn Fn(&str) + Send + Sync),
@@ -83,6 +85,7 @@ pub async fn fetch(
     let mut child = tokio::process::Command::new(python)
         .args(["-m", "murmur_fetch_model", model])
         .env("PYTHONPATH", python_path)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -178,7 +181,7 @@ mod tests {
         let progress = Progress::new(move |w| sink.lock().expect("lock").push(w));
         let path = dir.path().to_string_lossy().into_owned();
         let python = Path::new("python3");
-        fetch(python, &path, "kokoro", &progress, &|_| {})
+        fetch(python, &path, &[], "kokoro", &progress, &|_| {})
             .await
             .expect("ready");
         let messages: Vec<_> = seen
@@ -188,7 +191,7 @@ mod tests {
             .filter_map(|w| w.done)
             .collect();
         assert_eq!(messages, [100, 200]);
-        let err = fetch(python, &path, "gone", &progress, &|_| {})
+        let err = fetch(python, &path, &[], "gone", &progress, &|_| {})
             .await
             .expect_err("offline");
         assert!(err.hint.contains("local model folder"), "{err:?}");

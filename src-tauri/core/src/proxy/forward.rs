@@ -63,22 +63,45 @@ pub async fn forward(
             .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
     }
 
-    let response = match tokio::time::timeout_at(deadline, state.client.request(request)).await {
-        Err(_elapsed) => return Err(ApiError::timeout(timeout)),
-        Ok(Err(e)) if e.is_connect() => {
-            state.backend.report_unreachable(upstream);
-            return Err(ApiError::unreachable(crate::http_client::describe(&e)));
-        }
-        Ok(Err(e)) => {
-            state.backend.report_unreachable(upstream);
-            tracing::warn!(error = %crate::http_client::describe(&e), "engine request failed");
-            return Err(ApiError::bad_gateway(
-                "engine_failed",
-                "the engine closed the connection without an answer",
-            ));
-        }
-        Ok(Ok(response)) => response,
+    // A managed engine that gives a speech request no audio for this long is stuck (its
+    // inference died while its HTTP side answers): the supervisor restarts it.
+    let first_audio =
+        (exchange.audio.is_some() && managed && settings.first_audio_timeout_secs > 0)
+            .then(|| Duration::from_secs(settings.first_audio_timeout_secs));
+    let first_deadline = first_audio.map_or(deadline, |wait| {
+        crate::time::later_tokio(Instant::now(), wait).min(deadline)
+    });
+    let stuck = |waited: Duration| {
+        tracing::warn!(
+            waited_secs = waited.as_secs(),
+            "a speech request got no audio: the engine is stuck"
+        );
+        state.backend.report_hung(upstream, waited);
+        ApiError::hung(waited)
     };
+
+    let response =
+        match tokio::time::timeout_at(first_deadline, state.client.request(request)).await {
+            Err(_elapsed) => {
+                return Err(match first_audio {
+                    Some(wait) if first_deadline < deadline => stuck(wait),
+                    _ => ApiError::timeout(timeout),
+                });
+            }
+            Ok(Err(e)) if e.is_connect() => {
+                state.backend.report_unreachable(upstream);
+                return Err(ApiError::unreachable(crate::http_client::describe(&e)));
+            }
+            Ok(Err(e)) => {
+                state.backend.report_unreachable(upstream);
+                tracing::warn!(error = %crate::http_client::describe(&e), "engine request failed");
+                return Err(ApiError::bad_gateway(
+                    "engine_failed",
+                    "the engine closed the connection without an answer",
+                ));
+            }
+            Ok(Ok(response)) => response,
+        };
 
     let (mut parts, incoming) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
@@ -94,7 +117,14 @@ pub async fn forward(
         metrics: state.metrics(),
     };
     if exchange.expect_body && parts.status == StatusCode::OK {
-        let first = relay.first_chunk().await.inspect_err(|e| {
+        let first = match tokio::time::timeout_at(first_deadline, relay.first_chunk()).await {
+            Ok(first) => first,
+            Err(_elapsed) => Err(match first_audio {
+                Some(wait) => stuck(wait),
+                None => ApiError::timeout(timeout),
+            }),
+        }
+        .inspect_err(|e| {
             if e.is_replayable() {
                 state.backend.report_unreachable(upstream);
             }

@@ -153,7 +153,7 @@ async fn fetch(
     Ok(bytes)
 }
 
-async fn retry<T, E: std::fmt::Display, F, Fut>(
+pub(crate) async fn retry<T, E: std::fmt::Display, F, Fut>(
     policy: &DownloadPolicy,
     mut attempt: F,
 ) -> Result<T, E>

@@ -19,6 +19,7 @@
 //! here) exits, taking its process group with it, when its stdin closes — that is, when
 //! Murmur is gone, on every OS.
 
+pub mod assets;
 pub mod bundled;
 pub mod download;
 mod progress;

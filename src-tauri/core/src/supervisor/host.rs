@@ -34,6 +34,15 @@ pub(crate) struct ProbeTarget {
     pub timeout: Duration,
 }
 
+/// A speech request to send an engine before it is called ready.
+pub(crate) struct SpeakTarget {
+    pub url: String,
+    /// The engine's process group (its probe has just checked who holds the port).
+    pub group: u32,
+    pub body: bytes::Bytes,
+    pub timeout: Duration,
+}
+
 /// Where engines run.
 pub(crate) trait Host: Send + Sync + 'static {
     fn spawn(&self, launch: &Launch) -> Result<Child, SpawnError>;
@@ -41,6 +50,8 @@ pub(crate) trait Host: Send + Sync + 'static {
     fn signal(&self, pgid: u32, signal: Signal) -> bool;
     /// Ask the engine whether it is up; answers with how long the answer took.
     fn probe(&self, target: ProbeTarget) -> BoxFuture<'static, (Probe, Duration)>;
+    /// Ask the engine to speak; answers with how many bytes of audio came back.
+    fn speak(&self, target: SpeakTarget) -> BoxFuture<'static, Result<usize, String>>;
 }
 
 /// Real processes and real HTTP.
@@ -113,6 +124,25 @@ impl Host for SystemHost {
             }
         })
     }
+
+    fn speak(&self, target: SpeakTarget) -> BoxFuture<'static, Result<usize, String>> {
+        let client = self.client.clone();
+        Box::pin(async move {
+            http_client::speak(
+                &client,
+                &target.url,
+                target.body,
+                Self::MIN_AUDIO_BYTES,
+                target.timeout,
+            )
+            .await
+        })
+    }
+}
+
+impl SystemHost {
+    /// The least an answer must hold to count as speech: a WAV header and some samples.
+    const MIN_AUDIO_BYTES: usize = 100;
 }
 
 /// Who listens on the engine's `port`, seen from its process `group`.

@@ -53,6 +53,8 @@ pub(crate) enum Command {
     Apply(Box<Settings>, oneshot::Sender<()>),
     /// The proxy could not reach the engine on this port.
     Suspect(u16),
+    /// A speech request to the engine on this port got no audio for this long.
+    Hung(u16, std::time::Duration),
 }
 
 /// Shared between the handle and the actor without messages: cheap, per-request facts.
@@ -233,6 +235,14 @@ impl Backend for Supervisor {
         if let Some(port) = upstream.authority.port_u16() {
             self.shared.dead_port.store(port, Ordering::SeqCst);
             self.send(Command::Suspect(port));
+        }
+    }
+
+    fn report_hung(&self, upstream: &Upstream, waited: std::time::Duration) {
+        if let Some(port) = upstream.authority.port_u16() {
+            // Requests that arrive meanwhile wait for the restarted engine, not this one.
+            self.shared.dead_port.store(port, Ordering::SeqCst);
+            self.send(Command::Hung(port, waited));
         }
     }
 

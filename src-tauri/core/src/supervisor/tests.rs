@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::Supervisor;
-use super::host::{Child, Host, ProbeTarget};
+use super::host::{Child, Host, ProbeTarget, SpeakTarget};
 use super::process::{Signal, SpawnError};
 use crate::backend::Backend;
 use crate::config::{EngineId, Settings};
@@ -34,6 +34,10 @@ struct Script {
     hung: HashSet<u32>,
     /// These ignore SIGTERM.
     stubborn: HashSet<u32>,
+    /// These answer their probe but cannot speak (a dead inference thread).
+    mute: HashSet<u32>,
+    /// Speech requests each process got.
+    spoken: Vec<u32>,
     signals: Vec<(u32, Signal, Instant)>,
 }
 
@@ -111,6 +115,26 @@ impl Host for FakeHost {
                 (Probe::Unreachable("timed out".into()), target.timeout)
             }
         })
+    }
+
+    fn speak(&self, target: SpeakTarget) -> BoxFuture<'static, Result<usize, String>> {
+        let result = self.speak_now(target.group);
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await; // a first synthesis
+            result
+        })
+    }
+}
+
+impl FakeHost {
+    fn speak_now(&self, group: u32) -> Result<usize, String> {
+        let mut script = self.script();
+        script.spoken.push(group);
+        if script.mute.contains(&group) {
+            Err("it answered 500: the inference thread is gone".into())
+        } else {
+            Ok(4800)
+        }
     }
 }
 
@@ -313,5 +337,62 @@ async fn an_idle_engine_is_unloaded_and_the_next_request_wakes_it() {
 
     // The next request starts a new process.
     h.supervisor.ensure_ready().await.expect("woken");
+    assert_eq!(h.host.spawned(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ready_means_it_spoke_and_one_that_cannot_speak_is_a_failed_start() {
+    let h = harness(settings());
+    h.supervisor.start().await.expect("ready");
+    let first = h.host.current();
+    let spoken = h.host.script().spoken.clone();
+    assert_eq!(
+        spoken,
+        [first],
+        "it was asked to speak before it was called ready"
+    );
+
+    // The next engine answers its probe but cannot speak: not ready, but failed, with why.
+    let mute = FIRST_PID + 1;
+    h.host.script().mute.insert(mute);
+    h.supervisor.restart().await;
+    let failed_start = h.until("failed", failed).await;
+    assert_eq!(h.host.current(), mute);
+    let State::Failed { reason } = &failed_start.state else {
+        unreachable!()
+    };
+    assert!(reason.contains("could not speak"), "{reason}");
+    assert!(reason.contains("inference thread is gone"), "{reason}");
+    assert_eq!(
+        h.host.signals_to(mute)[0].0,
+        Signal::Term,
+        "and it was stopped"
+    );
+    let refused = h.supervisor.start().await.expect_err("not ready");
+    assert_eq!(refused.stage.as_deref(), Some("failed"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_engine_stuck_on_speech_is_restarted_though_its_probe_answers() {
+    let h = harness(settings());
+    let upstream = h.supervisor.start().await.expect("ready");
+    let stuck = h.host.current();
+
+    // The proxy saw a speech request get no audio; the probe would still say "fine".
+    h.supervisor
+        .report_hung(&upstream, Duration::from_secs(120));
+    // Requests that arrive meanwhile wait for the new engine rather than the stuck one.
+    let next = h.supervisor.ensure_ready().await.expect("a new engine");
+    assert_ne!(next, upstream);
+    assert_eq!(h.host.signals_to(stuck)[0].0, Signal::Term);
+    let ready = h.ready().await;
+    assert_eq!(ready.restarts.total, 1, "counted as a restart");
+    assert_eq!(ready.restarts.crashes, 1, "against the crash budget");
+    assert_ne!(ready.engine.pid, Some(stuck));
+
+    // A report about an engine that is already gone changes nothing.
+    h.supervisor
+        .report_hung(&upstream, Duration::from_secs(120));
+    tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(h.host.spawned(), 2);
 }

@@ -74,6 +74,7 @@ impl Actor {
                 }
                 let _ = reply.send(());
             }
+            Command::Hung(port, waited) => self.on_hung(port, waited),
             Command::Suspect(port) => {
                 if let Phase::Ready { run, .. } = &self.phase
                     && run.port == port

@@ -54,6 +54,11 @@ impl Actor {
                     }
                 }
             }
+            Event::Spoke {
+                generation,
+                result,
+                took,
+            } => self.on_spoke(generation, result, took),
             Event::Probe {
                 generation,
                 probe,
@@ -136,6 +141,128 @@ impl Actor {
         }
     }
 
+    /// Call the engine ready: the waiters get it.
+    pub(super) fn become_ready(&mut self, run: Running, reason: &str) {
+        let upstream = loopback(run.port);
+        let reading = self.sampler.sample(Some(run.pid));
+        self.memory.system_available_mb = reading.available_mb;
+        self.memory.engine_rss_mb = reading.engine_rss_mb;
+        let next_health = crate::time::later_tokio(Instant::now(), self.health_interval());
+        self.set_phase(Phase::Ready { run, next_health }, reason);
+        self.shared.dead_port.store(0, Ordering::SeqCst);
+        for waiter in self.waiters.drain(..) {
+            let _ = waiter.send(Ok(upstream.clone()));
+        }
+    }
+
+    /// Ask the engine for its first words, within what is left of the start-up time.
+    fn spawn_speech(&mut self, run: &Running, deadline: Instant) {
+        let target = SpeakTarget {
+            url: format!("http://127.0.0.1:{}/v1/audio/speech", run.port),
+            group: run.pid,
+            body: engine::readiness_speech(&self.settings),
+            timeout: deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_secs(1)),
+        };
+        let (generation, events) = (run.generation, self.events_tx.clone());
+        let speech = self.host.speak(target);
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let result = speech.await;
+            let took = started.elapsed();
+            let _ = events.send(Event::Spoke {
+                generation,
+                result,
+                took,
+            });
+        });
+    }
+
+    /// An engine that answers its probe but cannot speak is not ready: it is a failed start,
+    /// shown with the last lines of its log (a missing front end, a model that cannot load).
+    fn on_spoke(&mut self, generation: u64, result: Result<usize, String>, took: Duration) {
+        let run_generation = match &self.phase {
+            Phase::Starting {
+                run,
+                speaking: true,
+                ..
+            } => run.generation,
+            _ => return,
+        };
+        if run_generation != generation {
+            return;
+        }
+        let phase = std::mem::replace(&mut self.phase, Phase::Stopped);
+        let Phase::Starting { run, auto, .. } = phase else {
+            self.phase = phase;
+            return;
+        };
+        match result {
+            Ok(bytes) => {
+                self.log.line(&format!(
+                    "[murmur] engine {} spoke its first words ({bytes} bytes in {} ms)",
+                    run.pid,
+                    took.as_millis()
+                ));
+                self.become_ready(run, "spoke its first words");
+            }
+            Err(why) => {
+                let uptime = run.started.elapsed();
+                self.phase = Phase::Ready {
+                    run,
+                    next_health: Instant::now(),
+                };
+                let message = format!(
+                    "the engine answered its probe but could not speak: {why}{}",
+                    self.stderr_tail()
+                );
+                self.log.line(&format!("[murmur] {message}"));
+                if auto {
+                    match self.spend_crash(uptime) {
+                        Budget::Retry(_) => {
+                            return self.begin_stop(Then::Restart, "could not speak");
+                        }
+                        Budget::Spent => {}
+                    }
+                }
+                self.report(
+                    NotReady::new(message.clone())
+                        .stage("speech")
+                        .hint("see the engine log; restart the engine to try again"),
+                );
+                self.begin_stop(Then::Fail(message), "could not speak");
+            }
+        }
+    }
+
+    /// A speech request got no audio for `waited` while the engine was ready: its inference
+    /// is stuck though its probe may still answer. Restart it (within the crash budget).
+    pub(super) fn on_hung(&mut self, port: u16, waited: Duration) {
+        let Phase::Ready { run, .. } = &self.phase else {
+            return;
+        };
+        if run.port != port {
+            return;
+        }
+        let uptime = run.started.elapsed();
+        let why = format!(
+            "a speech request got no audio in {} s (proxy.first_audio_timeout_secs)",
+            waited.as_secs()
+        );
+        tracing::warn!("the engine is stuck: {why}");
+        self.log
+            .line(&format!("[murmur] engine stuck: {why}; restarting it"));
+        self.health.consecutive_failures += 1;
+        match self.spend_crash(uptime) {
+            Budget::Retry(_) => self.begin_stop(Then::Restart, &why),
+            Budget::Spent => {
+                let reason = self.spent_reason(&format!("the engine is stuck: {why}"));
+                self.begin_stop(Then::Fail(reason), &why);
+            }
+        }
+    }
+
     /// The engine died (or hung) after `uptime`: restart it after a pause while the crash
     /// budget lasts, else give up.
     pub(super) fn on_crash(&mut self, message: String, uptime: Duration) {
@@ -208,16 +335,27 @@ impl Actor {
         }
         let phase = std::mem::replace(&mut self.phase, Phase::Stopped);
         match phase {
-            Phase::Starting { run, .. } if ok => {
-                let upstream = loopback(run.port);
-                let reading = self.sampler.sample(Some(run.pid));
-                self.memory.system_available_mb = reading.available_mb;
-                self.memory.engine_rss_mb = reading.engine_rss_mb;
-                let next_health = crate::time::later_tokio(Instant::now(), self.health_interval());
-                self.set_phase(Phase::Ready { run, next_health }, "answered its probe");
-                self.shared.dead_port.store(0, Ordering::SeqCst);
-                for waiter in self.waiters.drain(..) {
-                    let _ = waiter.send(Ok(upstream.clone()));
+            Phase::Starting {
+                run,
+                deadline,
+                next_probe,
+                auto,
+                speaking: false,
+            } if ok => {
+                if self.settings.supervisor.speech_check {
+                    self.spawn_speech(&run, deadline);
+                    self.set_phase(
+                        Phase::Starting {
+                            run,
+                            deadline,
+                            next_probe,
+                            auto,
+                            speaking: true,
+                        },
+                        "answered its probe; saying a first word",
+                    );
+                } else {
+                    self.become_ready(run, "answered its probe");
                 }
             }
             Phase::Ready { run, next_health } if ok => {

@@ -53,6 +53,7 @@ impl Actor {
                 Ok(runtime) => engine::of(settings.engine.id)
                     .prepare(engine::Preparation {
                         settings: &settings,
+                        data_dir: &data_dir,
                         runtime: &runtime,
                         project: &project,
                         progress: &progress,
@@ -161,6 +162,7 @@ impl Actor {
                 deadline,
                 next_probe: now,
                 auto,
+                speaking: false,
             },
             reason,
         );

@@ -20,7 +20,7 @@ use tokio::io::AsyncBufReadExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use super::host::{Host, ProbeTarget};
+use super::host::{Host, ProbeTarget, SpeakTarget};
 use super::logs::EngineLog;
 use super::memory::{self, Sampler};
 use super::process::{self, Signal};
@@ -78,6 +78,8 @@ enum Phase {
         deadline: Instant,
         next_probe: Instant,
         auto: bool,
+        /// It answered its probe and is saying its first words (ready once it has).
+        speaking: bool,
     },
     Ready {
         run: Running,
@@ -141,6 +143,12 @@ enum Event {
     Provisioned {
         generation: u64,
         result: Result<crate::runtime::Runtime, Prepare>,
+    },
+    /// The outcome of the speech asked of an engine before it is called ready.
+    Spoke {
+        generation: u64,
+        result: Result<usize, String>,
+        took: Duration,
     },
 }
 

@@ -66,9 +66,16 @@ impl Actor {
             memory: self.memory.clone(),
             warmup: match &self.phase {
                 Phase::Provisioning { warmup, .. } => warmup.clone(),
-                Phase::Starting { .. } => Warmup {
+                Phase::Starting {
+                    speaking: false, ..
+                } => Warmup {
                     stage: Some("server".into()),
                     message: Some("waiting for the engine to answer".into()),
+                    ..Warmup::default()
+                },
+                Phase::Starting { speaking: true, .. } => Warmup {
+                    stage: Some("speech".into()),
+                    message: Some("loading the model and saying a first word".into()),
                     ..Warmup::default()
                 },
                 _ => Warmup::default(),

