@@ -116,7 +116,7 @@ fn mac_packages(uv: &Path) -> Vec<String> {
     );
     let requirements = tempfile::NamedTempFile::new().expect("tmp");
     std::fs::write(requirements.path(), &export.stdout).expect("write");
-    let script = r#"
+    let script = r##"
 import sys
 from packaging.requirements import Requirement
 mac = {"sys_platform": "darwin", "platform_machine": "arm64", "platform_system": "Darwin",
@@ -129,7 +129,7 @@ for line in open(sys.argv[1]):
     req = Requirement(line)
     if req.marker is None or req.marker.evaluate(mac):
         print(req.name)
-"#;
+"##;
     let out = std::process::Command::new(uv)
         .args([
             "run",

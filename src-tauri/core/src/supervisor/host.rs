@@ -37,7 +37,8 @@ pub(crate) struct ProbeTarget {
 /// A speech request to send an engine before it is called ready.
 pub(crate) struct SpeakTarget {
     pub url: String,
-    /// The engine's process group (its probe has just checked who holds the port).
+    pub port: u16,
+    /// The engine's process group: the text goes nowhere else.
     pub group: u32,
     pub body: bytes::Bytes,
     pub timeout: Duration,
@@ -128,6 +129,9 @@ impl Host for SystemHost {
     fn speak(&self, target: SpeakTarget) -> BoxFuture<'static, Result<usize, String>> {
         let client = self.client.clone();
         Box::pin(async move {
+            if let Holder::Other(other) = holder(target.port, target.group).await {
+                return Err(describe(target.port, &other));
+            }
             http_client::speak(
                 &client,
                 &target.url,

@@ -159,6 +159,7 @@ impl Actor {
     fn spawn_speech(&mut self, run: &Running, deadline: Instant) {
         let target = SpeakTarget {
             url: format!("http://127.0.0.1:{}/v1/audio/speech", run.port),
+            port: run.port,
             group: run.pid,
             body: engine::readiness_speech(&self.settings),
             timeout: deadline
