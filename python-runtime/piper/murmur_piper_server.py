@@ -61,6 +61,15 @@ def find_voices(voices_dir):
     return found
 
 
+def language_of(stem):
+    """`en_US-joe-medium` → `en_US` (Piper names voices language-name-quality)."""
+    first = stem.split("-")[0]
+    parts = first.split("_")
+    if len(parts) == 2 and parts[0].isalpha() and parts[1].isalpha() and len(parts[0]) in (2, 3):
+        return first
+    return None
+
+
 def describe(stem):
     parts = stem.split("-")
     if len(parts) >= 3:
@@ -146,7 +155,7 @@ def make_handler(engine):
             if path == "/v1/audio/models":
                 return self.send_json(200, {"models": [{"id": MODEL_ID}]})
             if path == "/v1/audio/voices":
-                voices = [{"id": voice_id, "name": describe(stem)} for voice_id, (_, stem) in sorted(engine.paths.items())]
+                voices = [{"id": voice_id, "name": describe(stem), "language": language_of(stem)} for voice_id, (_, stem) in sorted(engine.paths.items())]
                 return self.send_json(200, {"voices": voices})
             self.error(404, f"no such path: {path}", code="not_found")
 

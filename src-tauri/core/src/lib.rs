@@ -24,6 +24,7 @@ pub mod config;
 pub mod control;
 pub mod engine;
 pub mod http_client;
+pub mod language;
 pub mod logging;
 pub mod metrics;
 pub mod paths;

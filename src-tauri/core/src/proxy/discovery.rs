@@ -22,6 +22,15 @@ pub(super) async fn gated(
         p if p.starts_with("/v1/") => p.to_owned(),
         p => format!("/v1{p}"),
     };
+    // The configured model's voices, with their languages, in both shapes clients read.
+    if path == "/v1/audio/voices"
+        && let Some(voices) = super::voices::installed(&state).await?
+    {
+        return Ok(crate::backend::hold(
+            axum::Json(super::voices::listing(&voices)).into_response(),
+            activity,
+        ));
+    }
     let uri = match parts.uri.query() {
         Some(query) => format!("{path}?{query}"),
         None => path.clone(),

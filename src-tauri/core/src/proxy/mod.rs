@@ -14,6 +14,7 @@ mod gate;
 mod replay;
 pub mod speech;
 mod transcode;
+mod voices;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +50,8 @@ pub struct Inner {
     settings: ProxySettings,
     /// The effective settings, followed live: request defaults come from here.
     live: LiveSettings,
+    /// The engine's voices, for the engine process at that address.
+    voices: std::sync::Mutex<Option<(http::uri::Authority, Arc<Vec<crate::language::Voice>>)>>,
 }
 
 impl std::ops::Deref for ProxyState {
@@ -71,6 +74,7 @@ impl ProxyState {
             gate: Gate::new(proxy.max_concurrent_requests, proxy.max_queue),
             settings: proxy.clone(),
             live,
+            voices: std::sync::Mutex::new(None),
         }))
     }
 }
@@ -144,29 +148,60 @@ async fn speech(State(state): State<ProxyState>, request: Request) -> Result<Res
         Duration::from_secs(state.settings.body_timeout_secs),
     )
     .await?;
-    let defaults = state.defaults();
-    let prepared = speech::prepare(&bytes, &defaults)?;
-
     let mut headers = parts.headers;
     headers.remove(header::CONTENT_LENGTH);
+    synthesise(&state, bytes, headers, activity).await
+}
+
+/// A speech request made by Murmur itself (the page's test button): the same path as a
+/// client's, minus the HTTP parsing.
+pub async fn speak(state: &ProxyState, body: serde_json::Value) -> Result<Response, ApiError> {
+    let activity = state.backend.activity();
+    let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::bad_json(e.to_string()))?;
+    synthesise(state, bytes.into(), http::HeaderMap::new(), activity).await
+}
+
+/// Check a speech request, fill it in, pick the voice for its language, send it to the
+/// engine, and hand back its audio in the client's format.
+async fn synthesise(
+    state: &ProxyState,
+    bytes: bytes::Bytes,
+    mut headers: http::HeaderMap,
+    activity: crate::backend::Activity,
+) -> Result<Response, ApiError> {
+    let defaults = state.defaults();
+    let mut prepared = speech::prepare(&bytes, &defaults, None)?;
+    if speech::voice_language(&bytes).is_some()
+        && let Some(voices) = voices::installed(state).await?
+    {
+        prepared = speech::prepare(&bytes, &defaults, Some(&voices))?;
+    }
     headers.insert(
         header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
     let replayable = Replayable {
-        method: parts.method,
+        method: Method::POST,
         uri: http::Uri::from_static("/v1/audio/speech"),
         headers,
         audio: Some(plan(&prepared, &defaults)),
-        body: prepared.body,
+        body: prepared.body.clone(),
         gated: true,
     };
-    let response = send_replayable(&state, replayable).await?;
-    Ok(with_format(
-        crate::backend::hold(response, activity),
-        prepared.format,
-    ))
+    let response = send_replayable(state, replayable).await?;
+    let mut response = with_format(crate::backend::hold(response, activity), prepared.format);
+    if let Some(voice) = prepared
+        .voice
+        .as_deref()
+        .and_then(|v| http::HeaderValue::from_str(v).ok())
+    {
+        response.headers_mut().insert(VOICE_HEADER, voice);
+    }
+    Ok(response)
 }
+
+/// The voice a speech response was made with.
+pub const VOICE_HEADER: &str = "x-murmur-voice";
 
 fn plan(prepared: &speech::Prepared, defaults: &speech::Defaults) -> AudioPlan {
     AudioPlan {
@@ -180,30 +215,6 @@ fn plan(prepared: &speech::Prepared, defaults: &speech::Defaults) -> AudioPlan {
 fn with_format(mut response: Response, format: crate::audio::Format) -> Response {
     response.extensions_mut().insert(format);
     response
-}
-
-/// A speech request made by Murmur itself (the page's test button): the same path as a
-/// client's, minus the HTTP parsing.
-pub async fn speak(state: &ProxyState, body: serde_json::Value) -> Result<Response, ApiError> {
-    let activity = state.backend.activity();
-    let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::bad_json(e.to_string()))?;
-    let defaults = state.defaults();
-    let prepared = speech::prepare(&bytes, &defaults)?;
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    let replayable = Replayable {
-        method: Method::POST,
-        uri: http::Uri::from_static("/v1/audio/speech"),
-        headers,
-        audio: Some(plan(&prepared, &defaults)),
-        body: prepared.body,
-        gated: true,
-    };
-    let response = send_replayable(state, replayable).await?;
-    Ok(crate::backend::hold(response, activity))
 }
 
 /// Any other path: forwarded as is to the running engine, with no readiness wait.

@@ -16,6 +16,7 @@ use crate::api_error::ApiError;
 use crate::audio::{EngineAudio, Format};
 use crate::config::Settings;
 use crate::engine;
+use crate::language::{self, Voice};
 
 /// Model names that OpenAI clients send.
 pub const OPENAI_MODELS: [&str; 3] = ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"];
@@ -50,6 +51,8 @@ pub struct Prepared {
     pub format: Format,
     /// `stream_format: "sse"`: OpenAI's event stream instead of raw audio.
     pub sse: bool,
+    /// The voice the engine is asked for, when known (told to the client in a header).
+    pub voice: Option<String>,
 }
 
 impl Defaults {
@@ -67,8 +70,29 @@ impl Defaults {
     }
 }
 
-/// Validate a speech request body and work out what to send the engine.
-pub fn prepare(body: &[u8], defaults: &Defaults) -> Result<Prepared, ApiError> {
+/// The language a request's text needs a voice for, when the voice is Murmur's to choose
+/// (none named, or an OpenAI name) and the text is Chinese or Japanese: the caller then passes
+/// the engine's voices to [`prepare`]. `None` for anything [`prepare`] would refuse.
+pub fn voice_language(body: &[u8]) -> Option<&'static str> {
+    let request: Map<String, Value> = serde_json::from_slice(body).ok()?;
+    let named = match request.get("voice") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(v)) => Some(v.as_str()),
+        Some(_) => return None,
+    };
+    if named.is_some_and(|v| !OPENAI_VOICES.contains(&v)) {
+        return None;
+    }
+    language::detect(request.get("input")?.as_str()?)
+}
+
+/// Validate a speech request body and work out what to send the engine. `voices`, the
+/// engine's installed voices, lets a Chinese or Japanese text get a voice that speaks it.
+pub fn prepare(
+    body: &[u8],
+    defaults: &Defaults,
+    voices: Option<&[Voice]>,
+) -> Result<Prepared, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_json(format!("the request body is not valid JSON: {e}")))?;
     let Value::Object(mut request) = value else {
@@ -147,8 +171,17 @@ pub fn prepare(body: &[u8], defaults: &Defaults) -> Result<Prepared, ApiError> {
         request.insert("model".into(), default.clone().into());
     }
     let replace_voice = voice.as_deref().is_none_or(|v| OPENAI_VOICES.contains(&v));
-    if replace_voice && let Some(default) = &defaults.voice {
-        request.insert("voice".into(), default.clone().into());
+    let detected = language::detect(&input);
+    let mut chosen = if replace_voice {
+        defaults.voice.clone()
+    } else {
+        voice.clone()
+    };
+    if replace_voice && let (Some(wanted), Some(voices)) = (detected, voices) {
+        chosen = voice_for(wanted, chosen, voices)?;
+    }
+    if replace_voice && let Some(chosen) = &chosen {
+        request.insert("voice".into(), chosen.clone().into());
     }
     if request.get("speed").is_none_or(Value::is_null) {
         request.insert("speed".into(), defaults.speed.into());
@@ -158,7 +191,12 @@ pub fn prepare(body: &[u8], defaults: &Defaults) -> Result<Prepared, ApiError> {
     request.insert("response_format".into(), engine_format.as_str().into());
     if lang.is_none() {
         let code = if defaults.lang_code == "auto" {
-            detect_lang(&input).to_string()
+            let voice_language = chosen.as_deref().and_then(language::kokoro_language);
+            detected
+                .or(voice_language)
+                .and_then(language::kokoro_lang_code)
+                .unwrap_or("a")
+                .to_string()
         } else {
             defaults.lang_code.clone()
         };
@@ -167,7 +205,60 @@ pub fn prepare(body: &[u8], defaults: &Defaults) -> Result<Prepared, ApiError> {
     let body = serde_json::to_vec(&request)
         .map(Bytes::from)
         .map_err(|e| ApiError::bad_json(format!("cannot re-encode the request: {e}")))?;
-    Ok(Prepared { body, format, sse })
+    Ok(Prepared {
+        body,
+        format,
+        sse,
+        voice: chosen,
+    })
+}
+
+/// The voice for a text in `wanted` when the client left the voice to Murmur: `default` if it
+/// speaks `wanted` (or its language is unknown), else the first installed voice that does.
+/// No such voice is a 400: silence or a voice spelling out foreign letters is worse.
+fn voice_for(
+    wanted: &str,
+    default: Option<String>,
+    voices: &[Voice],
+) -> Result<Option<String>, ApiError> {
+    let default_language = default.as_deref().and_then(|id| {
+        voices
+            .iter()
+            .find(|v| v.id == id)
+            .and_then(|v| v.language.clone())
+            .or_else(|| language::kokoro_language(id).map(String::from))
+    });
+    match default_language {
+        None => Ok(default),
+        Some(language) if language::primary(&language) == wanted => Ok(default),
+        Some(_) => match voices.iter().find(|v| v.speaks(wanted)) {
+            Some(voice) => Ok(Some(voice.id.clone())),
+            None => {
+                let installed: Vec<String> = voices
+                    .iter()
+                    .map(|v| match &v.language {
+                        Some(l) => format!("{} ({l})", v.id),
+                        None => v.id.clone(),
+                    })
+                    .collect();
+                Err(ApiError::invalid(
+                    "input",
+                    "no_voice_for_language",
+                    format!(
+                        "the text is {} ({wanted}), and no installed voice speaks it (installed: {}); \
+                         name a voice with `voice`, or use an engine with {} voices (MLX Audio's Kokoro has them)",
+                        language::name(wanted),
+                        if installed.is_empty() {
+                            "none".to_string()
+                        } else {
+                            installed.join(", ")
+                        },
+                        language::name(wanted),
+                    ),
+                ))
+            }
+        },
+    }
 }
 
 /// Text an engine can read: not longer than the limit, and no control characters but
@@ -224,20 +315,6 @@ fn optional_str(
     }
 }
 
-/// Kokoro's language code for a text: `j` if it has kana, `z` if it has CJK ideographs,
-/// otherwise `a` (American English).
-pub fn detect_lang(text: &str) -> &'static str {
-    let kana = |c: char| matches!(c, '\u{3040}'..='\u{30ff}' | '\u{31f0}'..='\u{31ff}');
-    let cjk = |c: char| matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '\u{f900}'..='\u{faff}');
-    if text.chars().any(kana) {
-        "j"
-    } else if text.chars().any(cjk) {
-        "z"
-    } else {
-        "a"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,7 +332,7 @@ mod tests {
     }
 
     fn prepared(body: &str) -> Map<String, Value> {
-        let out = prepare(body.as_bytes(), &defaults()).expect("valid request");
+        let out = prepare(body.as_bytes(), &defaults(), None).expect("valid request");
         serde_json::from_slice(&out.body).expect("json object")
     }
 
@@ -267,6 +344,7 @@ mod tests {
         let out = prepare(
             br#"{"input":"hi","stream_format":"sse","instructions":"calm"}"#,
             &defaults,
+            None,
         )
         .expect("valid");
         assert_eq!((out.format, out.sse), (Format::Mp3, true));
@@ -275,7 +353,12 @@ mod tests {
         assert_eq!(sent["instructions"], "calm");
         assert!(!sent.contains_key("stream_format"), "{sent:?}");
         defaults.audio = EngineAudio::Wav;
-        let out = prepare(br#"{"input":"hi","response_format":"opus"}"#, &defaults).expect("ok");
+        let out = prepare(
+            br#"{"input":"hi","response_format":"opus"}"#,
+            &defaults,
+            None,
+        )
+        .expect("ok");
         assert_eq!((out.format, out.sse), (Format::Opus, false));
         let sent: Map<String, Value> = serde_json::from_slice(&out.body).expect("json");
         assert_eq!(sent["response_format"], "wav");
@@ -287,7 +370,7 @@ mod tests {
         assert_eq!(out["input"], "one\ttwo\nthree\r");
         // 20 characters of 3 bytes each: within a 20-character limit.
         prepared(&format!(r#"{{"input":"{}"}}"#, "語".repeat(20)));
-        let err = prepare(br#"{"input":"x\u0000"}"#, &defaults()).expect_err("NUL");
+        let err = prepare(br#"{"input":"x\u0000"}"#, &defaults(), None).expect_err("NUL");
         assert_eq!(err.code, "invalid_characters");
     }
 
@@ -329,11 +412,68 @@ mod tests {
 
     #[test]
     fn language_is_detected_from_the_text() {
-        assert_eq!(detect_lang("こんにちは、世界"), "j");
-        assert_eq!(detect_lang("カタカナ"), "j");
-        assert_eq!(detect_lang("你好，世界"), "z");
-        assert_eq!(detect_lang("Bonjour"), "a");
+        assert_eq!(
+            prepared(r#"{"input":"こんにちは、世界"}"#)["lang_code"],
+            "j"
+        );
+        assert_eq!(prepared(r#"{"input":"カタカナ"}"#)["lang_code"], "j");
         assert_eq!(prepared(r#"{"input":"你好"}"#)["lang_code"], "z");
+        assert_eq!(prepared(r#"{"input":"Bonjour"}"#)["lang_code"], "a");
+        assert_eq!(
+            prepared(r#"{"input":"Hi","voice":"bf_emma"}"#)["lang_code"],
+            "b",
+            "a British voice reads English the British way"
+        );
+    }
+
+    fn kokoro_voices() -> Vec<Voice> {
+        ["af_heart", "bf_emma", "jf_alpha", "zf_xiaobei", "zm_yunxi"]
+            .map(|id| Voice::new(id, id, None))
+            .to_vec()
+    }
+
+    #[test]
+    fn a_text_in_another_language_gets_a_voice_that_speaks_it() {
+        let voices = kokoro_voices();
+        let route = |body: &str| {
+            let out = prepare(body.as_bytes(), &defaults(), Some(&voices)).expect("valid");
+            let sent: Map<String, Value> = serde_json::from_slice(&out.body).expect("json");
+            (out.voice, sent["voice"].clone(), sent["lang_code"].clone())
+        };
+        let (voice, sent, lang) = route(r#"{"input":"你好"}"#);
+        assert_eq!(voice.as_deref(), Some("zf_xiaobei"));
+        assert_eq!((sent, lang), ("zf_xiaobei".into(), "z".into()));
+        let (voice, _, lang) = route(r#"{"input":"こんにちは","voice":"alloy"}"#);
+        assert_eq!((voice.as_deref(), lang), (Some("jf_alpha"), "j".into()));
+        // English with one character stays with the configured voice.
+        let (voice, ..) = route(r#"{"input":"Sign: 愛 is love"}"#);
+        assert_eq!(voice.as_deref(), Some("af_heart"));
+        // A voice the client named is theirs, whatever the text.
+        let (voice, ..) = route(r#"{"input":"你好","voice":"af_heart"}"#);
+        assert_eq!(voice.as_deref(), Some("af_heart"));
+        assert_eq!(
+            voice_language(r#"{"input":"你好","voice":"af_heart"}"#.as_bytes()),
+            None
+        );
+        assert_eq!(
+            voice_language(r#"{"input":"你好","voice":"nova"}"#.as_bytes()),
+            Some("zh")
+        );
+    }
+
+    #[test]
+    fn no_voice_for_the_language_is_a_400_that_says_so() {
+        let piper = [Voice::new("joe", "Joe", Some("en_US"))];
+        let mut defaults = defaults();
+        defaults.voice = Some("joe".into());
+        let err = prepare("{\"input\":\"你好\"}".as_bytes(), &defaults, Some(&piper))
+            .expect_err("no Chinese voice");
+        assert_eq!(err.status, http::StatusCode::BAD_REQUEST);
+        assert_eq!(err.code, "no_voice_for_language");
+        assert!(err.message.contains("Chinese (zh)"), "{}", err.message);
+        assert!(err.message.contains("joe (en-US)"), "{}", err.message);
+        // English is fine.
+        prepare(br#"{"input":"Hello"}"#, &defaults, Some(&piper)).expect("English");
     }
 
     #[test]
@@ -363,7 +503,7 @@ mod tests {
             (r#"{"input":"a""#, None),
         ];
         for (body, param) in cases {
-            let err = prepare(body.as_bytes(), &defaults()).expect_err(body);
+            let err = prepare(body.as_bytes(), &defaults(), None).expect_err(body);
             assert_eq!(err.status, http::StatusCode::BAD_REQUEST, "{body}");
             assert_eq!(err.param, param, "{body}");
         }
