@@ -82,6 +82,8 @@ impl Murmurd {
             .env_remove("MURMUR_CONFIG")
             .env_remove("MURMUR_DATA_DIR")
             .env("MURMUR_LOG", "info,murmur_core=debug")
+            // The source tree's engines, not a copy a desktop build left beside the binary.
+            .env("MURMUR_RESOURCES", source_tree())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr);
@@ -353,6 +355,7 @@ impl Quiet {
             .args(["--port", "0"])
             .args(args)
             .env("MURMUR_LOG", "warn")
+            .env("MURMUR_RESOURCES", source_tree())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;
@@ -384,4 +387,12 @@ impl Drop for Quiet {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The repository, whose `python-runtime/` murmurd runs in tests.
+pub fn source_tree() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }

@@ -150,6 +150,11 @@ async fn piper_lists_its_voices_and_refuses_what_it_cannot_do() {
     let client = Client::new();
     let voices = client.get(&murmurd.url("/v1/audio/voices")).await.json();
     assert_eq!(voices["voices"][0]["id"], "joe", "{voices}");
+    assert_eq!(voices["voices"][0]["language"], "en-US", "{voices}");
+    assert_eq!(
+        voices["data"][0]["id"], "joe",
+        "OpenAI's list shape too: {voices}"
+    );
     let models = client.get(&murmurd.url("/v1/audio/models")).await.json();
     assert_eq!(models["models"][0]["id"], "piper", "{models}");
 
@@ -166,6 +171,29 @@ async fn piper_lists_its_voices_and_refuses_what_it_cannot_do() {
         .await;
     assert_eq!(unknown_format.status, 400);
     assert_eq!(unknown_format.error_code(), "invalid_format");
+
+    // Piper's only voice speaks English: Chinese text is refused, not spelled out letter by
+    // letter ("Chinese letter, Chinese letter").
+    let chinese = client
+        .post_json(&url, r#"{"input":"你好，世界。今天天气很好。"}"#)
+        .await;
+    assert_eq!(chinese.status, 400, "{:?}", chinese.body);
+    assert_eq!(chinese.error_code(), "no_voice_for_language");
+    let message = chinese.json()["error"]["message"].to_string();
+    assert!(
+        message.contains("Chinese") && message.contains("joe (en-US)"),
+        "{message}"
+    );
+    // An English sentence quoting one character is still English, and says which voice.
+    let english = client
+        .post_json(
+            &url,
+            r#"{"input":"The sign read 愛, which means love.","response_format":"wav"}"#,
+        )
+        .await;
+    assert_eq!(english.status, 200);
+    assert_eq!(english.header("x-murmur-voice"), Some("joe"));
+    assert!(rms(&parse_wav(&english.body).samples) > 300.0);
 
     // No ffmpeg anywhere: Murmur encodes mp3 itself.
     let mp3 = client
