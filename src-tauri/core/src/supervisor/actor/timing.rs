@@ -46,13 +46,23 @@ impl Actor {
             Phase::Starting {
                 deadline,
                 next_probe,
+                speaking,
                 ..
             } => {
                 if now >= *deadline {
-                    let message = format!(
-                        "the engine did not answer its readiness probe within {} s",
-                        sup.startup_timeout_secs
-                    );
+                    let message = if *speaking {
+                        format!(
+                            "the engine answered its probe but could not speak: no audio within \
+                             {} s of its start{}",
+                            sup.startup_timeout_secs,
+                            self.stderr_tail()
+                        )
+                    } else {
+                        format!(
+                            "the engine did not answer its readiness probe within {} s",
+                            sup.startup_timeout_secs
+                        )
+                    };
                     let hint = "raise [supervisor] startup_timeout_secs if it is just slow; see the engine log";
                     self.fail_waiters(NotReady::new(message.clone()).stage("starting").hint(hint));
                     self.error = Some(ErrorInfo {
