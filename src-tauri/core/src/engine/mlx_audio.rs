@@ -90,11 +90,7 @@ impl Engine for MlxAudio {
                 p.progress,
                 p.log,
             )
-            .await
-            .map_err(|e| PrepareError {
-                message: e.message,
-                hint: e.hint,
-            })?;
+            .await?;
             let model = super::effective_model(p.settings).unwrap_or_default();
             let python_path = format!("{}:{}", p.runtime.dir.display(), p.project.display());
             super::model::fetch(
@@ -106,10 +102,7 @@ impl Engine for MlxAudio {
                 p.log,
             )
             .await
-            .map_err(|e| PrepareError {
-                message: e.message,
-                hint: e.hint,
-            })
+            .map_err(PrepareError::from)
         })
     }
 }

@@ -70,6 +70,24 @@ pub struct PrepareError {
     pub hint: String,
 }
 
+impl From<crate::runtime::assets::AssetError> for PrepareError {
+    fn from(e: crate::runtime::assets::AssetError) -> Self {
+        Self {
+            message: e.message,
+            hint: e.hint,
+        }
+    }
+}
+
+impl From<model::FetchError> for PrepareError {
+    fn from(e: model::FetchError) -> Self {
+        Self {
+            message: e.message,
+            hint: e.hint,
+        }
+    }
+}
+
 /// One engine.
 pub trait Engine: Sync {
     fn spec(&self) -> EngineSpec;
