@@ -171,7 +171,7 @@ async fn synthesise(
 ) -> Result<Response, ApiError> {
     let defaults = state.defaults();
     let mut prepared = speech::prepare(&bytes, &defaults, None)?;
-    if speech::voice_language(&bytes).is_some()
+    if prepared.voice_language.is_some()
         && let Some(voices) = voices::installed(state).await?
     {
         prepared = speech::prepare(&bytes, &defaults, Some(&voices))?;

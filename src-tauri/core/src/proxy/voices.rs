@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::ProxyState;
 use super::replay::{Replayable, ready, send_replayable};
 use crate::api_error::ApiError;
-use crate::language::Voice;
+use crate::language::{self, Voice};
 
 /// The engine's voices, or `None` when it does not list them (then nothing is switched).
 pub(super) async fn installed(state: &ProxyState) -> Result<Option<Arc<Vec<Voice>>>, ApiError> {
@@ -56,6 +56,54 @@ async fn ask(state: &ProxyState) -> Result<Option<Vec<Voice>>, ApiError> {
         .ok()
         .and_then(|list| parse(&list))
         .filter(|voices| !voices.is_empty()))
+}
+
+/// The voice for a text in `wanted` when the client left the voice to Murmur: `default` if it
+/// speaks `wanted` (or its language is unknown), else the first installed voice that does.
+/// No such voice is a 400: silence or a voice spelling out foreign letters is worse.
+pub(super) fn choose(
+    wanted: &str,
+    default: Option<String>,
+    voices: &[Voice],
+) -> Result<Option<String>, ApiError> {
+    let default_language = default.as_deref().and_then(|id| {
+        voices
+            .iter()
+            .find(|v| v.id == id)
+            .and_then(|v| v.language.clone())
+            .or_else(|| language::kokoro_language(id).map(String::from))
+    });
+    match default_language {
+        None => Ok(default),
+        Some(language) if language::primary(&language) == wanted => Ok(default),
+        Some(_) => match voices.iter().find(|v| v.speaks(wanted)) {
+            Some(voice) => Ok(Some(voice.id.clone())),
+            None => {
+                let installed: Vec<String> = voices
+                    .iter()
+                    .map(|v| match &v.language {
+                        Some(l) => format!("{} ({l})", v.id),
+                        None => v.id.clone(),
+                    })
+                    .collect();
+                Err(ApiError::invalid(
+                    "input",
+                    "no_voice_for_language",
+                    format!(
+                        "the text is {} ({wanted}), and no installed voice speaks it (installed: {}); \
+                         name a voice with `voice`, or use an engine with {} voices (MLX Audio's Kokoro has them)",
+                        language::name(wanted),
+                        if installed.is_empty() {
+                            "none".to_string()
+                        } else {
+                            installed.join(", ")
+                        },
+                        language::name(wanted),
+                    ),
+                ))
+            }
+        },
+    }
 }
 
 /// `s` as a URL query value: unreserved characters as they are, the rest %-escaped.

@@ -1,0 +1,259 @@
+//! Checking a speech request and filling what the client left out.
+//!
+//! Clients written for OpenAI hard-code its model and voice names; a local engine knows none
+//! of them. So `tts-1` and friends mean "the configured model", OpenAI's voice names mean "the
+//! configured voice", and missing fields are filled from settings. Fields Murmur does not know
+//! are passed through untouched: engines have their own extensions.
+//!
+//! The client's `response_format` (OpenAI's default: mp3) and `stream_format` are Murmur's to
+//! honour: an engine that hands Murmur raw audio is asked for that, and the audio pipeline
+//! makes the format.
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::api_error::ApiError;
+use crate::audio::{EngineAudio, Format};
+use crate::config::Settings;
+use crate::engine;
+use crate::language::{self, Voice};
+
+/// Model names that OpenAI clients send.
+pub const OPENAI_MODELS: [&str; 3] = ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"];
+
+/// Voice names that OpenAI's API documents (and OpenClaw, SillyTavern and the SDKs send).
+pub const OPENAI_VOICES: [&str; 13] = [
+    "alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx", "sage",
+    "shimmer", "verse",
+];
+
+/// The values used for fields a request leaves out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Defaults {
+    pub model: Option<String>,
+    pub voice: Option<String>,
+    pub speed: f64,
+    pub response_format: Format,
+    /// `auto`, or a fixed code.
+    pub lang_code: String,
+    /// What the engine answers with, so what to ask it for.
+    pub audio: EngineAudio,
+    /// The longest `input`, in characters.
+    pub max_input_chars: u64,
+}
+
+/// A checked speech request: what to send the engine and what the client gets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    /// The request body for the engine.
+    pub body: Bytes,
+    /// The format the client asked for (or the default).
+    pub format: Format,
+    /// `stream_format: "sse"`: OpenAI's event stream instead of raw audio.
+    pub sse: bool,
+    /// The voice the engine is asked for, when known (told to the client in a header).
+    pub voice: Option<String>,
+    /// The text is Chinese or Japanese and its voice is Murmur's to choose: with the engine's
+    /// voices (see [`prepare`]'s `voices`) it gets one that speaks it.
+    pub voice_language: Option<&'static str>,
+}
+
+impl Defaults {
+    /// From settings, with the engine's own model and voice when settings name none.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            model: engine::effective_model(settings),
+            voice: engine::effective_voice(settings),
+            speed: settings.engine.speed,
+            response_format: settings.engine.response_format,
+            lang_code: settings.engine.lang_code.clone(),
+            audio: engine::audio(settings),
+            max_input_chars: settings.proxy.max_input_chars,
+        }
+    }
+}
+
+/// Validate a speech request body and work out what to send the engine. `voices`, the
+/// engine's installed voices, lets a Chinese or Japanese text get a voice that speaks it.
+pub fn prepare(
+    body: &[u8],
+    defaults: &Defaults,
+    voices: Option<&[Voice]>,
+) -> Result<Prepared, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_json(format!("the request body is not valid JSON: {e}")))?;
+    let Value::Object(mut request) = value else {
+        return Err(ApiError::bad_json("the request body must be a JSON object"));
+    };
+
+    let input = match request.get("input") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        Some(Value::String(_)) => {
+            return Err(ApiError::invalid(
+                "input",
+                "empty_input",
+                "`input` must not be empty",
+            ));
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "input",
+                "invalid_type",
+                "`input` must be a string",
+            ));
+        }
+        None => {
+            return Err(ApiError::invalid(
+                "input",
+                "missing_input",
+                "`input` is required",
+            ));
+        }
+    };
+    check_input(&input, defaults.max_input_chars)?;
+    let model = optional_str(&request, "model")?;
+    let voice = optional_str(&request, "voice")?;
+    let lang = optional_str(&request, "lang_code")?;
+    optional_str(&request, "instructions")?;
+    let format = match optional_str(&request, "response_format")? {
+        None => defaults.response_format,
+        Some(name) => Format::from_name(&name).ok_or_else(|| {
+            let names: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
+            ApiError::invalid(
+                "response_format",
+                "invalid_format",
+                format!(
+                    "`response_format` {name:?} is not one of {}",
+                    names.join(", ")
+                ),
+            )
+        })?,
+    };
+    let sse = match optional_str(&request, "stream_format")?.as_deref() {
+        None | Some("audio") => false,
+        Some("sse") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "stream_format",
+                "invalid_stream_format",
+                format!("`stream_format` {other:?} is not one of sse, audio"),
+            ));
+        }
+    };
+    request.remove("stream_format");
+    match request.get("speed") {
+        None | Some(Value::Null) => {}
+        Some(Value::Number(n)) if n.as_f64().is_some_and(|s| (0.25..=4.0).contains(&s)) => {}
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "speed",
+                "invalid_speed",
+                "`speed` must be a number from 0.25 to 4.0",
+            ));
+        }
+    }
+
+    let replace_model = model.as_deref().is_none_or(|m| OPENAI_MODELS.contains(&m));
+    if replace_model && let Some(default) = &defaults.model {
+        request.insert("model".into(), default.clone().into());
+    }
+    let replace_voice = voice.as_deref().is_none_or(|v| OPENAI_VOICES.contains(&v));
+    let detected = language::detect(&input);
+    let mut chosen = if replace_voice {
+        defaults.voice.clone()
+    } else {
+        voice.clone()
+    };
+    if replace_voice && let (Some(wanted), Some(voices)) = (detected, voices) {
+        chosen = super::voices::choose(wanted, chosen, voices)?;
+    }
+    if replace_voice && let Some(chosen) = &chosen {
+        request.insert("voice".into(), chosen.clone().into());
+    }
+    if request.get("speed").is_none_or(Value::is_null) {
+        request.insert("speed".into(), defaults.speed.into());
+    }
+    // An engine that hands Murmur raw audio is asked for exactly that; Murmur encodes.
+    let engine_format = defaults.audio.request_format().unwrap_or(format);
+    request.insert("response_format".into(), engine_format.as_str().into());
+    if lang.is_none() {
+        let code = if defaults.lang_code == "auto" {
+            let voice_language = chosen.as_deref().and_then(language::kokoro_language);
+            detected
+                .or(voice_language)
+                .and_then(language::kokoro_lang_code)
+                .unwrap_or("a")
+                .to_string()
+        } else {
+            defaults.lang_code.clone()
+        };
+        request.insert("lang_code".into(), code.into());
+    }
+    let body = serde_json::to_vec(&request)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::bad_json(format!("cannot re-encode the request: {e}")))?;
+    Ok(Prepared {
+        body,
+        format,
+        sse,
+        voice: chosen,
+        voice_language: detected.filter(|_| replace_voice),
+    })
+}
+
+/// Text an engine can read: not longer than the limit, and no control characters but
+/// whitespace (a NUL reaches a Python engine as a crash, not as a pause).
+fn check_input(input: &str, max_chars: u64) -> Result<(), ApiError> {
+    let chars = input.chars().count() as u64;
+    if chars > max_chars {
+        return Err(ApiError::invalid(
+            "input",
+            "input_too_long",
+            format!(
+                "`input` has {chars} characters; the limit is {max_chars} (proxy.max_input_chars): split the text, or raise the limit"
+            ),
+        ));
+    }
+    if let Some((at, c)) = input
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(ApiError::invalid(
+            "input",
+            "invalid_characters",
+            format!(
+                "`input` has the control character U+{:04X} at character {at}; remove it",
+                u32::from(c)
+            ),
+        ));
+    }
+    // An engine makes no sound of text with nothing to read ("…", "🙂"): an empty answer
+    // that would be a 502; the client's mistake is better told as one.
+    if !input.chars().any(char::is_alphanumeric) {
+        return Err(ApiError::invalid(
+            "input",
+            "nothing_to_say",
+            "`input` has no letters or digits to speak",
+        ));
+    }
+    Ok(())
+}
+
+fn optional_str(
+    request: &Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<String>, ApiError> {
+    match request.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::invalid(
+            key,
+            "invalid_type",
+            format!("`{key}` must be a string"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;
