@@ -99,8 +99,9 @@ test("a failed engine explains itself and Restart recovers it", async () => {
   const dir = mkdtempSync(join(tmpdir(), "murmur-e2e-"));
   const flagFile = join(dir, "crash");
   writeFileSync(flagFile, "");
-  // Crashes half a second after start while the flag file exists.
-  const m = await start(config(["--crash-after-secs", "0.5", "--say", "the voice model is corrupt"],
+  // Crashes two seconds after start (after it has said its first word and is ready: a crash
+  // before that is a failed start, which the next request retries, not a crash loop).
+  const m = await start(config(["--crash-after-secs", "2", "--say", "the voice model is corrupt"],
     "[supervisor]\nrestart_delay_ms = 100\nmax_restarts = 1\n"));
   const page = await open(m);
   await page.locator("#badge", { hasText: "Failed" }).waitFor({ timeout: 20000 });
