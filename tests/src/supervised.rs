@@ -27,6 +27,18 @@ pub async fn speak(murmurd: &Murmurd, text: &str) -> Reply {
         .await
 }
 
+/// A speech request with `text` that must succeed; a failure shows the reply and the engine log.
+pub async fn spoken(murmurd: &Murmurd, text: &str) {
+    let reply = speak(murmurd, text).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "speaking {text:?} failed: {}\n--- engine log ---\n{}",
+        String::from_utf8_lossy(&reply.body),
+        murmurd.engine_log()
+    );
+}
+
 /// How many times the engine was spawned, from its log.
 pub fn spawns(murmurd: &Murmurd) -> usize {
     murmurd.engine_log().matches("[murmur] starting:").count()

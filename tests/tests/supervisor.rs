@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use murmur_tests::murmurd::{alive, fake_engine_config, kill, wait_gone};
-use murmur_tests::supervised::{QUICK, engine_pid, spawns, speak, state};
+use murmur_tests::supervised::{QUICK, engine_pid, spawns, speak, spoken, state};
 use murmur_tests::{Client, Murmurd};
 
 #[tokio::test]
@@ -55,7 +55,7 @@ async fn a_hundred_first_requests_make_one_spawn() {
 #[tokio::test]
 async fn a_killed_engine_is_restarted_and_counted() {
     let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
-    assert_eq!(speak(&murmurd, "one").await.status, 200);
+    spoken(&murmurd, "one").await;
     let first = engine_pid(&murmurd.status().await);
 
     kill(first, libc::SIGKILL);
@@ -71,7 +71,7 @@ async fn a_killed_engine_is_restarted_and_counted() {
         last_exit.contains("SIGKILL") && last_exit.contains("memory"),
         "{last_exit}"
     );
-    assert_eq!(speak(&murmurd, "two").await.status, 200);
+    spoken(&murmurd, "two").await;
 }
 
 #[tokio::test]
@@ -81,7 +81,7 @@ async fn the_crash_count_resets_after_healthy_running() {
         "[supervisor]\nauto_start = false\nrestart_delay_ms = 100\nhealthy_reset_secs = 3\n",
     );
     let murmurd = Murmurd::start(&config);
-    assert_eq!(speak(&murmurd, "one").await.status, 200);
+    spoken(&murmurd, "one").await;
     kill(engine_pid(&murmurd.status().await), libc::SIGKILL);
     // Counted while the new engine has not yet run healthy for 3 s (a window wide enough for
     // a loaded machine's polling to see).
@@ -108,7 +108,7 @@ async fn a_crash_loop_ends_failed_and_a_settings_change_recovers() {
         "[supervisor]\nauto_start = false\nrestart_delay_ms = 100\nmax_restarts = 2\n",
     );
     let mut murmurd = Murmurd::start(&crashing);
-    assert_eq!(speak(&murmurd, "hello").await.status, 200);
+    spoken(&murmurd, "hello").await;
     let status = murmurd
         .wait_for("failed", Duration::from_secs(20), |s| state(s) == "failed")
         .await;
@@ -141,7 +141,7 @@ async fn a_crash_loop_ends_failed_and_a_settings_change_recovers() {
             state(s) == "stopped"
         })
         .await;
-    assert_eq!(speak(&murmurd, "again").await.status, 200);
+    spoken(&murmurd, "again").await;
     let _ = &mut murmurd;
 }
 
@@ -165,6 +165,52 @@ async fn an_engine_that_exits_at_start_gets_a_503_with_its_output_and_is_retried
         assert_eq!(spawns(&murmurd), attempt, "each request tries again");
     }
     assert_eq!(state(&murmurd.status().await), "stopped");
+}
+
+#[tokio::test]
+async fn a_port_taken_before_the_engine_binds_it_is_swapped_for_another_unseen() {
+    let starts = tempfile::NamedTempFile::new().expect("temp file");
+    let starts = starts.path().to_str().expect("utf-8 path");
+    let murmurd = Murmurd::start(&fake_engine_config(
+        &["--port-taken", "2", "--starts", starts],
+        QUICK,
+    ));
+    spoken(&murmurd, "hello").await;
+    assert_eq!(spawns(&murmurd), 3, "two ports lost, the third won");
+    let log = murmurd.engine_log();
+    assert_eq!(log.matches("Address already in use").count(), 2, "{log}");
+    assert_eq!(
+        log.matches("was taken before the engine could bind it")
+            .count(),
+        2
+    );
+    let status = murmurd.status().await;
+    assert_eq!(
+        status["restarts"]["crashes"], 0,
+        "not the engine's fault: {status}"
+    );
+}
+
+#[tokio::test]
+async fn a_port_taken_every_time_ends_in_a_clear_error() {
+    let starts = tempfile::NamedTempFile::new().expect("temp file");
+    let starts = starts.path().to_str().expect("utf-8 path");
+    let murmurd = Murmurd::start(&fake_engine_config(
+        &["--port-taken", "100", "--starts", starts],
+        QUICK,
+    ));
+    let reply = speak(&murmurd, "hello").await;
+    assert_eq!(reply.status, 503);
+    let message = reply.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("Address already in use"), "{message}");
+    assert_eq!(
+        spawns(&murmurd),
+        4,
+        "three more ports tried, then it says so"
+    );
 }
 
 #[tokio::test]
@@ -198,7 +244,7 @@ async fn a_hung_engine_is_replaced_after_three_failed_health_checks() {
         "[supervisor]\nauto_start = false\nhealth_interval_secs = 1\nhealth_timeout_secs = 1\nstop_grace_secs = 1\nrestart_delay_ms = 100\n",
     );
     let murmurd = Murmurd::start(&config);
-    assert_eq!(speak(&murmurd, "hello").await.status, 200);
+    spoken(&murmurd, "hello").await;
     let hung = engine_pid(&murmurd.status().await);
     kill(hung, libc::SIGSTOP);
     murmurd
@@ -221,7 +267,7 @@ async fn a_hung_engine_is_replaced_after_three_failed_health_checks() {
         wait_gone(hung, Duration::from_secs(2)),
         "the hung engine was killed"
     );
-    assert_eq!(speak(&murmurd, "again").await.status, 200);
+    spoken(&murmurd, "again").await;
 }
 
 #[tokio::test]
@@ -231,7 +277,7 @@ async fn an_idle_engine_is_unloaded_and_woken_by_the_next_request() {
         "[supervisor]\nauto_start = false\nidle_unload_secs = 1\n",
     );
     let murmurd = Murmurd::start(&config);
-    assert_eq!(speak(&murmurd, "hello").await.status, 200);
+    spoken(&murmurd, "hello").await;
     let first = engine_pid(&murmurd.status().await);
     murmurd
         .wait_for("idle", Duration::from_secs(10), |s| state(s) == "idle")
@@ -240,7 +286,7 @@ async fn an_idle_engine_is_unloaded_and_woken_by_the_next_request() {
         wait_gone(first, Duration::from_secs(2)),
         "unloading stops the process"
     );
-    assert_eq!(speak(&murmurd, "wake up").await.status, 200);
+    spoken(&murmurd, "wake up").await;
     assert_eq!(state(&murmurd.status().await), "ready");
 }
 
@@ -273,7 +319,7 @@ async fn a_request_longer_than_the_idle_timeout_keeps_its_engine() {
 #[tokio::test]
 async fn a_settings_change_restarts_the_engine_while_the_proxy_keeps_serving() {
     let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
-    assert_eq!(speak(&murmurd, "hello").await.status, 200);
+    spoken(&murmurd, "hello").await;
     let first = engine_pid(&murmurd.status().await);
     std::fs::write(
         murmurd.data_dir().join("config.toml"),
@@ -291,7 +337,7 @@ async fn a_settings_change_restarts_the_engine_while_the_proxy_keeps_serving() {
         "a requested restart is not a crash"
     );
     assert!(murmurd.engine_log().contains("second configuration"));
-    assert_eq!(speak(&murmurd, "again").await.status, 200);
+    spoken(&murmurd, "again").await;
     assert_eq!(
         Client::new()
             .get(&murmurd.url("/murmur/healthz"))

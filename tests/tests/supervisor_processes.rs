@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use murmur_tests::murmurd::{Launch, alive, fake_engine_config, wait_gone};
-use murmur_tests::supervised::{QUICK, engine_pid, speak, state};
+use murmur_tests::supervised::{QUICK, engine_pid, speak, spoken, state};
 use murmur_tests::{Client, Murmurd};
 
 #[tokio::test]
@@ -18,7 +18,7 @@ async fn sigterm_ignored_by_the_engine_escalates_to_sigkill_and_grandchildren_go
         "[supervisor]\nauto_start = false\nstop_grace_secs = 1\n",
     );
     let mut murmurd = Murmurd::start(&config);
-    assert_eq!(speak(&murmurd, "hello").await.status, 200);
+    spoken(&murmurd, "hello").await;
     let engine = engine_pid(&murmurd.status().await);
     let grandchild: u32 = std::fs::read_to_string(&grandchild_file)
         .expect("grandchild pid")
@@ -51,7 +51,7 @@ async fn kill_9_of_murmurd_takes_the_engine_down_and_leftovers_are_reaped_next_t
     let grandchild_arg = grandchild_file.to_string_lossy().into_owned();
     let config = fake_engine_config(&["--grandchild", &grandchild_arg], QUICK);
     let murmurd = Murmurd::start(&config);
-    assert_eq!(speak(&murmurd, "hello").await.status, 200);
+    spoken(&murmurd, "hello").await;
     let engine = engine_pid(&murmurd.status().await);
     let grandchild: u32 = std::fs::read_to_string(&grandchild_file)
         .expect("pid")
@@ -202,7 +202,7 @@ async fn a_python_engine_is_provisioned_with_uv_then_starts_on_the_fast_path() {
         ..Launch::with_config(&config)
     };
     let murmurd = Murmurd::launch(launch).unwrap_or_else(|(s, e)| panic!("{s}: {e}"));
-    assert_eq!(speak(&murmurd, "again").await.status, 200);
+    spoken(&murmurd, "again").await;
     assert!(
         murmurd
             .engine_log()

@@ -120,6 +120,18 @@ impl Actor {
                 }
                 self.answer_stop_waiters();
             }
+            Phase::Starting { auto, run, .. }
+                if self.port_retries < PORT_RETRIES && self.lost_its_port() =>
+            {
+                // Another process bound the port between Murmur choosing it and the engine
+                // binding it: not the engine's fault, and the waiting requests need not know.
+                self.port_retries += 1;
+                self.log.line(&format!(
+                    "[murmur] port {} was taken before the engine could bind it; trying another",
+                    run.port
+                ));
+                self.start_engine(auto, "its port was taken; trying another");
+            }
             Phase::Starting { auto, .. } => {
                 let message = format!(
                     "the engine {description} while starting{}",
@@ -149,6 +161,7 @@ impl Actor {
         self.memory.engine_rss_mb = reading.engine_rss_mb;
         let next_health = crate::time::later_tokio(Instant::now(), self.health_interval());
         self.set_phase(Phase::Ready { run, next_health }, reason);
+        self.port_retries = 0;
         self.shared.dead_port.store(0, Ordering::SeqCst);
         for waiter in self.waiters.drain(..) {
             let _ = waiter.send(Ok(upstream.clone()));

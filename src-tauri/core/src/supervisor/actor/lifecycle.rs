@@ -112,7 +112,7 @@ impl Actor {
             );
         };
         self.log.line(&format!(
-            "[murmur] starting: {} {} (port {port})",
+            "{STARTING_LINE} {} {} (port {port})",
             launch.program,
             launch.args.join(" ")
         ));
@@ -128,13 +128,19 @@ impl Actor {
         if let Err(e) = pidfile::write(&self.pidfile(), child.pid) {
             tracing::warn!("cannot record the engine pid: {e}");
         }
-        for output in child.output {
-            tokio::spawn(copy(output, self.log.clone()));
-        }
+        let copies: Vec<_> = child
+            .output
+            .into_iter()
+            .map(|output| tokio::spawn(copy(output, self.log.clone())))
+            .collect();
         let events = self.events_tx.clone();
         let exited = child.exited;
         tokio::spawn(async move {
             let status = exited.await;
+            // Its last words (why it exited) reach the log before the exit is handled; a
+            // grandchild holding the pipes open does not hold this up for long.
+            let _ =
+                tokio::time::timeout(OUTPUT_DRAIN, futures_util::future::join_all(copies)).await;
             let _ = events.send(Event::Exited { generation, status });
         });
 

@@ -33,6 +33,12 @@ use crate::status::{EngineInfo, ErrorInfo, Health, Memory, Restarts, State, Stat
 
 const PROBE_EVERY: Duration = Duration::from_millis(250);
 const STDERR_LINES_IN_ERRORS: usize = 8;
+/// The engine log's line before each engine's own output.
+const STARTING_LINE: &str = "[murmur] starting:";
+/// How often in a row a start may lose its port to another process before it is a failure.
+const PORT_RETRIES: u32 = 3;
+/// How long an exited engine's last output may take to reach its log.
+const OUTPUT_DRAIN: Duration = Duration::from_millis(500);
 
 /// One engine process.
 struct Running {
@@ -174,6 +180,8 @@ pub(super) struct Actor {
     /// Callers waiting for a stop (or restart, or shutdown) to finish.
     stop_waiters: Vec<oneshot::Sender<()>>,
     crashes: u32,
+    /// Starts in a row whose port another process took first (see `PORT_RETRIES`).
+    port_retries: u32,
     total_restarts: u32,
     last_exit: Option<String>,
     health: Health,
@@ -218,6 +226,7 @@ impl Actor {
             waiters: Vec::new(),
             stop_waiters: Vec::new(),
             crashes: 0,
+            port_retries: 0,
             total_restarts: 0,
             last_exit: None,
             health: Health::default(),

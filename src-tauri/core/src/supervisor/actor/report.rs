@@ -4,17 +4,30 @@ use super::*;
 
 impl Actor {
     pub(super) fn stderr_tail(&self) -> String {
-        let lines: Vec<String> = self
-            .log
-            .tail(STDERR_LINES_IN_ERRORS)
-            .into_iter()
-            .filter(|l| !l.starts_with("[murmur]"))
-            .collect();
+        let lines = self.last_output();
         if lines.is_empty() {
             String::new()
         } else {
             format!("; last output:\n{}", lines.join("\n"))
         }
+    }
+
+    /// Whether the engine's last output says its port was already in use.
+    pub(super) fn lost_its_port(&self) -> bool {
+        self.last_output().iter().any(|l| port_in_use(l))
+    }
+
+    /// The current engine's last lines of output (none of an earlier run's, none of Murmur's).
+    fn last_output(&self) -> Vec<String> {
+        let tail = self.log.tail(STDERR_LINES_IN_ERRORS);
+        let this_run = tail
+            .iter()
+            .rposition(|l| l.starts_with(STARTING_LINE))
+            .map_or(0, |i| i + 1);
+        tail.into_iter()
+            .skip(this_run)
+            .filter(|l| !l.starts_with("[murmur]"))
+            .collect()
     }
 
     pub(super) fn state(&self) -> State {
@@ -92,4 +105,13 @@ impl Actor {
             }
         });
     }
+}
+
+/// Whether an output line is an "address already in use" error, as Python, Rust or Go print it.
+fn port_in_use(line: &str) -> bool {
+    let line = line.to_ascii_lowercase();
+    line.contains("address already in use")
+        || line.contains("errno 98")
+        || line.contains("errno 48")
+        || line.contains("eaddrinuse")
 }
