@@ -1,5 +1,5 @@
 //! MLX Audio (`mlx_audio.server`) on Apple Silicon: Kokoro and other models on the GPU. It
-//! is asked for WAV (no ffmpeg needed). Everything its first request needs is in place before
+//! is asked to stream raw audio (Murmur encodes; no ffmpeg needed). Everything its first request needs is in place before
 //! it starts, each with byte progress: the front ends' files PyPI lacks (the project's
 //! `assets.toml`) and the model; then it runs with the Hub offline, so it never downloads
 //! behind the user's back.
@@ -16,6 +16,9 @@ use crate::config::{EngineId, Settings};
 
 pub struct MlxAudio;
 
+/// Every Kokoro model speaks at 24 kHz (its config's `sample_rate`).
+const KOKORO_SAMPLE_RATE: u32 = 24_000;
+
 impl Engine for MlxAudio {
     fn spec(&self) -> EngineSpec {
         EngineSpec {
@@ -26,8 +29,23 @@ impl Engine for MlxAudio {
         }
     }
 
-    fn audio(&self, _settings: &Settings) -> EngineAudio {
-        EngineAudio::Wav
+    /// Kokoro (24 kHz, whatever the voice) as raw PCM; other models as WAV, whose header says
+    /// their rate. Streamed, mlx-audio writes each segment as a file of its own, so a WAV
+    /// stream is several files back to back (Murmur reads them in turn); PCM has no headers to
+    /// get wrong.
+    fn audio(&self, settings: &Settings) -> EngineAudio {
+        let model = super::effective_model(settings).unwrap_or_default();
+        if model.to_ascii_lowercase().contains("kokoro") {
+            EngineAudio::Pcm {
+                rate: KOKORO_SAMPLE_RATE,
+            }
+        } else {
+            EngineAudio::Wav
+        }
+    }
+
+    fn asks_to_stream(&self) -> bool {
+        true
     }
 
     fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {

@@ -95,6 +95,12 @@ pub trait Engine: Sync {
     /// What its speech responses hold, and so what Murmur asks it for.
     fn audio(&self, settings: &Settings) -> EngineAudio;
 
+    /// Whether Murmur asks it to stream (`"stream": true`): audio as it is made, rather than
+    /// one file at the end.
+    fn asks_to_stream(&self) -> bool {
+        false
+    }
+
     /// The paths it answers, when Murmur knows them: any other path gets Murmur's own 404
     /// without reaching the engine. `None`: forward everything.
     fn served_paths(&self) -> Option<&'static [&'static str]> {
@@ -169,6 +175,11 @@ pub fn effective_voice(settings: &Settings) -> Option<String> {
 /// What the configured engine's speech responses hold.
 pub fn audio(settings: &Settings) -> EngineAudio {
     of(settings.engine.id).audio(settings)
+}
+
+/// Whether the configured engine is asked to stream its speech.
+pub fn asks_to_stream(settings: &Settings) -> bool {
+    of(settings.engine.id).asks_to_stream()
 }
 
 /// The paths engine `id` answers, when Murmur knows them.
@@ -342,6 +353,20 @@ mod tests {
             "{}",
             launch.env["PYTHONPATH"]
         );
+    }
+
+    #[test]
+    fn mlx_audio_streams_kokoro_as_24_khz_pcm_and_other_models_as_wav() {
+        let mut settings = Settings::default();
+        settings.engine.id = EngineId::MlxAudio;
+        assert_eq!(audio(&settings), EngineAudio::Pcm { rate: 24_000 });
+        assert!(asks_to_stream(&settings));
+        settings.engine.model = Some("/models/my-Kokoro-82M-4bit".into());
+        assert_eq!(audio(&settings), EngineAudio::Pcm { rate: 24_000 });
+        settings.engine.model = Some("mlx-community/csm-1b".into());
+        assert_eq!(audio(&settings), EngineAudio::Wav);
+        settings.engine.id = EngineId::Piper;
+        assert!(!asks_to_stream(&settings));
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct Defaults {
     pub lang_code: String,
     /// What the engine answers with, so what to ask it for.
     pub audio: EngineAudio,
+    /// Ask the engine to stream (`"stream": true`).
+    pub stream: bool,
     /// The longest `input`, in characters.
     pub max_input_chars: u64,
 }
@@ -68,6 +70,7 @@ impl Defaults {
             response_format: settings.engine.response_format,
             lang_code: settings.engine.lang_code.clone(),
             audio: engine::audio(settings),
+            stream: engine::asks_to_stream(settings),
             max_input_chars: settings.proxy.max_input_chars,
         }
     }
@@ -176,6 +179,9 @@ pub fn prepare(
     // An engine that hands Murmur raw audio is asked for exactly that; Murmur encodes.
     let engine_format = defaults.audio.request_format().unwrap_or(format);
     request.insert("response_format".into(), engine_format.as_str().into());
+    if defaults.stream {
+        request.insert("stream".into(), true.into());
+    }
     if lang.is_none() {
         let code = if defaults.lang_code == "auto" {
             let voice_language = chosen.as_deref().and_then(language::kokoro_language);

@@ -10,6 +10,7 @@ fn defaults() -> Defaults {
         response_format: Format::Wav,
         lang_code: "auto".into(),
         audio: EngineAudio::Encoded,
+        stream: false,
         max_input_chars: 20,
     }
 }
@@ -45,6 +46,21 @@ fn an_engine_of_raw_audio_is_asked_for_it_and_the_client_format_kept() {
     assert_eq!((out.format, out.sse), (Format::Opus, false));
     let sent: Map<String, Value> = serde_json::from_slice(&out.body).expect("json");
     assert_eq!(sent["response_format"], "wav");
+    assert!(
+        !sent.contains_key("stream"),
+        "only asked of engines that stream"
+    );
+}
+
+#[test]
+fn an_engine_that_streams_is_asked_to_whatever_the_client_said() {
+    let mut defaults = defaults();
+    defaults.stream = true;
+    for body in [r#"{"input":"hi"}"#, r#"{"input":"hi","stream":false}"#] {
+        let out = prepare(body.as_bytes(), &defaults, None).expect("valid");
+        let sent: Map<String, Value> = serde_json::from_slice(&out.body).expect("json");
+        assert_eq!(sent["stream"], true, "{body}");
+    }
 }
 
 #[test]
