@@ -3,6 +3,8 @@
 
 pub mod client;
 pub mod fake_upstream;
+pub mod hub;
+pub mod mlx;
 pub mod murmurd;
 pub mod piper;
 pub mod supervised;

@@ -5,125 +5,21 @@
 //! English, Mandarin and Japanese into phonemes in that environment with the network and
 //! subprocesses blocked: nothing is downloaded after warm-up.
 //!
-//! The spaCy model is a stand-in built by `tests/fixtures/mlx-front-end/make_spacy_model.py`
+//! The spaCy model is a stand-in built by `tests/fixtures/mlx/make_spacy_model.py`
 //! (same name, version and layout; poor tags); the test pins its sha256 in a copy of the
 //! engine's `assets.toml`. What this cannot show here: speech from the model on a Mac's GPU.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use murmur_tests::Murmurd;
+use murmur_tests::mlx::{WHEEL, failure, pin, resources, start_source};
 use murmur_tests::murmurd::{Launch, source_tree};
 use murmur_tests::supervised::state;
 
-const WHEEL: &str = "en_core_web_sm-3.8.0/en_core_web_sm-3.8.0-py3-none-any.whl";
-
-/// Files by path, and the `Range` headers asked for.
-#[derive(Default)]
-struct Served {
-    files: HashMap<String, Vec<u8>>,
-    ranges: Vec<String>,
-}
-
-type Source = Arc<Mutex<Served>>;
-
-async fn serve(
-    State(source): State<Source>,
-    UrlPath(path): UrlPath<String>,
-    headers: HeaderMap,
-) -> Response {
-    let mut served = source.lock().expect("served");
-    let Some(file) = served.files.get(&path).cloned() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let from = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("bytes="))
-        .and_then(|v| v.strip_suffix('-'))
-        .and_then(|v| v.parse::<usize>().ok());
-    match from {
-        Some(from) if from < file.len() => {
-            served.ranges.push(format!("bytes={from}-"));
-            let range = format!("bytes {from}-{}/{}", file.len() - 1, file.len());
-            (
-                StatusCode::PARTIAL_CONTENT,
-                [(header::CONTENT_RANGE, range)],
-                file[from..].to_vec(),
-            )
-                .into_response()
-        }
-        _ => file.into_response(),
-    }
-}
-
-async fn start_source() -> (String, Source) {
-    let source = Source::default();
-    let app = axum::Router::new()
-        .route("/spacy/{*path}", axum::routing::get(serve))
-        .with_state(source.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/spacy", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, source)
-}
-
-/// A copy of the shipped engine projects, so the test can pin its own stand-in.
-fn resources() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tmp");
-    let from = source_tree().join("python-runtime");
-    let to = dir.path().join("python-runtime");
-    std::fs::create_dir_all(to.join("mlx-audio")).expect("mkdir");
-    std::fs::copy(from.join("murmur_launch.py"), to.join("murmur_launch.py")).expect("copy");
-    for entry in std::fs::read_dir(from.join("mlx-audio")).expect("list") {
-        let path = entry.expect("entry").path();
-        if path.is_file() {
-            std::fs::copy(
-                &path,
-                to.join("mlx-audio").join(path.file_name().expect("name")),
-            )
-            .expect("copy");
-        }
-    }
-    dir
-}
-
-fn pin(resources: &Path, sha256: &str) {
-    let manifest = resources.join("python-runtime/mlx-audio/assets.toml");
-    let text = std::fs::read_to_string(&manifest).expect("read");
-    let shipped = text
-        .lines()
-        .find_map(|l| l.strip_prefix("sha256 = \""))
-        .map(|l| l.trim_end_matches('"').to_string())
-        .expect("a pinned sha256");
-    std::fs::write(&manifest, text.replace(&shipped, sha256)).expect("write");
-}
-
-async fn failure(murmurd: &Murmurd, why: &str) -> serde_json::Value {
-    let status = murmurd
-        .wait_for(why, Duration::from_secs(900), |s| {
-            state(s) == "failed" || state(s) == "ready"
-        })
-        .await;
-    assert_eq!(
-        state(&status),
-        "failed",
-        "{status:#}\n{}",
-        murmurd.engine_log()
-    );
-    status
-}
-
 fn run_front_end(python: &Path, python_path: &str) -> std::process::Output {
     std::process::Command::new(python)
-        .arg(source_tree().join("tests/fixtures/mlx-front-end/front_end.py"))
+        .arg(source_tree().join("tests/fixtures/mlx/front_end.py"))
         .env("PYTHONPATH", python_path)
         .env("HF_HUB_OFFLINE", "1")
         .output()
@@ -160,7 +56,7 @@ async fn the_mlx_front_ends_speak_three_languages_offline_after_warm_up() {
 
     // 2. A stand-in for the real wheel, built with the spaCy of that environment.
     let built = std::process::Command::new(&python)
-        .arg(source_tree().join("tests/fixtures/mlx-front-end/make_spacy_model.py"))
+        .arg(source_tree().join("tests/fixtures/mlx/make_spacy_model.py"))
         .arg(model.path())
         .output()
         .expect("build the spaCy stand-in");
