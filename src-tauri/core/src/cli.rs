@@ -22,7 +22,7 @@ pub struct Args {
     /// Port of the endpoint; 0 picks a free one [env: MURMUR_PORT] [default: 19281]
     #[arg(long, value_name = "N")]
     pub port: Option<u16>,
-    /// Engine: piper, mlx-audio, custom or external [env: MURMUR_ENGINE]
+    /// Engine: piper, kokoro, mlx-audio, custom or external [env: MURMUR_ENGINE]
     #[arg(long, value_name = "ID", value_parser = parse_engine)]
     pub engine: Option<EngineId>,
 }

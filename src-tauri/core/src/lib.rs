@@ -19,6 +19,7 @@
 pub mod api_error;
 pub mod audio;
 pub mod backend;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -39,3 +40,4 @@ pub mod status;
 pub mod supervisor;
 pub mod time;
 pub mod tray;
+pub mod voices;

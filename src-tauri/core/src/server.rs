@@ -255,7 +255,7 @@ fn backend(
 ) -> (Arc<dyn Backend>, Option<Supervisor>) {
     match settings.engine.id {
         EngineId::External => (Arc::new(External::new(settings, client)), None),
-        EngineId::Piper | EngineId::MlxAudio | EngineId::Custom => {
+        EngineId::Piper | EngineId::MlxAudio | EngineId::Kokoro | EngineId::Custom => {
             let supervisor = Supervisor::spawn(settings.clone(), data_dir, client);
             (Arc::new(supervisor.clone()), Some(supervisor))
         }

@@ -208,6 +208,11 @@ pub(super) fn check_lengths(settings: &Settings, errors: &mut Vec<FieldError>) {
         URL,
     );
     text(
+        "runtime.kokoro_models_url",
+        Some(&runtime.kokoro_models_url),
+        URL,
+    );
+    text(
         "runtime.python_install_mirror",
         runtime.python_install_mirror.as_deref(),
         URL,

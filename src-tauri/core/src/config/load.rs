@@ -294,7 +294,7 @@ mod tests {
             .expect_err("not a port");
         assert!(err.to_string().contains("MURMUR_PORT"), "{err}");
         let err =
-            Overrides::from_env_with(|name| (name == "MURMUR_ENGINE").then(|| "kokoro".into()))
+            Overrides::from_env_with(|name| (name == "MURMUR_ENGINE").then(|| "coqui".into()))
                 .expect_err("not an engine");
         assert!(err.to_string().contains("MURMUR_ENGINE"), "{err}");
     }

@@ -123,6 +123,8 @@ pub enum EngineId {
     Piper,
     /// `mlx_audio.server`; the default on Apple Silicon.
     MlxAudio,
+    /// Kokoro-82M on ONNX Runtime through Murmur's own server, on every platform.
+    Kokoro,
     /// Any OpenAI-compatible server Murmur launches from `[engine.custom]`.
     Custom,
     /// A server Murmur does not manage, at `[engine] url`.
@@ -130,13 +132,20 @@ pub enum EngineId {
 }
 
 impl EngineId {
-    pub const ALL: [EngineId; 4] = [Self::Piper, Self::MlxAudio, Self::Custom, Self::External];
+    pub const ALL: [EngineId; 5] = [
+        Self::Piper,
+        Self::MlxAudio,
+        Self::Kokoro,
+        Self::Custom,
+        Self::External,
+    ];
 
     /// The name used in config files, flags and URLs.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Piper => "piper",
             Self::MlxAudio => "mlx-audio",
+            Self::Kokoro => "kokoro",
             Self::Custom => "custom",
             Self::External => "external",
         }
@@ -188,7 +197,8 @@ pub struct EngineSettings {
     pub response_format: AudioFormat,
     /// `auto` detects from the text (kana → j, CJK → z, else a), as mlx-audio expects.
     pub lang_code: String,
-    /// `id = "piper"`: a folder of extra `.onnx` voices (each with its `.onnx.json`).
+    /// Where the voices installed from the catalog live (Piper: `.onnx` + `.onnx.json`;
+    /// Kokoro: `<id>.bin`); unset: `<data-dir>/voices/<engine>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub voices_dir: Option<PathBuf>,
     /// `id = "external"`: the server's base URL, e.g. `http://127.0.0.1:8000`.
@@ -197,6 +207,24 @@ pub struct EngineSettings {
     /// `id = "external"`: the path probed for readiness.
     pub probe_path: String,
     pub custom: CustomEngine,
+    pub kokoro: KokoroSettings,
+}
+
+/// `[engine.kokoro]`: the Kokoro engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct KokoroSettings {
+    /// `int8` (88 MB, faster on most CPUs) or `fp32` (310 MB, the reference).
+    pub model: KokoroModel,
+}
+
+/// `[engine.kokoro] model`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum KokoroModel {
+    #[default]
+    Int8,
+    Fp32,
 }
 
 impl Default for EngineSettings {
@@ -212,6 +240,7 @@ impl Default for EngineSettings {
             url: None,
             probe_path: "/v1/models".into(),
             custom: CustomEngine::default(),
+            kokoro: KokoroSettings::default(),
         }
     }
 }
@@ -340,6 +369,8 @@ pub struct RuntimeSettings {
     /// spaCy's model releases, or a folder laid out like them: the English front end's
     /// `en_core_web_sm` (not on PyPI) is fetched from `<url>/<name>-<version>/<wheel>`.
     pub spacy_models_url: String,
+    /// Kokoro's ONNX models (kokoro-onnx's release files), or a folder holding them.
+    pub kokoro_models_url: String,
 }
 
 impl Default for RuntimeSettings {
@@ -351,6 +382,9 @@ impl Default for RuntimeSettings {
             python_install_mirror: None,
             huggingface_url: "https://huggingface.co".into(),
             spacy_models_url: "https://github.com/explosion/spacy-models/releases/download".into(),
+            kokoro_models_url:
+                "https://github.com/thewh1teagle/kokoro-onnx/releases/download/model-files-v1.0"
+                    .into(),
         }
     }
 }

@@ -154,16 +154,20 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
             fail(&mut errors, key, format!("{url:?} is not an http(s) URL"));
         }
     }
-    let spacy = &runtime.spacy_models_url;
-    if !(spacy.starts_with("https://")
-        || spacy.starts_with("http://")
-        || std::path::Path::new(spacy).is_absolute())
-    {
-        fail(
-            &mut errors,
-            "runtime.spacy_models_url",
-            format!("{spacy:?} is neither an http(s) URL nor an absolute folder"),
-        );
+    for (key, url) in [
+        ("runtime.spacy_models_url", &runtime.spacy_models_url),
+        ("runtime.kokoro_models_url", &runtime.kokoro_models_url),
+    ] {
+        if !(url.starts_with("https://")
+            || url.starts_with("http://")
+            || std::path::Path::new(url).is_absolute())
+        {
+            fail(
+                &mut errors,
+                key,
+                format!("{url:?} is neither an http(s) URL nor an absolute folder"),
+            );
+        }
     }
     errors
 }

@@ -68,13 +68,7 @@ impl Engine for MlxAudio {
         .map(String::from)
         .to_vec();
         let mut launch = bundled_launch(runtime, &project, args);
-        let assets = crate::runtime::assets::installed_dirs(&project, place.data_dir);
-        if let Some(path) = launch.env.get_mut("PYTHONPATH") {
-            for dir in assets {
-                path.push(':');
-                path.push_str(&dir.to_string_lossy());
-            }
-        }
+        super::add_assets(&mut launch, &project, place.data_dir);
         launch.env.extend(hub_env(settings, true));
         Some(launch)
     }

@@ -6,6 +6,7 @@
 
 pub mod custom;
 pub mod external;
+pub mod kokoro;
 pub mod mlx_audio;
 pub mod model;
 pub mod piper;
@@ -142,6 +143,7 @@ pub fn of(id: EngineId) -> &'static dyn Engine {
     match id {
         EngineId::Piper => &piper::Piper,
         EngineId::MlxAudio => &mlx_audio::MlxAudio,
+        EngineId::Kokoro => &kokoro::Kokoro,
         EngineId::Custom => &custom::Custom,
         EngineId::External => &external::External,
     }
@@ -278,15 +280,18 @@ fn engine_path() -> String {
 }
 
 /// A bundled engine's server `module args…`, run by the runtime's Python under the launcher
-/// (`-m murmur_launch module …`), so that the engine exits with Murmur.
+/// (`-m murmur_launch module …`), so that the engine exits with Murmur. Its `PYTHONPATH` has
+/// the project and `python-runtime/shared` beside it (code the engine servers share).
 fn bundled_launch(runtime: &Runtime, project: &Path, module_and_args: Vec<String>) -> Launch {
     let mut args: Vec<String> = vec!["-m".into(), "murmur_launch".into()];
     args.extend(module_and_args);
+    let mut path = python_path(Some(runtime), Some(project));
+    if let Some(shared) = project.parent().map(|p| p.join("shared")) {
+        path.push(':');
+        path.push_str(&shared.to_string_lossy());
+    }
     let env = BTreeMap::from([
-        (
-            "PYTHONPATH".to_string(),
-            python_path(Some(runtime), Some(project)),
-        ),
+        ("PYTHONPATH".to_string(), path),
         ("PATH".to_string(), engine_path()),
         ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
     ]);
@@ -297,6 +302,17 @@ fn bundled_launch(runtime: &Runtime, project: &Path, module_and_args: Vec<String
         env,
         probe_path: "/v1/models".into(),
         stdin_guard: true,
+    }
+}
+
+/// Put the project's unpacked assets (`assets.toml`) on the launch's `PYTHONPATH`.
+fn add_assets(launch: &mut Launch, project: &Path, data_dir: &Path) {
+    let assets = crate::runtime::assets::installed_dirs(project, data_dir);
+    if let Some(path) = launch.env.get_mut("PYTHONPATH") {
+        for dir in assets {
+            path.push(':');
+            path.push_str(&dir.to_string_lossy());
+        }
     }
 }
 
@@ -348,11 +364,39 @@ mod tests {
         let path = &launch.env["PATH"];
         assert!(path.split(':').any(|d| d == "/opt/homebrew/bin"), "{path}");
         assert!(launch.env["PYTHONPATH"].starts_with("/data/runtimes/x:"));
+        let entries: Vec<&str> = launch.env["PYTHONPATH"].split(':').collect();
         assert!(
-            launch.env["PYTHONPATH"].ends_with("mlx-audio"),
-            "{}",
-            launch.env["PYTHONPATH"]
+            entries[1].ends_with("python-runtime/mlx-audio"),
+            "{entries:?}"
         );
+        assert!(entries[2].ends_with("python-runtime/shared"), "{entries:?}");
+        assert!(
+            Path::new(entries[2]).join("murmur_speech.py").is_file(),
+            "{entries:?}"
+        );
+    }
+
+    #[test]
+    fn kokoro_runs_murmurs_server_with_its_model_and_voices_folder() {
+        let launch = launch_for(EngineId::Kokoro);
+        assert_eq!(
+            &launch.args[..3],
+            ["-m", "murmur_launch", "murmur_kokoro_server"]
+        );
+        let value = |flag: &str| {
+            let at = launch.args.iter().position(|a| a == flag).expect(flag);
+            launch.args[at + 1].clone()
+        };
+        assert_eq!(
+            value("--model"),
+            "/data/models/kokoro/kokoro-v1.0.int8.onnx"
+        );
+        assert_eq!(value("--voices-dir"), "/data/voices/kokoro");
+        let mut settings = Settings::default();
+        settings.engine.id = EngineId::Kokoro;
+        settings.engine.kokoro.model = crate::config::KokoroModel::Fp32;
+        assert_eq!(kokoro::model_file(&settings).name, "kokoro-v1.0.onnx");
+        assert_eq!(audio(&settings), EngineAudio::Pcm { rate: 24_000 });
     }
 
     #[test]
@@ -410,6 +454,7 @@ mod tests {
         for (id, name) in [
             (EngineId::Piper, "piper"),
             (EngineId::MlxAudio, "mlx-audio"),
+            (EngineId::Kokoro, "kokoro"),
         ] {
             settings.engine.id = id;
             let (dir, runtime) = python_project(&settings).expect("a Python engine");

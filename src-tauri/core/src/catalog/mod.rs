@@ -1,0 +1,447 @@
+//! The voice catalog: what each engine can install, installing (with byte progress, a digest
+//! checked, cancellable) and removing.
+//!
+//! - Piper: the `voices.json` index of `rhasspy/piper-voices` on the Hub ([`piper`]).
+//! - Kokoro: the Hub's listing of `onnx-community/Kokoro-82M-v1.0-ONNX/voices` ([`kokoro`]).
+//!
+//! Where voices come from and how one is fetched are in [`crate::voices`]; this is the handle
+//! the control API and the page use.
+//! - MLX Audio: the voices that came with its model (nothing to install).
+//!
+//! Installed voices live in the engine's voices folder ([`voices_dir`]), which the engine
+//! servers read on every request, so a new voice speaks without a restart. An index is cached
+//! on disk when fetched; offline, the cached one is used and the listing says so. A voice
+//! appears in its folder whole or not at all (see [`crate::runtime::fetch`]).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::config::{EngineId, Settings};
+use crate::runtime::download::DownloadPolicy;
+use crate::runtime::fetch::{Cancel, FetchError};
+use crate::voices::{Entry, Remote, kokoro, piper, voices_dir};
+
+/// What `GET /murmur/api/voices/catalog` answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listing {
+    pub engine: EngineId,
+    /// Where the index comes from.
+    pub source: Option<String>,
+    /// The index could not be fetched now: this is the cached one (or none).
+    pub offline: bool,
+    /// What to know about this listing (offline, or an engine with nothing to install).
+    pub note: Option<String>,
+    pub voices: Vec<Entry>,
+}
+
+/// Why a catalog call failed; control turns these into API errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// An install as the page follows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Install {
+    pub engine: EngineId,
+    pub voice: String,
+    /// `downloading`, `installed`, `failed` or `cancelled`.
+    pub state: &'static str,
+    pub done: u64,
+    pub total: Option<u64>,
+    pub error: Option<String>,
+}
+
+/// The catalog of a running Murmur. Cheap to clone.
+#[derive(Clone)]
+pub struct Catalog(Arc<Inner>);
+
+struct Inner {
+    data_dir: PathBuf,
+    policy: DownloadPolicy,
+    installs: watch::Sender<Vec<Install>>,
+    cancels: Mutex<BTreeMap<String, Cancel>>,
+    /// Bumped on every install and removal: the proxy asks the engine for its voices again.
+    generation: AtomicU64,
+}
+
+impl Catalog {
+    pub fn new(data_dir: &Path) -> Self {
+        Self(Arc::new(Inner {
+            data_dir: data_dir.to_path_buf(),
+            policy: DownloadPolicy::default(),
+            installs: watch::channel(Vec::new()).0,
+            cancels: Mutex::new(BTreeMap::new()),
+            generation: AtomicU64::new(0),
+        }))
+    }
+
+    /// Changes when a voice is installed or removed.
+    pub fn generation(&self) -> u64 {
+        self.0.generation.load(Ordering::SeqCst)
+    }
+
+    /// The installs of this run, for the page's progress bars.
+    pub fn installs(&self) -> watch::Receiver<Vec<Install>> {
+        self.0.installs.subscribe()
+    }
+
+    fn index_cache(&self, engine: EngineId) -> PathBuf {
+        self.0
+            .data_dir
+            .join("voices")
+            .join("index")
+            .join(format!("{}.json", engine.as_str()))
+    }
+
+    /// Fetch the index of `engine` (and cache it), or fall back to the cached one.
+    async fn index(&self, engine: EngineId, url: &str) -> (Option<Vec<u8>>, Option<String>) {
+        let cache = self.index_cache(engine);
+        let fetched = crate::voices::get(url).await;
+        match fetched {
+            Ok(body) => {
+                if let Some(dir) = cache.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                let next = cache.with_extension("json.next");
+                if std::fs::write(&next, &body).is_ok() {
+                    let _ = std::fs::rename(&next, &cache);
+                }
+                (Some(body), None)
+            }
+            Err(why) => (std::fs::read(&cache).ok(), Some(why)),
+        }
+    }
+
+    /// Every voice `settings`' engine can have, each marked installed or not.
+    pub async fn list(&self, settings: &Settings) -> Result<Listing, CatalogError> {
+        let (listing, _) = self.list_with_files(settings).await?;
+        Ok(listing)
+    }
+
+    async fn list_with_files(
+        &self,
+        settings: &Settings,
+    ) -> Result<(Listing, Vec<Vec<Remote>>), CatalogError> {
+        let engine = settings.engine.id;
+        let hub = &settings.runtime.huggingface_url;
+        let dir = voices_dir(settings, &self.0.data_dir);
+        let (url, parsed) = match engine {
+            EngineId::Piper => {
+                let url = piper::index_url(hub);
+                let (index, why) = self.index(engine, &url).await;
+                let voices = match &index {
+                    Some(index) => piper::parse(hub, index).map_err(CatalogError::Unavailable)?,
+                    None => Vec::new(),
+                };
+                (url, (voices, why, index.is_some()))
+            }
+            EngineId::Kokoro => {
+                let url = kokoro::index_url(hub);
+                let (index, why) = self.index(engine, &url).await;
+                let voices =
+                    kokoro::parse(hub, index.as_deref()).map_err(CatalogError::Unavailable)?;
+                (url, (voices, why, index.is_some()))
+            }
+            EngineId::MlxAudio => {
+                return Ok((
+                    Listing {
+                        engine,
+                        source: None,
+                        offline: false,
+                        note: Some(
+                            "MLX Audio's voices come with its model: every one is installed".into(),
+                        ),
+                        voices: mlx_voices(settings),
+                    },
+                    Vec::new(),
+                ));
+            }
+            EngineId::Custom | EngineId::External => {
+                return Ok((
+                    Listing {
+                        engine,
+                        source: None,
+                        offline: false,
+                        note: Some(
+                            "this engine's voices are its own: Murmur cannot install any".into(),
+                        ),
+                        voices: Vec::new(),
+                    },
+                    Vec::new(),
+                ));
+            }
+        };
+        let (voices, why, have_index) = parsed;
+        let note = why.map(|why| {
+            if have_index {
+                format!("the index could not be fetched ({why}); this is the copy from the last time")
+            } else {
+                format!("the index could not be fetched ({why}) and none is cached: connect once to see every voice")
+            }
+        });
+        let offline = note.is_some();
+        let mut entries = Vec::new();
+        let mut files = Vec::new();
+        for (mut entry, remote) in voices {
+            entry.installed = is_installed(engine, &dir, &entry.id);
+            entries.push(entry);
+            files.push(remote);
+        }
+        Ok((
+            Listing {
+                engine,
+                source: Some(url),
+                offline,
+                note,
+                voices: entries,
+            },
+            files,
+        ))
+    }
+
+    /// Start installing voice `id` of `settings`' engine; progress is in [`Self::installs`].
+    /// Answers once the download has started (or the voice was already there).
+    pub async fn install(&self, settings: &Settings, id: &str) -> Result<Install, CatalogError> {
+        let (listing, files) = self.list_with_files(settings).await?;
+        let engine = listing.engine;
+        let Some(position) = listing.voices.iter().position(|v| v.id == id) else {
+            return Err(CatalogError::NotFound(format!(
+                "{} has no voice {id:?} in its catalog",
+                engine.as_str()
+            )));
+        };
+        let entry = &listing.voices[position];
+        let remote = files[position].clone();
+        if entry.installed {
+            return Ok(self.record(
+                engine,
+                id,
+                "installed",
+                entry.size.unwrap_or(0),
+                entry.size,
+                None,
+            ));
+        }
+        if remote.is_empty() {
+            return Err(CatalogError::Unavailable(format!(
+                "{id} cannot be downloaded now: {}",
+                listing
+                    .note
+                    .as_deref()
+                    .unwrap_or("the index does not say where it is")
+            )));
+        }
+        let cancel = Cancel::default();
+        {
+            let mut cancels = self.0.cancels.lock().unwrap_or_else(|e| e.into_inner());
+            if cancels.contains_key(id) {
+                return Err(CatalogError::Conflict(format!(
+                    "{id} is already being installed"
+                )));
+            }
+            cancels.insert(id.to_string(), cancel.clone());
+        }
+        let total: u64 = remote.iter().map(|r| r.size).sum();
+        let started = self.record(engine, id, "downloading", 0, Some(total), None);
+        let dir = voices_dir(settings, &self.0.data_dir);
+        let catalog = self.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            let staging = catalog.0.data_dir.join("voices").join("downloads");
+            let progress = |done: u64| {
+                catalog.record(engine, &id, "downloading", done, Some(total), None);
+            };
+            let outcome = crate::voices::download(
+                &remote,
+                &staging,
+                &dir,
+                &catalog.0.policy,
+                &progress,
+                &cancel,
+            )
+            .await;
+            catalog
+                .0
+                .cancels
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            match outcome {
+                Ok(()) => {
+                    catalog.0.generation.fetch_add(1, Ordering::SeqCst);
+                    catalog.record(engine, &id, "installed", total, Some(total), None);
+                }
+                Err(FetchError::Cancelled) => {
+                    catalog.record(engine, &id, "cancelled", 0, Some(total), None);
+                }
+                Err(e) => {
+                    catalog.record(engine, &id, "failed", 0, Some(total), Some(e.to_string()));
+                }
+            }
+        });
+        Ok(started)
+    }
+
+    fn record(
+        &self,
+        engine: EngineId,
+        voice: &str,
+        state: &'static str,
+        done: u64,
+        total: Option<u64>,
+        error: Option<String>,
+    ) -> Install {
+        let install = Install {
+            engine,
+            voice: voice.to_string(),
+            state,
+            done,
+            total,
+            error,
+        };
+        let copy = install.clone();
+        self.0.installs.send_modify(|installs| {
+            installs.retain(|i| !(i.voice == voice && i.engine == engine));
+            installs.push(copy);
+        });
+        install
+    }
+
+    /// Stop installing `id`.
+    pub fn cancel(&self, id: &str) -> Result<(), CatalogError> {
+        match self
+            .0
+            .cancels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+        {
+            Some(cancel) => {
+                cancel.cancel();
+                Ok(())
+            }
+            None => Err(CatalogError::NotFound(format!(
+                "{id} is not being installed"
+            ))),
+        }
+    }
+
+    /// Remove installed voice `id` of `settings`' engine.
+    pub fn remove(&self, settings: &Settings, id: &str) -> Result<(), CatalogError> {
+        let engine = settings.engine.id;
+        let dir = voices_dir(settings, &self.0.data_dir);
+        if engine == EngineId::Piper && piper::BUNDLED.contains(&id) {
+            return Err(CatalogError::Conflict(format!(
+                "{id} comes with Murmur's Piper engine and cannot be removed"
+            )));
+        }
+        let files = installed_files(engine, &dir, id);
+        if files.is_empty() {
+            return Err(CatalogError::NotFound(format!(
+                "no installed {} voice {id:?}",
+                engine.as_str()
+            )));
+        }
+        // The model first, so the engine never sees a voice without it.
+        for file in files {
+            std::fs::remove_file(&file)
+                .map_err(|e| CatalogError::Unavailable(format!("{}: {e}", file.display())))?;
+        }
+        self.0.generation.fetch_add(1, Ordering::SeqCst);
+        self.0.installs.send_modify(|installs| {
+            installs.retain(|i| !(i.voice == id && i.engine == engine));
+        });
+        Ok(())
+    }
+}
+
+/// The files of installed voice `id` in `dir`, the one the engine looks for first.
+fn installed_files(engine: EngineId, dir: &Path, id: &str) -> Vec<PathBuf> {
+    if !safe_id(id) {
+        return Vec::new();
+    }
+    let names: Vec<String> = match engine {
+        EngineId::Piper => vec![format!("{id}.onnx"), format!("{id}.onnx.json")],
+        EngineId::Kokoro => vec![format!("{id}.bin")],
+        _ => Vec::new(),
+    };
+    names
+        .into_iter()
+        .map(|name| dir.join(name))
+        .filter(|path| path.is_file())
+        .collect()
+}
+
+fn is_installed(engine: EngineId, dir: &Path, id: &str) -> bool {
+    match engine {
+        EngineId::Piper => {
+            piper::BUNDLED.contains(&id) || installed_files(engine, dir, id).len() == 2
+        }
+        _ => !installed_files(engine, dir, id).is_empty(),
+    }
+}
+
+/// Ids name files: no separators, no leading dot.
+fn safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// MLX Audio's voices: the `voices/` folder of its model, in the Hugging Face cache (or the
+/// model's own folder when it is a path).
+fn mlx_voices(settings: &Settings) -> Vec<Entry> {
+    let model = crate::engine::effective_model(settings).unwrap_or_default();
+    let mut folders = vec![Path::new(&model).join("voices")];
+    let hf_home = std::env::var_os("HF_HOME")
+        .map(PathBuf::from)
+        .or_else(|| directories::BaseDirs::new().map(|d| d.home_dir().join(".cache/huggingface")));
+    if let Some(home) = hf_home {
+        let repo = home
+            .join("hub")
+            .join(format!("models--{}", model.replace('/', "--")))
+            .join("snapshots");
+        if let Ok(snapshots) = std::fs::read_dir(repo) {
+            folders.extend(snapshots.flatten().map(|s| s.path().join("voices")));
+        }
+    }
+    let mut ids: Vec<String> = folders
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flat_map(|entries| entries.flatten())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".safetensors").map(String::from)
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids.iter()
+        .map(|id| {
+            let language = crate::language::kokoro_language(id).map(String::from);
+            Entry {
+                id: id.clone(),
+                name: id.clone(),
+                language,
+                gender: None,
+                quality: None,
+                size: None,
+                installed: true,
+                removable: false,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,284 @@
+//! One file from a URL or a folder onto disk, whole and verified or not at all: the engine
+//! assets, Kokoro's model and every voice Murmur installs come through here.
+//!
+//! The bytes go to `<dest>.part` beside the destination; an interrupted download resumes from
+//! what that holds (`Range`); the finished file is checked against its digest (sha256, or the
+//! md5 an index such as Piper's gives) and renamed into place, so `dest` is whole or absent. A
+//! mismatch discards the part file. Progress is reported as bytes; a cancel flag stops the
+//! transfer between chunks (the part file stays, for a later resume).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use md5::Md5;
+use sha2::{Digest as _, Sha256};
+
+use super::download::{DownloadPolicy, hex, retry};
+
+/// What the finished file must hash to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Digest {
+    Sha256(String),
+    Md5(String),
+}
+
+impl Digest {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Sha256(_) => "sha256",
+            Self::Md5(_) => "md5",
+        }
+    }
+
+    fn expected(&self) -> &str {
+        match self {
+            Self::Sha256(hex) | Self::Md5(hex) => hex,
+        }
+    }
+
+    /// The digest of the file at `path`, in the same kind.
+    fn of(&self, path: &Path) -> std::io::Result<String> {
+        let mut file = std::fs::File::open(path)?;
+        Ok(match self {
+            Self::Sha256(_) => {
+                let mut hasher = Sha256::new();
+                std::io::copy(&mut file, &mut hasher)?;
+                hex(&hasher.finalize())
+            }
+            Self::Md5(_) => {
+                let mut hasher = Md5::new();
+                std::io::copy(&mut file, &mut hasher)?;
+                hex(&hasher.finalize())
+            }
+        })
+    }
+}
+
+/// Why a file is not in place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The source could not be read (offline, 404, a stall): the part file stays for a resume.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The bytes are not the pinned ones: discarded.
+    #[error("{0}")]
+    Mismatch(String),
+    /// Writing failed (disk full, permissions): the part file is removed.
+    #[error("{0}")]
+    Disk(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Stops a transfer from another task. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// One file to fetch.
+pub struct Request<'a> {
+    /// An `http(s)://` URL, or a path to a file in a folder standing in for the source.
+    pub source: &'a str,
+    pub dest: &'a Path,
+    pub digest: &'a Digest,
+    pub policy: &'a DownloadPolicy,
+    /// Bytes so far and the total, when known.
+    pub progress: &'a (dyn Fn(u64, Option<u64>) + Send + Sync),
+    pub cancel: &'a Cancel,
+}
+
+/// `<dest>.part`: where the bytes collect until they are verified.
+pub fn part_path(dest: &Path) -> PathBuf {
+    let mut name = dest.file_name().unwrap_or_default().to_os_string();
+    name.push(".part");
+    dest.with_file_name(name)
+}
+
+/// Fetch `request.source` into `request.dest` (see the module docs).
+pub async fn fetch(request: Request<'_>) -> Result<(), FetchError> {
+    let dest = request.dest;
+    if let Some(dir) = dest.parent() {
+        fs_err::create_dir_all(dir).map_err(|e| FetchError::Disk(e.to_string()))?;
+    }
+    let partial = part_path(dest);
+    let source = request.source;
+    if source.starts_with("http://") || source.starts_with("https://") {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(request.policy.stall_timeout)
+            .build()
+            .map_err(|e| FetchError::Unreachable(e.to_string()))?;
+        retry(request.policy, || {
+            transfer(&client, source, &partial, &request)
+        })
+        .await?;
+    } else {
+        copy_local(Path::new(source), &partial, &request)?;
+    }
+    let digest = request.digest;
+    let actual = digest
+        .of(&partial)
+        .map_err(|e| FetchError::Disk(format!("{}: {e}", partial.display())))?;
+    if !actual.eq_ignore_ascii_case(digest.expected()) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(FetchError::Mismatch(format!(
+            "{source} does not match its {} (expected {}, got {actual}); it was discarded",
+            digest.name(),
+            digest.expected()
+        )));
+    }
+    std::fs::rename(&partial, dest).map_err(|e| {
+        let _ = std::fs::remove_file(&partial);
+        FetchError::Disk(format!("{}: {e}", dest.display()))
+    })
+}
+
+/// One attempt: download into `partial`, resuming what an earlier attempt left there.
+async fn transfer(
+    client: &reqwest::Client,
+    url: &str,
+    partial: &Path,
+    request: &Request<'_>,
+) -> Result<(), FetchError> {
+    if request.cancel.is_cancelled() {
+        return Err(FetchError::Cancelled);
+    }
+    let have = std::fs::metadata(partial).map_or(0, |m| m.len());
+    let mut get = client.get(url);
+    if have > 0 {
+        get = get.header(http::header::RANGE, format!("bytes={have}-"));
+    }
+    let response = get
+        .send()
+        .await
+        .map_err(|e| FetchError::Unreachable(crate::http_client::describe(&e)))?;
+    if have > 0 && response.status() == http::StatusCode::RANGE_NOT_SATISFIABLE {
+        // The part file is already whole (or longer than the file): verify what is there.
+        return Ok(());
+    }
+    let response = response
+        .error_for_status()
+        .map_err(|e| FetchError::Unreachable(crate::http_client::describe(&e)))?;
+    let resumed = have > 0 && response.status() == http::StatusCode::PARTIAL_CONTENT;
+    let start = if resumed { have } else { 0 };
+    let total = response.content_length().map(|n| n + start);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(resumed)
+        .truncate(!resumed)
+        .open(partial)
+        .map_err(|e| FetchError::Disk(format!("{}: {e}", partial.display())))?;
+    let mut done = start;
+    (request.progress)(done, total);
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        if request.cancel.is_cancelled() {
+            return Err(FetchError::Cancelled);
+        }
+        let chunk = chunk.map_err(|e| FetchError::Unreachable(crate::http_client::describe(&e)))?;
+        if let Err(e) = file.write_all(&chunk) {
+            drop(file);
+            let _ = std::fs::remove_file(partial);
+            return Err(FetchError::Disk(format!("{}: {e}", partial.display())));
+        }
+        done += chunk.len() as u64;
+        (request.progress)(done, total);
+    }
+    file.sync_all()
+        .map_err(|e| FetchError::Disk(format!("{}: {e}", partial.display())))
+}
+
+/// A source that is a folder: copy the file, with progress.
+fn copy_local(from: &Path, partial: &Path, request: &Request<'_>) -> Result<(), FetchError> {
+    let total = std::fs::metadata(from)
+        .map_err(|e| FetchError::Unreachable(format!("{}: {e}", from.display())))?
+        .len();
+    std::fs::copy(from, partial).map_err(|e| {
+        let _ = std::fs::remove_file(partial);
+        FetchError::Disk(format!("{}: {e}", from.display()))
+    })?;
+    (request.progress)(total, Some(total));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha256(data: &[u8]) -> String {
+        hex(&Sha256::digest(data))
+    }
+
+    async fn fetch_from(source: &str, dest: &Path, digest: Digest) -> Result<(), FetchError> {
+        fetch(Request {
+            source,
+            dest,
+            digest: &digest,
+            policy: &DownloadPolicy {
+                attempts: 1,
+                ..DownloadPolicy::default()
+            },
+            progress: &|_, _| {},
+            cancel: &Cancel::default(),
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_folder_source_is_copied_verified_and_renamed_into_place() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let from = dir.path().join("voice.onnx");
+        std::fs::write(&from, b"weights").expect("write");
+        let dest = dir.path().join("out/voice.onnx");
+        fetch_from(
+            &from.to_string_lossy(),
+            &dest,
+            Digest::Sha256(sha256(b"weights")),
+        )
+        .await
+        .expect("fetched");
+        assert_eq!(std::fs::read(&dest).expect("read"), b"weights");
+        assert!(!part_path(&dest).exists());
+
+        // md5, as Piper's index gives it: md5("weights").
+        let md5 = hex(&Md5::digest(b"weights"));
+        let again = dir.path().join("out/again.onnx");
+        fetch_from(&from.to_string_lossy(), &again, Digest::Md5(md5))
+            .await
+            .expect("fetched");
+    }
+
+    #[tokio::test]
+    async fn a_mismatch_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let from = dir.path().join("voice.onnx");
+        std::fs::write(&from, b"tampered").expect("write");
+        let dest = dir.path().join("voice-installed.onnx");
+        let error = fetch_from(
+            &from.to_string_lossy(),
+            &dest,
+            Digest::Sha256(sha256(b"weights")),
+        )
+        .await
+        .expect_err("refused");
+        assert!(
+            matches!(&error, FetchError::Mismatch(m) if m.contains("sha256")),
+            "{error:?}"
+        );
+        assert!(!dest.exists() && !part_path(&dest).exists());
+    }
+}

@@ -1,0 +1,132 @@
+//! Where voices come from, and fetching one: the sources of the voice catalog ([`piper`]:
+//! Piper's `voices.json`; [`kokoro`]: Kokoro's style files on the Hub), the voices folder each
+//! engine reads, and [`download`], which puts a voice's files there whole or not at all.
+//! Both the catalog (`crate::catalog`) and the Kokoro engine's warm-up use these.
+
+pub mod kokoro;
+pub mod piper;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::runtime::download::DownloadPolicy;
+use crate::runtime::fetch::{self, Cancel, Digest, FetchError};
+
+/// One voice, as the catalog shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub id: String,
+    pub name: String,
+    /// A BCP 47 tag (`en-US`, `ja`).
+    pub language: Option<String>,
+    pub gender: Option<String>,
+    pub quality: Option<String>,
+    /// Bytes to download, when the index says.
+    pub size: Option<u64>,
+    pub installed: bool,
+    /// Installed voices that came with the engine cannot be removed.
+    pub removable: bool,
+}
+
+/// A file of a voice, where it comes from and what it must hash to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    pub url: String,
+    /// Its name in the voices folder.
+    pub file_name: String,
+    pub size: u64,
+    pub digest: Digest,
+}
+
+/// The voices folder of the configured engine: `[engine] voices_dir`, else
+/// `<data-dir>/voices/<engine>`.
+pub fn voices_dir(settings: &Settings, data_dir: &Path) -> PathBuf {
+    settings
+        .engine
+        .voices_dir
+        .clone()
+        .unwrap_or_else(|| data_dir.join("voices").join(settings.engine.id.as_str()))
+}
+
+/// Download every file of a voice; the folder gets them all or none.
+pub async fn download(
+    remote: &[Remote],
+    staging: &Path,
+    dir: &Path,
+    policy: &DownloadPolicy,
+    progress: &(dyn Fn(u64) + Send + Sync),
+    cancel: &Cancel,
+) -> Result<(), FetchError> {
+    let mut before = 0;
+    let mut staged = Vec::new();
+    for file in remote {
+        let dest = staging.join(&file.file_name);
+        let so_far = before;
+        let progress = |done: u64, _total: Option<u64>| progress(so_far + done);
+        let result = fetch::fetch(fetch::Request {
+            source: &file.url,
+            dest: &dest,
+            digest: &file.digest,
+            policy,
+            progress: &progress,
+            cancel,
+        })
+        .await;
+        if let Err(e) = result {
+            for done in &staged {
+                let _ = std::fs::remove_file(done);
+            }
+            return Err(e);
+        }
+        before += file.size;
+        staged.push(dest);
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| FetchError::Disk(format!("{}: {e}", dir.display())))?;
+    // The model file last: a voice is seen once its last file is in place.
+    for (from, file) in staged.iter().zip(remote).rev() {
+        let to = dir.join(&file.file_name);
+        if let Err(e) = move_file(from, &to) {
+            for file in remote {
+                let _ = std::fs::remove_file(dir.join(&file.file_name));
+            }
+            return Err(FetchError::Disk(format!("{}: {e}", to.display())));
+        }
+    }
+    Ok(())
+}
+
+fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
+    match std::fs::rename(from, to) {
+        Ok(()) => Ok(()),
+        // Another file system (a voices folder elsewhere): copy beside, then rename.
+        Err(_) => {
+            let next = to.with_extension("partial-move");
+            std::fs::copy(from, &next)?;
+            std::fs::rename(&next, to)?;
+            std::fs::remove_file(from)
+        }
+    }
+}
+
+/// An index, read whole (a few MB at most).
+pub async fn get(url: &str) -> Result<Vec<u8>, String> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| crate::http_client::describe(&e))?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| crate::http_client::describe(&e))?;
+    Ok(body.to_vec())
+}

