@@ -3,12 +3,14 @@
 //!
 //! - `GET /api/models/{org}/{name}[/revision/{rev}]`: the repo's info (`sha`, `siblings`, with
 //!   sizes and LFS metadata when `?blobs=true`);
-//! - `GET /api/models/{org}/{name}/tree/{rev}`: its files and folders (`?recursive=true`);
+//! - `GET /api/models/{org}/{name}/tree/{rev}[/{folder}]`: its files and folders (all of
+//!   them, or those in `folder`), with sizes and LFS metadata (the sha256 as `lfs.oid`);
 //! - `HEAD`/`GET /{org}/{name}/resolve/{rev}/{path}`: a file, with `X-Repo-Commit`, `ETag`
 //!   and `Content-Length` as the Hub sends them; `Range: bytes=N-` honoured. Bodies are sent
 //!   in 1 MiB pieces, `piece_delay` apart, so progress has something to show.
 //!
 //! Every request is recorded (method and path), so a test can show what was (not) fetched.
+//! [`Hub::set_offline`] makes every route answer 503, as an unreachable Hub would fail.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -41,6 +43,7 @@ struct Inner {
     repos: BTreeMap<String, Repo>,
     requests: Vec<String>,
     piece_delay: Duration,
+    offline: bool,
 }
 
 #[derive(Clone)]
@@ -59,6 +62,7 @@ impl Hub {
             .route("/api/models/{org}/{name}", get(info))
             .route("/api/models/{org}/{name}/revision/{rev}", get(info))
             .route("/api/models/{org}/{name}/tree/{rev}", get(tree))
+            .route("/api/models/{org}/{name}/tree/{rev}/{*folder}", get(tree))
             .route("/{org}/{name}/resolve/{rev}/{*path}", get(resolve))
             .fallback(not_found)
             .layer(axum::middleware::from_fn_with_state(inner.clone(), record))
@@ -112,6 +116,11 @@ impl Hub {
         self.lock().piece_delay = delay;
     }
 
+    /// Answer every request with a 503 (or serve again).
+    pub fn set_offline(&self, offline: bool) {
+        self.lock().offline = offline;
+    }
+
     /// The requests so far, as `METHOD /path?query`.
     pub fn requests(&self) -> Vec<String> {
         self.lock().requests.clone()
@@ -140,7 +149,17 @@ async fn record(
         request.method(),
         request.uri().path_and_query().map_or("", |p| p.as_str())
     );
-    inner.lock().expect("hub").requests.push(line);
+    let offline = {
+        let mut inner = inner.lock().expect("hub");
+        inner.requests.push(line);
+        inner.offline
+    };
+    if offline {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the Hub is unreachable (test)",
+        );
+    }
     next.run(request).await
 }
 
@@ -236,16 +255,28 @@ async fn tree(
     let Some(repo) = inner.repos.get(&id) else {
         return error(StatusCode::NOT_FOUND, "Repository not found");
     };
+    let within = |path: &str| match params.get("folder") {
+        Some(folder) => path
+            .strip_prefix(folder.as_str())
+            .is_some_and(|rest| rest.starts_with('/')),
+        None => true,
+    };
     let folders: BTreeSet<&str> = repo
         .files
         .keys()
         .filter_map(|p| p.rsplit_once('/').map(|(dir, _)| dir))
+        .filter(|dir| within(dir))
         .collect();
     let mut listing: Vec<Value> = folders
         .into_iter()
         .map(|dir| json!({ "type": "directory", "path": dir, "size": 0, "oid": &sha256(dir.as_bytes())[..40] }))
         .collect();
-    listing.extend(repo.files.iter().map(|(path, file)| entry(path, file)));
+    listing.extend(
+        repo.files
+            .iter()
+            .filter(|(path, _)| within(path))
+            .map(|(path, file)| entry(path, file)),
+    );
     axum::Json(listing).into_response()
 }
 

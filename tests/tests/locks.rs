@@ -25,7 +25,9 @@ async fn every_shipped_lock_is_current_and_mlx_covers_apple_silicon() {
     for dir in [
         "python-runtime/piper",
         "python-runtime/mlx-audio",
+        "python-runtime/kokoro",
         "tests/fixtures/fake-engine",
+        "tests/fixtures/kokoro",
     ] {
         let out = std::process::Command::new(&uv)
             .args(["lock", "--check", "--project"])
@@ -37,6 +39,20 @@ async fn every_shipped_lock_is_current_and_mlx_covers_apple_silicon() {
             out.status.success(),
             "{dir}: {}",
             String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // Kokoro runs everywhere: its lock has wheels for macOS, Linux and Windows, and the module
+    // `phonemizer` comes from one distribution only (misaki's fork).
+    let kokoro = std::fs::read_to_string(project("python-runtime/kokoro/uv.lock")).expect("lock");
+    let has = |name: &str| kokoro.contains(&format!("\nname = \"{name}\"\n"));
+    assert!(has("kokoro-onnx") && has("onnxruntime") && has("misaki"));
+    assert!(has("phonemizer-fork") && !has("phonemizer"));
+    assert!(!has("torch"), "nothing Kokoro runs needs torch");
+    for platform in ["macosx_14_0_arm64", "manylinux_2_28_x86_64", "win_amd64"] {
+        assert!(
+            kokoro.contains(&format!("onnxruntime-1.32.0-cp312-cp312-{platform}.whl")),
+            "a wheel for {platform}"
         );
     }
 

@@ -11,7 +11,6 @@
 //! connection beyond loopback. What this cannot show: the real model on a Mac's GPU.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::Method;
@@ -20,7 +19,7 @@ use murmur_tests::client::request;
 use murmur_tests::hub::Hub;
 use murmur_tests::mlx::{WHEEL, failure, pin, resources, start_source};
 use murmur_tests::murmurd::{Launch, source_tree};
-use murmur_tests::supervised::state;
+use murmur_tests::supervised::{collect_events, state};
 use murmur_tests::tools::decode;
 use murmur_tests::{Client, Murmurd};
 use serde_json::Value;
@@ -39,33 +38,6 @@ fn run(python: &Path, args: &[&Path]) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
-}
-
-/// Every status the event stream sends, collected in the background.
-fn collect_events(murmurd: &Murmurd) -> Arc<Mutex<Vec<Value>>> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let url = murmurd.url(&format!("/murmur/api/events?token={}", murmurd.token()));
-    let out = seen.clone();
-    tokio::spawn(async move {
-        let response = Client::new().send(request(Method::GET, &url, "")).await;
-        let mut body = response.into_body();
-        let mut pending = String::new();
-        while let Some(Ok(frame)) = body.frame().await {
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
-            pending.push_str(&String::from_utf8_lossy(&data));
-            while let Some(end) = pending.find("\n\n") {
-                let event: String = pending.drain(..end + 2).collect();
-                if let Some(json) = event.lines().find_map(|l| l.strip_prefix("data: "))
-                    && let Ok(status) = serde_json::from_str(json)
-                {
-                    out.lock().expect("events").push(status);
-                }
-            }
-        }
-    });
-    seen
 }
 
 /// The fetcher's lines, run by hand against the stand-in into an empty cache: whole JSON
@@ -239,6 +211,8 @@ async fn the_mlx_engine_fetches_its_model_from_the_hub_and_speaks_three_language
         .lock()
         .expect("events")
         .iter()
+        .filter(|(event, _)| event == "status")
+        .map(|(_, s)| s)
         .filter(|s| s["warmup"]["stage"] == "model")
         .filter_map(|s| {
             Some((

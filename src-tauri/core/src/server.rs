@@ -336,6 +336,7 @@ impl Bound {
             metrics: proxy.metrics(),
             speaker: Arc::new(ProxySpeaker(proxy.clone())),
             policy: policy.clone(),
+            catalog: crate::catalog::Catalog::new(data_dir, proxy.voices_changed()),
         });
         let app = app(proxy, control.clone(), policy, &settings.proxy);
         Ok(Self {

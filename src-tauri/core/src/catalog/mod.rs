@@ -72,17 +72,18 @@ struct Inner {
     installs: watch::Sender<Vec<Install>>,
     cancels: Mutex<BTreeMap<String, Cancel>>,
     /// Bumped on every install and removal: the proxy asks the engine for its voices again.
-    generation: AtomicU64,
+    generation: Arc<AtomicU64>,
 }
 
 impl Catalog {
-    pub fn new(data_dir: &Path) -> Self {
+    /// `generation` is the proxy's count of voice changes ([`crate::proxy::ProxyState::voices_changed`]).
+    pub fn new(data_dir: &Path, generation: Arc<AtomicU64>) -> Self {
         Self(Arc::new(Inner {
             data_dir: data_dir.to_path_buf(),
             policy: DownloadPolicy::default(),
             installs: watch::channel(Vec::new()).0,
             cancels: Mutex::new(BTreeMap::new()),
-            generation: AtomicU64::new(0),
+            generation,
         }))
     }
 

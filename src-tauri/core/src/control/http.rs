@@ -31,6 +31,15 @@ pub fn router(control: Control) -> Router {
         .route("/murmur/api/metrics", get(metrics))
         .route("/murmur/api/events", get(events))
         .route("/murmur/api/speak-test", post(speak_test))
+        .route("/murmur/api/voices/catalog", get(voice_catalog))
+        .route(
+            "/murmur/api/voices/{id}/install",
+            post(install_voice).delete(cancel_install),
+        )
+        .route(
+            "/murmur/api/voices/{id}",
+            axum::routing::delete(remove_voice),
+        )
         .route_layer(middleware::from_fn_with_state(
             control.clone(),
             require_token,
@@ -135,18 +144,64 @@ async fn events(State(control): State<Control>) -> Response {
         let next = receiver.borrow_and_update().clone();
         Some((next, Some(receiver)))
     });
-    let stream =
+    let statuses =
         futures_util::StreamExt::map(futures_util::StreamExt::chain(initial, changes), |status| {
-            Ok::<_, std::convert::Infallible>(
-                Event::default()
-                    .event("status")
-                    .json_data(&status)
-                    .unwrap_or_default(),
-            )
+            Event::default().event("status").json_data(&status)
+        });
+    let installs =
+        futures_util::stream::unfold(control.watch_installs(), |mut receiver| async move {
+            receiver.changed().await.ok()?;
+            let next = receiver.borrow_and_update().clone();
+            Some((next, receiver))
+        });
+    let installs = futures_util::StreamExt::map(installs, |installs| {
+        Event::default().event("voices").json_data(&installs)
+    });
+    let stream =
+        futures_util::StreamExt::map(futures_util::stream::select(statuses, installs), |event| {
+            Ok::<_, std::convert::Infallible>(event.unwrap_or_default())
         });
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
         .into_response()
+}
+
+/// `GET /murmur/api/voices/catalog`: every voice the configured engine can have.
+async fn voice_catalog(State(control): State<Control>) -> Result<Response, ApiError> {
+    Ok(Json(control.voice_catalog().await?).into_response())
+}
+
+/// `POST /murmur/api/voices/{id}/install`: starts the download (202); progress comes as
+/// `voices` events on the event stream.
+async fn install_voice(
+    State(control): State<Control>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let install = control.install_voice(&id).await?;
+    let status = if install.state == "installed" {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(install)).into_response())
+}
+
+/// `DELETE /murmur/api/voices/{id}/install`: cancel it.
+async fn cancel_install(
+    State(control): State<Control>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    control.cancel_install(&id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /murmur/api/voices/{id}`: remove an installed voice.
+async fn remove_voice(
+    State(control): State<Control>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    control.remove_voice(&id)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /murmur/api/speak-test` `{"text", "voice", "speed"}`: speech as the page plays it.

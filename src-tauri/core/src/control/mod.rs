@@ -59,6 +59,8 @@ pub struct Parts {
     pub speaker: Arc<dyn Speaker>,
     /// Who may talk to Murmur: the HTTP API asks it which origin is Murmur's own page.
     pub policy: Arc<Policy>,
+    /// The voices each engine can install.
+    pub catalog: crate::catalog::Catalog,
 }
 
 /// A handle to a running Murmur's controls. Cheap to clone.
@@ -239,10 +241,55 @@ impl Control {
         Ok((body.to_bytes(), content_type))
     }
 
+    /// Every voice the configured engine can have.
+    pub async fn voice_catalog(&self) -> Result<crate::catalog::Listing, ApiError> {
+        self.0
+            .catalog
+            .list(&self.0.live.get())
+            .await
+            .map_err(catalog_error)
+    }
+
+    /// Start installing a voice of the configured engine (progress in [`Self::watch_installs`]).
+    pub async fn install_voice(&self, id: &str) -> Result<crate::catalog::Install, ApiError> {
+        self.0
+            .catalog
+            .install(&self.0.live.get(), id)
+            .await
+            .map_err(catalog_error)
+    }
+
+    /// Stop installing a voice.
+    pub fn cancel_install(&self, id: &str) -> Result<(), ApiError> {
+        self.0.catalog.cancel(id).map_err(catalog_error)
+    }
+
+    /// Remove an installed voice of the configured engine.
+    pub fn remove_voice(&self, id: &str) -> Result<(), ApiError> {
+        self.0
+            .catalog
+            .remove(&self.0.live.get(), id)
+            .map_err(catalog_error)
+    }
+
+    /// Each change of the voice installs.
+    pub fn watch_installs(&self) -> watch::Receiver<Vec<crate::catalog::Install>> {
+        self.0.catalog.installs()
+    }
+
     /// Stop the engine for good (Murmur is quitting). Resolves once it is gone.
     pub async fn shutdown(&self) {
         if let Some(supervisor) = &self.0.supervisor {
             supervisor.shutdown().await;
         }
+    }
+}
+
+fn catalog_error(e: crate::catalog::CatalogError) -> ApiError {
+    use crate::catalog::CatalogError;
+    match e {
+        CatalogError::NotFound(message) => ApiError::not_found(message),
+        CatalogError::Conflict(message) => ApiError::conflict("voice_busy", message),
+        CatalogError::Unavailable(message) => ApiError::bad_gateway("catalog_unavailable", message),
     }
 }

@@ -50,9 +50,15 @@ pub struct Inner {
     settings: ProxySettings,
     /// The effective settings, followed live: request defaults come from here.
     live: LiveSettings,
-    /// The engine's voices, for the engine process at that address.
-    voices: std::sync::Mutex<Option<(http::uri::Authority, Arc<Vec<crate::language::Voice>>)>>,
+    /// The engine's voices, for the engine process at that address, as of that count of
+    /// voice changes.
+    voices: std::sync::Mutex<Option<(VoicesKey, Arc<Vec<crate::language::Voice>>)>>,
+    /// Bumped by the voice catalog on every install and removal.
+    voices_changed: Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// Which engine process, and how many voice changes, a voice list is for.
+type VoicesKey = (http::uri::Authority, u64);
 
 impl std::ops::Deref for ProxyState {
     type Target = Inner;
@@ -75,7 +81,13 @@ impl ProxyState {
             settings: proxy.clone(),
             live,
             voices: std::sync::Mutex::new(None),
+            voices_changed: Arc::default(),
         }))
+    }
+
+    /// The counter the voice catalog bumps when the engine's voices change.
+    pub fn voices_changed(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.0.voices_changed.clone()
     }
 }
 

@@ -15,8 +15,14 @@ use crate::language::{self, Voice};
 /// The engine's voices, or `None` when it does not list them (then nothing is switched).
 pub(super) async fn installed(state: &ProxyState) -> Result<Option<Arc<Vec<Voice>>>, ApiError> {
     let upstream = ready(state).await?;
-    if let Some((authority, voices)) = &*state.voices.lock().unwrap_or_else(|e| e.into_inner())
-        && *authority == upstream.authority
+    let key = (
+        upstream.authority,
+        state
+            .voices_changed
+            .load(std::sync::atomic::Ordering::SeqCst),
+    );
+    if let Some((cached, voices)) = &*state.voices.lock().unwrap_or_else(|e| e.into_inner())
+        && *cached == key
     {
         return Ok(Some(voices.clone()));
     }
@@ -24,8 +30,7 @@ pub(super) async fn installed(state: &ProxyState) -> Result<Option<Arc<Vec<Voice
         return Ok(None);
     };
     let voices = Arc::new(voices);
-    *state.voices.lock().unwrap_or_else(|e| e.into_inner()) =
-        Some((upstream.authority, voices.clone()));
+    *state.voices.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, voices.clone()));
     Ok(Some(voices))
 }
 
