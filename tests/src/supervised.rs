@@ -49,9 +49,12 @@ pub fn spawns(murmurd: &Murmurd) -> usize {
     murmurd.engine_log().matches("[murmur] starting:").count()
 }
 
+/// Events by name (`status`, `voices`) and data, as they arrived.
+pub type Events = Arc<Mutex<Vec<(String, Value)>>>;
+
 /// Every event the event stream sends (`status`, `voices`), with its name, collected in the
 /// background.
-pub fn collect_events(murmurd: &Murmurd) -> Arc<Mutex<Vec<(String, Value)>>> {
+pub fn collect_events(murmurd: &Murmurd) -> Events {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let url = murmurd.url(&format!("/murmur/api/events?token={}", murmurd.token()));
     let out = seen.clone();

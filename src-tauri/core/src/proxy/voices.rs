@@ -96,7 +96,8 @@ pub(super) fn choose(
                     "no_voice_for_language",
                     format!(
                         "the text is {} ({wanted}), and no installed voice speaks it (installed: {}); \
-                         name a voice with `voice`, or use an engine with {} voices (MLX Audio's Kokoro has them)",
+                         name a voice with `voice`, or install a {} voice from Murmur's voice catalog \
+                         (GET /murmur/api/voices/catalog, then POST /murmur/api/voices/<id>/install)",
                         language::name(wanted),
                         if installed.is_empty() {
                             "none".to_string()
