@@ -76,7 +76,7 @@ struct Inner {
 }
 
 impl Catalog {
-    /// `generation` is the proxy's count of voice changes ([`crate::proxy::ProxyState::voices_changed`]).
+    /// `generation` is the proxy's count of voice changes (its `voices_changed`).
     pub fn new(data_dir: &Path, generation: Arc<AtomicU64>) -> Self {
         Self(Arc::new(Inner {
             data_dir: data_dir.to_path_buf(),

@@ -1,7 +1,7 @@
 //! Where voices come from, and fetching one: the sources of the voice catalog ([`piper`]:
 //! Piper's `voices.json`; [`kokoro`]: Kokoro's style files on the Hub), the voices folder each
 //! engine reads, and [`download`], which puts a voice's files there whole or not at all.
-//! Both the catalog (`crate::catalog`) and the Kokoro engine's warm-up use these.
+//! Both the voice catalog and the Kokoro engine's warm-up use these.
 
 pub mod kokoro;
 pub mod piper;
