@@ -49,6 +49,46 @@ pub fn locate(name: &str) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
+    /// Every file of the shipped Python projects is in the app bundle (`tauri.conf.json`
+    /// resources): a file missing there is missing on every installed Murmur.
+    #[test]
+    fn the_bundle_carries_every_shipped_engine_file() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let conf: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join("tauri.conf.json")).expect("tauri.conf.json"),
+        )
+        .expect("JSON");
+        let bundled = conf["bundle"]["resources"]
+            .as_object()
+            .expect("resources as a map");
+        let runtime = root.join("python-runtime");
+        let mut shipped = vec!["python-runtime/murmur_launch.py".to_string()];
+        for folder in std::fs::read_dir(&runtime)
+            .expect("python-runtime")
+            .flatten()
+        {
+            if !folder.path().is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(folder.path()).expect("folder").flatten() {
+                let name = file.file_name().to_string_lossy().into_owned();
+                if file.path().is_file() && !name.ends_with(".pyc") {
+                    shipped.push(format!(
+                        "python-runtime/{}/{name}",
+                        folder.file_name().to_string_lossy()
+                    ));
+                }
+            }
+        }
+        for file in shipped {
+            assert_eq!(
+                bundled.get(&format!("../{file}")).and_then(|v| v.as_str()),
+                Some(file.as_str()),
+                "{file} is not in tauri.conf.json's bundle resources"
+            );
+        }
+    }
+
     #[test]
     fn the_source_tree_is_found_from_cargo() {
         // The launcher ships at python-runtime/murmur_launch.py; a project beside it is found.
