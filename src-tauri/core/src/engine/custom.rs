@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::{Engine, EngineSpec, Launch, Place, python_path};
+use super::bundled::python_path;
+use super::{Engine, EngineSpec, Launch, Place};
 use crate::audio::EngineAudio;
 use crate::config::{CustomAudio, EngineId, Settings};
 

@@ -75,12 +75,7 @@ impl Engine for Kokoro {
     }
 
     fn served_paths(&self) -> Option<&'static [&'static str]> {
-        Some(&[
-            "/v1/models",
-            "/v1/audio/models",
-            "/v1/audio/voices",
-            "/v1/audio/speech",
-        ])
+        Some(super::bundled::MURMUR_SERVER_PATHS)
     }
 
     fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
