@@ -84,3 +84,48 @@ pub fn collect_events(murmurd: &Murmurd) -> Events {
     });
     seen
 }
+
+/// Wait (up to `timeout`) for the engine's start to end; it must be ready (else the status and
+/// engine log are shown). The status is returned.
+pub async fn ready(murmurd: &Murmurd, timeout: std::time::Duration) -> Value {
+    let status = murmurd
+        .wait_for("ready", timeout, |s| {
+            state(s) == "ready" || state(s) == "failed"
+        })
+        .await;
+    assert_eq!(
+        state(&status),
+        "ready",
+        "{status:#}\n{}",
+        murmurd.engine_log()
+    );
+    status
+}
+
+/// `(done, total)` of each `status` event whose warm-up was at `stage` with a byte count.
+pub fn warmup_progress(events: &Events, stage: &str) -> Vec<(u64, u64)> {
+    events
+        .lock()
+        .expect("events")
+        .iter()
+        .filter(|(event, s)| event == "status" && s["warmup"]["stage"] == stage)
+        .filter_map(|(_, s)| {
+            Some((
+                s["warmup"]["done"].as_u64()?,
+                s["warmup"]["total"].as_u64()?,
+            ))
+        })
+        .collect()
+}
+
+/// Every `voices` event's entry for voice `id`, in order.
+pub fn voice_installs(events: &Events, id: &str) -> Vec<Value> {
+    events
+        .lock()
+        .expect("events")
+        .iter()
+        .filter(|(event, _)| event == "voices")
+        .flat_map(|(_, v)| v.as_array().cloned().unwrap_or_default())
+        .filter(|i| i["voice"] == id)
+        .collect()
+}

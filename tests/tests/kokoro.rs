@@ -13,7 +13,9 @@ use http::Method;
 use murmur_tests::hub::Hub;
 use murmur_tests::mlx::{WHEEL, failure, pin_in, resources_of, start_source};
 use murmur_tests::murmurd::{Launch, source_tree};
-use murmur_tests::supervised::{collect_events, engine_pid, state};
+use murmur_tests::supervised::{
+    collect_events, engine_pid, ready, voice_installs, warmup_progress,
+};
 use murmur_tests::tools::{decode, kokoro_files};
 use murmur_tests::{Client, Murmurd};
 use serde_json::Value;
@@ -149,17 +151,7 @@ async fn kokoro_downloads_its_model_and_speaks_japanese_in_every_format() {
     }
     let events = collect_events(&murmurd);
     murmurd.control_post("/murmur/api/engine/restart").await;
-    let status = murmurd
-        .wait_for("ready", Duration::from_secs(600), |s| {
-            state(s) == "ready" || state(s) == "failed"
-        })
-        .await;
-    assert_eq!(
-        state(&status),
-        "ready",
-        "{status:#}\n{}",
-        murmurd.engine_log()
-    );
+    ready(&murmurd, Duration::from_secs(600)).await;
     let ranges = source.lock().expect("served").ranges.clone();
     assert_eq!(ranges.len(), 1, "one resume: {ranges:?}");
     let from: u64 = ranges[0]
@@ -172,18 +164,7 @@ async fn kokoro_downloads_its_model_and_speaks_japanese_in_every_format() {
         std::fs::read(models.join(MODEL)).expect("installed").len(),
         model.len()
     );
-    let progress: Vec<(u64, u64)> = events
-        .lock()
-        .expect("events")
-        .iter()
-        .filter(|(event, s)| event == "status" && s["warmup"]["stage"] == "model")
-        .filter_map(|(_, s)| {
-            Some((
-                s["warmup"]["done"].as_u64()?,
-                s["warmup"]["total"].as_u64()?,
-            ))
-        })
-        .collect();
+    let progress = warmup_progress(&events, "model");
     assert!(
         progress.len() > 3,
         "the model's download was shown: {progress:?}"
@@ -254,23 +235,12 @@ async fn kokoro_downloads_its_model_and_speaks_japanese_in_every_format() {
     assert_eq!(started.status, 202, "{:?}", started.body);
     murmurd
         .wait_for("installed", Duration::from_secs(60), |_| {
-            events.lock().expect("events").iter().any(|(event, v)| {
-                event == "voices"
-                    && v.as_array().is_some_and(|a| {
-                        a.iter()
-                            .any(|i| i["voice"] == "jf_nezumi" && i["state"] != "downloading")
-                    })
-            })
+            voice_installs(&events, "jf_nezumi")
+                .iter()
+                .any(|i| i["state"] != "downloading")
         })
         .await;
-    let installs: Vec<Value> = events
-        .lock()
-        .expect("events")
-        .iter()
-        .filter(|(event, _)| event == "voices")
-        .flat_map(|(_, v)| v.as_array().cloned().unwrap_or_default())
-        .filter(|i| i["voice"] == "jf_nezumi")
-        .collect();
+    let installs = voice_installs(&events, "jf_nezumi");
     assert_eq!(
         installs.last().expect("events")["state"],
         "installed",

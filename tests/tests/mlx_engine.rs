@@ -19,7 +19,7 @@ use murmur_tests::client::request;
 use murmur_tests::hub::Hub;
 use murmur_tests::mlx::{WHEEL, failure, pin, resources, start_source};
 use murmur_tests::murmurd::{Launch, source_tree};
-use murmur_tests::supervised::{collect_events, state};
+use murmur_tests::supervised::{collect_events, ready, warmup_progress};
 use murmur_tests::tools::decode;
 use murmur_tests::{Client, Murmurd};
 use serde_json::Value;
@@ -195,32 +195,9 @@ async fn the_mlx_engine_fetches_its_model_from_the_hub_and_speaks_three_language
     hub.set_piece_delay(Duration::from_millis(10));
     let events = collect_events(&murmurd);
     murmurd.control_post("/murmur/api/engine/restart").await;
-    let status = murmurd
-        .wait_for("ready", Duration::from_secs(600), |s| {
-            state(s) == "ready" || state(s) == "failed"
-        })
-        .await;
-    assert_eq!(
-        state(&status),
-        "ready",
-        "{status:#}\n{}",
-        murmurd.engine_log()
-    );
+    ready(&murmurd, Duration::from_secs(600)).await;
     let total = hub.size(REPO);
-    let progress: Vec<(u64, u64)> = events
-        .lock()
-        .expect("events")
-        .iter()
-        .filter(|(event, _)| event == "status")
-        .map(|(_, s)| s)
-        .filter(|s| s["warmup"]["stage"] == "model")
-        .filter_map(|s| {
-            Some((
-                s["warmup"]["done"].as_u64()?,
-                s["warmup"]["total"].as_u64()?,
-            ))
-        })
-        .collect();
+    let progress = warmup_progress(&events, "model");
     assert!(
         progress.len() > 3,
         "the model's download was shown: {progress:?}"

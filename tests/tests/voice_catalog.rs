@@ -11,7 +11,7 @@ use http::Method;
 use md5::{Digest, Md5};
 use murmur_tests::hub::Hub;
 use murmur_tests::piper::PIPER;
-use murmur_tests::supervised::{collect_events, engine_pid, state};
+use murmur_tests::supervised::{Events, collect_events, engine_pid, ready, voice_installs};
 use murmur_tests::tools::decode;
 use murmur_tests::{Client, Murmurd};
 use serde_json::{Value, json};
@@ -70,17 +70,8 @@ async fn voices(murmurd: &Murmurd) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-async fn settled(murmurd: &Murmurd, events: &murmur_tests::supervised::Events, id: &str) -> Value {
-    let seen = || {
-        events
-            .lock()
-            .expect("events")
-            .iter()
-            .filter(|(event, _)| event == "voices")
-            .flat_map(|(_, v)| v.as_array().cloned().unwrap_or_default())
-            .filter(|i| i["voice"] == id)
-            .collect::<Vec<Value>>()
-    };
+async fn settled(murmurd: &Murmurd, events: &Events, id: &str) -> Value {
+    let seen = || voice_installs(events, id);
     murmurd
         .wait_for("the install to end", Duration::from_secs(60), |_| {
             seen().last().is_some_and(|i| i["state"] != "downloading")
@@ -93,17 +84,7 @@ async fn settled(murmurd: &Murmurd, events: &murmur_tests::supervised::Events, i
 async fn piper_voices_install_from_the_catalog_speak_at_once_and_are_removed() {
     let hub = Hub::start().await;
     let murmurd = Murmurd::start(&format!("{PIPER}huggingface_url = {:?}\n", hub.url));
-    let status = murmurd
-        .wait_for("piper ready", Duration::from_secs(180), |s| {
-            state(s) == "ready" || state(s) == "failed"
-        })
-        .await;
-    assert_eq!(
-        state(&status),
-        "ready",
-        "{status:#}\n{}",
-        murmurd.engine_log()
-    );
+    let status = ready(&murmurd, Duration::from_secs(180)).await;
     let pid = engine_pid(&status);
 
     let runtime = murmurd.data_dir().join("runtimes/piper");
