@@ -197,6 +197,11 @@ pub struct EngineSettings {
     pub response_format: AudioFormat,
     /// `auto` detects from the text (kana → j, CJK → z, else a), as mlx-audio expects.
     pub lang_code: String,
+    /// The voice for a text in another language than `voice`'s, by primary language subtag
+    /// (`zh = "zf_xiaobei"`, `ja = "jf_alpha"`); a language with none here gets the first
+    /// installed voice that speaks it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub language_voices: BTreeMap<String, String>,
     /// Where the voices installed from the catalog live (Piper: `.onnx` + `.onnx.json`;
     /// Kokoro: `<id>.bin`); unset: `<data-dir>/voices/<engine>`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -236,6 +241,7 @@ impl Default for EngineSettings {
             speed: 1.0,
             response_format: AudioFormat::Mp3,
             lang_code: "auto".into(),
+            language_voices: BTreeMap::new(),
             voices_dir: None,
             url: None,
             probe_path: "/v1/models".into(),
@@ -255,6 +261,7 @@ impl EngineSettings {
             voice: None,
             response_format: AudioFormat::Mp3,
             lang_code: String::new(),
+            language_voices: BTreeMap::new(),
             ..e.clone()
         };
         launch(self) != launch(next)

@@ -103,6 +103,24 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
             "must not be empty; remove it to use the engine's default",
         );
     }
+    for (language, voice) in &engine.language_voices {
+        let key = format!("engine.language_voices.{language}");
+        let tag =
+            (2..=3).contains(&language.len()) && language.chars().all(|c| c.is_ascii_lowercase());
+        if !tag {
+            fail(
+                &mut errors,
+                &key,
+                "the key is a language's two- or three-letter code, such as zh or ja",
+            );
+        } else if voice.trim().is_empty() || voice.chars().count() > 128 {
+            fail(
+                &mut errors,
+                &key,
+                "name an installed voice, such as zf_xiaobei",
+            );
+        }
+    }
     match (&engine.url, engine.id) {
         (Some(url), _) if !is_http_base(url) => fail(
             &mut errors,
@@ -234,6 +252,26 @@ mod tests {
                 "engine.speed",
                 "engine.custom.command",
                 "supervisor.health_interval_secs",
+            ]
+        );
+    }
+
+    #[test]
+    fn language_voices_are_keyed_by_language_code() {
+        let mut s = Settings::default();
+        s.engine
+            .language_voices
+            .insert("zh".into(), "zf_xiaobei".into());
+        assert_eq!(keys(&s), Vec::<String>::new());
+        s.engine
+            .language_voices
+            .insert("Chinese".into(), "zf_xiaobei".into());
+        s.engine.language_voices.insert("ja".into(), " ".into());
+        assert_eq!(
+            keys(&s),
+            [
+                "engine.language_voices.Chinese",
+                "engine.language_voices.ja"
             ]
         );
     }

@@ -32,6 +32,7 @@ pub fn router(control: Control) -> Router {
         .route("/murmur/api/events", get(events))
         .route("/murmur/api/speak-test", post(speak_test))
         .route("/murmur/api/voices/catalog", get(voice_catalog))
+        .route("/murmur/api/voices/installs", get(voice_installs))
         .route(
             "/murmur/api/voices/{id}/install",
             post(install_voice).delete(cancel_install),
@@ -169,6 +170,12 @@ async fn events(State(control): State<Control>) -> Response {
 /// `GET /murmur/api/voices/catalog`: every voice the configured engine can have.
 async fn voice_catalog(State(control): State<Control>) -> Result<Response, ApiError> {
     Ok(Json(control.voice_catalog().await?).into_response())
+}
+
+/// `GET /murmur/api/voices/installs`: this run's installs, as the `voices` events carry them
+/// (for a page that cannot follow the event stream).
+async fn voice_installs(State(control): State<Control>) -> Response {
+    Json(control.watch_installs().borrow().clone()).into_response()
 }
 
 /// `POST /murmur/api/voices/{id}/install`: starts the download (202); progress comes as

@@ -2,6 +2,7 @@
 //! what a Chinese or Japanese text is matched against. Asked of the engine (with `?model=`,
 //! which mlx_audio.server requires) once per engine process and kept until it changes.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
@@ -64,13 +65,18 @@ async fn ask(state: &ProxyState) -> Result<Option<Vec<Voice>>, ApiError> {
 }
 
 /// The voice for a text in `wanted` when the client left the voice to Murmur: `default` if it
-/// speaks `wanted` (or its language is unknown), else the first installed voice that does.
+/// speaks `wanted` (or its language is unknown), else the one picked for `wanted` in
+/// `by_language` if it is installed, else the first installed voice that speaks it.
 /// No such voice is a 400: silence or a voice spelling out foreign letters is worse.
 pub(super) fn choose(
     wanted: &str,
     default: Option<String>,
+    by_language: &BTreeMap<String, String>,
     voices: &[Voice],
 ) -> Result<Option<String>, ApiError> {
+    let picked = by_language
+        .get(wanted)
+        .and_then(|id| voices.iter().find(|v| &v.id == id && v.speaks(wanted)));
     let default_language = default.as_deref().and_then(|id| {
         voices
             .iter()
@@ -81,7 +87,7 @@ pub(super) fn choose(
     match default_language {
         None => Ok(default),
         Some(language) if language::primary(&language) == wanted => Ok(default),
-        Some(_) => match voices.iter().find(|v| v.speaks(wanted)) {
+        Some(_) => match picked.or_else(|| voices.iter().find(|v| v.speaks(wanted))) {
             Some(voice) => Ok(Some(voice.id.clone())),
             None => {
                 let installed: Vec<String> = voices

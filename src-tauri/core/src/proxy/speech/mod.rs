@@ -9,6 +9,8 @@
 //! honour: an engine that hands Murmur raw audio is asked for that, and the audio pipeline
 //! makes the format.
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
@@ -36,6 +38,8 @@ pub struct Defaults {
     pub response_format: Format,
     /// `auto`, or a fixed code.
     pub lang_code: String,
+    /// The voice for a text in another language, by primary language subtag.
+    pub language_voices: BTreeMap<String, String>,
     /// What the engine answers with, so what to ask it for.
     pub audio: EngineAudio,
     /// Ask the engine to stream (`"stream": true`).
@@ -69,6 +73,7 @@ impl Defaults {
             speed: settings.engine.speed,
             response_format: settings.engine.response_format,
             lang_code: settings.engine.lang_code.clone(),
+            language_voices: settings.engine.language_voices.clone(),
             audio: engine::audio(settings),
             stream: engine::asks_to_stream(settings),
             max_input_chars: settings.proxy.max_input_chars,
@@ -168,7 +173,7 @@ pub fn prepare(
         voice.clone()
     };
     if replace_voice && let (Some(wanted), Some(voices)) = (detected, voices) {
-        chosen = super::voices::choose(wanted, chosen, voices)?;
+        chosen = super::voices::choose(wanted, chosen, &defaults.language_voices, voices)?;
     }
     if replace_voice && let Some(chosen) = &chosen {
         request.insert("voice".into(), chosen.clone().into());

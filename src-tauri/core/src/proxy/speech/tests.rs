@@ -9,6 +9,7 @@ fn defaults() -> Defaults {
         speed: 1.25,
         response_format: Format::Wav,
         lang_code: "auto".into(),
+        language_voices: BTreeMap::new(),
         audio: EngineAudio::Encoded,
         stream: false,
         max_input_chars: 20,
@@ -165,6 +166,31 @@ fn a_text_in_another_language_gets_a_voice_that_speaks_it() {
         Some("zh")
     );
     assert_eq!(voice_language(r#"{"input":"Hello"}"#), None);
+}
+
+#[test]
+fn the_voice_picked_for_a_language_wins_when_installed() {
+    let voices = kokoro_voices();
+    let mut defaults = defaults();
+    defaults
+        .language_voices
+        .insert("zh".into(), "zm_yunxi".into());
+    defaults
+        .language_voices
+        .insert("ja".into(), "jf_gone".into());
+    let voice = |body: &str| {
+        prepare(body.as_bytes(), &defaults, Some(&voices))
+            .expect("valid")
+            .voice
+    };
+    assert_eq!(voice(r#"{"input":"你好"}"#).as_deref(), Some("zm_yunxi"));
+    // Not installed (any more): the first one that speaks it.
+    assert_eq!(
+        voice(r#"{"input":"こんにちは"}"#).as_deref(),
+        Some("jf_alpha")
+    );
+    // The configured voice speaks English: the choice for Chinese does not touch it.
+    assert_eq!(voice(r#"{"input":"Hello"}"#).as_deref(), Some("af_heart"));
 }
 
 #[test]
