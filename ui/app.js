@@ -1,53 +1,16 @@
-// Murmur's status & settings page. Plain ES module, no build step. Two transports, one page:
-// in a browser it talks to the control API over HTTP with the token it was opened with
-// (#token=… → session storage); in the desktop app's window it calls the same API over IPC
-// (the `api` command) and receives status changes as events, with no token in sight.
+// Murmur's status & settings page. Plain ES modules, no build step; how it reaches Murmur (HTTP
+// with the control token, or IPC in the desktop window) is in api.js, the Voices card in
+// voices.js.
 
-const $ = (id) => document.getElementById(id);
+import { $, TAURI, api, getToken, setToken, whenUnauthorized, languageName } from "./api.js";
+import { initVoices, refreshVoices, showInstalls } from "./voices.js";
+
 const STAGES = [
   ["uv", "uv"], ["python", "Python"], ["packages", "Packages"],
   ["model", "Model"], ["server", "Server"], ["ready", "Ready"],
 ];
 
-function takeToken() {
-  const match = location.hash.match(/token=([0-9a-f]+)/i);
-  if (match) {
-    sessionStorage.setItem("murmur-token", match[1]);
-    history.replaceState(null, "", location.pathname + location.search);
-  }
-  return sessionStorage.getItem("murmur-token");
-}
-
-const TAURI = window.__TAURI_INTERNALS__;
-let token = TAURI ? null : takeToken();
-
-// The IPC answer as a fetch Response: the body's bytes on success, {status, body} otherwise.
-async function ipc(path, options) {
-  const body = options.body ? JSON.parse(options.body) : null;
-  const type = path.startsWith("/murmur/api/speak-test") ? "audio/wav" : "application/json";
-  try {
-    const bytes = await TAURI.invoke("api", { method: options.method || "GET", path, body });
-    return new Response(bytes, { status: 200, headers: { "Content-Type": type } });
-  } catch (failure) {
-    const status = failure && typeof failure.status === "number" ? failure.status : 500;
-    const answer = failure && failure.body !== undefined ? failure.body : { error: { message: String(failure) } };
-    return new Response(JSON.stringify(answer), { status, headers: { "Content-Type": "application/json" } });
-  }
-}
-
-async function api(path, options = {}) {
-  if (TAURI) return ipc(path, options);
-  const response = await fetch(path, {
-    ...options,
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...(options.headers || {}) },
-  });
-  if (response.status === 401) {
-    sessionStorage.removeItem("murmur-token");
-    askForToken("The token was not accepted.");
-    throw new Error("unauthorized");
-  }
-  return response;
-}
+whenUnauthorized(askForToken);
 
 function askForToken(reason) {
   $("dashboard").hidden = true;
@@ -58,8 +21,7 @@ function askForToken(reason) {
 
 $("token-entry").addEventListener("submit", (event) => {
   event.preventDefault();
-  token = $("token-input").value.trim();
-  sessionStorage.setItem("murmur-token", token);
+  setToken($("token-input").value.trim());
   start();
 });
 
@@ -143,8 +105,6 @@ function render(status) {
   warning.hidden = !status.memory.warning;
   warning.textContent = status.memory.warning ? `Memory is short: ${status.memory.warning}` : "";
   refreshLogs();
-  // Asking a stopped engine for its voices would start it: wait until it is up.
-  if (state === "ready" && !voicesLoaded) loadVoices();
 }
 
 // Times that move between status changes: the last health check and the uptime.
@@ -163,8 +123,9 @@ function follow() {
     TAURI.invoke("plugin:event|listen", { event: "murmur:status", target: { kind: "Any" }, handler });
     return;
   }
-  const events = new EventSource(`/murmur/api/events?token=${encodeURIComponent(token)}`);
+  const events = new EventSource(`/murmur/api/events?token=${encodeURIComponent(getToken())}`);
   events.addEventListener("status", (event) => render(JSON.parse(event.data)));
+  events.addEventListener("voices", (event) => showInstalls(JSON.parse(event.data)));
   events.onerror = () => {
     // EventSource reconnects by itself; make sure a revoked token is noticed.
     api("/murmur/api/status").catch(() => events.close());
@@ -316,17 +277,34 @@ $("speak").addEventListener("submit", async (event) => {
   });
 });
 
-let voicesLoaded = false;
-async function loadVoices() {
-  voicesLoaded = true;
-  try {
-    const response = TAURI ? await api("/v1/audio/voices") : await fetch("/v1/audio/voices");
-    if (!response.ok) return;
-    const { voices } = await response.json();
-    $("speak-voice").replaceChildren(new Option("Default", ""), ...voices.map((v) => new Option(v.name || v.id, v.id)));
-  } catch (_) {
-    // the list is a convenience
+// The installed voices, by language, for the test's and the settings' voice pickers.
+function voicePickers(voices) {
+  const groups = new Map();
+  for (const voice of voices) {
+    const label = languageName(voice.language);
+    if (!groups.has(label)) groups.set(label, []);
+    groups.get(label).push(voice);
   }
+  const options = () => [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([label, group]) => {
+    const optgroup = document.createElement("optgroup");
+    optgroup.label = label;
+    optgroup.append(...group.map((v) => new Option(`${v.name} (${v.language || v.voice})`, v.voice)));
+    return optgroup;
+  });
+  const test = $("speak-voice");
+  const picked = test.value;
+  test.replaceChildren(new Option("Default", ""), ...options());
+  test.value = [...test.options].some((o) => o.value === picked) ? picked : "";
+  const saved = $("s-voice");
+  const value = settings ? getPath(settings, "engine.voice") : saved.value;
+  saved.replaceChildren(new Option("Engine default", ""), ...options());
+  setVoiceField(value);
+}
+
+function setVoiceField(value) {
+  const saved = $("s-voice");
+  if (value && ![...saved.options].some((o) => o.value === value)) saved.append(new Option(`${value} (not installed)`, value));
+  saved.value = value || "";
 }
 
 // ---- settings -----------------------------------------------------------------------------
@@ -362,12 +340,26 @@ async function loadSettings() {
   } else {
     settings = body.settings;
   }
+  const speed = getPath(settings, "engine.speed");
+  if (speed) $("speak-speed").value = speed;
   for (const input of document.querySelectorAll("#settings [data-key]")) {
     const value = getPath(settings, input.dataset.key);
-    if (input.type === "checkbox") input.checked = Boolean(value);
+    if (input.id === "s-voice") setVoiceField(value);
+    else if (input.type === "checkbox") input.checked = Boolean(value);
     else if (input.hasAttribute("data-list")) input.value = (value || []).join(", ");
     else input.value = value ?? "";
   }
+}
+
+/** PUT the whole settings object; on success it becomes the page's. */
+async function saveSettings(next) {
+  const response = await api("/murmur/api/settings", { method: "PUT", body: JSON.stringify(next) });
+  if (response.ok) {
+    settings = next;
+    $("config-error").hidden = true;
+    setVoiceField(getPath(next, "engine.voice"));
+  }
+  return response;
 }
 
 $("settings").addEventListener("submit", async (event) => {
@@ -382,7 +374,7 @@ $("settings").addEventListener("submit", async (event) => {
     else value = input.value.trim() === "" ? undefined : input.value.trim();
     setPath(next, input.dataset.key, value);
   }
-  const response = await api("/murmur/api/settings", { method: "PUT", body: JSON.stringify(next) });
+  const response = await saveSettings(next);
   const body = await response.json();
   const result = $("settings-result");
   if (response.status === 422) {
@@ -402,8 +394,6 @@ $("settings").addEventListener("submit", async (event) => {
     result.textContent = (body.error && body.error.message) || `Not saved (${response.status})`;
     return;
   }
-  settings = next;
-  $("config-error").hidden = true;
   result.textContent = "Saved." + (body.restarts_engine ? " The engine restarts to apply it." : "")
     + (body.needs_murmur_restart ? " Some changes apply when Murmur restarts." : "");
 });
@@ -411,7 +401,7 @@ $("settings").addEventListener("submit", async (event) => {
 // ---- start --------------------------------------------------------------------------------
 
 async function start() {
-  if (!TAURI && !token) return askForToken();
+  if (!TAURI && !getToken()) return askForToken();
   try {
     const response = await api("/murmur/api/status");
     if (response.status === 503) {
@@ -432,7 +422,13 @@ async function start() {
     showSnippet();
   }).catch(() => {});
   follow();
-  loadSettings();
+  initVoices({
+    settings: () => settings || {},
+    save: saveSettings,
+    engineVoice: () => (current && current.engine.voice) || getPath(settings || {}, "engine.voice"),
+    changed: voicePickers,
+  });
+  loadSettings().then(refreshVoices);
   // The engine writes between status changes too: follow its log while the page is visible.
   setInterval(() => document.visibilityState === "visible" && refreshLogs(), 2000);
 }

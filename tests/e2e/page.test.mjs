@@ -2,72 +2,12 @@
 // fake engine, Debian's Chromium driven by playwright-core. `make test` runs them; screenshots
 // of the ready and failed states land in target/ui-screenshots/.
 
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { mkdtempSync, writeFileSync, readFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const murmurd = process.env.MURMURD_BIN || join(root, "target/debug/murmurd");
-const fakeEngine = join(root, "tests/fixtures/fake-engine/fake_engine.py");
-const shots = join(root, "target/ui-screenshots");
-mkdirSync(shots, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
-});
-const running = [];
-after(async () => {
-  await browser.close();
-  for (const child of running) child.kill("SIGKILL");
-});
-
-function config(flags = [], extra = "") {
-  const command = ["python3", fakeEngine, "--port", "{port}", ...flags].map((a) => JSON.stringify(a)).join(", ");
-  return `[engine]\nid = "custom"\n[engine.custom]\ncommand = [${command}]\n${extra}\n`;
-}
-
-/** Start murmurd on a free port; resolves with its page URL (token in the fragment). */
-function start(configText, dataDir = mkdtempSync(join(tmpdir(), "murmur-e2e-"))) {
-  writeFileSync(join(dataDir, "config.toml"), configText);
-  const child = spawn(murmurd, ["--data-dir", dataDir, "--port", "0"], { stdio: ["ignore", "pipe", "ignore"] });
-  running.push(child);
-  const lines = createInterface({ input: child.stdout });
-  return new Promise((resolvePage, reject) => {
-    let base = null;
-    lines.on("line", (line) => {
-      const listening = line.match(/^Murmur listening on (http:\/\/[^/]+)\/v1$/);
-      if (listening) base = listening[1];
-      const page = line.match(/^Status page: (\S+)$/);
-      if (page) resolvePage({ child, dataDir, base, page: page[1], token: page[1].split("#token=")[1] });
-    });
-    child.on("exit", (code) => reject(new Error(`murmurd exited with ${code}`)));
-  });
-}
-
-async function stop(child) {
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await exited;
-}
-
-async function status(m) {
-  const response = await fetch(`${m.base}/murmur/api/status`, { headers: { Authorization: `Bearer ${m.token}` } });
-  return response.json();
-}
-
-async function open(m) {
-  const page = await browser.newPage({ viewport: { width: 480, height: 640 } });
-  await page.goto(m.page);
-  return page;
-}
+import { join } from "node:path";
+import { browser, config, start, stop, status, open, shots } from "./lib/murmurd.mjs";
 
 test("the page warms up to ready without a reload, and hides the token", async () => {
   const m = await start(config(["--start-delay", "1.5"]));

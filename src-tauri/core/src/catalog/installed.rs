@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{EngineId, Settings};
-use crate::voices::{Entry, piper};
+use crate::voices::{Entry, kokoro, piper};
 
 /// The files of installed voice `id` in `dir`, the one the engine looks for first.
 pub(super) fn installed_files(engine: EngineId, dir: &Path, id: &str) -> Vec<PathBuf> {
@@ -31,6 +31,40 @@ pub(super) fn is_installed(engine: EngineId, dir: &Path, id: &str) -> bool {
         }
         _ => !installed_files(engine, dir, id).is_empty(),
     }
+}
+
+/// Installed voices the index does not list (it could not be fetched, or no longer has them),
+/// and Piper's packaged voice: what is installed is always shown, so it can be used and removed.
+pub(super) fn unlisted(engine: EngineId, dir: &Path, listed: &[Entry]) -> Vec<Entry> {
+    let mut ids: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            match engine {
+                EngineId::Piper => name.strip_suffix(".onnx").map(String::from),
+                EngineId::Kokoro => name.strip_suffix(".bin").map(String::from),
+                _ => None,
+            }
+        })
+        .filter(|id| safe_id(id) && is_installed(engine, dir, id))
+        .collect();
+    if engine == EngineId::Piper {
+        ids.extend(piper::BUNDLED.iter().map(|id| id.to_string()));
+    }
+    ids.sort();
+    ids.dedup();
+    ids.retain(|id| !listed.iter().any(|e| &e.id == id));
+    ids.iter()
+        .map(|id| match engine {
+            EngineId::Kokoro => Entry {
+                installed: true,
+                ..kokoro::entry(id, None)
+            },
+            _ => piper::local_entry(id),
+        })
+        .collect()
 }
 
 /// Ids name files: no separators, no leading dot.
@@ -75,6 +109,7 @@ pub(super) fn mlx_voices(settings: &Settings) -> Vec<Entry> {
             let language = crate::language::kokoro_language(id).map(String::from);
             Entry {
                 id: id.clone(),
+                voice: id.clone(),
                 name: id.clone(),
                 language,
                 gender: None,
@@ -85,4 +120,43 @@ pub(super) fn mlx_voices(settings: &Settings) -> Vec<Entry> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installed_voices_are_listed_without_an_index() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for name in [
+            "de_DE-thorsten-medium.onnx",
+            "de_DE-thorsten-medium.onnx.json",
+        ] {
+            std::fs::write(dir.path().join(name), b"x").expect("write");
+        }
+        // Half a voice is not one.
+        std::fs::write(dir.path().join("fr_FR-siwis-low.onnx"), b"x").expect("write");
+        let piper = unlisted(EngineId::Piper, dir.path(), &[]);
+        let ids: Vec<&str> = piper.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["de_DE-thorsten-medium", "en_US-joe-medium"]);
+        assert_eq!(
+            (piper[0].voice.as_str(), piper[0].language.as_deref()),
+            ("thorsten", Some("de-DE"))
+        );
+        assert!(piper.iter().all(|e| e.installed));
+        assert_eq!(
+            piper.iter().map(|e| e.removable).collect::<Vec<_>>(),
+            [true, false]
+        );
+        // Listed ones are not repeated.
+        let again = unlisted(EngineId::Piper, dir.path(), &piper[..1]);
+        assert_eq!(again.len(), 1);
+
+        std::fs::write(dir.path().join("zf_xiaobei.bin"), b"x").expect("write");
+        let kokoro = unlisted(EngineId::Kokoro, dir.path(), &[]);
+        assert_eq!(kokoro.len(), 1);
+        assert_eq!(kokoro[0].language.as_deref(), Some("zh"));
+        assert!(kokoro[0].installed && kokoro[0].removable);
+    }
 }

@@ -27,7 +27,7 @@ use crate::config::{EngineId, Settings};
 use crate::runtime::download::DownloadPolicy;
 use crate::runtime::fetch::{Cancel, FetchError};
 use crate::voices::{Entry, Remote, kokoro, piper, voices_dir};
-use installed::{installed_files, is_installed, mlx_voices};
+use installed::{installed_files, is_installed, mlx_voices, unlisted};
 
 /// What `GET /murmur/api/voices/catalog` answers.
 #[derive(Debug, Clone, Serialize)]
@@ -201,6 +201,10 @@ impl Catalog {
             entry.installed = is_installed(engine, &dir, &entry.id);
             entries.push(entry);
             files.push(remote);
+        }
+        for entry in unlisted(engine, &dir, &entries) {
+            entries.push(entry);
+            files.push(Vec::new());
         }
         Ok((
             Listing {

@@ -52,6 +52,8 @@ pub fn router(control: Control) -> Router {
         .merge(api)
         .route("/murmur/", get(page::index))
         .route("/murmur/app.js", get(page::app))
+        .route("/murmur/api.js", get(page::api))
+        .route("/murmur/voices.js", get(page::voices))
         .route("/murmur/style.css", get(page::style))
         .route("/murmur", any(not_found))
         .route("/murmur/{*rest}", any(not_found))

@@ -7,6 +7,8 @@ use http::header;
 
 const INDEX: &str = include_str!("../../../../ui/index.html");
 const APP: &str = include_str!("../../../../ui/app.js");
+const API: &str = include_str!("../../../../ui/api.js");
+const VOICES: &str = include_str!("../../../../ui/voices.js");
 const STYLE: &str = include_str!("../../../../ui/style.css");
 
 /// Same-origin only; inline code and foreign resources are refused.
@@ -32,6 +34,14 @@ pub async fn index() -> Response {
 
 pub async fn app() -> Response {
     file(APP, "text/javascript; charset=utf-8")
+}
+
+pub async fn api() -> Response {
+    file(API, "text/javascript; charset=utf-8")
+}
+
+pub async fn voices() -> Response {
+    file(VOICES, "text/javascript; charset=utf-8")
 }
 
 pub async fn style() -> Response {

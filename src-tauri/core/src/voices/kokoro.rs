@@ -137,7 +137,8 @@ fn is_plain(id: &str) -> bool {
         .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
 }
 
-fn entry(id: &str, size: Option<u64>) -> Entry {
+/// The catalog entry of Kokoro voice `id` (its language, gender and grade from the id).
+pub fn entry(id: &str, size: Option<u64>) -> Entry {
     let mut chars = id.chars();
     let _ = chars.next();
     let gender = match chars.next() {
@@ -152,6 +153,7 @@ fn entry(id: &str, size: Option<u64>) -> Entry {
     }
     Entry {
         id: id.to_string(),
+        voice: id.to_string(),
         name: pretty,
         language: crate::language::kokoro_language(id).map(String::from),
         gender: gender.map(String::from),

@@ -18,6 +18,8 @@ use crate::runtime::fetch::{self, Cancel, Digest, FetchError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     pub id: String,
+    /// What a request names to speak with it (`voice`): Piper's short name (`joe`), Kokoro's id.
+    pub voice: String,
     pub name: String,
     /// A BCP 47 tag (`en-US`, `ja`).
     pub language: Option<String>,

@@ -87,12 +87,43 @@ pub fn parse(hub: &str, index: &[u8]) -> Result<Vec<(Entry, Vec<Remote>)>, Strin
                 size: Some(remote.iter().map(|r| r.size).sum()),
                 installed: false,
                 removable: !BUNDLED.contains(&key.as_str()),
+                voice: short_name(&key).to_string(),
                 id: key,
             },
             remote,
         ));
     }
     Ok(out)
+}
+
+/// A voice known only from its files (`en_US-joe-medium.onnx`), for when the index lacks it.
+pub fn local_entry(key: &str) -> Entry {
+    let short = short_name(key);
+    let mut name = short.replace('_', " ");
+    if let Some(first) = name.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    let parts: Vec<&str> = key.split('-').collect();
+    Entry {
+        id: key.to_string(),
+        voice: short.to_string(),
+        name,
+        language: (parts.len() >= 3).then(|| parts[0].replace('_', "-")),
+        gender: None,
+        quality: parts
+            .get(2)
+            .filter(|_| parts.len() >= 3)
+            .map(|q| q.to_string()),
+        size: None,
+        installed: true,
+        removable: !BUNDLED.contains(&key),
+    }
+}
+
+/// The name Piper's server answers to: `en_US-joe-medium` → `joe` (the full key works too).
+fn short_name(key: &str) -> &str {
+    let parts: Vec<&str> = key.split('-').collect();
+    if parts.len() >= 3 { parts[1] } else { key }
 }
 
 /// Keys name files: letters, digits, `_`, `-`, `.` only (an index cannot climb out).
@@ -135,6 +166,7 @@ mod tests {
         );
         let (entry, files) = &voices[0];
         assert_eq!(entry.id, "de_DE-thorsten-medium");
+        assert_eq!(entry.voice, "thorsten", "what the server answers to");
         assert_eq!(entry.language.as_deref(), Some("de-DE"));
         assert_eq!(entry.size, Some(105));
         assert_eq!(files[0].file_name, "de_DE-thorsten-medium.onnx");

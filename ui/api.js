@@ -1,0 +1,84 @@
+// How the page reaches Murmur. Two transports, one page: in a browser it talks to the control
+// API over HTTP with the token it was opened with (#token=… → session storage); in the desktop
+// app's window it calls the same API over IPC (the `api` command), with no token in sight.
+
+export const $ = (id) => document.getElementById(id);
+
+export const TAURI = window.__TAURI_INTERNALS__;
+
+function takeToken() {
+  const match = location.hash.match(/token=([0-9a-f]+)/i);
+  if (match) {
+    sessionStorage.setItem("murmur-token", match[1]);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return sessionStorage.getItem("murmur-token");
+}
+
+let token = TAURI ? null : takeToken();
+let onUnauthorized = () => {};
+
+export function getToken() {
+  return token;
+}
+
+export function setToken(value) {
+  token = value;
+  sessionStorage.setItem("murmur-token", value);
+}
+
+/** What to do when the token is refused (the page asks for another). */
+export function whenUnauthorized(handler) {
+  onUnauthorized = handler;
+}
+
+// The IPC answer as a fetch Response: the body's bytes on success, {status, body} otherwise.
+async function ipc(path, options) {
+  const body = options.body ? JSON.parse(options.body) : null;
+  const type = path.startsWith("/murmur/api/speak-test") ? "audio/wav" : "application/json";
+  try {
+    const bytes = await TAURI.invoke("api", { method: options.method || "GET", path, body });
+    return new Response(bytes, { status: 200, headers: { "Content-Type": type } });
+  } catch (failure) {
+    const status = failure && typeof failure.status === "number" ? failure.status : 500;
+    const answer = failure && failure.body !== undefined ? failure.body : { error: { message: String(failure) } };
+    return new Response(JSON.stringify(answer), { status, headers: { "Content-Type": "application/json" } });
+  }
+}
+
+/** A control API call; resolves with the Response (any status but 401). */
+export async function api(path, options = {}) {
+  if (TAURI) return ipc(path, options);
+  const response = await fetch(path, {
+    ...options,
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...(options.headers || {}) },
+  });
+  if (response.status === 401) {
+    sessionStorage.removeItem("murmur-token");
+    onUnauthorized("The token was not accepted.");
+    throw new Error("unauthorized");
+  }
+  return response;
+}
+
+/** The message of an error answer (OpenAI's shape), or a fallback naming the status. */
+export async function errorText(response, fallback = "Failed") {
+  const body = await response.json().catch(() => ({}));
+  return (body.error && body.error.message) || `${fallback} (${response.status})`;
+}
+
+/** A language tag as people read it: `de-DE` → "German (Germany)". */
+const NAMES = typeof Intl.DisplayNames === "function" ? new Intl.DisplayNames(["en"], { type: "language" }) : null;
+export function languageName(tag) {
+  if (!tag) return "Other";
+  try {
+    return (NAMES && NAMES.of(tag)) || tag;
+  } catch (_) {
+    return tag;
+  }
+}
+
+/** `en-US` → `en`. */
+export function primary(tag) {
+  return (tag || "").split(/[-_]/)[0].toLowerCase();
+}
