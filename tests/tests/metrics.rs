@@ -3,6 +3,7 @@
 //! client's own parser.
 
 use http::Method;
+use murmur_tests::client::request;
 use murmur_tests::murmurd::fake_engine_config;
 use murmur_tests::supervised::QUICK;
 use murmur_tests::{Client, Murmurd};
@@ -25,6 +26,16 @@ async fn speak_test_returns_audio_and_metrics_count_it() {
         .post_json(&murmurd.url("/v1/audio/speech"), r#"{"input":"counted"}"#)
         .await;
     assert_eq!(speech.status, 200);
+    let mut refused = request(
+        Method::POST,
+        &murmurd.url("/v1/audio/speech"),
+        r#"{"input":""}"#,
+    );
+    refused.headers_mut().insert(
+        "user-agent",
+        "OpenAI/Python 1.99.9".parse().expect("header"),
+    );
+    assert_eq!(Client::new().exchange(refused).await.status, 400);
 
     let metrics = murmurd
         .control(Method::GET, "/murmur/api/metrics", None, None)
@@ -36,6 +47,38 @@ async fn speak_test_returns_audio_and_metrics_count_it() {
         .find(|r| r["route"] == "/v1/audio/speech" && r["status"] == 200)
         .expect("a speech row");
     assert_eq!(speech_row["count"], 1);
+    // The activity view: client requests only, newest first, with what the page shows.
+    let recent = metrics["recent"].as_array().expect("recent");
+    assert_eq!(recent.len(), 2, "{recent:#?}");
+    assert_eq!(
+        (&recent[0]["status"], &recent[0]["agent"]),
+        (&json!(400), &json!("OpenAI/Python 1.99.9"))
+    );
+    let spoken = &recent[1];
+    assert_eq!(
+        (
+            &spoken["path"],
+            &spoken["status"],
+            &spoken["format"],
+            &spoken["complete"]
+        ),
+        (
+            &json!("/v1/audio/speech"),
+            &json!(200),
+            &json!("mp3"),
+            &json!(true)
+        )
+    );
+    assert_eq!(spoken["bytes"], speech.body.len() as u64);
+    let first = spoken["first_byte_ms"].as_f64().expect("first byte");
+    assert!(
+        first <= spoken["total_ms"].as_f64().expect("total"),
+        "{spoken}"
+    );
+    assert!(
+        spoken["at_ms"].as_u64() <= recent[0]["at_ms"].as_u64(),
+        "{recent:#?}"
+    );
     assert!(
         metrics["response_bytes"]
             .as_u64()
@@ -97,7 +140,8 @@ async fn speak_test_returns_audio_and_metrics_count_it() {
             "murmur_request_duration_seconds_count",
             route.clone()
         ),
-        1.0
+        2.0,
+        "the spoken request and the refused one"
     );
     let seconds = sample(
         &durations,
@@ -113,7 +157,7 @@ async fn speak_test_returns_audio_and_metrics_count_it() {
         "murmur_request_duration_seconds_bucket",
         serde_json::json!({"route": "/v1/audio/speech", "le": "+Inf"}),
     );
-    assert_eq!(all, 1.0);
+    assert_eq!(all, 2.0);
     let bytes = family("murmur_response_bytes");
     assert_eq!(bytes["type"], "counter");
     assert!(

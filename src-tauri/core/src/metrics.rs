@@ -1,7 +1,7 @@
 //! Request counts and latency by route and status, and bytes sent back to clients: what
 //! `/murmur/api/metrics` reports (JSON, or Prometheus text).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,6 +17,8 @@ use serde::Serialize;
 pub struct Metrics {
     /// For the JSON view: count, total and maximum time by (route, status).
     routes: Mutex<BTreeMap<(&'static str, u16), Stat>>,
+    /// The last client requests, newest last (the page's activity view).
+    recent: Mutex<VecDeque<Recent>>,
     bytes_out: AtomicU64,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
@@ -26,6 +28,7 @@ impl Default for Metrics {
     fn default() -> Self {
         Self {
             routes: Mutex::default(),
+            recent: Mutex::default(),
             bytes_out: AtomicU64::default(),
             requests: Family::default(),
             durations: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
@@ -38,6 +41,28 @@ pub struct Stat {
     pub count: u64,
     pub total_ms: f64,
     pub max_ms: f64,
+}
+
+/// How many finished client requests [`Metrics::recent`] keeps.
+pub const RECENT: usize = 50;
+
+/// A client request, once its response has been sent or abandoned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recent {
+    /// Unix time in milliseconds when it arrived.
+    pub at_ms: u64,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    /// The audio format sent, for speech.
+    pub format: Option<&'static str>,
+    /// The client's `User-Agent` (at most 120 characters).
+    pub agent: String,
+    pub first_byte_ms: Option<f64>,
+    pub total_ms: f64,
+    pub bytes: u64,
+    /// The client took the whole response (else it went away first).
+    pub complete: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -79,6 +104,30 @@ impl Metrics {
         self.durations
             .get_or_create(&RouteLabels { route })
             .observe(ms / 1000.0);
+    }
+
+    /// Keep `request` among the last [`RECENT`] (Murmur's own page and API are not kept).
+    pub fn finished(&self, request: Recent) {
+        if request.path.starts_with("/murmur") {
+            return;
+        }
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back(request);
+    }
+
+    /// The last client requests, newest first.
+    pub fn recent(&self) -> Vec<Recent> {
+        let recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        recent.iter().rev().cloned().collect()
     }
 
     pub fn sent(&self, bytes: u64) {

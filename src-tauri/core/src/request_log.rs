@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
 use crate::audio::Format;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Recent};
 
 /// The request log and the metrics (axum middleware).
 pub async fn log_request(
@@ -35,12 +35,15 @@ pub async fn log_request(
         .chars()
         .take(120)
         .collect();
+    let at_ms = crate::time::unix_millis();
     let response = next.run(request).await;
     let status = response.status().as_u16();
     metrics.record(&path, status, started.elapsed().as_secs_f64() * 1000.0);
     let format = response.extensions().get::<Format>().copied();
     let (parts, body) = response.into_parts();
     let entry = Entry {
+        metrics,
+        at_ms,
         method,
         path,
         status,
@@ -55,6 +58,8 @@ pub async fn log_request(
 }
 
 struct Entry {
+    metrics: std::sync::Arc<Metrics>,
+    at_ms: u64,
     method: http::Method,
     path: String,
     status: u16,
@@ -80,6 +85,18 @@ impl Drop for Entry {
             &self.agent,
         );
         let total_ms = (total_ms * 10.0).round() / 10.0;
+        self.metrics.finished(Recent {
+            at_ms: self.at_ms,
+            method: method.to_string(),
+            path: path.clone(),
+            status,
+            format: self.format.map(Format::as_str),
+            agent: agent.clone(),
+            first_byte_ms,
+            total_ms,
+            bytes,
+            complete: self.complete,
+        });
         let own = path.starts_with("/murmur");
         if status >= 500 {
             tracing::warn!(%method, path, status, format, bytes, first_byte_ms, total_ms, agent, outcome, "request");

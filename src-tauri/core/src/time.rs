@@ -1,11 +1,19 @@
 //! Deadlines that cannot overflow. A setting may ask for a very long time; adding it to "now"
 //! must give "very late", never a panic (an overflowing `Instant + Duration` panics, and one
-//! in the supervisor's task would leave the engine without an owner).
+//! in the supervisor's task would leave the engine without an owner). And the wall clock as
+//! the page shows it.
 
 use std::time::Duration;
 
 /// Far enough to mean "never" for anything Murmur waits on.
 const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Now, in milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
 
 /// `at + by`, or a year after `at` when that would overflow.
 pub fn later(at: std::time::Instant, by: Duration) -> std::time::Instant {

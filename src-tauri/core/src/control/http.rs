@@ -128,6 +128,7 @@ async fn metrics(State(control): State<Control>, Query(query): Query<MetricsQuer
     }
     Json(serde_json::json!({
         "requests": metrics.rows(),
+        "recent": metrics.recent(),
         "response_bytes": metrics.bytes_out(),
         "engine": {"restarts": restarts, "crashes": crashes},
     }))

