@@ -1,21 +1,54 @@
-// Murmur's status & settings page. Plain ES modules, no build step; how it reaches Murmur (HTTP
-// with the control token, or IPC in the desktop window) is in api.js, the Voices card in
-// voices.js.
+// Murmur's status & settings page. Plain ES modules, no build step: how it reaches Murmur (HTTP
+// with the control token, or IPC in the desktop window) is in api.js; the cards have a module
+// each (speak, voices, activity, connect, settings). This one follows the status: the state
+// badge, tab title and icon, the failure and warm-up cards, the figures, and Murmur's absence.
 
 import { $, TAURI, api, getToken, setToken, whenUnauthorized, languageName } from "./api.js";
-import { initVoices, refreshVoices, showInstalls } from "./voices.js";
+import { engineReady, initVoices, refreshVoices, showInstalls } from "./voices.js";
+import { initSpeak, speakBusy, speakFollows } from "./speak.js";
+import { refreshActivity } from "./activity.js";
+import { copy, initConnect, showSnippet } from "./connect.js";
+import { currentSettings, getPath, initSettings, loadSettings, saveSettings } from "./settings.js";
 
 const STAGES = [
-  ["uv", "uv"], ["python", "Python"], ["packages", "Packages"],
-  ["model", "Model"], ["server", "Server"], ["ready", "Ready"],
+  ["uv", "uv"], ["python", "Python"], ["packages", "Packages"], ["assets", "Language data"],
+  ["model", "Model"], ["voice", "Voice"], ["server", "Server"], ["speech", "First words"], ["ready", "Ready"],
 ];
+// What each engine goes through; a server Murmur only starts has no Python to prepare.
+const ENGINE_STAGES = {
+  piper: ["uv", "python", "packages", "server", "speech", "ready"],
+  kokoro: ["uv", "python", "packages", "assets", "model", "voice", "server", "speech", "ready"],
+  "mlx-audio": ["uv", "python", "packages", "assets", "model", "server", "speech", "ready"],
+  custom: ["server", "speech", "ready"],
+  external: ["server", "ready"],
+};
+
+const WORDS = {
+  stopped: "Stopped", provisioning: "Warming up", starting: "Warming up", ready: "Ready",
+  unhealthy: "Unhealthy", backoff: "Restarting", idle: "Idle", stopping: "Stopping", failed: "Failed",
+  offline: "Not running",
+};
+const BADGE = { provisioning: "warming", starting: "warming", backoff: "restarting", stopping: "restarting" };
+const ICON = { ready: "#248a3d", warming: "#c36a00", restarting: "#c36a00", unhealthy: "#c36a00", failed: "#d70015" };
+const WARMING = ["provisioning", "starting"];
+const DOWN = ["stopped", "idle", "failed"];
+
+let current = null;
+let offline = false;
+let about = null;
+let warmStarted = null;
+let lastAnnounced = null;
+
+// ---- the token ------------------------------------------------------------------------------
 
 whenUnauthorized(askForToken);
 
 function askForToken(reason) {
   $("dashboard").hidden = true;
   $("token-form").hidden = false;
-  if (reason) $("token-form").querySelector("p").textContent = reason + " " + $("token-form").querySelector("p").textContent;
+  $("token-reason").hidden = !reason;
+  $("token-reason").textContent = reason || "";
+  document.title = "Murmur — control token needed";
   $("token-input").focus();
 }
 
@@ -25,15 +58,7 @@ $("token-entry").addEventListener("submit", (event) => {
   start();
 });
 
-// ---- status -------------------------------------------------------------------------------
-
-const WORDS = {
-  stopped: "Stopped", provisioning: "Warming up", starting: "Warming up", ready: "Ready",
-  unhealthy: "Unhealthy", backoff: "Restarting", idle: "Idle", stopping: "Stopping", failed: "Failed",
-};
-const BADGE = { provisioning: "warming", starting: "warming", backoff: "restarting", stopping: "restarting" };
-let current = null;
-let warmStarted = null;
+// ---- status ---------------------------------------------------------------------------------
 
 function ago(unix) {
   if (!unix) return "—";
@@ -48,93 +73,197 @@ function duration(secs) {
   return `${Math.floor(secs / 3600)} h ${Math.floor((secs % 3600) / 60)} min`;
 }
 
-function render(status) {
-  current = status;
-  const state = status.state;
+/** The tab's title and icon carry the state, so a background tab still tells it. */
+function showState(word, badgeState) {
   const badge = $("badge");
-  badge.textContent = WORDS[state] || state;
-  badge.dataset.state = BADGE[state] || state;
-  const engine = status.engine;
-  $("engine-line").textContent = [engine.name, engine.model, engine.voice && `voice ${engine.voice}`, engine.pid ? `pid ${engine.pid}` : null]
-    .filter(Boolean).join(" · ");
-  $("toggle").textContent = ["stopped", "idle", "failed"].includes(state) ? "Start" : "Stop";
-
-  const failure = $("failure");
-  if (state === "failed" || status.error) {
-    const hint = status.error && status.error.hint ? `\n${status.error.hint}` : "";
-    failure.textContent = (state === "failed" ? `The engine has failed: ${status.reason}` : status.error.message) + hint;
-    failure.hidden = false;
-  } else {
-    failure.hidden = true;
+  badge.textContent = word;
+  badge.dataset.state = badgeState;
+  document.title = `Murmur — ${word}`;
+  const colour = ICON[badgeState] || "#8e8e93";
+  const svg = `<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'><circle cx='8' cy='8' r='7' fill='${colour}'/></svg>`;
+  $("favicon").href = `data:image/svg+xml,${encodeURIComponent(svg)}`;
+  // State changes are announced once each; the rest of the page is not a live region.
+  if (word !== lastAnnounced) {
+    $("announcer").textContent = `Murmur: ${word}`;
+    lastAnnounced = word;
   }
+}
 
-  const warming = ["provisioning", "starting"].includes(state);
-  if (warming && !warmStarted) warmStarted = Date.now();
-  if (!warming) warmStarted = null;
-  const stage = state === "ready" ? "ready" : status.warmup.stage;
-  const index = STAGES.findIndex(([key]) => key === stage);
-  $("stages").replaceChildren(...STAGES.map(([key, label], i) => {
-    const li = document.createElement("li");
-    li.textContent = label;
-    if (index >= 0 && i < index) li.className = "done";
-    if (i === index) li.className = state === "ready" ? "done" : "current";
-    return li;
-  }));
-  const bar = $("warmup-progress");
-  if (warming && status.warmup.total) {
-    bar.hidden = false;
-    bar.max = status.warmup.total;
-    bar.value = status.warmup.done || 0;
-  } else {
-    bar.hidden = true;
-  }
-  const elapsed = warmStarted ? ` (${Math.round((Date.now() - warmStarted) / 1000)} s)` : "";
-  $("warmup-message").textContent = warming
-    ? (status.warmup.message || "starting the engine") + elapsed
-    : status.runtime_note || (state === "ready" ? "The engine is ready." : "");
-
-  $("health-latency").textContent = status.health.latency_ms != null ? `${status.health.latency_ms} ms` : "—";
-  $("health-failures").textContent = status.health.consecutive_failures;
-  tick();
+/** A running engine's figures, or dashes when none runs (no stale latency or uptime). */
+function figures(status) {
+  const live = !offline && status.engine.pid != null && ["ready", "unhealthy", "starting"].includes(status.state);
+  const dash = (value, text) => (live && value != null ? text : "—");
+  $("health-latency").textContent = dash(status.health.latency_ms, `${status.health.latency_ms} ms`);
+  $("health-failures").textContent = dash(status.health.consecutive_failures, String(status.health.consecutive_failures));
+  $("memory-engine").textContent = dash(status.memory.engine_rss_mb, `${status.memory.engine_rss_mb} MB`);
+  $("memory-available").textContent = !offline && status.memory.system_available_mb != null ? `${status.memory.system_available_mb} MB` : "—";
   $("restarts-total").textContent = status.restarts.total;
-  $("restarts-crashes").textContent = `${status.restarts.crashes} of ${status.restarts.max}`;
+  $("restarts-crashes").textContent = status.restarts.crashes;
+  $("restarts-max").textContent = status.restarts.max;
   $("restarts-last").textContent = status.restarts.last_exit || "—";
-  $("memory-available").textContent = status.memory.system_available_mb != null ? `${status.memory.system_available_mb} MB` : "—";
-  $("memory-engine").textContent = status.memory.engine_rss_mb != null ? `${status.memory.engine_rss_mb} MB` : "—";
   const warning = $("memory-warning");
-  warning.hidden = !status.memory.warning;
+  warning.hidden = offline || !status.memory.warning;
   warning.textContent = status.memory.warning ? `Memory is short: ${status.memory.warning}` : "";
-  refreshLogs();
+  tick();
 }
 
 // Times that move between status changes: the last health check and the uptime.
 function tick() {
   if (!current) return;
-  $("health-last").textContent = ago(current.health.last_ok_at);
+  const live = !offline && current.engine.pid != null && ["ready", "unhealthy", "starting"].includes(current.state);
+  $("health-last").textContent = live ? ago(current.health.last_ok_at) : "—";
   const started = current.engine.started_at;
-  const up = started && current.engine.pid ? Math.max(0, Math.round(Date.now() / 1000 - started)) : current.engine.uptime_secs;
-  $("uptime").textContent = duration(up);
+  const up = started ? Math.max(0, Math.round(Date.now() / 1000 - started)) : current.engine.uptime_secs;
+  $("uptime").textContent = live ? duration(up) : "—";
+  if (current && WARMING.includes(current.state)) warmupMessage(current);
 }
 setInterval(tick, 1000);
+
+function failureCard(status) {
+  const failed = status.state === "failed" || (status.error && DOWN.includes(status.state));
+  $("failure-card").hidden = !failed;
+  if (!failed) return;
+  const raw = (status.state === "failed" ? status.reason : status.error.message) || "";
+  const lines = raw.split("\n").map((l) => l.trim()).filter(Boolean);
+  // One sentence: the first line, shortened; the whole output goes in the details.
+  const first = (lines[0] || "it stopped without saying why").replace(/;?\s*last output:$/, ".");
+  // The engine's last line is where a Python traceback names its error.
+  const last = lines.length > 1 ? lines[lines.length - 1] : null;
+  const cut = (text) => (text.length > 180 ? `${text.slice(0, 177)}…` : text);
+  const sentence = cut(first) + (last ? ` It last said: “${cut(last)}”` : "");
+  $("failure-title").textContent = status.state === "failed" ? "The engine stopped working" : "The engine could not start";
+  $("failure-sentence").textContent = sentence.charAt(0).toUpperCase() + sentence.slice(1);
+  const hint = status.error && status.error.hint;
+  $("failure-hint").hidden = !hint;
+  $("failure-hint").textContent = hint || "";
+  $("failure-output").textContent = raw;
+  $("failure-details").hidden = lines.length <= 1 && first.length <= 180;
+}
+
+function warmupMessage(status) {
+  const elapsed = warmStarted ? ` (${Math.round((Date.now() - warmStarted) / 1000)} s)` : "";
+  $("warmup-message").textContent = (status.warmup.message || "starting the engine") + elapsed;
+}
+
+function warmupCard(status) {
+  const state = status.state;
+  const warming = WARMING.includes(state);
+  if (warming && !warmStarted) warmStarted = Date.now();
+  if (!warming) warmStarted = null;
+  // Shown while it matters: warming up, or failed during it (the failed step marked).
+  const failedAt = (state === "failed" || DOWN.includes(state)) && status.error && status.error.stage
+    ? status.error.stage : null;
+  $("warmup-card").hidden = !warming && !failedAt;
+  const keys = ENGINE_STAGES[status.engine.id] || STAGES.map(([key]) => key);
+  const stages = STAGES.filter(([key]) => keys.includes(key));
+  const stage = failedAt || status.warmup.stage;
+  const index = stages.findIndex(([key]) => key === stage);
+  $("stages").replaceChildren(...stages.map(([key, label], i) => {
+    const li = document.createElement("li");
+    li.textContent = label;
+    if (index >= 0 && i < index) {
+      li.className = "done";
+      li.setAttribute("aria-label", `${label}: done`);
+    }
+    if (i === index) {
+      li.className = failedAt ? "failed" : "current";
+      li.setAttribute("aria-label", `${label}: ${failedAt ? "failed here" : "in progress"}`);
+      if (failedAt) li.textContent = `✕ ${label}`;
+      else li.setAttribute("aria-current", "step");
+    }
+    return li;
+  }));
+  const bar = $("warmup-progress");
+  bar.hidden = !(warming && status.warmup.total);
+  if (!bar.hidden) {
+    bar.max = status.warmup.total;
+    bar.value = status.warmup.done || 0;
+  }
+  if (warming) warmupMessage(status);
+  else $("warmup-message").textContent = failedAt ? `Stopped at ${(STAGES.find(([k]) => k === failedAt) || [0, failedAt])[1]}.` : "";
+}
+
+function render(status) {
+  const wasOffline = offline;
+  offline = false;
+  current = status;
+  $("offline").hidden = true;
+  const state = status.state;
+  showState(WORDS[state] || state, BADGE[state] || state);
+  const engine = status.engine;
+  $("engine-line").textContent = [engine.name, engine.model, engine.voice && `voice ${engine.voice}`, engine.pid ? `pid ${engine.pid}` : null]
+    .filter(Boolean).join(" · ");
+  const down = DOWN.includes(state);
+  $("toggle").textContent = down ? "Start engine" : "Stop engine";
+  // A failed engine has one action, in its card.
+  const failing = state === "failed" || Boolean(status.error && down);
+  $("toggle").hidden = failing;
+  $("restart").hidden = failing || down;
+  $("recover").textContent = state === "failed" ? "Restart engine" : "Start engine";
+  $("toggle").disabled = false;
+  $("restart").disabled = false;
+  $("play").disabled = speakBusy();
+  failureCard(status);
+  warmupCard(status);
+  figures(status);
+  speakFollows(status);
+  refreshLogs();
+  if (state === "ready") engineReady();
+  if (wasOffline) reconnected();
+}
+
+/** Murmur went away: say so, and stop showing what belonged to it. */
+function lost() {
+  if (offline || !current) return;
+  offline = true;
+  showState(WORDS.offline, "offline");
+  $("offline").hidden = false;
+  $("offline-message").textContent = `The page lost its connection to Murmur at ${new Date().toLocaleTimeString()}. `
+    + "It reconnects by itself when Murmur is back: start it from its tray icon, or run murmurd.";
+  $("engine-line").textContent = "";
+  $("failure-card").hidden = true;
+  $("warmup-card").hidden = true;
+  for (const id of ["toggle", "restart", "play"]) $(id).disabled = true;
+  figures(current);
+}
+
+function reconnected() {
+  loadSettings(about).catch(() => {});
+  refreshVoices();
+}
+
+// Murmur's absence: the event stream errs at once when the process dies (and reconnects by
+// itself); a check confirms it, and a slow poll covers a stream that silently stalls.
+async function check() {
+  try {
+    const response = await api("/murmur/api/status", { signal: AbortSignal.timeout(3000) });
+    if (response.status === 503 && TAURI) return lost();
+    if (!response.ok) return lost();
+    render(await response.json());
+  } catch (error) {
+    if (error.message !== "unauthorized") lost();
+  }
+}
 
 function follow() {
   if (TAURI) {
     const handler = TAURI.transformCallback((event) => render(event.payload));
     TAURI.invoke("plugin:event|listen", { event: "murmur:status", target: { kind: "Any" }, handler });
+    setInterval(check, 2500);
     return;
   }
   const events = new EventSource(`/murmur/api/events?token=${encodeURIComponent(getToken())}`);
   events.addEventListener("status", (event) => render(JSON.parse(event.data)));
   events.addEventListener("voices", (event) => showInstalls(JSON.parse(event.data)));
-  events.onerror = () => {
-    // EventSource reconnects by itself; make sure a revoked token is noticed.
-    api("/murmur/api/status").catch(() => events.close());
-  };
+  events.onerror = () => check();
+  setInterval(() => {
+    if (events.readyState !== EventSource.OPEN || offline) check();
+  }, 2000);
 }
 
 let logsPending = false;
 async function refreshLogs() {
-  if (logsPending) return;
+  if (logsPending || offline) return;
   logsPending = true;
   try {
     const response = await api("/murmur/api/logs?lines=200");
@@ -150,255 +279,41 @@ async function refreshLogs() {
   }
 }
 
-// ---- actions ------------------------------------------------------------------------------
+// ---- actions --------------------------------------------------------------------------------
 
-$("restart").addEventListener("click", () => api("/murmur/api/engine/restart", { method: "POST" }).then((r) => r.json()).then(render));
-$("toggle").addEventListener("click", () => {
-  const action = ["stopped", "idle", "failed"].includes(current && current.state) ? "start" : "stop";
-  api(`/murmur/api/engine/${action}`, { method: "POST" }).then((r) => r.json()).then(render);
-});
-$("copy-endpoint").addEventListener("click", async () => {
-  const field = $("endpoint");
-  try {
-    await navigator.clipboard.writeText(field.value);
-  } catch (_) {
-    // WebKitGTK may refuse the async clipboard on the app's own scheme: copy the selection.
-    field.select();
-    document.execCommand("copy");
-  }
-});
-
-// ---- connect a client -----------------------------------------------------------------------
-
-/** The settings each client needs, with the live endpoint filled in (same as the README). */
-function snippet(client, base) {
-  const root = base.replace(/\/v1$/, "");
-  switch (client) {
-    case "openclaw":
-      return `// ~/.openclaw/openclaw.json — OpenClaw needs an apiKey; any placeholder works
-{
-  tts: {
-    provider: "openai",
-    providers: {
-      openai: {
-        baseUrl: "${base}",
-        apiKey: "sk-local-murmur",
-        speakerVoice: "coral",      // any OpenAI voice name: Murmur's configured voice
-        responseFormat: "mp3",      // voice notes ask for opus by themselves
-      },
-    },
-  },
-}`;
-    case "openwebui":
-      return `Admin Panel → Settings → Audio → Text-to-Speech
-  Engine:        OpenAI
-  API Base URL:  ${base}
-  API Key:       anything (unless Murmur has [proxy] api_key)
-  Voice / Model: pick from the lists (Murmur serves them)
-
-or in the environment:
-  AUDIO_TTS_ENGINE=openai
-  AUDIO_TTS_OPENAI_API_BASE_URL=${base}
-  AUDIO_TTS_OPENAI_API_KEY=sk-local-murmur`;
-    case "sillytavern":
-      return `Extensions → TTS → Provider: OpenAI Compatible
-  Provider Endpoint: ${base}/audio/speech
-  API Key:           anything
-  Model:             tts-1
-  Available Voices:  alloy`;
-    case "homeassistant":
-      return `HACS "OpenAI TTS" (sfortis/openai_tts) → Add integration
-  URL:     ${base}/audio/speech
-  API key: leave empty (unless Murmur has [proxy] api_key)
-  Model:   tts-1      Voice: alloy`;
-    case "python":
-      return `from openai import OpenAI
-
-client = OpenAI(base_url="${base}", api_key="sk-local-murmur")
-with client.audio.speech.with_streaming_response.create(
-        model="tts-1", voice="alloy", input="Hello from Murmur.") as reply:
-    reply.stream_to_file("hello.mp3")`;
-    case "node":
-      return `import OpenAI from "openai";
-import fs from "node:fs";
-
-const client = new OpenAI({ baseURL: "${base}", apiKey: "sk-local-murmur" });
-const speech = await client.audio.speech.create({ model: "tts-1", voice: "alloy", input: "Hello from Murmur." });
-fs.writeFileSync("hello.mp3", Buffer.from(await speech.arrayBuffer()));`;
-    default:
-      return `curl -s ${base}/audio/speech -H 'content-type: application/json' \\
-     -d '{"input":"Hello there.","response_format":"mp3"}' -o hello.mp3
-# OPENAI_TTS_BASE_URL=${base} also works for tools that read it; ${root} is Murmur itself.`;
-  }
+async function act(path) {
+  const response = await api(path, { method: "POST" }).catch(() => null);
+  if (response && response.ok) render(await response.json());
 }
 
-function showSnippet() {
-  $("client-snippet").textContent = snippet($("client-pick").value, $("endpoint").value || `${location.origin}/v1`);
-  $("snippet-copied").textContent = "";
-}
+$("restart").addEventListener("click", () => act("/murmur/api/engine/restart"));
+$("recover").addEventListener("click", () => act("/murmur/api/engine/restart"));
+$("toggle").addEventListener("click", () => act(`/murmur/api/engine/${DOWN.includes(current && current.state) ? "start" : "stop"}`));
+$("copy-endpoint").addEventListener("click", () => copy($("endpoint").value, $("endpoint"), $("endpoint-copied")));
+$("failure-log-link").addEventListener("click", () => setTimeout(() => $("logs").focus(), 0));
 
-$("client-pick").addEventListener("change", showSnippet);
-$("copy-snippet").addEventListener("click", async () => {
-  const text = $("client-snippet").textContent;
-  try {
-    await navigator.clipboard.writeText(text);
-  } catch (_) {
-    const range = document.createRange();
-    range.selectNodeContents($("client-snippet"));
-    const selection = window.getSelection();
-    selection.removeAllRanges();
-    selection.addRange(range);
-    document.execCommand("copy");
-  }
-  $("snippet-copied").textContent = "Copied";
-});
+// ---- voices in the test's picker --------------------------------------------------------------
 
-$("speak").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const started = performance.now();
-  $("speak-result").textContent = "Synthesising…";
-  const body = { text: $("speak-text").value, speed: Number($("speak-speed").value) || 1 };
-  if ($("speak-voice").value) body.voice = $("speak-voice").value;
-  const response = await api("/murmur/api/speak-test", { method: "POST", body: JSON.stringify(body) });
-  if (!response.ok) {
-    const error = await response.json().catch(() => ({}));
-    $("speak-result").textContent = (error.error && error.error.message) || `Failed (${response.status})`;
-    return;
-  }
-  const audio = await response.blob();
-  const player = $("player");
-  player.hidden = false;
-  player.src = URL.createObjectURL(audio);
-  player.onplaying = () => {
-    $("speak-result").textContent = `First audio after ${Math.round(performance.now() - started)} ms.`;
-  };
-  await player.play().catch(() => {
-    $("speak-result").textContent = "Ready: press play.";
-  });
-});
-
-// The installed voices, by language, for the test's and the settings' voice pickers.
-function voicePickers(voices) {
+/** The installed voices, by language, in the test's voice picker. */
+function voicePicker(voices) {
   const groups = new Map();
   for (const voice of voices) {
     const label = languageName(voice.language);
     if (!groups.has(label)) groups.set(label, []);
     groups.get(label).push(voice);
   }
-  const options = () => [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([label, group]) => {
+  const test = $("speak-voice");
+  const picked = test.value;
+  test.replaceChildren(new Option("Default", ""), ...[...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([label, group]) => {
     const optgroup = document.createElement("optgroup");
     optgroup.label = label;
     optgroup.append(...group.map((v) => new Option(`${v.name} (${v.language || v.voice})`, v.voice)));
     return optgroup;
-  });
-  const test = $("speak-voice");
-  const picked = test.value;
-  test.replaceChildren(new Option("Default", ""), ...options());
+  }));
   test.value = [...test.options].some((o) => o.value === picked) ? picked : "";
-  const saved = $("s-voice");
-  const value = settings ? getPath(settings, "engine.voice") : saved.value;
-  saved.replaceChildren(new Option("Engine default", ""), ...options());
-  setVoiceField(value);
 }
 
-function setVoiceField(value) {
-  const saved = $("s-voice");
-  if (value && ![...saved.options].some((o) => o.value === value)) saved.append(new Option(`${value} (not installed)`, value));
-  saved.value = value || "";
-}
-
-// ---- settings -----------------------------------------------------------------------------
-
-let settings = null;
-
-function field(key) {
-  return document.querySelector(`[data-key="${key}"]`);
-}
-
-function getPath(object, key) {
-  return key.split(".").reduce((o, k) => (o == null ? undefined : o[k]), object);
-}
-
-function setPath(object, key, value) {
-  const parts = key.split(".");
-  const last = parts.pop();
-  const target = parts.reduce((o, k) => (o[k] = o[k] || {}), object);
-  if (value === undefined) delete target[last];
-  else target[last] = value;
-}
-
-async function loadSettings() {
-  const response = await api("/murmur/api/settings");
-  const body = await response.json();
-  const broken = response.status === 409 && body.error && body.error.code === "config_broken";
-  $("config-error").hidden = !broken;
-  if (broken) {
-    // Show the defaults Murmur runs on; saving them replaces the broken file.
-    $("config-error-message").textContent = body.error.message;
-    const defaults = await api("/murmur/api/settings/defaults");
-    settings = defaults.ok ? (await defaults.json()).settings : {};
-  } else {
-    settings = body.settings;
-  }
-  const speed = getPath(settings, "engine.speed");
-  if (speed) $("speak-speed").value = speed;
-  for (const input of document.querySelectorAll("#settings [data-key]")) {
-    const value = getPath(settings, input.dataset.key);
-    if (input.id === "s-voice") setVoiceField(value);
-    else if (input.type === "checkbox") input.checked = Boolean(value);
-    else if (input.hasAttribute("data-list")) input.value = (value || []).join(", ");
-    else input.value = value ?? "";
-  }
-}
-
-/** PUT the whole settings object; on success it becomes the page's. */
-async function saveSettings(next) {
-  const response = await api("/murmur/api/settings", { method: "PUT", body: JSON.stringify(next) });
-  if (response.ok) {
-    settings = next;
-    $("config-error").hidden = true;
-    setVoiceField(getPath(next, "engine.voice"));
-  }
-  return response;
-}
-
-$("settings").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  for (const old of document.querySelectorAll(".field-error")) old.remove();
-  const next = structuredClone(settings);
-  for (const input of document.querySelectorAll("#settings [data-key]")) {
-    let value;
-    if (input.type === "checkbox") value = input.checked;
-    else if (input.hasAttribute("data-list")) value = input.value.split(",").map((s) => s.trim()).filter(Boolean);
-    else if (input.type === "number") value = input.value === "" ? undefined : Number(input.value);
-    else value = input.value.trim() === "" ? undefined : input.value.trim();
-    setPath(next, input.dataset.key, value);
-  }
-  const response = await saveSettings(next);
-  const body = await response.json();
-  const result = $("settings-result");
-  if (response.status === 422) {
-    result.textContent = "Not saved: fix the fields marked below.";
-    for (const { key, message } of body.error.fields) {
-      const input = field(key) || $("s-engine");
-      const note = document.createElement("div");
-      note.className = "field-error";
-      note.textContent = message;
-      note.id = `error-${key.replace(/\W/g, "-")}`;
-      input.setAttribute("aria-describedby", note.id);
-      input.after(note);
-    }
-    return;
-  }
-  if (!response.ok) {
-    result.textContent = (body.error && body.error.message) || `Not saved (${response.status})`;
-    return;
-  }
-  result.textContent = "Saved." + (body.restarts_engine ? " The engine restarts to apply it." : "")
-    + (body.needs_murmur_restart ? " Some changes apply when Murmur restarts." : "");
-});
-
-// ---- start --------------------------------------------------------------------------------
+// ---- start ----------------------------------------------------------------------------------
 
 async function start() {
   if (!TAURI && !getToken()) return askForToken();
@@ -416,21 +331,35 @@ async function start() {
   $("token-form").hidden = true;
   $("dashboard").hidden = false;
   $("endpoint").value = `${location.origin}/v1`;
+  initConnect();
   showSnippet();
-  api("/murmur/api/about").then((r) => r.json()).then((about) => {
+  about = await api("/murmur/api/about").then((r) => r.json()).catch(() => null);
+  if (about) {
     if (about.api_url) $("endpoint").value = about.api_url;
+    $("about").textContent = `Murmur ${about.version} · settings file ${about.config_file}`;
     showSnippet();
-  }).catch(() => {});
-  follow();
-  initVoices({
-    settings: () => settings || {},
-    save: saveSettings,
-    engineVoice: () => (current && current.engine.voice) || getPath(settings || {}, "engine.voice"),
-    changed: voicePickers,
+  }
+  initSpeak({ state: () => (offline || !current ? null : current.state) });
+  initSettings((settings) => {
+    const speed = getPath(settings, "engine.speed");
+    if (speed) $("speak-speed").value = speed;
   });
-  loadSettings().then(refreshVoices);
-  // The engine writes between status changes too: follow its log while the page is visible.
-  setInterval(() => document.visibilityState === "visible" && refreshLogs(), 2000);
+  initVoices({
+    settings: currentSettings,
+    save: saveSettings,
+    engineVoice: () => (current && current.engine.voice) || getPath(currentSettings(), "engine.voice"),
+    changed: voicePicker,
+  });
+  follow();
+  loadSettings(about).then(refreshVoices).catch(() => {});
+  refreshActivity();
+  // Between status changes the engine writes its log and clients come and go: follow both
+  // while the page is visible.
+  setInterval(() => {
+    if (document.visibilityState !== "visible" || offline) return;
+    refreshLogs();
+    refreshActivity();
+  }, 2000);
 }
 
 start();

@@ -49,6 +49,27 @@ export async function refreshVoices() {
       return;
     }
     listing = await response.json();
+    asked = false;
+  } catch (_) {
+    return;
+  }
+  render();
+  hooks.changed(installed());
+}
+
+/** An engine without a catalog (a custom or external server): its own list of voices, asked
+ * for once it is up (asking a stopped engine would start it). */
+let asked = false;
+export async function engineReady() {
+  if (asked || !listing || listing.voices.length) return;
+  asked = true;
+  try {
+    const response = TAURI ? await api("/v1/audio/voices") : await fetch("/v1/audio/voices");
+    if (!response.ok) return;
+    const { voices } = await response.json();
+    listing.voices = (voices || []).map((v) => ({
+      id: v.id, voice: v.id, name: v.name || v.id, language: v.language || null, installed: true, removable: false,
+    }));
   } catch (_) {
     return;
   }
@@ -120,6 +141,7 @@ function el(tag, props = {}, ...children) {
 }
 
 function render() {
+  $("catalog").hidden = !listing.source;
   $("voices-note").textContent = listing.note || "";
   $("voices-note").className = listing.offline ? "warning" : "muted";
   renderInstalled();

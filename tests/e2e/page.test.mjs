@@ -45,13 +45,16 @@ test("a failed engine explains itself and Restart recovers it", async () => {
     "[supervisor]\nrestart_delay_ms = 100\nmax_restarts = 1\n"));
   const page = await open(m);
   await page.locator("#badge", { hasText: "Failed" }).waitFor({ timeout: 20000 });
-  const failure = await page.locator("#failure").innerText();
-  assert.match(failure, /failed/);
-  assert.match(failure, /the voice model is corrupt/);
+  const failure = page.locator("#failure-card");
+  await failure.waitFor();
+  assert.match(await failure.innerText(), /the voice model is corrupt/i);
+  // One action: the header's Start/Stop and Restart give way to the card's.
+  assert.equal(await page.getByRole("button", { name: /Restart engine|Start engine|Stop engine/ }).count(), 1);
   await page.screenshot({ path: join(shots, "failed.png"), fullPage: true });
   await page.getByRole("button", { name: "Restart engine" }).click();
   await page.locator("#badge", { hasText: /Warming up|Ready/ }).waitFor({ timeout: 10000 });
-  assert.equal(await page.locator("#restarts-crashes").innerText(), "0 of 1", "Restart clears the crash count");
+  assert.equal(await page.locator("#restarts-crashes").innerText(), "0", "Restart clears the crash count");
+  assert.equal(await page.locator("#restarts-max").innerText(), "1");
   await page.close();
   await stop(m.child);
 });
@@ -62,12 +65,12 @@ test("settings are applied, persisted across a restart, and bad ones are marked"
   const page = await open(m);
   await page.locator("#badge", { hasText: "Ready" }).waitFor({ timeout: 20000 });
 
-  await page.getByLabel("Speed", { exact: true }).last().fill("9");
+  await page.getByLabel("Default speed").fill("9");
   await page.getByRole("button", { name: "Save" }).click();
   await page.locator(".field-error", { hasText: "outside 0.25 to 4.0" }).waitFor();
   assert.match(await page.locator("#settings-result").innerText(), /Not saved/);
 
-  await page.getByLabel("Speed", { exact: true }).last().fill("1.5");
+  await page.getByLabel("Default speed").fill("1.5");
   await page.getByLabel("Unload after idle (s, 0 = never)").fill("600");
   await page.getByRole("button", { name: "Save" }).click();
   await page.locator("#settings-result", { hasText: "Saved." }).waitFor();
@@ -89,7 +92,7 @@ test("test speech plays audio to the end", async () => {
   const page = await open(m);
   await page.locator("#badge", { hasText: "Ready" }).waitFor({ timeout: 20000 });
   await page.locator("#speak-text").fill("A short test.");
-  await page.getByRole("button", { name: "Play" }).click();
+  await page.getByRole("button", { name: "Play", exact: true }).click();
   const duration = await page.evaluate(() => new Promise((resolveEnded, reject) => {
     const player = document.querySelector("#player");
     const done = () => resolveEnded(player.duration);

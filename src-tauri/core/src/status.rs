@@ -130,6 +130,10 @@ pub struct ErrorInfo {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The warm-up step it failed at (`uv`, `python`, `packages`, `assets`, `model`, `voice`,
+    /// `server`, `speech`), when it failed warming up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
 }
 
 impl Status {

@@ -286,6 +286,7 @@ mod tests {
         stopped.error = Some(ErrorInfo {
             message: "cannot prepare the engine's Python environment: offline".into(),
             hint: None,
+            stage: Some("python".into()),
         });
         assert!(status_line(&stopped).starts_with("Stopped — cannot prepare"));
         assert_eq!(
@@ -387,6 +388,7 @@ mod tests {
         failed.error = Some(ErrorInfo {
             message: "x".into(),
             hint: Some("see the engine log".into()),
+            stage: None,
         });
         let notices = notifier.observe(&failed);
         assert_eq!(

@@ -188,6 +188,8 @@ pub(super) struct Actor {
     memory: Memory,
     sampler: Sampler,
     error: Option<ErrorInfo>,
+    /// The last warm-up step shown, so a failure can say where it happened.
+    last_stage: Option<String>,
     /// The last runtime's note (a system interpreter, a failed update), shown in the status.
     runtime_note: Option<String>,
     exit: bool,
@@ -233,6 +235,7 @@ impl Actor {
             memory: Memory::default(),
             sampler: Sampler::default(),
             error: None,
+            last_stage: None,
             runtime_note: None,
             exit: false,
             reason: String::new(),
@@ -289,6 +292,7 @@ impl Actor {
         self.error = Some(ErrorInfo {
             message: reason.message.clone(),
             hint: reason.hint.clone(),
+            stage: self.last_stage.clone(),
         });
         self.fail_waiters(reason);
     }

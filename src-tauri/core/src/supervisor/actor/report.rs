@@ -96,6 +96,11 @@ impl Actor {
             error: self.error.clone(),
             runtime_note: self.runtime_note.clone(),
         };
+        match (&self.phase, &status.warmup.stage) {
+            (Phase::Ready { .. }, _) => self.last_stage = None,
+            (_, Some(stage)) => self.last_stage = Some(stage.clone()),
+            _ => {}
+        }
         self.status.send_if_modified(|current| {
             if *current == status {
                 false

@@ -68,6 +68,7 @@ impl Actor {
                     self.error = Some(ErrorInfo {
                         message,
                         hint: Some(hint.into()),
+                        stage: self.last_stage.clone(),
                     });
                     self.begin_stop(Then::Stop, "start-up timed out");
                 } else if now >= *next_probe {
