@@ -127,8 +127,11 @@ function failureCard(status) {
   const lines = raw.split("\n").map((l) => l.trim()).filter(Boolean);
   // One sentence: the first line, shortened; the whole output goes in the details.
   const first = (lines[0] || "it stopped without saying why").replace(/;?\s*last output:$/, ".");
-  // The engine's last line is where a Python traceback names its error.
-  const last = lines.length > 1 ? lines[lines.length - 1] : null;
+  // The engine's words: its last line that names an error (where a Python traceback ends),
+  // else its last line that is not a request it logged.
+  const words = lines.slice(1).filter((l) => !/"(GET|POST|HEAD|PUT|DELETE|OPTIONS) \S* HTTP\/\d/.test(l));
+  const last = [...words].reverse().find((l) => /error|exception|fail|cannot|can't|no such|refused|denied|missing|corrupt|killed/i.test(l))
+    || words[words.length - 1] || null;
   const cut = (text) => (text.length > 180 ? `${text.slice(0, 177)}…` : text);
   const sentence = cut(first) + (last ? ` It last said: “${cut(last)}”` : "");
   $("failure-title").textContent = status.state === "failed" ? "The engine stopped working" : "The engine could not start";

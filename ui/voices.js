@@ -154,7 +154,7 @@ function render() {
 function byLanguage(voices) {
   const groups = new Map();
   for (const voice of voices) {
-    const key = primary(voice.language) || "other";
+    const key = primary(voice.language);
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key).push(voice);
   }
@@ -169,14 +169,14 @@ function renderInstalled() {
   const perLanguage = (hooks.settings().engine || {}).language_voices || {};
 
   const select = $("default-voice");
-  select.replaceChildren(...byLanguage(voices).map(([language, group]) => el("optgroup", { label: languageName(language) },
+  select.replaceChildren(...byLanguage(voices).map(([language, group]) => el("optgroup", { label: language ? languageName(language) : "Language not given" },
     ...group.map((v) => el("option", { value: v.voice, selected: v === mainEntry }, `${v.name} (${v.language || "?"})`)))));
   if (!mainEntry && main) select.prepend(el("option", { value: main, selected: true }, main));
 
   const groups = byLanguage(voices).map(([language, group]) => {
     const chosen = language === mainLanguage ? mainEntry
       : group.find((v) => v.voice === perLanguage[language] || v.id === perLanguage[language]) || group[0];
-    const legend = languageName(language);
+    const legend = language ? languageName(language) : "Language not given";
     return el("fieldset", { className: "voice-group" },
       el("legend", {}, legend, el("span", { className: "muted" }, ` · default voice${language === mainLanguage ? " (main)" : ""}`)),
       ...group.map((v) => {

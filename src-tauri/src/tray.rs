@@ -11,10 +11,64 @@ use tauri::menu::{CheckMenuItem, Menu, MenuItem as TextItem, PredefinedMenuItem}
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Wry};
 
-const ICON_STOPPED: &[u8] = include_bytes!("../../icons/tray-stopped.png");
-const ICON_WARMING: &[u8] = include_bytes!("../../icons/tray-warming.png");
-const ICON_READY: &[u8] = include_bytes!("../../icons/tray-ready.png");
-const ICON_FAILED: &[u8] = include_bytes!("../../icons/tray-failed.png");
+/// Each state's glyph (`icons/generate.py`), at 1× and 2×, in the order of [`Icon`]: template
+/// images on macOS, where the menu bar colours them and the shape tells the state.
+#[cfg(target_os = "macos")]
+const ICONS: [(&[u8], &[u8]); 4] = [
+    (
+        include_bytes!("../../icons/tray-stopped-template.png"),
+        include_bytes!("../../icons/tray-stopped-template@2x.png"),
+    ),
+    (
+        include_bytes!("../../icons/tray-warming-template.png"),
+        include_bytes!("../../icons/tray-warming-template@2x.png"),
+    ),
+    (
+        include_bytes!("../../icons/tray-ready-template.png"),
+        include_bytes!("../../icons/tray-ready-template@2x.png"),
+    ),
+    (
+        include_bytes!("../../icons/tray-failed-template.png"),
+        include_bytes!("../../icons/tray-failed-template@2x.png"),
+    ),
+];
+
+/// Elsewhere the state's colour, ringed in near-black: it reads on light and dark panels.
+#[cfg(not(target_os = "macos"))]
+const ICONS: [(&[u8], &[u8]); 4] = [
+    (
+        include_bytes!("../../icons/tray-stopped.png"),
+        include_bytes!("../../icons/tray-stopped@2x.png"),
+    ),
+    (
+        include_bytes!("../../icons/tray-warming.png"),
+        include_bytes!("../../icons/tray-warming@2x.png"),
+    ),
+    (
+        include_bytes!("../../icons/tray-ready.png"),
+        include_bytes!("../../icons/tray-ready@2x.png"),
+    ),
+    (
+        include_bytes!("../../icons/tray-failed.png"),
+        include_bytes!("../../icons/tray-failed@2x.png"),
+    ),
+];
+
+/// The icon's picture for a display of `scale`. Linux panels scale the picture they get to
+/// their own height, so they get the larger one.
+fn icon_bytes(icon: Icon, scale: f64) -> &'static [u8] {
+    let (one, two) = ICONS[match icon {
+        Icon::Stopped => 0,
+        Icon::Warming => 1,
+        Icon::Ready => 2,
+        Icon::Failed => 3,
+    }];
+    if scale > 1.0 || !cfg!(target_os = "macos") {
+        two
+    } else {
+        one
+    }
+}
 
 /// A menu entry: plain or check item.
 #[derive(Clone)]
@@ -49,6 +103,8 @@ impl Entry {
 #[derive(Clone)]
 pub struct Tray {
     icon: TrayIcon<Wry>,
+    /// The primary display's scale factor when Murmur started (which picture to use).
+    scale: f64,
     entries: std::sync::Arc<HashMap<&'static str, Entry>>,
 }
 
@@ -83,8 +139,13 @@ pub fn build(app: &AppHandle) -> tauri::Result<Tray> {
         };
         entries.insert(item.id(), entry);
     }
+    let scale = app
+        .primary_monitor()
+        .ok()
+        .flatten()
+        .map_or(1.0, |m| m.scale_factor());
     let icon = TrayIconBuilder::with_id("murmur")
-        .icon(Image::from_bytes(ICON_STOPPED)?)
+        .icon(Image::from_bytes(icon_bytes(Icon::Stopped, scale))?)
         .icon_as_template(cfg!(target_os = "macos"))
         .tooltip("Murmur")
         .menu(&menu)
@@ -93,6 +154,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<Tray> {
         .build(app)?;
     let tray = Tray {
         icon,
+        scale,
         entries: std::sync::Arc::new(entries),
     };
     app.manage(tray.clone());
@@ -153,21 +215,12 @@ impl Tray {
     }
 
     fn set_icon(&self, icon: Icon) {
-        let bytes = match icon {
-            Icon::Stopped => ICON_STOPPED,
-            Icon::Warming => ICON_WARMING,
-            Icon::Ready => ICON_READY,
-            Icon::Failed => ICON_FAILED,
-        };
-        if let Ok(image) = Image::from_bytes(bytes) {
+        if let Ok(image) = Image::from_bytes(icon_bytes(icon, self.scale)) {
             let _ = self.icon.set_icon(Some(image));
         }
-        // macOS draws template icons in the menu bar's colours (alpha only): right for the
-        // plain icons, but the warming and failed ones need their coloured dot.
+        // Every state's glyph is a template on macOS (tray-icon keeps the flag per icon).
         if cfg!(target_os = "macos") {
-            let _ = self
-                .icon
-                .set_icon_as_template(matches!(icon, Icon::Ready | Icon::Stopped));
+            let _ = self.icon.set_icon_as_template(true);
         }
     }
 

@@ -53,9 +53,7 @@ before(async () => {
   env = { ...process.env, DISPLAY: display, DBUS_SESSION_BUS_ADDRESS: address, NO_AT_BRIDGE: "1" };
   delete env.WAYLAND_DISPLAY;
   background("openbox", []);
-  background("trayer", ["--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32",
-    "--SetDockType", "true", "--transparent", "false", "--tint", "0x333333"]);
-  await until("the tray is up", () => x("search", "--class", "trayer").length > 0);
+  await panel(DARK_PANEL);
 });
 
 after(() => {
@@ -168,6 +166,49 @@ function murmurWindow() {
 
 // ---- the tray ----------------------------------------------------------------------------
 
+const DARK_PANEL = "0x333333";
+const LIGHT_PANEL = "0xeeeeee";
+let trayer = null;
+
+/** (Re)start the panel (trayer, a system tray) in `tint`; icons dock into the new one. */
+async function panel(tint) {
+  if (trayer) {
+    const gone = new Promise((done) => trayer.once("exit", done));
+    trayer.kill("SIGTERM");
+    await gone;
+    await until("the old panel to go", () => x("search", "--class", "trayer").length === 0);
+  }
+  trayer = background("trayer", ["--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32",
+    "--SetDockType", "true", "--transparent", "true", "--alpha", "0", "--tint", tint]);
+  await until("the tray is up", () => x("search", "--class", "trayer").length > 0);
+}
+
+/** The tray icon as drawn on the panel: its pixels (RGB), and a PNG of it. */
+function iconPixels(path) {
+  const id = trayIcon();
+  const { WIDTH, HEIGHT } = geometry(id);
+  execFileSync("/usr/bin/import", ["-window", id, path], { env });
+  const rgb = execFileSync("/usr/bin/import", ["-window", id, "-depth", "8", "rgb:-"], { env });
+  const pixels = [];
+  for (let i = 0; i + 2 < rgb.length; i += 3) pixels.push([rgb[i], rgb[i + 1], rgb[i + 2]]);
+  return { pixels, width: WIDTH, height: HEIGHT };
+}
+
+function luminance([r, g, b]) {
+  const f = (c) => (c / 255 <= 0.03928 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4);
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+}
+
+/** How many of the icon's pixels stand out from the panel behind it by 3:1 or more. */
+function standingOut({ pixels }) {
+  const panelColour = pixels[0]; // a corner: the panel itself
+  const behind = luminance(panelColour);
+  return pixels.filter((p) => {
+    const l = luminance(p);
+    return (Math.max(l, behind) + 0.05) / (Math.min(l, behind) + 0.05) >= 3;
+  }).length;
+}
+
 const MENU = ["Speech server", "Restart engine", "Test speech", "Open Murmur…", "Copy API URL",
   "Open logs folder", "Start at login", "Quit Murmur"];
 
@@ -226,6 +267,41 @@ function memory(pid) {
 }
 
 // ---- tests -------------------------------------------------------------------------------
+
+desktopTest("the tray icon reads on a dark and on a light panel, in every state's shape", async (t) => {
+  // One app per panel: the icon takes the panel's background as it docks.
+  const drawn = {};
+  for (const [name, tint] of [["dark", DARK_PANEL], ["light", LIGHT_PANEL]]) {
+    await panel(tint);
+    const home = await murmurHome();
+    const app = launch(home, t);
+    await ready(home);
+    await until("the tray icon", trayIcon);
+    await sleep(800);
+    drawn[name] = iconPixels(join(shots, `tray-icon-${name}-panel.png`));
+    const seen = standingOut(drawn[name]);
+    // The ready glyph's bars cover about a fifth of its square.
+    assert.ok(seen >= drawn[name].width * drawn[name].height * 0.05, `it stands out on the ${name} panel: ${seen} pixels`);
+    if (name === "light") {
+      // Stopped is another shape, not only another colour.
+      await fetch(`${home.base}/murmur/api/engine/stop`, {
+        method: "POST", headers: { Authorization: `Bearer ${readFileSync(join(home.dir, "control-token"), "utf8").trim()}` },
+      });
+      await until("stopped", async () => (await api(home, "/murmur/api/status")).state === "stopped");
+      await sleep(800);
+      const stopped = iconPixels(join(shots, "tray-icon-stopped-light-panel.png"));
+      assert.ok(standingOut(stopped) > 0, "the stopped icon is visible too");
+      assert.ok(standingOut(stopped) < seen, "and smaller: a flat line, not three bars");
+    }
+    app.kill("SIGTERM");
+    await app.exited;
+    await until("the icon to go", () => !trayIcon(), 10000);
+  }
+  const background = (name) => luminance(drawn[name].pixels[0]);
+  assert.ok(background("dark") < 0.1 && background("light") > 0.5,
+    `the panels were dark and light: ${background("dark")}, ${background("light")}`);
+  await panel(DARK_PANEL);
+});
 
 desktopTest("the tray app: icon, menu, window, start at login, copy, test speech, restart, quit", async (t) => {
   const home = await murmurHome();

@@ -79,10 +79,16 @@ test("Murmur killed: the page says it is not running within 5 s, hides the figur
   await stop(again.child);
 });
 
-test("a stopped engine shows no stale figures, and counts are plain", async () => {
+test("a stopped engine shows no stale figures, and counts are plain; the tab's icon is the page's own", async () => {
   const m = await start(config());
-  const page = await tab(m);
+  const context = await browser.newContext({ viewport: { width: 480, height: 640 } });
+  const page = await context.newPage();
+  const asked = [];
+  page.on("request", (request) => asked.push(new URL(request.url()).pathname));
+  await page.goto(m.page);
   await badge(page, "Ready");
+  assert.ok(!asked.includes("/favicon.ico"), "no favicon request reaches the engine");
+  assert.match(await page.locator("link[rel=icon]").getAttribute("href"), /^data:image\/svg\+xml,.*%23248a3d/);
   await page.locator("#memory-engine", { hasText: "MB" }).waitFor();
   await page.getByRole("button", { name: "Stop engine" }).click();
   await badge(page, "Stopped");

@@ -311,11 +311,12 @@ impl Actor {
 
     fn spent_reason(&self, message: &str) -> String {
         if self.settings.supervisor.restart_on_crash {
-            format!(
-                "{message}; it crashed {} times in a row{}",
-                self.crashes,
-                self.stderr_tail()
-            )
+            let times = match self.crashes {
+                1 => "once".to_string(),
+                2 => "twice in a row".to_string(),
+                n => format!("{n} times in a row"),
+            };
+            format!("{message}; it crashed {times}{}", self.stderr_tail())
         } else {
             format!("{message}{}", self.stderr_tail())
         }
