@@ -12,13 +12,10 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use http::Method;
-use http_body_util::BodyExt;
-use murmur_tests::client::request;
 use murmur_tests::kokoro::ready_kokoro;
 use murmur_tests::piper::ready_piper;
 use murmur_tests::supervised::engine_pid;
-use murmur_tests::{Client, Murmurd};
+use murmur_tests::{Murmurd, timed};
 
 const ROUNDS: usize = 5;
 const LOAD: usize = 50;
@@ -53,39 +50,25 @@ struct Sample {
     audio_secs: f64,
 }
 
-async fn speak(client: &Client, base: &str, engine: &Engine, text: &str) -> Result<Sample> {
+async fn speak(base: &str, engine: &Engine, text: &str) -> Result<Sample> {
     let body = serde_json::json!({
         "input": text, "voice": engine.voice, "response_format": "pcm", "model": "tts-1",
     })
     .to_string();
-    let started = Instant::now();
-    let response = client
-        .send(request(
-            Method::POST,
-            &format!("{base}/v1/audio/speech"),
-            body,
-        ))
-        .await;
-    if response.status() != 200 {
-        bail!("{}: status {}", engine.name, response.status());
+    let reply = timed::post(&format!("{base}/v1/audio/speech"), &body, &[]).await;
+    if reply.status != 200 {
+        bail!("{}: status {}", engine.name, reply.status);
     }
-    let rate: f64 = response
-        .headers()
+    // The engine's own PCM is at its voice's rate; Murmur's says its rate too.
+    let rate: f64 = reply
+        .headers
         .get("x-audio-sample-rate")
         .and_then(|v| v.to_str().ok()?.parse().ok())
         .unwrap_or(24_000.0);
-    let mut stream = response.into_body();
-    let (mut first, mut bytes) = (None, 0usize);
-    while let Some(frame) = stream.frame().await {
-        if let Some(data) = frame?.data_ref() {
-            first.get_or_insert_with(|| started.elapsed());
-            bytes += data.len();
-        }
-    }
     Ok(Sample {
-        first_ms: first.unwrap_or_default().as_secs_f64() * 1000.0,
-        total_ms: started.elapsed().as_secs_f64() * 1000.0,
-        audio_secs: bytes as f64 / 2.0 / rate,
+        first_ms: reply.first_byte.as_secs_f64() * 1000.0,
+        total_ms: reply.total.as_secs_f64() * 1000.0,
+        audio_secs: reply.body.len() as f64 / 2.0 / rate,
     })
 }
 
@@ -137,7 +120,6 @@ fn rss_mb(pid: u32) -> f64 {
 }
 
 async fn measure(murmurd: &Murmurd, engine: &Engine, ready_after: Duration) -> Result<()> {
-    let client = Client::new();
     let status = murmurd.status().await;
     let pid = engine_pid(&status);
     let direct = format!(
@@ -146,7 +128,7 @@ async fn measure(murmurd: &Murmurd, engine: &Engine, ready_after: Duration) -> R
     );
     let ready_mb = rss_mb(pid);
     for _ in 0..2 {
-        speak(&client, &murmurd.base, engine, engine.five).await?;
+        speak(&murmurd.base, engine, engine.five).await?;
     }
     let warm_mb = rss_mb(pid);
     println!(
@@ -162,8 +144,8 @@ async fn measure(murmurd: &Murmurd, engine: &Engine, ready_after: Duration) -> R
         // Through Murmur and straight from the engine, in turn, so both see the same machine.
         let (mut murmur, mut own) = (Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
-            murmur.push(speak(&client, &murmurd.base, engine, text).await?);
-            own.push(speak(&client, &direct, engine, text).await?);
+            murmur.push(speak(&murmurd.base, engine, text).await?);
+            own.push(speak(&direct, engine, text).await?);
         }
         for (via, samples) in [("Murmur", &murmur), ("engine direct", &own)] {
             let first = median(samples.iter().map(|s| s.first_ms).collect());
@@ -179,7 +161,7 @@ async fn measure(murmurd: &Murmurd, engine: &Engine, ready_after: Duration) -> R
     let started = Instant::now();
     for i in 0..LOAD {
         let text = if i % 2 == 0 { engine.one } else { engine.five };
-        speak(&client, &murmurd.base, engine, text).await?;
+        speak(&murmurd.base, engine, text).await?;
     }
     let after_mb = rss_mb(pid);
     println!(
