@@ -170,8 +170,9 @@ function renderInstalled() {
 
   const select = $("default-voice");
   select.replaceChildren(...byLanguage(voices).map(([language, group]) => el("optgroup", { label: language ? languageName(language) : "Language not given" },
-    ...group.map((v) => el("option", { value: v.voice, selected: v === mainEntry }, `${v.name} (${v.language || "?"})`)))));
+    ...group.map((v) => el("option", { value: v.voice, selected: v === mainEntry }, v.language ? `${v.name} (${v.language})` : v.name)))));
   if (!mainEntry && main) select.prepend(el("option", { value: main, selected: true }, main));
+  if (!select.options.length) select.append(el("option", { value: "", disabled: true, selected: true }, "none listed yet"));
 
   const groups = byLanguage(voices).map(([language, group]) => {
     const chosen = language === mainLanguage ? mainEntry

@@ -50,6 +50,12 @@ mod tests {
                 }
             }
         }
+        // The page itself, from the table of the page's files (the rest are its assets).
+        for (name, ..) in super::super::page::ASSETS {
+            if name.is_empty() {
+                routes.insert(("/murmur/".to_string(), "get".to_string()));
+            }
+        }
         routes
     }
 

@@ -14,7 +14,7 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self' bl
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// The page's files: name under `/murmur/`, content type, content.
-const ASSETS: [(&str, &str, &str); 9] = [
+pub(super) const ASSETS: [(&str, &str, &str); 9] = [
     (
         "",
         "text/html; charset=utf-8",
