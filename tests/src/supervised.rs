@@ -129,3 +129,29 @@ pub fn voice_installs(events: &Events, id: &str) -> Vec<Value> {
         .filter(|i| i["voice"] == id)
         .collect()
 }
+
+/// Install voice `id` from the catalog (a 202), and wait until the install has ended; its
+/// `voices` events, in order.
+pub async fn install_voice(murmurd: &Murmurd, events: &Events, id: &str) -> Vec<Value> {
+    let started = murmurd
+        .control(
+            http::Method::POST,
+            &format!("/murmur/api/voices/{id}/install"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(started.status, 202, "{id}: {:?}", started.body);
+    murmurd
+        .wait_for(
+            &format!("{id}'s install to end"),
+            std::time::Duration::from_secs(60),
+            |_| {
+                voice_installs(events, id)
+                    .iter()
+                    .any(|i| i["state"] != "downloading")
+            },
+        )
+        .await;
+    voice_installs(events, id)
+}

@@ -13,9 +13,7 @@ use std::time::Duration;
 use http::Method;
 use murmur_tests::kokoro::{MODEL, Stage, VOICES_REPO};
 use murmur_tests::mlx::failure;
-use murmur_tests::supervised::{
-    collect_events, engine_pid, ready, voice_installs, warmup_progress,
-};
+use murmur_tests::supervised::{collect_events, engine_pid, install_voice, ready, warmup_progress};
 use murmur_tests::tools::decode;
 use murmur_tests::{Client, Murmurd};
 use serde_json::json;
@@ -183,23 +181,7 @@ async fn kokoro_downloads_its_model_and_speaks_japanese_in_every_format() {
 
     // Installing one: progress as `voices` events, then it is listed and speaks, same process.
     let pid = engine_pid(&murmurd.status().await);
-    let started = murmurd
-        .control(
-            Method::POST,
-            "/murmur/api/voices/jf_nezumi/install",
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(started.status, 202, "{:?}", started.body);
-    murmurd
-        .wait_for("installed", Duration::from_secs(60), |_| {
-            voice_installs(&events, "jf_nezumi")
-                .iter()
-                .any(|i| i["state"] != "downloading")
-        })
-        .await;
-    let installs = voice_installs(&events, "jf_nezumi");
+    let installs = install_voice(&murmurd, &events, "jf_nezumi").await;
     assert_eq!(
         installs.last().expect("events")["state"],
         "installed",
@@ -250,22 +232,8 @@ async fn kokoro_downloads_its_model_and_speaks_japanese_in_every_format() {
             .contains("/murmur/api/voices/catalog"),
         "{error:#}"
     );
-    let started = murmurd
-        .control(
-            Method::POST,
-            "/murmur/api/voices/zf_xiaobei/install",
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(started.status, 202, "{:?}", started.body);
-    murmurd
-        .wait_for("zf_xiaobei installed", Duration::from_secs(60), |_| {
-            voice_installs(&events, "zf_xiaobei")
-                .iter()
-                .any(|i| i["state"] != "downloading")
-        })
-        .await;
+    let installed = install_voice(&murmurd, &events, "zf_xiaobei").await;
+    assert_eq!(installed.last().expect("events")["state"], "installed");
     let heard = Client::new()
         .post_json(&murmurd.url("/v1/audio/speech"), &chinese)
         .await;
