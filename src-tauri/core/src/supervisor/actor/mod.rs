@@ -5,6 +5,7 @@
 //! status snapshot).
 
 mod commands;
+mod crashes;
 mod events;
 mod lifecycle;
 mod report;
