@@ -3,8 +3,8 @@
 // each (speak, voices, activity, connect, settings). This one follows the status: the state
 // badge, tab title and icon, the failure and warm-up cards, the figures, and Murmur's absence.
 
-import { $, TAURI, api, getToken, setToken, whenUnauthorized, languageName } from "./api.js";
-import { engineReady, initVoices, refreshVoices, showInstalls } from "./voices.js";
+import { $, TAURI, api, getToken, setToken, whenUnauthorized } from "./api.js";
+import { engineReady, initVoices, refreshVoices, showInstalls, voiceOptions } from "./voices.js";
 import { initSpeak, speakBusy, speakFollows } from "./speak.js";
 import { refreshActivity } from "./activity.js";
 import { copy, initConnect, showSnippet } from "./connect.js";
@@ -38,6 +38,8 @@ let offline = false;
 let about = null;
 let warmStarted = null;
 let lastAnnounced = null;
+// The cards, the event stream and the timers are set up once, on the first successful start.
+let wired = false;
 
 // ---- the token ------------------------------------------------------------------------------
 
@@ -55,7 +57,9 @@ function askForToken(reason) {
 $("token-entry").addEventListener("submit", (event) => {
   event.preventDefault();
   setToken($("token-input").value.trim());
-  start();
+  // A page already wired up (its event stream opened with the old token) starts afresh.
+  if (wired) location.reload();
+  else start();
 });
 
 // ---- status ---------------------------------------------------------------------------------
@@ -299,20 +303,9 @@ $("failure-log-link").addEventListener("click", () => setTimeout(() => $("logs")
 
 /** The installed voices, by language, in the test's voice picker. */
 function voicePicker(voices) {
-  const groups = new Map();
-  for (const voice of voices) {
-    const label = languageName(voice.language);
-    if (!groups.has(label)) groups.set(label, []);
-    groups.get(label).push(voice);
-  }
   const test = $("speak-voice");
   const picked = test.value;
-  test.replaceChildren(new Option("Default", ""), ...[...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([label, group]) => {
-    const optgroup = document.createElement("optgroup");
-    optgroup.label = label;
-    optgroup.append(...group.map((v) => new Option(`${v.name} (${v.language || v.voice})`, v.voice)));
-    return optgroup;
-  }));
+  test.replaceChildren(new Option("Default", ""), ...voiceOptions(voices));
   test.value = [...test.options].some((o) => o.value === picked) ? picked : "";
 }
 
@@ -333,6 +326,8 @@ async function start() {
   }
   $("token-form").hidden = true;
   $("dashboard").hidden = false;
+  if (wired) return;
+  wired = true;
   $("endpoint").value = `${location.origin}/v1`;
   initConnect();
   showSnippet();

@@ -161,6 +161,14 @@ function byLanguage(voices) {
   return [...groups.entries()].sort(([a], [b]) => languageName(a).localeCompare(languageName(b)));
 }
 
+const groupName = (language) => (language ? languageName(language) : "Language not given");
+
+/** `voices` as `<optgroup>`s by language, for a voice picker; `selected` is chosen. */
+export function voiceOptions(voices, selected = null) {
+  return byLanguage(voices).map(([language, group]) => el("optgroup", { label: groupName(language) },
+    ...group.map((v) => el("option", { value: v.voice, selected: v === selected }, v.language ? `${v.name} (${v.language})` : v.name))));
+}
+
 function renderInstalled() {
   const voices = installed();
   const main = hooks.engineVoice();
@@ -169,15 +177,14 @@ function renderInstalled() {
   const perLanguage = (hooks.settings().engine || {}).language_voices || {};
 
   const select = $("default-voice");
-  select.replaceChildren(...byLanguage(voices).map(([language, group]) => el("optgroup", { label: language ? languageName(language) : "Language not given" },
-    ...group.map((v) => el("option", { value: v.voice, selected: v === mainEntry }, v.language ? `${v.name} (${v.language})` : v.name)))));
+  select.replaceChildren(...voiceOptions(voices, mainEntry));
   if (!mainEntry && main) select.prepend(el("option", { value: main, selected: true }, main));
   if (!select.options.length) select.append(el("option", { value: "", disabled: true, selected: true }, "none listed yet"));
 
   const groups = byLanguage(voices).map(([language, group]) => {
     const chosen = language === mainLanguage ? mainEntry
       : group.find((v) => v.voice === perLanguage[language] || v.id === perLanguage[language]) || group[0];
-    const legend = language ? languageName(language) : "Language not given";
+    const legend = groupName(language);
     return el("fieldset", { className: "voice-group" },
       el("legend", {}, legend, el("span", { className: "muted" }, ` · default voice${language === mainLanguage ? " (main)" : ""}`)),
       ...group.map((v) => {
