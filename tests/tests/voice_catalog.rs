@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 
 const REPO: &str = "rhasspy/piper-voices";
 const GERMAN: &str = "de_DE-murmur-medium";
+/// Shares its short name with the packaged `en_US-joe-medium`.
+const JOE_LOW: &str = "en_US-joe-low";
 
 fn find(dir: &Path, name: &str) -> Option<PathBuf> {
     for entry in std::fs::read_dir(dir).ok()?.flatten() {
@@ -49,7 +51,7 @@ fn index_entry(key: &str, code: &str, model: &[u8], config: &[u8], folder: &str)
         "name": key.split('-').nth(1),
         "language": {"code": code, "family": family, "region": region, "name_native": family,
                      "name_english": family, "country_english": region},
-        "quality": "medium",
+        "quality": key.split('-').nth(2),
         "num_speakers": 1,
         "speaker_id_map": {},
         "files": {
@@ -93,13 +95,19 @@ async fn piper_voices_install_from_the_catalog_speak_at_once_and_are_removed() {
         .expect("read");
     let joe_folder = "en/en_US/joe/medium";
     let german_folder = "de/de_DE/murmur/medium";
-    for (folder, key) in [(joe_folder, "en_US-joe-medium"), (german_folder, GERMAN)] {
+    let joe_low_folder = "en/en_US/joe/low";
+    for (folder, key) in [
+        (joe_folder, "en_US-joe-medium"),
+        (german_folder, GERMAN),
+        (joe_low_folder, JOE_LOW),
+    ] {
         hub.put(REPO, &format!("{folder}/{key}.onnx"), model.clone());
         hub.put(REPO, &format!("{folder}/{key}.onnx.json"), config.clone());
     }
     let index = json!({
         "en_US-joe-medium": index_entry("en_US-joe-medium", "en_US", &model, &config, joe_folder),
         GERMAN: index_entry(GERMAN, "de_DE", &model, &config, german_folder),
+        JOE_LOW: index_entry(JOE_LOW, "en_US", &model, &config, joe_low_folder),
     });
     hub.put(REPO, "voices.json", index.to_string().into_bytes());
 
@@ -225,4 +233,53 @@ async fn piper_voices_install_from_the_catalog_speak_at_once_and_are_removed() {
         .await;
     assert_eq!(kept.status, 409, "{:?}", kept.body);
     assert!(voices(&murmurd).await.iter().any(|v| v["id"] == "joe"));
+
+    // A second voice named joe (another quality) answers to its full key, and the catalog
+    // says so before and after the install; plain `joe` stays the packaged one.
+    let voice_of = |catalog: &Value| {
+        catalog["voices"]
+            .as_array()
+            .and_then(|v| v.iter().find(|e| e["id"] == JOE_LOW))
+            .map(|e| e["voice"].clone())
+    };
+    assert_eq!(voice_of(&catalog), Some(json!(JOE_LOW)));
+    events.lock().expect("events").clear();
+    let started = murmurd
+        .control(
+            Method::POST,
+            &format!("/murmur/api/voices/{JOE_LOW}/install"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    let seen = settled(&murmurd, &events, JOE_LOW).await;
+    assert_eq!(
+        seen.as_array().and_then(|a| a.last()).expect("events")["state"],
+        "installed"
+    );
+    let catalog = murmurd
+        .control(Method::GET, "/murmur/api/voices/catalog", None, None)
+        .await
+        .json();
+    assert_eq!(voice_of(&catalog), Some(json!(JOE_LOW)), "{catalog:#}");
+    let ids: Vec<Value> = voices(&murmurd)
+        .await
+        .iter()
+        .map(|v| v["id"].clone())
+        .collect();
+    assert!(
+        ids.contains(&json!("joe")) && ids.contains(&json!(JOE_LOW)),
+        "{ids:?}"
+    );
+    for (asked, spoken) in [(JOE_LOW, JOE_LOW), ("joe", "joe")] {
+        let reply = Client::new()
+            .post_json(
+                &murmurd.url("/v1/audio/speech"),
+                &json!({"input": "Hello.", "voice": asked, "response_format": "wav"}).to_string(),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{asked}: {:?}", reply.body);
+        assert_eq!(reply.header("x-murmur-voice"), Some(spoken));
+    }
 }

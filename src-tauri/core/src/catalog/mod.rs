@@ -206,6 +206,9 @@ impl Catalog {
             entries.push(entry);
             files.push(Vec::new());
         }
+        if engine == EngineId::Piper {
+            piper::settle_ids(&mut entries);
+        }
         Ok((
             Listing {
                 engine,

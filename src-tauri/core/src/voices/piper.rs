@@ -120,6 +120,33 @@ pub fn local_entry(key: &str) -> Entry {
     }
 }
 
+/// Sets each entry's `voice` to the id Piper's server gives it. Voices sharing a short name
+/// (`lessac` low and high): the server gives it to the first installed one in its own order (the
+/// packaged voice, then by key) and the others answer to their full key, so that is the id a
+/// request, or the default-voice setting, must name. Not-installed entries get the id they
+/// would have if installed now.
+pub fn settle_ids(entries: &mut [Entry]) {
+    let mut order: Vec<&Entry> = entries.iter().filter(|e| e.installed).collect();
+    order.sort_by_key(|e| (!BUNDLED.contains(&e.id.as_str()), e.id.clone()));
+    let mut holders: BTreeMap<&str, String> = BTreeMap::new();
+    for entry in order {
+        holders
+            .entry(short_name(&entry.id))
+            .or_insert_with(|| entry.id.clone());
+    }
+    let holders: BTreeMap<String, String> = holders
+        .into_iter()
+        .map(|(short, key)| (short.to_string(), key))
+        .collect();
+    for entry in entries {
+        let short = short_name(&entry.id);
+        entry.voice = match holders.get(short) {
+            Some(holder) if holder != &entry.id => entry.id.clone(),
+            _ => short.to_string(),
+        };
+    }
+}
+
 /// The name Piper's server answers to: `en_US-joe-medium` → `joe` (the full key works too).
 fn short_name(key: &str) -> &str {
     let parts: Vec<&str> = key.split('-').collect();
@@ -175,5 +202,41 @@ mod tests {
             "http://hub/rhasspy/piper-voices/resolve/main/de/de_DE/thorsten/medium/de_DE-thorsten-medium.onnx"
         );
         assert_eq!(files[1].digest, Digest::Md5("bb".into()));
+    }
+
+    #[test]
+    fn a_shared_short_name_goes_to_the_first_installed_voice_in_the_servers_order() {
+        let entry = |key: &str, installed: bool| Entry {
+            installed,
+            ..local_entry(key)
+        };
+        let mut entries = vec![
+            entry("en_US-amy-low", false),
+            entry("en_US-joe-low", true),
+            entry("en_US-joe-medium", true),
+            entry("en_US-lessac-high", true),
+            entry("en_US-lessac-low", true),
+            entry("en_US-lessac-medium", false),
+            entry("en_GB-amy-medium", false),
+        ];
+        settle_ids(&mut entries);
+        let ids: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|e| (e.id.as_str(), e.voice.as_str()))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                // Nobody installed holds `amy`: each would be `amy` if installed alone.
+                ("en_US-amy-low", "amy"),
+                // The packaged joe comes first in the server's order, whatever the keys' order.
+                ("en_US-joe-low", "en_US-joe-low"),
+                ("en_US-joe-medium", "joe"),
+                ("en_US-lessac-high", "lessac"),
+                ("en_US-lessac-low", "en_US-lessac-low"),
+                ("en_US-lessac-medium", "en_US-lessac-medium"),
+                ("en_GB-amy-medium", "amy"),
+            ]
+        );
     }
 }
