@@ -1,15 +1,17 @@
 """ONNX Runtime sessions for long-running speech engines, with memory that settles.
 
 A speech server feeds its model a different input length on every sentence. With ONNX Runtime's
-defaults the CPU arena grows to the largest tensors it has seen and never gives them back, and
-the memory-pattern planner keeps a plan per shape: Piper's joe voice went from ~140 MB to
-~810 MB over sixty random sentences of 3–60 words, and did not stop there. Two settings fix
-that, measured in the same run on the same sentences: the arena is shrunk back after each run
-(`memory.enable_memory_arena_shrinkage`) and the per-shape memory pattern is off. Memory then
-stays within ~80 MB of the first sentence's (~150 → 190–225 MB) for ~8 % more synthesis time on
-those long sentences (the arena alone shrunk still crept up, 218 → 261 MB; either setting alone
-kept most of the growth).
-`make bench` (engine-bench) prints the engines' memory after 10, 25 and 50 requests.
+defaults the CPU arena grows to the largest tensors it has seen and never gives them back:
+Piper's joe voice went from ~130 MB to ~800 MB over sixty random sentences of 3–60 words, and
+from 155 to 330 MB over `make bench`'s requests. Here the arena is shrunk back after each run
+(`memory.enable_memory_arena_shrinkage`). That alone still crept (218 → 261 MB on the sixty):
+glibc raises its mmap threshold as large blocks are freed, after which they stay in the heap.
+Piper's launch fixes the threshold (MALLOC_MMAP_THRESHOLD_, with MALLOC_ARENA_MAX; see
+engine/piper.rs), and with both the sixty stayed at 131–145 MB and the benchmark's requests at
+145–146 MB. The price is synthesis time, measured in the same session: the benchmark's
+five sentences at RTF 0.068 with ONNX Runtime's defaults, 0.089 shrinking (~30 %; ~25 % on the
+sixty long sentences). Piper stays over ten times faster than real time, and a resident 146 MB
+instead of 280–800 MB is the better trade for a server that sits in the background all day.
 """
 import onnxruntime as ort
 
@@ -26,6 +28,4 @@ class SettlingSession(ort.InferenceSession):
 
 def session(model_path, providers=("CPUExecutionProvider",)):
     """A CPU session for `model_path` whose memory settles after the first few inputs."""
-    options = ort.SessionOptions()
-    options.enable_mem_pattern = False
-    return SettlingSession(str(model_path), sess_options=options, providers=list(providers))
+    return SettlingSession(str(model_path), providers=list(providers))

@@ -180,13 +180,19 @@ async fn measure(murmurd: &Murmurd, engine: &Engine, ready_after: Duration) -> R
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
+    // `engine-bench piper` or `engine-bench kokoro` measures one of them.
+    let only = std::env::args().nth(1);
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
     println!("Engines on this machine (pcm through Murmur, and from the engine itself):");
-    let started = Instant::now();
-    let piper = ready_piper().await;
-    measure(&piper, &PIPER, started.elapsed()).await?;
-    drop(piper);
-    let started = Instant::now();
-    let (kokoro, _stage) = ready_kokoro(KOKORO.voice, "").await;
-    measure(&kokoro, &KOKORO, started.elapsed()).await?;
+    if wanted("piper") {
+        let started = Instant::now();
+        let piper = ready_piper().await;
+        measure(&piper, &PIPER, started.elapsed()).await?;
+    }
+    if wanted("kokoro") {
+        let started = Instant::now();
+        let (kokoro, _stage) = ready_kokoro(KOKORO.voice, "").await;
+        measure(&kokoro, &KOKORO, started.elapsed()).await?;
+    }
     Ok(())
 }

@@ -48,7 +48,17 @@ impl Engine for Piper {
         ]
         .map(String::from)
         .to_vec();
-        Some(bundled_launch(runtime, &project, args))
+        let mut launch = bundled_launch(runtime, &project, args);
+        // glibc raises its mmap threshold each time a large block is freed, and from then on
+        // keeps such blocks in the heap: with ONNX Runtime's arena shrunk after every run
+        // (murmur_onnx.py) Piper still grew 211 → 315 MB over the benchmark's requests; with
+        // the threshold fixed at 128 KiB and two malloc arenas (the server answers each
+        // connection on its own thread) it stayed at 145–146 MB. Other C libraries ignore both.
+        launch
+            .env
+            .insert("MALLOC_MMAP_THRESHOLD_".into(), "131072".into());
+        launch.env.insert("MALLOC_ARENA_MAX".into(), "2".into());
+        Some(launch)
     }
 
     /// Measured: onnxruntime and one medium voice, ~940 MB RSS.

@@ -102,6 +102,11 @@ fn piper_runs_murmurs_server() {
     );
     assert!(launch.args.windows(2).any(|w| w == ["--port", "4321"]));
     assert_eq!(launch.probe_path, "/v1/models");
+    assert_eq!(
+        launch.env["MALLOC_MMAP_THRESHOLD_"], "131072",
+        "memory that settles"
+    );
+    assert_eq!(launch.env["MALLOC_ARENA_MAX"], "2");
 }
 
 #[test]
