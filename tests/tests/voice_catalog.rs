@@ -2,7 +2,8 @@
 //! `voices.json` in the real index format (`rhasspy/piper-voices`) and its voice files (the
 //! `joe` voice from its PyPI package, and the same model listed again under another language):
 //! the catalog lists both, an install shows progress and the new voice speaks at once (same
-//! engine process), a cancelled install leaves nothing, and removing takes it away.
+//! engine process), a cancelled install leaves nothing, and removing takes it away; a second
+//! voice sharing a short name with the packaged joe answers to its full key.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,7 +12,9 @@ use http::Method;
 use md5::{Digest, Md5};
 use murmur_tests::hub::Hub;
 use murmur_tests::piper::PIPER;
-use murmur_tests::supervised::{Events, collect_events, engine_pid, ready, voice_installs};
+use murmur_tests::supervised::{
+    Events, collect_events, engine_pid, install_voice, ready, voice_installs,
+};
 use murmur_tests::tools::decode;
 use murmur_tests::{Client, Murmurd};
 use serde_json::{Value, json};
@@ -243,21 +246,8 @@ async fn piper_voices_install_from_the_catalog_speak_at_once_and_are_removed() {
             .map(|e| e["voice"].clone())
     };
     assert_eq!(voice_of(&catalog), Some(json!(JOE_LOW)));
-    events.lock().expect("events").clear();
-    let started = murmurd
-        .control(
-            Method::POST,
-            &format!("/murmur/api/voices/{JOE_LOW}/install"),
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(started.status, 202, "{:?}", started.body);
-    let seen = settled(&murmurd, &events, JOE_LOW).await;
-    assert_eq!(
-        seen.as_array().and_then(|a| a.last()).expect("events")["state"],
-        "installed"
-    );
+    let seen = install_voice(&murmurd, &events, JOE_LOW).await;
+    assert_eq!(seen.last().expect("events")["state"], "installed");
     let catalog = murmurd
         .control(Method::GET, "/murmur/api/voices/catalog", None, None)
         .await
