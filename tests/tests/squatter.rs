@@ -1,5 +1,7 @@
 //! A local process that reads the engine's port from its command line and binds it first
 //! must never receive a request: not users' text, not their credentials, not even a probe.
+//! And a port taken between Murmur choosing it and the engine binding it is swapped for another
+//! (three times, then a clear error), without counting as the engine's crash.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -8,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use murmur_tests::murmurd::fake_engine_config;
+use murmur_tests::supervised::{QUICK, spawns, speak, spoken};
 use murmur_tests::{Murmurd, timed};
 
 /// The `--port N` of the first engine started by `parent`, read from `/proc` as any local
@@ -122,5 +125,51 @@ async fn a_process_that_takes_the_engines_port_first_never_receives_a_request() 
         murmurd.engine_log().contains("not by the engine"),
         "{}",
         murmurd.engine_log()
+    );
+}
+
+#[tokio::test]
+async fn a_port_taken_before_the_engine_binds_it_is_swapped_for_another_unseen() {
+    let starts = tempfile::NamedTempFile::new().expect("temp file");
+    let starts = starts.path().to_str().expect("utf-8 path");
+    let murmurd = Murmurd::start(&fake_engine_config(
+        &["--port-taken", "2", "--starts", starts],
+        QUICK,
+    ));
+    spoken(&murmurd, "hello").await;
+    assert_eq!(spawns(&murmurd), 3, "two ports lost, the third won");
+    let log = murmurd.engine_log();
+    assert_eq!(log.matches("Address already in use").count(), 2, "{log}");
+    assert_eq!(
+        log.matches("was taken before the engine could bind it")
+            .count(),
+        2
+    );
+    let status = murmurd.status().await;
+    assert_eq!(
+        status["restarts"]["crashes"], 0,
+        "not the engine's fault: {status}"
+    );
+}
+
+#[tokio::test]
+async fn a_port_taken_every_time_ends_in_a_clear_error() {
+    let starts = tempfile::NamedTempFile::new().expect("temp file");
+    let starts = starts.path().to_str().expect("utf-8 path");
+    let murmurd = Murmurd::start(&fake_engine_config(
+        &["--port-taken", "100", "--starts", starts],
+        QUICK,
+    ));
+    let reply = speak(&murmurd, "hello").await;
+    assert_eq!(reply.status, 503);
+    let message = reply.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("Address already in use"), "{message}");
+    assert_eq!(
+        spawns(&murmurd),
+        4,
+        "three more ports tried, then it says so"
     );
 }

@@ -168,52 +168,6 @@ async fn an_engine_that_exits_at_start_gets_a_503_with_its_output_and_is_retried
 }
 
 #[tokio::test]
-async fn a_port_taken_before_the_engine_binds_it_is_swapped_for_another_unseen() {
-    let starts = tempfile::NamedTempFile::new().expect("temp file");
-    let starts = starts.path().to_str().expect("utf-8 path");
-    let murmurd = Murmurd::start(&fake_engine_config(
-        &["--port-taken", "2", "--starts", starts],
-        QUICK,
-    ));
-    spoken(&murmurd, "hello").await;
-    assert_eq!(spawns(&murmurd), 3, "two ports lost, the third won");
-    let log = murmurd.engine_log();
-    assert_eq!(log.matches("Address already in use").count(), 2, "{log}");
-    assert_eq!(
-        log.matches("was taken before the engine could bind it")
-            .count(),
-        2
-    );
-    let status = murmurd.status().await;
-    assert_eq!(
-        status["restarts"]["crashes"], 0,
-        "not the engine's fault: {status}"
-    );
-}
-
-#[tokio::test]
-async fn a_port_taken_every_time_ends_in_a_clear_error() {
-    let starts = tempfile::NamedTempFile::new().expect("temp file");
-    let starts = starts.path().to_str().expect("utf-8 path");
-    let murmurd = Murmurd::start(&fake_engine_config(
-        &["--port-taken", "100", "--starts", starts],
-        QUICK,
-    ));
-    let reply = speak(&murmurd, "hello").await;
-    assert_eq!(reply.status, 503);
-    let message = reply.json()["error"]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(message.contains("Address already in use"), "{message}");
-    assert_eq!(
-        spawns(&murmurd),
-        4,
-        "three more ports tried, then it says so"
-    );
-}
-
-#[tokio::test]
 async fn an_engine_that_never_gets_ready_times_out_and_is_stopped() {
     let config = fake_engine_config(
         &["--never-ready"],
