@@ -78,6 +78,7 @@ async fn waiters_share_one_attempt_and_failures_are_not_cached() {
     let state = ProxyState::new(
         murmur_core::config::LiveSettings::new(settings),
         backend.clone(),
+        None,
         murmur_core::http_client::new(),
     );
     tokio::spawn(async move { axum::serve(listener, router(state)).await });

@@ -135,6 +135,16 @@ impl ApiError {
         )
     }
 
+    /// A 413 for what the body holds rather than its size (audio longer than allowed).
+    pub fn content_too_large(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            code,
+            message,
+        )
+    }
+
     pub fn body_timeout(after: Duration) -> Self {
         Self::new(
             StatusCode::REQUEST_TIMEOUT,

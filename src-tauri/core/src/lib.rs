@@ -39,5 +39,6 @@ pub mod server;
 pub mod status;
 pub mod supervisor;
 pub mod time;
+pub mod transcription;
 pub mod tray;
 pub mod voices;

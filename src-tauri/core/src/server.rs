@@ -256,9 +256,32 @@ fn backend(
     match settings.engine.id {
         EngineId::External => (Arc::new(External::new(settings, client)), None),
         EngineId::Piper | EngineId::MlxAudio | EngineId::Kokoro | EngineId::Custom => {
-            let supervisor = Supervisor::spawn(settings.clone(), data_dir, client);
+            let supervisor = Supervisor::spawn(
+                crate::engine::Capability::Speech,
+                settings.clone(),
+                data_dir,
+                client,
+            );
             (Arc::new(supervisor.clone()), Some(supervisor))
         }
+    }
+}
+
+/// The transcription engine's supervisor, unless transcription is off. It starts on the
+/// first transcription request, never at launch.
+fn transcriber(
+    settings: &Settings,
+    data_dir: &std::path::Path,
+    client: HttpClient,
+) -> Option<Supervisor> {
+    match settings.transcription.engine {
+        crate::config::TranscriberId::Off => None,
+        crate::config::TranscriberId::Whisper => Some(Supervisor::spawn(
+            crate::engine::Capability::Transcription,
+            settings.clone(),
+            data_dir,
+            client,
+        )),
     }
 }
 
@@ -323,7 +346,13 @@ impl Bound {
             })
             .ok();
         let live = crate::config::LiveSettings::new(settings.clone());
-        let proxy = ProxyState::new(live.clone(), backend.clone(), client);
+        let transcriber = transcriber(settings, data_dir, client.clone());
+        let proxy = ProxyState::new(
+            live.clone(),
+            backend.clone(),
+            transcriber.clone().map(|s| Arc::new(s) as Arc<dyn Backend>),
+            client,
+        );
         let policy = Arc::new(Policy::new(&settings.proxy, addr.port()));
         let control = Control::new(crate::control::Parts {
             token,
@@ -332,6 +361,7 @@ impl Bound {
             api_url: format!("http://{addr}/v1"),
             backend,
             supervisor,
+            transcriber,
             live,
             metrics: proxy.metrics(),
             speaker: Arc::new(ProxySpeaker(proxy.clone())),

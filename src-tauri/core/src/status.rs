@@ -64,6 +64,10 @@ pub struct Status {
     /// Something to know about the engine's Python (a system interpreter, a failed update).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime_note: Option<String>,
+    /// The transcription engine's status, in the same shape (top level: speech), unless
+    /// transcription is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcription: Option<Box<Status>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -155,6 +159,7 @@ impl Status {
             warmup: Warmup::default(),
             error: None,
             runtime_note: None,
+            transcription: None,
         }
     }
 }

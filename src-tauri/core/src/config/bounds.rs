@@ -133,6 +133,24 @@ pub fn numbers(settings: &Settings) -> Vec<(&'static str, u64, RangeInclusive<u6
             " s",
         ),
         (
+            "transcription.idle_unload_secs",
+            settings.transcription.idle_unload_secs,
+            0..=DAY,
+            " s",
+        ),
+        (
+            "transcription.max_upload_mb",
+            settings.transcription.max_upload_mb,
+            1..=1024,
+            " MB",
+        ),
+        (
+            "transcription.max_audio_secs",
+            settings.transcription.max_audio_secs,
+            1..=DAY,
+            " s",
+        ),
+        (
             "supervisor.stop_grace_secs",
             sup.stop_grace_secs,
             0..=HOUR,
@@ -190,6 +208,7 @@ pub(super) fn check_lengths(settings: &Settings, errors: &mut Vec<FieldError>) {
     text("engine.voice", engine.voice.as_deref(), NAME);
     text("engine.lang_code", Some(&engine.lang_code), 16);
     text("engine.url", engine.url.as_deref(), URL);
+    text("transcription.model", Some(&settings.transcription.model), PATH);
     text("engine.probe_path", Some(&engine.probe_path), URL);
     text(
         "engine.custom.probe_path",

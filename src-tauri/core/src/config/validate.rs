@@ -161,6 +161,8 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
 
     check_numbers(settings, "engine.", &mut errors);
     check_numbers(settings, "supervisor.", &mut errors);
+    check_numbers(settings, "transcription.", &mut errors);
+    check_transcription(&settings.transcription, &mut errors);
     check_lengths(settings, &mut errors);
 
     let runtime = &settings.runtime;
@@ -191,6 +193,25 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
 }
 
 /// `localhost` or an IP address, with or without brackets.
+fn check_transcription(t: &super::TranscriptionSettings, errors: &mut Vec<FieldError>) {
+    if t.model.trim().is_empty() {
+        fail(
+            errors,
+            "transcription.model",
+            "name a model (tiny.en, base, small, large-v3-turbo, …), a Hub repository or a folder",
+        );
+    }
+    if let Some(language) = &t.language
+        && !(2..=3).contains(&language.len())
+    {
+        fail(
+            errors,
+            "transcription.language",
+            format!("{language:?} is not a language code such as en, de or ja; leave it unset to detect"),
+        );
+    }
+}
+
 pub(crate) fn parse_host(host: &str) -> Option<IpAddr> {
     if host.eq_ignore_ascii_case("localhost") {
         return Some(IpAddr::from([127, 0, 0, 1]));

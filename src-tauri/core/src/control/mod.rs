@@ -53,6 +53,8 @@ pub struct Parts {
     pub backend: Arc<dyn Backend>,
     /// The engine supervisor, when Murmur runs the engine (`None` for an external server).
     pub supervisor: Option<Supervisor>,
+    /// The transcription engine's supervisor (`None` when transcription is off).
+    pub transcriber: Option<Supervisor>,
     /// The effective settings, which a save or a reload replaces.
     pub live: LiveSettings,
     pub metrics: Arc<Metrics>,
@@ -146,14 +148,24 @@ impl Control {
         self.0.supervisor.is_some()
     }
 
-    /// The engine's status now.
+    /// Both engines' status now: speech at the top level, transcription inside.
     pub fn status(&self) -> Status {
+        let mut status = self.speech_status();
+        status.transcription = self
+            .0
+            .transcriber
+            .as_ref()
+            .map(|t| Box::new(t.status().borrow().clone()));
+        status
+    }
+
+    fn speech_status(&self) -> Status {
         match &self.0.supervisor {
             Some(supervisor) => supervisor.status().borrow().clone(),
             None => {
                 // An engine Murmur does not run: all it knows is whether it answered.
                 let spec = crate::engine::spec(self.0.live.get().engine.id);
-                let mut status = Status::stopped(spec.id.as_str(), spec.display_name, 0);
+                let mut status = Status::stopped(spec.id, spec.display_name, 0);
                 if self.0.backend.is_ready() {
                     status.state = EngineState::Ready;
                 }
@@ -277,11 +289,19 @@ impl Control {
         self.0.catalog.installs()
     }
 
-    /// Stop the engine for good (Murmur is quitting). Resolves once it is gone.
+    /// Stop both engines for good (Murmur is quitting). Resolves once they are gone.
     pub async fn shutdown(&self) {
-        if let Some(supervisor) = &self.0.supervisor {
-            supervisor.shutdown().await;
-        }
+        let speech = async {
+            if let Some(supervisor) = &self.0.supervisor {
+                supervisor.shutdown().await;
+            }
+        };
+        let listening = async {
+            if let Some(transcriber) = &self.0.transcriber {
+                transcriber.shutdown().await;
+            }
+        };
+        futures_util::future::join(speech, listening).await;
     }
 }
 

@@ -14,7 +14,7 @@ pub struct Custom;
 impl Engine for Custom {
     fn spec(&self) -> EngineSpec {
         EngineSpec {
-            id: EngineId::Custom,
+            id: EngineId::Custom.as_str(),
             display_name: "Custom server",
             default_model: None,
             default_voice: None,

@@ -11,7 +11,7 @@ pub struct External;
 impl Engine for External {
     fn spec(&self) -> EngineSpec {
         EngineSpec {
-            id: EngineId::External,
+            id: EngineId::External.as_str(),
             display_name: "External server",
             default_model: None,
             default_voice: None,

@@ -63,7 +63,7 @@ const SAMPLE_RATE: u32 = 24_000;
 impl Engine for Kokoro {
     fn spec(&self) -> EngineSpec {
         EngineSpec {
-            id: EngineId::Kokoro,
+            id: EngineId::Kokoro.as_str(),
             display_name: "Kokoro",
             default_model: Some("kokoro"),
             default_voice: Some("af_heart"),

@@ -22,7 +22,7 @@ const KOKORO_SAMPLE_RATE: u32 = 24_000;
 impl Engine for MlxAudio {
     fn spec(&self) -> EngineSpec {
         EngineSpec {
-            id: EngineId::MlxAudio,
+            id: EngineId::MlxAudio.as_str(),
             display_name: "MLX Audio",
             default_model: Some("mlx-community/Kokoro-82M-bf16"),
             default_voice: Some("af_heart"),

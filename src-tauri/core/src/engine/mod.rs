@@ -11,6 +11,7 @@ pub mod kokoro;
 pub mod mlx_audio;
 pub mod model;
 pub mod piper;
+pub mod whisper;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,8 @@ use bundled::{add_assets, bundled_launch, bundled_project};
 /// What Murmur knows about one engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineSpec {
-    pub id: EngineId,
+    /// As in settings and the status: `piper`, `whisper`.
+    pub id: &'static str,
     /// For people: "Piper", "MLX Audio".
     pub display_name: &'static str,
     pub default_model: Option<&'static str>,
@@ -98,6 +100,11 @@ pub trait Engine: Sync {
     /// What its speech responses hold, and so what Murmur asks it for.
     fn audio(&self, settings: &Settings) -> EngineAudio;
 
+    /// Whether it speaks, and so is asked to say a first word before it is called ready.
+    fn speaks(&self) -> bool {
+        true
+    }
+
     /// Whether Murmur asks it to stream (`"stream": true`): audio as it is made, rather than
     /// one file at the end.
     fn asks_to_stream(&self) -> bool {
@@ -137,6 +144,88 @@ pub trait Engine: Sync {
     /// What to check when its process cannot be started.
     fn spawn_hint(&self) -> &'static str {
         "Murmur's Python environment may be damaged: restart the engine to check it again"
+    }
+}
+
+/// Which of Murmur's two engines: the one that speaks or the one that listens. Each runs
+/// under its own supervisor (the same code, instantiated twice); this says which settings it
+/// follows and which files are its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    Speech,
+    Transcription,
+}
+
+impl Capability {
+    /// The engine `settings` configure for this capability.
+    pub fn engine(self, settings: &Settings) -> &'static dyn Engine {
+        match self {
+            Self::Speech => of(settings.engine.id),
+            Self::Transcription => &whisper::Whisper,
+        }
+    }
+
+    /// Its pidfile and log are `<stem>.pid` and `logs/<stem>.log`.
+    pub fn file_stem(self) -> &'static str {
+        match self {
+            Self::Speech => "engine",
+            Self::Transcription => "transcription",
+        }
+    }
+
+    /// For log lines: "engine" or "transcription engine".
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Speech => "engine",
+            Self::Transcription => "transcription engine",
+        }
+    }
+
+    /// The model requests get when they name none.
+    pub fn model(self, settings: &Settings) -> Option<String> {
+        match self {
+            Self::Speech => effective_model(settings),
+            Self::Transcription => Some(settings.transcription.model.clone()),
+        }
+    }
+
+    /// The voice requests get when they name none (speech only).
+    pub fn voice(self, settings: &Settings) -> Option<String> {
+        match self {
+            Self::Speech => effective_voice(settings),
+            Self::Transcription => None,
+        }
+    }
+
+    /// Unload after this long without requests; 0: never.
+    pub fn idle_unload_secs(self, settings: &Settings) -> u64 {
+        match self {
+            Self::Speech => settings.supervisor.idle_unload_secs,
+            Self::Transcription => settings.transcription.idle_unload_secs,
+        }
+    }
+
+    /// Warm up at launch rather than on the first request (transcription never does: most
+    /// users speak more than they listen, and its model is large).
+    pub fn auto_start(self, settings: &Settings) -> bool {
+        match self {
+            Self::Speech => settings.supervisor.auto_start,
+            Self::Transcription => false,
+        }
+    }
+
+    /// Whether going from `old` to `new` needs the engine launched again.
+    pub fn relaunches(self, old: &Settings, new: &Settings) -> bool {
+        match self {
+            Self::Speech => old.engine.relaunches_for(&new.engine),
+            Self::Transcription => old.transcription.relaunches_for(&new.transcription),
+        }
+    }
+
+    /// The speech asked of the engine before it is called ready, when it is asked for one.
+    pub fn first_words(self, settings: &Settings) -> Option<bytes::Bytes> {
+        let speaks = self.engine(settings).speaks();
+        (speaks && settings.supervisor.speech_check).then(|| readiness_speech(settings))
     }
 }
 

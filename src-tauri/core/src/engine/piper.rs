@@ -13,7 +13,7 @@ pub struct Piper;
 impl Engine for Piper {
     fn spec(&self) -> EngineSpec {
         EngineSpec {
-            id: EngineId::Piper,
+            id: EngineId::Piper.as_str(),
             display_name: "Piper",
             default_model: Some("piper"),
             default_voice: Some("joe"),

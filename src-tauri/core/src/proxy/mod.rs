@@ -11,6 +11,7 @@ mod body;
 mod discovery;
 mod forward;
 mod gate;
+mod listen;
 mod replay;
 pub mod speech;
 mod transcode;
@@ -43,6 +44,10 @@ pub struct ProxyState(Arc<Inner>);
 
 pub struct Inner {
     backend: Arc<dyn Backend>,
+    /// The transcription engine's backend; `None` when transcription is off.
+    transcriber: Option<Arc<dyn Backend>>,
+    /// Transcriptions' own gate: a long one never holds speech up.
+    listen_gate: Gate,
     engine_id: crate::config::EngineId,
     metrics: Arc<Metrics>,
     client: HttpClient,
@@ -69,11 +74,18 @@ impl std::ops::Deref for ProxyState {
 
 impl ProxyState {
     /// Request defaults follow `live`; the proxy's own limits are read once, here.
-    pub fn new(live: LiveSettings, backend: Arc<dyn Backend>, client: HttpClient) -> Self {
+    pub fn new(
+        live: LiveSettings,
+        backend: Arc<dyn Backend>,
+        transcriber: Option<Arc<dyn Backend>>,
+        client: HttpClient,
+    ) -> Self {
         let settings = live.get();
         let proxy = &settings.proxy;
         Self(Arc::new(Inner {
             backend,
+            transcriber,
+            listen_gate: Gate::new(1, proxy.max_queue),
             engine_id: settings.engine.id,
             metrics: Arc::default(),
             client,
@@ -135,8 +147,18 @@ pub fn router(state: ProxyState) -> Router {
             "/v1/audio/models",
             get(discovery::gated).fallback(method_not_allowed),
         )
+        .route(
+            "/v1/audio/transcriptions",
+            post(listen::transcriptions).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/audio/translations",
+            post(listen::translations).fallback(method_not_allowed),
+        )
         // A base URL set without `/v1` (OpenClaw's `baseUrl`, Open WebUI's) reaches these.
         .route("/audio/speech", post(speech))
+        .route("/audio/transcriptions", post(listen::transcriptions))
+        .route("/audio/translations", post(listen::translations))
         .route("/audio/voices", get(discovery::gated))
         .route("/audio/models", get(discovery::gated))
         .route("/models", get(discovery::gated))

@@ -24,6 +24,9 @@ use super::download::{DownloadPolicy, hex, retry};
 pub enum Digest {
     Sha256(String),
     Md5(String),
+    /// Git's blob id (sha1 of `blob <len>\0` and the bytes): what the Hugging Face Hub lists
+    /// for a small file kept outside LFS.
+    GitBlob(String),
 }
 
 impl Digest {
@@ -31,12 +34,13 @@ impl Digest {
         match self {
             Self::Sha256(_) => "sha256",
             Self::Md5(_) => "md5",
+            Self::GitBlob(_) => "git blob id",
         }
     }
 
     fn expected(&self) -> &str {
         match self {
-            Self::Sha256(hex) | Self::Md5(hex) => hex,
+            Self::Sha256(hex) | Self::Md5(hex) | Self::GitBlob(hex) => hex,
         }
     }
 
@@ -51,6 +55,12 @@ impl Digest {
             }
             Self::Md5(_) => {
                 let mut hasher = Md5::new();
+                std::io::copy(&mut file, &mut hasher)?;
+                hex(&hasher.finalize())
+            }
+            Self::GitBlob(_) => {
+                let mut hasher = sha1::Sha1::new();
+                hasher.update(format!("blob {}\0", file.metadata()?.len()).as_bytes());
                 std::io::copy(&mut file, &mut hasher)?;
                 hex(&hasher.finalize())
             }

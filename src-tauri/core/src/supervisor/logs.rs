@@ -24,8 +24,9 @@ struct Inner {
 }
 
 impl EngineLog {
-    pub fn open(log_dir: &std::path::Path) -> Self {
-        let path = log_dir.join("engine.log");
+    /// `<log_dir>/<stem>.log` (`engine`, `transcription`).
+    pub fn open(log_dir: &std::path::Path, stem: &str) -> Self {
+        let path = log_dir.join(format!("{stem}.log"));
         let _ = fs_err::create_dir_all(log_dir);
         let file = open_append(&path);
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -101,7 +102,7 @@ mod tests {
     #[test]
     fn keeps_the_last_lines_and_rotates_files() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let log = EngineLog::open(dir.path());
+        let log = EngineLog::open(dir.path(), "engine");
         let long = "x".repeat(1024 * 1024);
         for i in 0..30 {
             log.line(&format!("{i} {long}"));

@@ -37,6 +37,7 @@ pub use logs::EngineLog;
 
 use crate::backend::{Backend, NotReady, Upstream};
 use crate::config::Settings;
+use crate::engine::Capability;
 use crate::http_client::HttpClient;
 use crate::status::{State, Status};
 
@@ -117,23 +118,44 @@ pub struct Supervisor {
 impl Supervisor {
     /// Start the actor on the current tokio runtime. With `auto_start`, the engine begins
     /// warming up right away; otherwise the first request starts it.
-    pub fn spawn(settings: Settings, data_dir: &Path, client: HttpClient) -> Self {
-        Self::spawn_on(settings, data_dir, Arc::new(host::SystemHost::new(client)))
+    pub fn spawn(
+        capability: Capability,
+        settings: Settings,
+        data_dir: &Path,
+        client: HttpClient,
+    ) -> Self {
+        Self::spawn_on(
+            capability,
+            settings,
+            data_dir,
+            Arc::new(host::SystemHost::new(client)),
+        )
     }
 
     /// [`Self::spawn`] with engines run by `host` (the actor's unit tests script one).
-    fn spawn_on(settings: Settings, data_dir: &Path, host: Arc<dyn host::Host>) -> Self {
+    fn spawn_on(
+        capability: Capability,
+        settings: Settings,
+        data_dir: &Path,
+        host: Arc<dyn host::Host>,
+    ) -> Self {
         let shared = Arc::new(Shared {
             epoch: Instant::now(),
             last_activity_ms: AtomicU64::new(0),
             dead_port: AtomicU16::new(0),
             busy: AtomicUsize::new(0),
         });
-        let log = EngineLog::open(&data_dir.join("logs"));
+        let log = EngineLog::open(&data_dir.join("logs"), capability.file_stem());
         let (commands, inbox) = mpsc::unbounded_channel();
-        let auto_start = settings.supervisor.auto_start;
-        let (actor, status) =
-            actor::Actor::new(settings, data_dir, host, shared.clone(), log.clone());
+        let auto_start = capability.auto_start(&settings);
+        let (actor, status) = actor::Actor::new(
+            capability,
+            settings,
+            data_dir,
+            host,
+            shared.clone(),
+            log.clone(),
+        );
         tokio::spawn(actor.run(inbox));
         if auto_start {
             let _ = commands.send(Command::Start(None));

@@ -166,7 +166,12 @@ struct Harness {
 fn harness(settings: Settings) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
     let host = FakeHost::default();
-    let supervisor = Supervisor::spawn_on(settings, dir.path(), Arc::new(host.clone()));
+    let supervisor = Supervisor::spawn_on(
+        crate::engine::Capability::Speech,
+        settings,
+        dir.path(),
+        Arc::new(host.clone()),
+    );
     Harness {
         supervisor,
         host,

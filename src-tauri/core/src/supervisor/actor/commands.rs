@@ -58,7 +58,7 @@ impl Actor {
             Command::Apply(settings, reply) => {
                 // Request defaults (speed, voice, format, language) apply to the next request
                 // without a restart; only what the engine is launched with restarts it.
-                let relaunch = self.settings.engine.relaunches_for(&settings.engine);
+                let relaunch = self.capability.relaunches(&self.settings, &settings);
                 self.settings = *settings;
                 if matches!(self.phase, Phase::Failed(_)) {
                     self.crashes = 0;

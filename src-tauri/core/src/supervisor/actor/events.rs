@@ -169,12 +169,12 @@ impl Actor {
     }
 
     /// Ask the engine for its first words, within what is left of the start-up time.
-    fn spawn_speech(&mut self, run: &Running, deadline: Instant) {
+    fn spawn_speech(&mut self, run: &Running, deadline: Instant, body: bytes::Bytes) {
         let target = SpeakTarget {
             url: format!("http://127.0.0.1:{}/v1/audio/speech", run.port),
             port: run.port,
             group: run.pid,
-            body: engine::readiness_speech(&self.settings),
+            body,
             timeout: deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_secs(1)),
@@ -273,8 +273,8 @@ impl Actor {
                 auto,
                 speaking: false,
             } if ok => {
-                if self.settings.supervisor.speech_check {
-                    self.spawn_speech(&run, deadline);
+                if let Some(words) = self.capability.first_words(&self.settings) {
+                    self.spawn_speech(&run, deadline, words);
                     self.set_phase(
                         Phase::Starting {
                             run,

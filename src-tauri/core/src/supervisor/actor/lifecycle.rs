@@ -9,13 +9,19 @@ impl Actor {
         self.memory.system_available_mb = reading.available_mb;
         self.memory.warning = memory::warning(
             reading.available_mb,
-            engine::memory_estimate_mb(&self.settings),
+            self.capability
+                .engine(&self.settings)
+                .memory_estimate_mb(&self.settings),
         );
         if let Some(warning) = &self.memory.warning {
             tracing::warn!("{warning}");
         }
 
-        if let Some((project, name)) = engine::python_project(&self.settings) {
+        if let Some((project, name)) = self
+            .capability
+            .engine(&self.settings)
+            .python_project(&self.settings)
+        {
             self.provision(project, name, auto, reason);
         } else {
             self.spawn_engine(None, auto, reason);
@@ -28,6 +34,7 @@ impl Actor {
         let generation = self.generation;
         let (events, log) = (self.events_tx.clone(), self.log.clone());
         let (settings, data_dir) = (self.settings.clone(), self.data_dir.clone());
+        let engine = self.capability.engine(&settings);
         let progress_events = events.clone();
         let progress = crate::runtime::Progress::new(move |warmup| {
             let _ = progress_events.send(Event::Warmup { generation, warmup });
@@ -50,7 +57,7 @@ impl Actor {
                 hint: e.hint(),
             });
             let result = match provisioned {
-                Ok(runtime) => engine::of(settings.engine.id)
+                Ok(runtime) => engine
                     .prepare(engine::Preparation {
                         settings: &settings,
                         data_dir: &data_dir,
@@ -98,14 +105,15 @@ impl Actor {
                     .start_failed(format!("no free loopback port for the engine: {e}"), None);
             }
         };
-        let Some(launch) = engine::launch(
-            &self.settings,
-            "127.0.0.1",
+        let engine = self.capability.engine(&self.settings);
+        let place = engine::Place {
+            host: "127.0.0.1",
             port,
-            &self.data_dir,
-            runtime.as_ref(),
-        ) else {
-            let id = self.settings.engine.id;
+            data_dir: &self.data_dir,
+            runtime: runtime.as_ref(),
+        };
+        let Some(launch) = engine.launch(&self.settings, &place) else {
+            let id = engine.spec().id;
             return self.start_failed(
                 format!("Murmur does not know how to launch the {id} engine"),
                 None,
@@ -119,7 +127,7 @@ impl Actor {
         let child = match self.host.spawn(&launch) {
             Ok(child) => child,
             Err(e) => {
-                let hint = engine::of(self.settings.engine.id).spawn_hint();
+                let hint = engine.spawn_hint();
                 return self.start_failed(e.to_string(), Some(hint.into()));
             }
         };

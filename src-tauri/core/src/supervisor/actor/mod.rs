@@ -166,6 +166,8 @@ struct Prepare {
 }
 
 pub(super) struct Actor {
+    /// Which engine this actor runs: speech or transcription.
+    capability: engine::Capability,
     settings: Settings,
     data_dir: PathBuf,
     host: Arc<dyn Host>,
@@ -201,21 +203,23 @@ pub(super) struct Actor {
 
 impl Actor {
     pub(super) fn new(
+        capability: engine::Capability,
         settings: Settings,
         data_dir: &Path,
         host: Arc<dyn Host>,
         shared: Arc<Shared>,
         log: EngineLog,
     ) -> (Self, watch::Receiver<Status>) {
-        let spec = engine::spec(settings.engine.id);
+        let spec = capability.engine(&settings).spec();
         let initial = Status::stopped(
-            spec.id.as_str(),
+            spec.id,
             spec.display_name,
             settings.supervisor.max_restarts,
         );
         let (status, receiver) = watch::channel(initial);
         let (events_tx, events) = mpsc::unbounded_channel();
         let actor = Self {
+            capability,
             settings,
             data_dir: data_dir.to_path_buf(),
             host,
@@ -246,7 +250,8 @@ impl Actor {
     }
 
     fn pidfile(&self) -> PathBuf {
-        self.data_dir.join("engine.pid")
+        self.data_dir
+            .join(format!("{}.pid", self.capability.file_stem()))
     }
 
     pub(super) async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Command>) {

@@ -52,18 +52,23 @@ impl Actor {
     pub(super) fn publish(&mut self) {
         let name = self.state().name();
         if name != self.logged_state {
-            tracing::info!("engine: {} → {name} ({})", self.logged_state, self.reason);
+            tracing::info!(
+                "{}: {} → {name} ({})",
+                self.capability.noun(),
+                self.logged_state,
+                self.reason
+            );
             self.logged_state = name;
         }
-        let spec = engine::spec(self.settings.engine.id);
+        let spec = self.capability.engine(&self.settings).spec();
         let run = self.phase.run();
         let status = Status {
             state: self.state(),
             engine: EngineInfo {
-                id: spec.id.as_str().into(),
+                id: spec.id.into(),
                 name: spec.display_name.into(),
-                model: engine::effective_model(&self.settings),
-                voice: engine::effective_voice(&self.settings),
+                model: self.capability.model(&self.settings),
+                voice: self.capability.voice(&self.settings),
                 pid: run.map(|r| r.pid),
                 port: run.map(|r| r.port),
                 started_at: run.map(|r| r.started_unix),
@@ -95,6 +100,7 @@ impl Actor {
             },
             error: self.error.clone(),
             runtime_note: self.runtime_note.clone(),
+            transcription: None,
         };
         match (&self.phase, &status.warmup.stage) {
             (Phase::Ready { .. }, _) => self.last_stage = None,

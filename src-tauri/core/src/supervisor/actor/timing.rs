@@ -18,8 +18,9 @@ impl Actor {
             } => (*deadline).min(*next_probe),
             Phase::Ready { run, next_health } => {
                 let mut wake = *next_health;
-                if sup.idle_unload_secs > 0 {
-                    let idle = Duration::from_secs(sup.idle_unload_secs);
+                let idle_unload_secs = self.capability.idle_unload_secs(&self.settings);
+                if idle_unload_secs > 0 {
+                    let idle = Duration::from_secs(idle_unload_secs);
                     wake = wake.min(crate::time::later_tokio(
                         Instant::now(),
                         idle.saturating_sub(self.shared.idle_for()),
@@ -84,8 +85,9 @@ impl Actor {
                 {
                     self.crashes = 0;
                 }
-                if sup.idle_unload_secs > 0
-                    && self.shared.idle_for() >= Duration::from_secs(sup.idle_unload_secs)
+                let idle_unload_secs = self.capability.idle_unload_secs(&self.settings);
+                if idle_unload_secs > 0
+                    && self.shared.idle_for() >= Duration::from_secs(idle_unload_secs)
                 {
                     self.begin_stop(Then::Idle, "idle");
                 } else if now >= *next_health {

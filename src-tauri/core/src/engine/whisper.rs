@@ -1,0 +1,390 @@
+//! Whisper on CTranslate2 (`python-runtime/whisper`, Murmur's own server over faster-whisper):
+//! the transcription engine on every platform. int8 on the CPU, Silero VAD on.
+//!
+//! `[transcription] model` is a catalog name (`base`, `tiny.en`, `large-v3-turbo`, …), a Hub
+//! repository id in faster-whisper's layout, or a folder on disk in that layout (model.bin,
+//! config.json, tokenizer.json, vocabulary.*). Hub models are fetched in warm-up by Murmur's
+//! own verified fetch: the repository's `main` is resolved to a commit once, every file is
+//! then taken at that commit, checked against the digest the Hub lists for it (the LFS
+//! sha256, or the git blob id of a small file), resumed when interrupted and renamed into
+//! place whole; the folder counts as installed once a stamp naming the commit is written.
+
+use std::path::{Path, PathBuf};
+
+use futures_util::future::BoxFuture;
+use serde::Deserialize;
+
+use super::{Engine, EngineSpec, Launch, Place, Preparation, PrepareError, bundled_launch};
+use crate::audio::EngineAudio;
+use crate::config::Settings;
+use crate::runtime::download::DownloadPolicy;
+use crate::runtime::fetch::{self, Cancel, Digest, FetchError};
+
+pub struct Whisper;
+
+/// A model of the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CatalogModel {
+    pub name: &'static str,
+    pub repo: &'static str,
+    /// Bytes on disk, roughly (model.bin dominates).
+    pub size: u64,
+    /// English only (`.en`), or every language Whisper knows.
+    pub english_only: bool,
+}
+
+const MB: u64 = 1_000_000;
+
+/// The models faster-whisper's own names point at (its `utils._MODELS`).
+pub const CATALOG: [CatalogModel; 11] = [
+    model("tiny", "Systran/faster-whisper-tiny", 75, false),
+    model("tiny.en", "Systran/faster-whisper-tiny.en", 75, true),
+    model("base", "Systran/faster-whisper-base", 145, false),
+    model("base.en", "Systran/faster-whisper-base.en", 145, true),
+    model("small", "Systran/faster-whisper-small", 484, false),
+    model("small.en", "Systran/faster-whisper-small.en", 484, true),
+    model("medium", "Systran/faster-whisper-medium", 1530, false),
+    model("medium.en", "Systran/faster-whisper-medium.en", 1530, true),
+    model("large-v3", "Systran/faster-whisper-large-v3", 3090, false),
+    model(
+        "large-v3-turbo",
+        "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
+        1620,
+        false,
+    ),
+    model(
+        "distil-large-v3",
+        "Systran/faster-distil-whisper-large-v3",
+        1510,
+        true,
+    ),
+];
+
+const fn model(name: &'static str, repo: &'static str, mb: u64, english_only: bool) -> CatalogModel {
+    CatalogModel {
+        name,
+        repo,
+        size: mb * MB,
+        english_only,
+    }
+}
+
+/// Where a configured model comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    /// A folder the user already has.
+    Folder(PathBuf),
+    /// A Hub repository, fetched into `<data-dir>/models/whisper/`.
+    Hub { repo: String },
+}
+
+/// What `[transcription] model` names.
+pub fn source(model: &str) -> ModelSource {
+    let model = model.trim();
+    if let Some(entry) = CATALOG.iter().find(|m| m.name == model) {
+        return ModelSource::Hub {
+            repo: entry.repo.to_string(),
+        };
+    }
+    let path = Path::new(model);
+    if path.is_absolute() || model.starts_with('.') || model.starts_with('~') || path.is_dir() {
+        return ModelSource::Folder(expand_home(model));
+    }
+    ModelSource::Hub {
+        repo: model.to_string(),
+    }
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// `<data-dir>/models/whisper/<org>--<name>`.
+pub fn hub_dir(data_dir: &Path, repo: &str) -> PathBuf {
+    data_dir
+        .join("models")
+        .join("whisper")
+        .join(repo.replace('/', "--"))
+}
+
+/// The folder the engine loads for `settings`.
+pub fn model_dir(settings: &Settings, data_dir: &Path) -> PathBuf {
+    match source(&settings.transcription.model) {
+        ModelSource::Folder(dir) => dir,
+        ModelSource::Hub { repo } => hub_dir(data_dir, &repo),
+    }
+}
+
+/// Written into a Hub model's folder once every file is in place.
+const STAMP: &str = ".murmur-model.json";
+
+/// Whether the model `settings` names is on disk, whole.
+pub fn installed(settings: &Settings, data_dir: &Path) -> bool {
+    match source(&settings.transcription.model) {
+        ModelSource::Folder(dir) => is_model_folder(&dir),
+        ModelSource::Hub { repo } => hub_dir(data_dir, &repo).join(STAMP).is_file(),
+    }
+}
+
+fn is_model_folder(dir: &Path) -> bool {
+    dir.join("model.bin").is_file() && dir.join("config.json").is_file()
+}
+
+/// The files faster-whisper reads from a model folder.
+fn wanted(path: &str) -> bool {
+    matches!(
+        path,
+        "model.bin"
+            | "config.json"
+            | "tokenizer.json"
+            | "vocabulary.txt"
+            | "vocabulary.json"
+            | "preprocessor_config.json"
+    )
+}
+
+impl Engine for Whisper {
+    fn spec(&self) -> EngineSpec {
+        EngineSpec {
+            id: "whisper",
+            display_name: "Whisper",
+            default_model: Some("base"),
+            default_voice: None,
+        }
+    }
+
+    /// It makes no speech.
+    fn audio(&self, _settings: &Settings) -> EngineAudio {
+        EngineAudio::Encoded
+    }
+
+    fn speaks(&self) -> bool {
+        false
+    }
+
+    fn served_paths(&self) -> Option<&'static [&'static str]> {
+        Some(&["/health", TRANSCRIBE_PATH])
+    }
+
+    fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
+        Some(super::bundled::bundled_project("whisper"))
+    }
+
+    fn launch(&self, settings: &Settings, place: &Place<'_>) -> Option<Launch> {
+        let runtime = place.runtime?;
+        let (project, _) = self.python_project(settings)?;
+        let args = vec![
+            "murmur_whisper_server".to_string(),
+            "--host".into(),
+            place.host.into(),
+            "--port".into(),
+            place.port.to_string(),
+            "--model".into(),
+            model_dir(settings, place.data_dir)
+                .to_string_lossy()
+                .into_owned(),
+        ];
+        let mut launch = bundled_launch(runtime, &project, args);
+        launch.probe_path = "/health".into();
+        Some(launch)
+    }
+
+    /// Measured on Linux x86-64 with int8: ~350 MB RSS with base after a few requests; the
+    /// larger models add their weights.
+    fn memory_estimate_mb(&self, settings: &Settings) -> Option<u64> {
+        let model = settings.transcription.model.trim();
+        let weights = CATALOG
+            .iter()
+            .find(|m| m.name == model)
+            .map_or(500, |m| m.size / MB);
+        Some(250 + weights)
+    }
+
+    fn prepare<'a>(&self, p: Preparation<'a>) -> BoxFuture<'a, Result<(), PrepareError>> {
+        Box::pin(async move {
+            match source(&p.settings.transcription.model) {
+                ModelSource::Folder(dir) if is_model_folder(&dir) => Ok(()),
+                ModelSource::Folder(dir) => Err(PrepareError {
+                    message: format!(
+                        "{} is not a Whisper model folder (it needs model.bin and config.json)",
+                        dir.display()
+                    ),
+                    hint: "point [transcription] model at a folder in faster-whisper's layout, or name a catalog model such as base".into(),
+                }),
+                ModelSource::Hub { repo } => {
+                    fetch_model(
+                        &p.settings.runtime.huggingface_url,
+                        &repo,
+                        &hub_dir(p.data_dir, &repo),
+                        p.progress,
+                        p.log,
+                    )
+                    .await
+                }
+            }
+        })
+    }
+
+    fn spawn_hint(&self) -> &'static str {
+        "Murmur's Python environment for transcription may be damaged: restart it to check it again"
+    }
+}
+
+/// Where Murmur's Whisper server takes 16 kHz PCM.
+pub const TRANSCRIBE_PATH: &str = "/v1/murmur/transcribe";
+
+#[derive(Deserialize)]
+struct RepoInfo {
+    sha: String,
+}
+
+#[derive(Deserialize)]
+struct TreeEntry {
+    #[serde(rename = "type")]
+    kind: String,
+    path: String,
+    size: u64,
+    oid: String,
+    lfs: Option<Lfs>,
+}
+
+#[derive(Deserialize)]
+struct Lfs {
+    oid: String,
+}
+
+/// The Hub's listings are small; a larger answer is not the Hub.
+const MAX_LISTING: usize = 4 * 1024 * 1024;
+
+/// Fetch repository `repo` into `dest` (see the module docs), unless it is there.
+pub async fn fetch_model(
+    hub: &str,
+    repo: &str,
+    dest: &Path,
+    progress: &crate::runtime::Progress,
+    log: &(dyn Fn(&str) + Send + Sync),
+) -> Result<(), PrepareError> {
+    if dest.join(STAMP).is_file() {
+        return Ok(());
+    }
+    let hub = hub.trim_end_matches('/');
+    let unreachable = |why: String| PrepareError {
+        message: format!("the Whisper model {repo} could not be downloaded: {why}"),
+        hint: "connect to the internet once, set [runtime] huggingface_url to a mirror, or point [transcription] model at a model folder".into(),
+    };
+    progress.stage("model", format!("looking up the model {repo}"));
+    let info = get_json::<RepoInfo>(&format!("{hub}/api/models/{repo}/revision/main"))
+        .await
+        .map_err(unreachable)?;
+    let tree = get_json::<Vec<TreeEntry>>(&format!("{hub}/api/models/{repo}/tree/{}", info.sha))
+        .await
+        .map_err(unreachable)?;
+    let files: Vec<TreeEntry> = tree
+        .into_iter()
+        .filter(|f| f.kind == "file" && wanted(&f.path))
+        .collect();
+    if !files.iter().any(|f| f.path == "model.bin") {
+        return Err(PrepareError {
+            message: format!("{repo} is not a faster-whisper model: it has no model.bin"),
+            hint: "name a catalog model (tiny, base, small, large-v3-turbo, …) or a repository in CTranslate2's format".into(),
+        });
+    }
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    let message = format!("downloading the Whisper model {repo}");
+    let mut before = 0;
+    for file in &files {
+        let digest = match &file.lfs {
+            Some(lfs) => Digest::Sha256(lfs.oid.clone()),
+            None => Digest::GitBlob(file.oid.clone()),
+        };
+        let source = format!("{hub}/{repo}/resolve/{}/{}", info.sha, file.path);
+        let report = |done: u64, _total: Option<u64>| {
+            progress.bytes("model", &message, before + done.min(file.size), Some(total));
+        };
+        fetch::fetch(fetch::Request {
+            source: &source,
+            dest: &dest.join(&file.path),
+            digest: &digest,
+            policy: &DownloadPolicy::default(),
+            progress: &report,
+            cancel: &Cancel::default(),
+        })
+        .await
+        .map_err(|e| match e {
+            FetchError::Mismatch(why) => PrepareError {
+                message: format!("the Whisper model {repo}: {}: {why}", file.path),
+                hint: "the download was damaged or the mirror serves other files: restart transcription to fetch it again".into(),
+            },
+            FetchError::Disk(why) => PrepareError {
+                message: format!("the Whisper model cannot be written: {why}"),
+                hint: format!("check free disk space ({} MB needed)", total / MB),
+            },
+            other => unreachable(other.to_string()),
+        })?;
+        before += file.size;
+    }
+    let stamp = serde_json::json!({ "repo": repo, "revision": info.sha });
+    fs_err::write(dest.join(STAMP), stamp.to_string()).map_err(|e| PrepareError {
+        message: format!("the Whisper model cannot be written: {e}"),
+        hint: "check that Murmur's data folder is writable".into(),
+    })?;
+    log(&format!(
+        "[murmur] Whisper model {repo} (commit {}) installed in {}",
+        info.sha,
+        dest.display()
+    ));
+    Ok(())
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, String> {
+    let body = crate::voices::get(url).await?;
+    if body.len() > MAX_LISTING {
+        return Err(format!("{url} answered {} bytes, not a listing", body.len()));
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("{url} is not the Hub's API: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_setting_is_a_catalog_name_a_repository_or_a_folder() {
+        assert_eq!(
+            source("base"),
+            ModelSource::Hub {
+                repo: "Systran/faster-whisper-base".into()
+            }
+        );
+        assert_eq!(
+            source("large-v3-turbo"),
+            ModelSource::Hub {
+                repo: "mobiuslabsgmbh/faster-whisper-large-v3-turbo".into()
+            }
+        );
+        assert_eq!(
+            source("me/my-whisper"),
+            ModelSource::Hub {
+                repo: "me/my-whisper".into()
+            }
+        );
+        assert_eq!(
+            source("/opt/models/whisper-small"),
+            ModelSource::Folder("/opt/models/whisper-small".into())
+        );
+        let dir = tempfile::tempdir().expect("tmp");
+        let relative = dir.path().to_string_lossy().into_owned();
+        assert_eq!(source(&relative), ModelSource::Folder(dir.path().into()));
+    }
+
+    #[test]
+    fn hub_models_live_in_the_data_folder() {
+        assert_eq!(
+            hub_dir(Path::new("/d"), "Systran/faster-whisper-base"),
+            Path::new("/d/models/whisper/Systran--faster-whisper-base")
+        );
+    }
+}

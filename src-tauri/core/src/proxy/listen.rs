@@ -1,0 +1,232 @@
+//! `POST /v1/audio/transcriptions` and `/v1/audio/translations`: the whole upload first
+//! (every refusal then reaches the client as a response, never a reset), the form, the audio
+//! decoded off the async workers, the transcription engine made ready (its own single-flight
+//! start, its own gate: a long transcription never holds speech up), then its segments
+//! written in the client's format — or as server-sent events while they arrive.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use futures_util::StreamExt;
+use http::{HeaderValue, StatusCode, header};
+
+use super::ProxyState;
+use crate::api_error::ApiError;
+use crate::transcription::decode::{self, DecodeError};
+use crate::transcription::engine::{self, Options};
+use crate::transcription::form::{self, TranscriptionRequest};
+use crate::transcription::transcript::{EngineLine, Task, Transcript};
+
+pub async fn transcriptions(State(state): State<ProxyState>, request: Request) -> Response {
+    respond(handle(&state, request, Task::Transcribe).await)
+}
+
+pub async fn translations(State(state): State<ProxyState>, request: Request) -> Response {
+    respond(handle(&state, request, Task::Translate).await)
+}
+
+fn respond(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(axum::response::IntoResponse::into_response)
+}
+
+const MB: u64 = 1024 * 1024;
+
+async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Response, ApiError> {
+    let settings = state.live().get().transcription.clone();
+    let (parts, body) = request.into_parts();
+    // Read (and so drain) the upload before anything else, refusals included.
+    let bytes = super::body::read(
+        &parts.headers,
+        body,
+        (settings.max_upload_mb * MB, "transcription.max_upload_mb"),
+        Duration::from_secs(state.settings.body_timeout_secs),
+    )
+    .await?;
+    let Some(listener) = state.transcriber.clone() else {
+        return Err(ApiError::not_found(
+            "transcription is off ([transcription] engine = \"off\")",
+        ));
+    };
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let request = form::parse(content_type, bytes, task).await?;
+    let activity = listener.activity();
+    let max_secs = settings.max_audio_secs;
+    let file = request.file.clone();
+    let decoded = tokio::task::spawn_blocking(move || decode::decode(&file, max_secs))
+        .await
+        .map_err(|e| ApiError::bad_gateway("decode_failed", e.to_string()))?
+        .map_err(decode_error)?;
+    tracing::debug!(
+        format = decoded.format,
+        seconds = decoded.seconds,
+        file = request.file_name.as_deref().unwrap_or("-"),
+        "transcription upload decoded"
+    );
+    let options = Options {
+        task: Some(task),
+        language: request.language.clone().or(match task {
+            Task::Transcribe => settings.language.clone(),
+            Task::Translate => None,
+        }),
+        prompt: request.prompt.clone(),
+        temperature: request.temperature,
+        words: request.words,
+    };
+    let _permit = state
+        .listen_gate
+        .enter()
+        .await
+        .map_err(|_| ApiError::busy(state.settings.max_queue))?;
+    let upstream = listener.ensure_ready().await.map_err(ApiError::not_ready)?;
+    let timeout = Duration::from_secs(state.settings.upstream_timeout_secs);
+    let lines = match engine::transcribe(
+        &state.client,
+        &upstream,
+        decoded.pcm_bytes(),
+        &options,
+        timeout,
+    )
+    .await
+    {
+        Err(e) if e.code == "engine_unreachable" => {
+            listener.report_unreachable(&upstream);
+            return Err(e);
+        }
+        other => other?,
+    };
+    let seconds = decoded.seconds;
+    if request.stream {
+        return Ok(sse(lines, activity, seconds));
+    }
+    let transcript = collect(lines, seconds).await?;
+    drop(activity);
+    Ok(render(&transcript, &request))
+}
+
+fn decode_error(e: DecodeError) -> ApiError {
+    match e {
+        DecodeError::TooLong { .. } => ApiError::content_too_large("audio_too_long", e.to_string()),
+        DecodeError::Empty => ApiError::invalid("file", "empty_file", e.to_string()),
+        _ => ApiError::invalid("file", "invalid_audio", e.to_string()),
+    }
+}
+
+/// The whole transcript, once the engine is done.
+async fn collect(
+    mut lines: futures_util::stream::BoxStream<'static, Result<EngineLine, String>>,
+    seconds: f64,
+) -> Result<Transcript, ApiError> {
+    let mut transcript = Transcript {
+        duration: seconds,
+        ..Transcript::default()
+    };
+    while let Some(line) = lines.next().await {
+        match line.map_err(|e| ApiError::bad_gateway("engine_failed", e))? {
+            EngineLine::Info { language, .. } => transcript.language = language,
+            EngineLine::Segment(segment) => transcript.segments.push(segment),
+            EngineLine::Done => return Ok(transcript),
+            EngineLine::Error { message } => {
+                return Err(ApiError::bad_gateway(
+                    "engine_failed",
+                    format!("the transcription engine failed: {message}"),
+                ));
+            }
+        }
+    }
+    Err(ApiError::bad_gateway(
+        "engine_failed",
+        "the transcription engine stopped before it was done",
+    ))
+}
+
+fn render(transcript: &Transcript, request: &TranscriptionRequest) -> Response {
+    let body = transcript.render(request.format, request.task, request.words);
+    let mut response = Response::new(Body::from(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(request.format.content_type()),
+    );
+    if let Ok(language) = HeaderValue::from_str(&transcript.language) {
+        response.headers_mut().insert(LANGUAGE_HEADER, language);
+    }
+    response
+}
+
+/// The language the engine heard (or was told).
+pub const LANGUAGE_HEADER: &str = "x-murmur-language";
+
+/// OpenAI's transcription stream: `transcript.text.delta` per segment as the engine decides
+/// it, then `transcript.text.done` with the whole text. A failure after the first event can
+/// only be said in the stream: an `error` event ends it.
+fn sse(
+    lines: futures_util::stream::BoxStream<'static, Result<EngineLine, String>>,
+    activity: crate::backend::Activity,
+    seconds: f64,
+) -> Response {
+    let events = futures_util::stream::unfold(
+        Some((lines, Transcript::default(), activity)),
+        move |state| async move {
+            let (mut lines, mut transcript, activity) = state?;
+            loop {
+                let event = match lines.next().await {
+                    Some(Ok(EngineLine::Info { language, .. })) => {
+                        transcript.language = language;
+                        continue;
+                    }
+                    Some(Ok(EngineLine::Segment(segment))) => {
+                        let first = transcript.segments.is_empty();
+                        let text = segment.text.trim().to_string();
+                        transcript.segments.push(segment);
+                        if text.is_empty() {
+                            continue;
+                        }
+                        let delta = if first { text } else { format!(" {text}") };
+                        serde_json::json!({ "type": "transcript.text.delta", "delta": delta })
+                    }
+                    Some(Ok(EngineLine::Done)) => {
+                        transcript.duration = seconds;
+                        let done = serde_json::json!({
+                            "type": "transcript.text.done",
+                            "text": transcript.text(),
+                        });
+                        drop(activity);
+                        return Some((Ok::<_, std::io::Error>(frame(&done)), None));
+                    }
+                    Some(Ok(EngineLine::Error { message })) | Some(Err(message)) => {
+                        let error = serde_json::json!({
+                            "type": "error",
+                            "error": { "message": message, "type": "server_error", "code": "engine_failed" },
+                        });
+                        return Some((Ok(frame(&error)), None));
+                    }
+                    None => {
+                        let error = serde_json::json!({
+                            "type": "error",
+                            "error": { "message": "the transcription engine stopped before it was done", "type": "server_error", "code": "engine_failed" },
+                        });
+                        return Some((Ok(frame(&error)), None));
+                    }
+                };
+                return Some((Ok(frame(&event)), Some((lines, transcript, activity))));
+            }
+        },
+    );
+    let mut response = Response::new(Body::from_stream(events));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn frame(event: &serde_json::Value) -> bytes::Bytes {
+    bytes::Bytes::from(format!("data: {event}\n\n"))
+}
