@@ -5,6 +5,7 @@ pub mod client;
 pub mod fake_upstream;
 pub mod hub;
 pub mod kokoro;
+pub mod listening;
 pub mod mlx;
 pub mod murmurd;
 pub mod piper;

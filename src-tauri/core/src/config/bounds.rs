@@ -208,7 +208,11 @@ pub(super) fn check_lengths(settings: &Settings, errors: &mut Vec<FieldError>) {
     text("engine.voice", engine.voice.as_deref(), NAME);
     text("engine.lang_code", Some(&engine.lang_code), 16);
     text("engine.url", engine.url.as_deref(), URL);
-    text("transcription.model", Some(&settings.transcription.model), PATH);
+    text(
+        "transcription.model",
+        Some(&settings.transcription.model),
+        PATH,
+    );
     text("engine.probe_path", Some(&engine.probe_path), URL);
     text(
         "engine.custom.probe_path",

@@ -207,7 +207,9 @@ fn check_transcription(t: &super::TranscriptionSettings, errors: &mut Vec<FieldE
         fail(
             errors,
             "transcription.language",
-            format!("{language:?} is not a language code such as en, de or ja; leave it unset to detect"),
+            format!(
+                "{language:?} is not a language code such as en, de or ja; leave it unset to detect"
+            ),
         );
     }
 }

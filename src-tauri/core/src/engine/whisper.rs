@@ -60,7 +60,12 @@ pub const CATALOG: [CatalogModel; 11] = [
     ),
 ];
 
-const fn model(name: &'static str, repo: &'static str, mb: u64, english_only: bool) -> CatalogModel {
+const fn model(
+    name: &'static str,
+    repo: &'static str,
+    mb: u64,
+    english_only: bool,
+) -> CatalogModel {
     CatalogModel {
         name,
         repo,
@@ -271,9 +276,11 @@ pub async fn fetch_model(
         return Ok(());
     }
     let hub = hub.trim_end_matches('/');
-    let unreachable = |why: String| PrepareError {
+    let unreachable = |why: String| {
+        PrepareError {
         message: format!("the Whisper model {repo} could not be downloaded: {why}"),
         hint: "connect to the internet once, set [runtime] huggingface_url to a mirror, or point [transcription] model at a model folder".into(),
+    }
     };
     progress.stage("model", format!("looking up the model {repo}"));
     let info = get_json::<RepoInfo>(&format!("{hub}/api/models/{repo}/revision/main"))
@@ -342,7 +349,10 @@ pub async fn fetch_model(
 async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, String> {
     let body = crate::voices::get(url).await?;
     if body.len() > MAX_LISTING {
-        return Err(format!("{url} answered {} bytes, not a listing", body.len()));
+        return Err(format!(
+            "{url} answered {} bytes, not a listing",
+            body.len()
+        ));
     }
     serde_json::from_slice(&body).map_err(|e| format!("{url} is not the Hub's API: {e}"))
 }

@@ -289,7 +289,8 @@ impl Sink {
             return Err(Stop::Corrupt("no sample rate or channel count".into()));
         }
         if self.resampler.is_none() {
-            self.resampler = Some(Resampler::new(rate, RATE).map_err(|e| Stop::Corrupt(e.to_string()))?);
+            self.resampler =
+                Some(Resampler::new(rate, RATE).map_err(|e| Stop::Corrupt(e.to_string()))?);
             self.rate = rate;
         } else if rate != self.rate {
             return Err(Stop::Corrupt(format!(
@@ -475,7 +476,10 @@ mod tests {
                 decoded.seconds
             );
             let peak = decoded.samples.iter().map(|s| s.unsigned_abs()).max();
-            assert!(peak > Some(10_000), "{rate} Hz: the tone survives: {peak:?}");
+            assert!(
+                peak > Some(10_000),
+                "{rate} Hz: the tone survives: {peak:?}"
+            );
         }
     }
 
@@ -508,13 +512,21 @@ mod tests {
         assert!(zip.to_string().contains("a ZIP archive"), "{zip}");
         let text = decode(b"hello, this is not audio", 60).expect_err("text");
         assert!(text.to_string().contains("(text)"), "{text}");
-        let noise: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 | 1).collect();
-        assert!(matches!(decode(&noise, 60), Err(DecodeError::Unrecognised { .. })));
+        let noise: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 | 1)
+            .collect();
+        assert!(matches!(
+            decode(&noise, 60),
+            Err(DecodeError::Unrecognised { .. })
+        ));
     }
 
     #[test]
     fn a_wav_header_alone_has_no_audio() {
         let header = wav(16_000, 1, &[], false);
-        assert!(matches!(decode(&header, 60), Err(DecodeError::NoAudio { .. }) | Err(DecodeError::Corrupt { .. })));
+        assert!(matches!(
+            decode(&header, 60),
+            Err(DecodeError::NoAudio { .. }) | Err(DecodeError::Corrupt { .. })
+        ));
     }
 }

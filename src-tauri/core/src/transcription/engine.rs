@@ -73,7 +73,11 @@ pub async fn transcribe(
     options: &Options,
     timeout: Duration,
 ) -> Result<BoxStream<'static, Result<EngineLine, String>>, ApiError> {
-    let url = format!("{}{TRANSCRIBE_PATH}{}", upstream.base_url(), options.query());
+    let url = format!(
+        "{}{TRANSCRIBE_PATH}{}",
+        upstream.base_url(),
+        options.query()
+    );
     let request = http::Request::post(&url)
         .header(http::header::CONTENT_TYPE, "audio/pcm")
         .header("x-audio-sample-rate", RATE.to_string())
@@ -108,10 +112,15 @@ pub async fn transcribe(
     Ok(futures_util::stream::unfold(Some((body, BytesMut::new())), next_line).boxed())
 }
 
-type Reading = (http_body_util::BodyDataStream<hyper::body::Incoming>, BytesMut);
+type Reading = (
+    http_body_util::BodyDataStream<hyper::body::Incoming>,
+    BytesMut,
+);
 
 /// The next line of the engine's answer, and what is left to read (`None` after an error).
-async fn next_line(state: Option<Reading>) -> Option<(Result<EngineLine, String>, Option<Reading>)> {
+async fn next_line(
+    state: Option<Reading>,
+) -> Option<(Result<EngineLine, String>, Option<Reading>)> {
     let (mut body, mut buffer) = state?;
     loop {
         if let Some(at) = buffer.iter().position(|b| *b == b'\n') {

@@ -69,7 +69,10 @@ pub async fn parse(
             ));
         }
         let value = String::from_utf8(value.to_vec()).map_err(|_| {
-            ApiError::bad_request("invalid_multipart", format!("the field `{name}` is not UTF-8"))
+            ApiError::bad_request(
+                "invalid_multipart",
+                format!("the field `{name}` is not UTF-8"),
+            )
         })?;
         text.push((name, value));
     }
@@ -93,7 +96,10 @@ pub async fn parse(
             ApiError::invalid(
                 "response_format",
                 "invalid_response_format",
-                format!("`response_format` {name:?} is not one of {}", TextFormat::NAMES),
+                format!(
+                    "`response_format` {name:?} is not one of {}",
+                    TextFormat::NAMES
+                ),
             )
         })?,
     };
@@ -222,9 +228,18 @@ mod tests {
         type Parts<'a> = &'a [(&'a str, &'a [u8])];
         let cases: [(Parts, &str); 4] = [
             (&[("model", b"whisper-1")], "missing_file"),
-            (&[("file", b"x"), ("response_format", b"mp3")], "invalid_response_format"),
-            (&[("file", b"x"), ("temperature", b"hot")], "invalid_temperature"),
-            (&[("file", b"x"), ("language", b"English!")], "invalid_language"),
+            (
+                &[("file", b"x"), ("response_format", b"mp3")],
+                "invalid_response_format",
+            ),
+            (
+                &[("file", b"x"), ("temperature", b"hot")],
+                "invalid_temperature",
+            ),
+            (
+                &[("file", b"x"), ("language", b"English!")],
+                "invalid_language",
+            ),
         ];
         for (parts, code) in cases {
             let (ct, b) = body(parts);
@@ -232,13 +247,19 @@ mod tests {
             assert_eq!(err.code, code);
             assert_eq!(err.status, http::StatusCode::BAD_REQUEST);
         }
-        let err = parse(Some("application/json"), Bytes::from_static(b"{}"), Task::Transcribe)
-            .await
-            .expect_err("not multipart");
+        let err = parse(
+            Some("application/json"),
+            Bytes::from_static(b"{}"),
+            Task::Transcribe,
+        )
+        .await
+        .expect_err("not multipart");
         assert_eq!(err.code, "invalid_content_type");
         let err = parse(
             Some("multipart/form-data; boundary=abc"),
-            Bytes::from_static(b"--abc\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nno end"),
+            Bytes::from_static(
+                b"--abc\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nno end",
+            ),
             Task::Transcribe,
         )
         .await

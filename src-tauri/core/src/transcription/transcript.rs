@@ -303,10 +303,16 @@ mod tests {
     #[test]
     fn silence_is_empty_text_in_every_format() {
         let t = Transcript::default();
-        assert_eq!(t.render(TextFormat::Json, Task::Transcribe, false), r#"{"text":""}"#);
+        assert_eq!(
+            t.render(TextFormat::Json, Task::Transcribe, false),
+            r#"{"text":""}"#
+        );
         assert_eq!(t.render(TextFormat::Text, Task::Transcribe, false), "\n");
         assert_eq!(t.render(TextFormat::Srt, Task::Transcribe, false), "");
-        assert_eq!(t.render(TextFormat::Vtt, Task::Transcribe, false), "WEBVTT\n\n");
+        assert_eq!(
+            t.render(TextFormat::Vtt, Task::Transcribe, false),
+            "WEBVTT\n\n"
+        );
     }
 
     #[test]

@@ -211,11 +211,7 @@ impl Actor {
         log: EngineLog,
     ) -> (Self, watch::Receiver<Status>) {
         let spec = capability.engine(&settings).spec();
-        let initial = Status::stopped(
-            spec.id,
-            spec.display_name,
-            settings.supervisor.max_restarts,
-        );
+        let initial = Status::stopped(spec.id, spec.display_name, settings.supervisor.max_restarts);
         let (status, receiver) = watch::channel(initial);
         let (events_tx, events) = mpsc::unbounded_channel();
         let actor = Self {

