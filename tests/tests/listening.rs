@@ -203,7 +203,12 @@ async fn bad_uploads_are_refused_before_the_engine_hears_of_them() {
     let huge = vec![0u8; 30 * 1024 * 1024];
     let cases: [(&str, &[u8], u16, &str); 6] = [
         ("random.mp3", &random, 400, "invalid_audio"),
-        ("cut.mp3", &mp3[..200.min(mp3.len())], 400, "invalid_audio"),
+        (
+            "cut.mp3",
+            &mp3[..200.min(mp3.len())],
+            400,
+            "audio_too_short",
+        ),
         ("archive.mp3", &zip, 400, "invalid_audio"),
         ("empty.wav", b"", 400, "empty_file"),
         ("huge.wav", &huge, 413, "request_too_large"),

@@ -112,6 +112,7 @@ fn decode_error(e: DecodeError) -> ApiError {
     match e {
         DecodeError::TooLong { .. } => ApiError::content_too_large("audio_too_long", e.to_string()),
         DecodeError::Empty => ApiError::invalid("file", "empty_file", e.to_string()),
+        DecodeError::TooShort { .. } => ApiError::invalid("file", "audio_too_short", e.to_string()),
         _ => ApiError::invalid("file", "invalid_audio", e.to_string()),
     }
 }

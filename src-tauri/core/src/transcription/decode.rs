@@ -26,6 +26,9 @@ use crate::audio::resample::Resampler;
 /// The engine's input rate: Whisper's.
 pub const RATE: u32 = 16_000;
 
+/// Less audio than this holds no word (OpenAI refuses it too).
+const MIN_SECS: f64 = 0.1;
+
 /// What an upload held, as the engine will get it.
 #[derive(Debug)]
 pub struct Decoded {
@@ -59,6 +62,8 @@ pub enum DecodeError {
     NoAudio { format: &'static str },
     #[error("the audio is longer than {max_secs} s (transcription.max_audio_secs)")]
     TooLong { max_secs: u64 },
+    #[error("the audio is too short ({seconds:.3} s); the least is 0.1 s")]
+    TooShort { seconds: f64 },
 }
 
 /// The containers recognised by their first bytes.
@@ -211,6 +216,9 @@ pub fn decode(bytes: &[u8], max_secs: u64) -> Result<Decoded, DecodeError> {
     }
     let samples = sink.finish().map_err(corrupt)?;
     let seconds = samples.len() as f64 / f64::from(RATE);
+    if seconds < MIN_SECS {
+        return Err(DecodeError::TooShort { seconds });
+    }
     Ok(Decoded {
         samples,
         format,
