@@ -301,3 +301,158 @@ async fn silence_flac(seconds: f64) -> Vec<u8> {
     .await;
     std::fs::read(dir.path().join("silence.flac")).expect("flac")
 }
+
+/// Open WebUI 0.12's microphone upload, byte for byte: chunked (no Content-Length), `model`
+/// first, `language`, then the file as `<uuid4>.webm` declared `application/octet-stream`.
+#[tokio::test]
+async fn open_webuis_chunked_octet_stream_upload_is_transcribed() {
+    use std::io::{Read, Write};
+    let stage = Stage::new().await;
+    let murmurd = stage.murmurd("").await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let wav = dir.path().join("speech.wav");
+    std::fs::write(&wav, speak(&murmurd, PARAGRAPH, "wav").await).expect("write");
+    run_script(
+        "containers.py",
+        &[&wav.to_string_lossy(), &dir.path().to_string_lossy()],
+    )
+    .await;
+    let webm = std::fs::read(dir.path().join("note.webm")).expect("webm");
+
+    let boundary = "a0c2d7e4b1f94bd2a4c86d9c1d3e5f70";
+    let mut body = Vec::new();
+    for (name, value) in [("model", "whisper-1"), ("language", "en")] {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Type: text/plain; charset=\"utf-8\"\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Disposition: form-data; name=\"file\"; filename=\"3f2b8c1e-5d4a-4c6b-9e7f-1a2b3c4d5e6f.webm\"\r\n\r\n").as_bytes());
+    body.extend_from_slice(&webm);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", murmurd.port())).expect("connect");
+    let head = format!(
+        "POST /v1/audio/transcriptions HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer sk-open-webui\r\n\
+         User-Agent: Python/3.11 aiohttp/3.14.5\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        murmurd.port()
+    );
+    stream.write_all(head.as_bytes()).expect("head");
+    for piece in body.chunks(16 * 1024) {
+        stream
+            .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+            .expect("size");
+        stream.write_all(piece).expect("piece");
+        stream.write_all(b"\r\n").expect("end");
+    }
+    stream.write_all(b"0\r\n\r\n").expect("last");
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).expect("reply");
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let json = reply.split("\r\n\r\n").nth(1).expect("body");
+    let text: serde_json::Value = serde_json::from_str(json.trim()).expect("json");
+    let text = text["text"].as_str().expect("text");
+    assert!(wer(PARAGRAPH, text) <= 0.15, "{text}");
+}
+
+/// The two engines side by side: speech answers while a long transcription runs; a killed
+/// transcription engine is a clean error and the next request works; idle unload stops only
+/// the transcription engine.
+#[tokio::test]
+async fn the_engines_run_side_by_side_and_apart() {
+    let stage = Stage::new().await;
+    let murmurd = stage.murmurd("idle_unload_secs = 4\n").await;
+    let long_text = [PARAGRAPH; 8].join(" ");
+    let long = speak(&murmurd, &long_text, "mp3").await;
+    let short = speak(&murmurd, PARAGRAPH, "wav").await;
+
+    // A first request starts the engine; then a long one, with speech asked meanwhile.
+    let first = transcribe(&murmurd, "/v1/audio/transcriptions", &[], "a.wav", &short).await;
+    assert_eq!(first.status, 200);
+    let url = murmurd.url("/v1/audio/transcriptions");
+    let (content_type, body) = murmur_tests::listening::form(&[], "long.mp3", &long);
+    let listening = tokio::spawn(async move {
+        let request = http::Request::post(url)
+            .header(http::header::CONTENT_TYPE, content_type)
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .expect("request");
+        let reply = murmur_tests::Client::new().exchange(request).await;
+        (reply, std::time::Instant::now())
+    });
+    // Let the long transcription reach the engine (its decode takes a moment).
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let spoken = speak(&murmurd, "A quick word while the engine listens.", "wav").await;
+    let spoke_at = std::time::Instant::now();
+    assert!(spoken.len() > 10_000);
+    let (reply, heard_at) = listening.await.expect("joined");
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert!(spoke_at < heard_at, "speech waited for the transcription");
+    let heard = reply.json()["text"].as_str().expect("text").to_string();
+    assert!(wer(&long_text, &heard) <= 0.15, "{heard}");
+
+    // Killed mid-request: once the stream has its first words, the engine dies; the stream
+    // ends with an error event (not a hang, not a reset), and the next request works.
+    let status = murmurd.status().await;
+    let pid = status["transcription"]["engine"]["pid"]
+        .as_u64()
+        .expect("pid") as u32;
+    let (content_type, body) =
+        murmur_tests::listening::form(&[("stream", "true")], "long.mp3", &long);
+    let request = http::Request::post(murmurd.url("/v1/audio/transcriptions"))
+        .header(http::header::CONTENT_TYPE, content_type)
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .expect("request");
+    let response = murmur_tests::Client::new().send(request).await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut events = String::new();
+    let mut killed = false;
+    while let Some(frame) = http_body_util::BodyExt::frame(&mut body).await {
+        let Ok(data) = frame.expect("a whole frame").into_data() else {
+            continue;
+        };
+        events.push_str(&String::from_utf8_lossy(&data));
+        if !killed && events.contains("transcript.text.delta") {
+            murmur_tests::murmurd::kill(pid, libc::SIGKILL);
+            killed = true;
+        }
+    }
+    assert!(killed, "no delta came: {events}");
+    let last = events.trim().lines().last().unwrap_or_default();
+    let last: serde_json::Value =
+        serde_json::from_str(last.trim_start_matches("data: ")).expect("an event");
+    assert_eq!(last["type"], "error", "{events}");
+    assert!(!events.contains("transcript.text.done"), "{events}");
+    let again = transcribe(&murmurd, "/v1/audio/transcriptions", &[], "a.wav", &short).await;
+    assert_eq!(
+        again.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&again.body)
+    );
+    let status = murmurd.status().await;
+    assert_ne!(
+        status["transcription"]["engine"]["pid"].as_u64(),
+        Some(u64::from(pid))
+    );
+    assert_eq!(state(&status), "ready", "speech never noticed: {status:#}");
+
+    // Idle: only the transcription engine unloads.
+    let status = murmurd
+        .wait_for(
+            "transcription idle",
+            std::time::Duration::from_secs(60),
+            |s| state(&s["transcription"]) == "idle",
+        )
+        .await;
+    assert_eq!(state(&status), "ready", "{status:#}");
+    let after = transcribe(&murmurd, "/v1/audio/transcriptions", &[], "a.wav", &short).await;
+    assert_eq!(
+        after.status, 200,
+        "an idle engine wakes on the next request"
+    );
+}

@@ -135,14 +135,20 @@ async fn metrics(State(control): State<Control>, Query(query): Query<MetricsQuer
 /// keep-alive comments. EventSource cannot set headers, so the token may come as `?token=`.
 async fn events(State(control): State<Control>) -> Response {
     use axum::response::sse::{Event, KeepAlive, Sse};
-    let receiver = control.watch_status();
+    let watched = (control.watch_status(), control.watch_transcription());
     let first = control.status();
     let initial = futures_util::stream::once(async move { first });
-    let changes = futures_util::stream::unfold(receiver, |receiver| async move {
-        let mut receiver = receiver?;
-        receiver.changed().await.ok()?;
-        let next = receiver.borrow_and_update().clone();
-        Some((next, Some(receiver)))
+    // Either engine's change sends both engines' status.
+    let current = control.clone();
+    let changes = futures_util::stream::unfold(watched, move |(mut speech, mut listening)| {
+        let control = current.clone();
+        async move {
+            tokio::select! {
+                changed = changed(&mut speech) => changed?,
+                changed = changed(&mut listening) => changed?,
+            }
+            Some((control.status(), (speech, listening)))
+        }
     });
     let statuses =
         futures_util::StreamExt::map(futures_util::StreamExt::chain(initial, changes), |status| {
@@ -164,6 +170,19 @@ async fn events(State(control): State<Control>) -> Response {
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
         .into_response()
+}
+
+/// Resolves when the watched status changes (`None` once its engine's actor has ended);
+/// never, when there is nothing to watch.
+async fn changed(receiver: &mut Option<tokio::sync::watch::Receiver<Status>>) -> Option<()> {
+    match receiver {
+        Some(receiver) => {
+            receiver.changed().await.ok()?;
+            receiver.borrow_and_update();
+            Some(())
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// `GET /murmur/api/voices/catalog`: every voice the configured engine can have.

@@ -179,6 +179,11 @@ impl Control {
         self.0.supervisor.as_ref().map(Supervisor::status)
     }
 
+    /// Each change of the transcription engine's status, unless transcription is off.
+    pub fn watch_transcription(&self) -> Option<watch::Receiver<Status>> {
+        self.0.transcriber.as_ref().map(Supervisor::status)
+    }
+
     /// Start, stop or restart the engine; answers with the status after. A failed start is
     /// not an error of this call: the status says what happened.
     pub async fn engine(&self, action: EngineAction) -> Result<Status, ApiError> {
