@@ -32,6 +32,7 @@ pub mod paths;
 pub mod playback;
 pub mod port_owner;
 pub mod proxy;
+pub mod refusal;
 pub mod request_log;
 pub mod runtime;
 pub mod security;

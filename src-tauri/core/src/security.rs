@@ -243,7 +243,7 @@ pub async fn require_key(
     {
         next.run(request).await
     } else {
-        ApiError::unauthorized().into_response()
+        crate::refusal::refuse(request.into_body(), ApiError::unauthorized()).await
     }
 }
 
