@@ -320,7 +320,7 @@ async fn bad_input_and_odd_framing_leave_piper_as_it_was() {
         )
     };
     stream
-        .write_all(chunked("/v1/audio/transcriptions", r#"{"file":"x"}"#).as_bytes())
+        .write_all(chunked("/v1/embeddings", r#"{"input":"x"}"#).as_bytes())
         .expect("send");
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
