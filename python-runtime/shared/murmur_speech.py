@@ -71,24 +71,32 @@ def log(name, message):
     print(f"murmur-{name}: {message}", file=sys.stderr, flush=True)
 
 
+class JsonHandler(BaseHTTPRequestHandler):
+    """What every engine server's handler shares: HTTP/1.1, its log lines on stderr, JSON
+    answers and OpenAI-shaped errors. Subclasses set `name`."""
+
+    protocol_version = "HTTP/1.1"
+    name = "engine"
+
+    def log_message(self, fmt, *args):
+        log(self.name, fmt % args)
+
+    def send_json(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def error(self, status, message, param=None, code=None):
+        self.send_json(status, {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}})
+
+
 def make_handler(synth):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(JsonHandler):
+        name = synth.name
         server_version = f"murmur-{synth.name}"
-
-        def log_message(self, fmt, *args):
-            log(synth.name, fmt % args)
-
-        def send_json(self, status, body):
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def error(self, status, message, param=None, code=None):
-            self.send_json(status, {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}})
 
         def do_GET(self):
             path = self.path.split("?")[0]

@@ -28,20 +28,21 @@ transcription at the next segment.
 import argparse
 import json
 import os
-import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from faster_whisper import WhisperModel
+
+import murmur_speech
 
 RATE = 16000
 NAME = "whisper"
 
 
 def log(message):
-    print(f"murmur-{NAME}: {message}", file=sys.stderr, flush=True)
+    murmur_speech.log(NAME, message)
 
 
 class Engine:
@@ -120,41 +121,27 @@ def options_from(query, engine):
 
 
 def make_handler(engine):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(murmur_speech.JsonHandler):
+        name = NAME
         server_version = f"murmur-{NAME}"
-
-        def log_message(self, fmt, *args):
-            log(fmt % args)
-
-        def send_json(self, status, body):
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def error(self, status, message, code=None):
-            self.send_json(status, {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}})
 
         def do_GET(self):
             if urlsplit(self.path).path == "/health":
                 return self.send_json(200, engine.describe())
-            self.error(404, "no such path", "not_found")
+            self.error(404, "no such path", code="not_found")
 
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             url = urlsplit(self.path)
             if url.path != "/v1/murmur/transcribe":
-                return self.error(404, "no such path", "not_found")
+                return self.error(404, "no such path", code="not_found")
             if self.headers.get("X-Audio-Sample-Rate", str(RATE)) != str(RATE) or length % 2:
-                return self.error(400, "the body must be 16 kHz mono s16le PCM", "invalid_audio")
+                return self.error(400, "the body must be 16 kHz mono s16le PCM", code="invalid_audio")
             try:
                 options = options_from(url.query, engine)
             except ValueError as error:
-                return self.error(400, str(error), "invalid_option")
+                return self.error(400, str(error), code="invalid_option")
             with engine.lock:
                 self.stream(body, options)
 

@@ -86,7 +86,22 @@ pub fn form(fields: &[(&str, &str)], file_name: &str, file: &[u8]) -> (String, V
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-/// `POST /v1/audio/transcriptions` (or `path`) with a multipart body.
+/// A `POST` of `path` with a multipart body (see [`form`]).
+pub fn upload(
+    murmurd: &Murmurd,
+    path: &str,
+    fields: &[(&str, &str)],
+    file_name: &str,
+    file: &[u8],
+) -> http::Request<http_body_util::Full<Bytes>> {
+    let (content_type, body) = form(fields, file_name, file);
+    http::Request::post(murmurd.url(path))
+        .header(http::header::CONTENT_TYPE, content_type)
+        .body(http_body_util::Full::new(Bytes::from(body)))
+        .expect("request")
+}
+
+/// [`upload`], answered whole.
 pub async fn transcribe(
     murmurd: &Murmurd,
     path: &str,
@@ -94,12 +109,9 @@ pub async fn transcribe(
     file_name: &str,
     file: &[u8],
 ) -> Reply {
-    let (content_type, body) = form(fields, file_name, file);
-    let request = http::Request::post(murmurd.url(path))
-        .header(http::header::CONTENT_TYPE, content_type)
-        .body(http_body_util::Full::new(Bytes::from(body)))
-        .expect("request");
-    Client::new().exchange(request).await
+    Client::new()
+        .exchange(upload(murmurd, path, fields, file_name, file))
+        .await
 }
 
 /// Words, lower-cased, without punctuation; numbers as Piper reads them are left alone.

@@ -3,7 +3,7 @@
 //! the real Piper engine said, in every container clients send, and answers in every format
 //! OpenAI's SDK reads. Bad uploads are refused before the engine hears of them.
 
-use murmur_tests::listening::{Stage, TINY_EN_REPO, speak, transcribe, wer};
+use murmur_tests::listening::{Stage, TINY_EN_REPO, speak, transcribe, upload, wer};
 use murmur_tests::supervised::state;
 use murmur_tests::tools::run_script;
 
@@ -328,24 +328,31 @@ async fn open_webuis_chunked_octet_stream_upload_is_transcribed() {
     body.extend_from_slice(&webm);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
 
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", murmurd.port())).expect("connect");
-    let head = format!(
-        "POST /v1/audio/transcriptions HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer sk-open-webui\r\n\
-         User-Agent: Python/3.11 aiohttp/3.14.5\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
-         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
-        murmurd.port()
-    );
-    stream.write_all(head.as_bytes()).expect("head");
-    for piece in body.chunks(16 * 1024) {
-        stream
-            .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
-            .expect("size");
-        stream.write_all(piece).expect("piece");
-        stream.write_all(b"\r\n").expect("end");
-    }
-    stream.write_all(b"0\r\n\r\n").expect("last");
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).expect("reply");
+    // A blocking socket, on its own thread: the Hub stand-in answers on this test's runtime.
+    let port = murmurd.port();
+    let reply = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let head = format!(
+            "POST /v1/audio/transcriptions HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer sk-open-webui\r\n\
+             User-Agent: Python/3.11 aiohttp/3.14.5\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
+             Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            port
+        );
+        stream.write_all(head.as_bytes()).expect("head");
+        for piece in body.chunks(16 * 1024) {
+            stream
+                .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+                .expect("size");
+            stream.write_all(piece).expect("piece");
+            stream.write_all(b"\r\n").expect("end");
+        }
+        stream.write_all(b"0\r\n\r\n").expect("last");
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).expect("reply");
+        reply
+    })
+    .await
+    .expect("joined");
     let reply = String::from_utf8_lossy(&reply);
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     let json = reply.split("\r\n\r\n").nth(1).expect("body");
@@ -368,30 +375,44 @@ async fn the_engines_run_side_by_side_and_apart() {
     // A first request starts the engine; then a long one, with speech asked meanwhile.
     let first = transcribe(&murmurd, "/v1/audio/transcriptions", &[], "a.wav", &short).await;
     assert_eq!(first.status, 200);
-    let url = murmurd.url("/v1/audio/transcriptions");
-    let (content_type, body) = murmur_tests::listening::form(&[], "long.mp3", &long);
+    let request = upload(
+        &murmurd,
+        "/v1/audio/transcriptions",
+        &[("stream", "true")],
+        "long.mp3",
+        &long,
+    );
+    let response = murmur_tests::Client::new().send(request).await;
+    assert_eq!(response.status(), 200);
+    let (busy, engine_busy) = tokio::sync::oneshot::channel();
     let listening = tokio::spawn(async move {
-        let request = http::Request::post(url)
-            .header(http::header::CONTENT_TYPE, content_type)
-            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
-            .expect("request");
-        let reply = murmur_tests::Client::new().exchange(request).await;
-        (reply, std::time::Instant::now())
+        let mut body = response.into_body();
+        let (mut events, mut busy) = (String::new(), Some(busy));
+        while let Some(frame) = http_body_util::BodyExt::frame(&mut body).await {
+            if let Ok(data) = frame.expect("a whole frame").into_data() {
+                events.push_str(&String::from_utf8_lossy(&data));
+            }
+            if events.contains("transcript.text.delta") {
+                busy.take().map(|busy| busy.send(()));
+            }
+        }
+        (events, std::time::Instant::now())
     });
-    // Let the long transcription reach the engine (its decode takes a moment).
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    // The engine is mid-transcription once its first words are out; speech asked now must
+    // not wait for the rest.
+    engine_busy.await.expect("a first delta");
     let spoken = speak(&murmurd, "A quick word while the engine listens.", "wav").await;
     let spoke_at = std::time::Instant::now();
     assert!(spoken.len() > 10_000);
-    let (reply, heard_at) = listening.await.expect("joined");
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    let (events, heard_at) = listening.await.expect("joined");
     assert!(spoke_at < heard_at, "speech waited for the transcription");
-    let heard = reply.json()["text"].as_str().expect("text").to_string();
+    let done = events
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["type"] == "transcript.text.done")
+        .unwrap_or_else(|| panic!("no done event: {events}"));
+    let heard = done["text"].as_str().expect("text").to_string();
     assert!(wer(&long_text, &heard) <= 0.15, "{heard}");
 
     // Killed mid-request: once the stream has its first words, the engine dies; the stream
@@ -400,12 +421,13 @@ async fn the_engines_run_side_by_side_and_apart() {
     let pid = status["transcription"]["engine"]["pid"]
         .as_u64()
         .expect("pid") as u32;
-    let (content_type, body) =
-        murmur_tests::listening::form(&[("stream", "true")], "long.mp3", &long);
-    let request = http::Request::post(murmurd.url("/v1/audio/transcriptions"))
-        .header(http::header::CONTENT_TYPE, content_type)
-        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
-        .expect("request");
+    let request = upload(
+        &murmurd,
+        "/v1/audio/transcriptions",
+        &[("stream", "true")],
+        "long.mp3",
+        &long,
+    );
     let response = murmur_tests::Client::new().send(request).await;
     assert_eq!(response.status(), 200);
     let mut body = response.into_body();

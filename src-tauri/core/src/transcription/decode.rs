@@ -343,6 +343,27 @@ fn is_end(error: &SymphoniaError) -> bool {
         || matches!(error, SymphoniaError::ResetRequired)
 }
 
+/// The next packet of `track_id`; `None` at the end (a damaged end after some audio counts as
+/// the end: what was whole is kept).
+fn next_packet(
+    reader: &mut dyn FormatReader,
+    track_id: u32,
+    sink: &Sink,
+) -> Result<Option<symphonia::core::formats::Packet>, Stop> {
+    loop {
+        match reader.next_packet() {
+            Ok(packet) if packet.track_id() == track_id => return Ok(Some(packet)),
+            Ok(_) => {}
+            Err(e) if is_end(&e) => return Ok(None),
+            Err(e) if sink.frames > 0 => {
+                tracing::debug!("upload ends in a damaged packet: {e}");
+                return Ok(None);
+            }
+            Err(e) => return Err(Stop::Corrupt(e.to_string())),
+        }
+    }
+}
+
 /// Packets whose payload cannot be decoded are skipped, up to this many.
 const BAD_PACKETS: usize = 64;
 
@@ -357,19 +378,7 @@ fn decode_symphonia(
         .map_err(|e| Stop::Corrupt(e.to_string()))?;
     let mut buffer: Option<SampleBuffer<f32>> = None;
     let mut bad = 0;
-    loop {
-        let packet = match reader.next_packet() {
-            Ok(packet) => packet,
-            Err(e) if is_end(&e) => return Ok(()),
-            Err(e) if sink.frames > 0 => {
-                tracing::debug!("upload ends in a damaged packet: {e}");
-                return Ok(());
-            }
-            Err(e) => return Err(Stop::Corrupt(e.to_string())),
-        };
-        if packet.track_id() != track_id {
-            continue;
-        }
+    while let Some(packet) = next_packet(reader, track_id, sink)? {
         let decoded = match decoder.decode(&packet) {
             Ok(decoded) => decoded,
             Err(SymphoniaError::DecodeError(why)) => {
@@ -393,6 +402,7 @@ fn decode_symphonia(
         buffer.copy_interleaved_ref(decoded);
         sink.push(buffer.samples(), spec.channels.count(), spec.rate)?;
     }
+    Ok(())
 }
 
 /// Opus always decodes at 48 kHz; the longest frame is 120 ms.
@@ -414,17 +424,8 @@ fn decode_opus(
         opus::Decoder::new(OPUS_RATE, layout).map_err(|e| Stop::Corrupt(e.to_string()))?;
     let mut pcm = vec![0f32; OPUS_MAX_FRAME * channels];
     let mut bad = 0;
-    loop {
-        let packet = match reader.next_packet() {
-            Ok(packet) => packet,
-            Err(e) if is_end(&e) => return Ok(()),
-            Err(e) if sink.frames > 0 => {
-                tracing::debug!("upload ends in a damaged packet: {e}");
-                return Ok(());
-            }
-            Err(e) => return Err(Stop::Corrupt(e.to_string())),
-        };
-        if packet.track_id() != track_id || packet.data.is_empty() {
+    while let Some(packet) = next_packet(reader, track_id, sink)? {
+        if packet.data.is_empty() {
             continue;
         }
         match decoder.decode_float(&packet.data, &mut pcm, false) {
@@ -437,6 +438,7 @@ fn decode_opus(
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
