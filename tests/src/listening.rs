@@ -114,6 +114,24 @@ pub async fn transcribe(
         .await
 }
 
+/// A streamed transcription (`stream=true`) of `file`, its events still coming.
+pub async fn transcription_stream(
+    murmurd: &Murmurd,
+    file_name: &str,
+    file: &[u8],
+) -> hyper::Response<hyper::body::Incoming> {
+    let request = upload(
+        murmurd,
+        "/v1/audio/transcriptions",
+        &[("stream", "true")],
+        file_name,
+        file,
+    );
+    let response = Client::new().send(request).await;
+    assert_eq!(response.status(), 200);
+    response
+}
+
 /// Words, lower-cased, without punctuation; numbers as Piper reads them are left alone.
 pub fn words(text: &str) -> Vec<String> {
     text.split_whitespace()

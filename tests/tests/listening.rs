@@ -3,7 +3,7 @@
 //! the real Piper engine said, in every container clients send, and answers in every format
 //! OpenAI's SDK reads. Bad uploads are refused before the engine hears of them.
 
-use murmur_tests::listening::{Stage, TINY_EN_REPO, speak, transcribe, upload, wer};
+use murmur_tests::listening::{Stage, TINY_EN_REPO, speak, transcribe, transcription_stream, wer};
 use murmur_tests::supervised::state;
 use murmur_tests::tools::run_script;
 
@@ -375,15 +375,7 @@ async fn the_engines_run_side_by_side_and_apart() {
     // A first request starts the engine; then a long one, with speech asked meanwhile.
     let first = transcribe(&murmurd, "/v1/audio/transcriptions", &[], "a.wav", &short).await;
     assert_eq!(first.status, 200);
-    let request = upload(
-        &murmurd,
-        "/v1/audio/transcriptions",
-        &[("stream", "true")],
-        "long.mp3",
-        &long,
-    );
-    let response = murmur_tests::Client::new().send(request).await;
-    assert_eq!(response.status(), 200);
+    let response = transcription_stream(&murmurd, "long.mp3", &long).await;
     let (busy, engine_busy) = tokio::sync::oneshot::channel();
     let listening = tokio::spawn(async move {
         let mut body = response.into_body();
@@ -421,15 +413,7 @@ async fn the_engines_run_side_by_side_and_apart() {
     let pid = status["transcription"]["engine"]["pid"]
         .as_u64()
         .expect("pid") as u32;
-    let request = upload(
-        &murmurd,
-        "/v1/audio/transcriptions",
-        &[("stream", "true")],
-        "long.mp3",
-        &long,
-    );
-    let response = murmur_tests::Client::new().send(request).await;
-    assert_eq!(response.status(), 200);
+    let response = transcription_stream(&murmurd, "long.mp3", &long).await;
     let mut body = response.into_body();
     let mut events = String::new();
     let mut killed = false;
