@@ -18,7 +18,6 @@ Each sentence is synthesised and sent on its own (24 kHz PCM), so the first audi
 the first sentence, not the whole text.
 """
 import argparse
-import os
 import tempfile
 import threading
 from pathlib import Path
@@ -62,10 +61,10 @@ class Kokoro82M:
         self.voices_dir = Path(voices_dir)
         # kokoro-onnx wants a voices pack at construction; Murmur's voices are one file each
         # and every request hands its style over, so it gets an empty pack.
-        empty = Path(tempfile.mkdtemp(prefix="murmur-kokoro-")) / "none.npz"
-        np.savez(empty)
-        self.kokoro = Kokoro(str(model), str(empty))
-        os.unlink(empty)
+        with tempfile.TemporaryDirectory(prefix="murmur-kokoro-", ignore_cleanup_errors=True) as folder:
+            empty = Path(folder) / "none.npz"
+            np.savez(empty)
+            self.kokoro = Kokoro(str(model), str(empty))
         self.styles = {}
         self.front_ends = {}
         self.lock = threading.Lock()  # one synthesis at a time per process

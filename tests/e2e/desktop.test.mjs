@@ -8,12 +8,12 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
-import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, existsSync, readdirSync, openSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync, readFileSync, mkdirSync, existsSync, readdirSync, openSync } from "node:fs";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import net from "node:net";
+import { tempDir } from "./lib/temp.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const appBin = process.env.MURMUR_APP_BIN || join(root, "target/debug/murmur");
@@ -98,7 +98,7 @@ function config(port, extra = "") {
 
 /** A data folder with `configText`; `launched` marks it as not the first launch. */
 async function murmurHome({ configText, launched = true } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "murmur-desktop-"));
+  const dir = tempDir("desktop-");
   const port = await freePort();
   writeFileSync(join(dir, "config.toml"), configText ?? config(port));
   if (launched) writeFileSync(join(dir, ".launched"), "");
@@ -398,9 +398,9 @@ desktopTest("the app takes murmurd's flags, and they win over the environment", 
   // The environment points at one folder; the flags at another, a config file elsewhere and
   // a port the file does not say.
   const home = await murmurHome();
-  const flagged = mkdtempSync(join(tmpdir(), "murmur-flags-"));
+  const flagged = tempDir("flags-");
   writeFileSync(join(flagged, ".launched"), "");
-  const file = join(mkdtempSync(join(tmpdir(), "murmur-config-")), "elsewhere.toml");
+  const file = join(tempDir("config-"), "elsewhere.toml");
   const filePort = await freePort();
   writeFileSync(file, config(filePort));
   const port = await freePort();

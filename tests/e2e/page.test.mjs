@@ -4,10 +4,9 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { browser, config, start, stop, status, open, shots } from "./lib/murmurd.mjs";
+import { browser, config, start, stop, status, open, shots, tempDir } from "./lib/murmurd.mjs";
 
 test("the page warms up to ready without a reload, and hides the token", async () => {
   const m = await start(config(["--start-delay", "1.5"]));
@@ -36,7 +35,7 @@ test("a killed engine shows up as a restart", async () => {
 });
 
 test("a failed engine explains itself and Restart recovers it", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "murmur-e2e-"));
+  const dir = tempDir("data-");
   const flagFile = join(dir, "crash");
   writeFileSync(flagFile, "");
   // Crashes two seconds after start (after it has said its first word and is ready: a crash
@@ -60,7 +59,7 @@ test("a failed engine explains itself and Restart recovers it", async () => {
 });
 
 test("settings are applied, persisted across a restart, and bad ones are marked", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "murmur-e2e-"));
+  const dataDir = tempDir("data-");
   const m = await start(config(), dataDir);
   const page = await open(m);
   await page.locator("#badge", { hasText: "Ready" }).waitFor({ timeout: 20000 });

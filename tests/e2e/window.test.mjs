@@ -5,11 +5,10 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, mkdtempSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { browser, config, start, stop, status, shots } from "./lib/murmurd.mjs";
+import { browser, config, start, stop, status, shots, tempDir } from "./lib/murmurd.mjs";
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const SCHEMES = ["light", "dark"];
@@ -47,7 +46,7 @@ async function checkState(m, name, ready, url) {
 const badge = (page, text, timeout = 20000) => page.locator("#badge", { hasText: text }).waitFor({ timeout });
 
 test("Murmur killed: the page says it is not running within 5 s, hides the figures, and recovers", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "murmur-e2e-"));
+  const dataDir = tempDir("data-");
   const m = await start(config([], "[supervisor]\nrestart_delay_ms = 200\n"), dataDir);
   const page = await tab(m);
   await badge(page, "Ready");
@@ -162,7 +161,7 @@ test("test speech: a refused text reads as an error", async () => {
 });
 
 test("a failure during warm-up: one sentence, the failed step marked, the raw output folded, one action that recovers", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "murmur-e2e-"));
+  const dir = tempDir("data-");
   // It fails its first start only: the card's action brings it up.
   const m = await start(config(["--exit-at-start", "--starts", join(dir, "starts"),
     "--say", "CUDA error: no device\nTraceback line\nRuntimeError: the model file is missing"],

@@ -4,11 +4,13 @@
 import { after } from "node:test";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync, mkdirSync } from "node:fs";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { tempDir } from "./temp.mjs";
+
+export { tempDir };
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const murmurd = process.env.MURMURD_BIN || join(root, "target/debug/murmurd");
@@ -34,7 +36,7 @@ export function config(flags = [], extra = "") {
 }
 
 /** Start murmurd on a free port (or `port`); resolves with its page URL (token in the fragment). */
-export function start(configText, dataDir = mkdtempSync(join(tmpdir(), "murmur-e2e-")), port = 0) {
+export function start(configText, dataDir = tempDir("data-"), port = 0) {
   writeFileSync(join(dataDir, "config.toml"), configText);
   const child = spawn(murmurd, ["--data-dir", dataDir, "--port", String(port)], { stdio: ["ignore", "pipe", "ignore"] });
   running.push(child);
