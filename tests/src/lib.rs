@@ -12,6 +12,7 @@ pub mod piper;
 pub mod supervised;
 pub mod timed;
 pub mod tools;
+pub mod wav;
 
 pub use client::{Client, Reply};
 pub use fake_upstream::FakeUpstream;

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use crate::hub::Hub;
 use crate::piper::PIPER;
-use crate::supervised::state;
+use crate::supervised::ready;
 use crate::tools::whisper_tiny_en;
 use crate::{Client, Murmurd, Reply};
 
@@ -38,12 +38,7 @@ impl Stage {
     /// A murmurd whose speech engine (Piper) is ready.
     pub async fn murmurd(&self, extra: &str) -> Murmurd {
         let murmurd = Murmurd::start(&self.config(extra));
-        let status = murmurd
-            .wait_for("piper ready", Duration::from_secs(180), |s| {
-                state(s) == "ready" || state(s) == "failed" || s["error"].is_object()
-            })
-            .await;
-        assert_eq!(state(&status), "ready", "{status:#}");
+        ready(&murmurd, Duration::from_secs(180)).await;
         murmurd
     }
 }
@@ -131,6 +126,12 @@ pub async fn transcription_stream(
     assert_eq!(response.status(), 200);
     response
 }
+
+/// What Piper is asked to say in the listening tests (about 15 s of speech).
+pub const PARAGRAPH: &str = "Murmur gives every program on this computer a private speech server. \
+    It speaks with a clear voice and now it listens as well. The weather today is calm and \
+    bright, with a gentle wind from the west. Please remember to water the garden before \
+    dinner.";
 
 /// Words, lower-cased, without punctuation; numbers as Piper reads them are left alone.
 pub fn words(text: &str) -> Vec<String> {

@@ -10,52 +10,7 @@ use murmur_tests::client::request;
 use murmur_tests::murmurd::kill;
 use murmur_tests::piper::{PIPER, ready_piper};
 use murmur_tests::supervised::{engine_pid, state};
-
-struct Wav {
-    rate: u32,
-    channels: u16,
-    bits: u16,
-    samples: Vec<i16>,
-}
-
-fn parse_wav(bytes: &[u8]) -> Wav {
-    assert_eq!(&bytes[..4], b"RIFF");
-    assert_eq!(&bytes[8..12], b"WAVE");
-    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
-    let u32_at =
-        |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
-    let mut at = 12;
-    let (mut rate, mut channels, mut bits, mut data) = (0, 0, 0, &bytes[0..0]);
-    while at + 8 <= bytes.len() {
-        let (id, size) = (&bytes[at..at + 4], u32_at(at + 4) as usize);
-        let body = &bytes[at + 8..(at + 8 + size).min(bytes.len())];
-        match id {
-            b"fmt " => {
-                channels = u16_at(at + 10);
-                rate = u32_at(at + 12);
-                bits = u16_at(at + 22);
-            }
-            b"data" => data = body,
-            _ => {}
-        }
-        at += 8 + size + size % 2;
-    }
-    let samples = data
-        .chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    Wav {
-        rate,
-        channels,
-        bits,
-        samples,
-    }
-}
-
-fn rms(samples: &[i16]) -> f64 {
-    let sum: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
-    (sum / samples.len().max(1) as f64).sqrt()
-}
+use murmur_tests::wav::{parse as parse_wav, rms};
 
 #[tokio::test]
 async fn piper_speaks_a_real_wav_and_streams_pcm() {
