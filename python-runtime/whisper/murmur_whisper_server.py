@@ -14,7 +14,7 @@ Murmur's job too. So the surface is small:
 GET  /health                 {"model", "multilingual", "languages"}
 POST /v1/murmur/transcribe   body: s16le mono PCM at 16 kHz (X-Audio-Sample-Rate: 16000)
                              query: task=transcribe|translate, language, prompt, temperature,
-                             words=1 (word timestamps)
+                             words=true (word timestamps)
                              answer: NDJSON, one line as soon as each is decided:
                                {"type": "info", "language", "language_probability", "duration"}
                                {"type": "segment", "id", "start", "end", "text", "words",
@@ -116,7 +116,7 @@ def options_from(query, engine):
         options["prompt"] = q["prompt"]
     if "temperature" in q:
         options["temperature"] = float(q["temperature"])
-    options["words"] = q.get("words") == "1"
+    options["words"] = q.get("words") == "true"
     return options
 
 

@@ -326,10 +326,5 @@ pub fn readiness_speech(settings: &Settings) -> bytes::Bytes {
 /// What an engine says before Murmur calls it ready.
 pub const READINESS_PHRASE: &str = "Ready.";
 
-/// Memory the configured engine is expected to need, in MB, when known.
-pub fn memory_estimate_mb(settings: &Settings) -> Option<u64> {
-    of(settings.engine.id).memory_estimate_mb(settings)
-}
-
 #[cfg(test)]
 mod tests;

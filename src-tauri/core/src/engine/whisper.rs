@@ -18,7 +18,8 @@ use super::{Engine, EngineSpec, Launch, Place, Preparation, PrepareError, bundle
 use crate::audio::EngineAudio;
 use crate::config::Settings;
 use crate::runtime::download::DownloadPolicy;
-use crate::runtime::fetch::{self, Cancel, Digest, FetchError};
+use crate::runtime::fetch::{self, Cancel, FetchError};
+use crate::runtime::hub::TreeEntry;
 
 pub struct Whisper;
 
@@ -125,14 +126,6 @@ pub fn model_dir(settings: &Settings, data_dir: &Path) -> PathBuf {
 
 /// Written into a Hub model's folder once every file is in place.
 const STAMP: &str = ".murmur-model.json";
-
-/// Whether the model `settings` names is on disk, whole.
-pub fn installed(settings: &Settings, data_dir: &Path) -> bool {
-    match source(&settings.transcription.model) {
-        ModelSource::Folder(dir) => is_model_folder(&dir),
-        ModelSource::Hub { repo } => hub_dir(data_dir, &repo).join(STAMP).is_file(),
-    }
-}
 
 fn is_model_folder(dir: &Path) -> bool {
     dir.join("model.bin").is_file() && dir.join("config.json").is_file()
@@ -246,25 +239,15 @@ struct RepoInfo {
     sha: String,
 }
 
-#[derive(Deserialize)]
-struct TreeEntry {
-    #[serde(rename = "type")]
-    kind: String,
-    path: String,
-    size: u64,
-    oid: String,
-    lfs: Option<Lfs>,
-}
-
-#[derive(Deserialize)]
-struct Lfs {
-    oid: String,
-}
+const OFFLINE_HINT: &str = "connect to the internet once, set [runtime] huggingface_url to a \
+     mirror, or point [transcription] model at a model folder";
 
 /// The Hub's listings are small; a larger answer is not the Hub.
 const MAX_LISTING: usize = 4 * 1024 * 1024;
 
-/// Fetch repository `repo` into `dest` (see the module docs), unless it is there.
+/// Fetch repository `repo` into `dest` (see the module docs), unless it is there. Unlike a
+/// voice (`voices::download`, all files or none), a model's finished files stay when a later
+/// one fails: a 3 GB model resumes where it stopped, and the stamp says when it is whole.
 pub async fn fetch_model(
     hub: &str,
     repo: &str,
@@ -276,11 +259,9 @@ pub async fn fetch_model(
         return Ok(());
     }
     let hub = hub.trim_end_matches('/');
-    let unreachable = |why: String| {
-        PrepareError {
+    let unreachable = |why: String| PrepareError {
         message: format!("the Whisper model {repo} could not be downloaded: {why}"),
-        hint: "connect to the internet once, set [runtime] huggingface_url to a mirror, or point [transcription] model at a model folder".into(),
-    }
+        hint: OFFLINE_HINT.into(),
     };
     progress.stage("model", format!("looking up the model {repo}"));
     let info = get_json::<RepoInfo>(&format!("{hub}/api/models/{repo}/revision/main"))
@@ -291,7 +272,7 @@ pub async fn fetch_model(
         .map_err(unreachable)?;
     let files: Vec<TreeEntry> = tree
         .into_iter()
-        .filter(|f| f.kind == "file" && wanted(&f.path))
+        .filter(|f| f.is_file() && wanted(&f.path))
         .collect();
     if !files.iter().any(|f| f.path == "model.bin") {
         return Err(PrepareError {
@@ -303,10 +284,7 @@ pub async fn fetch_model(
     let message = format!("downloading the Whisper model {repo}");
     let mut before = 0;
     for file in &files {
-        let digest = match &file.lfs {
-            Some(lfs) => Digest::Sha256(lfs.oid.clone()),
-            None => Digest::GitBlob(file.oid.clone()),
-        };
+        let digest = file.digest();
         let source = format!("{hub}/{repo}/resolve/{}/{}", info.sha, file.path);
         let report = |done: u64, _total: Option<u64>| {
             progress.bytes("model", &message, before + done.min(file.size), Some(total));

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use futures_util::StreamExt;
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, header};
 
 use super::ProxyState;
 use crate::api_error::ApiError;
@@ -57,7 +57,7 @@ async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Resp
     let activity = listener.activity();
     let max_secs = settings.max_audio_secs;
     let file = request.file.clone();
-    let decoded = tokio::task::spawn_blocking(move || decode::decode(&file, max_secs))
+    let decoded = tokio::task::spawn_blocking(move || decode::decode(file, max_secs))
         .await
         .map_err(|e| ApiError::bad_gateway("decode_failed", e.to_string()))?
         .map_err(decode_error)?;
@@ -99,11 +99,10 @@ async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Resp
         }
         other => other?,
     };
-    let seconds = decoded.seconds;
     if request.stream {
-        return Ok(sse(lines, activity, seconds));
+        return Ok(sse(lines, activity));
     }
-    let transcript = collect(lines, seconds).await?;
+    let transcript = collect(lines, decoded.seconds).await?;
     drop(activity);
     Ok(render(&transcript, &request))
 }
@@ -129,7 +128,7 @@ async fn collect(
     while let Some(line) = lines.next().await {
         match line.map_err(|e| ApiError::bad_gateway("engine_failed", e))? {
             EngineLine::Info { language, .. } => transcript.language = language,
-            EngineLine::Segment(segment) => transcript.segments.push(segment),
+            EngineLine::Segment(segment) => transcript.push(segment),
             EngineLine::Done => return Ok(transcript),
             EngineLine::Error { message } => {
                 return Err(ApiError::bad_gateway(
@@ -139,10 +138,7 @@ async fn collect(
             }
         }
     }
-    Err(ApiError::bad_gateway(
-        "engine_failed",
-        "the transcription engine stopped before it was done",
-    ))
+    Err(ApiError::bad_gateway("engine_failed", STOPPED_EARLY))
 }
 
 fn render(transcript: &Transcript, request: &TranscriptionRequest) -> Response {
@@ -158,6 +154,8 @@ fn render(transcript: &Transcript, request: &TranscriptionRequest) -> Response {
     response
 }
 
+const STOPPED_EARLY: &str = "the transcription engine stopped before it was done";
+
 /// The language the engine heard (or was told).
 pub const LANGUAGE_HEADER: &str = "x-murmur-language";
 
@@ -167,7 +165,6 @@ pub const LANGUAGE_HEADER: &str = "x-murmur-language";
 fn sse(
     lines: futures_util::stream::BoxStream<'static, Result<EngineLine, String>>,
     activity: crate::backend::Activity,
-    seconds: f64,
 ) -> Response {
     let events = futures_util::stream::unfold(
         Some((lines, Transcript::default(), activity)),
@@ -180,7 +177,7 @@ fn sse(
                         continue;
                     }
                     Some(Ok(EngineLine::Segment(segment))) => {
-                        let first = transcript.segments.is_empty();
+                        let first = transcript.text().is_empty();
                         let text = segment.text.trim().to_string();
                         transcript.segments.push(segment);
                         if text.is_empty() {
@@ -190,7 +187,6 @@ fn sse(
                         serde_json::json!({ "type": "transcript.text.delta", "delta": delta })
                     }
                     Some(Ok(EngineLine::Done)) => {
-                        transcript.duration = seconds;
                         let done = serde_json::json!({
                             "type": "transcript.text.done",
                             "text": transcript.text(),
@@ -199,26 +195,15 @@ fn sse(
                         return Some((Ok::<_, std::io::Error>(frame(&done)), None));
                     }
                     Some(Ok(EngineLine::Error { message })) | Some(Err(message)) => {
-                        let error = serde_json::json!({
-                            "type": "error",
-                            "error": { "message": message, "type": "server_error", "code": "engine_failed" },
-                        });
-                        return Some((Ok(frame(&error)), None));
+                        return Some((Ok(error_event(&message)), None));
                     }
-                    None => {
-                        let error = serde_json::json!({
-                            "type": "error",
-                            "error": { "message": "the transcription engine stopped before it was done", "type": "server_error", "code": "engine_failed" },
-                        });
-                        return Some((Ok(frame(&error)), None));
-                    }
+                    None => return Some((Ok(error_event(STOPPED_EARLY)), None)),
                 };
                 return Some((Ok(frame(&event)), Some((lines, transcript, activity))));
             }
         },
     );
     let mut response = Response::new(Body::from_stream(events));
-    *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -226,6 +211,14 @@ fn sse(
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// The event that ends a stream the engine could not finish.
+fn error_event(message: &str) -> bytes::Bytes {
+    frame(&serde_json::json!({
+        "type": "error",
+        "error": { "message": message, "type": "server_error", "code": "engine_failed" },
+    }))
 }
 
 fn frame(event: &serde_json::Value) -> bytes::Bytes {

@@ -23,6 +23,7 @@ pub mod assets;
 pub mod bundled;
 pub mod download;
 pub mod fetch;
+pub mod hub;
 mod progress;
 mod sync;
 pub mod uv;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use futures_util::stream::{BoxStream, StreamExt};
 use http_body_util::BodyExt;
 
@@ -14,51 +14,20 @@ use crate::backend::Upstream;
 use crate::engine::whisper::TRANSCRIBE_PATH;
 use crate::http_client::{HttpClient, describe};
 
-/// What the engine is asked besides the audio.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// What the engine is asked besides the audio (its query string).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Options {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub task: Option<Task>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
+    /// Word timestamps.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub words: bool,
-}
-
-impl Options {
-    fn query(&self) -> String {
-        let mut query = url_pairs(&[
-            ("task", self.task.map(Task::as_str).map(String::from)),
-            ("language", self.language.clone()),
-            ("prompt", self.prompt.clone()),
-            ("temperature", self.temperature.map(|t| t.to_string())),
-            ("words", self.words.then(|| "1".to_string())),
-        ]);
-        if !query.is_empty() {
-            query.insert(0, '?');
-        }
-        query
-    }
-}
-
-fn url_pairs(pairs: &[(&str, Option<String>)]) -> String {
-    pairs
-        .iter()
-        .filter_map(|(key, value)| value.as_ref().map(|v| format!("{key}={}", escape(v))))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// Percent-encode everything but unreserved characters.
-fn escape(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 /// A line longer than this is not the engine's.
@@ -73,11 +42,9 @@ pub async fn transcribe(
     options: &Options,
     timeout: Duration,
 ) -> Result<BoxStream<'static, Result<EngineLine, String>>, ApiError> {
-    let url = format!(
-        "{}{TRANSCRIBE_PATH}{}",
-        upstream.base_url(),
-        options.query()
-    );
+    let query = serde_urlencoded::to_string(options)
+        .map_err(|e| ApiError::bad_gateway("engine_request", e.to_string()))?;
+    let url = format!("{}{TRANSCRIBE_PATH}?{query}", upstream.base_url());
     let request = http::Request::post(&url)
         .header(http::header::CONTENT_TYPE, "audio/pcm")
         .header("x-audio-sample-rate", RATE.to_string())
@@ -136,7 +103,7 @@ async fn next_line(
             return Some((Err("the engine sent an overlong line".into()), None));
         }
         match body.next().await {
-            Some(Ok(chunk)) => buffer.extend_from_slice(chunk.chunk()),
+            Some(Ok(chunk)) => buffer.extend_from_slice(&chunk),
             Some(Err(e)) => {
                 return Some((
                     Err(format!("the engine's answer broke off: {}", describe(&e))),
@@ -150,5 +117,28 @@ async fn next_line(
                 return Some((parsed, None));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_a_query_string_with_only_what_is_set() {
+        let options = Options {
+            task: Some(Task::Translate),
+            prompt: Some("names: Ana & Bo".into()),
+            words: true,
+            ..Options::default()
+        };
+        assert_eq!(
+            serde_urlencoded::to_string(&options).expect("encodes"),
+            "task=translate&prompt=names%3A+Ana+%26+Bo&words=true"
+        );
+        assert_eq!(
+            serde_urlencoded::to_string(Options::default()).expect("encodes"),
+            ""
+        );
     }
 }

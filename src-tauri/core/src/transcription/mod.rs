@@ -2,8 +2,8 @@
 //!
 //! # Theory of operation
 //!
-//! Formats are Murmur's job in both directions. A client's upload ([`form`]) is decoded here,
-//! whatever its container ([`decode`]), to 16 kHz mono PCM; the transcription engine — its own
+//! Formats are Murmur's job in both directions. A client's upload ([`form`]) is recognised
+//! from its bytes ([`container`]) and decoded ([`decode`]) to 16 kHz mono PCM; the transcription engine — its own
 //! process under its own supervisor, beside the speech engine — gets only that PCM and the
 //! options, and answers with segments as it decides them (NDJSON, [`engine`]). Murmur writes
 //! them in the format the client asked for ([`transcript`]): `json`, `text`, `srt`, `vtt`,
@@ -11,6 +11,7 @@
 //!
 //! The proxy's handler (`proxy::listen`) ties these together; nothing here knows HTTP routing.
 
+pub mod container;
 pub mod decode;
 pub mod engine;
 pub mod form;

@@ -97,7 +97,8 @@ impl TextFormat {
 }
 
 /// Transcribe (in the spoken language) or translate (to English).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Task {
     Transcribe,
     Translate,
@@ -121,6 +122,20 @@ pub struct Transcript {
 }
 
 impl Transcript {
+    /// Add a segment, its times (and its words') kept within the audio: Whisper predicts
+    /// times in its own steps and may place an end past the last sample, which would put a
+    /// subtitle cue after the end of the file.
+    pub fn push(&mut self, mut segment: Segment) {
+        let within = |t: f64| t.clamp(0.0, self.duration);
+        segment.start = within(segment.start);
+        segment.end = within(segment.end).max(segment.start);
+        for word in &mut segment.words {
+            word.start = within(word.start);
+            word.end = within(word.end).max(word.start);
+        }
+        self.segments.push(segment);
+    }
+
     /// The segments' text joined, as OpenAI's `text` field has it.
     pub fn text(&self) -> String {
         self.segments
@@ -313,6 +328,17 @@ mod tests {
             t.render(TextFormat::Vtt, Task::Transcribe, false),
             "WEBVTT\n\n"
         );
+    }
+
+    #[test]
+    fn times_past_the_end_of_the_audio_are_brought_back_within_it() {
+        let mut t = Transcript {
+            duration: 13.4,
+            ..Transcript::default()
+        };
+        t.push(segment(0, 11.0, 14.0, " Last words."));
+        assert_eq!((t.segments[0].start, t.segments[0].end), (11.0, 13.4));
+        assert_eq!(t.segments[0].words[0].end, 13.4);
     }
 
     #[test]

@@ -3,8 +3,6 @@
 //! engine's Kokoro. The index is the Hub's listing of that folder, which gives every file's
 //! size and sha256 (its LFS object id); the grades are hexgrad's, from Kokoro's VOICES.md.
 
-use serde::Deserialize;
-
 use super::{Entry, Remote};
 use crate::runtime::fetch::Digest;
 
@@ -76,20 +74,6 @@ pub fn index_url(hub: &str) -> String {
     )
 }
 
-#[derive(Deserialize)]
-struct TreeEntry {
-    #[serde(rename = "type")]
-    kind: String,
-    path: String,
-    size: u64,
-    lfs: Option<Lfs>,
-}
-
-#[derive(Deserialize)]
-struct Lfs {
-    oid: String,
-}
-
 /// The voices the index lists (only those with a sha256 can be installed), or, without an
 /// index, every known voice with no size.
 pub fn parse(hub: &str, index: Option<&[u8]>) -> Result<Vec<(Entry, Vec<Remote>)>, String> {
@@ -99,10 +83,9 @@ pub fn parse(hub: &str, index: Option<&[u8]>) -> Result<Vec<(Entry, Vec<Remote>)
             .map(|(id, _)| (entry(id, None), Vec::new()))
             .collect());
     };
-    let listing: Vec<TreeEntry> =
-        serde_json::from_slice(index).map_err(|e| format!("not the Hub's file listing: {e}"))?;
+    let listing = crate::runtime::hub::parse_tree(index)?;
     let mut out = Vec::new();
-    for file in listing.into_iter().filter(|f| f.kind == "file") {
+    for file in listing.into_iter().filter(|f| f.is_file()) {
         let Some(id) = file
             .path
             .strip_prefix("voices/")
