@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args as ClapArgs;
 
-use crate::config::{self, EngineId, Overrides};
+use crate::config::{self, EngineId, Overrides, TranscriberId};
 use crate::paths::Paths;
 
 /// Murmur's flags; flatten into a binary's own `clap::Parser`.
@@ -25,6 +25,15 @@ pub struct Args {
     /// Engine: piper, kokoro, mlx-audio, custom or external [env: MURMUR_ENGINE]
     #[arg(long, value_name = "ID", value_parser = parse_engine)]
     pub engine: Option<EngineId>,
+    /// Transcription engine: whisper, mlx-audio, custom, external or off
+    /// [env: MURMUR_TRANSCRIPTION]
+    #[arg(long, value_name = "ID", value_parser = parse_transcriber)]
+    pub transcription: Option<TranscriberId>,
+}
+
+fn parse_transcriber(name: &str) -> Result<TranscriberId, String> {
+    TranscriberId::from_name(name)
+        .ok_or_else(|| format!("expected one of {}", config::transcriber_names()))
 }
 
 fn parse_engine(name: &str) -> Result<EngineId, String> {
@@ -57,6 +66,7 @@ impl Args {
         let flags = Overrides {
             port: self.port,
             engine: self.engine,
+            transcription: self.transcription,
         };
         Overrides::from_env().map(|env| env.overridden_by(flags))
     }

@@ -267,21 +267,30 @@ fn backend(
     }
 }
 
-/// The transcription engine's supervisor, unless transcription is off. It starts on the
-/// first transcription request, never at launch.
+/// The transcription engine's backend and, when Murmur runs it, its supervisor; nothing when
+/// transcription is off. A supervised engine starts on the first transcription request,
+/// never at launch.
 fn transcriber(
     settings: &Settings,
     data_dir: &std::path::Path,
     client: HttpClient,
-) -> Option<Supervisor> {
+) -> (Option<Arc<dyn Backend>>, Option<Supervisor>) {
+    use crate::config::TranscriberId;
     match settings.transcription.engine {
-        crate::config::TranscriberId::Off => None,
-        crate::config::TranscriberId::Whisper => Some(Supervisor::spawn(
-            crate::engine::Capability::Transcription,
-            settings.clone(),
-            data_dir,
-            client,
-        )),
+        TranscriberId::Off => (None, None),
+        TranscriberId::External => (
+            Some(Arc::new(External::transcription(settings, client))),
+            None,
+        ),
+        TranscriberId::Whisper | TranscriberId::MlxAudio | TranscriberId::Custom => {
+            let supervisor = Supervisor::spawn(
+                crate::engine::Capability::Transcription,
+                settings.clone(),
+                data_dir,
+                client,
+            );
+            (Some(Arc::new(supervisor.clone())), Some(supervisor))
+        }
     }
 }
 
@@ -346,13 +355,8 @@ impl Bound {
             })
             .ok();
         let live = crate::config::LiveSettings::new(settings.clone());
-        let transcriber = transcriber(settings, data_dir, client.clone());
-        let proxy = ProxyState::new(
-            live.clone(),
-            backend.clone(),
-            transcriber.clone().map(|s| Arc::new(s) as Arc<dyn Backend>),
-            client,
-        );
+        let (hearing, transcriber) = transcriber(settings, data_dir, client.clone());
+        let proxy = ProxyState::new(live.clone(), backend.clone(), hearing.clone(), client);
         let policy = Arc::new(Policy::new(&settings.proxy, addr.port()));
         let control = Control::new(crate::control::Parts {
             token,
@@ -361,12 +365,14 @@ impl Bound {
             api_url: format!("http://{addr}/v1"),
             backend,
             supervisor,
+            listener: hearing,
             transcriber,
             live,
             metrics: proxy.metrics(),
             speaker: Arc::new(ProxySpeaker(proxy.clone())),
             policy: policy.clone(),
             catalog: crate::catalog::Catalog::new(data_dir, proxy.voices_changed()),
+            data_dir: data_dir.to_path_buf(),
         });
         let app = app(proxy, control.clone(), policy, &settings.proxy);
         Ok(Self {

@@ -1,5 +1,6 @@
-//! `[engine] id = "external"`: a server Murmur does not manage. Readiness is a probe of
-//! `probe_path`; a refused connection later makes the next request probe again.
+//! `[engine] id = "external"` and `[transcription] engine = "external"`: a server Murmur
+//! does not manage. Readiness is a probe of `probe_path`; a refused connection later makes
+//! the next request probe again.
 
 use std::time::Duration;
 
@@ -17,11 +18,31 @@ pub struct External {
     timeout: Duration,
     client: HttpClient,
     flight: SingleFlight,
+    /// The section it is configured in, for hints: `engine` or `transcription`.
+    section: &'static str,
 }
 
 impl External {
+    /// The speech server at `[engine] url`.
     pub fn new(settings: &Settings, client: HttpClient) -> Self {
         let url = settings.engine.url.clone().unwrap_or_default();
+        Self::at(&url, &settings.engine.probe_path, "engine", settings, client)
+    }
+
+    /// The transcription server at `[transcription] url`.
+    pub fn transcription(settings: &Settings, client: HttpClient) -> Self {
+        let t = &settings.transcription;
+        let url = t.url.clone().unwrap_or_default();
+        Self::at(&url, &t.probe_path, "transcription", settings, client)
+    }
+
+    fn at(
+        url: &str,
+        probe_path: &str,
+        section: &'static str,
+        settings: &Settings,
+        client: HttpClient,
+    ) -> Self {
         let url = url.trim_end_matches('/').to_string();
         // Validation guarantees an http URL with a host; keep a None rather than panic if not.
         let upstream = url
@@ -30,12 +51,13 @@ impl External {
             .and_then(|uri| uri.authority().cloned())
             .map(Upstream::new);
         Self {
-            probe_url: format!("{url}{}", settings.engine.probe_path),
+            probe_url: format!("{url}{probe_path}"),
             url,
             upstream,
             timeout: Duration::from_secs(settings.supervisor.health_timeout_secs),
             client,
             flight: SingleFlight::default(),
+            section,
         }
     }
 }
@@ -49,17 +71,18 @@ impl Backend for External {
             ));
             return async move { Err(err) }.boxed();
         };
-        let (client, probe_url, url, timeout) = (
+        let (client, probe_url, url, timeout, section) = (
             self.client.clone(),
             self.probe_url.clone(),
             self.url.clone(),
             self.timeout,
+            self.section,
         );
         self.flight
             .run(move || {
                 async move {
                     tracing::info!(%probe_url, "probing the external engine");
-                    let hint = format!("start the server at {url}, or change [engine] url");
+                    let hint = format!("start the server at {url}, or change [{section}] url");
                     match http_client::probe(&client, &probe_url, timeout).await {
                         Probe::Ok => Ok(upstream),
                         Probe::Status(status) => Err(NotReady::new(format!(

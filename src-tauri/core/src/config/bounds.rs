@@ -208,10 +208,18 @@ pub(super) fn check_lengths(settings: &Settings, errors: &mut Vec<FieldError>) {
     text("engine.voice", engine.voice.as_deref(), NAME);
     text("engine.lang_code", Some(&engine.lang_code), 16);
     text("engine.url", engine.url.as_deref(), URL);
+    let transcription = &settings.transcription;
+    text("transcription.model", transcription.model.as_deref(), PATH);
+    text("transcription.url", transcription.url.as_deref(), URL);
     text(
-        "transcription.model",
-        Some(&settings.transcription.model),
-        PATH,
+        "transcription.probe_path",
+        Some(&transcription.probe_path),
+        URL,
+    );
+    text(
+        "transcription.custom.probe_path",
+        Some(&transcription.custom.probe_path),
+        URL,
     );
     text("engine.probe_path", Some(&engine.probe_path), URL);
     text(

@@ -4,13 +4,14 @@ use std::ops::Range;
 use std::path::Path;
 
 use super::validate::{FieldError, check};
-use super::{ConfigError, EngineId, Settings, env};
+use super::{ConfigError, EngineId, Settings, TranscriberId, env};
 
 /// Values that override the config file: from the environment and from flags.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overrides {
     pub port: Option<u16>,
     pub engine: Option<EngineId>,
+    pub transcription: Option<TranscriberId>,
 }
 
 impl Overrides {
@@ -37,7 +38,21 @@ impl Overrides {
             }
             None => None,
         };
-        Ok(Self { port, engine })
+        let transcription = match var(env::TRANSCRIPTION) {
+            Some(value) => Some(TranscriberId::from_name(value.trim()).ok_or_else(|| {
+                ConfigError::Env {
+                    var: env::TRANSCRIPTION,
+                    value: value.clone(),
+                    message: format!("expected one of {}", transcriber_names()),
+                }
+            })?),
+            None => None,
+        };
+        Ok(Self {
+            port,
+            engine,
+            transcription,
+        })
     }
 
     /// Read the process environment.
@@ -50,6 +65,7 @@ impl Overrides {
         Self {
             port: higher.port.or(self.port),
             engine: higher.engine.or(self.engine),
+            transcription: higher.transcription.or(self.transcription),
         }
     }
 
@@ -61,12 +77,24 @@ impl Overrides {
         if let Some(engine) = self.engine {
             settings.engine.id = engine;
         }
+        if let Some(transcription) = self.transcription {
+            settings.transcription.engine = transcription;
+        }
     }
 }
 
 /// Names accepted for an engine id, for error messages.
 pub(super) fn engine_names() -> String {
     EngineId::ALL
+        .iter()
+        .map(|id| id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Names accepted for a transcription engine, for error messages.
+pub fn transcriber_names() -> String {
+    TranscriberId::ALL
         .iter()
         .map(|id| id.as_str())
         .collect::<Vec<_>>()
@@ -265,6 +293,7 @@ mod tests {
         let flags = Overrides {
             port: Some(3000),
             engine: None,
+            transcription: None,
         };
 
         let file_only = load(&file, &Overrides::default()).expect("loads");
@@ -286,6 +315,36 @@ mod tests {
         }
         .overridden_by(flags);
         assert_eq!(load(&file, &both).expect("loads").proxy.port, 3000);
+    }
+
+    #[test]
+    fn the_transcription_engine_comes_from_env_and_flags_and_is_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "[transcription]
+engine = \"off\"\n").expect("write");
+        let env = Overrides::from_env_with(|name| {
+            (name == "MURMUR_TRANSCRIPTION").then(|| "external".to_string())
+        })
+        .expect("env parses");
+        let err = load(&file, &env).expect_err("external needs a url");
+        assert_eq!(err.key(), Some("transcription.url"));
+        let flags = Overrides {
+            transcription: Some(TranscriberId::Whisper),
+            ..Overrides::default()
+        };
+        let settings = load(&file, &env.overridden_by(flags)).expect("loads");
+        assert_eq!(settings.transcription.engine, TranscriberId::Whisper);
+        assert_eq!(
+            settings.transcription.effective_model().as_deref(),
+            Some("base")
+        );
+        let bad = Overrides::from_env_with(|name| {
+            (name == "MURMUR_TRANSCRIPTION").then(|| "wisper".to_string())
+        })
+        .expect_err("no such engine");
+        assert!(bad.to_string().contains("MURMUR_TRANSCRIPTION"), "{bad}");
+        assert!(bad.to_string().contains("mlx-audio"), "{bad}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use bounds::numbers;
 pub use error::ConfigError;
 pub use live::LiveSettings;
-pub use load::{Overrides, load, load_file, parse};
+pub use load::{Overrides, load, load_file, parse, transcriber_names};
 pub use save::save;
 pub use transcription::{TranscriberId, TranscriptionSettings};
 pub(crate) use validate::parse_host as validate_host;
@@ -33,6 +33,7 @@ pub mod env {
     pub const DATA_DIR: &str = "MURMUR_DATA_DIR";
     pub const PORT: &str = "MURMUR_PORT";
     pub const ENGINE: &str = "MURMUR_ENGINE";
+    pub const TRANSCRIPTION: &str = "MURMUR_TRANSCRIPTION";
     pub const LOG: &str = "MURMUR_LOG";
 }
 

@@ -194,12 +194,49 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
 
 /// `localhost` or an IP address, with or without brackets.
 fn check_transcription(t: &super::TranscriptionSettings, errors: &mut Vec<FieldError>) {
-    if t.model.trim().is_empty() {
+    use super::TranscriberId;
+    if t.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
         fail(
             errors,
             "transcription.model",
-            "name a model (tiny.en, base, small, large-v3-turbo, …), a Hub repository or a folder",
+            "name a model (tiny.en, base, small, large-v3-turbo, …), a Hub repository or a folder; remove the key for the engine's own",
         );
+    }
+    match (&t.url, t.engine) {
+        (Some(url), _) if !is_http_base(url) => fail(
+            errors,
+            "transcription.url",
+            format!(
+                "{url:?} is not an http:// URL with a host and port, like http://127.0.0.1:8000"
+            ),
+        ),
+        (None, TranscriberId::External) => fail(
+            errors,
+            "transcription.url",
+            "the external engine needs the server's URL, e.g. url = \"http://127.0.0.1:8000\"",
+        ),
+        _ => {}
+    }
+    if !t.probe_path.starts_with('/') {
+        fail(errors, "transcription.probe_path", "must start with /");
+    }
+    let custom = &t.custom;
+    if t.engine == TranscriberId::Custom && custom.command.is_empty() {
+        fail(
+            errors,
+            "transcription.custom.command",
+            "the custom engine needs a command, e.g. [\"my-server\", \"--port\", \"{port}\"]",
+        );
+    }
+    if custom.command.iter().any(|a| a.contains("{python}")) && custom.python_project.is_none() {
+        fail(
+            errors,
+            "transcription.custom.python_project",
+            "the command uses {python}: set python_project to the folder with pyproject.toml and uv.lock",
+        );
+    }
+    if !custom.probe_path.starts_with('/') {
+        fail(errors, "transcription.custom.probe_path", "must start with /");
     }
     if let Some(language) = &t.language
         && !(2..=3).contains(&language.len())

@@ -25,6 +25,14 @@ pub fn router(control: Control) -> Router {
         .route("/murmur/api/status", get(status))
         .route("/murmur/api/about", get(about))
         .route("/murmur/api/engine/{action}", post(engine))
+        .route(
+            "/murmur/api/transcription/{action}",
+            post(transcription_engine),
+        )
+        .route(
+            "/murmur/api/transcription-models",
+            get(transcription_models),
+        )
         .route("/murmur/api/settings", get(settings).put(save))
         .route("/murmur/api/settings/defaults", get(defaults))
         .route("/murmur/api/logs", get(logs))
@@ -89,6 +97,21 @@ async fn engine(
 ) -> Result<Json<Status>, ApiError> {
     let action: EngineAction = action.parse()?;
     control.engine(action).await.map(Json)
+}
+
+/// `POST /murmur/api/transcription/{start|stop|restart}`: the transcription engine.
+async fn transcription_engine(
+    State(control): State<Control>,
+    Path(action): Path<String>,
+) -> Result<Json<Status>, ApiError> {
+    let action: EngineAction = action.parse()?;
+    control.transcription_engine(action).await.map(Json)
+}
+
+/// `GET /murmur/api/transcription-models`: the models the transcription engine can use, with
+/// size, languages and whether each is installed.
+async fn transcription_models(State(control): State<Control>) -> Response {
+    Json(control.transcription_models()).into_response()
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -53,7 +53,9 @@ pub struct Parts {
     pub backend: Arc<dyn Backend>,
     /// The engine supervisor, when Murmur runs the engine (`None` for an external server).
     pub supervisor: Option<Supervisor>,
-    /// The transcription engine's supervisor (`None` when transcription is off).
+    /// The proxy's view of the transcription engine (`None` when transcription is off).
+    pub listener: Option<Arc<dyn Backend>>,
+    /// The transcription engine's supervisor, when Murmur runs it.
     pub transcriber: Option<Supervisor>,
     /// The effective settings, which a save or a reload replaces.
     pub live: LiveSettings,
@@ -63,6 +65,20 @@ pub struct Parts {
     pub policy: Arc<Policy>,
     /// The voices each engine can install.
     pub catalog: crate::catalog::Catalog,
+    /// Murmur's data folder (where models are installed).
+    pub data_dir: PathBuf,
+}
+
+/// `GET /murmur/api/transcription-models`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TranscriptionModels {
+    /// The transcription engine (`whisper`, `mlx-audio`, …, `off`).
+    pub engine: &'static str,
+    /// The model requests are transcribed with.
+    pub model: Option<String>,
+    /// The language requests that name none are read in (`None`: detected).
+    pub language: Option<String>,
+    pub models: Vec<crate::engine::whisper::Listed>,
 }
 
 /// A handle to a running Murmur's controls. Cheap to clone.
@@ -150,28 +166,21 @@ impl Control {
 
     /// Both engines' status now: speech at the top level, transcription inside.
     pub fn status(&self) -> Status {
-        let mut status = self.speech_status();
-        status.transcription = self
-            .0
-            .transcriber
-            .as_ref()
-            .map(|t| Box::new(t.status().borrow().clone()));
+        let settings = self.0.live.get();
+        let mut status = observed(
+            self.0.supervisor.as_ref(),
+            self.0.backend.as_ref(),
+            crate::engine::spec(settings.engine.id),
+        );
+        status.transcription = self.0.listener.as_ref().map(|listener| {
+            let spec = crate::engine::transcriber(settings.transcription.engine).spec();
+            Box::new(observed(
+                self.0.transcriber.as_ref(),
+                listener.as_ref(),
+                spec,
+            ))
+        });
         status
-    }
-
-    fn speech_status(&self) -> Status {
-        match &self.0.supervisor {
-            Some(supervisor) => supervisor.status().borrow().clone(),
-            None => {
-                // An engine Murmur does not run: all it knows is whether it answered.
-                let spec = crate::engine::spec(self.0.live.get().engine.id);
-                let mut status = Status::stopped(spec.id, spec.display_name, 0);
-                if self.0.backend.is_ready() {
-                    status.state = EngineState::Ready;
-                }
-                status
-            }
-        }
     }
 
     /// Each change of the status, when Murmur runs the engine (an external one has none).
@@ -193,14 +202,52 @@ impl Control {
                 "Murmur does not run this engine ([engine] id = \"external\"), so it cannot start or stop it",
             ));
         };
-        match action {
-            EngineAction::Start => {
-                let _ = supervisor.start().await;
-            }
-            EngineAction::Stop => supervisor.stop().await,
-            EngineAction::Restart => supervisor.restart().await,
-        }
+        act(supervisor, action).await;
         Ok(self.status())
+    }
+
+    /// The same for the transcription engine.
+    pub async fn transcription_engine(&self, action: EngineAction) -> Result<Status, ApiError> {
+        let Some(supervisor) = &self.0.transcriber else {
+            let why = match self.0.listener {
+                Some(_) => "Murmur does not run this transcription engine ([transcription] engine = \"external\"), so it cannot start or stop it",
+                None => "transcription is off ([transcription] engine = \"off\")",
+            };
+            return Err(ApiError::conflict("not_managed", why));
+        };
+        act(supervisor, action).await;
+        Ok(self.status())
+    }
+
+    /// What the transcription engine can use: Whisper's catalog with what is installed, or
+    /// for another engine the model it is configured with.
+    pub fn transcription_models(&self) -> TranscriptionModels {
+        use crate::config::TranscriberId;
+        let settings = self.0.live.get();
+        let t = &settings.transcription;
+        let models = match t.engine {
+            TranscriberId::Whisper => crate::engine::whisper::listing(&settings, &self.0.data_dir),
+            TranscriberId::Off => Vec::new(),
+            _ => t
+                .effective_model()
+                .map(|name| crate::engine::whisper::Listed {
+                    source: name.clone(),
+                    english_only: name.ends_with(".en"),
+                    languages: crate::engine::whisper::LANGUAGES.to_vec(),
+                    name,
+                    size_bytes: None,
+                    installed: false,
+                    configured: true,
+                })
+                .into_iter()
+                .collect(),
+        };
+        TranscriptionModels {
+            engine: t.engine.as_str(),
+            model: t.effective_model(),
+            language: t.language.clone(),
+            models,
+        }
     }
 
     /// The last `n` lines of engine output (at most 200 are kept).
@@ -316,5 +363,33 @@ fn catalog_error(e: crate::catalog::CatalogError) -> ApiError {
         CatalogError::NotFound(message) => ApiError::not_found(message),
         CatalogError::Conflict(message) => ApiError::conflict("voice_busy", message),
         CatalogError::Unavailable(message) => ApiError::bad_gateway("catalog_unavailable", message),
+    }
+}
+
+async fn act(supervisor: &Supervisor, action: EngineAction) {
+    match action {
+        EngineAction::Start => {
+            let _ = supervisor.start().await;
+        }
+        EngineAction::Stop => supervisor.stop().await,
+        EngineAction::Restart => supervisor.restart().await,
+    }
+}
+
+/// An engine's status: its supervisor's, or for one Murmur does not run, whether it answered.
+fn observed(
+    supervisor: Option<&Supervisor>,
+    backend: &dyn Backend,
+    spec: crate::engine::EngineSpec,
+) -> Status {
+    match supervisor {
+        Some(supervisor) => supervisor.status().borrow().clone(),
+        None => {
+            let mut status = Status::stopped(spec.id, spec.display_name, 0);
+            if backend.is_ready() {
+                status.state = EngineState::Ready;
+            }
+            status
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! `[engine] id = "custom"`: a server command the user gives (`[engine.custom]`), optionally
-//! in a uv project of theirs that Murmur provisions like its own.
+//! `[engine] id = "custom"` and `[transcription] engine = "custom"`: a server command the
+//! user gives (`[engine.custom]`, `[transcription.custom]`), optionally in a uv project of
+//! theirs that Murmur provisions like its own.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -7,9 +8,29 @@ use std::path::PathBuf;
 use super::bundled::python_path;
 use super::{Engine, EngineSpec, Launch, Place};
 use crate::audio::EngineAudio;
-use crate::config::{CustomAudio, EngineId, Settings};
+use crate::config::{CustomAudio, CustomEngine, EngineId, Settings};
 
-pub struct Custom;
+/// A custom server, for the capability whose section `section` reads.
+pub struct Custom {
+    section: fn(&Settings) -> &CustomEngine,
+    /// Its Python runtime's name (each capability's project gets its own).
+    runtime: &'static str,
+    spawn_hint: &'static str,
+}
+
+/// `[engine.custom]`.
+pub static SPEECH: Custom = Custom {
+    section: |s| &s.engine.custom,
+    runtime: "custom",
+    spawn_hint: "check [engine.custom] command: the program must exist and be executable",
+};
+
+/// `[transcription.custom]`: a server that answers OpenAI's `/v1/audio/transcriptions`.
+pub static TRANSCRIPTION: Custom = Custom {
+    section: |s| &s.transcription.custom,
+    runtime: "custom-transcription",
+    spawn_hint: "check [transcription.custom] command: the program must exist and be executable",
+};
 
 impl Engine for Custom {
     fn spec(&self) -> EngineSpec {
@@ -23,28 +44,27 @@ impl Engine for Custom {
 
     /// What `[engine.custom] audio` says its responses hold.
     fn audio(&self, settings: &Settings) -> EngineAudio {
-        match settings.engine.custom.audio {
+        let custom = (self.section)(settings);
+        match custom.audio {
             CustomAudio::Encoded => EngineAudio::Encoded,
             CustomAudio::Wav => EngineAudio::Wav,
             CustomAudio::Pcm => EngineAudio::Pcm {
-                rate: settings.engine.custom.sample_rate,
+                rate: custom.sample_rate,
             },
         }
     }
 
     fn python_project(&self, settings: &Settings) -> Option<(PathBuf, String)> {
-        settings
-            .engine
-            .custom
+        (self.section)(settings)
             .python_project
             .clone()
-            .map(|dir| (dir, "custom".to_string()))
+            .map(|dir| (dir, self.runtime.to_string()))
     }
 
     /// `{host}`, `{port}`, `{data_dir}` and (with a project) `{python}` are filled in; a
     /// `{python} -m module …` command runs under the launcher, so it exits with Murmur.
     fn launch(&self, settings: &Settings, place: &Place<'_>) -> Option<Launch> {
-        let custom = &settings.engine.custom;
+        let custom = (self.section)(settings);
         let runtime = place.runtime;
         let python = runtime.map(|r| r.python.to_string_lossy().into_owned());
         let fill = |arg: &str| {
@@ -87,6 +107,6 @@ impl Engine for Custom {
     }
 
     fn spawn_hint(&self) -> &'static str {
-        "check [engine.custom] command: the program must exist and be executable"
+        self.spawn_hint
     }
 }

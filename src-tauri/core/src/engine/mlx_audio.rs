@@ -12,7 +12,7 @@ use super::{
     Engine, EngineSpec, Launch, Place, Preparation, PrepareError, bundled_launch, bundled_project,
 };
 use crate::audio::EngineAudio;
-use crate::config::{EngineId, Settings};
+use crate::config::{EngineId, Settings, TranscriberId};
 
 pub struct MlxAudio;
 
@@ -53,24 +53,7 @@ impl Engine for MlxAudio {
     }
 
     fn launch(&self, settings: &Settings, place: &Place<'_>) -> Option<Launch> {
-        let runtime = place.runtime?;
-        let (project, _) = self.python_project(settings)?;
-        let logs = place.data_dir.join("logs").to_string_lossy().into_owned();
-        let args = [
-            "mlx_audio.server",
-            "--host",
-            place.host,
-            "--port",
-            &place.port.to_string(),
-            "--log-dir",
-            &logs,
-        ]
-        .map(String::from)
-        .to_vec();
-        let mut launch = bundled_launch(runtime, &project, args);
-        super::add_assets(&mut launch, &project, place.data_dir);
-        launch.env.extend(hub_env(settings, true));
-        Some(launch)
+        server_launch(settings, place)
     }
 
     fn memory_estimate_mb(&self, settings: &Settings) -> Option<u64> {
@@ -108,7 +91,104 @@ impl Engine for MlxAudio {
             super::model::fetch(
                 &p.runtime.python,
                 &python_path,
-                &hub_env(p.settings, false),
+                &hub_env(&p.settings.runtime.huggingface_url, false),
+                &model,
+                p.progress,
+                p.log,
+            )
+            .await
+            .map_err(PrepareError::from)
+        })
+    }
+}
+
+/// `mlx_audio.server` on `place`, its Hub offline (every model is fetched in warm-up).
+fn server_launch(settings: &Settings, place: &Place<'_>) -> Option<Launch> {
+    let runtime = place.runtime?;
+    let (project, _) = bundled_project("mlx-audio");
+    let logs = place.data_dir.join("logs").to_string_lossy().into_owned();
+    let args = [
+        "mlx_audio.server",
+        "--host",
+        place.host,
+        "--port",
+        &place.port.to_string(),
+        "--log-dir",
+        &logs,
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut launch = bundled_launch(runtime, &project, args);
+    super::add_assets(&mut launch, &project, place.data_dir);
+    launch.env.extend(hub_env(&settings.runtime.huggingface_url, true));
+    Some(launch)
+}
+
+/// `[transcription] engine = "mlx-audio"`: `mlx_audio.server` with a Whisper model
+/// (`mlx-community/whisper-large-v3-turbo` unless `[transcription] model` names another), a
+/// process of its own even when speech is MLX Audio too: each unloads after its own idle
+/// time, and a crash in one leaves the other speaking or listening. It is sent 16 kHz WAV
+/// and asked for `verbose_json` (its own default, NDJSON, is no OpenAI client's).
+pub struct MlxTranscription;
+
+impl Engine for MlxTranscription {
+    fn spec(&self) -> EngineSpec {
+        EngineSpec {
+            id: EngineId::MlxAudio.as_str(),
+            display_name: "MLX Audio",
+            default_model: TranscriberId::MlxAudio.default_model(),
+            default_voice: None,
+        }
+    }
+
+    fn audio(&self, _settings: &Settings) -> EngineAudio {
+        EngineAudio::Encoded
+    }
+
+    fn speaks(&self) -> bool {
+        false
+    }
+
+    fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
+        Some(bundled_project("mlx-audio"))
+    }
+
+    fn launch(&self, settings: &Settings, place: &Place<'_>) -> Option<Launch> {
+        server_launch(settings, place)
+    }
+
+    /// What it needs besides what the server is asked: its transcription route and the probe.
+    fn served_paths(&self) -> Option<&'static [&'static str]> {
+        Some(&["/v1/audio/transcriptions", "/v1/models"])
+    }
+
+    /// Whisper weights in bf16 plus MLX itself: large-v3-turbo ~1.6 GB, the small ones less.
+    fn memory_estimate_mb(&self, settings: &Settings) -> Option<u64> {
+        let model = settings
+            .transcription
+            .effective_model()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        Some(if model.contains("tiny") || model.contains("base") {
+            400
+        } else if model.contains("small") {
+            900
+        } else if model.contains("turbo") || model.contains("distil") {
+            1800
+        } else {
+            3500
+        })
+    }
+
+    /// The model into the Hugging Face cache, with byte progress.
+    fn prepare<'a>(&self, p: Preparation<'a>) -> BoxFuture<'a, Result<(), PrepareError>> {
+        Box::pin(async move {
+            let model = p.settings.transcription.effective_model().unwrap_or_default();
+            let python_path = format!("{}:{}", p.runtime.dir.display(), p.project.display());
+            super::model::fetch(
+                &p.runtime.python,
+                &python_path,
+                &hub_env(&p.settings.runtime.huggingface_url, false),
                 &model,
                 p.progress,
                 p.log,
@@ -122,11 +202,8 @@ impl Engine for MlxAudio {
 /// The Hub the model comes from (`[runtime] huggingface_url`); `offline` once it is cached:
 /// the server then loads it without a network call, and a voice missing from it is an error
 /// rather than a download in the middle of a request.
-fn hub_env(settings: &Settings, offline: bool) -> Vec<(String, String)> {
-    let mut env = vec![(
-        "HF_ENDPOINT".to_string(),
-        settings.runtime.huggingface_url.clone(),
-    )];
+fn hub_env(huggingface_url: &str, offline: bool) -> Vec<(String, String)> {
+    let mut env = vec![("HF_ENDPOINT".to_string(), huggingface_url.to_string())];
     if offline {
         env.push(("HF_HUB_OFFLINE".into(), "1".into()));
     }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use futures_util::future::BoxFuture;
 
 use crate::audio::EngineAudio;
-use crate::config::{EngineId, Settings};
+use crate::config::{EngineId, Settings, TranscriberId};
 use crate::runtime::{Progress, Runtime};
 use bundled::{add_assets, bundled_launch, bundled_project};
 
@@ -141,10 +141,27 @@ pub trait Engine: Sync {
         Box::pin(std::future::ready(Ok(())))
     }
 
+    /// How it is asked to transcribe, when it listens.
+    fn transcribes_with(&self) -> Transcribes {
+        Transcribes::OpenAi
+    }
+
     /// What to check when its process cannot be started.
     fn spawn_hint(&self) -> &'static str {
         "Murmur's Python environment may be damaged: restart the engine to check it again"
     }
+}
+
+/// How a transcription engine is asked: either way it is sent 16 kHz mono audio that Murmur
+/// decoded, whatever the client uploaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transcribes {
+    /// Murmur's own route ([`whisper::TRANSCRIBE_PATH`]): s16le PCM in, NDJSON segments out
+    /// as they are decided.
+    MurmurPcm,
+    /// OpenAI's `/v1/audio/transcriptions` (or `/translations`): a WAV file in,
+    /// `verbose_json` out, all at once.
+    OpenAi,
 }
 
 /// Which of Murmur's two engines: the one that speaks or the one that listens. Each runs
@@ -161,7 +178,7 @@ impl Capability {
     pub fn engine(self, settings: &Settings) -> &'static dyn Engine {
         match self {
             Self::Speech => of(settings.engine.id),
-            Self::Transcription => &whisper::Whisper,
+            Self::Transcription => transcriber(settings.transcription.engine),
         }
     }
 
@@ -185,7 +202,7 @@ impl Capability {
     pub fn model(self, settings: &Settings) -> Option<String> {
         match self {
             Self::Speech => effective_model(settings),
-            Self::Transcription => Some(settings.transcription.model.clone()),
+            Self::Transcription => settings.transcription.effective_model(),
         }
     }
 
@@ -224,7 +241,7 @@ impl Capability {
 
     /// The speech asked of the engine before it is called ready, when it is asked for one.
     pub fn first_words(self, settings: &Settings) -> Option<bytes::Bytes> {
-        let speaks = self.engine(settings).speaks();
+        let speaks = self == Self::Speech && self.engine(settings).speaks();
         (speaks && settings.supervisor.speech_check).then(|| readiness_speech(settings))
     }
 }
@@ -235,8 +252,18 @@ pub fn of(id: EngineId) -> &'static dyn Engine {
         EngineId::Piper => &piper::Piper,
         EngineId::MlxAudio => &mlx_audio::MlxAudio,
         EngineId::Kokoro => &kokoro::Kokoro,
-        EngineId::Custom => &custom::Custom,
+        EngineId::Custom => &custom::SPEECH,
         EngineId::External => &external::External,
+    }
+}
+
+/// The transcription engine `id` names (`off` has none; its Whisper stands in, never run).
+pub fn transcriber(id: TranscriberId) -> &'static dyn Engine {
+    match id {
+        TranscriberId::Whisper | TranscriberId::Off => &whisper::Whisper,
+        TranscriberId::MlxAudio => &mlx_audio::MlxTranscription,
+        TranscriberId::Custom => &custom::TRANSCRIPTION,
+        TranscriberId::External => &external::External,
     }
 }
 

@@ -118,10 +118,123 @@ pub fn hub_dir(data_dir: &Path, repo: &str) -> PathBuf {
 
 /// The folder the engine loads for `settings`.
 pub fn model_dir(settings: &Settings, data_dir: &Path) -> PathBuf {
-    match source(&settings.transcription.model) {
+    match source(&configured_model(settings)) {
         ModelSource::Folder(dir) => dir,
         ModelSource::Hub { repo } => hub_dir(data_dir, &repo),
     }
+}
+
+/// The model `settings` name (`base` when none is named).
+fn configured_model(settings: &Settings) -> String {
+    settings
+        .transcription
+        .model
+        .as_deref()
+        .map_or("base", str::trim)
+        .to_string()
+}
+
+/// Every language multilingual Whisper models know (their tokenizer's codes; `yue` since
+/// large-v3). English-only models (`.en`, distil-large-v3) know `en` alone.
+pub const LANGUAGES: [&str; 100] = [
+    "en", "zh", "de", "es", "ru", "ko", "fr", "ja", "pt", "tr", "pl", "ca", "nl", "ar", "sv",
+    "it", "id", "hi", "fi", "vi", "he", "uk", "el", "ms", "cs", "ro", "da", "hu", "ta", "no",
+    "th", "ur", "hr", "bg", "lt", "la", "mi", "ml", "cy", "sk", "te", "fa", "lv", "bn", "sr",
+    "az", "sl", "kn", "et", "mk", "br", "eu", "is", "hy", "ne", "mn", "bs", "kk", "sq", "sw",
+    "gl", "mr", "pa", "si", "km", "sn", "yo", "so", "af", "oc", "ka", "be", "tg", "sd", "gu",
+    "am", "yi", "lo", "uz", "fo", "ht", "ps", "tk", "nn", "mt", "sa", "lb", "my", "bo", "tl",
+    "mg", "as", "tt", "haw", "ln", "ha", "ba", "jw", "su", "yue",
+];
+
+/// One model as the catalog API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Listed {
+    /// What `[transcription] model` is set to for it.
+    pub name: String,
+    /// Its Hub repository, or the folder it is in.
+    pub source: String,
+    /// Bytes on disk: measured when installed, else the catalog's figure (unknown for a
+    /// model outside the catalog until it is fetched).
+    pub size_bytes: Option<u64>,
+    pub english_only: bool,
+    /// The language codes it transcribes.
+    pub languages: Vec<&'static str>,
+    pub installed: bool,
+    /// The model `[transcription] model` names now.
+    pub configured: bool,
+}
+
+/// The catalog with what is installed under `data_dir`, and the configured model first when
+/// it is not one of the catalog's (a Hub repository or a folder of the user's).
+pub fn listing(settings: &Settings, data_dir: &Path) -> Vec<Listed> {
+    let configured = configured_model(settings);
+    let languages = |english_only: bool| {
+        if english_only {
+            vec!["en"]
+        } else {
+            LANGUAGES.to_vec()
+        }
+    };
+    let mut listed: Vec<Listed> = CATALOG
+        .iter()
+        .map(|m| {
+            let dir = hub_dir(data_dir, m.repo);
+            let installed = is_installed(&dir);
+            Listed {
+                name: m.name.into(),
+                source: m.repo.into(),
+                size_bytes: Some(if installed { folder_size(&dir) } else { m.size }),
+                english_only: m.english_only,
+                languages: languages(m.english_only),
+                installed,
+                configured: m.name == configured || m.repo == configured,
+            }
+        })
+        .collect();
+    if !listed.iter().any(|m| m.configured) {
+        let (source, dir, installed) = match source(&configured) {
+            ModelSource::Folder(dir) => {
+                let installed = is_model_folder(&dir);
+                (dir.display().to_string(), dir, installed)
+            }
+            ModelSource::Hub { repo } => {
+                let dir = hub_dir(data_dir, &repo);
+                (repo, dir.clone(), is_installed(&dir))
+            }
+        };
+        let english_only = configured.ends_with(".en");
+        listed.insert(
+            0,
+            Listed {
+                name: configured,
+                source,
+                size_bytes: installed.then(|| folder_size(&dir)),
+                english_only,
+                languages: languages(english_only),
+                installed,
+                configured: true,
+            },
+        );
+    }
+    listed
+}
+
+/// A fetched model counts once its stamp is in.
+fn is_installed(dir: &Path) -> bool {
+    is_model_folder(dir) && dir.join(STAMP).is_file()
+}
+
+fn folder_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 /// Written into a Hub model's folder once every file is in place.
@@ -163,6 +276,10 @@ impl Engine for Whisper {
         false
     }
 
+    fn transcribes_with(&self) -> super::Transcribes {
+        super::Transcribes::MurmurPcm
+    }
+
     fn served_paths(&self) -> Option<&'static [&'static str]> {
         Some(&["/health", TRANSCRIBE_PATH])
     }
@@ -193,17 +310,17 @@ impl Engine for Whisper {
     /// Measured on Linux x86-64 with int8: ~350 MB RSS with base after a few requests; the
     /// larger models add their weights.
     fn memory_estimate_mb(&self, settings: &Settings) -> Option<u64> {
-        let model = settings.transcription.model.trim();
+        let model = configured_model(settings);
         let weights = CATALOG
             .iter()
-            .find(|m| m.name == model)
+            .find(|m| m.name == model.as_str())
             .map_or(500, |m| m.size / MB);
         Some(250 + weights)
     }
 
     fn prepare<'a>(&self, p: Preparation<'a>) -> BoxFuture<'a, Result<(), PrepareError>> {
         Box::pin(async move {
-            match source(&p.settings.transcription.model) {
+            match source(&configured_model(p.settings)) {
                 ModelSource::Folder(dir) if is_model_folder(&dir) => Ok(()),
                 ModelSource::Folder(dir) => Err(PrepareError {
                     message: format!(

@@ -46,6 +46,12 @@ pub(super) async fn gated(
         audio: None,
     };
     let response = send_replayable(&state, replayable).await?;
+    if path == "/v1/models" && response.status() == StatusCode::OK {
+        return Ok(crate::backend::hold(
+            with_transcription_model(&state, response).await,
+            activity,
+        ));
+    }
     // mlx_audio.server answers 400 to a voice list without `?model=`, others 404.
     if matches!(
         response.status(),
@@ -61,6 +67,40 @@ pub(super) async fn gated(
         }
     }
     Ok(crate::backend::hold(response, activity))
+}
+
+/// The engine's model list with the transcription model added (unless transcription is off,
+/// or the list is not OpenAI's shape: then it passes as it came).
+async fn with_transcription_model(state: &ProxyState, response: Response) -> Response {
+    let settings = state.live().get();
+    let model = match (&state.transcriber, settings.transcription.effective_model()) {
+        (Some(_), Some(model)) => model,
+        _ => return response,
+    };
+    let (parts, body) = response.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, 4 * 1024 * 1024).await else {
+        return ApiError::bad_gateway("engine_failed", "the engine's model list broke off")
+            .into_response();
+    };
+    let mut list: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(list) => list,
+        Err(_) => return Response::from_parts(parts, body.into()),
+    };
+    let Some(data) = list["data"].as_array_mut() else {
+        return Response::from_parts(parts, body.into());
+    };
+    if !data.iter().any(|m| m["id"] == model.as_str()) {
+        data.push(serde_json::json!({
+            "id": model,
+            "object": "model",
+            "created": 0,
+            "owned_by": "murmur",
+            "capability": "transcription",
+        }));
+    }
+    let mut response = axum::Json(list).into_response();
+    *response.status_mut() = parts.status;
+    response
 }
 
 /// Open WebUI's model list in its shape (`{"models":[{"id"}]}`), made from the engine's

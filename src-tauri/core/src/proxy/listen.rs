@@ -35,6 +35,12 @@ const MB: u64 = 1024 * 1024;
 
 async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Response, ApiError> {
     let settings = state.live().get().transcription.clone();
+    let route = match crate::engine::transcriber(settings.engine).transcribes_with() {
+        crate::engine::Transcribes::MurmurPcm => engine::Route::MurmurPcm,
+        crate::engine::Transcribes::OpenAi => engine::Route::OpenAi {
+            model: settings.effective_model(),
+        },
+    };
     let (parts, body) = request.into_parts();
     // Read (and so drain) the upload before anything else, refusals included.
     let bytes = super::body::read(
@@ -87,6 +93,7 @@ async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Resp
     let lines = match engine::transcribe(
         &state.client,
         &upstream,
+        &route,
         decoded.pcm_bytes(),
         &options,
         timeout,

@@ -1,4 +1,6 @@
-//! Asking the transcription engine: 16 kHz PCM in, a stream of [`EngineLine`]s out.
+//! Asking the transcription engine: 16 kHz mono audio in, a stream of [`EngineLine`]s out —
+//! by Murmur's own route (PCM in, NDJSON lines out as segments are decided) or by OpenAI's
+//! (`/v1/audio/transcriptions` with a WAV, `verbose_json` back, read into the same lines).
 
 use std::time::Duration;
 
@@ -8,7 +10,7 @@ use futures_util::stream::{BoxStream, StreamExt};
 use http_body_util::BodyExt;
 
 use super::decode::RATE;
-use super::transcript::{EngineLine, Task};
+use super::transcript::{EngineLine, Segment, Task, Word, language_code};
 use crate::api_error::ApiError;
 use crate::backend::Upstream;
 use crate::engine::whisper::TRANSCRIBE_PATH;
@@ -30,26 +32,37 @@ pub struct Options {
     pub words: bool,
 }
 
+/// Which way the engine is asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// Murmur's own ([`TRANSCRIBE_PATH`]).
+    MurmurPcm,
+    /// OpenAI's, naming `model` (the configured one; servers that serve one model ignore it).
+    OpenAi { model: Option<String> },
+}
+
 /// A line longer than this is not the engine's.
 const MAX_LINE: usize = 4 * 1024 * 1024;
 
-/// Send `pcm` to the engine at `upstream`; its lines as they come. A 4xx from the engine (a
-/// language the model lacks) is the client's error; anything else is the engine's.
+/// A `verbose_json` answer larger than this is not a transcript.
+const MAX_ANSWER: usize = 64 * 1024 * 1024;
+
+/// Send `pcm` to the engine at `upstream` the way `route` says; its lines as they come. A
+/// 4xx from the engine (a language the model lacks) is the client's error; anything else is
+/// the engine's.
 pub async fn transcribe(
     client: &HttpClient,
     upstream: &Upstream,
+    route: &Route,
     pcm: Vec<u8>,
     options: &Options,
     timeout: Duration,
 ) -> Result<BoxStream<'static, Result<EngineLine, String>>, ApiError> {
-    let query = serde_urlencoded::to_string(options)
-        .map_err(|e| ApiError::bad_gateway("engine_request", e.to_string()))?;
-    let url = format!("{}{TRANSCRIBE_PATH}?{query}", upstream.base_url());
-    let request = http::Request::post(&url)
-        .header(http::header::CONTENT_TYPE, "audio/pcm")
-        .header("x-audio-sample-rate", RATE.to_string())
-        .body(Body::from(pcm))
-        .map_err(|e| ApiError::bad_gateway("engine_request", e.to_string()))?;
+    let request = match route {
+        Route::MurmurPcm => pcm_request(upstream, pcm, options),
+        Route::OpenAi { model } => openai_request(upstream, &pcm, options, model.as_deref()),
+    }
+    .map_err(|e| ApiError::bad_gateway("engine_request", e.to_string()))?;
     let response = tokio::time::timeout(timeout, client.request(request))
         .await
         .map_err(|_| ApiError::timeout(timeout))?
@@ -66,6 +79,12 @@ pub async fn transcribe(
             .ok()
             .and_then(|v| v["error"]["message"].as_str().map(String::from))
             .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
+        if status == http::StatusCode::NOT_FOUND && options.task == Some(Task::Translate) {
+            return Err(ApiError::bad_request(
+                "unsupported_option",
+                "the configured transcription engine does not translate",
+            ));
+        }
         return Err(if status.is_client_error() {
             ApiError::bad_request("unsupported_option", message)
         } else {
@@ -75,8 +94,227 @@ pub async fn transcribe(
             )
         });
     }
+    if let Route::OpenAi { .. } = route {
+        let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| {
+                ApiError::bad_gateway(
+                    "engine_failed",
+                    format!("the transcription engine's answer broke off: {e}"),
+                )
+            })?
+            .to_bytes();
+        let lines = verbose_lines(&body, options).map_err(|e| {
+            ApiError::bad_gateway(
+                "engine_failed",
+                format!("the transcription engine's answer is not verbose_json: {e}"),
+            )
+        })?;
+        return Ok(futures_util::stream::iter(lines.into_iter().map(Ok)).boxed());
+    }
     let body = response.into_body().into_data_stream();
     Ok(futures_util::stream::unfold(Some((body, BytesMut::new())), next_line).boxed())
+}
+
+fn pcm_request(
+    upstream: &Upstream,
+    pcm: Vec<u8>,
+    options: &Options,
+) -> Result<http::Request<Body>, String> {
+    let query = serde_urlencoded::to_string(options).map_err(|e| e.to_string())?;
+    let url = format!("{}{TRANSCRIBE_PATH}?{query}", upstream.base_url());
+    http::Request::post(&url)
+        .header(http::header::CONTENT_TYPE, "audio/pcm")
+        .header("x-audio-sample-rate", RATE.to_string())
+        .body(Body::from(pcm))
+        .map_err(|e| e.to_string())
+}
+
+/// OpenAI's multipart form: the audio as a 16 kHz WAV with its real lengths, the options as
+/// fields, `verbose_json` with segment (and, when asked, word) times.
+fn openai_request(
+    upstream: &Upstream,
+    pcm: &[u8],
+    options: &Options,
+    model: Option<&str>,
+) -> Result<http::Request<Body>, String> {
+    let path = match options.task {
+        Some(Task::Translate) => "/v1/audio/translations",
+        _ => "/v1/audio/transcriptions",
+    };
+    let boundary = format!("murmur-{:016x}", rand_u64());
+    let mut fields: Vec<(&str, String)> = vec![("response_format", "verbose_json".into())];
+    if let Some(model) = model {
+        fields.push(("model", model.into()));
+    }
+    if let Some(language) = &options.language {
+        fields.push(("language", language.clone()));
+    }
+    if let Some(prompt) = &options.prompt {
+        fields.push(("prompt", prompt.clone()));
+    }
+    if let Some(temperature) = options.temperature {
+        fields.push(("temperature", temperature.to_string()));
+    }
+    fields.push(("timestamp_granularities[]", "segment".into()));
+    if options.words {
+        fields.push(("timestamp_granularities[]", "word".into()));
+    }
+    let mut body = Vec::with_capacity(pcm.len() + 1024);
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"audio.wav\"\r\nContent-Type: audio/wav\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(&wav_header(pcm.len()));
+    body.extend_from_slice(pcm);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    http::Request::post(format!("{}{path}", upstream.base_url()))
+        .header(
+            http::header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .map_err(|e| e.to_string())
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// The header of a 16 kHz mono s16le WAV of `data` bytes.
+fn wav_header(data: usize) -> [u8; 44] {
+    let data = u32::try_from(data).unwrap_or(u32::MAX - 36);
+    let mut header = [0u8; 44];
+    let fields: [&[u8]; 13] = [
+        b"RIFF",
+        &(data + 36).to_le_bytes(),
+        b"WAVE",
+        b"fmt ",
+        &16u32.to_le_bytes(),
+        &1u16.to_le_bytes(),
+        &1u16.to_le_bytes(),
+        &RATE.to_le_bytes(),
+        &(RATE * 2).to_le_bytes(),
+        &2u16.to_le_bytes(),
+        &16u16.to_le_bytes(),
+        b"data",
+        &data.to_le_bytes(),
+    ];
+    let mut at = 0;
+    for field in fields {
+        header[at..at + field.len()].copy_from_slice(field);
+        at += field.len();
+    }
+    header
+}
+
+/// OpenAI's `verbose_json`, loosely: servers differ in what they fill in.
+#[derive(Debug, serde::Deserialize)]
+struct Verbose {
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    duration: Option<f64>,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    segments: Vec<VerboseSegment>,
+    #[serde(default)]
+    words: Vec<Word>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct VerboseSegment {
+    start: f64,
+    end: f64,
+    text: String,
+    #[serde(default)]
+    avg_logprob: f64,
+    #[serde(default)]
+    no_speech_prob: f64,
+    #[serde(default)]
+    compression_ratio: f64,
+    #[serde(default)]
+    temperature: f64,
+    #[serde(default)]
+    words: Vec<Word>,
+}
+
+/// A `verbose_json` answer as the lines Murmur's own engine would have sent: its language (as
+/// a code), each segment with the words that fall in it, done. An answer with text but no
+/// segments is one segment over the whole audio.
+fn verbose_lines(body: &[u8], options: &Options) -> Result<Vec<EngineLine>, serde_json::Error> {
+    let verbose: Verbose = serde_json::from_slice(body)?;
+    let language = verbose
+        .language
+        .as_deref()
+        .or(options.language.as_deref())
+        .map(language_code)
+        .unwrap_or_default();
+    let duration = verbose.duration.unwrap_or(0.0);
+    let mut segments: Vec<Segment> = verbose
+        .segments
+        .into_iter()
+        .zip(0..)
+        .map(|(s, id)| Segment {
+            id,
+            seek: 0,
+            start: s.start,
+            end: s.end,
+            text: s.text,
+            tokens: Vec::new(),
+            temperature: s.temperature,
+            avg_logprob: s.avg_logprob,
+            compression_ratio: s.compression_ratio,
+            no_speech_prob: s.no_speech_prob,
+            words: s.words,
+        })
+        .collect();
+    if segments.is_empty() && !verbose.text.trim().is_empty() {
+        segments.push(Segment {
+            id: 0,
+            seek: 0,
+            start: 0.0,
+            end: duration,
+            text: verbose.text,
+            tokens: Vec::new(),
+            temperature: 0.0,
+            avg_logprob: 0.0,
+            compression_ratio: 0.0,
+            no_speech_prob: 0.0,
+            words: Vec::new(),
+        });
+    }
+    for word in verbose.words {
+        let middle = (word.start + word.end) / 2.0;
+        let home = segments
+            .iter()
+            .rposition(|s| s.start <= middle)
+            .unwrap_or(0);
+        if let Some(segment) = segments.get_mut(home) {
+            segment.words.push(word);
+        }
+    }
+    let mut lines = vec![EngineLine::Info {
+        language,
+        language_probability: 0.0,
+        duration,
+    }];
+    lines.extend(segments.into_iter().map(EngineLine::Segment));
+    lines.push(EngineLine::Done);
+    Ok(lines)
 }
 
 type Reading = (
@@ -140,5 +378,54 @@ mod tests {
             serde_urlencoded::to_string(Options::default()).expect("encodes"),
             ""
         );
+    }
+
+    #[test]
+    fn verbose_json_becomes_lines_with_words_in_their_segments_and_a_language_code() {
+        let body = br#"{"task":"transcribe","language":"english","duration":4.0,"text":"Hello there. Bye.",
+            "segments":[{"id":7,"start":0.0,"end":2.0,"text":" Hello there."},{"start":2.5,"end":3.5,"text":" Bye.","avg_logprob":-0.2}],
+            "words":[{"word":"Hello","start":0.1,"end":0.5},{"word":"there.","start":0.6,"end":1.2},{"word":"Bye.","start":2.6,"end":3.0}]}"#;
+        let lines = verbose_lines(body, &Options::default()).expect("reads");
+        let EngineLine::Info { language, duration, .. } = &lines[0] else {
+            panic!("{lines:?}")
+        };
+        assert_eq!((language.as_str(), *duration), ("en", 4.0));
+        let segments: Vec<&Segment> = lines
+            .iter()
+            .filter_map(|l| match l {
+                EngineLine::Segment(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(segments.len(), 2);
+        assert_eq!((segments[0].id, segments[1].id), (0, 1));
+        assert_eq!(segments[0].words.len(), 2);
+        assert_eq!(segments[1].words[0].word, "Bye.");
+        assert_eq!(segments[1].avg_logprob, -0.2);
+        assert_eq!(lines.last(), Some(&EngineLine::Done));
+    }
+
+    #[test]
+    fn text_without_segments_is_one_segment_over_the_audio() {
+        let body = br#"{"text":"Just text.","duration":2.5}"#;
+        let options = Options {
+            language: Some("de".into()),
+            ..Options::default()
+        };
+        let lines = verbose_lines(body, &options).expect("reads");
+        assert!(matches!(&lines[0], EngineLine::Info { language, .. } if language == "de"));
+        assert!(
+            matches!(&lines[1], EngineLine::Segment(s) if s.text == "Just text." && s.end == 2.5)
+        );
+        assert!(verbose_lines(b"<html>", &options).is_err());
+    }
+
+    #[test]
+    fn the_wav_header_says_its_real_lengths() {
+        let header = wav_header(32_000);
+        assert_eq!(&header[..4], b"RIFF");
+        assert_eq!(u32::from_le_bytes(header[4..8].try_into().unwrap()), 32_036);
+        assert_eq!(u32::from_le_bytes(header[24..28].try_into().unwrap()), RATE);
+        assert_eq!(u32::from_le_bytes(header[40..44].try_into().unwrap()), 32_000);
     }
 }

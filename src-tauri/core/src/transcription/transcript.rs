@@ -218,7 +218,23 @@ fn timestamp(seconds: f64, style: CueStyle) -> String {
 /// OpenAI's `verbose_json` names the language in English words ("english"); Whisper's codes
 /// for the common ones are mapped, others pass as the code.
 pub fn language_name(code: &str) -> String {
-    const NAMES: [(&str, &str); 24] = [
+    LANGUAGE_NAMES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or_else(|| code.to_string(), |(_, name)| (*name).to_string())
+}
+
+/// The code of a language an OpenAI-compatible server named in words ("english" → "en");
+/// a code, or a name not known here, passes as it is.
+pub fn language_code(name: &str) -> String {
+    let name = name.trim().to_ascii_lowercase();
+    LANGUAGE_NAMES
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map_or(name.clone(), |(code, _)| (*code).to_string())
+}
+
+const LANGUAGE_NAMES: [(&str, &str); 24] = [
         ("en", "english"),
         ("de", "german"),
         ("fr", "french"),
@@ -243,12 +259,7 @@ pub fn language_name(code: &str) -> String {
         ("ko", "korean"),
         ("vi", "vietnamese"),
         ("id", "indonesian"),
-    ];
-    NAMES
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map_or_else(|| code.to_string(), |(_, name)| (*name).to_string())
-}
+];
 
 #[cfg(test)]
 mod tests {
