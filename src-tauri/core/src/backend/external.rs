@@ -26,7 +26,13 @@ impl External {
     /// The speech server at `[engine] url`.
     pub fn new(settings: &Settings, client: HttpClient) -> Self {
         let url = settings.engine.url.clone().unwrap_or_default();
-        Self::at(&url, &settings.engine.probe_path, "engine", settings, client)
+        Self::at(
+            &url,
+            &settings.engine.probe_path,
+            "engine",
+            settings,
+            client,
+        )
     }
 
     /// The transcription server at `[transcription] url`.

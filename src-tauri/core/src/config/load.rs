@@ -38,16 +38,17 @@ impl Overrides {
             }
             None => None,
         };
-        let transcription = match var(env::TRANSCRIPTION) {
-            Some(value) => Some(TranscriberId::from_name(value.trim()).ok_or_else(|| {
-                ConfigError::Env {
-                    var: env::TRANSCRIPTION,
-                    value: value.clone(),
-                    message: format!("expected one of {}", transcriber_names()),
-                }
-            })?),
-            None => None,
-        };
+        let transcription =
+            match var(env::TRANSCRIPTION) {
+                Some(value) => Some(TranscriberId::from_name(value.trim()).ok_or_else(|| {
+                    ConfigError::Env {
+                        var: env::TRANSCRIPTION,
+                        value: value.clone(),
+                        message: format!("expected one of {}", transcriber_names()),
+                    }
+                })?),
+                None => None,
+            };
         Ok(Self {
             port,
             engine,
@@ -321,8 +322,12 @@ mod tests {
     fn the_transcription_engine_comes_from_env_and_flags_and_is_checked() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("config.toml");
-        std::fs::write(&file, "[transcription]
-engine = \"off\"\n").expect("write");
+        std::fs::write(
+            &file,
+            "[transcription]
+engine = \"off\"\n",
+        )
+        .expect("write");
         let env = Overrides::from_env_with(|name| {
             (name == "MURMUR_TRANSCRIPTION").then(|| "external".to_string())
         })

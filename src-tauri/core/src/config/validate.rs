@@ -236,7 +236,11 @@ fn check_transcription(t: &super::TranscriptionSettings, errors: &mut Vec<FieldE
         );
     }
     if !custom.probe_path.starts_with('/') {
-        fail(errors, "transcription.custom.probe_path", "must start with /");
+        fail(
+            errors,
+            "transcription.custom.probe_path",
+            "must start with /",
+        );
     }
     if let Some(language) = &t.language
         && !(2..=3).contains(&language.len())

@@ -210,7 +210,9 @@ impl Control {
     pub async fn transcription_engine(&self, action: EngineAction) -> Result<Status, ApiError> {
         let Some(supervisor) = &self.0.transcriber else {
             let why = match self.0.listener {
-                Some(_) => "Murmur does not run this transcription engine ([transcription] engine = \"external\"), so it cannot start or stop it",
+                Some(_) => {
+                    "Murmur does not run this transcription engine ([transcription] engine = \"external\"), so it cannot start or stop it"
+                }
                 None => "transcription is off ([transcription] engine = \"off\")",
             };
             return Err(ApiError::conflict("not_managed", why));

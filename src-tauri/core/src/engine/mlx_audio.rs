@@ -120,7 +120,9 @@ fn server_launch(settings: &Settings, place: &Place<'_>) -> Option<Launch> {
     .to_vec();
     let mut launch = bundled_launch(runtime, &project, args);
     super::add_assets(&mut launch, &project, place.data_dir);
-    launch.env.extend(hub_env(&settings.runtime.huggingface_url, true));
+    launch
+        .env
+        .extend(hub_env(&settings.runtime.huggingface_url, true));
     Some(launch)
 }
 
@@ -183,7 +185,11 @@ impl Engine for MlxTranscription {
     /// The model into the Hugging Face cache, with byte progress.
     fn prepare<'a>(&self, p: Preparation<'a>) -> BoxFuture<'a, Result<(), PrepareError>> {
         Box::pin(async move {
-            let model = p.settings.transcription.effective_model().unwrap_or_default();
+            let model = p
+                .settings
+                .transcription
+                .effective_model()
+                .unwrap_or_default();
             let python_path = format!("{}:{}", p.runtime.dir.display(), p.project.display());
             super::model::fetch(
                 &p.runtime.python,

@@ -386,7 +386,10 @@ mod tests {
             "segments":[{"id":7,"start":0.0,"end":2.0,"text":" Hello there."},{"start":2.5,"end":3.5,"text":" Bye.","avg_logprob":-0.2}],
             "words":[{"word":"Hello","start":0.1,"end":0.5},{"word":"there.","start":0.6,"end":1.2},{"word":"Bye.","start":2.6,"end":3.0}]}"#;
         let lines = verbose_lines(body, &Options::default()).expect("reads");
-        let EngineLine::Info { language, duration, .. } = &lines[0] else {
+        let EngineLine::Info {
+            language, duration, ..
+        } = &lines[0]
+        else {
             panic!("{lines:?}")
         };
         assert_eq!((language.as_str(), *duration), ("en", 4.0));
@@ -426,6 +429,9 @@ mod tests {
         assert_eq!(&header[..4], b"RIFF");
         assert_eq!(u32::from_le_bytes(header[4..8].try_into().unwrap()), 32_036);
         assert_eq!(u32::from_le_bytes(header[24..28].try_into().unwrap()), RATE);
-        assert_eq!(u32::from_le_bytes(header[40..44].try_into().unwrap()), 32_000);
+        assert_eq!(
+            u32::from_le_bytes(header[40..44].try_into().unwrap()),
+            32_000
+        );
     }
 }
