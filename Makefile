@@ -45,14 +45,16 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # Proxy overhead and real speech (Piper) against a direct connection, measured in the same
-# run, then Piper and Kokoro side by side (first audio, real-time factor, engine memory).
-# Prints figures only.
+# run, then Piper and Kokoro side by side (first audio, real-time factor, engine memory), then
+# listening (Whisper through Murmur against faster-whisper directly, decode cost per format,
+# first SSE delta, engine memory). Prints figures only.
 bench:
 	@scripts/install-deps.sh headless
-	$(CARGO) build --release -p murmur-core --bin murmurd -p murmur-tests --bin proxy-bench --bin speech-bench --bin engine-bench
+	$(CARGO) build --release -p murmur-core --bin murmurd -p murmur-tests --bin proxy-bench --bin speech-bench --bin engine-bench --bin listen-bench
 	./target/release/proxy-bench
 	./target/release/speech-bench
 	./target/release/engine-bench
+	./target/release/listen-bench
 
 # Fuzzing with cargo fuzz (libFuzzer): the speech request preparation, the config parser and
 # the audio pipeline, FUZZ_SECONDS each. cargo fuzz passes nightly-only compiler flags;

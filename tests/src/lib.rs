@@ -6,6 +6,7 @@ pub mod fake_upstream;
 pub mod hub;
 pub mod kokoro;
 pub mod listening;
+pub mod measure;
 pub mod mlx;
 pub mod murmurd;
 pub mod piper;

