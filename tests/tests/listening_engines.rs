@@ -10,6 +10,7 @@ use std::time::Duration;
 use murmur_tests::listening::{PARAGRAPH, Stage, speak, transcribe, wer};
 use murmur_tests::murmurd::{Launch, binary};
 use murmur_tests::supervised::state;
+use murmur_tests::tools::parse_openmetrics;
 use murmur_tests::{Client, Murmurd};
 use serde_json::Value;
 
@@ -253,4 +254,44 @@ async fn a_custom_server_is_launched_supervised_and_stopped_with_its_children() 
         String::from_utf8_lossy(&reply.body)
     );
     assert!(wer(PARAGRAPH, &String::from_utf8_lossy(&reply.body)) <= 0.15);
+
+    // The metrics count transcriptions by their route and the transcription engine's restarts
+    // beside speech's (read by the Prometheus client's own parser).
+    let text = front
+        .control(
+            http::Method::GET,
+            "/murmur/api/metrics?format=prometheus",
+            None,
+            None,
+        )
+        .await;
+    let families = parse_openmetrics(&String::from_utf8_lossy(&text.body)).await;
+    let family = |name: &str| -> Value {
+        families
+            .as_array()
+            .expect("families")
+            .iter()
+            .find(|f| f["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {families:#}"))
+    };
+    let transcribed = family("murmur_requests")["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .find(|s| {
+            s["name"] == "murmur_requests_total"
+                && s["labels"]["route"] == "/v1/audio/transcriptions"
+                && s["labels"]["status"] == "200"
+        })
+        .and_then(|s| s["value"].as_f64());
+    assert_eq!(transcribed, Some(2.0), "{:#}", family("murmur_requests"));
+    assert_eq!(
+        family("murmur_transcription_engine_restarts")["type"],
+        "counter"
+    );
+    assert_eq!(
+        family("murmur_transcription_engine_crashes")["type"],
+        "gauge"
+    );
 }

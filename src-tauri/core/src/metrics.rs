@@ -80,6 +80,8 @@ pub fn route(path: &str) -> &'static str {
         "/v1/models" => "/v1/models",
         "/v1/audio/voices" => "/v1/audio/voices",
         "/v1/audio/models" => "/v1/audio/models",
+        "/v1/audio/transcriptions" | "/audio/transcriptions" => "/v1/audio/transcriptions",
+        "/v1/audio/translations" | "/audio/translations" => "/v1/audio/translations",
         p if p.starts_with("/murmur/api/") => "/murmur/api",
         p if p.starts_with("/murmur") => "/murmur",
         _ => "other",
@@ -155,7 +157,13 @@ impl Metrics {
 
     /// The OpenMetrics text exposition (which Prometheus reads): request counts by route and
     /// status, a latency histogram in seconds by route, bytes relayed, engine restarts.
-    pub fn prometheus(&self, restarts: u32, crashes: u32) -> String {
+    /// The text exposition: requests by route, then (restarts, crashes in a row) of the speech
+    /// engine and, when transcription is on, of the transcription engine.
+    pub fn prometheus(
+        &self,
+        (restarts, crashes): (u32, u32),
+        listening: Option<(u32, u32)>,
+    ) -> String {
         let mut registry = Registry::with_prefix("murmur");
         registry.register(
             "requests",
@@ -182,6 +190,18 @@ impl Metrics {
             "Crashes in a row, counted against the restart budget",
             ConstGauge::new(i64::from(crashes)),
         );
+        if let Some((restarts, crashes)) = listening {
+            registry.register(
+                "transcription_engine_restarts",
+                "Transcription engine restarts of every kind",
+                ConstCounter::new(u64::from(restarts)),
+            );
+            registry.register(
+                "transcription_engine_crashes",
+                "Transcription engine crashes in a row, counted against the restart budget",
+                ConstGauge::new(i64::from(crashes)),
+            );
+        }
         let mut text = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &registry);

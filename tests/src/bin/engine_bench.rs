@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use murmur_tests::kokoro::ready_kokoro;
-use murmur_tests::piper::ready_piper;
 use murmur_tests::measure::{median, rss_mb};
+use murmur_tests::piper::ready_piper;
 use murmur_tests::supervised::engine_pid;
 use murmur_tests::{Murmurd, timed};
 

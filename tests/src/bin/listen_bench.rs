@@ -93,10 +93,9 @@ fn python_direct(murmurd: &Murmurd, model_dir: &std::path::Path, pcm: &[u8]) -> 
     let dir = tempfile::tempdir()?;
     let pcm_file = dir.path().join("clip.pcm");
     std::fs::write(&pcm_file, pcm)?;
-    let python = murmurd
-        .data_dir()
-        .join("runtimes/whisper/.venv/bin/python");
-    let script = murmur_tests::murmurd::source_tree().join("tests/fixtures/whisper-direct/direct.py");
+    let python = murmurd.data_dir().join("runtimes/whisper/.venv/bin/python");
+    let script =
+        murmur_tests::murmurd::source_tree().join("tests/fixtures/whisper-direct/direct.py");
     let out = std::process::Command::new(python)
         .arg(script)
         .arg(model_dir)
@@ -155,11 +154,16 @@ async fn main() -> Result<()> {
         containers.push((format.into(), speak(&murmurd, &minute, format).await));
     }
     for name in ["memo.m4a", "note.webm", "speech16k.wav"] {
-        containers.push((name.into(), Bytes::from(std::fs::read(work.path().join(name))?)));
+        containers.push((
+            name.into(),
+            Bytes::from(std::fs::read(work.path().join(name))?),
+        ));
     }
     println!("Listening on this machine: a {seconds:.1} s clip Piper spoke (joe)");
 
-    println!("\nMurmur's decode + resample to 16 kHz mono (CPU of one thread, median of {ROUNDS}):");
+    println!(
+        "\nMurmur's decode + resample to 16 kHz mono (CPU of one thread, median of {ROUNDS}):"
+    );
     let mut decode_ms_per_sec = Vec::new();
     for (name, bytes) in &containers {
         let bytes = bytes.clone();

@@ -14,8 +14,8 @@ use anyhow::{Context, Result, bail};
 use http::Method;
 use http_body_util::BodyExt;
 use murmur_tests::Client;
-use murmur_tests::measure::median;
 use murmur_tests::client::request;
+use murmur_tests::measure::median;
 use murmur_tests::murmurd::Quiet;
 
 const TEXT: &str = "Murmur gives every program on this machine a private speech endpoint. \

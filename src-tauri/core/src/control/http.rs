@@ -133,9 +133,10 @@ struct MetricsQuery {
 /// `GET /murmur/api/metrics` (JSON) or `?format=prometheus` (the text exposition format).
 async fn metrics(State(control): State<Control>, Query(query): Query<MetricsQuery>) -> Response {
     let (restarts, crashes) = control.restarts();
+    let listening = control.transcription_restarts();
     let metrics = control.metrics();
     if query.format.as_deref() == Some("prometheus") {
-        let text = metrics.prometheus(restarts, crashes);
+        let text = metrics.prometheus((restarts, crashes), listening);
         return (
             [(
                 header::CONTENT_TYPE,
@@ -150,6 +151,9 @@ async fn metrics(State(control): State<Control>, Query(query): Query<MetricsQuer
         "recent": metrics.recent(),
         "response_bytes": metrics.bytes_out(),
         "engine": {"restarts": restarts, "crashes": crashes},
+        "transcription_engine": listening.map(|(restarts, crashes)| {
+            serde_json::json!({"restarts": restarts, "crashes": crashes})
+        }),
     }))
     .into_response()
 }

@@ -271,6 +271,13 @@ impl Control {
         (status.restarts.total, status.restarts.crashes)
     }
 
+    /// The same for the transcription engine, unless transcription is off.
+    pub fn transcription_restarts(&self) -> Option<(u32, u32)> {
+        self.status()
+            .transcription
+            .map(|t| (t.restarts.total, t.restarts.crashes))
+    }
+
     /// Speech for a test phrase, as WAV, through the same path a client's request takes.
     pub async fn speak_test(&self, test: SpeakTest) -> Result<Response, ApiError> {
         let text = test

@@ -274,9 +274,10 @@ fn decode_symphonia(
     Ok(())
 }
 
-/// Opus always decodes at 48 kHz; the longest frame is 120 ms.
-const OPUS_RATE: u32 = 48_000;
-const OPUS_MAX_FRAME: usize = 5760;
+/// libopus decodes straight to 16 kHz (whatever rate the stream was made at): cheaper than
+/// decoding at 48 kHz and resampling. The longest frame is 120 ms.
+const OPUS_RATE: u32 = RATE;
+const OPUS_MAX_FRAME: usize = RATE as usize * 120 / 1000;
 
 fn decode_opus(
     reader: &mut dyn FormatReader,
