@@ -146,5 +146,6 @@ async function submit(event) {
     return;
   }
   result.textContent = "Saved." + (body.restarts_engine ? " The engine restarts to apply it." : " Applied without a restart.")
+    + (body.restarts_transcription_engine ? " Transcription uses it from the next request." : "")
     + (body.needs_murmur_restart ? " Some changes apply when Murmur restarts." : "");
 }

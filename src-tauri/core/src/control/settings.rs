@@ -28,6 +28,9 @@ pub struct Saved {
     pub saved: bool,
     /// The engine restarts to apply these settings.
     pub restarts_engine: bool,
+    /// The transcription engine starts again with these settings (at once if it runs, else
+    /// with the next transcription request).
+    pub restarts_transcription_engine: bool,
     /// These settings apply at Murmur's next start.
     pub needs_murmur_restart: bool,
 }
@@ -54,6 +57,9 @@ impl Control {
         if parts.overrides.engine.is_some() {
             overridden.push("engine.id");
         }
+        if parts.overrides.transcription.is_some() {
+            overridden.push("transcription.engine");
+        }
         Ok(Current {
             settings,
             config_file: parts.config_file.display().to_string(),
@@ -77,11 +83,20 @@ impl Control {
         parts.overrides.apply(&mut effective);
         let restarts_engine =
             running.engine.relaunches_for(&effective.engine) && parts.supervisor.is_some();
-        let needs_murmur_restart = running.proxy != effective.proxy;
+        let restarts_transcription_engine = running
+            .transcription
+            .relaunches_for(&effective.transcription)
+            && parts.transcriber.is_some();
+        // Which transcription backend runs (none, a forwarder to a URL, a supervisor) is fixed
+        // when Murmur starts.
+        let needs_murmur_restart = running.proxy != effective.proxy
+            || listening_backend(&running.transcription)
+                != listening_backend(&effective.transcription);
         self.apply(effective).await;
         Ok(Saved {
             saved: true,
             restarts_engine,
+            restarts_transcription_engine,
             needs_murmur_restart,
         })
     }
@@ -98,8 +113,24 @@ impl Control {
     async fn apply(&self, settings: Settings) {
         let parts = self.parts();
         parts.live.set(settings.clone());
+        if let Some(supervisor) = &parts.transcriber {
+            supervisor.apply(settings.clone()).await;
+        }
         if let Some(supervisor) = &parts.supervisor {
             supervisor.apply(settings).await;
         }
+    }
+}
+
+/// What the proxy holds for transcription: nothing, a forwarder to a URL, or a supervisor.
+fn listening_backend(t: &config::TranscriptionSettings) -> (bool, Option<(&str, &str)>) {
+    use config::TranscriberId;
+    match t.engine {
+        TranscriberId::Off => (false, None),
+        TranscriberId::External => (
+            true,
+            Some((t.url.as_deref().unwrap_or_default(), t.probe_path.as_str())),
+        ),
+        TranscriberId::Whisper | TranscriberId::MlxAudio | TranscriberId::Custom => (true, None),
     }
 }
