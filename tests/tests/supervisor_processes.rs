@@ -211,3 +211,29 @@ async fn a_python_engine_is_provisioned_with_uv_then_starts_on_the_fast_path() {
         murmurd.engine_log()
     );
 }
+
+/// An engine that writes bytes that are not UTF-8 and 2 KB of them per request keeps being
+/// heard: 200 requests in a row are answered (its stderr pipe never fills) and its last line
+/// is in the engine log, the bad bytes replaced.
+#[tokio::test]
+async fn an_engine_writing_bytes_that_are_not_utf8_is_read_to_the_end() {
+    let murmurd = Murmurd::start(&fake_engine_config(&["--noisy-stderr"], ""));
+    for i in 0..200 {
+        let reply = speak(&murmurd, "Still heard.").await;
+        assert_eq!(reply.status, 200, "request {i}: {}", murmurd.engine_log());
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = murmurd.engine_log();
+        if log.matches("noise for request").count() >= 200 {
+            assert!(log.contains("\u{fffd}\u{fffd}fake-engine: starting, not UTF-8:"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the engine's later lines are missing: {}",
+            &log[log.len().saturating_sub(3000)..]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

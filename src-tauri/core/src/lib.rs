@@ -26,6 +26,7 @@ pub mod control;
 pub mod engine;
 pub mod http_client;
 pub mod language;
+pub mod lines;
 pub mod logging;
 pub mod metrics;
 pub mod paths;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::BufReader;
 
 use super::download::{self, DownloadPolicy, hex};
 use super::{Progress, Runtime, RuntimeError, parse_uv_line, runtime_dir, uv};
@@ -301,19 +301,34 @@ async fn run_uv(
         source,
     })?;
     let mut tail = std::collections::VecDeque::new();
-    if let Some(stderr) = child.stderr.take() {
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            (request.log)(&format!("[uv] {line}"));
-            if let Some(warmup) = parse_uv_line(&line) {
-                request.progress.report(warmup);
-            }
-            if tail.len() == 8 {
-                tail.pop_front();
-            }
-            tail.push_back(line);
+    // Both pipes are read to their end (uv says little on stdout, but a full pipe would stop
+    // it), as bytes: a path that is not UTF-8 does not end the reading.
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let out = async {
+        if let Some(stdout) = stdout {
+            crate::lines::each_line(BufReader::new(stdout), |line| {
+                (request.log)(&format!("[uv] {line}"));
+            })
+            .await;
         }
-    }
+    };
+    let err = async {
+        if let Some(stderr) = stderr {
+            crate::lines::each_line(BufReader::new(stderr), |line| {
+                (request.log)(&format!("[uv] {line}"));
+                if let Some(warmup) = parse_uv_line(line) {
+                    request.progress.report(warmup);
+                }
+                if tail.len() == 8 {
+                    tail.pop_front();
+                }
+                tail.push_back(line.to_string());
+            })
+            .await;
+        }
+    };
+    tokio::join!(out, err);
     let status = child.wait().await.map_err(|source| RuntimeError::RunUv {
         path: uv.to_path_buf(),
         source,

@@ -219,8 +219,5 @@ impl Actor {
 
 /// Copy an engine's output into its log, line by line.
 async fn copy(output: Box<dyn tokio::io::AsyncBufRead + Send + Unpin>, log: EngineLog) {
-    let mut lines = output.lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        log.line(&line);
-    }
+    crate::lines::each_line(output, |line| log.line(line)).await;
 }
