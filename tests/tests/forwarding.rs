@@ -336,3 +336,34 @@ async fn voice_and_model_lists_fall_back_to_the_configured_ones() {
         "the engine's own list wins"
     );
 }
+
+/// A browser's cookies for 127.0.0.1 (every local port shares them) never reach an external
+/// engine; the client's `Authorization` reaches it only when `[engine] forward_authorization`
+/// says so (and never Murmur's own key).
+#[tokio::test]
+async fn cookies_never_reach_the_engine_and_authorization_only_when_asked() {
+    let echo_of = |murmurd: &Murmurd, client: &Client| {
+        let mut req = request(Method::GET, &murmurd.url("/echo/credentials"), "");
+        let headers = req.headers_mut();
+        headers.insert(
+            "cookie",
+            "session=secret-of-another-app".parse().expect("header"),
+        );
+        headers.insert("authorization", "Bearer sk-client".parse().expect("header"));
+        let client = client.clone();
+        async move { client.exchange(req).await.json() }
+    };
+    let (_fake, murmurd, client) = setup("").await;
+    let echo = echo_of(&murmurd, &client).await;
+    assert_eq!(echo["path"], "/echo/credentials", "{echo}");
+    assert!(echo["headers"].get("cookie").is_none(), "{echo}");
+    assert!(echo["headers"].get("authorization").is_none(), "{echo}");
+
+    let (_fake, murmurd, client) = setup("forward_authorization = true").await;
+    let echo = echo_of(&murmurd, &client).await;
+    assert!(echo["headers"].get("cookie").is_none(), "{echo}");
+    assert_eq!(
+        echo["headers"]["authorization"], "Bearer sk-client",
+        "{echo}"
+    );
+}

@@ -215,6 +215,9 @@ pub struct EngineSettings {
     pub url: Option<String>,
     /// `id = "external"`: the path probed for readiness.
     pub probe_path: String,
+    /// `id = "external"` without `[proxy] api_key`: pass the client's `Authorization` header
+    /// on to the server (off: the server never sees what a client sent Murmur).
+    pub forward_authorization: bool,
     pub custom: CustomEngine,
     pub kokoro: KokoroSettings,
 }
@@ -249,6 +252,7 @@ impl Default for EngineSettings {
             voices_dir: None,
             url: None,
             probe_path: "/v1/models".into(),
+            forward_authorization: false,
             custom: CustomEngine::default(),
             kokoro: KokoroSettings::default(),
         }

@@ -54,9 +54,11 @@ pub async fn forward(
     let timeout = Duration::from_secs(settings.upstream_timeout_secs);
     let deadline = crate::time::later_tokio(Instant::now(), timeout);
     // Murmur's own key is never passed on, and a managed engine (which no client configured)
-    // never sees a client's credentials.
+    // never sees a client's credentials; an external one only when the user says so.
     let managed = state.engine_id() != crate::config::EngineId::External;
-    let mut request = upstream_request(request, upstream, settings.api_key.is_some() || managed)?;
+    let pass_credentials =
+        !managed && settings.api_key.is_none() && state.live().get().engine.forward_authorization;
+    let mut request = upstream_request(request, upstream, !pass_credentials)?;
     if exchange.own_connection {
         request
             .headers_mut()
@@ -138,7 +140,9 @@ pub async fn forward(
 }
 
 /// The request as the engine should see it: same method, path, query and body; hop-by-hop
-/// headers dropped; `Host` set to the engine; credentials dropped when `strip_auth`.
+/// headers dropped; `Host` set to the engine; cookies always dropped (a browser's cookies for
+/// `127.0.0.1` are shared by every local port: none of them are the engine's); the client's
+/// `Authorization` dropped when `strip_auth`.
 fn upstream_request(
     request: Request<Body>,
     upstream: &Upstream,
@@ -156,6 +160,7 @@ fn upstream_request(
         })?;
     parts.version = http::Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
+    parts.headers.remove(header::COOKIE);
     if strip_auth {
         parts.headers.remove(header::AUTHORIZATION);
     }
