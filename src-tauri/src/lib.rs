@@ -71,17 +71,25 @@ impl Core {
 
 /// The desktop app, with the command line `murmurd` takes too.
 pub fn run(args: murmur_core::cli::Args) {
-    let paths = args.paths();
-    let (_log_guard, _) = match &paths {
-        Some(paths) => murmur_core::logging::init(&paths.log_dir, "murmur"),
-        None => (None, None),
+    // No shared fallback (a folder in /tmp others could prepare): without a home folder the
+    // user names one.
+    let Some(paths) = args.paths() else {
+        eprintln!("murmur: cannot tell where your home folder is; pass --data-dir DIR");
+        std::process::exit(2);
     };
+    let made_private = paths.make_private().unwrap_or_else(|e| {
+        eprintln!("murmur: {e}");
+        std::process::exit(2);
+    });
+    let (_log_guard, _) = murmur_core::logging::init(&paths.log_dir, "murmur");
+    if let Some(note) = made_private {
+        tracing::warn!("{note}");
+    }
     let overrides = args.overrides().unwrap_or_else(|e| {
         tracing::error!("ignoring the environment's settings: {e}");
         Overrides::default()
     });
-    let (settings, config_broken) = load_settings(paths.as_ref(), &overrides);
-    let paths = paths.unwrap_or_else(|| Paths::under(&std::env::temp_dir().join("murmur")));
+    let (settings, config_broken) = load_settings(Some(&paths), &overrides);
     // The window opens by itself only the first time, or to show what is wrong.
     let show_window = paths.first_launch() || config_broken;
     let (shutdown, stopped) = Shutdown::new();

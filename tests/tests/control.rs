@@ -137,7 +137,7 @@ async fn state_changes_from_other_web_pages_are_refused() {
 }
 
 #[test]
-fn murmurd_prints_the_page_url_with_the_token_in_the_fragment() {
+fn murmurd_prints_where_the_page_and_its_token_are_never_the_token() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = std::process::Command::new(binary())
         .args(["--port", "0", "--data-dir"])
@@ -155,9 +155,13 @@ fn murmurd_prints_the_page_url_with_the_token_in_the_fragment() {
     assert!(listening.starts_with("Murmur listening on http://127.0.0.1:"));
     assert!(
         page.starts_with("Status page: http://127.0.0.1:")
-            && page.ends_with(&format!("/murmur/#token={}", token.trim())),
+            && page.ends_with(&format!(
+                "/murmur/ (its control token is in {})",
+                dir.path().join("control-token").display()
+            )),
         "{page}"
     );
+    assert!(!page.contains(token.trim()), "the token is never printed");
     let log = std::fs::read_dir(dir.path().join("logs"))
         .expect("logs")
         .flatten()
@@ -260,4 +264,58 @@ async fn a_broken_settings_file_is_reported_with_its_key_and_path() {
     let message = error["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("max_queue"), "{message}");
     assert!(message.contains(&file.display().to_string()), "{message}");
+}
+
+/// The data folder holds the control token and programs Murmur runs: one others can write to is
+/// made private (0700) before anything in it is trusted, and one another user owns is refused
+/// with its path.
+#[test]
+fn a_data_folder_others_can_write_is_made_private_and_another_users_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let mut child = std::process::Command::new(binary())
+        .args(["--port", "0", "--data-dir"])
+        .arg(&data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let listening = lines.next().expect("a line").expect("text");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(listening.starts_with("Murmur listening on"), "{listening}");
+    let mode = std::fs::metadata(&data).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{mode:o}");
+    let log = std::fs::read_dir(data.join("logs"))
+        .expect("logs")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect::<String>();
+    assert!(log.contains("was open to other users (777)"), "{log}");
+
+    // Another user's folder (a test run as root can make one; otherwise this part cannot be
+    // set up, and the folder stays ours).
+    let theirs = dir.path().join("theirs");
+    std::fs::create_dir(&theirs).expect("mkdir");
+    if std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).is_ok() {
+        let out = std::process::Command::new(binary())
+            .args(["--port", "0", "--data-dir"])
+            .arg(&theirs)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&theirs.display().to_string()) && stderr.contains("another user"),
+            "{stderr}"
+        );
+        assert!(
+            !theirs.join("control-token").exists(),
+            "nothing written there"
+        );
+    }
 }

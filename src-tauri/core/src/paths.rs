@@ -55,6 +55,13 @@ impl Paths {
         Some(paths)
     }
 
+    /// Make the data folder Murmur's alone before anything in it is trusted (the control
+    /// token, `bin/uv`, the runtimes): created `0700` if missing; tightened to `0700` if others
+    /// could read or write it (the answer says so); refused if another user owns it.
+    pub fn make_private(&self) -> Result<Option<String>, String> {
+        private_dir(&self.data_dir)
+    }
+
     /// True the first time it is asked for this data folder (the desktop app opens its window
     /// then); it leaves a marker so later launches start quietly in the tray.
     pub fn first_launch(&self) -> bool {
@@ -69,6 +76,45 @@ impl Paths {
             .open(&marker)
             .is_ok()
     }
+}
+
+#[cfg(unix)]
+fn private_dir(dir: &Path) -> Result<Option<String>, String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create the data folder {}: {e}", dir.display()))?;
+    let meta = std::fs::metadata(dir)
+        .map_err(|e| format!("cannot read the data folder {}: {e}", dir.display()))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!(
+            "the data folder {} belongs to another user (uid {}, not {me}); Murmur keeps its \
+             control token and the programs it runs there, so it will not use it: choose \
+             another with --data-dir, or give the folder to this user",
+            dir.display(),
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return Ok(None);
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| format!("cannot make the data folder {} private: {e}", dir.display()))?;
+    Ok(Some(format!(
+        "the data folder {} was open to other users ({mode:o}); it is now 700",
+        dir.display()
+    )))
+}
+
+#[cfg(not(unix))]
+fn private_dir(dir: &Path) -> Result<Option<String>, String> {
+    std::fs::create_dir_all(dir)
+        .map(|()| None)
+        .map_err(|e| format!("cannot create the data folder {}: {e}", dir.display()))
 }
 
 #[cfg(target_os = "macos")]

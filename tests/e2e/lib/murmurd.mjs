@@ -4,7 +4,7 @@
 import { after } from "node:test";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { writeFileSync, mkdirSync } from "node:fs";
+import { writeFileSync, readFileSync, mkdirSync } from "node:fs";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -35,7 +35,8 @@ export function config(flags = [], extra = "") {
   return `[engine]\nid = "custom"\n[engine.custom]\ncommand = [${command}]\n${extra}\n`;
 }
 
-/** Start murmurd on a free port (or `port`); resolves with its page URL (token in the fragment). */
+/** Start murmurd on a free port (or `port`); resolves with its page URL, the token (read from
+ * the file murmurd names: it never prints the token) in the fragment as a user pastes it. */
 export function start(configText, dataDir = tempDir("data-"), port = 0) {
   writeFileSync(join(dataDir, "config.toml"), configText);
   const child = spawn(murmurd, ["--data-dir", dataDir, "--port", String(port)], { stdio: ["ignore", "pipe", "ignore"] });
@@ -46,8 +47,11 @@ export function start(configText, dataDir = tempDir("data-"), port = 0) {
     lines.on("line", (line) => {
       const listening = line.match(/^Murmur listening on (http:\/\/[^/]+)\/v1$/);
       if (listening) base = listening[1];
-      const page = line.match(/^Status page: (\S+)$/);
-      if (page) resolvePage({ child, dataDir, base, page: page[1], token: page[1].split("#token=")[1] });
+      const page = line.match(/^Status page: (\S+) \(its control token is in (.+)\)$/);
+      if (page) {
+        const token = readFileSync(page[2], "utf8").trim();
+        resolvePage({ child, dataDir, base, page: `${page[1]}#token=${token}`, token, printed: line });
+      }
     });
     child.on("exit", (code) => reject(new Error(`murmurd exited with ${code}`)));
   });

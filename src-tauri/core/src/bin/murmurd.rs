@@ -30,9 +30,19 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
 
+    let made_private = match paths.make_private() {
+        Ok(note) => note,
+        Err(e) => {
+            eprintln!("murmurd: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let (_log_guard, log_problem) = murmur_core::logging::init(&paths.log_dir, "murmurd");
     if let Some(problem) = log_problem {
         tracing::warn!("logging to stderr only: {problem}");
+    }
+    if let Some(note) = made_private {
+        tracing::warn!("{note}");
     }
 
     let loaded = args.overrides().and_then(|overrides| {
@@ -86,15 +96,14 @@ async fn run(settings: config::Settings, paths: Paths, overrides: Overrides) -> 
     // The one line a script or a test reads to learn the address.
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "Murmur listening on {url}");
-    // The page, with the control token in the fragment (never sent to a server, never logged).
-    if let Ok(token) = std::fs::read_to_string(paths.data_dir.join("control-token")) {
-        let _ = writeln!(
-            stdout,
-            "Status page: http://{}/murmur/#token={}",
-            bound.addr,
-            token.trim()
-        );
-    }
+    // The page, and where its token is: never the token itself (stdout ends up in journals,
+    // launchd logs and scrollback, and the token lets its holder run commands).
+    let _ = writeln!(
+        stdout,
+        "Status page: http://{}/murmur/ (its control token is in {})",
+        bound.addr,
+        paths.data_dir.join("control-token").display()
+    );
     let _ = stdout.flush();
 
     let reloads = tokio::spawn(server::reload_on_sighup(bound.control.clone()));

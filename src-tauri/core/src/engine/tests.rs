@@ -147,3 +147,70 @@ fn the_bundled_projects_are_found() {
         assert_eq!(runtime, name);
     }
 }
+
+#[test]
+fn listening_on_mlx_audio_is_a_server_of_its_own_asked_openai_s_way() {
+    let mut settings = Settings::default();
+    settings.transcription.engine = TranscriberId::MlxAudio;
+    let engine = Capability::Transcription.engine(&settings);
+    assert_eq!(engine.spec().id, "mlx-audio");
+    assert_eq!(engine.transcribes_with(), Transcribes::OpenAi);
+    assert!(!engine.speaks());
+    assert_eq!(
+        Capability::Transcription.model(&settings).as_deref(),
+        Some("mlx-community/whisper-large-v3-turbo")
+    );
+    assert_eq!(
+        engine.python_project(&settings).map(|(_, name)| name),
+        Some("mlx-audio".to_string())
+    );
+    let place = Place {
+        host: "127.0.0.1",
+        port: 4322,
+        data_dir: Path::new("/data"),
+        runtime: Some(&runtime()),
+    };
+    let launch = engine.launch(&settings, &place).expect("launchable");
+    assert_eq!(
+        &launch.args[..3],
+        ["-m", "murmur_launch", "mlx_audio.server"]
+    );
+    assert!(launch.args.contains(&"4322".to_string()));
+    // Its model is fetched in warm-up: the server never downloads behind the user's back.
+    assert_eq!(launch.env["HF_HUB_OFFLINE"], "1");
+    assert_eq!(
+        engine.served_paths(),
+        Some(&["/v1/audio/transcriptions", "/v1/models"][..])
+    );
+    assert_eq!(engine.memory_estimate_mb(&settings), Some(1800));
+    // Nothing of it is asked to speak before it is called ready.
+    assert_eq!(Capability::Transcription.first_words(&settings), None);
+
+    // Whisper is Murmur's own route; custom servers are OpenAI's.
+    settings.transcription.engine = TranscriberId::Whisper;
+    let whisper = Capability::Transcription.engine(&settings);
+    assert_eq!(whisper.transcribes_with(), Transcribes::MurmurPcm);
+    assert_eq!(
+        Capability::Transcription.model(&settings).as_deref(),
+        Some("base")
+    );
+    settings.transcription.engine = TranscriberId::Custom;
+    settings.transcription.custom.command =
+        vec!["stt-server".into(), "--port".into(), "{port}".into()];
+    let custom = Capability::Transcription.engine(&settings);
+    assert_eq!(custom.transcribes_with(), Transcribes::OpenAi);
+    let launch = custom.launch(&settings, &place).expect("launchable");
+    assert_eq!(
+        (launch.program.as_str(), &launch.args[..]),
+        (
+            "stt-server",
+            &["--port".to_string(), "4322".to_string()][..]
+        )
+    );
+    // Speech's custom server is its own section's.
+    settings.engine.id = EngineId::Custom;
+    settings.engine.custom.command = vec!["tts-server".into()];
+    let speech = Capability::Speech.engine(&settings);
+    let launch = speech.launch(&settings, &place).expect("launchable");
+    assert_eq!(launch.program, "tts-server");
+}
