@@ -246,4 +246,57 @@ async fn the_mlx_engine_fetches_its_model_from_the_hub_and_speaks_three_language
         "the engine runs with the Hub offline: {:?}",
         &hub.requests()[fetched..]
     );
+
+    // Around Murmur's guards: a web page cannot drive the engine on its own port (its CORS
+    // allows no origin), and through Murmur only what Murmur asks of it is reachable.
+    let status = murmurd.status().await;
+    let port = status["engine"]["port"].as_u64().expect("port");
+    let mut preflight = request(
+        Method::OPTIONS,
+        &format!("http://127.0.0.1:{port}/v1/audio/speech"),
+        "",
+    );
+    let headers = preflight.headers_mut();
+    headers.insert("origin", "http://evil.example".parse().expect("header"));
+    headers.insert(
+        "access-control-request-method",
+        "POST".parse().expect("header"),
+    );
+    let answer = Client::new().exchange(preflight).await;
+    assert!(
+        answer.header("access-control-allow-origin").is_none() && answer.status != 200,
+        "the engine's own port allowed a page: {} {:?}",
+        answer.status,
+        answer.headers
+    );
+    let load = Client::new()
+        .exchange(request(
+            Method::POST,
+            &murmurd.url("/v1/models?model_name=mlx-community/Kokoro-82M-bf16"),
+            "",
+        ))
+        .await;
+    assert!(
+        matches!(load.status.as_u16(), 404 | 405),
+        "POST /v1/models reached the engine: {}",
+        load.status
+    );
+    let docs = Client::new().get(&murmurd.url("/docs")).await;
+    assert_eq!(
+        docs.status, 404,
+        "paths Murmur does not ask for are its own 404"
+    );
+    let other = Client::new()
+        .post_json(
+            &murmurd.url("/v1/audio/speech"),
+            r#"{"input":"Hello.","model":"mlx-community/Kokoro-82M-bf16"}"#,
+        )
+        .await;
+    assert_eq!(
+        other.status,
+        400,
+        "{}",
+        String::from_utf8_lossy(&other.body)
+    );
+    assert_eq!(other.error_code(), "model_not_available");
 }

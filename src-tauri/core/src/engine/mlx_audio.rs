@@ -48,6 +48,17 @@ impl Engine for MlxAudio {
         true
     }
 
+    /// It loads any Hub model a request names and keeps it resident.
+    fn pins_model(&self) -> bool {
+        true
+    }
+
+    /// What Murmur asks of it; anything else (its model loading `POST /v1/models`, its docs,
+    /// its realtime routes) gets Murmur's own 404.
+    fn served_paths(&self) -> Option<&'static [&'static str]> {
+        Some(super::bundled::MURMUR_SERVER_PATHS)
+    }
+
     fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
         Some(bundled_project("mlx-audio"))
     }
@@ -102,6 +113,9 @@ impl Engine for MlxAudio {
     }
 }
 
+/// The only CORS origin mlx_audio.server is told to allow: none a page can have.
+pub const NO_ORIGIN: &str = "https://no-origin.invalid";
+
 /// `mlx_audio.server` on `place`, its Hub offline (every model is fetched in warm-up).
 fn server_launch(settings: &Settings, place: &Place<'_>) -> Option<Launch> {
     let runtime = place.runtime?;
@@ -115,6 +129,10 @@ fn server_launch(settings: &Settings, place: &Place<'_>) -> Option<Launch> {
         &place.port.to_string(),
         "--log-dir",
         &logs,
+        // It allows every CORS origin unless told otherwise: any web page could drive it on
+        // its port. One origin no page can have (`.invalid` is reserved) allows none.
+        "--allowed-origins",
+        NO_ORIGIN,
     ]
     .map(String::from)
     .to_vec();
@@ -123,6 +141,9 @@ fn server_launch(settings: &Settings, place: &Place<'_>) -> Option<Launch> {
     launch
         .env
         .extend(hub_env(&settings.runtime.huggingface_url, true));
+    launch
+        .env
+        .insert("MLX_AUDIO_ALLOWED_ORIGINS".into(), NO_ORIGIN.into());
     Some(launch)
 }
 

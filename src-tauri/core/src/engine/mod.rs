@@ -111,6 +111,12 @@ pub trait Engine: Sync {
         false
     }
 
+    /// Whether it loads whatever model a request names (so only the configured one may be
+    /// named).
+    fn pins_model(&self) -> bool {
+        false
+    }
+
     /// The paths it answers, when Murmur knows them: any other path gets Murmur's own 404
     /// without reaching the engine. `None`: forward everything.
     fn served_paths(&self) -> Option<&'static [&'static str]> {

@@ -37,8 +37,14 @@ fn mlx_audio_runs_its_server_under_the_launcher_with_a_full_path() {
             "--port",
             "4321",
             "--log-dir",
-            "/data/logs"
+            "/data/logs",
+            "--allowed-origins",
+            "https://no-origin.invalid"
         ]
+    );
+    assert_eq!(
+        launch.env["MLX_AUDIO_ALLOWED_ORIGINS"],
+        "https://no-origin.invalid"
     );
     assert!(launch.stdin_guard);
     let path = &launch.env["PATH"];

@@ -46,6 +46,12 @@ pub struct Defaults {
     pub stream: bool,
     /// The longest `input`, in characters.
     pub max_input_chars: u64,
+    /// The engine loads whatever model a request names (mlx-audio): only the configured one
+    /// (or an OpenAI name for it) is accepted.
+    pub pinned_model: bool,
+    /// Murmur runs the engine: fields naming files on its machine are dropped (no client
+    /// should learn which files exist there through it).
+    pub managed: bool,
 }
 
 /// A checked speech request: what to send the engine and what the client gets.
@@ -77,6 +83,8 @@ impl Defaults {
             audio: engine::audio(settings),
             stream: engine::asks_to_stream(settings),
             max_input_chars: settings.proxy.max_input_chars,
+            pinned_model: engine::of(settings.engine.id).pins_model(),
+            managed: settings.engine.id != crate::config::EngineId::External,
         }
     }
 }
@@ -162,6 +170,22 @@ pub fn prepare(
     }
 
     let replace_model = model.as_deref().is_none_or(|m| OPENAI_MODELS.contains(&m));
+    if defaults.pinned_model
+        && !replace_model
+        && let Some(configured) = &defaults.model
+        && model.as_ref() != Some(configured)
+    {
+        return Err(ApiError::invalid(
+            "model",
+            "model_not_available",
+            format!(
+                "this engine serves {configured:?} only; set [engine] model to use another model"
+            ),
+        ));
+    }
+    if defaults.managed {
+        request.retain(|key, value| !names_a_file(key, value));
+    }
     if replace_model && let Some(default) = &defaults.model {
         request.insert("model".into(), default.clone().into());
     }
@@ -209,6 +233,38 @@ pub fn prepare(
         sse,
         voice: chosen,
         voice_language: detected.filter(|_| replace_voice),
+    })
+}
+
+/// Fields of a speech request that name a file on the engine's machine: mlx-audio's
+/// `ref_audio` (a voice to clone, read from disk), and any other extra field whose text is a
+/// path. OpenAI's own fields are checked above and kept.
+fn names_a_file(key: &str, value: &Value) -> bool {
+    const OPENAI_FIELDS: [&str; 9] = [
+        "input",
+        "model",
+        "voice",
+        "instructions",
+        "response_format",
+        "speed",
+        "stream_format",
+        "lang_code",
+        "stream",
+    ];
+    if OPENAI_FIELDS.contains(&key) {
+        return false;
+    }
+    if key == "ref_audio" {
+        return true;
+    }
+    value.as_str().is_some_and(|text| {
+        let text = text.trim_start();
+        text.starts_with('/')
+            || text.starts_with('~')
+            || text.starts_with("file:")
+            || text.starts_with("\\\\")
+            || text.contains("../")
+            || text.as_bytes().get(1..3) == Some(b":\\")
     })
 }
 

@@ -13,6 +13,8 @@ fn defaults() -> Defaults {
         audio: EngineAudio::Encoded,
         stream: false,
         max_input_chars: 20,
+        pinned_model: false,
+        managed: true,
     }
 }
 
@@ -239,4 +241,52 @@ fn bad_requests_name_the_field() {
         assert_eq!(err.status, http::StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(err.param, param, "{body}");
     }
+}
+
+#[test]
+fn an_engine_that_loads_any_model_gets_only_the_configured_one() {
+    let mut pinned = defaults();
+    pinned.pinned_model = true;
+    let other = prepare(
+        br#"{"input":"hi","model":"mlx-community/Some-Other-Model"}"#,
+        &pinned,
+        None,
+    )
+    .expect_err("another model");
+    assert_eq!(other.code, "model_not_available");
+    assert!(other.message.contains("kokoro"), "{}", other.message);
+    for body in [
+        r#"{"input":"hi","model":"kokoro"}"#,
+        r#"{"input":"hi","model":"tts-1"}"#,
+        r#"{"input":"hi"}"#,
+    ] {
+        let out = prepare(body.as_bytes(), &pinned, None).expect(body);
+        let out: Map<String, Value> = serde_json::from_slice(&out.body).expect("json");
+        assert_eq!(out["model"], "kokoro", "{body}");
+    }
+}
+
+#[test]
+fn fields_naming_files_on_the_engine_s_machine_are_dropped() {
+    let out = prepared(
+        r#"{"input":"/not a path","voice":"af_heart","ref_audio":"voice.wav","ref_text":"Hello there.",
+            "cfg":"/etc/passwd","home":"~/.ssh/id_rsa","up":"a/../../b","url":"file:///etc/hosts","win":"C:\\x","temperature":0.7}"#,
+    );
+    assert_eq!(out["input"], "/not a path");
+    for gone in ["ref_audio", "cfg", "home", "up", "url", "win"] {
+        assert!(out.get(gone).is_none(), "{gone}: {out:?}");
+    }
+    assert_eq!(out["ref_text"], "Hello there.");
+    assert_eq!(out["temperature"], 0.7);
+    // An external server is the user's own: what they send it is theirs to send.
+    let mut external = defaults();
+    external.managed = false;
+    let out = prepare(
+        br#"{"input":"hi","ref_audio":"/srv/voices/me.wav"}"#,
+        &external,
+        None,
+    )
+    .expect("valid");
+    let out: Map<String, Value> = serde_json::from_slice(&out.body).expect("json");
+    assert_eq!(out["ref_audio"], "/srv/voices/me.wav");
 }
