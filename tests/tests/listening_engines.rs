@@ -71,8 +71,8 @@ async fn an_external_server_is_sent_wav_and_read_as_verbose_json() {
     let mut last = 0.0;
     for word in words {
         let (start, end) = (
-            word["start"].as_f64().unwrap(),
-            word["end"].as_f64().unwrap(),
+            word["start"].as_f64().expect("start"),
+            word["end"].as_f64().expect("end"),
         );
         assert!(
             start >= last - 1e-6 && end >= start && end <= duration + 1e-6,

@@ -14,8 +14,10 @@ fn project(name: &str) -> PathBuf {
 #[tokio::test]
 async fn every_shipped_lock_is_current_and_mlx_covers_apple_silicon() {
     let bin = tempfile::tempdir().expect("tempdir");
+    // The real wheel from the real index, checked against the size and sha256 Murmur pins.
     let uv = download::uv(
         "https://pypi.org/pypi",
+        &download::UV,
         bin.path(),
         &DownloadPolicy::default(),
         &Progress::none(),

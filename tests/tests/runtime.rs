@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::routing::get;
 use futures_util::StreamExt;
 use murmur_core::config::RuntimeSettings;
-use murmur_core::runtime::download::DownloadPolicy;
+use murmur_core::runtime::download::{DownloadPolicy, PinnedWheel, UvPin};
 use murmur_core::runtime::{Progress, Provision, Runtime, RuntimeError, provision};
 use sha2::{Digest, Sha256};
 
@@ -201,14 +201,8 @@ async fn fake_index(
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (os, arch) = match (std::env::consts::OS, std::env::consts::ARCH) {
-        ("macos", "aarch64") => ("macosx_11_0", "arm64"),
-        ("macos", _) => ("macosx_10_12", "x86_64"),
-        (_, "aarch64") => ("manylinux_2_17", "aarch64"),
-        _ => ("manylinux_2_17", "x86_64"),
-    };
     let json = serde_json::json!({"urls": [{
-        "filename": format!("uv-9.9.9-py3-none-{os}_{arch}.whl"),
+        "filename": wheel_name(),
         "url": format!("{base}/wheel"),
         "digests": {"sha256": sha256},
     }]});
@@ -248,6 +242,38 @@ async fn fake_index(
     (format!("{base}/pypi"), downloads)
 }
 
+/// The fake wheel's name, for this machine.
+fn wheel_name() -> String {
+    let (os, arch) = match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("macos", "aarch64") => ("macosx_11_0", "arm64"),
+        ("macos", _) => ("macosx_10_12", "x86_64"),
+        (_, "aarch64") => ("manylinux_2_17", "aarch64"),
+        _ => ("manylinux_2_17", "x86_64"),
+    };
+    format!("uv-9.9.9-py3-none-{os}_{arch}.whl")
+}
+
+/// Fetch uv from `index` pinned to `sha256` and `size`.
+async fn download_pinned(
+    index: &str,
+    sha256: &str,
+    size: u64,
+    bin: &std::path::Path,
+    policy: &DownloadPolicy,
+) -> Result<PathBuf, RuntimeError> {
+    let name = wheel_name();
+    let wheels = [PinnedWheel {
+        filename: &name,
+        sha256,
+        size,
+    }];
+    let pin = UvPin {
+        version: "9.9.9",
+        wheels: &wheels,
+    };
+    murmur_core::runtime::download::uv(index, &pin, bin, policy, &Progress::none()).await
+}
+
 fn small_wheel() -> Vec<u8> {
     let mut buffer = std::io::Cursor::new(Vec::new());
     let mut zip = zip::ZipWriter::new(&mut buffer);
@@ -262,6 +288,30 @@ fn small_wheel() -> Vec<u8> {
     buffer.into_inner()
 }
 
+fn small_sha() -> String {
+    hex(&Sha256::digest(small_wheel()))
+}
+
+/// A wheel longer than the pinned size is stopped at once (its announced length is enough)
+/// and nothing is left.
+#[tokio::test]
+async fn a_wheel_larger_than_pinned_is_stopped_and_leaves_nothing() {
+    let wheel = small_wheel();
+    let size = wheel.len() as u64;
+    let (index, downloads) = fake_index(wheel, small_sha(), false).await;
+    let bin = tempfile::tempdir().expect("tempdir");
+    let policy = DownloadPolicy {
+        attempts: 1,
+        ..DownloadPolicy::default()
+    };
+    let err = download_pinned(&index, &small_sha(), size - 10, bin.path(), &policy)
+        .await
+        .expect_err("too large");
+    assert!(err.to_string().contains("more than"), "{err}");
+    assert_eq!(downloads.load(Ordering::SeqCst), 1);
+    assert_eq!(std::fs::read_dir(bin.path()).expect("list").count(), 0);
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -269,13 +319,15 @@ fn hex(bytes: &[u8]) -> String {
 #[tokio::test]
 async fn a_wheel_with_the_wrong_sha256_is_refused_and_leaves_nothing() {
     let wheel = small_wheel();
+    let size = wheel.len() as u64;
     let (index, _) = fake_index(wheel, "0".repeat(64), false).await;
     let bin = tempfile::tempdir().expect("tempdir");
-    let err = murmur_core::runtime::download::uv(
+    let err = download_pinned(
         &index,
+        &"0".repeat(64),
+        size,
         bin.path(),
         &DownloadPolicy::default(),
-        &Progress::none(),
     )
     .await
     .expect_err("a mismatching wheel");
@@ -295,15 +347,15 @@ async fn a_wheel_with_the_wrong_sha256_is_refused_and_leaves_nothing() {
 #[tokio::test]
 async fn a_stalled_download_times_out_and_is_retried() {
     let wheel = small_wheel();
-    let sha = hex(&Sha256::digest(&wheel));
-    let (index, downloads) = fake_index(wheel, sha, true).await;
+    let (index, downloads) = fake_index(wheel, small_sha(), true).await;
     let bin = tempfile::tempdir().expect("tempdir");
     let policy = DownloadPolicy {
         stall_timeout: Duration::from_secs(1),
         attempts: 3,
         first_backoff: Duration::from_millis(100),
     };
-    let uv = murmur_core::runtime::download::uv(&index, bin.path(), &policy, &Progress::none())
+    let size = small_wheel().len() as u64;
+    let uv = download_pinned(&index, &small_sha(), size, bin.path(), &policy)
         .await
         .expect("the second attempt succeeds");
     assert_eq!(downloads.load(Ordering::SeqCst), 2);

@@ -282,6 +282,24 @@ fn is_http_base(url: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn every_default_download_is_https() {
+        let runtime = super::super::RuntimeSettings::default();
+        for url in [
+            &runtime.pypi_url,
+            &runtime.huggingface_url,
+            &runtime.spacy_models_url,
+            &runtime.kokoro_models_url,
+        ] {
+            assert!(url.starts_with("https://"), "{url}");
+        }
+        assert_eq!(
+            runtime.python_install_mirror, None,
+            "uv's own (https) default"
+        );
+    }
+
     use super::*;
 
     fn keys(settings: &Settings) -> Vec<String> {

@@ -157,6 +157,7 @@ async fn fetch_model(
         source: &source,
         dest: &dest,
         digest: &Digest::Sha256(file.sha256.into()),
+        size: Some(file.size),
         policy,
         progress: &report,
         cancel: &Cancel::default(),

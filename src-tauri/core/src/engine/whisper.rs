@@ -410,6 +410,7 @@ pub async fn fetch_model(
             source: &source,
             dest: &dest.join(&file.path),
             digest: &digest,
+            size: Some(file.size),
             policy: &DownloadPolicy::default(),
             progress: &report,
             cancel: &Cancel::default(),

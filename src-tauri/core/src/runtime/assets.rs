@@ -163,6 +163,7 @@ async fn install(
         source: &url,
         dest: &wheel,
         digest: &digest,
+        size: None,
         policy,
         progress: &|done, total| progress.bytes("assets", &message, done, total),
         cancel: &Cancel::default(),

@@ -1,9 +1,11 @@
-//! Downloading uv from PyPI: its wheel holds the binary (`uv-<v>.data/scripts/uv`), and PyPI's
-//! JSON API lists every wheel with its sha256.
+//! Downloading uv from PyPI: its wheel holds the binary (`uv-<v>.data/scripts/uv`). The version,
+//! and each platform's wheel with its sha256 and size, are pinned here ([`UV`]); PyPI's JSON API
+//! only says where the wheel is.
 //!
-//! The wheel is fetched with a stall timeout and retried with backoff, verified against the
-//! index's sha256, and the binary is written beside its final place and renamed into it, so a
-//! failed, stalled or tampered download leaves nothing behind.
+//! The index is read with a size cap; the wheel is fetched with a stall timeout and retried
+//! with backoff, stopped as soon as it is longer than the pinned size, verified against the
+//! pinned sha256, and the binary is written beside its final place and renamed into it, so a
+//! failed, stalled, oversized or tampered download leaves nothing behind.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -34,21 +36,63 @@ impl Default for DownloadPolicy {
     }
 }
 
+/// The uv release Murmur downloads, pinned in the code: its version, and for each platform the
+/// wheel's name, sha256 and size (from PyPI). What the index says is only where to get it.
+#[derive(Debug, Clone, Copy)]
+pub struct UvPin<'a> {
+    pub version: &'a str,
+    pub wheels: &'a [PinnedWheel<'a>],
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PinnedWheel<'a> {
+    pub filename: &'a str,
+    pub sha256: &'a str,
+    pub size: u64,
+}
+
+/// uv 0.13.9.
+pub const UV: UvPin<'static> = UvPin {
+    version: "0.13.9",
+    wheels: &[
+        PinnedWheel {
+            filename: "uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            sha256: "d7f459fe4fd247d830351c75686d3996ace3c6f3f728eb0e85a30b7ada0cef19",
+            size: 17_606_939,
+        },
+        PinnedWheel {
+            filename: "uv-0.13.9-py3-none-manylinux_2_28_aarch64.whl",
+            sha256: "ecb6028d79dc96fbeafffe5c8af62a7099487ebc05a701e76714eebcffd06375",
+            size: 16_864_124,
+        },
+        PinnedWheel {
+            filename: "uv-0.13.9-py3-none-macosx_11_0_arm64.whl",
+            sha256: "66c512266d633bef48384a1f53003f41f2a8e7b36fe6e7fbfd3e0fd52d96fa63",
+            size: 14_660_755,
+        },
+        PinnedWheel {
+            filename: "uv-0.13.9-py3-none-macosx_10_12_x86_64.whl",
+            sha256: "c16ed11e013557536b3e60065f1b912f6407bd6518e041b961e23ef9e6b4fbf5",
+            size: 17_529_974,
+        },
+    ],
+};
+
+/// An index document larger than this is not PyPI's listing of uv (today ~5 MB).
+pub const MAX_INDEX_BYTES: usize = 16 * 1024 * 1024;
+
 #[derive(Deserialize)]
 struct Release {
+    #[serde(default)]
     urls: Vec<File>,
+    #[serde(default)]
+    releases: std::collections::HashMap<String, Vec<File>>,
 }
 
 #[derive(Deserialize)]
 struct File {
     filename: String,
     url: String,
-    digests: Digests,
-}
-
-#[derive(Deserialize)]
-struct Digests {
-    sha256: String,
 }
 
 /// The wheel tag fragments that fit this machine, or `None` where uv has no wheel we use.
@@ -62,34 +106,16 @@ fn platform_tags() -> Option<(&'static str, &'static str)> {
     }
 }
 
-/// Download uv into `bin_dir/uv` from the index at `pypi_url` (`https://pypi.org/pypi`).
+/// Download the pinned uv (`pin`, [`UV`] outside tests) into `bin_dir/uv` from the index at
+/// `pypi_url` (`https://pypi.org/pypi`): the index names where its wheel is; the wheel must be
+/// the pinned size (the download stops the moment it is longer) and hash to the pinned sha256.
 pub async fn uv(
     pypi_url: &str,
+    pin: &UvPin<'_>,
     bin_dir: &Path,
     policy: &DownloadPolicy,
     progress: &Progress,
 ) -> Result<PathBuf, RuntimeError> {
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .read_timeout(policy.stall_timeout)
-        .build()
-        .map_err(|e| RuntimeError::download(format!("cannot make an HTTP client: {e}")))?;
-    let index = format!("{}/uv/json", pypi_url.trim_end_matches('/'));
-    progress.stage("uv", format!("looking up uv on {index}"));
-    let body = retry(policy, || async {
-        let response = client.get(&index).send().await?.error_for_status()?;
-        response.bytes().await
-    })
-    .await
-    .map_err(|e| {
-        RuntimeError::download(format!(
-            "cannot read {index}: {}",
-            crate::http_client::describe(&e)
-        ))
-    })?;
-    let release: Release = serde_json::from_slice(&body)
-        .map_err(|e| RuntimeError::download(format!("{index} is not PyPI's JSON API: {e}")))?;
-
     let (os_tag, arch_tag) = platform_tags().ok_or_else(|| {
         RuntimeError::download(format!(
             "uv publishes no wheel Murmur can use on {} {}",
@@ -97,64 +123,121 @@ pub async fn uv(
             std::env::consts::ARCH
         ))
     })?;
-    let wheel = release
-        .urls
+    let pinned = pin
+        .wheels
         .iter()
-        .find(|f| {
-            f.filename.ends_with(".whl")
-                && f.filename.contains(os_tag)
-                && f.filename.contains(arch_tag)
-                && !f.filename.contains("musllinux")
-        })
+        .find(|w| w.filename.contains(os_tag) && w.filename.contains(arch_tag))
         .ok_or_else(|| {
-            RuntimeError::download(format!("{index} lists no uv wheel for {os_tag} {arch_tag}"))
+            RuntimeError::download(format!(
+                "Murmur pins no uv {} wheel for {os_tag} {arch_tag}",
+                pin.version
+            ))
+        })?;
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(policy.stall_timeout)
+        .build()
+        .map_err(|e| RuntimeError::download(format!("cannot make an HTTP client: {e}")))?;
+    let index = format!("{}/uv/json", pypi_url.trim_end_matches('/'));
+    progress.stage("uv", format!("looking up uv {} on {index}", pin.version));
+    let body = retry(policy, || {
+        fetch(&client, &index, MAX_INDEX_BYTES as u64, &|_, _| {})
+    })
+    .await
+    .map_err(|e| RuntimeError::download(format!("cannot read {index}: {e}")))?;
+    let release: Release = serde_json::from_slice(&body)
+        .map_err(|e| RuntimeError::download(format!("{index} is not PyPI's JSON API: {e}")))?;
+    let listed = release
+        .releases
+        .get(pin.version)
+        .into_iter()
+        .flatten()
+        .chain(&release.urls)
+        .find(|f| f.filename == pinned.filename)
+        .ok_or_else(|| {
+            RuntimeError::download(format!("{index} does not list {}", pinned.filename))
         })?;
 
     // Indexes may give file URLs relative to the JSON document (mirrors do).
     let wheel_url = reqwest::Url::parse(&index)
-        .and_then(|base| base.join(&wheel.url))
+        .and_then(|base| base.join(&listed.url))
         .map_err(|e| {
-            RuntimeError::download(format!("bad wheel URL {:?} in {index}: {e}", wheel.url))
+            RuntimeError::download(format!("bad wheel URL {:?} in {index}: {e}", listed.url))
         })?;
-    let bytes = retry(policy, || fetch(&client, wheel_url.as_str(), progress))
-        .await
-        .map_err(|e| {
-            RuntimeError::download(format!(
-                "cannot download {}: {}",
-                wheel.filename,
-                crate::http_client::describe(&e)
-            ))
-        })?;
+    let report = |done, total| progress.bytes("uv", "downloading uv", done, total);
+    let bytes = retry_unless(
+        policy,
+        |e: &String| e.starts_with(TOO_LARGE),
+        || fetch(&client, wheel_url.as_str(), pinned.size, &report),
+    )
+    .await
+    .map_err(|e| RuntimeError::download(format!("cannot download {}: {e}", pinned.filename)))?;
     let actual = hex(&Sha256::digest(&bytes));
-    if !actual.eq_ignore_ascii_case(&wheel.digests.sha256) {
+    if !actual.eq_ignore_ascii_case(pinned.sha256) || bytes.len() as u64 != pinned.size {
         return Err(RuntimeError::download(format!(
-            "{} does not match the index's sha256 (expected {}, got {actual}); it was discarded",
-            wheel.filename, wheel.digests.sha256
+            "{} does not match the sha256 Murmur pins (expected {}, got {actual}); it was discarded",
+            pinned.filename, pinned.sha256
         )));
     }
-    progress.stage("uv", format!("unpacking {}", wheel.filename));
+    progress.stage("uv", format!("unpacking {}", pinned.filename));
     let binary = extract_uv(&bytes)?;
     install(&binary, bin_dir)
 }
 
+/// How a refusal for size starts (such a refusal is not retried).
+const TOO_LARGE: &str = "too large";
+
+/// `url`'s body, at most `limit` bytes: a longer one is refused as soon as it says so or
+/// passes the limit.
 async fn fetch(
     client: &reqwest::Client,
     url: &str,
-    progress: &Progress,
-) -> Result<Vec<u8>, reqwest::Error> {
-    let response = client.get(url).send().await?.error_for_status()?;
+    limit: u64,
+    progress: &(dyn Fn(u64, Option<u64>) + Sync),
+) -> Result<Vec<u8>, String> {
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| crate::http_client::describe(&e))?;
     let total = response.content_length();
-    let mut bytes = Vec::with_capacity(total.unwrap_or(0) as usize);
+    if let Some(total) = total.filter(|t| *t > limit) {
+        return Err(format!(
+            "{TOO_LARGE}: {total} bytes, more than the {limit} expected"
+        ));
+    }
+    let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(limit) as usize);
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        bytes.extend_from_slice(&chunk?);
-        progress.bytes("uv", "downloading uv", bytes.len() as u64, total);
+        let chunk = chunk.map_err(|e| crate::http_client::describe(&e))?;
+        if (bytes.len() + chunk.len()) as u64 > limit {
+            return Err(format!(
+                "{TOO_LARGE}: it went past the {limit} bytes expected; stopped"
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+        progress(bytes.len() as u64, total);
     }
     Ok(bytes)
 }
 
 pub(crate) async fn retry<T, E: std::fmt::Display, F, Fut>(
     policy: &DownloadPolicy,
+    attempt: F,
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    retry_unless(policy, |_| false, attempt).await
+}
+
+/// [`retry`], except that an error `is_final` says is final is returned at once (a source that
+/// sends too much, or the wrong thing, will do it again).
+pub(crate) async fn retry_unless<T, E: std::fmt::Display, F, Fut>(
+    policy: &DownloadPolicy,
+    is_final: impl Fn(&E) -> bool,
     mut attempt: F,
 ) -> Result<T, E>
 where
@@ -167,7 +250,7 @@ where
         tries += 1;
         match attempt().await {
             Ok(value) => return Ok(value),
-            Err(e) if tries < policy.attempts => {
+            Err(e) if tries < policy.attempts && !is_final(&e) => {
                 tracing::warn!(
                     "download attempt {tries} failed ({e}); retrying in {} ms",
                     backoff.as_millis()

@@ -4,20 +4,23 @@
 //! The bytes go to `<dest>.part` beside the destination; an interrupted download resumes from
 //! what that holds (`Range`); the finished file is checked against its digest (sha256, or the
 //! md5 an index such as Piper's gives) and renamed into place, so `dest` is whole or absent. A
-//! mismatch discards the part file. Progress is reported as bytes; a cancel flag stops the
-//! transfer between chunks (the part file stays, for a later resume).
+//! mismatch discards the part file, and so does a transfer that grows past the expected size
+//! (when it is known: stopped at once, not when the stream ends). Progress is reported as
+//! bytes; a cancel flag stops the transfer between chunks (the part file stays, for a later
+//! resume). Writing and hashing run off the async workers (a 300 MB model takes seconds to
+//! hash; the proxy keeps answering meanwhile).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 
 use futures_util::StreamExt;
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
-use super::download::{DownloadPolicy, hex, retry};
+use super::download::{DownloadPolicy, hex, retry_unless};
 
 /// What the finished file must hash to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +107,8 @@ pub struct Request<'a> {
     pub source: &'a str,
     pub dest: &'a Path,
     pub digest: &'a Digest,
+    /// Its size, when the source says it: more than this is refused.
+    pub size: Option<u64>,
     pub policy: &'a DownloadPolicy,
     /// Bytes so far and the total, when known.
     pub progress: &'a (dyn Fn(u64, Option<u64>) + Send + Sync),
@@ -131,17 +136,22 @@ pub async fn fetch(request: Request<'_>) -> Result<(), FetchError> {
             .read_timeout(request.policy.stall_timeout)
             .build()
             .map_err(|e| FetchError::Unreachable(e.to_string()))?;
-        retry(request.policy, || {
-            transfer(&client, source, &partial, &request)
-        })
+        retry_unless(
+            request.policy,
+            |e| matches!(e, FetchError::Mismatch(_) | FetchError::Cancelled),
+            || transfer(&client, source, &partial, &request),
+        )
         .await?;
     } else {
         copy_local(Path::new(source), &partial, &request)?;
     }
-    let digest = request.digest;
-    let actual = digest
-        .of(&partial)
+    let digest = request.digest.clone();
+    let hashed = partial.clone();
+    let actual = tokio::task::spawn_blocking(move || digest.of(&hashed))
+        .await
+        .map_err(|e| FetchError::Disk(e.to_string()))?
         .map_err(|e| FetchError::Disk(format!("{}: {e}", partial.display())))?;
+    let digest = request.digest;
     if !actual.eq_ignore_ascii_case(digest.expected()) {
         let _ = std::fs::remove_file(&partial);
         return Err(FetchError::Mismatch(format!(
@@ -185,12 +195,24 @@ async fn transfer(
     let resumed = have > 0 && response.status() == http::StatusCode::PARTIAL_CONTENT;
     let start = if resumed { have } else { 0 };
     let total = response.content_length().map(|n| n + start);
-    let mut file = std::fs::OpenOptions::new()
+    let too_large = |length: u64| {
+        request.size.filter(|size| length > *size).map(|size| {
+            let _ = std::fs::remove_file(partial);
+            FetchError::Mismatch(format!(
+                "{url} sends more than its {size} bytes; it was stopped and discarded"
+            ))
+        })
+    };
+    if let Some(error) = total.and_then(too_large) {
+        return Err(error);
+    }
+    let mut file = tokio::fs::OpenOptions::new()
         .create(true)
         .write(true)
         .append(resumed)
         .truncate(!resumed)
         .open(partial)
+        .await
         .map_err(|e| FetchError::Disk(format!("{}: {e}", partial.display())))?;
     let mut done = start;
     (request.progress)(done, total);
@@ -200,15 +222,20 @@ async fn transfer(
             return Err(FetchError::Cancelled);
         }
         let chunk = chunk.map_err(|e| FetchError::Unreachable(crate::http_client::describe(&e)))?;
-        if let Err(e) = file.write_all(&chunk) {
+        done += chunk.len() as u64;
+        if let Some(error) = too_large(done) {
+            drop(file);
+            return Err(error);
+        }
+        if let Err(e) = file.write_all(&chunk).await {
             drop(file);
             let _ = std::fs::remove_file(partial);
             return Err(FetchError::Disk(format!("{}: {e}", partial.display())));
         }
-        done += chunk.len() as u64;
         (request.progress)(done, total);
     }
     file.sync_all()
+        .await
         .map_err(|e| FetchError::Disk(format!("{}: {e}", partial.display())))
 }
 
@@ -217,6 +244,12 @@ fn copy_local(from: &Path, partial: &Path, request: &Request<'_>) -> Result<(), 
     let total = std::fs::metadata(from)
         .map_err(|e| FetchError::Unreachable(format!("{}: {e}", from.display())))?
         .len();
+    if let Some(size) = request.size.filter(|size| total > *size) {
+        return Err(FetchError::Mismatch(format!(
+            "{} is {total} bytes, more than its {size}; it was not copied",
+            from.display()
+        )));
+    }
     std::fs::copy(from, partial).map_err(|e| {
         let _ = std::fs::remove_file(partial);
         FetchError::Disk(format!("{}: {e}", from.display()))
@@ -234,10 +267,20 @@ mod tests {
     }
 
     async fn fetch_from(source: &str, dest: &Path, digest: Digest) -> Result<(), FetchError> {
+        fetch_sized(source, dest, digest, None).await
+    }
+
+    async fn fetch_sized(
+        source: &str,
+        dest: &Path,
+        digest: Digest,
+        size: Option<u64>,
+    ) -> Result<(), FetchError> {
         fetch(Request {
             source,
             dest,
             digest: &digest,
+            size,
             policy: &DownloadPolicy {
                 attempts: 1,
                 ..DownloadPolicy::default()
@@ -289,6 +332,70 @@ mod tests {
             matches!(&error, FetchError::Mismatch(m) if m.contains("sha256")),
             "{error:?}"
         );
+        assert!(!dest.exists() && !part_path(&dest).exists());
+    }
+
+    /// A loopback server that sends 1 MiB chunks without a length, up to 64 MiB (or until the
+    /// client goes): how many bytes it got out.
+    async fn endless_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/model.bin", listener.local_addr().expect("addr"));
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = sent.clone();
+        tokio::spawn(async move {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut head = [0u8; 4096];
+            let _ = socket.read(&mut head).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .await;
+            let chunk = vec![7u8; 1 << 20];
+            for _ in 0..64 {
+                let frame = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+                if socket.write_all(&frame).await.is_err() {
+                    return;
+                }
+                counter.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+            }
+            let _ = socket.write_all(b"0\r\n\r\n").await;
+        });
+        (url, sent)
+    }
+
+    #[tokio::test]
+    async fn a_source_sending_more_than_its_size_is_stopped_at_once_and_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let dest = dir.path().join("model.bin");
+        let (url, sent) = endless_server().await;
+        let error = fetch_sized(&url, &dest, Digest::Sha256("0".repeat(64)), Some(3 << 20))
+            .await
+            .expect_err("too much");
+        assert!(
+            matches!(&error, FetchError::Mismatch(m) if m.contains("more than")),
+            "{error:?}"
+        );
+        assert!(!dest.exists() && !part_path(&dest).exists());
+        // Stopped at the size, not at the stream's end (socket buffers hold a few MiB more).
+        let out = sent.load(Ordering::SeqCst);
+        assert!(out < 24 << 20, "the server got {out} bytes out");
+
+        // A folder source larger than its size is not copied at all.
+        let from = dir.path().join("big.bin");
+        std::fs::write(&from, vec![1u8; 4096]).expect("write");
+        let error = fetch_sized(
+            &from.to_string_lossy(),
+            &dest,
+            Digest::Sha256("0".repeat(64)),
+            Some(100),
+        )
+        .await
+        .expect_err("too large");
+        assert!(matches!(error, FetchError::Mismatch(_)), "{error:?}");
         assert!(!dest.exists() && !part_path(&dest).exists());
     }
 }

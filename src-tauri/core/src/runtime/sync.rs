@@ -148,6 +148,7 @@ async fn sync(
             let bin = request.data_dir.join("bin");
             download::uv(
                 &request.settings.pypi_url,
+                &download::UV,
                 &bin,
                 &request.policy,
                 &request.progress,

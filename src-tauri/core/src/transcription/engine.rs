@@ -427,10 +427,16 @@ mod tests {
     fn the_wav_header_says_its_real_lengths() {
         let header = wav_header(32_000);
         assert_eq!(&header[..4], b"RIFF");
-        assert_eq!(u32::from_le_bytes(header[4..8].try_into().unwrap()), 32_036);
-        assert_eq!(u32::from_le_bytes(header[24..28].try_into().unwrap()), RATE);
         assert_eq!(
-            u32::from_le_bytes(header[40..44].try_into().unwrap()),
+            u32::from_le_bytes(header[4..8].try_into().expect("4 bytes")),
+            32_036
+        );
+        assert_eq!(
+            u32::from_le_bytes(header[24..28].try_into().expect("4 bytes")),
+            RATE
+        );
+        assert_eq!(
+            u32::from_le_bytes(header[40..44].try_into().expect("4 bytes")),
             32_000
         );
     }

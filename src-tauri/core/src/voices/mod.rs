@@ -71,6 +71,7 @@ pub async fn download(
             source: &file.url,
             dest: &dest,
             digest: &file.digest,
+            size: Some(file.size).filter(|size| *size > 0),
             policy,
             progress: &progress,
             cancel,
@@ -113,8 +114,11 @@ fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
     }
 }
 
-/// An index, read whole (a few MB at most).
+/// An index, read whole: a few MB at most; one longer than
+/// [`MAX_INDEX_BYTES`](crate::runtime::download::MAX_INDEX_BYTES) is refused as it arrives.
 pub async fn get(url: &str) -> Result<Vec<u8>, String> {
+    use futures_util::StreamExt;
+    let limit = crate::runtime::download::MAX_INDEX_BYTES;
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(5))
         .timeout(std::time::Duration::from_secs(30))
@@ -126,9 +130,18 @@ pub async fn get(url: &str) -> Result<Vec<u8>, String> {
         .await
         .and_then(reqwest::Response::error_for_status)
         .map_err(|e| crate::http_client::describe(&e))?;
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| crate::http_client::describe(&e))?;
-    Ok(body.to_vec())
+    let too_large = || format!("{url} is larger than {limit} bytes: not an index");
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| crate::http_client::describe(&e))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
