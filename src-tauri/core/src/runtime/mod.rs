@@ -49,13 +49,20 @@ pub struct Runtime {
     pub note: Option<String>,
 }
 
-/// Where warm-up progress goes (the supervisor turns it into status).
+/// Where warm-up progress goes (the supervisor turns it into status). Byte counts are
+/// coalesced: a download reports once per percent or 100 ms, not once per network chunk.
 #[derive(Clone)]
-pub struct Progress(Arc<dyn Fn(Warmup) + Send + Sync>);
+pub struct Progress {
+    report: Arc<dyn Fn(Warmup) + Send + Sync>,
+    last_bytes: Arc<std::sync::Mutex<Option<(u64, std::time::Instant)>>>,
+}
 
 impl Progress {
     pub fn new(report: impl Fn(Warmup) + Send + Sync + 'static) -> Self {
-        Self(Arc::new(report))
+        Self {
+            report: Arc::new(report),
+            last_bytes: Arc::default(),
+        }
     }
 
     /// Progress nobody watches.
@@ -64,7 +71,7 @@ impl Progress {
     }
 
     pub fn report(&self, warmup: Warmup) {
-        (self.0)(warmup);
+        (self.report)(warmup);
     }
 
     pub fn stage(&self, stage: &str, message: impl Into<String>) {
@@ -76,6 +83,27 @@ impl Progress {
     }
 
     pub fn bytes(&self, stage: &str, message: &str, done: u64, total: Option<u64>) {
+        {
+            let mut last = self
+                .last_bytes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = std::time::Instant::now();
+            let step = total.map_or(1 << 20, |t| (t / 100).max(1));
+            let due = match *last {
+                None => true,
+                Some((before, at)) => {
+                    done < before
+                        || done.abs_diff(before) >= step
+                        || now.duration_since(at) >= std::time::Duration::from_millis(100)
+                        || Some(done) == total
+                }
+            };
+            if !due {
+                return;
+            }
+            *last = Some((done, now));
+        }
         self.report(Warmup {
             stage: Some(stage.into()),
             done: Some(done),
@@ -159,4 +187,32 @@ impl RuntimeError {
 /// `<data-dir>/runtimes/<name>`
 pub fn runtime_dir(data_dir: &Path, name: &str) -> PathBuf {
     data_dir.join("runtimes").join(name)
+}
+
+#[cfg(test)]
+mod coalescing {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[test]
+    fn byte_progress_is_reported_per_percent_not_per_chunk_and_always_ends_whole() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let progress = Progress::new(move |w: Warmup| {
+            sink.lock().expect("lock").push(w.done.unwrap_or_default());
+        });
+        let total = 10_000 * 1024;
+        for chunk in 1..=10_000u64 {
+            progress.bytes("model", "downloading", chunk * 1024, Some(total));
+        }
+        let seen = seen.lock().expect("lock");
+        assert!(
+            (100..=400).contains(&seen.len()),
+            "{} reports for 10,000 chunks",
+            seen.len()
+        );
+        assert_eq!(seen.last(), Some(&total));
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]));
+    }
 }

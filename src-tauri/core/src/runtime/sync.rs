@@ -138,11 +138,18 @@ async fn sync(
     lock: &Path,
     inputs: &str,
 ) -> Result<Runtime, RuntimeError> {
-    let uv = match uv::find(
-        request.settings.uv_path.as_deref(),
-        request.data_dir,
+    // Finding uv may run `uv --version`: a process, so off the async workers.
+    let (configured, data_dir, search_path) = (
+        request.settings.uv_path.clone(),
+        request.data_dir.to_path_buf(),
         request.search_path.clone(),
-    )? {
+    );
+    let found = tokio::task::spawn_blocking(move || {
+        uv::find(configured.as_deref(), &data_dir, search_path)
+    })
+    .await
+    .map_err(|e| RuntimeError::download(format!("cannot look for uv: {e}")))??;
+    let uv = match found {
         Some(found) => found.path().to_path_buf(),
         None => {
             let bin = request.data_dir.join("bin");

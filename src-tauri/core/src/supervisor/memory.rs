@@ -6,8 +6,12 @@ use sysinfo::{MemoryRefreshKind, Pid, ProcessRefreshKind, ProcessesToUpdate, Sys
 /// Kept free beyond an engine's estimate.
 pub const MEMORY_HEADROOM_MB: u64 = 300;
 
+/// Reads memory figures. Cheap to clone (clones share one `System`); a reading of the engine's
+/// process tree scans every process, so the actor takes it off the async workers
+/// ([`Sampler::measure`]).
+#[derive(Clone)]
 pub struct Sampler {
-    sys: System,
+    sys: std::sync::Arc<std::sync::Mutex<System>>,
 }
 
 /// One reading, in MB.
@@ -19,30 +23,36 @@ pub struct Reading {
 
 impl Default for Sampler {
     fn default() -> Self {
-        Self { sys: System::new() }
+        Self {
+            sys: std::sync::Arc::new(std::sync::Mutex::new(System::new())),
+        }
     }
 }
 
 impl Sampler {
-    pub fn sample(&mut self, engine: Option<u32>) -> Reading {
-        self.sys
-            .refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
-        let available = self.sys.available_memory();
+    /// Available memory, and with `engine` its process tree's: blocking (a scan of every
+    /// process when `engine` is given; reading the available memory alone is cheap).
+    pub fn sample(&self, engine: Option<u32>) -> Reading {
+        let mut sys = self
+            .sys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sys.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
+        let available = sys.available_memory();
         let engine_rss_mb = engine.map(|root| {
-            self.sys.refresh_processes_specifics(
+            sys.refresh_processes_specifics(
                 ProcessesToUpdate::All,
                 true,
                 ProcessRefreshKind::nothing().with_memory(),
             );
             let root = Pid::from_u32(root);
-            let bytes: u64 = self
-                .sys
+            let bytes: u64 = sys
                 .processes()
                 .iter()
                 // On Linux every thread is listed as a task of its own, with the whole
                 // process's memory: count processes only.
                 .filter(|(_, p)| p.thread_kind().is_none())
-                .filter(|(pid, _)| self.descends_from(**pid, root))
+                .filter(|(pid, _)| descends_from(&sys, **pid, root))
                 .map(|(_, p)| p.memory())
                 .sum();
             bytes / (1024 * 1024)
@@ -53,18 +63,26 @@ impl Sampler {
         }
     }
 
-    fn descends_from(&self, mut pid: Pid, root: Pid) -> bool {
-        for _ in 0..64 {
-            if pid == root {
-                return true;
-            }
-            match self.sys.process(pid).and_then(|p| p.parent()) {
-                Some(parent) => pid = parent,
-                None => return false,
-            }
-        }
-        false
+    /// [`Sampler::sample`] of `engine` on a blocking thread.
+    pub async fn measure(&self, engine: u32) -> Reading {
+        let sampler = self.clone();
+        tokio::task::spawn_blocking(move || sampler.sample(Some(engine)))
+            .await
+            .unwrap_or_default()
     }
+}
+
+fn descends_from(sys: &System, mut pid: Pid, root: Pid) -> bool {
+    for _ in 0..64 {
+        if pid == root {
+            return true;
+        }
+        match sys.process(pid).and_then(|p| p.parent()) {
+            Some(parent) => pid = parent,
+            None => return false,
+        }
+    }
+    false
 }
 
 /// The warning to show when `available_mb` is short of what the engine needs.
@@ -105,7 +123,7 @@ mod tests {
                 })
             })
             .collect();
-        let mut sampler = Sampler::default();
+        let sampler = Sampler::default();
         let reading = sampler.sample(Some(std::process::id()));
         let own_mb = std::fs::read_to_string("/proc/self/statm")
             .ok()

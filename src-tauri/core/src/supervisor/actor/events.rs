@@ -59,6 +59,19 @@ impl Actor {
                 result,
                 took,
             } => self.on_spoke(generation, result, took),
+            Event::Memory {
+                generation,
+                reading,
+            } => {
+                if self
+                    .phase
+                    .run()
+                    .is_some_and(|run| run.generation == generation)
+                {
+                    self.memory.system_available_mb = reading.available_mb;
+                    self.memory.engine_rss_mb = reading.engine_rss_mb;
+                }
+            }
             Event::Probe {
                 generation,
                 probe,
@@ -153,12 +166,22 @@ impl Actor {
         }
     }
 
+    /// Measure the engine's memory on a blocking thread; `Event::Memory` brings the figure.
+    pub(super) fn measure_memory(&self, pid: u32, generation: u64) {
+        let (sampler, events) = (self.sampler.clone(), self.events_tx.clone());
+        tokio::spawn(async move {
+            let reading = sampler.measure(pid).await;
+            let _ = events.send(Event::Memory {
+                generation,
+                reading,
+            });
+        });
+    }
+
     /// Call the engine ready: the waiters get it.
     pub(super) fn become_ready(&mut self, run: Running, reason: &str) {
         let upstream = loopback(run.port);
-        let reading = self.sampler.sample(Some(run.pid));
-        self.memory.system_available_mb = reading.available_mb;
-        self.memory.engine_rss_mb = reading.engine_rss_mb;
+        self.measure_memory(run.pid, run.generation);
         let next_health = crate::time::later_tokio(Instant::now(), self.health_interval());
         self.set_phase(Phase::Ready { run, next_health }, reason);
         self.port_retries = 0;

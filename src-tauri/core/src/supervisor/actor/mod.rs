@@ -150,6 +150,11 @@ enum Event {
         generation: u64,
         result: Result<crate::runtime::Runtime, Prepare>,
     },
+    /// The engine's memory, measured off the async workers.
+    Memory {
+        generation: u64,
+        reading: memory::Reading,
+    },
     /// The outcome of the speech asked of an engine before it is called ready.
     Spoke {
         generation: u64,

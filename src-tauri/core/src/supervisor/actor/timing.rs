@@ -95,10 +95,8 @@ impl Actor {
                         now,
                         Duration::from_secs(sup.health_interval_secs),
                     );
-                    let pid = run.pid;
-                    let reading = self.sampler.sample(Some(pid));
-                    self.memory.system_available_mb = reading.available_mb;
-                    self.memory.engine_rss_mb = reading.engine_rss_mb;
+                    let (pid, generation) = (run.pid, run.generation);
+                    self.measure_memory(pid, generation);
                     self.spawn_probe(Duration::from_secs(sup.health_timeout_secs));
                 }
             }
