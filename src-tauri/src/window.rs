@@ -180,8 +180,12 @@ fn connect(paths: Option<&murmur_core::paths::Paths>) -> Result<LocalApi, String
         .parse()
         .map_err(|e| format!("{ENV_ADDR}={addr:?}: {e}"))?;
     let token = match from_env(ENV_TOKEN) {
+        // Handed over by the tray that started this window: it is Murmur.
         Some(token) => token,
         None => {
+            // Started on its own: the token goes only to a Murmur of this user (it lets its
+            // holder change settings, custom commands included).
+            murmur_listens(addr)?;
             let paths = paths.ok_or("no data folder")?;
             let file = paths.data_dir.join("control-token");
             std::fs::read_to_string(&file)
@@ -190,6 +194,30 @@ fn connect(paths: Option<&murmur_core::paths::Paths>) -> Result<LocalApi, String
     };
     LocalApi::remote(addr, token.trim(), settings.proxy.api_key.as_deref())
         .map_err(|e| e.to_string())
+}
+
+/// Whether the process listening at `addr` is Murmur (`murmur` or `murmurd`) run by this user,
+/// as the supervisor checks who holds an engine's port.
+fn murmur_listens(addr: std::net::SocketAddr) -> Result<(), String> {
+    let port = addr.port();
+    let owner = murmur_core::port_owner::find(port).ok_or_else(|| {
+        format!("cannot tell which process listens on port {port}, so the control token is not sent; start Murmur, or open the window from its tray")
+    })?;
+    let ours = owner.name == "murmur" || owner.name == "murmurd";
+    #[cfg(target_os = "linux")]
+    let ours = ours && {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!("/proc/{}", owner.pid))
+            .is_ok_and(|m| m.uid() == nix::unistd::geteuid().as_raw())
+    };
+    if ours {
+        Ok(())
+    } else {
+        Err(format!(
+            "port {port} is held by {} (pid {}), not Murmur: the control token is not sent to it",
+            owner.name, owner.pid
+        ))
+    }
 }
 
 /// Status changes from the tray's event stream, to the page; reconnects if it drops.

@@ -627,3 +627,35 @@ desktopTest("webdriver: a broken config opens the window with the error and the 
     await page.close();
   }
 });
+
+// A settings window started on its own sends the control token only to Murmur: pointed at a
+// port another program holds (a web server here), it refuses and sends nothing.
+desktopTest("a settings window pointed at another program's port never sends the token", async () => {
+  const http = await import("node:http");
+  const seen = [];
+  const server = http.createServer((request, response) => {
+    seen.push(`${request.method} ${request.url} ${request.headers.authorization || ""}`);
+    response.end("{}");
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const dataDir = tempDir("window-");
+  const token = "t".repeat(64);
+  writeFileSync(join(dataDir, "config.toml"), `[proxy]\nport = ${server.address().port}\n`);
+  writeFileSync(join(dataDir, "control-token"), token);
+  const window = spawn(appBin, ["--settings-window"], {
+    env: { ...env, MURMUR_DATA_DIR: dataDir },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  children.push(window);
+  let stderr = "";
+  window.stderr.on("data", (d) => { stderr += d; });
+  const code = await Promise.race([
+    new Promise((r) => window.once("exit", r)),
+    sleep(10_000).then(() => "still running"),
+  ]);
+  server.close();
+  assert.equal(code, 1, `the window refused to start: ${stderr}`);
+  assert.ok(!seen.some((line) => line.includes(token)), `the token reached the stranger: ${seen.join("\n")}`);
+  const logs = readdirSync(join(dataDir, "logs")).map((f) => readFileSync(join(dataDir, "logs", f), "utf8")).join("");
+  assert.match(logs, /not Murmur: the control token is not sent/);
+});
