@@ -367,3 +367,93 @@ async fn cookies_never_reach_the_engine_and_authorization_only_when_asked() {
         "{echo}"
     );
 }
+
+/// An external server at an `https://` URL is reached over TLS and its certificate checked
+/// against the system's trust store (here a test CA named by `SSL_CERT_FILE`): trusted, the
+/// request arrives (cookies dropped, `Authorization` passed as configured); untrusted, it
+/// does not.
+#[tokio::test]
+async fn an_external_server_at_an_https_url_is_reached_over_tls() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/tls-upstream/tls_echo.py"
+    );
+    let mut server = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&cert)
+        .arg(&key)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the TLS server");
+    let mut port = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().expect("stdout")),
+        &mut port,
+    )
+    .expect("its port");
+    let url = format!("https://127.0.0.1:{}", port.trim());
+    let config = external_config(&url, "forward_authorization = true");
+    let ask = |murmurd: &Murmurd| {
+        let mut req = request(Method::GET, &murmurd.url("/echo/over-tls"), "");
+        let headers = req.headers_mut();
+        headers.insert("cookie", "session=another-app".parse().expect("header"));
+        headers.insert("authorization", "Bearer sk-client".parse().expect("header"));
+        async move { Client::new().exchange(req).await }
+    };
+
+    let mut trusting = murmur_tests::murmurd::Launch::with_config(&config);
+    trusting
+        .env
+        .push(("SSL_CERT_FILE".into(), cert.display().to_string()));
+    let murmurd = Murmurd::launch(trusting).expect("starts");
+    let reply = ask(&murmurd).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let echo = reply.json();
+    assert_eq!(echo["path"], "/echo/over-tls");
+    assert!(echo["headers"].get("cookie").is_none(), "{echo}");
+    assert_eq!(echo["headers"]["authorization"], "Bearer sk-client");
+
+    // Without the CA, the server's certificate is not trusted: nothing reaches it.
+    let mut distrusting = murmur_tests::murmurd::Launch::with_config(&config);
+    distrusting
+        .env
+        .push(("SSL_CERT_FILE".into(), "/nonexistent".into()));
+    let murmurd = Murmurd::launch(distrusting).expect("starts");
+    let reply = ask(&murmurd).await;
+    assert!(
+        matches!(reply.status.as_u16(), 502 | 503),
+        "{} {}",
+        reply.status,
+        String::from_utf8_lossy(&reply.body)
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -1,25 +1,29 @@
-//! The one HTTP/1 client Murmur uses to talk to engines on loopback: pooled keep-alive
-//! connections, no TLS (engines listen on 127.0.0.1), streaming bodies both ways.
+//! The one HTTP/1 client Murmur uses to talk to engines: pooled keep-alive connections,
+//! streaming bodies both ways; plain HTTP to the engines it runs on loopback, TLS (the system's
+//! trust store) to an external server at an `https://` URL.
 
 use std::time::Duration;
 
 use axum::body::Body;
 use http_body_util::BodyExt;
+use hyper_tls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-pub type HttpClient = Client<HttpConnector, Body>;
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, Body>;
 
 /// A client tuned for a local engine.
 pub fn new() -> HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(Duration::from_secs(5)));
+    // `https://` URIs go over TLS; `http://` ones stay plain.
+    connector.enforce_http(false);
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(64)
-        .build(connector)
+        .build(HttpsConnector::new_with_connector(connector))
 }
 
 /// The outcome of a readiness probe.

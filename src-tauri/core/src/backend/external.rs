@@ -51,11 +51,15 @@ impl External {
     ) -> Self {
         let url = url.trim_end_matches('/').to_string();
         // Validation guarantees an http URL with a host; keep a None rather than panic if not.
-        let upstream = url
-            .parse::<http::Uri>()
-            .ok()
-            .and_then(|uri| uri.authority().cloned())
-            .map(Upstream::new);
+        let upstream = url.parse::<http::Uri>().ok().and_then(|uri| {
+            let tls = uri.scheme_str() == Some("https");
+            let authority = uri.authority().cloned()?;
+            Some(if tls {
+                Upstream::tls(authority)
+            } else {
+                Upstream::new(authority)
+            })
+        });
         Self {
             probe_url: format!("{url}{probe_path}"),
             url,

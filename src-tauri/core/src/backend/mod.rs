@@ -18,16 +18,34 @@ use futures_util::future::{BoxFuture, Shared};
 pub struct Upstream {
     /// `host:port`, e.g. `127.0.0.1:40123`.
     pub authority: http::uri::Authority,
+    /// Reached over TLS (an external server at an `https://` URL).
+    pub tls: bool,
 }
 
 impl Upstream {
+    /// Plain HTTP: every engine Murmur runs, on loopback.
     pub fn new(authority: http::uri::Authority) -> Self {
-        Self { authority }
+        Self {
+            authority,
+            tls: false,
+        }
     }
 
-    /// The `http://host:port` base URL.
+    /// Over TLS.
+    pub fn tls(authority: http::uri::Authority) -> Self {
+        Self {
+            authority,
+            tls: true,
+        }
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
+
+    /// The `http(s)://host:port` base URL.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.authority)
+        format!("{}://{}", self.scheme(), self.authority)
     }
 }
 

@@ -126,7 +126,7 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
             &mut errors,
             "engine.url",
             format!(
-                "{url:?} is not an http:// URL with a host and port, like http://127.0.0.1:8000"
+                "{url:?} is not an http:// or https:// URL with a host and port, like http://127.0.0.1:8000"
             ),
         ),
         (None, EngineId::External) => fail(
@@ -207,7 +207,7 @@ fn check_transcription(t: &super::TranscriptionSettings, errors: &mut Vec<FieldE
             errors,
             "transcription.url",
             format!(
-                "{url:?} is not an http:// URL with a host and port, like http://127.0.0.1:8000"
+                "{url:?} is not an http:// or https:// URL with a host and port, like http://127.0.0.1:8000"
             ),
         ),
         (None, TranscriberId::External) => fail(
@@ -276,7 +276,9 @@ fn is_origin(origin: &str) -> bool {
 
 fn is_http_base(url: &str) -> bool {
     url.parse::<http::Uri>().is_ok_and(|uri| {
-        uri.scheme_str() == Some("http") && uri.host().is_some() && uri.query().is_none()
+        matches!(uri.scheme_str(), Some("http" | "https"))
+            && uri.host().is_some()
+            && uri.query().is_none()
     })
 }
 

@@ -151,7 +151,7 @@ fn upstream_request(
     let (mut parts, body) = request.into_parts();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     parts.uri = Uri::builder()
-        .scheme("http")
+        .scheme(upstream.scheme())
         .authority(upstream.authority.clone())
         .path_and_query(path)
         .build()
