@@ -98,19 +98,24 @@ impl Engine for MlxAudio {
             )
             .await?;
             let model = super::effective_model(p.settings).unwrap_or_default();
-            let python_path = format!("{}:{}", p.runtime.dir.display(), p.project.display());
-            super::model::fetch(
-                &p.runtime.python,
-                &python_path,
-                &hub_env(&p.settings.runtime.huggingface_url, false),
-                &model,
-                p.progress,
-                p.log,
-            )
-            .await
-            .map_err(PrepareError::from)
+            fetch_model(&p, &model).await
         })
     }
+}
+
+/// `model` into the Hugging Face cache by the runtime's own `huggingface_hub`, with progress.
+async fn fetch_model(p: &Preparation<'_>, model: &str) -> Result<(), PrepareError> {
+    let python_path = format!("{}:{}", p.runtime.dir.display(), p.project.display());
+    super::model::fetch(
+        &p.runtime.python,
+        &python_path,
+        &hub_env(&p.settings.runtime.huggingface_url, false),
+        model,
+        p.progress,
+        p.log,
+    )
+    .await
+    .map_err(PrepareError::from)
 }
 
 /// The only CORS origin mlx_audio.server is told to allow: none a page can have.
@@ -211,17 +216,7 @@ impl Engine for MlxTranscription {
                 .transcription
                 .effective_model()
                 .unwrap_or_default();
-            let python_path = format!("{}:{}", p.runtime.dir.display(), p.project.display());
-            super::model::fetch(
-                &p.runtime.python,
-                &python_path,
-                &hub_env(&p.settings.runtime.huggingface_url, false),
-                &model,
-                p.progress,
-                p.log,
-            )
-            .await
-            .map_err(PrepareError::from)
+            fetch_model(&p, &model).await
         })
     }
 }

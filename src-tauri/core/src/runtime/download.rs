@@ -189,7 +189,7 @@ const TOO_LARGE: &str = "too large";
 
 /// `url`'s body, at most `limit` bytes: a longer one is refused as soon as it says so or
 /// passes the limit.
-async fn fetch(
+pub(crate) async fn fetch(
     client: &reqwest::Client,
     url: &str,
     limit: u64,

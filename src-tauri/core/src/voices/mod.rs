@@ -117,31 +117,13 @@ fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
 /// An index, read whole: a few MB at most; one longer than
 /// [`MAX_INDEX_BYTES`](crate::runtime::download::MAX_INDEX_BYTES) is refused as it arrives.
 pub async fn get(url: &str) -> Result<Vec<u8>, String> {
-    use futures_util::StreamExt;
-    let limit = crate::runtime::download::MAX_INDEX_BYTES;
+    use crate::runtime::download::{MAX_INDEX_BYTES, fetch};
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(5))
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .map_err(|e| e.to_string())?;
-    let response = client
-        .get(url)
-        .send()
+    fetch(&client, url, MAX_INDEX_BYTES as u64, &|_, _| {})
         .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| crate::http_client::describe(&e))?;
-    let too_large = || format!("{url} is larger than {limit} bytes: not an index");
-    if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| crate::http_client::describe(&e))?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        .map_err(|e| format!("{url}: {e}"))
 }
