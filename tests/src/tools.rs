@@ -297,3 +297,28 @@ pub async fn whisper_base() -> PathBuf {
     .await
     .clone()
 }
+
+/// The real `wyoming` client library (PyPI 1.10.2, as Home Assistant uses it) driving a
+/// Wyoming server: `fixtures/wyoming-client/wyoming_client.py` with `args`; its JSON answer.
+pub async fn wyoming_client(args: &[&str]) -> Value {
+    static PYTHON: OnceCell<PathBuf> = OnceCell::const_new();
+    let python = PYTHON
+        .get_or_init(|| provisioned("wyoming-client"))
+        .await
+        .clone();
+    let out = tokio::process::Command::new(python)
+        .arg(fixture("wyoming-client").join("wyoming_client.py"))
+        .args(args)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run the Wyoming client");
+    assert!(
+        out.status.success(),
+        "wyoming_client {args:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}

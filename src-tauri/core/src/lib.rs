@@ -44,3 +44,4 @@ pub mod time;
 pub mod transcription;
 pub mod tray;
 pub mod voices;
+pub mod wyoming;

@@ -329,6 +329,17 @@ pub struct Bound {
     pub limits: Limits,
     /// How long in-flight requests may take to finish at shutdown.
     pub drain: Duration,
+    /// The Wyoming server, when `[wyoming] enabled`.
+    pub wyoming: Option<Wyoming>,
+}
+
+/// A bound Wyoming listener and what it serves.
+pub struct Wyoming {
+    pub addr: SocketAddr,
+    listener: TcpListener,
+    proxy: ProxyState,
+    settings: crate::config::WyomingSettings,
+    data_dir: std::path::PathBuf,
 }
 
 impl Bound {
@@ -374,6 +385,23 @@ impl Bound {
             catalog: crate::catalog::Catalog::new(data_dir, proxy.voices_changed()),
             data_dir: data_dir.to_path_buf(),
         });
+        let wyoming = if settings.wyoming.enabled {
+            let w = &settings.wyoming;
+            let listener = bind(&w.host, w.port).await?;
+            let addr = listener.local_addr().map_err(|source| BindError::Io {
+                addr: SocketAddr::new(IpAddr::from([127, 0, 0, 1]), w.port),
+                source,
+            })?;
+            Some(Wyoming {
+                addr,
+                listener,
+                proxy: proxy.clone(),
+                settings: w.clone(),
+                data_dir: data_dir.to_path_buf(),
+            })
+        } else {
+            None
+        };
         let app = app(proxy, control.clone(), policy, &settings.proxy);
         Ok(Self {
             listener,
@@ -382,6 +410,7 @@ impl Bound {
             control,
             limits: Limits::from_settings(&settings.proxy),
             drain: Duration::from_secs(settings.proxy.shutdown_timeout_secs),
+            wyoming,
         })
     }
 
@@ -397,7 +426,19 @@ impl Bound {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<bool> {
+        let wyoming = self.wyoming.map(|w| {
+            tokio::spawn(crate::wyoming::serve(
+                w.listener,
+                w.proxy,
+                w.settings,
+                w.data_dir,
+                std::future::pending(),
+            ))
+        });
         let served = serve(self.listener, self.app, shutdown, self.drain, self.limits).await;
+        if let Some(wyoming) = wyoming {
+            wyoming.abort();
+        }
         self.control.shutdown().await;
         served
     }

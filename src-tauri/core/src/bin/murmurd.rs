@@ -96,6 +96,10 @@ async fn run(settings: config::Settings, paths: Paths, overrides: Overrides) -> 
     // The one line a script or a test reads to learn the address.
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "Murmur listening on {url}");
+    if let Some(wyoming) = &bound.wyoming {
+        tracing::info!("Wyoming listening on tcp://{}", wyoming.addr);
+        let _ = writeln!(stdout, "Wyoming listening on tcp://{}", wyoming.addr);
+    }
     // The page, and where its token is: never the token itself (stdout ends up in journals,
     // launchd logs and scrollback, and the token lets its holder run commands).
     let _ = writeln!(

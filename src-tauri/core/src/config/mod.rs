@@ -12,6 +12,7 @@ mod load;
 mod save;
 mod transcription;
 mod validate;
+mod wyoming;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ pub use save::save;
 pub use transcription::{TranscriberId, TranscriptionSettings};
 pub(crate) use validate::parse_host as validate_host;
 pub use validate::{FieldError, check};
+pub use wyoming::{Network, WyomingSettings};
 
 /// Environment variable names. Flags of the same meaning win over these.
 pub mod env {
@@ -49,6 +51,7 @@ pub struct Settings {
     pub supervisor: SupervisorSettings,
     pub runtime: RuntimeSettings,
     pub transcription: TranscriptionSettings,
+    pub wyoming: WyomingSettings,
 }
 
 /// `[proxy]`: the endpoint clients talk to.

@@ -163,6 +163,7 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
     check_numbers(settings, "supervisor.", &mut errors);
     check_numbers(settings, "transcription.", &mut errors);
     check_transcription(&settings.transcription, &mut errors);
+    check_wyoming(&settings.wyoming, &mut errors);
     check_lengths(settings, &mut errors);
 
     let runtime = &settings.runtime;
@@ -252,6 +253,34 @@ fn check_transcription(t: &super::TranscriptionSettings, errors: &mut Vec<FieldE
                 "{language:?} is not a language code such as en, de or ja; leave it unset to detect"
             ),
         );
+    }
+}
+
+fn check_wyoming(w: &super::WyomingSettings, errors: &mut Vec<FieldError>) {
+    match parse_host(&w.host) {
+        None => fail(
+            errors,
+            "wyoming.host",
+            format!("{:?} is not an IP address (or localhost)", w.host),
+        ),
+        Some(ip) if !ip.is_loopback() && w.allowed_networks.is_empty() => fail(
+            errors,
+            "wyoming.allowed_networks",
+            "Wyoming has no authentication: beyond loopback, list the client networks that may connect, e.g. [\"192.168.1.0/24\"]",
+        ),
+        Some(_) => {}
+    }
+    for network in &w.allowed_networks {
+        if super::Network::parse(network).is_none() {
+            fail(
+                errors,
+                "wyoming.allowed_networks",
+                format!("{network:?} is not a network such as 192.168.1.0/24"),
+            );
+        }
+    }
+    if !(1..=1024).contains(&w.max_connections) {
+        fail(errors, "wyoming.max_connections", "must be from 1 to 1024");
     }
 }
 

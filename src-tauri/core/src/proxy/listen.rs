@@ -35,12 +35,6 @@ const MB: u64 = 1024 * 1024;
 
 async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Response, ApiError> {
     let settings = state.live().get().transcription.clone();
-    let route = match crate::engine::transcriber(settings.engine).transcribes_with() {
-        crate::engine::Transcribes::MurmurPcm => engine::Route::MurmurPcm,
-        crate::engine::Transcribes::OpenAi => engine::Route::OpenAi {
-            model: settings.effective_model(),
-        },
-    };
     let (parts, body) = request.into_parts();
     // Read (and so drain) the upload before anything else, refusals included.
     let bytes = super::body::read(
@@ -88,24 +82,7 @@ async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Resp
         .enter()
         .await
         .map_err(|_| ApiError::busy(state.settings.max_queue))?;
-    let upstream = listener.ensure_ready().await.map_err(ApiError::not_ready)?;
-    let timeout = Duration::from_secs(state.settings.upstream_timeout_secs);
-    let lines = match engine::transcribe(
-        &state.client,
-        &upstream,
-        &route,
-        decoded.pcm_bytes(),
-        &options,
-        timeout,
-    )
-    .await
-    {
-        Err(e) if e.code == "engine_unreachable" => {
-            listener.report_unreachable(&upstream);
-            return Err(e);
-        }
-        other => other?,
-    };
+    let lines = engine_lines(state, &listener, decoded.pcm_bytes(), &options).await?;
     if request.stream {
         return Ok(sse(lines, activity));
     }
@@ -114,7 +91,66 @@ async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Resp
     Ok(render(&transcript, &request))
 }
 
-fn decode_error(e: DecodeError) -> ApiError {
+type Lines = futures_util::stream::BoxStream<'static, Result<EngineLine, String>>;
+
+/// The transcription engine's lines for `pcm`: the engine made ready (the single-flight
+/// start), then asked the way it is asked (Murmur's PCM route or OpenAI's).
+async fn engine_lines(
+    state: &ProxyState,
+    listener: &std::sync::Arc<dyn crate::backend::Backend>,
+    pcm: Vec<u8>,
+    options: &Options,
+) -> Result<Lines, ApiError> {
+    let settings = state.live().get().transcription.clone();
+    let route = match crate::engine::transcriber(settings.engine).transcribes_with() {
+        crate::engine::Transcribes::MurmurPcm => engine::Route::MurmurPcm,
+        crate::engine::Transcribes::OpenAi => engine::Route::OpenAi {
+            model: settings.effective_model(),
+        },
+    };
+    let upstream = listener.ensure_ready().await.map_err(ApiError::not_ready)?;
+    let timeout = Duration::from_secs(state.settings.upstream_timeout_secs);
+    match engine::transcribe(&state.client, &upstream, &route, pcm, options, timeout).await {
+        Err(e) if e.code == "engine_unreachable" => {
+            listener.report_unreachable(&upstream);
+            Err(e)
+        }
+        other => other,
+    }
+}
+
+/// Transcribe audio another front door decoded (Wyoming): the same gate, start and engine
+/// as an HTTP request, the whole transcript back. `language` unset: the configured one, else
+/// detected.
+pub async fn transcribe_decoded(
+    state: &ProxyState,
+    decoded: &decode::Decoded,
+    language: Option<String>,
+) -> Result<Transcript, ApiError> {
+    let Some(listener) = state.transcriber.clone() else {
+        return Err(ApiError::not_found(
+            "transcription is off ([transcription] engine = \"off\")",
+        ));
+    };
+    let activity = listener.activity();
+    let options = Options {
+        task: Some(Task::Transcribe),
+        language: language.or(state.live().get().transcription.language.clone()),
+        ..Options::default()
+    };
+    let _permit = state
+        .listen_gate
+        .enter()
+        .await
+        .map_err(|_| ApiError::busy(state.settings.max_queue))?;
+    let lines = engine_lines(state, &listener, decoded.pcm_bytes(), &options).await?;
+    let transcript = collect(lines, decoded.seconds).await;
+    drop(activity);
+    transcript
+}
+
+/// Why audio could not be decoded, as the client's error.
+pub fn decode_error(e: DecodeError) -> ApiError {
     match e {
         DecodeError::TooLong { .. } => ApiError::content_too_large("audio_too_long", e.to_string()),
         DecodeError::Empty => ApiError::invalid("file", "empty_file", e.to_string()),

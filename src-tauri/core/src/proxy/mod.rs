@@ -17,6 +17,16 @@ pub mod speech;
 mod transcode;
 mod voices;
 
+pub use listen::{decode_error, transcribe_decoded};
+
+/// The speech engine's installed voices with their languages (made ready first), or `None`
+/// when it does not list them.
+pub async fn installed_voices(
+    state: &ProxyState,
+) -> Result<Option<Arc<Vec<crate::language::Voice>>>, ApiError> {
+    voices::installed(state).await
+}
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,6 +128,11 @@ impl ProxyState {
     }
 
     /// The effective settings, live.
+    /// Whether transcription is on.
+    pub fn has_transcription(&self) -> bool {
+        self.transcriber.is_some()
+    }
+
     pub fn live(&self) -> &LiveSettings {
         &self.0.live
     }

@@ -1,0 +1,563 @@
+//! Home Assistant's own protocol: Murmur as a Wyoming speech and transcription server.
+//!
+//! A second front door onto the same engines (never a second set of them): synthesis goes
+//! through the proxy's speech path and transcription through its listening path, so engines
+//! start on first use with the same single-flight start, share the same gates, unload when
+//! idle and are restarted after crashes exactly as for HTTP. One connection is one session of
+//! events ([`event`]): `describe` → `info`; `synthesize` → `audio-start`, `audio-chunk`… as the
+//! engine produces them, `audio-stop`; streaming synthesis (`synthesize-start`,
+//! `synthesize-chunk`…, `synthesize-stop`) → audio per sentence as sentences complete, then
+//! `synthesize-stopped`; `transcribe` + `audio-start`/`audio-chunk`…/`audio-stop` at any rate,
+//! width and channel count → `transcript`. A request nothing can serve is an `error` event and
+//! the connection stays usable; garbage, an overlong line or a lying `payload_length` closes
+//! that connection only. Wyoming has no authentication: only loopback clients, or the
+//! networks `[wyoming] allowed_networks` lists, are served.
+
+pub mod event;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncWrite, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::config::{Network, WyomingSettings};
+use crate::proxy::ProxyState;
+use event::Event;
+
+/// The rate, width and channels of the PCM Murmur sends (OpenAI's `pcm`).
+const RATE: u32 = crate::audio::OUTPUT_RATE;
+
+const ATTRIBUTION: &str = "https://github.com/murmur-dev/murmur";
+
+/// Serve Wyoming on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: ProxyState,
+    settings: WyomingSettings,
+    data_dir: PathBuf,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let networks: Arc<Vec<Network>> = Arc::new(
+        settings
+            .allowed_networks
+            .iter()
+            .filter_map(|n| Network::parse(n))
+            .collect(),
+    );
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        settings.max_connections as usize,
+    ));
+    let data_dir = Arc::new(data_dir);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!("wyoming: accept failed: {e}");
+                    continue;
+                }
+            },
+        };
+        if !allowed(&networks, peer) {
+            tracing::warn!(%peer, "wyoming: refused a connection from outside the allowed networks");
+            continue;
+        }
+        let (state, slots, data_dir) = (state.clone(), slots.clone(), data_dir.clone());
+        tokio::spawn(async move {
+            let Ok(_slot) = slots.acquire_owned().await else {
+                return;
+            };
+            tracing::debug!(%peer, "wyoming: connected");
+            let outcome = Session::new(state, data_dir, peer).run(stream).await;
+            match outcome {
+                Ok(()) => tracing::debug!(%peer, "wyoming: closed"),
+                Err(e) => tracing::warn!(%peer, "wyoming: connection closed: {e}"),
+            }
+        });
+    }
+}
+
+/// Loopback only when no networks are listed; otherwise the listed networks only.
+fn allowed(networks: &[Network], peer: SocketAddr) -> bool {
+    let ip = match peer.ip() {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        ip => ip,
+    };
+    if networks.is_empty() {
+        ip.is_loopback()
+    } else {
+        networks.iter().any(|n| n.contains(ip))
+    }
+}
+
+/// Audio a client is sending for transcription.
+struct Utterance {
+    rate: u32,
+    width: u16,
+    channels: u16,
+    pcm: Vec<u8>,
+}
+
+/// One connection's state.
+struct Session {
+    state: ProxyState,
+    data_dir: Arc<PathBuf>,
+    peer: SocketAddr,
+    /// Streaming synthesis: the voice, and the text not yet a whole sentence.
+    stream: Option<(Option<Value>, String)>,
+    /// Transcription: the language asked for, and the audio so far.
+    language: Option<String>,
+    audio: Option<Utterance>,
+}
+
+/// Why a session ends.
+#[derive(Debug, thiserror::Error)]
+enum SessionError {
+    #[error("{0}")]
+    Read(#[from] event::ReadError),
+    #[error("the client left: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+impl Session {
+    fn new(state: ProxyState, data_dir: Arc<PathBuf>, peer: SocketAddr) -> Self {
+        Self {
+            state,
+            data_dir,
+            peer,
+            stream: None,
+            language: None,
+            audio: None,
+        }
+    }
+
+    async fn run(mut self, stream: TcpStream) -> Result<(), SessionError> {
+        let _ = stream.set_nodelay(true);
+        let (reader, mut writer) = stream.into_split();
+        let mut reader = BufReader::new(reader);
+        while let Some(event) = event::read(&mut reader).await? {
+            self.handle(event, &mut writer).await?;
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &mut self,
+        event: Event,
+        out: &mut (impl AsyncWrite + Unpin),
+    ) -> Result<(), SessionError> {
+        match event.kind.as_str() {
+            "describe" => {
+                let info = self.info().await;
+                event::write(out, &Event::new("info", info)).await?;
+            }
+            "synthesize" if self.stream.is_some() => {
+                // Sent beside a stream for servers that do not stream: already handled.
+            }
+            "synthesize" => {
+                let text = event.text("text").unwrap_or_default().to_string();
+                let voice = event.data.get("voice").cloned();
+                tracing::info!(peer = %self.peer, chars = text.chars().count(), "wyoming: synthesize");
+                self.speak(&text, voice.as_ref(), out).await?;
+            }
+            "synthesize-start" => {
+                self.stream = Some((event.data.get("voice").cloned(), String::new()));
+            }
+            "synthesize-chunk" => {
+                let Some((voice, pending)) = &mut self.stream else {
+                    return self
+                        .error(out, "synthesize-chunk outside a stream", "protocol")
+                        .await;
+                };
+                pending.push_str(event.text("text").unwrap_or_default());
+                let (whole, rest) = split_sentences(pending);
+                *pending = rest;
+                let voice = voice.clone();
+                if !whole.trim().is_empty() {
+                    self.speak(&whole, voice.as_ref(), out).await?;
+                }
+            }
+            "synthesize-stop" => {
+                if let Some((voice, pending)) = self.stream.take()
+                    && !pending.trim().is_empty()
+                {
+                    self.speak(&pending, voice.as_ref(), out).await?;
+                }
+                event::write(out, &Event::new("synthesize-stopped", Value::Null)).await?;
+            }
+            "transcribe" => {
+                self.language = event.text("language").map(String::from);
+            }
+            "audio-start" => {
+                self.audio = Some(utterance(&event));
+            }
+            "audio-chunk" => {
+                let audio = self.audio.get_or_insert_with(|| utterance(&event));
+                if let Some(payload) = &event.payload {
+                    audio.pcm.extend_from_slice(payload);
+                }
+                let limit = self.state.live().get().transcription.max_audio_secs
+                    * u64::from(audio.rate)
+                    * u64::from(audio.width)
+                    * u64::from(audio.channels);
+                if audio.pcm.len() as u64 > limit {
+                    self.audio = None;
+                    return self
+                        .error(
+                            out,
+                            "the audio is longer than [transcription] max_audio_secs",
+                            "audio_too_long",
+                        )
+                        .await;
+                }
+            }
+            "audio-stop" => {
+                if let Some(audio) = self.audio.take() {
+                    self.transcribe(audio, out).await?;
+                }
+            }
+            "ping" => event::write(out, &Event::new("pong", Value::Null)).await?,
+            // Other events (select-program, a satellite's) are not for this server.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn error(
+        &self,
+        out: &mut (impl AsyncWrite + Unpin),
+        text: &str,
+        code: &str,
+    ) -> Result<(), SessionError> {
+        tracing::info!(peer = %self.peer, code, "wyoming: {text}");
+        event::write(
+            out,
+            &Event::new("error", json!({"text": text, "code": code})),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `text` in `voice` (Wyoming's `{name, language, speaker}`), streamed as it is made.
+    async fn speak(
+        &self,
+        text: &str,
+        voice: Option<&Value>,
+        out: &mut (impl AsyncWrite + Unpin),
+    ) -> Result<(), SessionError> {
+        let name = voice.and_then(|v| v["name"].as_str()).map(String::from);
+        let language = voice.and_then(|v| v["language"].as_str()).map(String::from);
+        let chosen = match self.voice_for(name, language).await {
+            Ok(chosen) => chosen,
+            Err((text, code)) => return self.error(out, &text, code).await,
+        };
+        let mut request = json!({ "input": text, "response_format": "pcm" });
+        if let Some(voice) = chosen {
+            request["voice"] = voice.into();
+        }
+        let response = match crate::proxy::speak(&self.state, request).await {
+            Ok(response) => response,
+            Err(e) => return self.error(out, &e.message, e.code).await,
+        };
+        let format = json!({ "rate": RATE, "width": 2, "channels": 1 });
+        event::write(out, &Event::new("audio-start", format.clone())).await?;
+        let mut body = response.into_body().into_data_stream();
+        // Whole samples only; the client leaving drops the body, which stops the engine's
+        // work on it.
+        let mut carry: Option<u8> = None;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => return self.error(out, &e.to_string(), "engine_failed").await,
+            };
+            let mut bytes = Vec::with_capacity(chunk.len() + 1);
+            bytes.extend(carry.take());
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() % 2 == 1 {
+                carry = bytes.pop();
+            }
+            if !bytes.is_empty() {
+                let chunk =
+                    Event::new("audio-chunk", format.clone()).with_payload(Bytes::from(bytes));
+                event::write(out, &chunk).await?;
+            }
+        }
+        event::write(out, &Event::new("audio-stop", Value::Null)).await?;
+        Ok(())
+    }
+
+    /// The voice to ask for: the named one if the engine has it, else one that speaks the
+    /// language asked for, else the configured one (`None`).
+    async fn voice_for(
+        &self,
+        name: Option<String>,
+        language: Option<String>,
+    ) -> Result<Option<String>, (String, &'static str)> {
+        if name.is_none() && language.is_none() {
+            return Ok(None);
+        }
+        let voices = crate::proxy::installed_voices(&self.state)
+            .await
+            .map_err(|e| (e.message, "engine_not_ready"))?;
+        let Some(voices) = voices else {
+            // The engine does not list its voices: pass the name on.
+            return Ok(name);
+        };
+        let ids = || {
+            voices
+                .iter()
+                .map(|v| v.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if let Some(name) = name {
+            return if voices.iter().any(|v| v.id == name) {
+                Ok(Some(name))
+            } else {
+                Err((
+                    format!("no voice named {name:?}; installed: {}", ids()),
+                    "unknown_voice",
+                ))
+            };
+        }
+        let wanted = language.unwrap_or_default();
+        let primary = crate::language::primary(&wanted).to_ascii_lowercase();
+        voices
+            .iter()
+            .find(|v| {
+                v.language.as_deref().is_some_and(|l| {
+                    crate::language::primary(&l.replace('_', "-")).eq_ignore_ascii_case(&primary)
+                })
+            })
+            .map(|v| Some(v.id.clone()))
+            .ok_or_else(|| {
+                (
+                    format!("no installed voice speaks {wanted:?}; installed: {}", ids()),
+                    "no_voice_for_language",
+                )
+            })
+    }
+
+    /// The audio so far, decoded from its rate, width and channels, transcribed.
+    async fn transcribe(
+        &mut self,
+        audio: Utterance,
+        out: &mut (impl AsyncWrite + Unpin),
+    ) -> Result<(), SessionError> {
+        let language = self.language.take();
+        let max_secs = self.state.live().get().transcription.max_audio_secs;
+        let seconds = audio.pcm.len() as f64
+            / f64::from(audio.rate.max(1))
+            / f64::from(audio.width.max(1) * audio.channels.max(1));
+        tracing::info!(peer = %self.peer, seconds, rate = audio.rate, "wyoming: transcribe");
+        let wav = Bytes::from(wav_file(&audio));
+        let decoded = tokio::task::spawn_blocking(move || {
+            crate::transcription::decode::decode(wav, max_secs)
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+        let decoded = match decoded {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                let e = crate::proxy::decode_error(e);
+                return self.error(out, &e.message, e.code).await;
+            }
+        };
+        match crate::proxy::transcribe_decoded(&self.state, &decoded, language).await {
+            Ok(transcript) => {
+                let text = transcript.text();
+                let mut data = json!({ "text": text });
+                if !transcript.language.is_empty() {
+                    data["language"] = transcript.language.clone().into();
+                }
+                event::write(out, &Event::new("transcript", data)).await?;
+                Ok(())
+            }
+            Err(e) => self.error(out, &e.message, e.code).await,
+        }
+    }
+
+    /// `info`: the speech engine's installed voices with their languages, and the
+    /// transcription model with its.
+    async fn info(&self) -> Value {
+        let settings = self.state.live().get();
+        let attribution = json!({ "name": "Murmur", "url": ATTRIBUTION });
+        let version = env!("CARGO_PKG_VERSION");
+        let speech = crate::engine::spec(settings.engine.id);
+        let voices: Vec<Value> = match crate::proxy::installed_voices(&self.state).await {
+            Ok(Some(voices)) => voices
+                .iter()
+                .map(|v| {
+                    json!({
+                        "name": v.id,
+                        "attribution": attribution,
+                        "installed": true,
+                        "description": v.name,
+                        "version": null,
+                        "languages": v.language.iter().map(|l| l.replace('-', "_")).collect::<Vec<_>>(),
+                        "speakers": null,
+                    })
+                })
+                .collect(),
+            _ => crate::engine::effective_voice(&settings)
+                .map(|voice| {
+                    json!({
+                        "name": voice, "attribution": attribution, "installed": true,
+                        "description": voice, "version": null, "languages": [], "speakers": null,
+                    })
+                })
+                .into_iter()
+                .collect(),
+        };
+        let mut info = json!({
+            "tts": [{
+                "name": format!("murmur-{}", speech.id),
+                "attribution": attribution,
+                "installed": true,
+                "description": format!("{} through Murmur", speech.display_name),
+                "version": version,
+                "voices": voices,
+                "supports_synthesize_streaming": true,
+            }],
+            "asr": [],
+        });
+        if self.state.has_transcription() {
+            let engine = crate::engine::transcriber(settings.transcription.engine).spec();
+            let models: Vec<Value> = crate::engine::whisper::listing(&settings, &self.data_dir)
+                .into_iter()
+                .filter(|m| m.configured)
+                .map(|m| {
+                    json!({
+                        "name": m.name,
+                        "attribution": attribution,
+                        "installed": m.installed,
+                        "description": m.source,
+                        "version": null,
+                        "languages": m.languages,
+                    })
+                })
+                .collect();
+            info["asr"] = json!([{
+                "name": format!("murmur-{}", engine.id),
+                "attribution": attribution,
+                "installed": true,
+                "description": format!("{} through Murmur", engine.display_name),
+                "version": version,
+                "models": models,
+                "supports_transcript_streaming": false,
+            }]);
+        }
+        info
+    }
+}
+
+fn utterance(event: &Event) -> Utterance {
+    let field = |key: &str, default: u64| event.number(key).unwrap_or(default);
+    Utterance {
+        rate: field("rate", 16_000).clamp(1000, 384_000) as u32,
+        width: field("width", 2).clamp(1, 4) as u16,
+        channels: field("channels", 1).clamp(1, 8) as u16,
+        pcm: Vec::new(),
+    }
+}
+
+/// The client's PCM as a WAV file, so Murmur's one decoder reads every rate, width and
+/// channel count (8-bit WAV is unsigned, as Wyoming's 1-byte audio is).
+fn wav_file(audio: &Utterance) -> Vec<u8> {
+    let frame = u32::from(audio.width) * u32::from(audio.channels);
+    let usable = audio.pcm.len() - audio.pcm.len() % frame.max(1) as usize;
+    let data = u32::try_from(usable).unwrap_or(u32::MAX - 36);
+    let mut out = Vec::with_capacity(44 + usable);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(data + 36).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&audio.channels.to_le_bytes());
+    out.extend_from_slice(&audio.rate.to_le_bytes());
+    out.extend_from_slice(&(audio.rate * frame).to_le_bytes());
+    out.extend_from_slice(&(frame as u16).to_le_bytes());
+    out.extend_from_slice(&(audio.width * 8).to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data.to_le_bytes());
+    out.extend_from_slice(&audio.pcm[..usable]);
+    out
+}
+
+/// `text` split after its last finished sentence: (whole sentences, the rest). A sentence ends
+/// at `.`, `!`, `?` or `…` followed by a space, or at CJK punctuation.
+fn split_sentences(text: &str) -> (String, String) {
+    let mut end = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let next = chars.peek().map(|(_, n)| *n);
+        let closes = match c {
+            '。' | '！' | '？' => true,
+            '.' | '!' | '?' | '…' => next.is_some_and(char::is_whitespace),
+            _ => false,
+        };
+        if closes {
+            end = at + c.len_utf8();
+        }
+    }
+    (text[..end].to_string(), text[end..].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_sentences_are_split_from_the_rest() {
+        assert_eq!(
+            split_sentences("Hello there. How are"),
+            ("Hello there.".into(), " How are".into())
+        );
+        assert_eq!(
+            split_sentences("Pi is 3.14 or so"),
+            (String::new(), "Pi is 3.14 or so".into())
+        );
+        assert_eq!(split_sentences("Done!"), (String::new(), "Done!".into()));
+        assert_eq!(
+            split_sentences("今日は。明日"),
+            ("今日は。".into(), "明日".into())
+        );
+    }
+
+    #[test]
+    fn only_listed_networks_or_loopback_connect() {
+        let peer = |ip: &str| SocketAddr::new(ip.parse().expect("ip"), 5000);
+        assert!(allowed(&[], peer("127.0.0.1")));
+        assert!(allowed(&[], peer("::1")));
+        assert!(!allowed(&[], peer("192.168.1.5")));
+        let lan = [Network::parse("192.168.1.0/24").expect("net")];
+        assert!(allowed(&lan, peer("192.168.1.5")));
+        assert!(!allowed(&lan, peer("127.0.0.1")));
+        let one = [Network::parse("127.0.0.1/32").expect("net")];
+        assert!(!allowed(&one, peer("127.0.0.2")));
+    }
+
+    #[test]
+    fn a_client_s_pcm_becomes_a_wav_of_the_same_format() {
+        let audio = Utterance {
+            rate: 22_050,
+            width: 2,
+            channels: 2,
+            pcm: vec![0; 4 * 22_050 + 3],
+        };
+        let wav = wav_file(&audio);
+        assert_eq!(wav.len(), 44 + 4 * 22_050);
+        assert_eq!(&wav[22..24], &2u16.to_le_bytes());
+        assert_eq!(&wav[24..28], &22_050u32.to_le_bytes());
+        assert_eq!(&wav[34..36], &16u16.to_le_bytes());
+    }
+}
