@@ -334,6 +334,8 @@ async function start() {
   about = await api("/murmur/api/about").then((r) => r.json()).catch(() => null);
   if (about) {
     if (about.api_url) $("endpoint").value = about.api_url;
+    $("wyoming-line").hidden = !about.wyoming_url;
+    if (about.wyoming_url) $("wyoming-url").textContent = about.wyoming_url;
     $("about").textContent = `Murmur ${about.version} · settings file ${about.config_file}`;
     showSnippet();
   }

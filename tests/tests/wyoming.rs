@@ -166,6 +166,37 @@ async fn home_assistant_s_client_speaks_and_listens_through_murmur() {
         status["restarts"]["total"], 0,
         "one engine, shared: {status:#}"
     );
+
+    // Visible: the page's about says where Wyoming is; Activity lists its requests with the
+    // client's address.
+    let about = murmurd
+        .control(http::Method::GET, "/murmur/api/about", None, None)
+        .await
+        .json();
+    assert_eq!(about["wyoming_url"], format!("tcp://127.0.0.1:{port}"));
+    let metrics = murmurd
+        .control(http::Method::GET, "/murmur/api/metrics", None, None)
+        .await
+        .json();
+    let recent = metrics["recent"].as_array().expect("recent");
+    for what in ["wyoming synthesize", "wyoming transcribe"] {
+        let seen = recent
+            .iter()
+            .find(|r| r["path"] == what && r["status"] == 200)
+            .unwrap_or_else(|| panic!("no {what} in {recent:#?}"));
+        assert!(
+            seen["agent"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("wyoming client 127.0.0.1:")),
+            "{seen}"
+        );
+    }
+    assert!(
+        recent
+            .iter()
+            .any(|r| r["path"] == "wyoming synthesize" && r["status"] == 400),
+        "the unknown voice is listed too"
+    );
 }
 
 /// Beyond loopback only the allowed networks connect: with `127.0.0.1/32` allowed, a client

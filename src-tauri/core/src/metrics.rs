@@ -82,6 +82,8 @@ pub fn route(path: &str) -> &'static str {
         "/v1/audio/models" => "/v1/audio/models",
         "/v1/audio/transcriptions" | "/audio/transcriptions" => "/v1/audio/transcriptions",
         "/v1/audio/translations" | "/audio/translations" => "/v1/audio/translations",
+        "wyoming synthesize" => "wyoming synthesize",
+        "wyoming transcribe" => "wyoming transcribe",
         p if p.starts_with("/murmur/api/") => "/murmur/api",
         p if p.starts_with("/murmur") => "/murmur",
         _ => "other",

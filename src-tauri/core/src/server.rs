@@ -368,23 +368,6 @@ impl Bound {
         let live = crate::config::LiveSettings::new(settings.clone());
         let (hearing, transcriber) = transcriber(settings, data_dir, client.clone());
         let proxy = ProxyState::new(live.clone(), backend.clone(), hearing.clone(), client);
-        let policy = Arc::new(Policy::new(&settings.proxy, addr.port()));
-        let control = Control::new(crate::control::Parts {
-            token,
-            config_file: paths.config_file.clone(),
-            overrides: overrides.clone(),
-            api_url: format!("http://{addr}/v1"),
-            backend,
-            supervisor,
-            listener: hearing,
-            transcriber,
-            live,
-            metrics: proxy.metrics(),
-            speaker: Arc::new(ProxySpeaker(proxy.clone())),
-            policy: policy.clone(),
-            catalog: crate::catalog::Catalog::new(data_dir, proxy.voices_changed()),
-            data_dir: data_dir.to_path_buf(),
-        });
         let wyoming = if settings.wyoming.enabled {
             let w = &settings.wyoming;
             let listener = bind(&w.host, w.port).await?;
@@ -402,6 +385,24 @@ impl Bound {
         } else {
             None
         };
+        let policy = Arc::new(Policy::new(&settings.proxy, addr.port()));
+        let control = Control::new(crate::control::Parts {
+            token,
+            config_file: paths.config_file.clone(),
+            overrides: overrides.clone(),
+            api_url: format!("http://{addr}/v1"),
+            backend,
+            supervisor,
+            listener: hearing,
+            transcriber,
+            live,
+            metrics: proxy.metrics(),
+            speaker: Arc::new(ProxySpeaker(proxy.clone())),
+            policy: policy.clone(),
+            catalog: crate::catalog::Catalog::new(data_dir, proxy.voices_changed()),
+            data_dir: data_dir.to_path_buf(),
+            wyoming_url: wyoming.as_ref().map(|w| format!("tcp://{}", w.addr)),
+        });
         let app = app(proxy, control.clone(), policy, &settings.proxy);
         Ok(Self {
             listener,

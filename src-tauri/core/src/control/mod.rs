@@ -67,6 +67,8 @@ pub struct Parts {
     pub catalog: crate::catalog::Catalog,
     /// Murmur's data folder (where models are installed).
     pub data_dir: PathBuf,
+    /// The Wyoming server's address, when it runs.
+    pub wyoming_url: Option<String>,
 }
 
 /// `GET /murmur/api/transcription-models`.
@@ -135,6 +137,8 @@ pub struct About {
     pub version: &'static str,
     pub api_url: String,
     pub config_file: String,
+    /// Where Home Assistant reaches Murmur's Wyoming server (`tcp://host:port`), when on.
+    pub wyoming_url: Option<String>,
 }
 
 impl Control {
@@ -156,6 +160,7 @@ impl Control {
             version: env!("CARGO_PKG_VERSION"),
             api_url: self.0.api_url.clone(),
             config_file: self.0.config_file.display().to_string(),
+            wyoming_url: self.0.wyoming_url.clone(),
         }
     }
 

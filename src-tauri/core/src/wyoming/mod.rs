@@ -232,6 +232,37 @@ impl Session {
         Ok(())
     }
 
+    /// One line of Activity (and the metrics) for a request: `what` it was, its status, when
+    /// it began, when its first audio went out, how many bytes of audio it moved.
+    fn finished(
+        &self,
+        what: &str,
+        status: u16,
+        started: std::time::Instant,
+        first: Option<f64>,
+        bytes: u64,
+    ) {
+        let metrics = self.state.metrics();
+        let total_ms = started.elapsed().as_secs_f64() * 1000.0;
+        metrics.record(what, status, total_ms);
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+            .saturating_sub(total_ms as u64);
+        metrics.finished(crate::metrics::Recent {
+            at_ms,
+            method: "WYOMING".into(),
+            path: what.into(),
+            status,
+            format: (what == "wyoming synthesize").then_some("pcm"),
+            agent: format!("wyoming client {}", self.peer),
+            first_byte_ms: first,
+            total_ms: (total_ms * 10.0).round() / 10.0,
+            bytes,
+            complete: true,
+        });
+    }
+
     async fn error(
         &self,
         out: &mut (impl AsyncWrite + Unpin),
@@ -254,11 +285,16 @@ impl Session {
         voice: Option<&Value>,
         out: &mut (impl AsyncWrite + Unpin),
     ) -> Result<(), SessionError> {
+        let started = std::time::Instant::now();
+        let what = "wyoming synthesize";
         let name = voice.and_then(|v| v["name"].as_str()).map(String::from);
         let language = voice.and_then(|v| v["language"].as_str()).map(String::from);
         let chosen = match self.voice_for(name, language).await {
             Ok(chosen) => chosen,
-            Err((text, code)) => return self.error(out, &text, code).await,
+            Err((text, code)) => {
+                self.finished(what, 400, started, None, 0);
+                return self.error(out, &text, code).await;
+            }
         };
         let mut request = json!({ "input": text, "response_format": "pcm" });
         if let Some(voice) = chosen {
@@ -266,8 +302,13 @@ impl Session {
         }
         let response = match crate::proxy::speak(&self.state, request).await {
             Ok(response) => response,
-            Err(e) => return self.error(out, &e.message, e.code).await,
+            Err(e) => {
+                self.finished(what, e.status.as_u16(), started, None, 0);
+                return self.error(out, &e.message, e.code).await;
+            }
         };
+        let mut first = None;
+        let mut sent = 0u64;
         let format = json!({ "rate": RATE, "width": 2, "channels": 1 });
         event::write(out, &Event::new("audio-start", format.clone())).await?;
         let mut body = response.into_body().into_data_stream();
@@ -286,12 +327,15 @@ impl Session {
                 carry = bytes.pop();
             }
             if !bytes.is_empty() {
+                first.get_or_insert_with(|| started.elapsed().as_secs_f64() * 1000.0);
+                sent += bytes.len() as u64;
                 let chunk =
                     Event::new("audio-chunk", format.clone()).with_payload(Bytes::from(bytes));
                 event::write(out, &chunk).await?;
             }
         }
         event::write(out, &Event::new("audio-stop", Value::Null)).await?;
+        self.finished(what, 200, started, first, sent);
         Ok(())
     }
 
@@ -353,6 +397,9 @@ impl Session {
         audio: Utterance,
         out: &mut (impl AsyncWrite + Unpin),
     ) -> Result<(), SessionError> {
+        let started = std::time::Instant::now();
+        let what = "wyoming transcribe";
+        let bytes = audio.pcm.len() as u64;
         let language = self.language.take();
         let max_secs = self.state.live().get().transcription.max_audio_secs;
         let seconds = audio.pcm.len() as f64
@@ -369,6 +416,7 @@ impl Session {
             Ok(decoded) => decoded,
             Err(e) => {
                 let e = crate::proxy::decode_error(e);
+                self.finished(what, e.status.as_u16(), started, None, bytes);
                 return self.error(out, &e.message, e.code).await;
             }
         };
@@ -380,9 +428,13 @@ impl Session {
                     data["language"] = transcript.language.clone().into();
                 }
                 event::write(out, &Event::new("transcript", data)).await?;
+                self.finished(what, 200, started, None, bytes);
                 Ok(())
             }
-            Err(e) => self.error(out, &e.message, e.code).await,
+            Err(e) => {
+                self.finished(what, e.status.as_u16(), started, None, bytes);
+                self.error(out, &e.message, e.code).await
+            }
         }
     }
 
