@@ -138,3 +138,30 @@ test("connect a client: each client's settings with the live endpoint, copied wi
   await page.close();
   await stop(m.child);
 });
+
+test("Home Assistant's Wyoming server is turned on from the settings, safely", async () => {
+  const dataDir = tempDir("data-");
+  const m = await start(config(), dataDir);
+  const page = await open(m);
+  await page.locator("#badge", { hasText: "Ready" }).waitFor({ timeout: 20000 });
+  assert.equal(await page.locator("#wyoming-line").isHidden(), true, "off by default");
+
+  // Beyond loopback without client networks: refused, the field that needs them marked.
+  await page.getByLabel("Home Assistant (Wyoming)").check();
+  await page.getByLabel("Wyoming address").fill("0.0.0.0");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator(".field-error", { hasText: "list the client networks" }).waitFor();
+
+  await page.getByLabel("Wyoming client networks").fill("192.168.1.0/24");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator("#settings-result", { hasText: "Saved." }).waitFor();
+  await page.locator("#settings-result", { hasText: "apply when Murmur restarts" }).waitFor();
+  const saved = readFileSync(join(dataDir, "config.toml"), "utf8");
+  const wyoming = saved.slice(saved.indexOf("[wyoming]"));
+  assert.ok(saved.includes("[wyoming]"), saved);
+  assert.match(wyoming, /enabled = true/);
+  assert.match(wyoming, /host = "0\.0\.0\.0"/);
+  assert.match(wyoming, /allowed_networks = \["192\.168\.1\.0\/24"\]/);
+  await page.close();
+  await stop(m.child);
+});

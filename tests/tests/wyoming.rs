@@ -241,3 +241,49 @@ async fn an_address_outside_the_allowed_networks_is_refused() {
     let log = murmurd.stderr();
     assert!(log.contains("refused a connection"), "{log}");
 }
+
+/// Wyoming requests go through the same supervisor as HTTP ones: after the engine is killed
+/// it is restarted for the next Wyoming request, and after it unloads when idle the next
+/// Wyoming request starts it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wyoming_requests_restart_and_wake_the_engine_as_http_ones_do() {
+    let port = free_port();
+    let murmurd = Murmurd::start(&fake_engine_config(
+        &["--tone", "pcm", "--rate", "24000"],
+        &format!(
+            "audio = \"pcm\"\n\n[supervisor]\nrestart_delay_ms = 100\nidle_unload_secs = 2\n\n\
+             [wyoming]\nenabled = true\nport = {port}\n"
+        ),
+    ));
+    let port_text = port.to_string();
+    let say = || {
+        let port_text = port_text.clone();
+        async move { wyoming_client(&["127.0.0.1", &port_text, "synthesize", "Hello there."]).await }
+    };
+    assert!(say().await["bytes"].as_u64().expect("bytes") > 1000);
+    let first = murmur_tests::supervised::engine_pid(&murmurd.status().await);
+
+    murmur_tests::murmurd::kill(first, libc::SIGKILL);
+    murmurd
+        .wait_for("restarted", Duration::from_secs(30), |s| {
+            s["restarts"]["total"].as_u64().unwrap_or_default() >= 1
+                && murmur_tests::supervised::state(s) == "ready"
+        })
+        .await;
+    assert!(say().await["bytes"].as_u64().expect("bytes") > 1000);
+    let second = murmur_tests::supervised::engine_pid(&murmurd.status().await);
+    assert_ne!(first, second);
+
+    murmurd
+        .wait_for("unloaded when idle", Duration::from_secs(30), |s| {
+            murmur_tests::supervised::state(s) == "idle"
+        })
+        .await;
+    assert!(say().await["bytes"].as_u64().expect("bytes") > 1000);
+    let status = murmurd.status().await;
+    assert_eq!(
+        murmur_tests::supervised::state(&status),
+        "ready",
+        "woken by Wyoming"
+    );
+}

@@ -90,6 +90,7 @@ impl Control {
         // Which transcription backend runs (none, a forwarder to a URL, a supervisor) is fixed
         // when Murmur starts.
         let needs_murmur_restart = running.proxy != effective.proxy
+            || running.wyoming != effective.wyoming
             || listening_backend(&running.transcription)
                 != listening_backend(&effective.transcription);
         self.apply(effective).await;
