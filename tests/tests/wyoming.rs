@@ -287,3 +287,43 @@ async fn wyoming_requests_restart_and_wake_the_engine_as_http_ones_do() {
         "woken by Wyoming"
     );
 }
+
+/// Announced for Home Assistant's discovery (`_wyoming._tcp`) — here on the loopback interface
+/// only (the test's switch), found by an mDNS browser with Murmur's port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_is_announced_for_discovery() {
+    let port = free_port();
+    let config = fake_engine_config(&[], &format!("[wyoming]\nenabled = true\nport = {port}\n"));
+    let mut launch = murmur_tests::murmurd::Launch::with_config(&config);
+    launch
+        .env
+        .push(("MURMUR_ZEROCONF_LOOPBACK_ONLY".into(), "1".into()));
+    let _murmurd = Murmurd::launch(launch).expect("starts");
+    let browser = mdns_sd::ServiceDaemon::new().expect("an mDNS daemon");
+    browser
+        .disable_interface(mdns_sd::IfKind::All)
+        .expect("interfaces");
+    browser
+        .enable_interface(vec![mdns_sd::IfKind::LoopbackV4])
+        .expect("loopback");
+    let events = browser.browse("_wyoming._tcp.local.").expect("browse");
+    let found = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            if let Ok(mdns_sd::ServiceEvent::ServiceResolved(info)) = events.recv_timeout(left)
+                && info.get_fullname().starts_with("murmur-")
+            {
+                return Some(info.get_port());
+            }
+        }
+        None
+    })
+    .await
+    .expect("joined");
+    let _ = browser.shutdown();
+    assert_eq!(
+        found,
+        Some(port),
+        "Murmur's Wyoming server was not discovered"
+    );
+}

@@ -14,6 +14,7 @@
 //! networks `[wyoming] allowed_networks` lists, are served.
 
 pub mod event;
+mod zeroconf;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,6 +54,11 @@ pub async fn serve(
         settings.max_connections as usize,
     ));
     let data_dir = Arc::new(data_dir);
+    // Announced on the LAN only when it listens beyond loopback (kept until this returns).
+    let _announced = match listener.local_addr() {
+        Ok(addr) => zeroconf::announce(addr),
+        Err(_) => None,
+    };
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
