@@ -214,6 +214,7 @@ async fn serve(
 
 /// Keep the tray, the window and notifications in step with the engine until the app ends.
 async fn follow(app: tauri::AppHandle, tray: tray::Tray, control: Control) {
+    tray.set_wyoming_url(control.about().wyoming_url);
     let Some(mut status) = control.watch_status() else {
         tray.show_external(control.status().state == murmur_core::status::State::Ready);
         return;

@@ -106,6 +106,8 @@ pub struct Tray {
     /// The primary display's scale factor when Murmur started (which picture to use).
     scale: f64,
     entries: std::sync::Arc<HashMap<&'static str, Entry>>,
+    /// Where Home Assistant reaches Murmur, when its Wyoming server runs.
+    wyoming_url: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 pub fn build(app: &AppHandle) -> tauri::Result<Tray> {
@@ -156,6 +158,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<Tray> {
         icon,
         scale,
         entries: std::sync::Arc::new(entries),
+        wyoming_url: std::sync::Arc::default(),
     };
     app.manage(tray.clone());
     Ok(tray)
@@ -169,7 +172,14 @@ impl Tray {
     /// Redraw for `status`.
     pub fn show(&self, status: &Status) {
         self.set_icon(Icon::of(status));
-        let _ = self.icon.set_tooltip(Some(model::tooltip(status)));
+        let wyoming = self
+            .wyoming_url
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let _ = self
+            .icon
+            .set_tooltip(Some(model::tooltip_with(status, wyoming.as_deref())));
         if let Some(line) = self.entry(MenuItem::Status) {
             line.set_text(&model::status_line(status));
         }
@@ -183,6 +193,14 @@ impl Tray {
                 entry.set_enabled(item.enabled(status, true));
             }
         }
+    }
+
+    /// Where Home Assistant reaches Murmur's Wyoming server (shown in the tooltip).
+    pub fn set_wyoming_url(&self, url: Option<String>) {
+        *self
+            .wyoming_url
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = url;
     }
 
     /// An engine Murmur does not run: only whether it answered is known.

@@ -85,6 +85,14 @@ pub fn tooltip(status: &Status) -> String {
     format!("Murmur: {}", status_line(status))
 }
 
+/// The tooltip, with where Home Assistant reaches Murmur when its Wyoming server runs.
+pub fn tooltip_with(status: &Status, wyoming_url: Option<&str>) -> String {
+    match wyoming_url {
+        Some(url) => format!("{}\nHome Assistant (Wyoming): {url}", tooltip(status)),
+        None => tooltip(status),
+    }
+}
+
 /// The tray menu's items, in order. Ids are what the shell gives its menu items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MenuItem {
@@ -189,6 +197,15 @@ fn shorten(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tooltip_names_the_wyoming_address_when_it_runs() {
+        let status = Status::stopped("piper", "Piper", 0);
+        assert_eq!(tooltip_with(&status, None), tooltip(&status));
+        let with = tooltip_with(&status, Some("tcp://127.0.0.1:10300"));
+        assert!(with.starts_with(&tooltip(&status)));
+        assert!(with.ends_with("\nHome Assistant (Wyoming): tcp://127.0.0.1:10300"));
+    }
     use crate::status::{ErrorInfo, Warmup};
 
     fn status(state: State) -> Status {
