@@ -327,3 +327,55 @@ async fn the_server_is_announced_for_discovery() {
         "Murmur's Wyoming server was not discovered"
     );
 }
+
+/// A Wyoming client leaving mid-synthesis stops the engine's work on it, as an HTTP client
+/// leaving does: the engine sees its client go before it has sent everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_leaving_mid_stream_stops_the_engine_s_work() {
+    let port = free_port();
+    let murmurd = Murmurd::start(&fake_engine_config(
+        &[
+            "--tone",
+            "pcm",
+            "--rate",
+            "24000",
+            "--chunks",
+            "40",
+            "--chunk-delay-ms",
+            "150",
+        ],
+        &format!("audio = \"pcm\"\n\n[wyoming]\nenabled = true\nport = {port}\n"),
+    ));
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"{\"type\":\"synthesize\",\"data\":{\"text\":\"A long answer.\"}}\n")
+        .await
+        .expect("write");
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("audio-chunk") {
+        let n = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buffer))
+            .await
+            .expect("audio in time")
+            .expect("read");
+        assert!(n > 0, "closed before any audio");
+        seen.extend_from_slice(&buffer[..n]);
+    }
+    drop(stream);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = murmurd.engine_log();
+        if log.contains("client left after") {
+            // Only the readiness check (its first words) was heard to the end.
+            assert_eq!(log.matches("sent all 40 chunks").count(), 1, "{log}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the engine went on: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
