@@ -210,6 +210,7 @@ function render(status) {
   $("toggle").disabled = false;
   $("restart").disabled = false;
   $("play").disabled = speakBusy();
+  listening(status.transcription);
   failureCard(status);
   warmupCard(status);
   figures(status);
@@ -217,6 +218,28 @@ function render(status) {
   refreshLogs();
   if (state === "ready") engineReady();
   if (wasOffline) reconnected();
+}
+
+/** The transcription engine, beside speech: its state in words, and Start/Stop. Unloaded
+ * after idle (or never started) is a normal state: it loads on the next transcription. */
+function listening(t) {
+  $("listening-line").hidden = !t;
+  if (!t) return;
+  const engine = [t.engine.name, t.engine.model].filter(Boolean).join(" · ");
+  const w = t.warmup || {};
+  const progress = w.total && w.unit === "bytes"
+    ? ` ${Math.round((w.done || 0) / 1e6)}/${Math.round(w.total / 1e6)} MB`
+    : "";
+  const words = {
+    ready: "ready",
+    stopped: t.error ? `stopped — ${t.error.message}` : "not loaded — loads on the first transcription",
+    idle: "unloaded after idle — loads on the next transcription",
+    provisioning: `warming up — ${w.message || "preparing"}${progress}`,
+    starting: `warming up — ${w.message || "starting"}${progress}`,
+    failed: `failed — ${(t.error && t.error.message) || (t.state_reason || "")}`,
+  };
+  $("listening-text").textContent = `Listening: ${engine} — ${words[t.state] || WORDS[t.state] || t.state}`;
+  $("listening-toggle").textContent = DOWN.includes(t.state) ? "Start listening" : "Stop listening";
 }
 
 /** Murmur went away: say so, and stop showing what belonged to it. */
@@ -294,6 +317,10 @@ async function act(path) {
 }
 
 $("restart").addEventListener("click", () => act("/murmur/api/engine/restart"));
+$("listening-toggle").addEventListener("click", () => {
+  const t = current && current.transcription;
+  act(`/murmur/api/transcription/${t && DOWN.includes(t.state) ? "start" : "stop"}`);
+});
 $("recover").addEventListener("click", () => act("/murmur/api/engine/restart"));
 $("toggle").addEventListener("click", () => act(`/murmur/api/engine/${DOWN.includes(current && current.state) ? "start" : "stop"}`));
 $("copy-endpoint").addEventListener("click", () => copy($("endpoint").value, $("endpoint"), $("endpoint-copied")));

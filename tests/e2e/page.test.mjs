@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { browser, config, start, stop, status, open, shots, tempDir } from "./lib/murmurd.mjs";
+import { browser, config, start, stop, status, open, shots, tempDir, fakeEngine } from "./lib/murmurd.mjs";
 
 test("the page warms up to ready without a reload, and hides the token", async () => {
   const m = await start(config(["--start-delay", "1.5"]));
@@ -162,6 +162,23 @@ test("Home Assistant's Wyoming server is turned on from the settings, safely", a
   assert.match(wyoming, /enabled = true/);
   assert.match(wyoming, /host = "0\.0\.0\.0"/);
   assert.match(wyoming, /allowed_networks = \["192\.168\.1\.0\/24"\]/);
+  await page.close();
+  await stop(m.child);
+});
+
+test("the transcription engine shows beside speech, unloaded as a normal state, and starts and stops", async () => {
+  const command = ["python3", fakeEngine, "--port", "{port}"].map((a) => JSON.stringify(a)).join(", ");
+  const m = await start(config([], `[transcription]\nengine = "custom"\nmodel = "tiny.en"\n[transcription.custom]\ncommand = [${command}]\n`));
+  const page = await open(m);
+  await page.locator("#badge", { hasText: "Ready" }).waitFor({ timeout: 20000 });
+  const line = page.locator("#listening-text");
+  await line.filter({ hasText: "Listening: Custom server · tiny.en — not loaded" }).waitFor();
+  await page.getByRole("button", { name: "Start listening" }).click();
+  await line.filter({ hasText: "— ready" }).waitFor({ timeout: 20000 });
+  assert.equal((await status(m)).transcription.state, "ready");
+  await page.getByRole("button", { name: "Stop listening" }).click();
+  await line.filter({ hasText: "not loaded" }).waitFor({ timeout: 20000 });
+  assert.equal((await status(m)).transcription.state, "stopped");
   await page.close();
   await stop(m.child);
 });

@@ -232,12 +232,13 @@ test("keyboard: the most used controls come first, every control has a unique na
   await badge(page, "Ready");
   await page.locator("#speak-voice").waitFor();
   const order = [];
-  for (let i = 0; i < 12; i += 1) {
+  for (let i = 0; i < 13; i += 1) {
     await page.keyboard.press("Tab");
     order.push(await page.evaluate(() => document.activeElement.id || document.activeElement.tagName));
   }
-  assert.deepEqual(order.slice(0, 9),
-    ["restart", "toggle", "endpoint", "copy-endpoint", "speak-text", "speak-voice", "speak-speed", "play", "default-voice"]);
+  // The header's controls (speech's, then listening's), then test speech.
+  assert.deepEqual(order.slice(0, 10),
+    ["restart", "toggle", "endpoint", "copy-endpoint", "listening-toggle", "speak-text", "speak-voice", "speak-speed", "play", "default-voice"]);
   // At the window's size, state, endpoint and test speech are on the first screen.
   const playBox = await page.getByRole("button", { name: "Play", exact: true }).boundingBox();
   assert.ok(playBox.y + playBox.height <= 640, `Play at ${playBox.y}`);
