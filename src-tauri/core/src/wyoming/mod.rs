@@ -13,7 +13,9 @@
 //! that connection only. Wyoming has no authentication: only loopback clients, or the
 //! networks `[wyoming] allowed_networks` lists, are served.
 
+mod audio;
 pub mod event;
+mod info;
 mod zeroconf;
 
 use std::net::SocketAddr;
@@ -28,12 +30,11 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::config::{Network, WyomingSettings};
 use crate::proxy::ProxyState;
+use audio::{Utterance, split_sentences, utterance, wav_file};
 use event::Event;
 
 /// The rate, width and channels of the PCM Murmur sends (OpenAI's `pcm`).
 const RATE: u32 = crate::audio::OUTPUT_RATE;
-
-const ATTRIBUTION: &str = "https://github.com/murmur-dev/murmur";
 
 /// Serve Wyoming on `listener` until `shutdown` resolves.
 pub async fn serve(
@@ -105,14 +106,6 @@ fn allowed(networks: &[Network], peer: SocketAddr) -> bool {
     }
 }
 
-/// Audio a client is sending for transcription.
-struct Utterance {
-    rate: u32,
-    width: u16,
-    channels: u16,
-    pcm: Vec<u8>,
-}
-
 /// One connection's state.
 struct Session {
     state: ProxyState,
@@ -163,7 +156,7 @@ impl Session {
     ) -> Result<(), SessionError> {
         match event.kind.as_str() {
             "describe" => {
-                let info = self.info().await;
+                let info = info::info(&self.state, &self.data_dir).await;
                 event::write(out, &Event::new("info", info)).await?;
             }
             "synthesize" if self.stream.is_some() => {
@@ -443,153 +436,11 @@ impl Session {
             }
         }
     }
-
-    /// `info`: the speech engine's installed voices with their languages, and the
-    /// transcription model with its.
-    async fn info(&self) -> Value {
-        let settings = self.state.live().get();
-        let attribution = json!({ "name": "Murmur", "url": ATTRIBUTION });
-        let version = env!("CARGO_PKG_VERSION");
-        let speech = crate::engine::spec(settings.engine.id);
-        let voices: Vec<Value> = match crate::proxy::installed_voices(&self.state).await {
-            Ok(Some(voices)) => voices
-                .iter()
-                .map(|v| {
-                    json!({
-                        "name": v.id,
-                        "attribution": attribution,
-                        "installed": true,
-                        "description": v.name,
-                        "version": null,
-                        "languages": v.language.iter().map(|l| l.replace('-', "_")).collect::<Vec<_>>(),
-                        "speakers": null,
-                    })
-                })
-                .collect(),
-            _ => crate::engine::effective_voice(&settings)
-                .map(|voice| {
-                    json!({
-                        "name": voice, "attribution": attribution, "installed": true,
-                        "description": voice, "version": null, "languages": [], "speakers": null,
-                    })
-                })
-                .into_iter()
-                .collect(),
-        };
-        let mut info = json!({
-            "tts": [{
-                "name": format!("murmur-{}", speech.id),
-                "attribution": attribution,
-                "installed": true,
-                "description": format!("{} through Murmur", speech.display_name),
-                "version": version,
-                "voices": voices,
-                "supports_synthesize_streaming": true,
-            }],
-            "asr": [],
-        });
-        if self.state.has_transcription() {
-            let engine = crate::engine::transcriber(settings.transcription.engine).spec();
-            let models: Vec<Value> = crate::engine::whisper::listing(&settings, &self.data_dir)
-                .into_iter()
-                .filter(|m| m.configured)
-                .map(|m| {
-                    json!({
-                        "name": m.name,
-                        "attribution": attribution,
-                        "installed": m.installed,
-                        "description": m.source,
-                        "version": null,
-                        "languages": m.languages,
-                    })
-                })
-                .collect();
-            info["asr"] = json!([{
-                "name": format!("murmur-{}", engine.id),
-                "attribution": attribution,
-                "installed": true,
-                "description": format!("{} through Murmur", engine.display_name),
-                "version": version,
-                "models": models,
-                "supports_transcript_streaming": false,
-            }]);
-        }
-        info
-    }
-}
-
-fn utterance(event: &Event) -> Utterance {
-    let field = |key: &str, default: u64| event.number(key).unwrap_or(default);
-    Utterance {
-        rate: field("rate", 16_000).clamp(1000, 384_000) as u32,
-        width: field("width", 2).clamp(1, 4) as u16,
-        channels: field("channels", 1).clamp(1, 8) as u16,
-        pcm: Vec::new(),
-    }
-}
-
-/// The client's PCM as a WAV file, so Murmur's one decoder reads every rate, width and
-/// channel count (8-bit WAV is unsigned, as Wyoming's 1-byte audio is).
-fn wav_file(audio: &Utterance) -> Vec<u8> {
-    let frame = u32::from(audio.width) * u32::from(audio.channels);
-    let usable = audio.pcm.len() - audio.pcm.len() % frame.max(1) as usize;
-    let data = u32::try_from(usable).unwrap_or(u32::MAX - 36);
-    let mut out = Vec::with_capacity(44 + usable);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(data + 36).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&audio.channels.to_le_bytes());
-    out.extend_from_slice(&audio.rate.to_le_bytes());
-    out.extend_from_slice(&(audio.rate * frame).to_le_bytes());
-    out.extend_from_slice(&(frame as u16).to_le_bytes());
-    out.extend_from_slice(&(audio.width * 8).to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data.to_le_bytes());
-    out.extend_from_slice(&audio.pcm[..usable]);
-    out
-}
-
-/// `text` split after its last finished sentence: (whole sentences, the rest). A sentence ends
-/// at `.`, `!`, `?` or `…` followed by a space, or at CJK punctuation.
-fn split_sentences(text: &str) -> (String, String) {
-    let mut end = 0;
-    let mut chars = text.char_indices().peekable();
-    while let Some((at, c)) = chars.next() {
-        let next = chars.peek().map(|(_, n)| *n);
-        let closes = match c {
-            '。' | '！' | '？' => true,
-            '.' | '!' | '?' | '…' => next.is_some_and(char::is_whitespace),
-            _ => false,
-        };
-        if closes {
-            end = at + c.len_utf8();
-        }
-    }
-    (text[..end].to_string(), text[end..].to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn whole_sentences_are_split_from_the_rest() {
-        assert_eq!(
-            split_sentences("Hello there. How are"),
-            ("Hello there.".into(), " How are".into())
-        );
-        assert_eq!(
-            split_sentences("Pi is 3.14 or so"),
-            (String::new(), "Pi is 3.14 or so".into())
-        );
-        assert_eq!(split_sentences("Done!"), (String::new(), "Done!".into()));
-        assert_eq!(
-            split_sentences("今日は。明日"),
-            ("今日は。".into(), "明日".into())
-        );
-    }
 
     #[test]
     fn only_listed_networks_or_loopback_connect() {
@@ -602,20 +453,5 @@ mod tests {
         assert!(!allowed(&lan, peer("127.0.0.1")));
         let one = [Network::parse("127.0.0.1/32").expect("net")];
         assert!(!allowed(&one, peer("127.0.0.2")));
-    }
-
-    #[test]
-    fn a_client_s_pcm_becomes_a_wav_of_the_same_format() {
-        let audio = Utterance {
-            rate: 22_050,
-            width: 2,
-            channels: 2,
-            pcm: vec![0; 4 * 22_050 + 3],
-        };
-        let wav = wav_file(&audio);
-        assert_eq!(wav.len(), 44 + 4 * 22_050);
-        assert_eq!(&wav[22..24], &2u16.to_le_bytes());
-        assert_eq!(&wav[24..28], &22_050u32.to_le_bytes());
-        assert_eq!(&wav[34..36], &16u16.to_le_bytes());
     }
 }
