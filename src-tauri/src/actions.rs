@@ -60,6 +60,20 @@ pub async fn perform<R: Runtime>(app: &AppHandle<R>, item: MenuItem) -> Outcome 
             };
             engine(&control, action).await
         }
+        MenuItem::Listening => {
+            let Some(control) = core_value(app, |core| core.control.clone()) else {
+                return failed("Listening", "Murmur is still starting");
+            };
+            let action = if murmur_core::tray::listening_on(&control.status()) {
+                EngineAction::Stop
+            } else {
+                EngineAction::Start
+            };
+            match control.transcription_engine(action).await {
+                Ok(_) => Outcome::Done,
+                Err(e) => failed("Listening", e.message),
+            }
+        }
         MenuItem::Restart => {
             let Some(control) = core_value(app, |core| core.control.clone()) else {
                 return failed("Restart engine", "Murmur is still starting");

@@ -52,15 +52,13 @@ pub async fn api<R: Runtime>(
             LocalError::Unavailable(why) => {
                 Failure::unavailable(format!("Murmur is not answering: {why}"))
             }
-            refused => Failure {
-                status: 403,
-                body: serde_json::json!({"error": {
-                    "message": refused.to_string(),
-                    "type": "invalid_request_error",
-                    "code": "not_allowed",
-                }}),
-            },
+            refused_call => refused(refused_call.to_string()),
         })?;
+    answer(reply)
+}
+
+/// A success's bytes, or a [`Failure`].
+fn answer(reply: murmur_core::control::local::Reply) -> Result<Response, Failure> {
     if reply.is_success() {
         Ok(Response::new(reply.body.to_vec()))
     } else {
@@ -68,5 +66,51 @@ pub async fn api<R: Runtime>(
             status: reply.status.as_u16(),
             body: reply.json(),
         })
+    }
+}
+
+/// An upload (the page's Record and Transcribe a file): the body raw, as the page's fetch
+/// would send it, its path in `X-Murmur-Path` and its `Content-Type` (a multipart form).
+#[tauri::command]
+pub async fn upload<R: Runtime>(
+    app: AppHandle<R>,
+    request: tauri::ipc::Request<'_>,
+) -> Result<Response, Failure> {
+    let local = app
+        .try_state::<WindowApi>()
+        .map(|api| api.0.clone())
+        .ok_or_else(|| Failure::unavailable("Murmur is still starting"))?;
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (path, content_type) = (header("x-murmur-path"), header("content-type"));
+    let tauri::ipc::InvokeBody::Raw(body) = request.body() else {
+        return Err(refused("an upload's body must be raw bytes".into()));
+    };
+    let reply = local
+        .upload(&path, &content_type, body.clone())
+        .await
+        .map_err(|e| match e {
+            LocalError::Unavailable(why) => {
+                Failure::unavailable(format!("Murmur is not answering: {why}"))
+            }
+            refused_call => refused(refused_call.to_string()),
+        })?;
+    answer(reply)
+}
+
+fn refused(message: String) -> Failure {
+    Failure {
+        status: 403,
+        body: serde_json::json!({"error": {
+            "message": message,
+            "type": "invalid_request_error",
+            "code": "not_allowed",
+        }}),
     }
 }

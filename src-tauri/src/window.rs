@@ -151,14 +151,19 @@ pub fn run() {
                 .build(),
         )
         .manage(crate::commands::WindowApi(api))
-        .invoke_handler(tauri::generate_handler![crate::commands::api])
+        .invoke_handler(tauri::generate_handler![
+            crate::commands::api,
+            crate::commands::upload
+        ])
         .setup(move |app| {
-            WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html".into()))
-                .title("Murmur")
-                .inner_size(520.0, 760.0)
-                .min_inner_size(480.0, 560.0)
-                .focused(true)
-                .build()?;
+            let window =
+                WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html".into()))
+                    .title("Murmur")
+                    .inner_size(520.0, 760.0)
+                    .min_inner_size(480.0, 560.0)
+                    .focused(true)
+                    .build()?;
+            allow_microphone(&window);
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(forward_status(handle.clone(), follower));
             if started_by_tray {
@@ -252,3 +257,39 @@ fn listen_to_tray<R: Runtime>(app: AppHandle<R>) {
     }
     app.exit(0);
 }
+
+/// The page's Record button asks for the microphone. WebKitGTK denies a permission nobody
+/// answers (and wry answers none): the window grants the microphone, and only it, to its own
+/// page — which is Murmur's, from the app's bundle; the recording goes to Murmur alone.
+#[cfg(target_os = "linux")]
+fn allow_microphone<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
+    let granted = window.with_webview(|webview| {
+        use webkit2gtk::glib::Cast;
+        use webkit2gtk::{
+            PermissionRequestExt, SettingsExt, UserMediaPermissionRequest,
+            UserMediaPermissionRequestExt, WebViewExt,
+        };
+        let view = webview.inner();
+        if let Some(settings) = WebViewExt::settings(&view) {
+            settings.set_enable_media_stream(true);
+        }
+        view.connect_permission_request(|_, request| {
+            let microphone = request
+                .downcast_ref::<UserMediaPermissionRequest>()
+                .is_some_and(|media| media.is_for_audio_device() && !media.is_for_video_device());
+            if microphone {
+                request.allow();
+            } else {
+                request.deny();
+            }
+            true
+        });
+    });
+    if let Err(e) = granted {
+        tracing::warn!("the window cannot grant its page the microphone: {e}");
+    }
+}
+
+/// Other platforms ask the user themselves (macOS: the app's NSMicrophoneUsageDescription).
+#[cfg(not(target_os = "linux"))]
+fn allow_microphone<R: tauri::Runtime>(_window: &tauri::WebviewWindow<R>) {}

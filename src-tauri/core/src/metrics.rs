@@ -19,6 +19,9 @@ pub struct Metrics {
     routes: Mutex<BTreeMap<(&'static str, u16), Stat>>,
     /// The last client requests, newest last (the page's activity view).
     recent: Mutex<VecDeque<Recent>>,
+    /// Seconds of engine time per second of audio, by transcription model, from its last
+    /// transcription in this run (the model catalog's "speed on this machine").
+    speeds: Mutex<BTreeMap<String, f64>>,
     bytes_out: AtomicU64,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
@@ -29,6 +32,7 @@ impl Default for Metrics {
         Self {
             routes: Mutex::default(),
             recent: Mutex::default(),
+            speeds: Mutex::default(),
             bytes_out: AtomicU64::default(),
             requests: Family::default(),
             durations: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
@@ -63,6 +67,19 @@ pub struct Recent {
     pub bytes: u64,
     /// The client took the whole response (else it went away first).
     pub complete: bool,
+    /// What a transcription heard: the audio's length and the format it came in.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub heard: Option<Heard>,
+}
+
+/// What a transcription request carried, set by its handler as a response extension (the
+/// request log reads it, as it reads speech's [`crate::audio::Format`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Heard {
+    /// Seconds of audio.
+    pub audio_secs: f64,
+    /// The format it was uploaded in (`webm`, `mp3`, …).
+    pub audio_format: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -132,6 +149,26 @@ impl Metrics {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         recent.iter().rev().cloned().collect()
+    }
+
+    /// `model` took `engine_secs` for `audio_secs` of audio (clips under a second say little
+    /// about speed and are not kept).
+    pub fn transcribed(&self, model: &str, audio_secs: f64, engine_secs: f64) {
+        if audio_secs < 1.0 {
+            return;
+        }
+        self.speeds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(model.to_string(), engine_secs / audio_secs);
+    }
+
+    /// Engine seconds per second of audio, by model, as last measured.
+    pub fn speeds(&self) -> BTreeMap<String, f64> {
+        self.speeds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn sent(&self, bytes: u64) {

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
 use crate::audio::Format;
-use crate::metrics::{Metrics, Recent};
+use crate::metrics::{Heard, Metrics, Recent};
 
 /// The request log and the metrics (axum middleware).
 pub async fn log_request(
@@ -40,6 +40,7 @@ pub async fn log_request(
     let status = response.status().as_u16();
     metrics.record(&path, status, started.elapsed().as_secs_f64() * 1000.0);
     let format = response.extensions().get::<Format>().copied();
+    let heard = response.extensions().get::<Heard>().copied();
     let (parts, body) = response.into_parts();
     let entry = Entry {
         metrics,
@@ -48,6 +49,7 @@ pub async fn log_request(
         path,
         status,
         format,
+        heard,
         agent,
         started,
         first_byte_ms: None,
@@ -64,6 +66,7 @@ struct Entry {
     path: String,
     status: u16,
     format: Option<Format>,
+    heard: Option<Heard>,
     agent: String,
     started: Instant,
     first_byte_ms: Option<f64>,
@@ -96,6 +99,7 @@ impl Drop for Entry {
             total_ms,
             bytes,
             complete: self.complete,
+            heard: self.heard,
         });
         let own = path.starts_with("/murmur");
         if status >= 500 {

@@ -233,7 +233,7 @@ pub fn app(
         ))
 }
 
-/// Test speech takes the proxy's speech path, as a client's request would.
+/// The page's tests take the proxy's paths, as a client's request would.
 struct ProxySpeaker(ProxyState);
 
 impl crate::control::Speaker for ProxySpeaker {
@@ -243,6 +243,16 @@ impl crate::control::Speaker for ProxySpeaker {
     ) -> BoxFuture<'static, Result<axum::response::Response, crate::api_error::ApiError>> {
         let state = self.0.clone();
         Box::pin(async move { crate::proxy::speak(&state, request).await })
+    }
+
+    fn transcribe(
+        &self,
+        request: axum::extract::Request,
+    ) -> BoxFuture<'static, axum::response::Response> {
+        let state = self.0.clone();
+        Box::pin(
+            async move { crate::proxy::transcriptions(axum::extract::State(state), request).await },
+        )
     }
 }
 
@@ -400,6 +410,7 @@ impl Bound {
             speaker: Arc::new(ProxySpeaker(proxy.clone())),
             policy: policy.clone(),
             catalog: crate::catalog::Catalog::new(data_dir, proxy.voices_changed()),
+            models: crate::catalog::models::ModelInstalls::new(data_dir),
             data_dir: data_dir.to_path_buf(),
             wyoming_url: wyoming.as_ref().map(|w| format!("tcp://{}", w.addr)),
         });

@@ -14,6 +14,7 @@
 //! appears in its folder whole or not at all (see [`crate::runtime::fetch`]).
 
 mod installed;
+pub mod models;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

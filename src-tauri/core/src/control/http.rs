@@ -33,12 +33,17 @@ pub fn router(control: Control) -> Router {
             "/murmur/api/transcription-models",
             get(transcription_models),
         )
+        .route(
+            "/murmur/api/transcription-models/{action}",
+            post(transcription_model),
+        )
         .route("/murmur/api/settings", get(settings).put(save))
         .route("/murmur/api/settings/defaults", get(defaults))
         .route("/murmur/api/logs", get(logs))
         .route("/murmur/api/metrics", get(metrics))
         .route("/murmur/api/events", get(events))
         .route("/murmur/api/speak-test", post(speak_test))
+        .route("/murmur/api/transcribe-test", post(transcribe_test))
         .route("/murmur/api/voices/catalog", get(voice_catalog))
         .route("/murmur/api/voices/installs", get(voice_installs))
         .route(
@@ -112,6 +117,35 @@ async fn transcription_engine(
 /// size, languages and whether each is installed.
 async fn transcription_models(State(control): State<Control>) -> Response {
     Json(control.transcription_models()).into_response()
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ModelBody {
+    model: String,
+}
+
+/// `POST /murmur/api/transcription-models/{install|cancel|remove}` `{"model": "base"}`: the
+/// listing after (an install goes on in the background; the listing shows its progress).
+async fn transcription_model(
+    State(control): State<Control>,
+    Path(action): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let action: super::ModelAction = action.parse()?;
+    let body: ModelBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::invalid(
+            "model",
+            "invalid_request",
+            format!("expected {{\"model\": \"…\"}}: {e}"),
+        )
+    })?;
+    let listing = control.transcription_model(action, &body.model)?;
+    let status = if action == super::ModelAction::Install {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(listing)).into_response())
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -254,6 +288,14 @@ async fn remove_voice(
 ) -> Result<StatusCode, ApiError> {
     control.remove_voice(&id)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /murmur/api/transcribe-test`: OpenAI's transcription form, as the page's Record and
+/// Transcribe a file send it; the answer `/v1/audio/transcriptions` would give (with the
+/// engine's time in `X-Murmur-Engine-Ms`), whatever `[proxy] api_key` says.
+async fn transcribe_test(State(control): State<Control>, mut request: Request) -> Response {
+    request.headers_mut().remove(header::AUTHORIZATION);
+    control.transcribe_test(request).await
 }
 
 /// `POST /murmur/api/speak-test` `{"text", "voice", "speed"}`: speech as the page plays it.

@@ -120,6 +120,30 @@ impl LocalApi {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Reply, LocalError> {
+        let body = body.map(|b| (b, HeaderValue::from_static("application/json")));
+        self.call_with(method, path, body).await
+    }
+
+    /// `POST path` with `body` of `content_type` (the page's Record and Transcribe a file
+    /// send a multipart form).
+    pub async fn upload(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Reply, LocalError> {
+        let content_type = HeaderValue::from_str(content_type)
+            .map_err(|_| LocalError::NotAllowed(format!("content type {content_type:?}")))?;
+        self.call_with("POST", path, Some((body, content_type)))
+            .await
+    }
+
+    async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(Vec<u8>, HeaderValue)>,
+    ) -> Result<Reply, LocalError> {
         let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
             .map_err(|_| LocalError::BadMethod(method.to_string()))?;
         if !Self::allows(&method, path) {
@@ -137,11 +161,15 @@ impl LocalApi {
         } else {
             request.header(header::AUTHORIZATION, self.token.clone())
         };
-        if body.is_some() {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-        }
+        let body = match body {
+            Some((bytes, content_type)) => {
+                request = request.header(header::CONTENT_TYPE, content_type);
+                Body::from(bytes)
+            }
+            None => Body::empty(),
+        };
         let request = request
-            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .body(body)
             .map_err(|_| LocalError::NotAllowed(path.to_string()))?;
         let response = self.send(request).await?;
         let status = response.status();

@@ -33,10 +33,13 @@ use crate::security::Policy;
 use crate::status::{State as EngineState, Status};
 use crate::supervisor::Supervisor;
 
-/// Makes speech the way a client's request would (the proxy's speech path).
+/// Makes speech, and transcribes, the way a client's request would (the proxy's paths): what
+/// the page's Test speech and Test transcription use.
 pub trait Speaker: Send + Sync + 'static {
     /// `request` is an OpenAI speech request body.
     fn speak(&self, request: serde_json::Value) -> BoxFuture<'static, Result<Response, ApiError>>;
+    /// `request` is an OpenAI transcription request (its multipart form unread).
+    fn transcribe(&self, request: axum::extract::Request) -> BoxFuture<'static, Response>;
 }
 
 /// What [`Control::new`] is built from.
@@ -65,6 +68,8 @@ pub struct Parts {
     pub policy: Arc<Policy>,
     /// The voices each engine can install.
     pub catalog: crate::catalog::Catalog,
+    /// The transcription models installed from the page.
+    pub models: crate::catalog::models::ModelInstalls,
     /// Murmur's data folder (where models are installed).
     pub data_dir: PathBuf,
     /// The Wyoming server's address, when it runs.
@@ -80,7 +85,42 @@ pub struct TranscriptionModels {
     pub model: Option<String>,
     /// The language requests that name none are read in (`None`: detected).
     pub language: Option<String>,
-    pub models: Vec<crate::engine::whisper::Listed>,
+    /// The catalog model that fits this machine best (its memory and cores).
+    pub recommended: &'static str,
+    pub models: Vec<ModelEntry>,
+}
+
+/// A model of [`TranscriptionModels`]: what it is, how fast it runs here, its install.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelEntry {
+    #[serde(flatten)]
+    pub model: crate::engine::whisper::Listed,
+    pub speed: Option<crate::catalog::models::ModelSpeed>,
+    /// This run's install of it, if any (a finished one included).
+    pub install: Option<crate::catalog::models::ModelInstall>,
+}
+
+/// What to do with a transcription model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelAction {
+    Install,
+    Cancel,
+    Remove,
+}
+
+impl std::str::FromStr for ModelAction {
+    type Err = ApiError;
+
+    fn from_str(action: &str) -> Result<Self, ApiError> {
+        match action {
+            "install" => Ok(Self::Install),
+            "cancel" => Ok(Self::Cancel),
+            "remove" => Ok(Self::Remove),
+            other => Err(ApiError::not_found(format!(
+                "no model action {other:?}; use install, cancel or remove"
+            ))),
+        }
+    }
 }
 
 /// A handle to a running Murmur's controls. Cheap to clone.
@@ -226,13 +266,14 @@ impl Control {
         Ok(self.status())
     }
 
-    /// What the transcription engine can use: Whisper's catalog with what is installed, or
-    /// for another engine the model it is configured with.
+    /// What the transcription engine can use: Whisper's catalog with what is installed, how
+    /// fast each runs here and this run's installs, or for another engine the model it is
+    /// configured with.
     pub fn transcription_models(&self) -> TranscriptionModels {
         use crate::config::TranscriberId;
         let settings = self.0.live.get();
         let t = &settings.transcription;
-        let models = match t.engine {
+        let listed = match t.engine {
             TranscriberId::Whisper => crate::engine::whisper::listing(&settings, &self.0.data_dir),
             TranscriberId::Off => Vec::new(),
             _ => t
@@ -249,12 +290,55 @@ impl Control {
                 .into_iter()
                 .collect(),
         };
+        let measured = self.0.metrics.speeds();
+        let installs = self.0.models.installs();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let models = listed
+            .into_iter()
+            .map(|model| ModelEntry {
+                speed: crate::catalog::models::speed(&model.name, &model.source, &measured, cores),
+                install: installs.get(&model.name).cloned(),
+                model,
+            })
+            .collect();
+        let mut system = sysinfo::System::new();
+        system.refresh_memory();
+        let apple_silicon = cfg!(all(target_os = "macos", target_arch = "aarch64"));
         TranscriptionModels {
             engine: t.engine.as_str(),
             model: t.effective_model(),
             language: t.language.clone(),
+            recommended: crate::catalog::models::recommended(
+                system.total_memory() / 1_000_000,
+                cores,
+                apple_silicon,
+            ),
             models,
         }
+    }
+
+    /// Install, cancel the install of, or remove a Whisper model of the catalog (or a Hub
+    /// repository); answers with the listing after.
+    pub fn transcription_model(
+        &self,
+        action: ModelAction,
+        name: &str,
+    ) -> Result<TranscriptionModels, ApiError> {
+        let settings = self.0.live.get();
+        if settings.transcription.engine != crate::config::TranscriberId::Whisper {
+            return Err(ApiError::conflict(
+                "not_managed",
+                "Murmur installs models for its Whisper engine only ([transcription] engine = \"whisper\")",
+            ));
+        }
+        let models = &self.0.models;
+        match action {
+            ModelAction::Install => models.install(&settings, name).map(drop),
+            ModelAction::Cancel => models.cancel(name),
+            ModelAction::Remove => models.remove(&settings, name),
+        }
+        .map_err(|e| catalog_error_as(e, "model_busy"))?;
+        Ok(self.transcription_models())
     }
 
     /// The last `n` lines of engine output (at most 200 are kept).
@@ -297,6 +381,12 @@ impl Control {
             }
         }
         self.0.speaker.speak(speech).await
+    }
+
+    /// Transcribe the upload `request` carries (OpenAI's transcription form), as
+    /// `/v1/audio/transcriptions` would.
+    pub async fn transcribe_test(&self, request: axum::extract::Request) -> Response {
+        self.0.speaker.transcribe(request).await
     }
 
     /// [`Self::speak_test`], read whole: the audio and its content type.
@@ -372,10 +462,15 @@ impl Control {
 }
 
 fn catalog_error(e: crate::catalog::CatalogError) -> ApiError {
+    catalog_error_as(e, "voice_busy")
+}
+
+/// A catalog's error; a conflict has code `busy`.
+fn catalog_error_as(e: crate::catalog::CatalogError, busy: &'static str) -> ApiError {
     use crate::catalog::CatalogError;
     match e {
         CatalogError::NotFound(message) => ApiError::not_found(message),
-        CatalogError::Conflict(message) => ApiError::conflict("voice_busy", message),
+        CatalogError::Conflict(message) => ApiError::conflict(busy, message),
         CatalogError::Unavailable(message) => ApiError::bad_gateway("catalog_unavailable", message),
     }
 }

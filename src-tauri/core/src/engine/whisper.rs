@@ -24,7 +24,7 @@ use crate::runtime::hub::TreeEntry;
 pub struct Whisper;
 
 /// A model of the catalog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct CatalogModel {
     pub name: &'static str,
     pub repo: &'static str,
@@ -32,32 +32,55 @@ pub struct CatalogModel {
     pub size: u64,
     /// English only (`.en`), or every language Whisper knows.
     pub english_only: bool,
+    /// Engine seconds per second of audio on two CPU cores (int8, beam 1), roughly: the
+    /// catalog's speed until Murmur has measured the model on this machine.
+    pub cpu_secs_per_audio_sec: f64,
 }
 
 const MB: u64 = 1_000_000;
 
 /// The models faster-whisper's own names point at (its `utils._MODELS`).
 pub const CATALOG: [CatalogModel; 11] = [
-    model("tiny", "Systran/faster-whisper-tiny", 75, false),
-    model("tiny.en", "Systran/faster-whisper-tiny.en", 75, true),
-    model("base", "Systran/faster-whisper-base", 145, false),
-    model("base.en", "Systran/faster-whisper-base.en", 145, true),
-    model("small", "Systran/faster-whisper-small", 484, false),
-    model("small.en", "Systran/faster-whisper-small.en", 484, true),
-    model("medium", "Systran/faster-whisper-medium", 1530, false),
-    model("medium.en", "Systran/faster-whisper-medium.en", 1530, true),
-    model("large-v3", "Systran/faster-whisper-large-v3", 3090, false),
+    model("tiny", "Systran/faster-whisper-tiny", 75, false, 0.05),
+    model("tiny.en", "Systran/faster-whisper-tiny.en", 75, true, 0.05),
+    model("base", "Systran/faster-whisper-base", 145, false, 0.1),
+    model("base.en", "Systran/faster-whisper-base.en", 145, true, 0.1),
+    model("small", "Systran/faster-whisper-small", 484, false, 0.35),
+    model(
+        "small.en",
+        "Systran/faster-whisper-small.en",
+        484,
+        true,
+        0.35,
+    ),
+    model("medium", "Systran/faster-whisper-medium", 1530, false, 1.0),
+    model(
+        "medium.en",
+        "Systran/faster-whisper-medium.en",
+        1530,
+        true,
+        1.0,
+    ),
+    model(
+        "large-v3",
+        "Systran/faster-whisper-large-v3",
+        3090,
+        false,
+        2.0,
+    ),
     model(
         "large-v3-turbo",
         "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
         1620,
         false,
+        0.9,
     ),
     model(
         "distil-large-v3",
         "Systran/faster-distil-whisper-large-v3",
         1510,
         true,
+        0.8,
     ),
 ];
 
@@ -66,13 +89,20 @@ const fn model(
     repo: &'static str,
     mb: u64,
     english_only: bool,
+    cpu_secs_per_audio_sec: f64,
 ) -> CatalogModel {
     CatalogModel {
         name,
         repo,
         size: mb * MB,
         english_only,
+        cpu_secs_per_audio_sec,
     }
+}
+
+/// The catalog's entry named `name`.
+pub fn catalog_model(name: &str) -> Option<&'static CatalogModel> {
+    CATALOG.iter().find(|m| m.name == name)
 }
 
 /// Where a configured model comes from.
@@ -220,7 +250,7 @@ pub fn listing(settings: &Settings, data_dir: &Path) -> Vec<Listed> {
 }
 
 /// A fetched model counts once its stamp is in.
-fn is_installed(dir: &Path) -> bool {
+pub fn is_installed(dir: &Path) -> bool {
     is_model_folder(dir) && dir.join(STAMP).is_file()
 }
 
@@ -336,6 +366,7 @@ impl Engine for Whisper {
                         &hub_dir(p.data_dir, &repo),
                         p.progress,
                         p.log,
+                        &Cancel::default(),
                     )
                     .await
                 }
@@ -371,6 +402,7 @@ pub async fn fetch_model(
     dest: &Path,
     progress: &crate::runtime::Progress,
     log: &(dyn Fn(&str) + Send + Sync),
+    cancel: &Cancel,
 ) -> Result<(), PrepareError> {
     if dest.join(STAMP).is_file() {
         return Ok(());
@@ -413,7 +445,7 @@ pub async fn fetch_model(
             size: Some(file.size),
             policy: &DownloadPolicy::default(),
             progress: &report,
-            cancel: &Cancel::default(),
+            cancel,
         })
         .await
         .map_err(|e| match e {

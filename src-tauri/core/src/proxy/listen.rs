@@ -67,6 +67,26 @@ async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Resp
         file = request.file_name.as_deref().unwrap_or("-"),
         "transcription upload decoded"
     );
+    let heard = crate::metrics::Heard {
+        audio_secs: decoded.seconds,
+        audio_format: decoded.format,
+    };
+    let answered = answer(state, &listener, activity, decoded, &request, &settings).await;
+    let mut response = respond(answered);
+    response.extensions_mut().insert(heard);
+    Ok(response)
+}
+
+/// The engine's answer for decoded audio, in the client's format or as events.
+async fn answer(
+    state: &ProxyState,
+    listener: &std::sync::Arc<dyn crate::backend::Backend>,
+    activity: crate::backend::Activity,
+    decoded: decode::Decoded,
+    request: &TranscriptionRequest,
+    settings: &crate::config::TranscriptionSettings,
+) -> Result<Response, ApiError> {
+    let task = request.task;
     let options = Options {
         task: Some(task),
         language: request.language.clone().or(match task {
@@ -82,25 +102,60 @@ async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Resp
         .enter()
         .await
         .map_err(|_| ApiError::busy(state.settings.max_queue))?;
-    let lines = engine_lines(state, &listener, decoded.pcm_bytes(), &options).await?;
+    let (lines, asked) = engine_lines(state, listener, decoded.pcm_bytes(), &options).await?;
+    let speed = Speed {
+        metrics: state.metrics.clone(),
+        model: settings
+            .effective_model()
+            .unwrap_or_else(|| settings.engine.as_str().to_string()),
+        audio_secs: decoded.seconds,
+        asked,
+    };
     if request.stream {
-        return Ok(sse(lines, activity));
+        return Ok(sse(lines, activity, speed));
     }
     let transcript = collect(lines, decoded.seconds).await?;
     drop(activity);
-    Ok(render(&transcript, &request))
+    let engine_ms = speed.record();
+    let mut response = render(&transcript, request);
+    if let Ok(value) = HeaderValue::from_str(&format!("{engine_ms:.0}")) {
+        response.headers_mut().insert(ENGINE_MS_HEADER, value);
+    }
+    Ok(response)
 }
+
+/// How long the engine took for a transcription, kept as the model's speed on this machine.
+struct Speed {
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    model: String,
+    audio_secs: f64,
+    /// When the (ready) engine was asked.
+    asked: std::time::Instant,
+}
+
+impl Speed {
+    /// Record the engine's time; answers it in milliseconds.
+    fn record(self) -> f64 {
+        let secs = self.asked.elapsed().as_secs_f64();
+        self.metrics.transcribed(&self.model, self.audio_secs, secs);
+        secs * 1000.0
+    }
+}
+
+/// The milliseconds the engine took (from being asked to its last segment; not the upload,
+/// the decoding or a cold start).
+pub const ENGINE_MS_HEADER: &str = "x-murmur-engine-ms";
 
 type Lines = futures_util::stream::BoxStream<'static, Result<EngineLine, String>>;
 
-/// The transcription engine's lines for `pcm`: the engine made ready (the single-flight
-/// start), then asked the way it is asked (Murmur's PCM route or OpenAI's).
+/// The transcription engine's lines for `pcm`, and when it was asked: the engine made ready
+/// (the single-flight start), then asked the way it is asked (Murmur's PCM route or OpenAI's).
 async fn engine_lines(
     state: &ProxyState,
     listener: &std::sync::Arc<dyn crate::backend::Backend>,
     pcm: Vec<u8>,
     options: &Options,
-) -> Result<Lines, ApiError> {
+) -> Result<(Lines, std::time::Instant), ApiError> {
     let settings = state.live().get().transcription.clone();
     let route = match crate::engine::transcriber(settings.engine).transcribes_with() {
         crate::engine::Transcribes::MurmurPcm => engine::Route::MurmurPcm,
@@ -110,12 +165,13 @@ async fn engine_lines(
     };
     let upstream = listener.ensure_ready().await.map_err(ApiError::not_ready)?;
     let timeout = Duration::from_secs(state.settings.upstream_timeout_secs);
+    let asked = std::time::Instant::now();
     match engine::transcribe(&state.client, &upstream, &route, pcm, options, timeout).await {
         Err(e) if e.code == "engine_unreachable" => {
             listener.report_unreachable(&upstream);
             Err(e)
         }
-        other => other,
+        other => other.map(|lines| (lines, asked)),
     }
 }
 
@@ -143,7 +199,7 @@ pub async fn transcribe_decoded(
         .enter()
         .await
         .map_err(|_| ApiError::busy(state.settings.max_queue))?;
-    let lines = engine_lines(state, &listener, decoded.pcm_bytes(), &options).await?;
+    let (lines, _) = engine_lines(state, &listener, decoded.pcm_bytes(), &options).await?;
     let transcript = collect(lines, decoded.seconds).await;
     drop(activity);
     transcript
@@ -208,11 +264,12 @@ pub const LANGUAGE_HEADER: &str = "x-murmur-language";
 fn sse(
     lines: futures_util::stream::BoxStream<'static, Result<EngineLine, String>>,
     activity: crate::backend::Activity,
+    speed: Speed,
 ) -> Response {
     let events = futures_util::stream::unfold(
-        Some((lines, Transcript::default(), activity)),
+        Some((lines, Transcript::default(), (activity, speed))),
         move |state| async move {
-            let (mut lines, mut transcript, activity) = state?;
+            let (mut lines, mut transcript, (activity, speed)) = state?;
             loop {
                 let event = match lines.next().await {
                     Some(Ok(EngineLine::Info { language, .. })) => {
@@ -235,6 +292,7 @@ fn sse(
                             "text": transcript.text(),
                         });
                         drop(activity);
+                        speed.record();
                         return Some((Ok::<_, std::io::Error>(frame(&done)), None));
                     }
                     Some(Ok(EngineLine::Error { message })) | Some(Err(message)) => {
@@ -242,7 +300,10 @@ fn sse(
                     }
                     None => return Some((Ok(error_event(STOPPED_EARLY)), None)),
                 };
-                return Some((Ok(frame(&event)), Some((lines, transcript, activity))));
+                return Some((
+                    Ok(frame(&event)),
+                    Some((lines, transcript, (activity, speed))),
+                ));
             }
         },
     );

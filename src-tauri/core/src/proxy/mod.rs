@@ -17,7 +17,7 @@ pub mod speech;
 mod transcode;
 mod voices;
 
-pub use listen::{decode_error, transcribe_decoded};
+pub use listen::{ENGINE_MS_HEADER, decode_error, transcribe_decoded, transcriptions};
 
 /// The speech engine's installed voices with their languages (made ready first), or `None`
 /// when it does not list them.

@@ -38,9 +38,56 @@ pub fn server_on(status: &Status) -> bool {
     )
 }
 
+/// Whether the "Listening" item is checked: the transcription engine is on, or on its way
+/// (unloaded after idle is off: it loads on the next transcription).
+pub fn listening_on(status: &Status) -> bool {
+    status.transcription.as_deref().is_some_and(server_on)
+}
+
+/// The transcription engine in a few words: "Whisper base (unloaded)", "Whisper base
+/// (ready)", "Whisper base (warming up 40/145 MB)".
+pub fn listening_words(transcription: &Status) -> String {
+    let engine = &transcription.engine;
+    let what = match &engine.model {
+        Some(model) => format!("{} {model}", engine.name),
+        None => engine.name.clone(),
+    };
+    let warmup = &transcription.warmup;
+    let state = match &transcription.state {
+        State::Ready => "ready".to_string(),
+        State::Provisioning | State::Starting => match (warmup.done, warmup.total) {
+            (Some(done), Some(total)) if warmup.unit == Some(Unit::Bytes) => {
+                format!("warming up {}/{} MB", done / 1_000_000, total / 1_000_000)
+            }
+            _ => "warming up".into(),
+        },
+        State::Unhealthy => "not answering".into(),
+        State::Backoff { .. } => "restarting".into(),
+        State::Idle => "unloaded".into(),
+        State::Stopping => "stopping".into(),
+        State::Stopped if transcription.error.is_some() => "stopped".into(),
+        State::Stopped => "not loaded".into(),
+        State::Failed { .. } => "failed".into(),
+    };
+    format!("{what} ({state})")
+}
+
 /// The menu's first line: "Ready — Piper · joe", "Warming up — installing packages 12/54",
-/// "Failed — the engine exited with code 3".
+/// "Failed — the engine exited with code 3"; with transcription on, its engine after:
+/// "Ready — Piper · joe · listening: Whisper base (unloaded)".
 pub fn status_line(status: &Status) -> String {
+    let speech = speech_line(status);
+    match status.transcription.as_deref() {
+        Some(transcription) => format!(
+            "{} · listening: {}",
+            shorten(&speech, 60),
+            listening_words(transcription)
+        ),
+        None => shorten(&speech, 70),
+    }
+}
+
+fn speech_line(status: &Status) -> String {
     let engine = &status.engine;
     let what = match &engine.voice {
         Some(voice) => format!("{} · {voice}", engine.name),
@@ -77,7 +124,7 @@ pub fn status_line(status: &Status) -> String {
         },
         State::Failed { reason } => format!("Failed — {}", first_line(reason)),
     };
-    shorten(&line, 70)
+    line
 }
 
 /// The tooltip: the state in words.
@@ -100,6 +147,8 @@ pub enum MenuItem {
     Status,
     /// "Speech server": check item, on while the engine runs or warms up.
     Server,
+    /// "Listening": check item, on while the transcription engine runs or warms up.
+    Listening,
     Restart,
     TestSpeech,
     Open,
@@ -112,10 +161,11 @@ pub enum MenuItem {
 
 impl MenuItem {
     /// Every item, top to bottom; `None` is a separator.
-    pub const LAYOUT: [Option<Self>; 12] = [
+    pub const LAYOUT: [Option<Self>; 13] = [
         Some(Self::Status),
         None,
         Some(Self::Server),
+        Some(Self::Listening),
         Some(Self::Restart),
         Some(Self::TestSpeech),
         None,
@@ -131,6 +181,7 @@ impl MenuItem {
         match self {
             Self::Status => "status",
             Self::Server => "server",
+            Self::Listening => "listening",
             Self::Restart => "restart",
             Self::TestSpeech => "test-speech",
             Self::Open => "open",
@@ -153,6 +204,7 @@ impl MenuItem {
         match self {
             Self::Status => "Starting…",
             Self::Server => "Speech server",
+            Self::Listening => "Listening",
             Self::Restart => "Restart engine",
             Self::TestSpeech => "Test speech",
             Self::Open => "Open Murmur…",
@@ -164,7 +216,7 @@ impl MenuItem {
     }
 
     pub fn is_check(self) -> bool {
-        matches!(self, Self::Server | Self::StartAtLogin)
+        matches!(self, Self::Server | Self::Listening | Self::StartAtLogin)
     }
 
     /// Whether the item can be chosen while `status` holds (engine actions need an engine
@@ -173,6 +225,11 @@ impl MenuItem {
         match self {
             Self::Status => false,
             Self::Server => managed,
+            // The transcription engine Murmur runs (not off, not an external server).
+            Self::Listening => status
+                .transcription
+                .as_deref()
+                .is_some_and(|t| t.engine.id != "external" && !matches!(t.state, State::Stopping)),
             Self::Restart => managed && !matches!(status.state, State::Stopping),
             Self::TestSpeech => !matches!(status.state, State::Stopping),
             _ => true,
@@ -327,12 +384,74 @@ mod tests {
             .flatten()
             .filter(|i| i.is_check())
             .collect();
-        assert_eq!(checks, [MenuItem::Server, MenuItem::StartAtLogin]);
+        assert_eq!(
+            checks,
+            [
+                MenuItem::Server,
+                MenuItem::Listening,
+                MenuItem::StartAtLogin
+            ]
+        );
         let ready = status(State::Ready);
         assert!(!MenuItem::Status.enabled(&ready, true));
         assert!(MenuItem::Restart.enabled(&ready, true));
         assert!(!MenuItem::Restart.enabled(&ready, false));
         assert!(!MenuItem::Server.enabled(&ready, false));
         assert!(MenuItem::CopyApiUrl.enabled(&ready, false));
+        assert!(
+            !MenuItem::Listening.enabled(&ready, true),
+            "transcription off"
+        );
+    }
+
+    fn listening(state: State) -> Status {
+        let mut speech = status(State::Ready);
+        let mut t = Status::stopped("whisper", "Whisper", 3);
+        t.engine.model = Some("base".into());
+        t.state = state;
+        speech.transcription = Some(Box::new(t));
+        speech
+    }
+
+    #[test]
+    fn the_status_line_names_both_engines() {
+        assert_eq!(
+            status_line(&listening(State::Idle)),
+            "Ready — Piper · joe · listening: Whisper base (unloaded)"
+        );
+        assert_eq!(
+            status_line(&listening(State::Stopped)),
+            "Ready — Piper · joe · listening: Whisper base (not loaded)"
+        );
+        assert_eq!(
+            status_line(&listening(State::Ready)),
+            "Ready — Piper · joe · listening: Whisper base (ready)"
+        );
+        let mut fetching = listening(State::Provisioning);
+        if let Some(t) = fetching.transcription.as_deref_mut() {
+            t.warmup = Warmup {
+                stage: Some("model".into()),
+                done: Some(40_000_000),
+                total: Some(145_000_000),
+                unit: Some(Unit::Bytes),
+                message: None,
+            };
+        }
+        assert!(status_line(&fetching).ends_with("Whisper base (warming up 40/145 MB)"));
+        assert!(listening_on(&listening(State::Ready)) && listening_on(&fetching));
+        assert!(!listening_on(&listening(State::Idle)) && !listening_on(&status(State::Ready)));
+        assert!(MenuItem::Listening.enabled(&listening(State::Idle), true));
+        let mut external = listening(State::Ready);
+        if let Some(t) = external.transcription.as_deref_mut() {
+            t.engine.id = "external".into();
+        }
+        assert!(!MenuItem::Listening.enabled(&external, true));
+        // A long speech line gives way, the listening part stays whole.
+        let failed = listening(State::Idle);
+        let mut failed = failed;
+        failed.state = State::Failed {
+            reason: "x".repeat(200),
+        };
+        assert!(status_line(&failed).ends_with("listening: Whisper base (unloaded)"));
     }
 }

@@ -240,6 +240,7 @@ impl Session {
         started: std::time::Instant,
         first: Option<f64>,
         bytes: u64,
+        heard: Option<crate::metrics::Heard>,
     ) {
         let metrics = self.state.metrics();
         let total_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -259,6 +260,7 @@ impl Session {
             total_ms: (total_ms * 10.0).round() / 10.0,
             bytes,
             complete: true,
+            heard,
         });
     }
 
@@ -291,7 +293,7 @@ impl Session {
         let chosen = match self.voice_for(name, language).await {
             Ok(chosen) => chosen,
             Err((text, code)) => {
-                self.finished(what, 400, started, None, 0);
+                self.finished(what, 400, started, None, 0, None);
                 return self.error(out, &text, code).await;
             }
         };
@@ -302,7 +304,7 @@ impl Session {
         let response = match crate::proxy::speak(&self.state, request).await {
             Ok(response) => response,
             Err(e) => {
-                self.finished(what, e.status.as_u16(), started, None, 0);
+                self.finished(what, e.status.as_u16(), started, None, 0, None);
                 return self.error(out, &e.message, e.code).await;
             }
         };
@@ -334,7 +336,7 @@ impl Session {
             }
         }
         event::write(out, &Event::new("audio-stop", Value::Null)).await?;
-        self.finished(what, 200, started, first, sent);
+        self.finished(what, 200, started, first, sent, None);
         Ok(())
     }
 
@@ -405,6 +407,10 @@ impl Session {
             / f64::from(audio.rate.max(1))
             / f64::from(audio.width.max(1) * audio.channels.max(1));
         tracing::info!(peer = %self.peer, seconds, rate = audio.rate, "wyoming: transcribe");
+        let heard = Some(crate::metrics::Heard {
+            audio_secs: seconds,
+            audio_format: "pcm",
+        });
         let wav = Bytes::from(wav_file(&audio));
         let decoded = tokio::task::spawn_blocking(move || {
             crate::transcription::decode::decode(wav, max_secs)
@@ -415,7 +421,7 @@ impl Session {
             Ok(decoded) => decoded,
             Err(e) => {
                 let e = crate::proxy::decode_error(e);
-                self.finished(what, e.status.as_u16(), started, None, bytes);
+                self.finished(what, e.status.as_u16(), started, None, bytes, heard);
                 return self.error(out, &e.message, e.code).await;
             }
         };
@@ -427,11 +433,11 @@ impl Session {
                     data["language"] = transcript.language.clone().into();
                 }
                 event::write(out, &Event::new("transcript", data)).await?;
-                self.finished(what, 200, started, None, bytes);
+                self.finished(what, 200, started, None, bytes, heard);
                 Ok(())
             }
             Err(e) => {
-                self.finished(what, e.status.as_u16(), started, None, bytes);
+                self.finished(what, e.status.as_u16(), started, None, bytes, heard);
                 self.error(out, &e.message, e.code).await
             }
         }
