@@ -1,5 +1,6 @@
-// Activity: the last client requests as they arrive (time, client, format, status, first audio,
-// duration) and the speech request counts and latency, from GET /murmur/api/metrics.
+// Activity: the last client requests as they arrive (time, client, format, the audio a
+// transcription carried, status, first audio, duration) and the speech and transcription
+// counts and latency, from GET /murmur/api/metrics.
 
 import { $, api } from "./api.js";
 
@@ -37,11 +38,16 @@ export async function refreshActivity() {
   const failed = speech.filter((r) => r.status >= 400).reduce((n, r) => n + r.count, 0);
   const total = speech.reduce((n, r) => n + r.total_ms, 0);
   const slowest = speech.reduce((n, r) => Math.max(n, r.max_ms), 0);
-  const others = metrics.requests.filter((r) => !r.route.startsWith("/murmur") && r.route !== "/v1/audio/speech")
-    .reduce((n, r) => n + r.count, 0);
-  $("activity-summary").textContent = count || others
+  const LISTENING = ["/v1/audio/transcriptions", "/v1/audio/translations", "wyoming transcribe"];
+  const heard = metrics.requests.filter((r) => LISTENING.includes(r.route));
+  const heardCount = heard.reduce((n, r) => n + r.count, 0);
+  const heardFailed = heard.filter((r) => r.status >= 400).reduce((n, r) => n + r.count, 0);
+  const others = metrics.requests.filter((r) => !r.route.startsWith("/murmur") && r.route !== "/v1/audio/speech"
+    && !LISTENING.includes(r.route)).reduce((n, r) => n + r.count, 0);
+  $("activity-summary").textContent = count || others || heardCount
     ? [`${count} speech ${count === 1 ? "request" : "requests"}`, failed ? `${failed} failed` : null,
       count ? `${ms(total / count)} on average, slowest ${ms(slowest)}` : null,
+      heardCount ? `${heardCount} ${heardCount === 1 ? "transcription" : "transcriptions"}${heardFailed ? ` (${heardFailed} failed)` : ""}` : null,
       `${(metrics.response_bytes / 1e6).toFixed(1)} MB sent`, others ? `${others} other` : null].filter(Boolean).join(" · ")
     : "No requests yet. Point a client at the address above, or press Play.";
 
@@ -55,7 +61,8 @@ export async function refreshActivity() {
     tr.append(
       cell(time),
       cell(client(r.agent), "agent", r.agent),
-      cell(r.format || r.path, null, `${r.method} ${r.path}`),
+      cell(r.format || (/transcri|translat/.test(r.path) ? "transcript" : r.path), null, `${r.method} ${r.path}`),
+      cell(r.audio_secs != null ? `${r.audio_secs.toFixed(1)} s ${r.audio_format}` : "—"),
       cell(r.complete || r.status >= 400 ? String(r.status) : `${r.status}, left early`, r.status >= 400 ? "bad" : null),
       cell(r.format ? ms(r.first_byte_ms) : "—"),
       cell(ms(r.total_ms)),

@@ -61,6 +61,31 @@ export async function api(path, options = {}) {
   return response;
 }
 
+/** POST a form (an audio upload) to a control API path; resolves with the Response. In the
+ * desktop window the form goes over IPC raw, as the multipart bytes fetch would send. */
+export async function upload(path, form, signal) {
+  if (TAURI) {
+    const encoded = new Response(form);
+    const type = encoded.headers.get("content-type");
+    const bytes = new Uint8Array(await encoded.arrayBuffer());
+    try {
+      const answer = await TAURI.invoke("upload", bytes, { headers: { "x-murmur-path": path, "content-type": type } });
+      return new Response(answer, { status: 200, headers: { "Content-Type": "application/json" } });
+    } catch (failure) {
+      const status = failure && typeof failure.status === "number" ? failure.status : 500;
+      const body = failure && failure.body !== undefined ? failure.body : { error: { message: String(failure) } };
+      return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+    }
+  }
+  const response = await fetch(path, { method: "POST", body: form, signal, headers: { Authorization: `Bearer ${token}` } });
+  if (response.status === 401) {
+    sessionStorage.removeItem("murmur-token");
+    onUnauthorized("The token was not accepted.");
+    throw new Error("unauthorized");
+  }
+  return response;
+}
+
 /** The message of an error answer (OpenAI's shape), or a fallback naming the status. */
 export async function errorText(response, fallback = "Failed") {
   const body = await response.json().catch(() => ({}));

@@ -9,6 +9,8 @@ import { initSpeak, speakBusy, speakFollows } from "./speak.js";
 import { refreshActivity } from "./activity.js";
 import { copy, initConnect, showSnippet } from "./connect.js";
 import { currentSettings, getPath, initSettings, loadSettings, saveSettings } from "./settings.js";
+import { initListen, listenFollows } from "./listen.js";
+import { initModels, modelsFollow, refreshModels } from "./models.js";
 
 const STAGES = [
   ["uv", "uv"], ["python", "Python"], ["packages", "Packages"], ["assets", "Language data"],
@@ -22,6 +24,17 @@ const ENGINE_STAGES = {
   custom: ["server", "speech", "ready"],
   external: ["server", "ready"],
 };
+// The same for the transcription engine: no first words to speak.
+const TRANSCRIBER_STAGES = {
+  whisper: ["uv", "python", "packages", "model", "server", "ready"],
+  "mlx-audio": ["uv", "python", "packages", "assets", "model", "server", "ready"],
+  custom: ["server", "ready"],
+  external: ["server", "ready"],
+};
+
+// The failure and warm-up cards, one set per engine: their element ids.
+const SPEECH_CARDS = { prefix: "", who: "The engine", stages: ENGINE_STAGES };
+const LISTENING_CARDS = { prefix: "t-", who: "The transcription engine", stages: TRANSCRIBER_STAGES };
 
 const WORDS = {
   stopped: "Stopped", provisioning: "Warming up", starting: "Warming up", ready: "Ready",
@@ -36,7 +49,6 @@ const DOWN = ["stopped", "idle", "failed"];
 let current = null;
 let offline = false;
 let about = null;
-let warmStarted = null;
 let lastAnnounced = null;
 // The cards, the event stream and the timers are set up once, on the first successful start.
 let wired = false;
@@ -100,6 +112,11 @@ function figures(status) {
   $("health-latency").textContent = dash(status.health.latency_ms, `${status.health.latency_ms} ms`);
   $("health-failures").textContent = dash(status.health.consecutive_failures, String(status.health.consecutive_failures));
   $("memory-engine").textContent = dash(status.memory.engine_rss_mb, `${status.memory.engine_rss_mb} MB`);
+  const t = status.transcription;
+  $("memory-transcription-label").hidden = !t;
+  $("memory-transcription").hidden = !t;
+  $("memory-transcription").textContent = t && !offline && t.engine.pid != null && t.memory.engine_rss_mb != null
+    ? `${t.memory.engine_rss_mb} MB` : "—";
   $("memory-available").textContent = !offline && status.memory.system_available_mb != null ? `${status.memory.system_available_mb} MB` : "—";
   $("restarts-total").textContent = status.restarts.total;
   $("restarts-crashes").textContent = status.restarts.crashes;
@@ -120,12 +137,15 @@ function tick() {
   const up = started ? Math.max(0, Math.round(Date.now() / 1000 - started)) : current.engine.uptime_secs;
   $("uptime").textContent = live ? duration(up) : "—";
   if (current && WARMING.includes(current.state)) warmupMessage(current);
+  const t = current && current.transcription;
+  if (t && WARMING.includes(t.state)) warmupMessage(t, LISTENING_CARDS);
 }
 setInterval(tick, 1000);
 
-function failureCard(status) {
-  const failed = status.state === "failed" || (status.error && DOWN.includes(status.state));
-  $("failure-card").hidden = !failed;
+function failureCard(status, cards = SPEECH_CARDS) {
+  const id = (name) => $(`${cards.prefix}${name}`);
+  const failed = Boolean(status) && (status.state === "failed" || Boolean(status.error && DOWN.includes(status.state)));
+  id("failure-card").hidden = !failed;
   if (!failed) return;
   const raw = (status.state === "failed" ? status.reason : status.error.message) || "";
   const lines = raw.split("\n").map((l) => l.trim()).filter(Boolean);
@@ -138,34 +158,43 @@ function failureCard(status) {
     || words[words.length - 1] || null;
   const cut = (text) => (text.length > 180 ? `${text.slice(0, 177)}…` : text);
   const sentence = cut(first) + (last ? ` It last said: “${cut(last)}”` : "");
-  $("failure-title").textContent = status.state === "failed" ? "The engine stopped working" : "The engine could not start";
-  $("failure-sentence").textContent = sentence.charAt(0).toUpperCase() + sentence.slice(1);
+  id("failure-title").textContent = `${cards.who} ${status.state === "failed" ? "stopped working" : "could not start"}`;
+  id("failure-sentence").textContent = sentence.charAt(0).toUpperCase() + sentence.slice(1);
   const hint = status.error && status.error.hint;
-  $("failure-hint").hidden = !hint;
-  $("failure-hint").textContent = hint || "";
-  $("failure-output").textContent = raw;
-  $("failure-details").hidden = lines.length <= 1 && first.length <= 180;
+  id("failure-hint").hidden = !hint;
+  id("failure-hint").textContent = hint || "";
+  id("failure-output").textContent = raw;
+  id("failure-details").hidden = lines.length <= 1 && first.length <= 180;
 }
 
-function warmupMessage(status) {
-  const elapsed = warmStarted ? ` (${Math.round((Date.now() - warmStarted) / 1000)} s)` : "";
-  $("warmup-message").textContent = (status.warmup.message || "starting the engine") + elapsed;
+// When each engine's warm-up began, by card prefix.
+const warmStarts = {};
+
+function warmupMessage(status, cards = SPEECH_CARDS) {
+  const started = warmStarts[cards.prefix];
+  const elapsed = started ? ` (${Math.round((Date.now() - started) / 1000)} s)` : "";
+  $(`${cards.prefix}warmup-message`).textContent = (status.warmup.message || "starting the engine") + elapsed;
 }
 
-function warmupCard(status) {
+function warmupCard(status, cards = SPEECH_CARDS) {
+  const id = (name) => $(`${cards.prefix}${name}`);
+  if (!status) {
+    id("warmup-card").hidden = true;
+    return;
+  }
   const state = status.state;
   const warming = WARMING.includes(state);
-  if (warming && !warmStarted) warmStarted = Date.now();
-  if (!warming) warmStarted = null;
+  if (warming && !warmStarts[cards.prefix]) warmStarts[cards.prefix] = Date.now();
+  if (!warming) warmStarts[cards.prefix] = null;
   // Shown while it matters: warming up, or failed during it (the failed step marked).
   const failedAt = (state === "failed" || DOWN.includes(state)) && status.error && status.error.stage
     ? status.error.stage : null;
-  $("warmup-card").hidden = !warming && !failedAt;
-  const keys = ENGINE_STAGES[status.engine.id] || STAGES.map(([key]) => key);
+  id("warmup-card").hidden = !warming && !failedAt;
+  const keys = cards.stages[status.engine.id] || STAGES.map(([key]) => key);
   const stages = STAGES.filter(([key]) => keys.includes(key));
   const stage = failedAt || status.warmup.stage;
   const index = stages.findIndex(([key]) => key === stage);
-  $("stages").replaceChildren(...stages.map(([key, label], i) => {
+  id("stages").replaceChildren(...stages.map(([key, label], i) => {
     const li = document.createElement("li");
     li.textContent = label;
     if (index >= 0 && i < index) {
@@ -180,14 +209,14 @@ function warmupCard(status) {
     }
     return li;
   }));
-  const bar = $("warmup-progress");
+  const bar = id("warmup-progress");
   bar.hidden = !(warming && status.warmup.total);
   if (!bar.hidden) {
     bar.max = status.warmup.total;
     bar.value = status.warmup.done || 0;
   }
-  if (warming) warmupMessage(status);
-  else $("warmup-message").textContent = failedAt ? `Stopped at ${(STAGES.find(([k]) => k === failedAt) || [0, failedAt])[1]}.` : "";
+  if (warming) warmupMessage(status, cards);
+  else id("warmup-message").textContent = failedAt ? `Stopped at ${(STAGES.find(([k]) => k === failedAt) || [0, failedAt])[1]}.` : "";
 }
 
 function render(status) {
@@ -198,7 +227,8 @@ function render(status) {
   const state = status.state;
   showState(WORDS[state] || state, BADGE[state] || state);
   const engine = status.engine;
-  $("engine-line").textContent = [engine.name, engine.model, engine.voice && `voice ${engine.voice}`, engine.pid ? `pid ${engine.pid}` : null]
+  $("engine-line").textContent = [engine.name, engine.model, engine.voice && `voice ${engine.voice}`, engine.pid ? `pid ${engine.pid}` : null,
+    engine.pid && status.memory.engine_rss_mb != null ? `${status.memory.engine_rss_mb} MB` : null]
     .filter(Boolean).join(" · ");
   const down = DOWN.includes(state);
   $("toggle").textContent = down ? "Start engine" : "Stop engine";
@@ -207,12 +237,14 @@ function render(status) {
   $("toggle").hidden = failing;
   $("restart").hidden = failing || down;
   $("recover").textContent = state === "failed" ? "Restart engine" : "Start engine";
-  $("toggle").disabled = false;
-  $("restart").disabled = false;
+  for (const id of ["toggle", "restart", "listening-toggle", "t-restart"]) $(id).disabled = false;
   $("play").disabled = speakBusy();
   listening(status.transcription);
+  listenFollows(status.transcription || null);
   failureCard(status);
   warmupCard(status);
+  failureCard(status.transcription, LISTENING_CARDS);
+  warmupCard(status.transcription, LISTENING_CARDS);
   figures(status);
   speakFollows(status);
   refreshLogs();
@@ -220,10 +252,12 @@ function render(status) {
   if (wasOffline) reconnected();
 }
 
-/** The transcription engine, beside speech: its state in words, and Start/Stop. Unloaded
- * after idle (or never started) is a normal state: it loads on the next transcription. */
+/** The transcription engine, beside speech: its badge, engine · model, memory, state in
+ * words, Start/Stop and Restart. Unloaded after idle (or never started) is a normal state: it
+ * loads on the next transcription. */
 function listening(t) {
   $("listening-line").hidden = !t;
+  $("listening-text").hidden = !t;
   if (!t) return;
   const engine = [t.engine.name, t.engine.model].filter(Boolean).join(" · ");
   const w = t.warmup || {};
@@ -238,9 +272,25 @@ function listening(t) {
     starting: `warming up — ${w.message || "starting"}${progress}`,
     failed: `failed — ${(t.error && t.error.message) || (t.state_reason || "")}`,
   };
-  $("listening-text").textContent = `Listening: ${engine} — ${words[t.state] || WORDS[t.state] || t.state}`;
-  $("listening-toggle").textContent = DOWN.includes(t.state) ? "Start listening" : "Stop listening";
+  const memory = t.engine.pid && t.memory.engine_rss_mb != null ? ` · ${t.memory.engine_rss_mb} MB` : "";
+  $("listening-text").textContent = `Listening: ${engine} — ${words[t.state] || WORDS[t.state] || t.state}${memory}`;
+  const badge = $("t-badge");
+  // Not loaded and unloaded after idle are normal: "Unloaded", not an alarm.
+  const badgeWords = { stopped: t.error ? "Stopped" : "Not loaded", idle: "Unloaded" };
+  badge.textContent = badgeWords[t.state] || WORDS[t.state] || t.state;
+  badge.dataset.state = BADGE[t.state] || t.state;
+  const down = DOWN.includes(t.state);
+  const failing = t.state === "failed" || Boolean(t.error && down);
+  const managed = t.engine.id !== "external";
+  $("listening-toggle").textContent = down ? "Start listening" : "Stop listening";
+  $("listening-toggle").hidden = failing || !managed;
+  $("t-restart").hidden = failing || down || !managed;
+  $("t-recover").textContent = t.state === "failed" ? "Restart listening" : "Start listening";
+  // A warm-up may have installed a model: the catalog says so.
+  if (wired && t.state !== lastListening) refreshModels();
+  lastListening = t.state;
 }
+let lastListening = null;
 
 /** Murmur went away: say so, and stop showing what belonged to it. */
 function lost() {
@@ -251,9 +301,8 @@ function lost() {
   $("offline-message").textContent = `The page lost its connection to Murmur at ${new Date().toLocaleTimeString()}. `
     + "It reconnects by itself when Murmur is back: start it from its tray icon, or run murmurd.";
   $("engine-line").textContent = "";
-  $("failure-card").hidden = true;
-  $("warmup-card").hidden = true;
-  for (const id of ["toggle", "restart", "play"]) $(id).disabled = true;
+  for (const id of ["failure-card", "warmup-card", "t-failure-card", "t-warmup-card"]) $(id).hidden = true;
+  for (const id of ["toggle", "restart", "play", "listening-toggle", "t-restart"]) $(id).disabled = true;
   figures(current);
 }
 
@@ -322,6 +371,9 @@ $("listening-toggle").addEventListener("click", () => {
   act(`/murmur/api/transcription/${t && DOWN.includes(t.state) ? "start" : "stop"}`);
 });
 $("recover").addEventListener("click", () => act("/murmur/api/engine/restart"));
+$("t-restart").addEventListener("click", () => act("/murmur/api/transcription/restart"));
+$("t-recover").addEventListener("click", () => act("/murmur/api/transcription/restart"));
+$("t-failure-log-link").addEventListener("click", () => setTimeout(() => $("logs").focus(), 0));
 $("toggle").addEventListener("click", () => act(`/murmur/api/engine/${DOWN.includes(current && current.state) ? "start" : "stop"}`));
 $("copy-endpoint").addEventListener("click", () => copy($("endpoint").value, $("endpoint"), $("endpoint-copied")));
 $("failure-log-link").addEventListener("click", () => setTimeout(() => $("logs").focus(), 0));
@@ -370,7 +422,10 @@ async function start() {
   initSettings((settings) => {
     const speed = getPath(settings, "engine.speed");
     if (speed) $("speak-speed").value = speed;
+    modelsFollow(settings);
   });
+  initListen();
+  initModels({ settings: currentSettings, save: saveSettings });
   initVoices({
     settings: currentSettings,
     save: saveSettings,
@@ -378,7 +433,7 @@ async function start() {
     changed: voicePicker,
   });
   follow();
-  loadSettings(about).then(refreshVoices).catch(() => {});
+  loadSettings(about).then(() => { refreshVoices(); refreshModels(); }).catch(() => {});
   refreshActivity();
   // Between status changes the engine writes its log and clients come and go: follow both
   // while the page is visible.

@@ -1,5 +1,5 @@
-// Connect a client: the settings each client needs, with the live endpoint filled in, copied
-// with one click.
+// Connect a client: the settings each client needs — speech and transcription — with the
+// live endpoint filled in, copied with one click.
 
 import { $ } from "./api.js";
 
@@ -21,6 +21,18 @@ function snippet(client, base) {
       },
     },
   },
+  // Voice notes in: transcribed by Murmur (allowPrivateNetwork lets it reach 127.0.0.1)
+  models: {
+    providers: {
+      openai: { apiKey: "sk-local-murmur", baseUrl: "${base}", request: { allowPrivateNetwork: true } },
+    },
+  },
+  tools: {
+    media: {
+      models: [{ provider: "openai", model: "whisper-1", baseUrl: "${base}", capabilities: ["audio"] }],
+      audio: { enabled: true },
+    },
+  },
 }`;
     case "openwebui":
       return `Admin Panel → Settings → Audio → Text-to-Speech
@@ -29,10 +41,20 @@ function snippet(client, base) {
   API Key:       anything (unless Murmur has [proxy] api_key)
   Voice / Model: pick from the lists (Murmur serves them)
 
+Admin Panel → Settings → Audio → Speech-to-Text (the microphone)
+  Engine:        OpenAI
+  API Base URL:  ${base}
+  API Key:       anything, but not empty
+  STT Model:     whisper-1
+
 or in the environment:
   AUDIO_TTS_ENGINE=openai
   AUDIO_TTS_OPENAI_API_BASE_URL=${base}
-  AUDIO_TTS_OPENAI_API_KEY=sk-local-murmur`;
+  AUDIO_TTS_OPENAI_API_KEY=sk-local-murmur
+  AUDIO_STT_ENGINE=openai
+  AUDIO_STT_OPENAI_API_BASE_URL=${base}
+  AUDIO_STT_OPENAI_API_KEY=sk-local-murmur
+  AUDIO_STT_MODEL=whisper-1`;
     case "sillytavern":
       return `Extensions → TTS → Provider: OpenAI Compatible
   Provider Endpoint: ${base}/audio/speech
@@ -40,7 +62,11 @@ or in the environment:
   Model:             tts-1
   Available Voices:  alloy`;
     case "homeassistant":
-      return `HACS "OpenAI TTS" (sfortis/openai_tts) → Add integration
+      return `Speech and listening, for Assist: Wyoming (Murmur's settings → Home Assistant (Wyoming))
+  Settings → Devices & services → Add integration → Wyoming Protocol
+  Host: this machine's address   Port: Murmur's Wyoming port (10300 unless changed)
+
+Speech only, over HTTP: HACS "OpenAI TTS" (sfortis/openai_tts) → Add integration
   URL:     ${base}/audio/speech
   API key: leave empty (unless Murmur has [proxy] api_key)
   Model:   tts-1      Voice: alloy`;
@@ -50,17 +76,25 @@ or in the environment:
 client = OpenAI(base_url="${base}", api_key="sk-local-murmur")
 with client.audio.speech.with_streaming_response.create(
         model="tts-1", voice="alloy", input="Hello from Murmur.") as reply:
-    reply.stream_to_file("hello.mp3")`;
+    reply.stream_to_file("hello.mp3")
+
+with open("hello.mp3", "rb") as audio:
+    heard = client.audio.transcriptions.create(model="whisper-1", file=audio)
+print(heard.text)`;
     case "node":
       return `import OpenAI from "openai";
 import fs from "node:fs";
 
 const client = new OpenAI({ baseURL: "${base}", apiKey: "sk-local-murmur" });
 const speech = await client.audio.speech.create({ model: "tts-1", voice: "alloy", input: "Hello from Murmur." });
-fs.writeFileSync("hello.mp3", Buffer.from(await speech.arrayBuffer()));`;
+fs.writeFileSync("hello.mp3", Buffer.from(await speech.arrayBuffer()));
+
+const heard = await client.audio.transcriptions.create({ model: "whisper-1", file: fs.createReadStream("hello.mp3") });
+console.log(heard.text);`;
     default:
       return `curl -s ${base}/audio/speech -H 'content-type: application/json' \\
      -d '{"input":"Hello there.","response_format":"mp3"}' -o hello.mp3
+curl -s ${base}/audio/transcriptions -F file=@hello.mp3 -F model=whisper-1
 # OPENAI_TTS_BASE_URL=${base} also works for tools that read it; ${root} is Murmur itself.`;
   }
 }

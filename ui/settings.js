@@ -29,15 +29,36 @@ export function currentSettings() {
 export function initSettings(changed) {
   onChange = changed;
   $("s-engine").addEventListener("change", engineFields);
+  $("s-t-engine").addEventListener("change", engineFields);
   $("settings").addEventListener("submit", submit);
 }
 
-// Only the fields the chosen engine uses are shown.
+// Only the fields the chosen engines use are shown.
 function engineFields() {
   const engine = $("s-engine").value;
   for (const node of document.querySelectorAll("#settings [data-for-engine]")) {
     node.hidden = node.dataset.forEngine !== engine;
   }
+  const transcriber = $("s-t-engine").value;
+  for (const node of document.querySelectorAll("#settings [data-for-transcriber]")) {
+    node.hidden = node.dataset.forTranscriber !== transcriber;
+  }
+  for (const node of document.querySelectorAll("#settings [data-hide-transcriber]")) {
+    node.hidden = node.dataset.hideTranscriber === transcriber;
+  }
+}
+
+/** The languages the transcription model knows, as the language field's choices (the saved
+ * one kept even when the model does not list it). `names` turns a code into words. */
+export function transcriptionLanguages(codes, names) {
+  const select = $("s-t-language");
+  const saved = getPath(settings, "transcription.language") || "";
+  const picked = select.value || saved;
+  const all = [...new Set([...codes, ...(picked ? [picked] : [])])];
+  const options = all.map((code) => new Option(`${names(code)} (${code})`, code))
+    .sort((a, b) => a.text.localeCompare(b.text));
+  select.replaceChildren(new Option("Detect", ""), ...options);
+  select.value = picked;
 }
 
 /** Mark the fields this run overrides (a flag or the environment), with what is in effect. */
@@ -81,6 +102,12 @@ export async function loadSettings(about) {
     else input.value = value ?? "";
   }
   if ($("s-kokoro-model").value === "") $("s-kokoro-model").value = "int8";
+  if ($("s-t-engine").value === "") $("s-t-engine").value = "whisper";
+  const language = getPath(settings, "transcription.language");
+  if (language && $("s-t-language").value !== language) {
+    $("s-t-language").append(new Option(language, language));
+    $("s-t-language").value = language;
+  }
   engineFields();
   markOverridden(about);
   onChange(settings);

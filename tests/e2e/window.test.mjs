@@ -236,9 +236,11 @@ test("keyboard: the most used controls come first, every control has a unique na
     await page.keyboard.press("Tab");
     order.push(await page.evaluate(() => document.activeElement.id || document.activeElement.tagName));
   }
-  // The header's controls (speech's, then listening's), then test speech.
-  assert.deepEqual(order.slice(0, 10),
-    ["restart", "toggle", "endpoint", "copy-endpoint", "listening-toggle", "speak-text", "speak-voice", "speak-speed", "play", "default-voice"]);
+  // The header's controls (speech's, then listening's), then test speech, then test
+  // transcription.
+  assert.deepEqual(order.slice(0, 11),
+    ["restart", "toggle", "endpoint", "copy-endpoint", "listening-toggle", "speak-text", "speak-voice", "speak-speed", "play",
+      "record", "transcribe-file"]);
   // At the window's size, state, endpoint and test speech are on the first screen.
   const playBox = await page.getByRole("button", { name: "Play", exact: true }).boundingBox();
   assert.ok(playBox.y + playBox.height <= 640, `Play at ${playBox.y}`);
@@ -312,9 +314,10 @@ test("activity: requests appear as they arrive, with client, format, status and 
   const cells = await row.locator("td").allInnerTexts();
   assert.equal(cells[1], "OpenClaw/2026.3");
   assert.equal(cells[2], "opus");
-  assert.equal(cells[3], "200");
-  assert.match(cells[4], /^\d+ ms$/);
-  assert.match(cells[5], /^\d+ ms$|^\d+\.\d s$/);
+  assert.equal(cells[3], "—", "speech carries no audio in");
+  assert.equal(cells[4], "200");
+  assert.match(cells[5], /^\d+ ms$/);
+  assert.match(cells[6], /^\d+ ms$|^\d+\.\d s$/);
   await page.locator("#activity-summary", { hasText: "1 speech request" }).waitFor();
   // On a phone: nothing runs off the side.
   await page.setViewportSize({ width: 375, height: 700 });

@@ -383,10 +383,41 @@ impl Control {
         self.0.speaker.speak(speech).await
     }
 
-    /// Transcribe the upload `request` carries (OpenAI's transcription form), as
-    /// `/v1/audio/transcriptions` would.
+    /// Transcribe the upload `request` carries (OpenAI's transcription form, asking for
+    /// `verbose_json`) as `/v1/audio/transcriptions` would; a success answers with the
+    /// transcript and what the page shows beside it (the engine's time, the audio's format).
     pub async fn transcribe_test(&self, request: axum::extract::Request) -> Response {
-        self.0.speaker.transcribe(request).await
+        use axum::response::IntoResponse;
+        use http_body_util::BodyExt;
+        let response = self.0.speaker.transcribe(request).await;
+        if !response.status().is_success() {
+            return response;
+        }
+        let heard = response
+            .extensions()
+            .get::<crate::metrics::Heard>()
+            .copied();
+        let engine_ms = response
+            .headers()
+            .get(crate::proxy::ENGINE_MS_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<f64>().ok());
+        let body = match response.into_body().collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(e) => {
+                return ApiError::unreachable(format!("the transcript ended early: {e}"))
+                    .into_response();
+            }
+        };
+        let transcript = serde_json::from_slice::<serde_json::Value>(&body)
+            .unwrap_or_else(|_| serde_json::json!({ "text": String::from_utf8_lossy(&body) }));
+        axum::Json(serde_json::json!({
+            "transcript": transcript,
+            "engine_ms": engine_ms,
+            "audio_format": heard.map(|h| h.audio_format),
+            "audio_secs": heard.map(|h| h.audio_secs),
+        }))
+        .into_response()
     }
 
     /// [`Self::speak_test`], read whole: the audio and its content type.

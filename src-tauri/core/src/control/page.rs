@@ -14,7 +14,7 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self' bl
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// The page's files: name under `/murmur/`, content type, content.
-pub(super) const ASSETS: [(&str, &str, &str); 9] = [
+pub(super) const ASSETS: [(&str, &str, &str); 11] = [
     (
         "",
         "text/html; charset=utf-8",
@@ -35,6 +35,8 @@ pub(super) const ASSETS: [(&str, &str, &str); 9] = [
         include_str!("../../../../ui/activity.js"),
     ),
     ("connect.js", JS, include_str!("../../../../ui/connect.js")),
+    ("listen.js", JS, include_str!("../../../../ui/listen.js")),
+    ("models.js", JS, include_str!("../../../../ui/models.js")),
     (
         "settings.js",
         JS,

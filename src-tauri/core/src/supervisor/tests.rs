@@ -167,6 +167,21 @@ async fn an_idle_engine_is_unloaded_and_the_next_request_wakes_it() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn idle_is_counted_from_ready_not_from_a_long_warm_up() {
+    let mut settings = settings();
+    settings.supervisor.idle_unload_secs = 30;
+    settings.supervisor.startup_timeout_secs = 300;
+    let h = harness(settings);
+    h.host.script().first_words = Some(Duration::from_secs(60));
+    h.supervisor.start().await.expect("ready");
+    let ready = Instant::now();
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert_eq!(h.supervisor.status().borrow().state, State::Ready);
+    h.until("idle", |s| s.state == State::Idle).await;
+    assert!(ready.elapsed() >= Duration::from_secs(30));
+}
+
+#[tokio::test(start_paused = true)]
 async fn ready_means_it_spoke_and_one_that_cannot_speak_is_a_failed_start() {
     let h = harness(settings());
     h.supervisor.start().await.expect("ready");

@@ -186,6 +186,9 @@ impl Actor {
         self.set_phase(Phase::Ready { run, next_health }, reason);
         self.port_retries = 0;
         self.shared.dead_port.store(0, Ordering::SeqCst);
+        // Idle is counted from here: a warm-up longer than the idle timeout (a model's
+        // download) must not unload the engine the moment it is ready.
+        self.shared.mark_activity();
         for waiter in self.waiters.drain(..) {
             let _ = waiter.send(Ok(upstream.clone()));
         }

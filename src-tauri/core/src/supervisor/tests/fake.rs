@@ -36,6 +36,8 @@ pub(super) struct Script {
     pub(super) mute: HashSet<u32>,
     /// Speech requests each process got.
     pub(super) spoken: Vec<u32>,
+    /// How long a first synthesis takes (300 ms unless set): a slow warm-up.
+    pub(super) first_words: Option<Duration>,
     pub(super) signals: Vec<(u32, Signal, Instant)>,
 }
 
@@ -117,8 +119,12 @@ impl Host for FakeHost {
 
     fn speak(&self, target: SpeakTarget) -> BoxFuture<'static, Result<usize, String>> {
         let result = self.speak_now(target.group);
+        let takes = self
+            .script()
+            .first_words
+            .unwrap_or(Duration::from_millis(300));
         Box::pin(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await; // a first synthesis
+            tokio::time::sleep(takes).await; // a first synthesis
             result
         })
     }

@@ -1,0 +1,203 @@
+// Test transcription: Record (the microphone, with a level meter and a time counter; Stop
+// sends it) or Transcribe a file (picked or dropped on the card), through
+// /murmur/api/transcribe-test — the proxy's transcription path, as a client's upload takes it.
+// The Transcript shows the text, the language heard, the audio's length and the engine's
+// time, with Copy. While the model downloads it says so with progress; a refused or missing
+// microphone gets a sentence saying what to do, not an exception.
+
+import { $, TAURI, errorText, languageName, upload } from "./api.js";
+import { copy } from "./connect.js";
+
+const DOWN = ["stopped", "idle"];
+const WARMING = ["provisioning", "starting", "backoff"];
+
+let transcription = null; // the transcription engine's status, as last seen
+let recording = null;
+let busy = false;
+
+/** Called with each status (`null` when transcription is off). */
+export function listenFollows(status) {
+  transcription = status;
+  $("listen-card").hidden = !status;
+  if (busy) waiting();
+}
+
+function show(text, isError = false) {
+  const result = $("listen-result");
+  result.textContent = text;
+  result.className = isError ? "error" : "muted";
+}
+
+/** While a transcription waits for its engine: what the engine is doing, with the model
+ * download's bytes when that is what it is doing. */
+function waiting() {
+  const t = transcription;
+  const bar = $("listen-progress");
+  if (!t || !(WARMING.includes(t.state) || DOWN.includes(t.state))) {
+    bar.hidden = true;
+    if (busy) show("Transcribing…");
+    return;
+  }
+  const w = t.warmup || {};
+  const bytes = w.unit === "bytes" && w.total;
+  bar.hidden = !bytes;
+  if (bytes) {
+    bar.max = w.total;
+    bar.value = w.done || 0;
+    show(`Downloading the transcription model: ${Math.round((w.done || 0) / 1e6)} of ${Math.round(w.total / 1e6)} MB…`);
+  } else {
+    show(`Loading the transcription model${w.message ? ` (${w.message})` : ""}…`);
+  }
+}
+
+const clock = (secs) => `${Math.floor(secs / 60)}:${String(Math.floor(secs % 60)).padStart(2, "0")}`;
+
+/** What to say when the microphone cannot be had. */
+function microphoneProblem(error) {
+  const where = TAURI
+    ? "your system's privacy settings (Murmur needs the microphone)"
+    : "the microphone icon in the browser's address bar, or the site settings";
+  switch (error && error.name) {
+    case "NotAllowedError":
+    case "SecurityError":
+      return `Murmur cannot hear you: the microphone was refused. Allow it in ${where}, then press Record again — or transcribe a file instead.`;
+    case "NotFoundError":
+    case "OverconstrainedError":
+      return "No microphone was found. Plug one in (or choose one in your system's sound settings), then press Record again — or transcribe a file instead.";
+    case "NotReadableError":
+      return "The microphone is busy or not working (another program may be using it). Close that program, then press Record again.";
+    default:
+      return `The microphone could not be opened (${(error && error.message) || "no reason given"}). Try again, or transcribe a file instead.`;
+  }
+}
+
+async function record() {
+  if (busy) return;
+  if (recording) return stop();
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || typeof MediaRecorder === "undefined") {
+    return show("This window cannot record audio. Transcribe a file instead.", true);
+  }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (error) {
+    return show(microphoneProblem(error), true);
+  }
+  const type = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm", "audio/mp4"]
+    .find((t) => MediaRecorder.isTypeSupported(t));
+  const recorder = new MediaRecorder(stream, type ? { mimeType: type } : undefined);
+  const chunks = [];
+  recorder.ondataavailable = (event) => event.data.size && chunks.push(event.data);
+  const context = new AudioContext();
+  const analyser = context.createAnalyser();
+  analyser.fftSize = 1024;
+  context.createMediaStreamSource(stream).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  const started = performance.now();
+  recording = { recorder, stream, context, chunks, started };
+  const meter = () => {
+    if (!recording) return;
+    analyser.getFloatTimeDomainData(samples);
+    let sum = 0;
+    for (const s of samples) sum += s * s;
+    $("level").value = Math.min(1, Math.sqrt(sum / samples.length) * 4);
+    $("record-time").textContent = clock((performance.now() - started) / 1000);
+    recording.frame = requestAnimationFrame(meter);
+  };
+  recorder.start(250);
+  $("record").textContent = "Stop";
+  $("record").setAttribute("aria-pressed", "true");
+  $("level").hidden = false;
+  $("record-time").hidden = false;
+  $("record-time").textContent = "0:00";
+  show("Recording… press Stop when you are done.");
+  meter();
+}
+
+async function stop() {
+  const { recorder, stream, context, chunks, frame } = recording;
+  recording = null;
+  cancelAnimationFrame(frame);
+  const stopped = new Promise((resolve) => { recorder.onstop = resolve; });
+  recorder.stop();
+  await stopped;
+  for (const track of stream.getTracks()) track.stop();
+  context.close().catch(() => {});
+  $("record").textContent = "Record";
+  $("record").removeAttribute("aria-pressed");
+  $("level").hidden = true;
+  const type = recorder.mimeType || "audio/webm";
+  const extension = type.includes("ogg") ? "ogg" : type.includes("mp4") ? "m4a" : "webm";
+  const audio = new Blob(chunks, { type });
+  if (!audio.size) return show("Nothing was recorded: check that the microphone is on, then try again.", true);
+  await transcribe(audio, `recording.${extension}`);
+}
+
+/** Send `audio` as `name` and show what the engine heard. */
+async function transcribe(audio, name) {
+  if (busy) return;
+  busy = true;
+  $("record").disabled = true;
+  $("transcribe-file").disabled = true;
+  $("listen-spinner").hidden = false;
+  waiting();
+  const form = new FormData();
+  form.append("file", audio, name);
+  form.append("response_format", "verbose_json");
+  const sent = performance.now();
+  try {
+    const response = await upload("/murmur/api/transcribe-test", form);
+    if (!response.ok) return show(await errorText(response, "Not transcribed"), true);
+    showTranscript(await response.json(), performance.now() - sent);
+  } catch (error) {
+    if (error.message !== "unauthorized") show(`Murmur did not answer: ${error.message}`, true);
+  } finally {
+    busy = false;
+    $("record").disabled = false;
+    $("transcribe-file").disabled = false;
+    $("listen-spinner").hidden = true;
+    $("listen-progress").hidden = true;
+    $("record-time").hidden = true;
+  }
+}
+
+function showTranscript(answer, roundTripMs) {
+  const t = answer.transcript || {};
+  const text = (t.text || "").trim();
+  $("transcript-box").hidden = false;
+  $("transcript").textContent = text || "(no speech heard)";
+  const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
+  const duration = answer.audio_secs ?? t.duration;
+  $("transcript-meta").textContent = [
+    t.language ? `Language: ${languageName(t.language)}` : null,
+    duration != null ? `audio ${secs(duration * 1000)}` : null,
+    answer.audio_format ? answer.audio_format : null,
+    answer.engine_ms != null ? `the engine took ${secs(answer.engine_ms)}` : null,
+    `${secs(roundTripMs)} in all`,
+  ].filter(Boolean).join(" · ");
+  show(text ? "Transcribed." : "Transcribed: no speech was heard in it.");
+  $("transcript-copied").textContent = "";
+}
+
+export function initListen() {
+  $("record").addEventListener("click", record);
+  $("transcribe-file").addEventListener("change", () => {
+    const file = $("transcribe-file").files[0];
+    if (file) transcribe(file, file.name);
+    $("transcribe-file").value = "";
+  });
+  $("copy-transcript").addEventListener("click", () => copy($("transcript").textContent, $("transcript"), $("transcript-copied")));
+  const card = $("listen-card");
+  card.addEventListener("dragover", (event) => {
+    if (![...event.dataTransfer.types].includes("Files")) return;
+    event.preventDefault();
+    card.classList.add("dropping");
+  });
+  card.addEventListener("dragleave", () => card.classList.remove("dropping"));
+  card.addEventListener("drop", (event) => {
+    event.preventDefault();
+    card.classList.remove("dropping");
+    const file = event.dataTransfer.files[0];
+    if (file) transcribe(file, file.name);
+  });
+}
