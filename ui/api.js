@@ -65,11 +65,9 @@ export async function api(path, options = {}) {
  * desktop window the form goes over IPC raw, as the multipart bytes fetch would send. */
 export async function upload(path, form, signal) {
   if (TAURI) {
-    const encoded = new Response(form);
-    const type = encoded.headers.get("content-type");
-    const bytes = new Uint8Array(await encoded.arrayBuffer());
+    const { type, bytes } = await multipart(form);
     try {
-      const answer = await TAURI.invoke("upload", bytes, { headers: { "x-murmur-path": path, "content-type": type } });
+      const answer = await TAURI.invoke("upload", bytes, { headers: { "x-murmur-path": path, "x-murmur-content-type": type } });
       return new Response(answer, { status: 200, headers: { "Content-Type": "application/json" } });
     } catch (failure) {
       const status = failure && typeof failure.status === "number" ? failure.status : 500;
@@ -84,6 +82,33 @@ export async function upload(path, form, signal) {
     throw new Error("unauthorized");
   }
   return response;
+}
+
+/** `form` as multipart/form-data bytes, the way fetch would send it (WebKitGTK cannot turn a
+ * form holding a Blob into bytes itself). */
+async function multipart(form) {
+  const boundary = `----murmur${crypto.getRandomValues(new Uint32Array(4)).join("")}`;
+  const encoder = new TextEncoder();
+  const parts = [];
+  const quote = (text) => text.replace(/["\r\n]/g, (c) => encodeURIComponent(c));
+  for (const [name, value] of form.entries()) {
+    if (typeof value === "string") {
+      parts.push(encoder.encode(`--${boundary}\r\nContent-Disposition: form-data; name="${quote(name)}"\r\n\r\n${value}\r\n`));
+    } else {
+      parts.push(encoder.encode(`--${boundary}\r\nContent-Disposition: form-data; name="${quote(name)}"; filename="${quote(value.name || "blob")}"\r\n`
+        + `Content-Type: ${value.type || "application/octet-stream"}\r\n\r\n`));
+      parts.push(new Uint8Array(await value.arrayBuffer()));
+      parts.push(encoder.encode("\r\n"));
+    }
+  }
+  parts.push(encoder.encode(`--${boundary}--\r\n`));
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.length;
+  }
+  return { type: `multipart/form-data; boundary=${boundary}`, bytes };
 }
 
 /** The message of an error answer (OpenAI's shape), or a fallback naming the status. */

@@ -7,6 +7,7 @@
 
 import { $, TAURI, errorText, languageName, upload } from "./api.js";
 import { copy } from "./connect.js";
+import { refreshModels } from "./models.js";
 
 const DOWN = ["stopped", "idle"];
 const WARMING = ["provisioning", "starting", "backoff"];
@@ -74,8 +75,8 @@ function microphoneProblem(error) {
 async function record() {
   if (busy) return;
   if (recording) return stop();
-  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || typeof MediaRecorder === "undefined") {
-    return show("This window cannot record audio. Transcribe a file instead.", true);
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    return show("This window cannot use a microphone. Transcribe a file instead.", true);
   }
   let stream;
   try {
@@ -83,54 +84,118 @@ async function record() {
   } catch (error) {
     return show(microphoneProblem(error), true);
   }
-  const type = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm", "audio/mp4"]
-    .find((t) => MediaRecorder.isTypeSupported(t));
-  const recorder = new MediaRecorder(stream, type ? { mimeType: type } : undefined);
+  try {
+    const context = new AudioContext();
+    const source = context.createMediaStreamSource(stream);
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 1024;
+    source.connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    const started = performance.now();
+    recording = { recorder: encoder(stream, context, source), stream, context, started };
+    const meter = () => {
+      if (!recording) return;
+      analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const s of samples) sum += s * s;
+      $("level").value = Math.min(1, Math.sqrt(sum / samples.length) * 4);
+      $("record-time").textContent = clock((performance.now() - started) / 1000);
+      recording.frame = requestAnimationFrame(meter);
+    };
+    $("record").textContent = "Stop";
+    $("level").hidden = false;
+    $("record-time").hidden = false;
+    $("record-time").textContent = "0:00";
+    show("Recording… press Stop when you are done.");
+    meter();
+  } catch (error) {
+    for (const track of stream.getTracks()) track.stop();
+    recording = null;
+    show(`Recording could not start (${error.message}). Transcribe a file instead.`, true);
+  }
+}
+
+/** What records: the browser's MediaRecorder as WebM/Opus (or Ogg, or MP4) where it has
+ * one, else the microphone's samples kept as they come and written as a 16 kHz WAV (WebKitGTK
+ * has MediaRecorder without its encoders). `stop()` resolves with the recording and its name. */
+function encoder(stream, context, source) {
+  const type = typeof MediaRecorder === "undefined" ? undefined
+    : ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm", "audio/mp4"].find((t) => MediaRecorder.isTypeSupported(t));
+  if (type) {
+    const recorder = new MediaRecorder(stream, { mimeType: type });
+    const chunks = [];
+    recorder.ondataavailable = (event) => event.data.size && chunks.push(event.data);
+    recorder.start(250);
+    return {
+      stop: () => new Promise((resolve) => {
+        recorder.onstop = () => {
+          const extension = type.includes("ogg") ? "ogg" : type.includes("mp4") ? "m4a" : "webm";
+          resolve({ audio: new Blob(chunks, { type: recorder.mimeType || type }), name: `recording.${extension}` });
+        };
+        recorder.stop();
+      }),
+    };
+  }
+  const node = context.createScriptProcessor(4096, 1, 1);
   const chunks = [];
-  recorder.ondataavailable = (event) => event.data.size && chunks.push(event.data);
-  const context = new AudioContext();
-  const analyser = context.createAnalyser();
-  analyser.fftSize = 1024;
-  context.createMediaStreamSource(stream).connect(analyser);
-  const samples = new Float32Array(analyser.fftSize);
-  const started = performance.now();
-  recording = { recorder, stream, context, chunks, started };
-  const meter = () => {
-    if (!recording) return;
-    analyser.getFloatTimeDomainData(samples);
-    let sum = 0;
-    for (const s of samples) sum += s * s;
-    $("level").value = Math.min(1, Math.sqrt(sum / samples.length) * 4);
-    $("record-time").textContent = clock((performance.now() - started) / 1000);
-    recording.frame = requestAnimationFrame(meter);
+  node.onaudioprocess = (event) => chunks.push(new Float32Array(event.inputBuffer.getChannelData(0)));
+  source.connect(node);
+  node.connect(context.destination); // it runs only when connected; its output is silence
+  return {
+    stop: async () => {
+      node.disconnect();
+      return { audio: wav(chunks, context.sampleRate, 16000), name: "recording.wav" };
+    },
   };
-  recorder.start(250);
-  $("record").textContent = "Stop";
-  $("record").setAttribute("aria-pressed", "true");
-  $("level").hidden = false;
-  $("record-time").hidden = false;
-  $("record-time").textContent = "0:00";
-  show("Recording… press Stop when you are done.");
-  meter();
+}
+
+/** Float samples at `rate` as a 16-bit mono WAV at `to` Hz (linear interpolation). */
+function wav(chunks, rate, to) {
+  const length = chunks.reduce((n, c) => n + c.length, 0);
+  const all = new Float32Array(length);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  const count = Math.floor((length * to) / rate);
+  const out = new DataView(new ArrayBuffer(44 + count * 2));
+  const text = (offset, s) => [...s].forEach((ch, i) => out.setUint8(offset + i, ch.charCodeAt(0)));
+  text(0, "RIFF");
+  out.setUint32(4, 36 + count * 2, true);
+  text(8, "WAVE");
+  text(12, "fmt ");
+  out.setUint32(16, 16, true);
+  out.setUint16(20, 1, true);
+  out.setUint16(22, 1, true);
+  out.setUint32(24, to, true);
+  out.setUint32(28, to * 2, true);
+  out.setUint16(32, 2, true);
+  out.setUint16(34, 16, true);
+  text(36, "data");
+  out.setUint32(40, count * 2, true);
+  for (let i = 0; i < count; i += 1) {
+    const x = (i * rate) / to;
+    const j = Math.floor(x);
+    const a = all[j] || 0;
+    const b = all[Math.min(j + 1, length - 1)] || 0;
+    const v = Math.max(-1, Math.min(1, a + (b - a) * (x - j)));
+    out.setInt16(44 + i * 2, v < 0 ? v * 0x8000 : v * 0x7fff, true);
+  }
+  return new Blob([out.buffer], { type: "audio/wav" });
 }
 
 async function stop() {
-  const { recorder, stream, context, chunks, frame } = recording;
+  const { recorder, stream, context, frame } = recording;
   recording = null;
   cancelAnimationFrame(frame);
-  const stopped = new Promise((resolve) => { recorder.onstop = resolve; });
-  recorder.stop();
-  await stopped;
+  const { audio, name } = await recorder.stop();
   for (const track of stream.getTracks()) track.stop();
   context.close().catch(() => {});
   $("record").textContent = "Record";
-  $("record").removeAttribute("aria-pressed");
   $("level").hidden = true;
-  const type = recorder.mimeType || "audio/webm";
-  const extension = type.includes("ogg") ? "ogg" : type.includes("mp4") ? "m4a" : "webm";
-  const audio = new Blob(chunks, { type });
-  if (!audio.size) return show("Nothing was recorded: check that the microphone is on, then try again.", true);
-  await transcribe(audio, `recording.${extension}`);
+  if (audio.size <= 44) return show("Nothing was recorded: check that the microphone is on, then try again.", true);
+  await transcribe(audio, name);
 }
 
 /** Send `audio` as `name` and show what the engine heard. */
@@ -149,6 +214,7 @@ async function transcribe(audio, name) {
     const response = await upload("/murmur/api/transcribe-test", form);
     if (!response.ok) return show(await errorText(response, "Not transcribed"), true);
     showTranscript(await response.json(), performance.now() - sent);
+    refreshModels(); // the model's speed on this machine, measured now
   } catch (error) {
     if (error.message !== "unauthorized") show(`Murmur did not answer: ${error.message}`, true);
   } finally {
@@ -161,6 +227,11 @@ async function transcribe(audio, name) {
   }
 }
 
+/** OpenAI's verbose_json names the language ("english"); a code ("en") is named too. */
+function language(said) {
+  return said.length <= 3 ? languageName(said) : said.charAt(0).toUpperCase() + said.slice(1);
+}
+
 function showTranscript(answer, roundTripMs) {
   const t = answer.transcript || {};
   const text = (t.text || "").trim();
@@ -169,7 +240,7 @@ function showTranscript(answer, roundTripMs) {
   const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
   const duration = answer.audio_secs ?? t.duration;
   $("transcript-meta").textContent = [
-    t.language ? `Language: ${languageName(t.language)}` : null,
+    t.language ? `Language: ${language(t.language)}` : null,
     duration != null ? `audio ${secs(duration * 1000)}` : null,
     answer.audio_format ? answer.audio_format : null,
     answer.engine_ms != null ? `the engine took ${secs(answer.engine_ms)}` : null,

@@ -70,7 +70,8 @@ fn answer(reply: murmur_core::control::local::Reply) -> Result<Response, Failure
 }
 
 /// An upload (the page's Record and Transcribe a file): the body raw, as the page's fetch
-/// would send it, its path in `X-Murmur-Path` and its `Content-Type` (a multipart form).
+/// would send it, its path in `X-Murmur-Path` and its type in `X-Murmur-Content-Type` (a multipart form; Tauri sets
+/// `Content-Type` itself).
 #[tauri::command]
 pub async fn upload<R: Runtime>(
     app: AppHandle<R>,
@@ -88,7 +89,7 @@ pub async fn upload<R: Runtime>(
             .unwrap_or_default()
             .to_string()
     };
-    let (path, content_type) = (header("x-murmur-path"), header("content-type"));
+    let (path, content_type) = (header("x-murmur-path"), header("x-murmur-content-type"));
     let tauri::ipc::InvokeBody::Raw(body) = request.body() else {
         return Err(refused("an upload's body must be raw bytes".into()));
     };

@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import net from "node:net";
 import { tempDir } from "./lib/temp.mjs";
+import { startHub } from "./lib/hub.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const appBin = process.env.MURMUR_APP_BIN || join(root, "target/debug/murmur");
@@ -209,8 +210,27 @@ function standingOut({ pixels }) {
   }).length;
 }
 
-const MENU = ["Speech server", "Restart engine", "Test speech", "Open Murmur…", "Copy API URL",
+const MENU = ["Speech server", "Listening", "Restart engine", "Test speech", "Open Murmur…", "Copy API URL",
   "Open logs folder", "Start at login", "Quit Murmur"];
+
+/** The tray menu as the app exports it on D-Bus (libayatana-appindicator's dbusmenu, which
+ * panels read): each item's label and, for check items, whether it is checked. */
+function trayMenu() {
+  const call = (dest, path, method, ...args) => spawnSync("gdbus",
+    ["call", "--session", "--dest", dest, "--object-path", path, "--method", method, "--", ...args],
+    { env, encoding: "utf8", timeout: 3000 });
+  const names = call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.ListNames").stdout
+    .match(/':1\.\d+'/g) || [];
+  for (const name of names.map((n) => n.slice(1, -1))) {
+    const layout = call(name, "/org/ayatana/NotificationItem/tray_icon_tray_app_murmur/Menu",
+      "com.canonical.dbusmenu.GetLayout", "0", "-1", "['label', 'toggle-state']");
+    if (layout.status !== 0) continue;
+    return [...layout.stdout.matchAll(/\{([^{}]*'label': <'((?:[^'\\]|\\.)*)'>[^{}]*)\}/g)].map(([, props, label]) => ({
+      label, checked: /'toggle-state': <1>/.test(props),
+    })).slice(1); // the menu's root
+  }
+  return [];
+}
 
 function trayIcon() {
   return x("search", "--classname", "tray-icon tray app")[0];
@@ -658,4 +678,68 @@ desktopTest("a settings window pointed at another program's port never sends the
   assert.ok(!seen.some((line) => line.includes(token)), `the token reached the stranger: ${seen.join("\n")}`);
   const logs = readdirSync(join(dataDir, "logs")).map((f) => readFileSync(join(dataDir, "logs", f), "utf8")).join("");
   assert.match(logs, /not Murmur: the control token is not sent/);
+});
+
+// Listening in the desktop app: the real Whisper engine (the real tiny.en weights, from a
+// loopback Hub stand-in) beside the fake speech engine.
+desktopTest("listening: the tray names both engines and starts and stops listening; the window records through WebKit", async (t) => {
+  const weights = execFileSync(join(root, "target/debug/fixture-path"), ["whisper-tiny.en"], {
+    encoding: "utf8", stdio: ["ignore", "pipe", "ignore"],
+  }).trim();
+  const hub = await startHub({ pieceBytes: 4 * 1024 * 1024, pauseMs: 0 });
+  hub.putRepo("Systran/faster-whisper-tiny.en", weights);
+  t.after(() => hub.close());
+  const home = await murmurHome();
+  writeFileSync(join(home.dir, "config.toml"), config(home.port,
+    `[runtime]\npython_install_mirror = "http://127.0.0.1:9/python"\nhuggingface_url = "${hub.url}"\n`
+    + `[transcription]\nmodel = "tiny.en"\n`));
+  home.env.MURMUR_WINDOW_FAKE_MICROPHONE = "1";
+  launch(home, t);
+  await ready(home);
+  const line = () => (trayMenu()[0] || {}).label;
+  const listening = () => trayMenu().find((item) => item.label === "Listening");
+  await until("the status line naming both engines",
+    () => line() === "Ready — Custom server · listening: Whisper tiny.en (not loaded)", 15000);
+  assert.equal(listening().checked, false);
+
+  // The tray's Listening item starts the transcription engine and stops it.
+  await choose("Listening");
+  await until("listening ready in the tray", () => line() === "Ready — Custom server · listening: Whisper tiny.en (ready)", 240000);
+  assert.equal(listening().checked, true);
+  assert.equal((await api(home, "/murmur/api/status")).transcription.state, "ready");
+  await openMenu();
+  screenshot(join(shots, "tray-menu-listening.png"));
+  x("key", "Escape");
+  await choose("Listening");
+  await until("listening stopped", () => line() === "Ready — Custom server · listening: Whisper tiny.en (not loaded)", 30000);
+  assert.equal(listening().checked, false);
+
+  // The window: Record through WebKit (its mock microphone; the shell grants the permission),
+  // the recording sent over IPC raw, the transcript shown.
+  const page = await webdriver(home);
+  try {
+    await until("the listening badge", async () => (await page.text("#t-badge")) === "Not loaded");
+    await page.click("#record");
+    const recording = await until("recording or a reason", async () => {
+      const said = await page.text("#listen-result");
+      return (said.startsWith("Recording") || (await page.property("#listen-result", "className")) === "error") && said;
+    }, 15000);
+    assert.match(recording, /^Recording/, `WebKit records: ${recording}`);
+    await sleep(2500);
+    await page.click("#record");
+    let said = "";
+    const result = await until("the transcript or a reason", async () => {
+      said = await page.text("#listen-result");
+      const failed = (await page.property("#listen-result", "className")) === "error";
+      return (said.startsWith("Transcribed") || failed) && said;
+    }, 120000).catch((e) => { throw new Error(`${e.message} (the page said: ${said})`); });
+    assert.match(result, /^Transcribed/);
+    assert.equal(await page.property("#transcript-box", "hidden"), false);
+    const meta = await page.text("#transcript-meta");
+    assert.match(meta, /audio \d+\.\d s · \S+ · the engine took \d+\.\d s/);
+    console.log(`# the window's recording through WebKit: ${meta}`);
+    execFileSync("/usr/bin/import", ["-window", murmurWindow(), join(shots, "desktop-transcript.png")], { env });
+  } finally {
+    await page.close();
+  }
 });

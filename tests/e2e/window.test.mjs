@@ -174,8 +174,8 @@ test("a failure during warm-up: one sentence, the failed step marked, the raw ou
   assert.equal(await page.locator("#failure-output").isVisible(), false, "the raw output is folded");
   await page.getByText("What the engine said").click();
   assert.match(await page.locator("#failure-output").innerText(), /Traceback line/);
-  assert.equal(await page.locator(".stages li.failed").count(), 1, "the failed step is marked");
-  const steps = await page.locator(".stages li").allInnerTexts();
+  assert.equal(await page.locator("#stages li.failed").count(), 1, "the failed step is marked");
+  const steps = await page.locator("#stages li").allInnerTexts();
   assert.deepEqual(steps, ["✕ Server", "First words", "Ready"], "a custom engine shows only its own steps, the failed one marked");
   const actions = page.getByRole("button", { name: /Restart engine|Start engine|Stop engine/ });
   assert.equal(await actions.count(), 1, "one action");
@@ -281,12 +281,12 @@ test("settings fit the engine: a URL for an external server, a command for a cus
   const m = await start(config());
   const page = await tab(m, "light", { width: 1280, height: 800 });
   await badge(page, "Ready");
-  assert.equal(await page.getByLabel("Command (one argument per line)").isVisible(), true, "this run's engine is custom");
-  assert.match(await page.getByLabel("Command (one argument per line)").inputValue(), /fake_engine\.py\n--port\n\{port\}/);
-  assert.equal(await page.getByLabel("Server URL").isVisible(), false);
+  assert.equal(await page.getByLabel("Command (one argument per line)", { exact: true }).isVisible(), true, "this run's engine is custom");
+  assert.match(await page.getByLabel("Command (one argument per line)", { exact: true }).inputValue(), /fake_engine\.py\n--port\n\{port\}/);
+  assert.equal(await page.getByLabel("Server URL", { exact: true }).isVisible(), false);
   await page.getByLabel("Engine", { exact: true }).selectOption("external");
-  assert.equal(await page.getByLabel("Server URL").isVisible(), true);
-  assert.equal(await page.getByLabel("Command (one argument per line)").isVisible(), false);
+  assert.equal(await page.getByLabel("Server URL", { exact: true }).isVisible(), true);
+  assert.equal(await page.getByLabel("Command (one argument per line)", { exact: true }).isVisible(), false);
   await page.getByRole("button", { name: "Save settings" }).click();
   await page.locator(".field-error", { hasText: "needs the server's URL" }).waitFor();
   // murmurd runs with --port 0, over the file's port: the field says so.

@@ -93,7 +93,7 @@ fn speech_line(status: &Status) -> String {
         Some(voice) => format!("{} · {voice}", engine.name),
         None => engine.name.clone(),
     };
-    let line = match &status.state {
+    match &status.state {
         State::Ready => format!("Ready — {what}"),
         State::Provisioning | State::Starting => {
             let warmup = &status.warmup;
@@ -123,8 +123,7 @@ fn speech_line(status: &Status) -> String {
             None => "Stopped".into(),
         },
         State::Failed { reason } => format!("Failed — {}", first_line(reason)),
-    };
-    line
+    }
 }
 
 /// The tooltip: the state in words.
