@@ -64,6 +64,26 @@ function wholeWav(bytes) {
   return wav;
 }
 
+/** `seconds` of a 440 Hz tone as a 16 kHz WAV. */
+function sineWav(seconds) {
+  const count = Math.round(16000 * seconds);
+  const wav = Buffer.alloc(44 + count * 2);
+  wav.write("RIFF", 0);
+  wav.writeUInt32LE(36 + count * 2, 4);
+  wav.write("WAVEfmt ", 8);
+  wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20);
+  wav.writeUInt16LE(1, 22);
+  wav.writeUInt32LE(16000, 24);
+  wav.writeUInt32LE(32000, 28);
+  wav.writeUInt16LE(2, 32);
+  wav.writeUInt16LE(16, 34);
+  wav.write("data", 36);
+  wav.writeUInt32LE(count * 2, 40);
+  for (let i = 0; i < count; i += 1) wav.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 16000)), 44 + i * 2);
+  return wav;
+}
+
 async function speak(m, format) {
   const response = await fetch(`${m.base}/v1/audio/speech`, {
     method: "POST", headers: { "Content-Type": "application/json" },
@@ -224,7 +244,18 @@ test("Record, Transcribe a file, the model catalog: through the page to the real
     assert.ok(existsSync(join(tinyDir, "model.bin")));
     await rowOf("tiny").filter({ hasText: "in use" }).waitFor();
 
-    // Activity lists the transcriptions beside speech.
+    // Remove: the one no longer in use goes; the one in use cannot.
+    await page.getByRole("button", { name: "Remove tiny.en", exact: true }).click();
+    await page.getByRole("button", { name: "Install tiny.en", exact: true }).waitFor();
+    assert.equal(existsSync(join(m.dataDir, "models/whisper/Systran--faster-whisper-tiny.en")), false);
+    const refused = await fetch(`${m.base}/murmur/api/transcription-models/remove`, {
+      method: "POST", headers: { Authorization: `Bearer ${m.token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ model: "tiny" }),
+    });
+    assert.equal(refused.status, 409);
+    assert.match((await refused.json()).error.message, /the model transcription uses: choose another one first/);
+    assert.ok(existsSync(join(tinyDir, "model.bin")));
+
     const models = await control(m, "/murmur/api/transcription-models");
     assert.equal(models.models.find((x) => x.name === "tiny").speed.measured, true);
     assert.deepEqual(errors, []);
@@ -303,17 +334,23 @@ test("both engines' badges: start, warm-up with the model's download, ready, unl
     const listening = page.locator("#t-badge");
     await speech.filter({ hasText: "Ready" }).waitFor({ timeout: 30000 });
     await listening.filter({ hasText: "Not loaded" }).waitFor();
-    await page.getByRole("button", { name: "Start listening" }).click();
+    // Started by a transcription: Test transcription says the model is downloading, with its
+    // bytes; so do the badge, the line and the transcription warm-up card.
+    const tone = join(tempDir("tone-"), "tone.wav");
+    writeFileSync(tone, sineWav(1.5));
+    await page.getByLabel("Transcribe a file").setInputFiles(tone);
     await listening.filter({ hasText: "Warming up" }).waitFor({ timeout: 10000 });
-    // The transcription warm-up card, with the model's download in bytes.
     const card = page.locator("#t-warmup-card");
     await card.waitFor({ timeout: 120000 });
     const bar = page.getByRole("progressbar", { name: "Transcription model download" }).first();
     await until("the model's download", () => bar.evaluate((b) => !b.hidden && b.value > 0), 120000);
+    await page.locator("#listen-result", { hasText: /^Downloading the transcription model: \d+ of 78 MB…$/ }).waitFor();
+    assert.equal(await page.locator("#listen-progress").isVisible(), true);
     assert.match(await page.locator("#listening-text").innerText(), /warming up — .*\d+\/\d+ MB/);
     await page.screenshot({ path: join(shots, "listening-warmup-light.png"), fullPage: true });
     hub.pacing.pauseMs = 0;
-    await listening.filter({ hasText: "Ready" }).waitFor({ timeout: 180000 });
+    await page.locator("#listen-result", { hasText: /^Transcribed/ }).waitFor({ timeout: 180000 });
+    await listening.filter({ hasText: "Ready" }).waitFor({ timeout: 10000 });
     assert.equal(await card.isHidden(), true);
     assert.match(await page.locator("#listening-text").innerText(), /Listening: Whisper · tiny\.en — ready · \d+ MB/);
     await page.locator("#memory-transcription", { hasText: "MB" }).waitFor();

@@ -125,9 +125,19 @@ test("connect a client: each client's settings with the live endpoint, copied wi
   await page.goto(m.page);
   const endpoint = `${m.base}/v1`;
   await page.locator("#client-snippet", { hasText: `baseUrl: "${endpoint}"` }).waitFor();
-  assert.match(await page.locator("#client-snippet").textContent(), /apiKey: "sk-local-murmur"/);
+  const snippet = () => page.locator("#client-snippet").textContent();
+  assert.match(await snippet(), /apiKey: "sk-local-murmur"/);
+  const at = endpoint.replace(/[./]/g, "\\$&");
+  // Voice notes in, as CLIENTS.md says OpenClaw is configured for them.
+  assert.match(await snippet(), new RegExp(`models: \\[\\{ provider: "openai", model: "whisper-1", baseUrl: "${at}", capabilities: \\["audio"\\] \\}\\]`));
+  assert.match(await snippet(), /request: \{ allowPrivateNetwork: true \}/);
   await page.selectOption("#client-pick", "openwebui");
-  assert.match(await page.locator("#client-snippet").textContent(), new RegExp(`AUDIO_TTS_OPENAI_API_BASE_URL=${endpoint.replace(/[./]/g, "\\$&")}`));
+  assert.match(await snippet(), new RegExp(`AUDIO_TTS_OPENAI_API_BASE_URL=${at}`));
+  assert.match(await snippet(), new RegExp(`AUDIO_STT_ENGINE=openai\\n  AUDIO_STT_OPENAI_API_BASE_URL=${at}\\n  AUDIO_STT_OPENAI_API_KEY=sk-local-murmur`));
+  await page.selectOption("#client-pick", "curl");
+  assert.match(await snippet(), new RegExp(`curl -s ${at}/audio/transcriptions -F file=@hello\\.mp3 -F model=whisper-1`));
+  await page.selectOption("#client-pick", "node");
+  assert.match(await snippet(), /client\.audio\.transcriptions\.create\(\{ model: "whisper-1", file: fs\.createReadStream\("hello\.mp3"\) \}\)/);
   await page.selectOption("#client-pick", "python");
   await page.click("#copy-snippet");
   await page.locator("#snippet-copied", { hasText: "Copied" }).waitFor();

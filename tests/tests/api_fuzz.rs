@@ -13,9 +13,11 @@ use murmur_tests::tools::schemathesis;
 
 #[tokio::test]
 async fn no_generated_request_gets_a_server_error_or_crashes_anything() {
+    // Model installs the fuzzer asks for go to a Hub that is not there (loopback only).
     let murmurd = Murmurd::start(&fake_engine_config(
         &["--tone", "pcm", "--rate", "24000"],
-        "audio = \"pcm\"\n",
+        "audio = \"pcm\"\n\n[runtime]\nhuggingface_url = \"http://127.0.0.1:9/hub\"\n\
+         python_install_mirror = \"http://127.0.0.1:9/python\"\n",
     ));
     murmurd
         .wait_for("ready", Duration::from_secs(30), |s| state(s) == "ready")

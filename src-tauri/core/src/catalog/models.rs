@@ -177,15 +177,32 @@ impl ModelInstalls {
     }
 }
 
-/// The Hub repository of `name`: a folder of the user's is not Murmur's to fetch or remove.
+/// The Hub repository of `name` (a catalog name, or a repository id `owner/name`): a folder
+/// of the user's is not Murmur's to fetch or remove, and anything else names no model (nor a
+/// path under the models folder).
 fn hub_repo(name: &str) -> Result<String, CatalogError> {
     match whisper::source(name) {
-        ModelSource::Hub { repo } => Ok(repo),
+        ModelSource::Hub { repo } if is_repo_id(&repo) => Ok(repo),
+        ModelSource::Hub { .. } => Err(CatalogError::NotFound(format!(
+            "{name:?} is no model: name one of the catalog (tiny.en, base, …) or a Hub repository (owner/name)"
+        ))),
         ModelSource::Folder(dir) => Err(CatalogError::NotFound(format!(
             "{} is a folder of yours, not a model Murmur installs",
             dir.display()
         ))),
     }
+}
+
+/// `owner/name`, each part letters, digits, `-`, `_` and `.` (not only dots).
+fn is_repo_id(repo: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 96
+            && !p.chars().all(|c| c == '.')
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    matches!(repo.split_once('/'), Some((owner, name)) if part(owner) && part(name))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -265,6 +282,26 @@ mod tests {
             speed("someone/else", "someone/else", &BTreeMap::new(), 2),
             None
         );
+    }
+
+    #[test]
+    fn only_catalog_names_and_repository_ids_name_a_model() {
+        assert_eq!(
+            hub_repo("tiny.en").ok().as_deref(),
+            Some("Systran/faster-whisper-tiny.en")
+        );
+        assert_eq!(
+            hub_repo("someone/their-model_v2.1").ok().as_deref(),
+            Some("someone/their-model_v2.1")
+        );
+        for bad in [
+            "", "base-ish", "a/b/c", "../x", "x/..", "a b/c", "/", "owner/",
+        ] {
+            assert!(
+                matches!(hub_repo(bad), Err(CatalogError::NotFound(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
