@@ -40,21 +40,27 @@ pub async fn api<R: Runtime>(
     path: String,
     body: Option<serde_json::Value>,
 ) -> Result<Response, Failure> {
-    let local = app
-        .try_state::<WindowApi>()
-        .map(|api| api.0.clone())
-        .ok_or_else(|| Failure::unavailable("Murmur is still starting"))?;
+    let local = window_api(&app)?;
     let body = body.map(|b| b.to_string().into_bytes());
-    let reply = local
-        .call(&method, &path, body)
-        .await
-        .map_err(|e| match e {
-            LocalError::Unavailable(why) => {
-                Failure::unavailable(format!("Murmur is not answering: {why}"))
-            }
-            refused_call => refused(refused_call.to_string()),
-        })?;
+    let reply = local.call(&method, &path, body).await.map_err(not_sent)?;
     answer(reply)
+}
+
+/// The tray's control API, once the window has it.
+fn window_api<R: Runtime>(app: &AppHandle<R>) -> Result<LocalApi, Failure> {
+    app.try_state::<WindowApi>()
+        .map(|api| api.0.clone())
+        .ok_or_else(|| Failure::unavailable("Murmur is still starting"))
+}
+
+/// A call that never got an answer: Murmur away (503) or a call the window may not make (403).
+fn not_sent(e: LocalError) -> Failure {
+    match e {
+        LocalError::Unavailable(why) => {
+            Failure::unavailable(format!("Murmur is not answering: {why}"))
+        }
+        refused_call => refused(refused_call.to_string()),
+    }
 }
 
 /// A success's bytes, or a [`Failure`].
@@ -70,17 +76,14 @@ fn answer(reply: murmur_core::control::local::Reply) -> Result<Response, Failure
 }
 
 /// An upload (the page's Record and Transcribe a file): the body raw, as the page's fetch
-/// would send it, its path in `X-Murmur-Path` and its type in `X-Murmur-Content-Type` (a multipart form; Tauri sets
-/// `Content-Type` itself).
+/// would send it; its path in `X-Murmur-Path`, its type in `X-Murmur-Content-Type` (a
+/// multipart form; Tauri sets `Content-Type` itself).
 #[tauri::command]
 pub async fn upload<R: Runtime>(
     app: AppHandle<R>,
     request: tauri::ipc::Request<'_>,
 ) -> Result<Response, Failure> {
-    let local = app
-        .try_state::<WindowApi>()
-        .map(|api| api.0.clone())
-        .ok_or_else(|| Failure::unavailable("Murmur is still starting"))?;
+    let local = window_api(&app)?;
     let header = |name: &str| {
         request
             .headers()
@@ -96,12 +99,7 @@ pub async fn upload<R: Runtime>(
     let reply = local
         .upload(&path, &content_type, body.clone())
         .await
-        .map_err(|e| match e {
-            LocalError::Unavailable(why) => {
-                Failure::unavailable(format!("Murmur is not answering: {why}"))
-            }
-            refused_call => refused(refused_call.to_string()),
-        })?;
+        .map_err(not_sent)?;
     answer(reply)
 }
 

@@ -186,7 +186,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         drop(listener);
-        assert_eq!(check(port, own_group), Holder::Nobody);
+        // Closed: not ours any more (another process may take a freed port at once, as a
+        // parallel test did once here, so "nobody" is not promised).
+        assert_ne!(check(port, own_group), Holder::Group);
     }
 
     #[test]
