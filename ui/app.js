@@ -416,6 +416,12 @@ async function start() {
     $("wyoming-line").hidden = !about.wyoming_url;
     if (about.wyoming_url) $("wyoming-url").textContent = about.wyoming_url;
     $("about").textContent = `Murmur ${about.version} · settings file ${about.config_file}`;
+    // The speeds Murmur accepts come from Murmur (one range, config::SPEED).
+    if (about.speed_range) {
+      for (const id of ["speak-speed", "s-speed"]) {
+        [$(id).min, $(id).max] = about.speed_range.map(String);
+      }
+    }
     showSnippet();
   }
   initSpeak({ state: () => (offline || !current ? null : current.state) });

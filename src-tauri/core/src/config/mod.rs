@@ -42,6 +42,15 @@ pub mod env {
 /// The default port of the OpenAI-compatible endpoint.
 pub const DEFAULT_PORT: u16 = 19281;
 
+/// The speeds Murmur speaks at (OpenAI's range): `[engine] speed` and a request's `speed`
+/// are checked against this one range, and the page's speed fields take it from `about`.
+pub const SPEED: std::ops::RangeInclusive<f64> = 0.25..=4.0;
+
+/// [`SPEED`] in words: "0.25 to 4.0".
+pub fn speed_range() -> String {
+    format!("{:.2} to {:.1}", SPEED.start(), SPEED.end())
+}
+
 /// Everything a user can set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]

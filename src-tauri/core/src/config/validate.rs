@@ -75,11 +75,11 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
     check_numbers(settings, "proxy.", &mut errors);
 
     let engine = &settings.engine;
-    if !(0.25..=4.0).contains(&engine.speed) {
+    if !super::SPEED.contains(&engine.speed) {
         fail(
             &mut errors,
             "engine.speed",
-            format!("{} is outside 0.25 to 4.0", engine.speed),
+            format!("{} is outside {}", engine.speed, super::speed_range()),
         );
     }
     if engine.lang_code.trim().is_empty() {

@@ -179,6 +179,8 @@ pub struct About {
     pub config_file: String,
     /// Where Home Assistant reaches Murmur's Wyoming server (`tcp://host:port`), when on.
     pub wyoming_url: Option<String>,
+    /// The speeds speech takes, lowest and highest ([`crate::config::SPEED`]).
+    pub speed_range: [f64; 2],
 }
 
 impl Control {
@@ -201,6 +203,7 @@ impl Control {
             api_url: self.0.api_url.clone(),
             config_file: self.0.config_file.display().to_string(),
             wyoming_url: self.0.wyoming_url.clone(),
+            speed_range: [*crate::config::SPEED.start(), *crate::config::SPEED.end()],
         }
     }
 

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::api_error::ApiError;
 use crate::audio::{EngineAudio, Format};
-use crate::config::Settings;
+use crate::config::{SPEED, Settings, speed_range};
 use crate::engine;
 use crate::language::{self, Voice};
 
@@ -159,12 +159,12 @@ pub fn prepare(
     request.remove("stream_format");
     match request.get("speed") {
         None | Some(Value::Null) => {}
-        Some(Value::Number(n)) if n.as_f64().is_some_and(|s| (0.25..=4.0).contains(&s)) => {}
+        Some(Value::Number(n)) if n.as_f64().is_some_and(|s| SPEED.contains(&s)) => {}
         Some(_) => {
             return Err(ApiError::invalid(
                 "speed",
                 "invalid_speed",
-                "`speed` must be a number from 0.25 to 4.0",
+                format!("`speed` must be a number from {}", speed_range()),
             ));
         }
     }
