@@ -404,6 +404,10 @@ pub async fn fetch_model(
     log: &(dyn Fn(&str) + Send + Sync),
     cancel: &Cancel,
 ) -> Result<(), PrepareError> {
+    // One fetch per folder at a time: the page's Install and the engine's warm-up may ask
+    // for the same model at once; the second waits, then finds it installed.
+    let folder = folder_lock(dest);
+    let _fetching = folder.lock().await;
     if dest.join(STAMP).is_file() {
         return Ok(());
     }
@@ -472,6 +476,21 @@ pub async fn fetch_model(
         dest.display()
     ));
     Ok(())
+}
+
+/// The lock of one model folder (kept for the life of the process: a few per model fetched).
+fn folder_lock(dest: &Path) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static FOLDERS: std::sync::LazyLock<
+        std::sync::Mutex<
+            std::collections::HashMap<PathBuf, std::sync::Arc<tokio::sync::Mutex<()>>>,
+        >,
+    > = std::sync::LazyLock::new(Default::default);
+    FOLDERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(dest.to_path_buf())
+        .or_default()
+        .clone()
 }
 
 async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, String> {
