@@ -54,13 +54,22 @@ pub enum CatalogError {
     Unavailable(String),
 }
 
+/// Where an install (of a voice, or of a transcription model) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstallState {
+    Downloading,
+    Installed,
+    Failed,
+    Cancelled,
+}
+
 /// An install as the page follows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Install {
     pub engine: EngineId,
     pub voice: String,
-    /// `downloading`, `installed`, `failed` or `cancelled`.
-    pub state: &'static str,
+    pub state: InstallState,
     pub done: u64,
     pub total: Option<u64>,
     pub error: Option<String>,
@@ -239,7 +248,7 @@ impl Catalog {
             return Ok(self.record(
                 engine,
                 id,
-                "installed",
+                InstallState::Installed,
                 entry.size.unwrap_or(0),
                 entry.size,
                 None,
@@ -265,14 +274,21 @@ impl Catalog {
             cancels.insert(id.to_string(), cancel.clone());
         }
         let total: u64 = remote.iter().map(|r| r.size).sum();
-        let started = self.record(engine, id, "downloading", 0, Some(total), None);
+        let started = self.record(engine, id, InstallState::Downloading, 0, Some(total), None);
         let dir = voices_dir(settings, &self.0.data_dir);
         let catalog = self.clone();
         let id = id.to_string();
         tokio::spawn(async move {
             let staging = catalog.0.data_dir.join("voices").join("downloads");
             let progress = |done: u64| {
-                catalog.record(engine, &id, "downloading", done, Some(total), None);
+                catalog.record(
+                    engine,
+                    &id,
+                    InstallState::Downloading,
+                    done,
+                    Some(total),
+                    None,
+                );
             };
             let outcome = crate::voices::download(
                 &remote,
@@ -292,13 +308,27 @@ impl Catalog {
             match outcome {
                 Ok(()) => {
                     catalog.0.generation.fetch_add(1, Ordering::SeqCst);
-                    catalog.record(engine, &id, "installed", total, Some(total), None);
+                    catalog.record(
+                        engine,
+                        &id,
+                        InstallState::Installed,
+                        total,
+                        Some(total),
+                        None,
+                    );
                 }
                 Err(FetchError::Cancelled) => {
-                    catalog.record(engine, &id, "cancelled", 0, Some(total), None);
+                    catalog.record(engine, &id, InstallState::Cancelled, 0, Some(total), None);
                 }
                 Err(e) => {
-                    catalog.record(engine, &id, "failed", 0, Some(total), Some(e.to_string()));
+                    catalog.record(
+                        engine,
+                        &id,
+                        InstallState::Failed,
+                        0,
+                        Some(total),
+                        Some(e.to_string()),
+                    );
                 }
             }
         });
@@ -309,7 +339,7 @@ impl Catalog {
         &self,
         engine: EngineId,
         voice: &str,
-        state: &'static str,
+        state: InstallState,
         done: u64,
         total: Option<u64>,
         error: Option<String>,

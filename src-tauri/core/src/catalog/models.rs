@@ -12,20 +12,10 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use super::CatalogError;
+use super::{CatalogError, InstallState};
 use crate::config::Settings;
 use crate::engine::whisper::{self, ModelSource};
 use crate::runtime::fetch::Cancel;
-
-/// Where an install is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InstallState {
-    Downloading,
-    Installed,
-    Failed,
-    Cancelled,
-}
 
 /// An install as the page follows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -264,7 +264,7 @@ async fn install_voice(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let install = control.install_voice(&id).await?;
-    let status = if install.state == "installed" {
+    let status = if install.state == crate::catalog::InstallState::Installed {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
