@@ -60,7 +60,7 @@ impl Core {
         Self {
             control: bound.control.clone(),
             addr: bound.addr,
-            token: murmur_core::control::token::load_or_create(&paths.data_dir).ok(),
+            token: bound.control.token().map(String::from),
             api_url: bound.api_url(),
             log_dir: paths.log_dir.clone(),
             paths: paths.clone(),

@@ -192,6 +192,12 @@ impl Control {
         &self.0
     }
 
+    /// The control token, as read (or created) once when Murmur started; `None` when it could
+    /// not be, and the HTTP API refuses all.
+    pub fn token(&self) -> Option<&str> {
+        self.0.token.as_deref()
+    }
+
     /// The OpenAI base URL clients use.
     pub fn api_url(&self) -> &str {
         &self.0.api_url
