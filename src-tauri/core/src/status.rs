@@ -4,11 +4,11 @@
 //! it is derived from real events — exit statuses, probe results, process memory — never set
 //! from outside.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the engine is doing. Serialised flat into [`Status`] as `"state": "ready"` plus the
 /// variant's fields.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum State {
     Stopped,
@@ -50,7 +50,7 @@ impl State {
 }
 
 /// Everything a user may want to know about the engine, at one instant.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     #[serde(flatten)]
     pub state: State,
@@ -70,7 +70,7 @@ pub struct Status {
     pub transcription: Option<Box<Status>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct EngineInfo {
     pub id: String,
     pub name: String,
@@ -84,7 +84,7 @@ pub struct EngineInfo {
     pub uptime_secs: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Restarts {
     /// Every restart: crashes, failed health, manual.
     pub total: u32,
@@ -95,7 +95,7 @@ pub struct Restarts {
     pub last_exit: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Health {
     /// Unix time in seconds of the last successful probe.
     pub last_ok_at: Option<u64>,
@@ -103,7 +103,7 @@ pub struct Health {
     pub consecutive_failures: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Memory {
     pub system_available_mb: Option<u64>,
     /// The engine and all its descendants.
@@ -112,7 +112,7 @@ pub struct Memory {
     pub warning: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Warmup {
     pub stage: Option<String>,
     pub done: Option<u64>,
@@ -122,14 +122,14 @@ pub struct Warmup {
 }
 
 /// What a warm-up's `done` and `total` count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Unit {
     Packages,
     Bytes,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorInfo {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -181,5 +181,31 @@ mod tests {
         assert_eq!(json["restarts"]["max"], 3);
         assert_eq!(json["engine"]["id"], "custom");
         assert!(json.get("error").is_none());
+    }
+
+    /// What the API sends reads back as the same status (clients and tests compare typed
+    /// values, not JSON with string literals).
+    #[test]
+    fn a_status_reads_back_as_it_was_sent() {
+        let mut status = Status::stopped("piper", "Piper", 3);
+        status.state = State::Failed {
+            reason: "it crashed".into(),
+        };
+        status.error = Some(ErrorInfo {
+            message: "the model is missing".into(),
+            hint: Some("restart it".into()),
+            stage: Some("model".into()),
+        });
+        status.warmup.unit = Some(Unit::Bytes);
+        let mut transcription = Status::stopped("whisper", "Whisper", 5);
+        transcription.state = State::Backoff {
+            attempt: 1,
+            in_ms: 200,
+        };
+        transcription.engine.model = Some("base".into());
+        status.transcription = Some(Box::new(transcription));
+        let sent = serde_json::to_string(&status).expect("serialises");
+        let read: Status = serde_json::from_str(&sent).expect("deserialises");
+        assert_eq!(read, status);
     }
 }
