@@ -1,0 +1,129 @@
+//! The transcription models behind the page's catalog: what `GET
+//! /murmur/api/transcription-models` lists (each model with its speed here and this run's
+//! install, and the machine's recommended one) and the install/cancel/remove actions.
+
+use crate::api_error::ApiError;
+
+/// `GET /murmur/api/transcription-models`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TranscriptionModels {
+    /// The transcription engine (`whisper`, `mlx-audio`, …, `off`).
+    pub engine: &'static str,
+    /// The model requests are transcribed with.
+    pub model: Option<String>,
+    /// The language requests that name none are read in (`None`: detected).
+    pub language: Option<String>,
+    /// The catalog model that fits this machine best (its memory and cores).
+    pub recommended: &'static str,
+    pub models: Vec<ModelEntry>,
+}
+
+/// A model of [`TranscriptionModels`]: what it is, how fast it runs here, its install.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelEntry {
+    #[serde(flatten)]
+    pub model: crate::engine::whisper::Listed,
+    pub speed: Option<crate::catalog::models::ModelSpeed>,
+    /// This run's install of it, if any (a finished one included).
+    pub install: Option<crate::catalog::models::ModelInstall>,
+}
+
+/// What to do with a transcription model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelAction {
+    Install,
+    Cancel,
+    Remove,
+}
+
+impl std::str::FromStr for ModelAction {
+    type Err = ApiError;
+
+    fn from_str(action: &str) -> Result<Self, ApiError> {
+        match action {
+            "install" => Ok(Self::Install),
+            "cancel" => Ok(Self::Cancel),
+            "remove" => Ok(Self::Remove),
+            other => Err(ApiError::not_found(format!(
+                "no model action {other:?}; use install, cancel or remove"
+            ))),
+        }
+    }
+}
+
+impl super::Control {
+    /// What the transcription engine can use: Whisper's catalog with what is installed, how
+    /// fast each runs here and this run's installs, or for another engine the model it is
+    /// configured with.
+    pub fn transcription_models(&self) -> TranscriptionModels {
+        use crate::config::TranscriberId;
+        let settings = self.0.live.get();
+        let t = &settings.transcription;
+        let listed = match t.engine {
+            TranscriberId::Whisper => crate::engine::whisper::listing(&settings, &self.0.data_dir),
+            TranscriberId::Off => Vec::new(),
+            _ => t
+                .effective_model()
+                .map(|name| crate::engine::whisper::Listed {
+                    source: name.clone(),
+                    english_only: name.ends_with(".en"),
+                    languages: crate::engine::whisper::LANGUAGES.to_vec(),
+                    name,
+                    size_bytes: None,
+                    installed: false,
+                    configured: true,
+                })
+                .into_iter()
+                .collect(),
+        };
+        let measured = self.0.metrics.speeds();
+        let installs = self.0.models.installs();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let models = listed
+            .into_iter()
+            .map(|model| ModelEntry {
+                speed: crate::catalog::models::speed(&model.name, &model.source, &measured, cores),
+                install: installs.get(&model.name).cloned(),
+                model,
+            })
+            .collect();
+        let mut system = sysinfo::System::new();
+        system.refresh_memory();
+        let apple_silicon = cfg!(all(target_os = "macos", target_arch = "aarch64"));
+        TranscriptionModels {
+            engine: t.engine.as_str(),
+            model: t.effective_model(),
+            language: t.language.clone(),
+            recommended: crate::catalog::models::recommended(
+                system.total_memory() / 1_000_000,
+                cores,
+                apple_silicon,
+            ),
+            models,
+        }
+    }
+
+    /// Install, cancel the install of, or remove a Whisper model of the catalog (or a Hub
+    /// repository); answers with the listing after.
+    pub fn transcription_model(
+        &self,
+        action: ModelAction,
+        name: &str,
+    ) -> Result<TranscriptionModels, ApiError> {
+        let settings = self.0.live.get();
+        if settings.transcription.engine != crate::config::TranscriberId::Whisper {
+            return Err(ApiError::conflict(
+                "not_managed",
+                "Murmur installs models for its Whisper engine only ([transcription] engine = \"whisper\")",
+            ));
+        }
+        let models = &self.0.models;
+        match action {
+            ModelAction::Install => models.install(&settings, name).map(drop),
+            ModelAction::Cancel => models.cancel(name),
+            ModelAction::Remove => models.remove(&settings, name),
+        }
+        .map_err(|e| super::catalog_error_as(e, "model_busy"))?;
+        Ok(self.transcription_models())
+    }
+}
