@@ -12,29 +12,16 @@ import { currentSettings, getPath, initSettings, loadSettings, saveSettings } fr
 import { initListen, listenFollows } from "./listen.js";
 import { initModels, modelsFollow, refreshModels } from "./models.js";
 
-const STAGES = [
-  ["uv", "uv"], ["python", "Python"], ["packages", "Packages"], ["assets", "Language data"],
-  ["model", "Model"], ["voice", "Voice"], ["server", "Server"], ["speech", "First words"], ["ready", "Ready"],
-];
-// What each engine goes through; a server Murmur only starts has no Python to prepare.
-const ENGINE_STAGES = {
-  piper: ["uv", "python", "packages", "server", "speech", "ready"],
-  kokoro: ["uv", "python", "packages", "assets", "model", "voice", "server", "speech", "ready"],
-  "mlx-audio": ["uv", "python", "packages", "assets", "model", "server", "speech", "ready"],
-  custom: ["server", "speech", "ready"],
-  external: ["server", "ready"],
-};
-// The same for the transcription engine: no first words to speak.
-const TRANSCRIBER_STAGES = {
-  whisper: ["uv", "python", "packages", "model", "server", "ready"],
-  "mlx-audio": ["uv", "python", "packages", "assets", "model", "server", "ready"],
-  custom: ["server", "ready"],
-  external: ["server", "ready"],
-};
+// A warm-up step's name for people: Murmur says them all in /murmur/api/about (`stages`), and
+// each engine's steps in its status (`engine.steps`).
+function stageLabel(key) {
+  const known = about && about.stages && about.stages.find((s) => s.id === key);
+  return known ? known.label : key;
+}
 
 // The failure and warm-up cards, one set per engine: their element ids.
-const SPEECH_CARDS = { prefix: "", who: "The engine", stages: ENGINE_STAGES };
-const LISTENING_CARDS = { prefix: "t-", who: "The transcription engine", stages: TRANSCRIBER_STAGES };
+const SPEECH_CARDS = { prefix: "", who: "The engine" };
+const LISTENING_CARDS = { prefix: "t-", who: "The transcription engine" };
 
 const WORDS = {
   stopped: "Stopped", provisioning: "Warming up", starting: "Warming up", ready: "Ready",
@@ -190,8 +177,7 @@ function warmupCard(status, cards = SPEECH_CARDS) {
   const failedAt = (state === "failed" || DOWN.includes(state)) && status.error && status.error.stage
     ? status.error.stage : null;
   id("warmup-card").hidden = !warming && !failedAt;
-  const keys = cards.stages[status.engine.id] || STAGES.map(([key]) => key);
-  const stages = STAGES.filter(([key]) => keys.includes(key));
+  const stages = (status.engine.steps || []).map((key) => [key, stageLabel(key)]);
   const stage = failedAt || status.warmup.stage;
   const index = stages.findIndex(([key]) => key === stage);
   id("stages").replaceChildren(...stages.map(([key, label], i) => {
@@ -216,7 +202,7 @@ function warmupCard(status, cards = SPEECH_CARDS) {
     bar.value = status.warmup.done || 0;
   }
   if (warming) warmupMessage(status, cards);
-  else id("warmup-message").textContent = failedAt ? `Stopped at ${(STAGES.find(([k]) => k === failedAt) || [0, failedAt])[1]}.` : "";
+  else id("warmup-message").textContent = failedAt ? `Stopped at ${stageLabel(failedAt)}.` : "";
 }
 
 function render(status) {

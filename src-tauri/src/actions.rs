@@ -71,7 +71,7 @@ pub async fn perform<R: Runtime>(app: &AppHandle<R>, item: MenuItem) -> Outcome 
             };
             match control.transcription_engine(action).await {
                 Ok(_) => Outcome::Done,
-                Err(e) => failed("Listening", e.message),
+                Err(e) => failed("Listening", e.problem.message),
             }
         }
         MenuItem::Restart => {
@@ -98,7 +98,7 @@ fn failed(what: &str, why: impl std::fmt::Display) -> Outcome {
 async fn engine(control: &Control, action: EngineAction) -> Outcome {
     match control.engine(action).await {
         Ok(_) => Outcome::Done,
-        Err(e) => failed("The engine action", e.message),
+        Err(e) => failed("The engine action", e.problem.message),
     }
 }
 
@@ -116,7 +116,7 @@ async fn test_speech<R: Runtime>(app: &AppHandle<R>) -> Outcome {
         };
     let audio = match control.speak_test_bytes(SpeakTest::default()).await {
         Ok((audio, _)) => audio,
-        Err(e) => return failed("Test speech", e.message),
+        Err(e) => return failed("Test speech", e.problem.message),
     };
     match murmur_core::playback::play(&player, &audio).await {
         Ok(()) => Outcome::Done,

@@ -2,6 +2,7 @@
 //! `murmurd` serves; here its requests go through [`api`] instead of `fetch`, and the window's
 //! process adds the token, so none ever appears in the page.
 
+use murmur_core::api_error::{ApiError, Code};
 use murmur_core::control::local::{LocalApi, LocalError};
 use serde::Serialize;
 use tauri::ipc::Response;
@@ -18,16 +19,18 @@ pub struct Failure {
     pub body: serde_json::Value,
 }
 
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Self {
+            status: e.status.as_u16(),
+            body: e.body(),
+        }
+    }
+}
+
 impl Failure {
     fn unavailable(message: impl std::fmt::Display) -> Self {
-        Self {
-            status: 503,
-            body: serde_json::json!({"error": {
-                "message": message.to_string(),
-                "type": "server_error",
-                "code": "starting",
-            }}),
-        }
+        ApiError::murmur_unavailable(message.to_string()).into()
     }
 }
 
@@ -104,12 +107,5 @@ pub async fn upload<R: Runtime>(
 }
 
 fn refused(message: String) -> Failure {
-    Failure {
-        status: 403,
-        body: serde_json::json!({"error": {
-            "message": message,
-            "type": "invalid_request_error",
-            "code": "not_allowed",
-        }}),
-    }
+    ApiError::forbidden(Code::NotAllowed, message).into()
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, join_all};
-use murmur_core::backend::{Backend, NotReady, SingleFlight, Upstream};
+use murmur_core::backend::{Backend, SingleFlight, Upstream};
 use murmur_core::config::{EngineId, Settings};
+use murmur_core::problem::{Problem, Stage};
 use murmur_core::proxy::{ProxyState, router};
 use murmur_tests::{Client, FakeUpstream};
 
@@ -21,7 +22,7 @@ struct StandIn {
 }
 
 impl Backend for StandIn {
-    fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, NotReady>> {
+    fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, Problem>> {
         let fail = self.fail.load(Ordering::SeqCst);
         let upstream = self.upstream.clone();
         let starts = &self.starts;
@@ -32,8 +33,8 @@ impl Backend for StandIn {
                     async move {
                         tokio::time::sleep(Duration::from_millis(300)).await;
                         if fail {
-                            Err(NotReady::new("the stand-in refused to start")
-                                .stage("spawning")
+                            Err(Problem::new("the stand-in refused to start")
+                                .at(Stage::Starting)
                                 .hint("try again"))
                         } else {
                             Ok(upstream)
@@ -90,7 +91,7 @@ async fn waiters_share_one_attempt_and_failures_are_not_cached() {
     for reply in &replies {
         assert_eq!(reply.status, 503);
         assert_eq!(reply.error_code(), "engine_not_ready");
-        assert_eq!(reply.json()["error"]["stage"], "spawning");
+        assert_eq!(reply.json()["error"]["stage"], "starting");
         assert!(reply.header("retry-after").is_some());
     }
 

@@ -1,6 +1,10 @@
 //! Errors the proxy answers with, in OpenAI's shape:
-//! `{"error":{"message","type","param","code"}}`. Internal details stay in the log; the client
-//! gets a sentence it can act on.
+//! `{"error":{"message","type","param","code"}}`, plus `stage` and `hint` when Murmur knows them.
+//! Internal details stay in the log; the client gets a sentence it can act on.
+//!
+//! An [`ApiError`] is a [`Problem`] with an HTTP status and a [`Code`]; [`ApiError::body`] is
+//! the one place the JSON is built (the control API and the desktop shell's IPC answer with it
+//! too).
 
 use std::time::Duration;
 
@@ -9,27 +13,117 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
-use crate::backend::NotReady;
+use crate::problem::Problem;
+
+/// How long a client is told to wait when the engine is not ready yet.
+const NOT_READY_RETRY: Duration = Duration::from_secs(5);
+
+macro_rules! codes {
+    ($($(#[$doc:meta])* $variant:ident = $text:literal,)*) => {
+        /// The machine-readable `code` of an error reply: what a client may branch on.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Code {
+            /// As the JSON says it: `engine_not_ready`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    // A request Murmur will not take.
+    AudioTooLong = "audio_too_long",
+    AudioTooShort = "audio_too_short",
+    BadHost = "bad_host",
+    BodyTimeout = "body_timeout",
+    ConfigBroken = "config_broken",
+    ControlDisabled = "control_disabled",
+    CrossSite = "cross_site",
+    EmptyFile = "empty_file",
+    EmptyInput = "empty_input",
+    FieldTooLong = "field_too_long",
+    HostNotAllowed = "host_not_allowed",
+    InputTooLong = "input_too_long",
+    InvalidApiKey = "invalid_api_key",
+    InvalidAudio = "invalid_audio",
+    InvalidCharacters = "invalid_characters",
+    InvalidContentType = "invalid_content_type",
+    InvalidFormat = "invalid_format",
+    InvalidJson = "invalid_json",
+    InvalidLanguage = "invalid_language",
+    InvalidMultipart = "invalid_multipart",
+    InvalidRequest = "invalid_request",
+    InvalidResponseFormat = "invalid_response_format",
+    InvalidSettings = "invalid_settings",
+    InvalidSpeed = "invalid_speed",
+    InvalidStream = "invalid_stream",
+    InvalidStreamFormat = "invalid_stream_format",
+    InvalidTemperature = "invalid_temperature",
+    InvalidToken = "invalid_token",
+    InvalidType = "invalid_type",
+    MethodNotAllowed = "method_not_allowed",
+    MissingFile = "missing_file",
+    MissingInput = "missing_input",
+    ModelBusy = "model_busy",
+    ModelNotAvailable = "model_not_available",
+    NoVoiceForLanguage = "no_voice_for_language",
+    NotAllowed = "not_allowed",
+    NotFound = "not_found",
+    NotManaged = "not_managed",
+    NothingToSay = "nothing_to_say",
+    OriginNotAllowed = "origin_not_allowed",
+    RequestTooLarge = "request_too_large",
+    SaveFailed = "save_failed",
+    UnsupportedOption = "unsupported_option",
+    VoiceBusy = "voice_busy",
+    // The engine could not answer.
+    AudioFailed = "audio_failed",
+    BadUpstream = "bad_upstream",
+    CatalogUnavailable = "catalog_unavailable",
+    DecodeFailed = "decode_failed",
+    EmptyResponse = "empty_response",
+    EngineBusy = "engine_busy",
+    EngineFailed = "engine_failed",
+    EngineNotReady = "engine_not_ready",
+    EngineRequest = "engine_request",
+    EngineStuck = "engine_stuck",
+    EngineTimeout = "engine_timeout",
+    EngineUnreachable = "engine_unreachable",
+    /// Murmur itself is not answering yet (the desktop window asked too early).
+    Starting = "starting",
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
 /// An error reply. Build one with the constructors below so each kind keeps one wording.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub message: String,
-    pub kind: &'static str,
+    pub code: Code,
+    /// The request field at fault, if one is.
     pub param: Option<&'static str>,
-    pub code: &'static str,
-    /// How far an engine start got, and what to do: only for "not ready" errors.
-    pub detail: Option<Box<Detail>>,
+    /// What went wrong; its hint and stage reach the client when it has them.
+    pub problem: Problem,
     pub retry_after: Option<Duration>,
     /// Close the connection after answering (the rest of the request is still coming).
     pub close: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Detail {
-    pub stage: Option<String>,
-    pub hint: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -43,30 +137,52 @@ struct Inner<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
     param: Option<&'a str>,
-    code: &'a str,
+    code: Code,
     #[serde(skip_serializing_if = "Option::is_none")]
-    stage: Option<&'a str>,
+    stage: Option<crate::problem::Stage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hint: Option<&'a str>,
 }
 
 impl ApiError {
-    fn new(
-        status: StatusCode,
-        kind: &'static str,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
+    fn new(status: StatusCode, code: Code, message: impl Into<String>) -> Self {
         Self {
             status,
-            message: message.into(),
-            kind,
-            param: None,
             code,
-            detail: None,
+            param: None,
+            problem: Problem::new(message),
             retry_after: None,
             close: false,
         }
+    }
+
+    /// The sentence the client gets.
+    pub fn message(&self) -> &str {
+        &self.problem.message
+    }
+
+    /// OpenAI's `type`: whose fault it is.
+    pub fn kind(&self) -> &'static str {
+        if self.status.is_server_error() {
+            "server_error"
+        } else {
+            "invalid_request_error"
+        }
+    }
+
+    /// The reply's JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        let body = Body {
+            error: Inner {
+                message: &self.problem.message,
+                kind: self.kind(),
+                param: self.param,
+                code: self.code,
+                stage: self.problem.stage,
+                hint: self.problem.hint.as_deref(),
+            },
+        };
+        serde_json::to_value(body).unwrap_or_default()
     }
 
     /// Answer, then close the connection.
@@ -77,48 +193,41 @@ impl ApiError {
 
     /// The engine went away before answering: sending the request again may work.
     pub fn is_replayable(&self) -> bool {
-        matches!(self.code, "engine_unreachable" | "engine_failed")
+        matches!(self.code, Code::EngineUnreachable | Code::EngineFailed)
     }
 
     /// A 400 about one request field.
-    pub fn invalid(param: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(param: &'static str, code: Code, message: impl Into<String>) -> Self {
         Self {
             param: Some(param),
-            ..Self::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                code,
-                message,
-            )
+            ..Self::new(StatusCode::BAD_REQUEST, code, message)
         }
+    }
+
+    /// A 422: settings that do not validate (the control API adds each bad field).
+    pub fn invalid_settings(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Code::InvalidSettings,
+            message,
+        )
     }
 
     pub fn method_not_allowed(method: &http::Method, path: &str) -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request_error",
-            "method_not_allowed",
+            Code::MethodNotAllowed,
             format!("{method} is not supported on {path}"),
         )
     }
 
     /// A 400 about the request as a whole.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            code,
-            message,
-        )
+    pub fn bad_request(code: Code, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
     pub fn bad_json(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "invalid_json",
-            message,
-        )
+        Self::new(StatusCode::BAD_REQUEST, Code::InvalidJson, message)
     }
 
     pub fn too_large(limit: u64) -> Self {
@@ -129,27 +238,20 @@ impl ApiError {
     pub fn body_too_large(limit: u64, key: &str) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request_error",
-            "request_too_large",
+            Code::RequestTooLarge,
             format!("the request body is larger than the limit of {limit} bytes ({key})"),
         )
     }
 
     /// A 413 for what the body holds rather than its size (audio longer than allowed).
-    pub fn content_too_large(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request_error",
-            code,
-            message,
-        )
+    pub fn content_too_large(code: Code, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, code, message)
     }
 
     pub fn body_timeout(after: Duration) -> Self {
         Self::new(
             StatusCode::REQUEST_TIMEOUT,
-            "invalid_request_error",
-            "body_timeout",
+            Code::BodyTimeout,
             format!(
                 "the request body did not arrive within {} s (proxy.body_timeout_secs)",
                 after.as_secs()
@@ -160,8 +262,7 @@ impl ApiError {
     pub fn too_large_settings(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request_error",
-            "request_too_large",
+            Code::RequestTooLarge,
             format!("a settings object is at most {limit} bytes"),
         )
     }
@@ -169,8 +270,7 @@ impl ApiError {
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
-            "invalid_api_key",
+            Code::InvalidApiKey,
             "missing or incorrect API key: send Authorization: Bearer <proxy.api_key>",
         )
     }
@@ -178,47 +278,32 @@ impl ApiError {
     pub fn unauthorized_control() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
-            "invalid_token",
+            Code::InvalidToken,
             "missing or wrong control token: send Authorization: Bearer <the token in the data folder's control-token file>",
         )
     }
 
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "invalid_request_error",
-            code,
-            message,
-        )
+    pub fn forbidden(code: Code, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "invalid_request_error", code, message)
+    pub fn conflict(code: Code, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            "not_found",
-            message,
-        )
+        Self::new(StatusCode::NOT_FOUND, Code::NotFound, message)
     }
 
-    pub fn not_ready(reason: NotReady) -> Self {
+    /// The engine is not ready: the client gets the problem's hint and stage too.
+    pub fn not_ready(problem: Problem) -> Self {
         Self {
-            detail: Some(Box::new(Detail {
-                stage: reason.stage,
-                hint: reason.hint,
-            })),
-            retry_after: Some(reason.retry_after),
-            ..Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server_error",
-                "engine_not_ready",
-                reason.message,
-            )
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: Code::EngineNotReady,
+            param: None,
+            problem,
+            retry_after: Some(NOT_READY_RETRY),
+            close: false,
         }
     }
 
@@ -227,8 +312,7 @@ impl ApiError {
             retry_after: Some(Duration::from_secs(1)),
             ..Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "server_error",
-                "engine_busy",
+                Code::EngineBusy,
                 format!(
                     "the engine is busy and {max_queue} requests are already waiting (proxy.max_queue)"
                 ),
@@ -241,15 +325,22 @@ impl ApiError {
             retry_after: Some(Duration::from_secs(1)),
             ..Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "server_error",
-                "engine_unreachable",
+                Code::EngineUnreachable,
                 format!("the engine could not be reached: {detail}"),
             )
         }
     }
 
-    pub fn bad_gateway(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_GATEWAY, "server_error", code, message)
+    /// Murmur's own server is not answering (yet): the desktop window's calls.
+    pub fn murmur_unavailable(message: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(Duration::from_secs(1)),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, Code::Starting, message)
+        }
+    }
+
+    pub fn bad_gateway(code: Code, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, code, message)
     }
 
     /// A speech request got no audio for `waited`: the engine is stuck and being restarted.
@@ -258,8 +349,7 @@ impl ApiError {
             retry_after: Some(Duration::from_secs(5)),
             ..Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "server_error",
-                "engine_stuck",
+                Code::EngineStuck,
                 format!(
                     "the engine produced no audio within {} s (proxy.first_audio_timeout_secs); \
                      Murmur is restarting it: try again shortly",
@@ -272,8 +362,7 @@ impl ApiError {
     pub fn timeout(after: Duration) -> Self {
         Self::new(
             StatusCode::GATEWAY_TIMEOUT,
-            "server_error",
-            "engine_timeout",
+            Code::EngineTimeout,
             format!(
                 "the engine did not answer within {} s (proxy.upstream_timeout_secs)",
                 after.as_secs()
@@ -284,17 +373,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: Inner {
-                message: &self.message,
-                kind: self.kind,
-                param: self.param,
-                code: self.code,
-                stage: self.detail.as_ref().and_then(|d| d.stage.as_deref()),
-                hint: self.detail.as_ref().and_then(|d| d.hint.as_deref()),
-            },
-        };
-        let mut response = (self.status, Json(body)).into_response();
+        let mut response = (self.status, Json(self.body())).into_response();
         if let Some(after) = self.retry_after {
             let secs = after.as_secs().max(1);
             response

@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod paths;
 pub mod playback;
 pub mod port_owner;
+pub mod problem;
 pub mod proxy;
 pub mod refusal;
 pub mod request_log;

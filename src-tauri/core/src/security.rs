@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 use crate::config::ProxySettings;
 
 /// Who may talk to the proxy.
@@ -150,7 +150,7 @@ pub async fn guard_origin(
                 "refused a request for a host name that is not allowed"
             );
             return ApiError::forbidden(
-                "host_not_allowed",
+                Code::HostNotAllowed,
                 format!(
                     "host {host:?} is not allowed; add it to proxy.allowed_hosts if you meant it"
                 ),
@@ -166,7 +166,7 @@ pub async fn guard_origin(
                 "refused a request from a web page that is not allowed"
             );
             return ApiError::forbidden(
-                "origin_not_allowed",
+                Code::OriginNotAllowed,
                 format!("web pages from {origin} may not use Murmur; add it to proxy.allowed_origins to allow it"),
             )
             .into_response();
@@ -181,7 +181,7 @@ fn one_host(request: &Request) -> Result<(), ApiError> {
     let mut hosts = request.headers().get_all(header::HOST).iter();
     let (Some(host), None) = (hosts.next(), hosts.next()) else {
         return Err(ApiError::bad_request(
-            "bad_host",
+            Code::BadHost,
             "a request needs exactly one Host header",
         ));
     };
@@ -191,7 +191,7 @@ fn one_host(request: &Request) -> Result<(), ApiError> {
             .is_ok_and(|h| h.eq_ignore_ascii_case(authority.as_str()))
     {
         return Err(ApiError::bad_request(
-            "bad_host",
+            Code::BadHost,
             "the request's target names another host than its Host header",
         ));
     }
@@ -216,7 +216,7 @@ fn cross_site(request: &Request) -> Option<ApiError> {
         return None;
     }
     Some(ApiError::forbidden(
-        "cross_site",
+        Code::CrossSite,
         "web pages on other sites may not use Murmur",
     ))
 }

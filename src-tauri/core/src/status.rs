@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::problem::{Problem, Stage};
+
 /// What the engine is doing. Serialised flat into [`Status`] as `"state": "ready"` plus the
 /// variant's fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,7 +62,7 @@ pub struct Status {
     pub memory: Memory,
     pub warmup: Warmup,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorInfo>,
+    pub error: Option<Problem>,
     /// Something to know about the engine's Python (a system interpreter, a failed update).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime_note: Option<String>,
@@ -82,6 +84,9 @@ pub struct EngineInfo {
     /// Unix time in seconds.
     pub started_at: Option<u64>,
     pub uptime_secs: Option<u64>,
+    /// The steps of its warm-up, in order (what the page's warm-up card lists).
+    #[serde(default)]
+    pub steps: Vec<Stage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -114,7 +119,8 @@ pub struct Memory {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Warmup {
-    pub stage: Option<String>,
+    /// The step under way.
+    pub stage: Option<Stage>,
     pub done: Option<u64>,
     pub total: Option<u64>,
     pub unit: Option<Unit>,
@@ -127,17 +133,6 @@ pub struct Warmup {
 pub enum Unit {
     Packages,
     Bytes,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ErrorInfo {
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hint: Option<String>,
-    /// The warm-up step it failed at (`uv`, `python`, `packages`, `assets`, `model`, `voice`,
-    /// `server`, `speech`), when it failed warming up.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stage: Option<String>,
 }
 
 impl Status {
@@ -191,11 +186,11 @@ mod tests {
         status.state = State::Failed {
             reason: "it crashed".into(),
         };
-        status.error = Some(ErrorInfo {
-            message: "the model is missing".into(),
-            hint: Some("restart it".into()),
-            stage: Some("model".into()),
-        });
+        status.error = Some(
+            Problem::new("the model is missing")
+                .hint("restart it")
+                .at(Stage::Model),
+        );
         status.warmup.unit = Some(Unit::Bytes);
         let mut transcription = Status::stopped("whisper", "Whisper", 5);
         transcription.state = State::Backoff {

@@ -7,9 +7,10 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use crate::backend::{Backend, NotReady, SingleFlight, Upstream};
+use crate::backend::{Backend, SingleFlight, Upstream};
 use crate::config::Settings;
 use crate::http_client::{self, HttpClient, Probe};
+use crate::problem::{Problem, Stage};
 
 pub struct External {
     upstream: Option<Upstream>,
@@ -73,9 +74,9 @@ impl External {
 }
 
 impl Backend for External {
-    fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, NotReady>> {
+    fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, Problem>> {
         let Some(upstream) = self.upstream.clone() else {
-            let err = NotReady::new(format!(
+            let err = Problem::new(format!(
                 "the external engine URL {:?} is not usable",
                 self.url
             ));
@@ -95,15 +96,15 @@ impl Backend for External {
                     let hint = format!("start the server at {url}, or change [{section}] url");
                     match http_client::probe(&client, &probe_url, timeout).await {
                         Probe::Ok => Ok(upstream),
-                        Probe::Status(status) => Err(NotReady::new(format!(
+                        Probe::Status(status) => Err(Problem::new(format!(
                             "the external engine answered {status} at {probe_url}"
                         ))
-                        .stage("probing")
+                        .at(Stage::Probing)
                         .hint(hint)),
-                        Probe::Unreachable(why) | Probe::Foreign(why) => Err(NotReady::new(
+                        Probe::Unreachable(why) | Probe::Foreign(why) => Err(Problem::new(
                             format!("the external engine at {url} is not reachable: {why}"),
                         )
-                        .stage("probing")
+                        .at(Stage::Probing)
                         .hint(hint)),
                     }
                 }

@@ -13,6 +13,8 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 
+use crate::problem::Problem;
+
 /// Where a ready engine listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
@@ -49,46 +51,11 @@ impl Upstream {
     }
 }
 
-/// Why the engine is not ready: shown to clients in a 503 and to the user in the UI.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct NotReady {
-    /// What happened, in a sentence.
-    pub message: String,
-    /// How far the start got (`probing`, `provisioning`, …), if it got anywhere.
-    pub stage: Option<String>,
-    /// What the user can do about it.
-    pub hint: Option<String>,
-    /// When a client should try again.
-    pub retry_after: Duration,
-}
-
-impl NotReady {
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            stage: None,
-            hint: None,
-            retry_after: Duration::from_secs(5),
-        }
-    }
-
-    pub fn stage(mut self, stage: impl Into<String>) -> Self {
-        self.stage = Some(stage.into());
-        self
-    }
-
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-}
-
 /// What the proxy needs from the thing that runs the engine.
 pub trait Backend: Send + Sync + 'static {
     /// Resolve when the engine can take requests, starting it if needed. Concurrent callers
     /// share one start attempt.
-    fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, NotReady>>;
+    fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, Problem>>;
 
     /// Where to forward a request that does not wait for readiness, if anything is running.
     fn current(&self) -> Option<Upstream>;
@@ -111,7 +78,7 @@ pub trait Backend: Send + Sync + 'static {
     }
 }
 
-type Attempt = Shared<BoxFuture<'static, Result<Upstream, NotReady>>>;
+type Attempt = Shared<BoxFuture<'static, Result<Upstream, Problem>>>;
 
 #[derive(Default)]
 enum Flight {
@@ -132,9 +99,9 @@ impl SingleFlight {
     /// The ready upstream, or the outcome of the attempt in progress, or of a new attempt made
     /// by `start`. The attempt runs on its own task, so callers that give up (a client that
     /// disconnects) do not cancel it for the others.
-    pub async fn run<F>(&self, start: F) -> Result<Upstream, NotReady>
+    pub async fn run<F>(&self, start: F) -> Result<Upstream, Problem>
     where
-        F: FnOnce() -> BoxFuture<'static, Result<Upstream, NotReady>>,
+        F: FnOnce() -> BoxFuture<'static, Result<Upstream, Problem>>,
     {
         let attempt = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -145,7 +112,7 @@ impl SingleFlight {
                     let task = tokio::spawn(start());
                     let attempt = async move {
                         task.await.unwrap_or_else(|e| {
-                            Err(NotReady::new(format!(
+                            Err(Problem::new(format!(
                                 "the engine start was interrupted: {e}"
                             )))
                         })
@@ -259,7 +226,7 @@ mod tests {
                             starts.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(50)).await;
                             if fail {
-                                Err(NotReady::new("boom"))
+                                Err(Problem::new("boom"))
                             } else {
                                 Ok(upstream())
                             }

@@ -12,7 +12,7 @@ use http::{StatusCode, header};
 
 use super::settings::SaveError;
 use super::{Control, EngineAction, SpeakTest, openapi, page};
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 use crate::config::{FieldError, Settings};
 use crate::status::Status;
 
@@ -135,7 +135,7 @@ async fn transcription_model(
     let body: ModelBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::invalid(
             "model",
-            "invalid_request",
+            Code::InvalidRequest,
             format!("expected {{\"model\": \"…\"}}: {e}"),
         )
     })?;
@@ -356,14 +356,8 @@ fn invalid(fields: Vec<FieldError>) -> Response {
         .map(|f| format!("{}: {}", f.key, f.message))
         .collect::<Vec<_>>()
         .join("; ");
-    let body = serde_json::json!({
-        "error": {
-            "message": message,
-            "type": "invalid_request_error",
-            "code": "invalid_settings",
-            "fields": fields,
-        }
-    });
+    let mut body = ApiError::invalid_settings(message).body();
+    body["error"]["fields"] = serde_json::json!(fields);
     (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
 
@@ -373,7 +367,7 @@ async fn require_token(State(control): State<Control>, request: Request, next: N
     let parts = control.parts();
     let Some(token) = &parts.token else {
         return ApiError::forbidden(
-            "control_disabled",
+            Code::ControlDisabled,
             "the control API is not available in this process",
         )
         .into_response();
@@ -405,7 +399,7 @@ async fn require_token(State(control): State<Control>, request: Request, next: N
         && !parts.policy.is_own_origin(origin)
     {
         return ApiError::forbidden(
-            "origin_not_allowed",
+            Code::OriginNotAllowed,
             format!("{origin} may not change Murmur's state"),
         )
         .into_response();

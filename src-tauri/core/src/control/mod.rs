@@ -28,10 +28,11 @@ use axum::response::Response;
 use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 use crate::backend::Backend;
 use crate::config::{LiveSettings, Overrides};
 use crate::metrics::Metrics;
+use crate::problem::Stage;
 use crate::security::Policy;
 use crate::status::{State as EngineState, Status};
 use crate::supervisor::Supervisor;
@@ -137,6 +138,15 @@ pub struct About {
     pub wyoming_url: Option<String>,
     /// The speeds speech takes, lowest and highest ([`crate::config::SPEED`]).
     pub speed_range: [f64; 2],
+    /// Every warm-up step with its label for people (a status's `engine.steps` names them).
+    pub stages: Vec<StageLabel>,
+}
+
+/// A warm-up step as the page shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StageLabel {
+    pub id: Stage,
+    pub label: &'static str,
 }
 
 impl Control {
@@ -166,6 +176,13 @@ impl Control {
             config_file: self.0.config_file.display().to_string(),
             wyoming_url: self.0.wyoming_url.clone(),
             speed_range: [*crate::config::SPEED.start(), *crate::config::SPEED.end()],
+            stages: Stage::WARMUP
+                .into_iter()
+                .map(|id| StageLabel {
+                    id,
+                    label: id.label(),
+                })
+                .collect(),
         }
     }
 
@@ -208,7 +225,7 @@ impl Control {
     pub async fn engine(&self, action: EngineAction) -> Result<Status, ApiError> {
         let Some(supervisor) = &self.0.supervisor else {
             return Err(ApiError::conflict(
-                "not_managed",
+                Code::NotManaged,
                 "Murmur does not run this engine ([engine] id = \"external\"), so it cannot start or stop it",
             ));
         };
@@ -225,7 +242,7 @@ impl Control {
                 }
                 None => "transcription is off ([transcription] engine = \"off\")",
             };
-            return Err(ApiError::conflict("not_managed", why));
+            return Err(ApiError::conflict(Code::NotManaged, why));
         };
         act(supervisor, action).await;
         Ok(self.status())
@@ -383,16 +400,18 @@ impl Control {
 }
 
 fn catalog_error(e: crate::catalog::CatalogError) -> ApiError {
-    catalog_error_as(e, "voice_busy")
+    catalog_error_as(e, Code::VoiceBusy)
 }
 
 /// A catalog's error; a conflict has code `busy`.
-fn catalog_error_as(e: crate::catalog::CatalogError, busy: &'static str) -> ApiError {
+fn catalog_error_as(e: crate::catalog::CatalogError, busy: Code) -> ApiError {
     use crate::catalog::CatalogError;
     match e {
         CatalogError::NotFound(message) => ApiError::not_found(message),
         CatalogError::Conflict(message) => ApiError::conflict(busy, message),
-        CatalogError::Unavailable(message) => ApiError::bad_gateway("catalog_unavailable", message),
+        CatalogError::Unavailable(message) => {
+            ApiError::bad_gateway(Code::CatalogUnavailable, message)
+        }
     }
 }
 
@@ -416,6 +435,7 @@ fn observed(
         Some(supervisor) => supervisor.status().borrow().clone(),
         None => {
             let mut status = Status::stopped(spec.id, spec.display_name, 0);
+            status.engine.steps = vec![Stage::Server, Stage::Ready];
             if backend.is_ready() {
                 status.state = EngineState::Ready;
             }

@@ -2,7 +2,7 @@
 //! /murmur/api/transcription-models` lists (each model with its speed here and this run's
 //! install, and the machine's recommended one) and the install/cancel/remove actions.
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 
 /// `GET /murmur/api/transcription-models`.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -113,7 +113,7 @@ impl super::Control {
         let settings = self.0.live.get();
         if settings.transcription.engine != crate::config::TranscriberId::Whisper {
             return Err(ApiError::conflict(
-                "not_managed",
+                Code::NotManaged,
                 "Murmur installs models for its Whisper engine only ([transcription] engine = \"whisper\")",
             ));
         }
@@ -123,7 +123,7 @@ impl super::Control {
             ModelAction::Cancel => models.cancel(name),
             ModelAction::Remove => models.remove(&settings, name),
         }
-        .map_err(|e| super::catalog_error_as(e, "model_busy"))?;
+        .map_err(|e| super::catalog_error_as(e, Code::ModelBusy))?;
         Ok(self.transcription_models())
     }
 }

@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use super::Control;
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 use crate::config::{self, ConfigError, FieldError, Settings};
 
 /// The settings file as saved, and what overrides it.
@@ -49,7 +49,7 @@ impl Control {
     pub fn settings(&self) -> Result<Current, ApiError> {
         let parts = self.parts();
         let settings = config::load_file(&parts.config_file)
-            .map_err(|e| ApiError::conflict("config_broken", format!("{e}")))?;
+            .map_err(|e| ApiError::conflict(Code::ConfigBroken, format!("{e}")))?;
         let mut overridden = Vec::new();
         if parts.overrides.port.is_some() {
             overridden.push("proxy.port");
@@ -75,7 +75,7 @@ impl Control {
             return Err(SaveError::Invalid(errors));
         }
         config::save(&parts.config_file, &new)
-            .map_err(|e| SaveError::Failed(ApiError::conflict("save_failed", e.to_string())))?;
+            .map_err(|e| SaveError::Failed(ApiError::conflict(Code::SaveFailed, e.to_string())))?;
         // What runs now against what will run: the file with flags and environment on top, so
         // a change the overrides mask restarts nothing, and the answer says so.
         let running = parts.live.get();

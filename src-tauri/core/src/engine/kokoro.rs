@@ -12,11 +12,10 @@ use std::path::{Path, PathBuf};
 
 use futures_util::future::BoxFuture;
 
-use super::{
-    Engine, EngineSpec, Launch, Place, Preparation, PrepareError, bundled_launch, bundled_project,
-};
+use super::{Engine, EngineSpec, Launch, Place, Preparation, bundled_launch, bundled_project};
 use crate::audio::EngineAudio;
 use crate::config::{EngineId, KokoroModel, Settings};
+use crate::problem::{Problem, Stage};
 use crate::runtime::download::DownloadPolicy;
 use crate::runtime::fetch::{self, Cancel, Digest, FetchError};
 
@@ -78,6 +77,10 @@ impl Engine for Kokoro {
         Some(super::bundled::MURMUR_SERVER_PATHS)
     }
 
+    fn prepares(&self) -> &'static [Stage] {
+        &[Stage::Assets, Stage::Model, Stage::Voice]
+    }
+
     fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
         Some(bundled_project("kokoro"))
     }
@@ -114,7 +117,7 @@ impl Engine for Kokoro {
         })
     }
 
-    fn prepare<'a>(&self, p: Preparation<'a>) -> BoxFuture<'a, Result<(), PrepareError>> {
+    fn prepare<'a>(&self, p: Preparation<'a>) -> BoxFuture<'a, Result<(), Problem>> {
         Box::pin(async move {
             let policy = DownloadPolicy::default();
             crate::runtime::assets::ensure(
@@ -139,7 +142,7 @@ async fn fetch_model(
     policy: &DownloadPolicy,
     progress: &crate::runtime::Progress,
     log: &(dyn Fn(&str) + Send + Sync),
-) -> Result<(), PrepareError> {
+) -> Result<(), Problem> {
     let file = model_file(settings);
     let dest = model_path(settings, data_dir);
     if dest.is_file() {
@@ -148,7 +151,7 @@ async fn fetch_model(
     let base = &settings.runtime.kokoro_models_url;
     let source = format!("{}/{}", base.trim_end_matches('/'), file.name);
     let message = format!("downloading the Kokoro model ({})", file.name);
-    progress.stage("model", message.clone());
+    progress.stage(Stage::Model, message.clone());
     let report = |done: u64, total: Option<u64>| {
         let total = total.unwrap_or(file.size);
         progress.report(super::model::warmup(file.name, done.min(total), total));
@@ -164,22 +167,12 @@ async fn fetch_model(
     })
     .await
     .map_err(|e| match e {
-        FetchError::Mismatch(why) => PrepareError {
-            message: format!("the Kokoro model: {why}"),
-            hint: "check [runtime] kokoro_models_url: it must serve kokoro-onnx's release files"
-                .into(),
-        },
-        FetchError::Disk(why) => PrepareError {
-            message: format!("the Kokoro model cannot be written: {why}"),
-            hint: format!("check free disk space ({} MB needed)", file.size / 1_000_000),
-        },
-        other => PrepareError {
-            message: format!("the Kokoro model could not be downloaded from {source}: {other}"),
-            hint: format!(
+        FetchError::Mismatch(why) => Problem::new(format!("the Kokoro model: {why}")).hint("check [runtime] kokoro_models_url: it must serve kokoro-onnx's release files"),
+        FetchError::Disk(why) => Problem::new(format!("the Kokoro model cannot be written: {why}")).hint(format!("check free disk space ({} MB needed)", file.size / 1_000_000)),
+        other => Problem::new(format!("the Kokoro model could not be downloaded from {source}: {other}")).hint(format!(
                 "connect to the internet once, or set [runtime] kokoro_models_url to a mirror or a folder holding {}",
                 file.name
-            ),
-        },
+            )),
     })?;
     log(&format!(
         "[murmur] Kokoro model installed at {}",
@@ -195,31 +188,30 @@ async fn default_voice(
     policy: &DownloadPolicy,
     progress: &crate::runtime::Progress,
     log: &(dyn Fn(&str) + Send + Sync),
-) -> Result<(), PrepareError> {
+) -> Result<(), Problem> {
     let voice = super::effective_voice(settings).unwrap_or_else(|| "af_heart".into());
     let dir = crate::voices::voices_dir(settings, data_dir);
     if dir.join(format!("{voice}.bin")).is_file() {
         return Ok(());
     }
     let hub = &settings.runtime.huggingface_url;
-    let unreachable = |why: String| PrepareError {
-        message: format!("the Kokoro voice {voice} could not be downloaded: {why}"),
-        hint: "connect to the internet once, or set [runtime] huggingface_url to a mirror".into(),
+    let unreachable = |why: String| {
+        Problem::new(format!(
+            "the Kokoro voice {voice} could not be downloaded: {why}"
+        ))
+        .hint("connect to the internet once, or set [runtime] huggingface_url to a mirror")
     };
-    progress.stage("voice", format!("looking up the voice {voice}"));
+    progress.stage(Stage::Voice, format!("looking up the voice {voice}"));
     let index = crate::voices::get(&crate::voices::kokoro::index_url(hub))
         .await
         .map_err(unreachable)?;
     let voices = crate::voices::kokoro::parse(hub, Some(&index)).map_err(unreachable)?;
     let Some((_, remote)) = voices.into_iter().find(|(entry, _)| entry.id == voice) else {
-        return Err(PrepareError {
-            message: format!("Kokoro has no voice {voice:?}"),
-            hint: "pick one of Kokoro's voices in [engine] voice (af_heart, bf_emma, jf_alpha, zf_xiaobei, …)".into(),
-        });
+        return Err(Problem::new(format!("Kokoro has no voice {voice:?}")).hint("pick one of Kokoro's voices in [engine] voice (af_heart, bf_emma, jf_alpha, zf_xiaobei, …)"));
     };
     let total: u64 = remote.iter().map(|r| r.size).sum();
     let message = format!("downloading the voice {voice}");
-    let report = |done: u64| progress.bytes("voice", &message, done, Some(total));
+    let report = |done: u64| progress.bytes(Stage::Voice, &message, done, Some(total));
     let staging = data_dir.join("voices").join("downloads");
     crate::voices::download(&remote, &staging, &dir, policy, &report, &Cancel::default())
         .await

@@ -8,11 +8,10 @@ use std::path::PathBuf;
 
 use futures_util::future::BoxFuture;
 
-use super::{
-    Engine, EngineSpec, Launch, Place, Preparation, PrepareError, bundled_launch, bundled_project,
-};
+use super::{Engine, EngineSpec, Launch, Place, Preparation, bundled_launch, bundled_project};
 use crate::audio::EngineAudio;
 use crate::config::{EngineId, Settings, TranscriberId};
+use crate::problem::{Problem, Stage};
 
 pub struct MlxAudio;
 
@@ -59,6 +58,10 @@ impl Engine for MlxAudio {
         Some(super::bundled::MURMUR_SERVER_PATHS)
     }
 
+    fn prepares(&self) -> &'static [Stage] {
+        &[Stage::Assets, Stage::Model]
+    }
+
     fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
         Some(bundled_project("mlx-audio"))
     }
@@ -86,7 +89,7 @@ impl Engine for MlxAudio {
     }
 
     /// The front ends' assets, then the model into the Hugging Face cache.
-    fn prepare<'a>(&self, p: Preparation<'a>) -> BoxFuture<'a, Result<(), PrepareError>> {
+    fn prepare<'a>(&self, p: Preparation<'a>) -> BoxFuture<'a, Result<(), Problem>> {
         Box::pin(async move {
             crate::runtime::assets::ensure(
                 p.project,
@@ -104,7 +107,7 @@ impl Engine for MlxAudio {
 }
 
 /// `model` into the Hugging Face cache by the runtime's own `huggingface_hub`, with progress.
-async fn fetch_model(p: &Preparation<'_>, model: &str) -> Result<(), PrepareError> {
+async fn fetch_model(p: &Preparation<'_>, model: &str) -> Result<(), Problem> {
     let python_path = format!("{}:{}", p.runtime.dir.display(), p.project.display());
     super::model::fetch(
         &p.runtime.python,
@@ -115,7 +118,6 @@ async fn fetch_model(p: &Preparation<'_>, model: &str) -> Result<(), PrepareErro
         p.log,
     )
     .await
-    .map_err(PrepareError::from)
 }
 
 /// The only CORS origin mlx_audio.server is told to allow: none a page can have.
@@ -177,6 +179,10 @@ impl Engine for MlxTranscription {
         false
     }
 
+    fn prepares(&self) -> &'static [Stage] {
+        &[Stage::Assets, Stage::Model]
+    }
+
     fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
         Some(bundled_project("mlx-audio"))
     }
@@ -209,7 +215,7 @@ impl Engine for MlxTranscription {
     }
 
     /// The model into the Hugging Face cache, with byte progress.
-    fn prepare<'a>(&self, p: Preparation<'a>) -> BoxFuture<'a, Result<(), PrepareError>> {
+    fn prepare<'a>(&self, p: Preparation<'a>) -> BoxFuture<'a, Result<(), Problem>> {
         Box::pin(async move {
             let model = p
                 .settings

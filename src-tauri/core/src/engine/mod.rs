@@ -20,6 +20,7 @@ use futures_util::future::BoxFuture;
 
 use crate::audio::EngineAudio;
 use crate::config::{EngineId, Settings, TranscriberId};
+use crate::problem::{Problem, Stage};
 use crate::runtime::{Progress, Runtime};
 use bundled::{add_assets, bundled_launch, bundled_project};
 
@@ -67,32 +68,6 @@ pub struct Preparation<'a> {
     pub log: &'a (dyn Fn(&str) + Send + Sync),
 }
 
-/// Why an engine could not be prepared, with what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct PrepareError {
-    pub message: String,
-    pub hint: String,
-}
-
-impl From<crate::runtime::assets::AssetError> for PrepareError {
-    fn from(e: crate::runtime::assets::AssetError) -> Self {
-        Self {
-            message: e.message,
-            hint: e.hint,
-        }
-    }
-}
-
-impl From<model::FetchError> for PrepareError {
-    fn from(e: model::FetchError) -> Self {
-        Self {
-            message: e.message,
-            hint: e.hint,
-        }
-    }
-}
-
 /// One engine.
 pub trait Engine: Sync {
     fn spec(&self) -> EngineSpec;
@@ -123,6 +98,12 @@ pub trait Engine: Sync {
         None
     }
 
+    /// What it fetches or unpacks once its packages are installed and before its server
+    /// starts, in order (the warm-up card lists these steps): language data, a model, a voice.
+    fn prepares(&self) -> &'static [Stage] {
+        &[]
+    }
+
     /// The uv project it runs in, if it runs in Python: (project folder, runtime name).
     fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
         None
@@ -140,10 +121,7 @@ pub trait Engine: Sync {
     }
 
     /// Work before launch (MLX Audio fetches its model, with progress). Default: none.
-    fn prepare<'a>(
-        &self,
-        _preparation: Preparation<'a>,
-    ) -> BoxFuture<'a, Result<(), PrepareError>> {
+    fn prepare<'a>(&self, _preparation: Preparation<'a>) -> BoxFuture<'a, Result<(), Problem>> {
         Box::pin(std::future::ready(Ok(())))
     }
 
@@ -245,10 +223,32 @@ impl Capability {
         }
     }
 
+    /// Whether the engine is asked to speak before it is called ready.
+    pub fn asks_first_words(self, settings: &Settings) -> bool {
+        self == Self::Speech && self.engine(settings).speaks() && settings.supervisor.speech_check
+    }
+
     /// The speech asked of the engine before it is called ready, when it is asked for one.
     pub fn first_words(self, settings: &Settings) -> Option<bytes::Bytes> {
-        let speaks = self == Self::Speech && self.engine(settings).speaks();
-        (speaks && settings.supervisor.speech_check).then(|| readiness_speech(settings))
+        self.asks_first_words(settings)
+            .then(|| readiness_speech(settings))
+    }
+
+    /// The steps of the engine's warm-up, in order: its Python (if it runs in one), what it
+    /// [prepares](Engine::prepares), its server, its first words (if asked for), ready.
+    pub fn warmup_steps(self, settings: &Settings) -> Vec<Stage> {
+        let engine = self.engine(settings);
+        let mut steps = Vec::new();
+        if engine.python_project(settings).is_some() {
+            steps.extend([Stage::Uv, Stage::Python, Stage::Packages]);
+        }
+        steps.extend(engine.prepares());
+        steps.push(Stage::Server);
+        if self.asks_first_words(settings) {
+            steps.push(Stage::Speech);
+        }
+        steps.push(Stage::Ready);
+        steps
     }
 }
 

@@ -10,6 +10,7 @@ use std::process::Stdio;
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use crate::problem::{Problem, Stage};
 use crate::runtime::Progress;
 use crate::status::Warmup;
 
@@ -37,7 +38,7 @@ pub fn warmup(model: &str, done: u64, total: u64) -> Warmup {
         format!("downloading model {} {} MB", model, mb(done))
     };
     Warmup {
-        stage: Some("model".into()),
+        stage: Some(Stage::Model),
         done: Some(done),
         total: (total > 0).then_some(total),
         unit: Some(crate::status::Unit::Bytes),
@@ -45,26 +46,15 @@ pub fn warmup(model: &str, done: u64, total: u64) -> Warmup {
     }
 }
 
-/// Why the model is not there, worded with what to do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct FetchError {
-    pub message: String,
-    pub hint: String,
-}
-
-fn failure(model: &str, error: &str, offline: bool) -> FetchError {
+fn failure(model: &str, error: &str, offline: bool) -> Problem {
     if offline {
-        FetchError {
-            message: format!("the model {model} could not be downloaded (offline?): {error}"),
-            hint: "connect to the internet once, or set [engine] model to a local model folder"
-                .into(),
-        }
+        Problem::new(format!(
+            "the model {model} could not be downloaded (offline?): {error}"
+        ))
+        .hint("connect to the internet once, or set [engine] model to a local model folder")
     } else {
-        FetchError {
-            message: format!("the model {model} could not be fetched: {error}"),
-            hint: "check the model name in [engine] model, or use a local model folder".into(),
-        }
+        Problem::new(format!("the model {model} could not be fetched: {error}"))
+            .hint("check the model name in [engine] model, or use a local model folder")
     }
 }
 
@@ -76,9 +66,9 @@ pub async fn fetch(
     model: &str,
     progress: &Progress,
     log: &(dyn Fn(&str) + Send + Sync),
-) -> Result<(), FetchError> {
+) -> Result<(), Problem> {
     progress.report(Warmup {
-        stage: Some("model".into()),
+        stage: Some(Stage::Model),
         message: Some(format!("checking model {model}")),
         ..Warmup::default()
     });
@@ -163,7 +153,12 @@ mod tests {
     #[test]
     fn offline_errors_say_how_to_use_a_local_model() {
         let e = failure("m", "ConnectionError", true);
-        assert!(e.message.contains("offline") && e.hint.contains("local model folder"));
+        assert!(
+            e.message.contains("offline")
+                && e.hint
+                    .as_deref()
+                    .is_some_and(|h| h.contains("local model folder"))
+        );
     }
 
     #[tokio::test]
@@ -194,6 +189,11 @@ mod tests {
         let err = fetch(python, &path, &[], "gone", &progress, &|_| {})
             .await
             .expect_err("offline");
-        assert!(err.hint.contains("local model folder"), "{err:?}");
+        assert!(
+            err.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("local model folder")),
+            "{err:?}"
+        );
     }
 }

@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
-use super::{Engine, EngineSpec, Launch, Place, Preparation, PrepareError, bundled_launch};
+use super::{Engine, EngineSpec, Launch, Place, Preparation, bundled_launch};
 use crate::audio::EngineAudio;
 use crate::config::Settings;
+use crate::problem::{Problem, Stage};
 use crate::runtime::download::DownloadPolicy;
 use crate::runtime::fetch::{self, Cancel, FetchError};
 use crate::runtime::hub::TreeEntry;
@@ -314,6 +315,10 @@ impl Engine for Whisper {
         Some(&["/health", TRANSCRIBE_PATH])
     }
 
+    fn prepares(&self) -> &'static [Stage] {
+        &[Stage::Model]
+    }
+
     fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
         Some(super::bundled::bundled_project("whisper"))
     }
@@ -348,17 +353,14 @@ impl Engine for Whisper {
         Some(250 + weights)
     }
 
-    fn prepare<'a>(&self, p: Preparation<'a>) -> BoxFuture<'a, Result<(), PrepareError>> {
+    fn prepare<'a>(&self, p: Preparation<'a>) -> BoxFuture<'a, Result<(), Problem>> {
         Box::pin(async move {
             match source(&configured_model(p.settings)) {
                 ModelSource::Folder(dir) if is_model_folder(&dir) => Ok(()),
-                ModelSource::Folder(dir) => Err(PrepareError {
-                    message: format!(
+                ModelSource::Folder(dir) => Err(Problem::new(format!(
                         "{} is not a Whisper model folder (it needs model.bin and config.json)",
                         dir.display()
-                    ),
-                    hint: "point [transcription] model at a folder in faster-whisper's layout, or name a catalog model such as base".into(),
-                }),
+                    )).hint("point [transcription] model at a folder in faster-whisper's layout, or name a catalog model such as base")),
                 ModelSource::Hub { repo } => {
                     fetch_model(
                         &p.settings.runtime.huggingface_url,
@@ -403,7 +405,7 @@ pub async fn fetch_model(
     progress: &crate::runtime::Progress,
     log: &(dyn Fn(&str) + Send + Sync),
     cancel: &Cancel,
-) -> Result<(), PrepareError> {
+) -> Result<(), Problem> {
     // One fetch per folder at a time: the page's Install and the engine's warm-up may ask
     // for the same model at once; the second waits, then finds it installed.
     let folder = folder_lock(dest);
@@ -412,11 +414,13 @@ pub async fn fetch_model(
         return Ok(());
     }
     let hub = hub.trim_end_matches('/');
-    let unreachable = |why: String| PrepareError {
-        message: format!("the Whisper model {repo} could not be downloaded: {why}"),
-        hint: OFFLINE_HINT.into(),
+    let unreachable = |why: String| {
+        Problem::new(format!(
+            "the Whisper model {repo} could not be downloaded: {why}"
+        ))
+        .hint(OFFLINE_HINT)
     };
-    progress.stage("model", format!("looking up the model {repo}"));
+    progress.stage(Stage::Model, format!("looking up the model {repo}"));
     let info = get_json::<RepoInfo>(&format!("{hub}/api/models/{repo}/revision/main"))
         .await
         .map_err(unreachable)?;
@@ -428,10 +432,7 @@ pub async fn fetch_model(
         .filter(|f| f.is_file() && wanted(&f.path))
         .collect();
     if !files.iter().any(|f| f.path == "model.bin") {
-        return Err(PrepareError {
-            message: format!("{repo} is not a faster-whisper model: it has no model.bin"),
-            hint: "name a catalog model (tiny, base, small, large-v3-turbo, …) or a repository in CTranslate2's format".into(),
-        });
+        return Err(Problem::new(format!("{repo} is not a faster-whisper model: it has no model.bin")).hint("name a catalog model (tiny, base, small, large-v3-turbo, …) or a repository in CTranslate2's format"));
     }
     let total: u64 = files.iter().map(|f| f.size).sum();
     let message = format!("downloading the Whisper model {repo}");
@@ -440,7 +441,12 @@ pub async fn fetch_model(
         let digest = file.digest();
         let source = format!("{hub}/{repo}/resolve/{}/{}", info.sha, file.path);
         let report = |done: u64, _total: Option<u64>| {
-            progress.bytes("model", &message, before + done.min(file.size), Some(total));
+            progress.bytes(
+                Stage::Model,
+                &message,
+                before + done.min(file.size),
+                Some(total),
+            );
         };
         fetch::fetch(fetch::Request {
             source: &source,
@@ -453,22 +459,16 @@ pub async fn fetch_model(
         })
         .await
         .map_err(|e| match e {
-            FetchError::Mismatch(why) => PrepareError {
-                message: format!("the Whisper model {repo}: {}: {why}", file.path),
-                hint: "the download was damaged or the mirror serves other files: restart transcription to fetch it again".into(),
-            },
-            FetchError::Disk(why) => PrepareError {
-                message: format!("the Whisper model cannot be written: {why}"),
-                hint: format!("check free disk space ({} MB needed)", total / MB),
-            },
+            FetchError::Mismatch(why) => Problem::new(format!("the Whisper model {repo}: {}: {why}", file.path)).hint("the download was damaged or the mirror serves other files: restart transcription to fetch it again"),
+            FetchError::Disk(why) => Problem::new(format!("the Whisper model cannot be written: {why}")).hint(format!("check free disk space ({} MB needed)", total / MB)),
             other => unreachable(other.to_string()),
         })?;
         before += file.size;
     }
     let stamp = serde_json::json!({ "repo": repo, "revision": info.sha });
-    fs_err::write(dest.join(STAMP), stamp.to_string()).map_err(|e| PrepareError {
-        message: format!("the Whisper model cannot be written: {e}"),
-        hint: "check that Murmur's data folder is writable".into(),
+    fs_err::write(dest.join(STAMP), stamp.to_string()).map_err(|e| {
+        Problem::new(format!("the Whisper model cannot be written: {e}"))
+            .hint("check that Murmur's data folder is writable")
     })?;
     log(&format!(
         "[murmur] Whisper model {repo} (commit {}) installed in {}",

@@ -8,7 +8,7 @@ use http::{Method, StatusCode};
 
 use super::replay::{Replayable, send_replayable};
 use super::{ProxyState, speech};
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 
 /// `GET /v1/models`, `GET /v1/audio/voices`: wait for the engine, then forward.
 pub(super) async fn gated(
@@ -79,7 +79,7 @@ async fn with_transcription_model(state: &ProxyState, response: Response) -> Res
     };
     let (parts, body) = response.into_parts();
     let Ok(body) = axum::body::to_bytes(body, 4 * 1024 * 1024).await else {
-        return ApiError::bad_gateway("engine_failed", "the engine's model list broke off")
+        return ApiError::bad_gateway(Code::EngineFailed, "the engine's model list broke off")
             .into_response();
     };
     let mut list: serde_json::Value = match serde_json::from_slice(&body) {

@@ -24,7 +24,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::ProxyState;
 use super::transcode::AudioPlan;
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 use crate::audio::AudioError;
 use crate::backend::Upstream;
 
@@ -98,7 +98,7 @@ pub async fn forward(
                 state.backend.report_unreachable(upstream);
                 tracing::warn!(error = %crate::http_client::describe(&e), "engine request failed");
                 return Err(ApiError::bad_gateway(
-                    "engine_failed",
+                    Code::EngineFailed,
                     "the engine closed the connection without an answer",
                 ));
             }
@@ -156,7 +156,7 @@ fn upstream_request(
         .path_and_query(path)
         .build()
         .map_err(|e| {
-            ApiError::bad_gateway("bad_upstream", format!("cannot address the engine: {e}"))
+            ApiError::bad_gateway(Code::BadUpstream, format!("cannot address the engine: {e}"))
         })?;
     parts.version = http::Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
@@ -246,12 +246,12 @@ impl Relay {
                 Some(Err(RelayError::Timeout(after))) => return Err(ApiError::timeout(after)),
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "engine response failed before its first byte");
-                    return Err(ApiError::bad_gateway("engine_failed", e.to_string()));
+                    return Err(ApiError::bad_gateway(Code::EngineFailed, e.to_string()));
                 }
                 None => {
                     tracing::warn!("engine answered 200 with an empty body");
                     return Err(ApiError::bad_gateway(
-                        "empty_response",
+                        Code::EmptyResponse,
                         "the engine answered 200 with an empty body",
                     ));
                 }

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use http::{HeaderValue, header};
 
 use super::ProxyState;
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 use crate::transcription::decode::{self, DecodeError};
 use crate::transcription::engine::{self, Options};
 use crate::transcription::form::{self, TranscriptionRequest};
@@ -59,7 +59,7 @@ async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Resp
     let file = request.file.clone();
     let decoded = tokio::task::spawn_blocking(move || decode::decode(file, max_secs))
         .await
-        .map_err(|e| ApiError::bad_gateway("decode_failed", e.to_string()))?
+        .map_err(|e| ApiError::bad_gateway(Code::DecodeFailed, e.to_string()))?
         .map_err(decode_error)?;
     tracing::debug!(
         format = decoded.format,
@@ -167,7 +167,7 @@ async fn engine_lines(
     let timeout = Duration::from_secs(state.settings.upstream_timeout_secs);
     let asked = std::time::Instant::now();
     match engine::transcribe(&state.client, &upstream, &route, pcm, options, timeout).await {
-        Err(e) if e.code == "engine_unreachable" => {
+        Err(e) if e.code == Code::EngineUnreachable => {
             listener.report_unreachable(&upstream);
             Err(e)
         }
@@ -208,10 +208,14 @@ pub async fn transcribe_decoded(
 /// Why audio could not be decoded, as the client's error.
 pub fn decode_error(e: DecodeError) -> ApiError {
     match e {
-        DecodeError::TooLong { .. } => ApiError::content_too_large("audio_too_long", e.to_string()),
-        DecodeError::Empty => ApiError::invalid("file", "empty_file", e.to_string()),
-        DecodeError::TooShort { .. } => ApiError::invalid("file", "audio_too_short", e.to_string()),
-        _ => ApiError::invalid("file", "invalid_audio", e.to_string()),
+        DecodeError::TooLong { .. } => {
+            ApiError::content_too_large(Code::AudioTooLong, e.to_string())
+        }
+        DecodeError::Empty => ApiError::invalid("file", Code::EmptyFile, e.to_string()),
+        DecodeError::TooShort { .. } => {
+            ApiError::invalid("file", Code::AudioTooShort, e.to_string())
+        }
+        _ => ApiError::invalid("file", Code::InvalidAudio, e.to_string()),
     }
 }
 
@@ -225,19 +229,19 @@ async fn collect(
         ..Transcript::default()
     };
     while let Some(line) = lines.next().await {
-        match line.map_err(|e| ApiError::bad_gateway("engine_failed", e))? {
+        match line.map_err(|e| ApiError::bad_gateway(Code::EngineFailed, e))? {
             EngineLine::Info { language, .. } => transcript.language = language,
             EngineLine::Segment(segment) => transcript.push(segment),
             EngineLine::Done => return Ok(transcript),
             EngineLine::Error { message } => {
                 return Err(ApiError::bad_gateway(
-                    "engine_failed",
+                    Code::EngineFailed,
                     format!("the transcription engine failed: {message}"),
                 ));
             }
         }
     }
-    Err(ApiError::bad_gateway("engine_failed", STOPPED_EARLY))
+    Err(ApiError::bad_gateway(Code::EngineFailed, STOPPED_EARLY))
 }
 
 fn render(transcript: &Transcript, request: &TranscriptionRequest) -> Response {

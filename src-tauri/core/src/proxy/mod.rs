@@ -280,7 +280,7 @@ async fn pass_through(
         )));
     }
     let Some(upstream) = state.backend.current() else {
-        return Err(ApiError::not_ready(crate::backend::NotReady::new(
+        return Err(ApiError::not_ready(crate::problem::Problem::new(
             "the engine is not running; a speech request starts it",
         )));
     };

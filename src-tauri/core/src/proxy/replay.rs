@@ -62,7 +62,7 @@ pub(super) async fn send_replayable(
         match forward(state, &upstream, replayable.request(), exchange).await {
             Err(error) if error.is_replayable() && !retried => {
                 tracing::info!(
-                    code = error.code,
+                    code = error.code.as_str(),
                     "the engine went away before answering; sending the request again"
                 );
                 retried = true;

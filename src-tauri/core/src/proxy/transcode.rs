@@ -11,7 +11,7 @@ use http::header;
 use http_body::Frame;
 
 use super::forward::{Relay, RelayError};
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 use crate::audio::{AudioError, EngineAudio, Format, Pipeline};
 
 /// How a speech response is turned into the client's format.
@@ -45,7 +45,7 @@ pub(super) fn transcoded(
     };
     let audio_failed = |e: AudioError| {
         tracing::warn!(error = %e, "cannot encode the engine's audio");
-        ApiError::bad_gateway("audio_failed", e.to_string())
+        ApiError::bad_gateway(Code::AudioFailed, e.to_string())
     };
     let mut pipeline = match source {
         EngineAudio::Encoded => Pipeline::passthrough(plan.sse),

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::ProxyState;
 use super::replay::{Replayable, ready, send_replayable};
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 use crate::language::{self, Voice};
 
 /// The engine's voices, or `None` when it does not list them (then nothing is switched).
@@ -99,7 +99,7 @@ pub(super) fn choose(
                     .collect();
                 Err(ApiError::invalid(
                     "input",
-                    "no_voice_for_language",
+                    Code::NoVoiceForLanguage,
                     format!(
                         "the text is {} ({wanted}), and no installed voice speaks it (installed: {}); \
                          name a voice with `voice`, or install a {} voice from Murmur's voice catalog \

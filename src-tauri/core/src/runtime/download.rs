@@ -16,6 +16,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::{Progress, RuntimeError};
+use crate::problem::Stage;
 
 /// How hard to try.
 #[derive(Debug, Clone)]
@@ -139,7 +140,10 @@ pub async fn uv(
         .build()
         .map_err(|e| RuntimeError::download(format!("cannot make an HTTP client: {e}")))?;
     let index = format!("{}/uv/json", pypi_url.trim_end_matches('/'));
-    progress.stage("uv", format!("looking up uv {} on {index}", pin.version));
+    progress.stage(
+        Stage::Uv,
+        format!("looking up uv {} on {index}", pin.version),
+    );
     let body = retry(policy, || {
         fetch(&client, &index, MAX_INDEX_BYTES as u64, &|_, _| {})
     })
@@ -164,7 +168,7 @@ pub async fn uv(
         .map_err(|e| {
             RuntimeError::download(format!("bad wheel URL {:?} in {index}: {e}", listed.url))
         })?;
-    let report = |done, total| progress.bytes("uv", "downloading uv", done, total);
+    let report = |done, total| progress.bytes(Stage::Uv, "downloading uv", done, total);
     let bytes = retry_unless(
         policy,
         |e: &String| e.starts_with(TOO_LARGE),
@@ -179,7 +183,7 @@ pub async fn uv(
             pinned.filename, pinned.sha256
         )));
     }
-    progress.stage("uv", format!("unpacking {}", pinned.filename));
+    progress.stage(Stage::Uv, format!("unpacking {}", pinned.filename));
     let binary = extract_uv(&bytes)?;
     install(&binary, bin_dir)
 }

@@ -34,6 +34,7 @@ use std::sync::Arc;
 pub use progress::parse_uv_line;
 pub use sync::{LAUNCHER, Provision, provision};
 
+use crate::problem::Stage;
 use crate::status::Warmup;
 
 /// A ready runtime.
@@ -74,15 +75,15 @@ impl Progress {
         (self.report)(warmup);
     }
 
-    pub fn stage(&self, stage: &str, message: impl Into<String>) {
+    pub fn stage(&self, stage: Stage, message: impl Into<String>) {
         self.report(Warmup {
-            stage: Some(stage.into()),
+            stage: Some(stage),
             message: Some(message.into()),
             ..Warmup::default()
         });
     }
 
-    pub fn bytes(&self, stage: &str, message: &str, done: u64, total: Option<u64>) {
+    pub fn bytes(&self, stage: Stage, message: &str, done: u64, total: Option<u64>) {
         {
             let mut last = self
                 .last_bytes
@@ -105,7 +106,7 @@ impl Progress {
             *last = Some((done, now));
         }
         self.report(Warmup {
-            stage: Some(stage.into()),
+            stage: Some(stage),
             done: Some(done),
             total,
             unit: Some(crate::status::Unit::Bytes),
@@ -204,7 +205,7 @@ mod coalescing {
         });
         let total = 10_000 * 1024;
         for chunk in 1..=10_000u64 {
-            progress.bytes("model", "downloading", chunk * 1024, Some(total));
+            progress.bytes(Stage::Model, "downloading", chunk * 1024, Some(total));
         }
         let seen = seen.lock().expect("lock");
         assert!(

@@ -9,6 +9,7 @@ use tokio::io::BufReader;
 use super::download::{self, DownloadPolicy, hex};
 use super::{Progress, Runtime, RuntimeError, parse_uv_line, runtime_dir, uv};
 use crate::config::RuntimeSettings;
+use crate::problem::Stage;
 
 /// The launcher every provisioned engine runs under.
 pub const LAUNCHER: &str = include_str!("../../../../python-runtime/murmur_launch.py");
@@ -70,9 +71,10 @@ pub async fn provision(request: Provision<'_>) -> Result<Runtime, RuntimeError> 
         .write(true)
         .open(&lock_path)
         .map_err(io(&lock_path))?;
-    request
-        .progress
-        .stage("python", "waiting for another Murmur to finish setting up");
+    request.progress.stage(
+        Stage::Python,
+        "waiting for another Murmur to finish setting up",
+    );
     let lock_file = tokio::task::spawn_blocking(move || lock_file.lock().map(|()| lock_file))
         .await
         .map_err(|e| RuntimeError::Io {
@@ -217,7 +219,9 @@ async fn sync(
     let cfg = fs_err::read_to_string(&cfg_path).map_err(io(&cfg_path))?;
     let stamp = dir.join(STAMP);
     fs_err::write(&stamp, stamp_of(inputs, &cfg)).map_err(io(&stamp))?;
-    request.progress.stage("python", "Python environment ready");
+    request
+        .progress
+        .stage(Stage::Python, "Python environment ready");
     Ok(Runtime {
         python: venv_python(&venv),
         dir: dir.to_path_buf(),
@@ -303,7 +307,7 @@ async fn run_uv(
     }
     request
         .progress
-        .stage("python", format!("preparing Python ({interpreter:?})"));
+        .stage(Stage::Python, format!("preparing Python ({interpreter:?})"));
     let mut child = command.spawn().map_err(|source| RuntimeError::RunUv {
         path: uv.to_path_buf(),
         source,

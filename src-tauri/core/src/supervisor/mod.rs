@@ -35,17 +35,18 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use logs::EngineLog;
 
-use crate::backend::{Backend, NotReady, Upstream};
+use crate::backend::{Backend, Upstream};
 use crate::config::Settings;
 use crate::engine::Capability;
 use crate::http_client::HttpClient;
+use crate::problem::Problem;
 use crate::status::{State, Status};
 
 /// What the handle asks of the actor.
 pub(crate) enum Command {
     /// Make the engine ready; the reply carries the outcome of the start (or `None` for a
     /// background warm-up nobody waits on).
-    Start(Option<oneshot::Sender<Result<Upstream, NotReady>>>),
+    Start(Option<oneshot::Sender<Result<Upstream, Problem>>>),
     Stop(oneshot::Sender<()>),
     Restart(oneshot::Sender<()>),
     /// Stop the engine and end the actor.
@@ -169,12 +170,12 @@ impl Supervisor {
     }
 
     /// Make the engine ready, starting it if needed.
-    pub async fn start(&self) -> Result<Upstream, NotReady> {
+    pub async fn start(&self) -> Result<Upstream, Problem> {
         let (reply, outcome) = oneshot::channel();
         self.send(Command::Start(Some(reply)));
         outcome
             .await
-            .unwrap_or_else(|_| Err(NotReady::new("Murmur is shutting down")))
+            .unwrap_or_else(|_| Err(Problem::new("Murmur is shutting down")))
     }
 
     /// Stop the engine (SIGTERM, grace, SIGKILL). Resolves once it is gone.
@@ -237,7 +238,7 @@ fn loopback(port: u16) -> Upstream {
 }
 
 impl Backend for Supervisor {
-    fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, NotReady>> {
+    fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, Problem>> {
         async move {
             if let Some(port) = self.ready_port()
                 && port != self.shared.dead_port.load(Ordering::SeqCst)

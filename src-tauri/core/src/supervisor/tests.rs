@@ -56,7 +56,7 @@ async fn crashes_restart_after_the_delay_until_the_budget_is_spent() {
 
     // A request gets the reason at once, rather than starting a fourth engine.
     let refused = h.supervisor.start().await.expect_err("failed");
-    assert_eq!(refused.stage.as_deref(), Some("failed"));
+    assert_eq!(refused.stage, Some(crate::problem::Stage::Failed));
     assert_eq!(h.host.spawned(), 3);
 
     // A restart by the user clears the failure and the count.
@@ -210,7 +210,7 @@ async fn ready_means_it_spoke_and_one_that_cannot_speak_is_a_failed_start() {
         "and it was stopped"
     );
     let refused = h.supervisor.start().await.expect_err("not ready");
-    assert_eq!(refused.stage.as_deref(), Some("failed"));
+    assert_eq!(refused.stage, Some(crate::problem::Stage::Failed));
 }
 
 #[tokio::test(start_paused = true)]

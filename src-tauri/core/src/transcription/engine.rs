@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 
 use super::decode::RATE;
 use super::transcript::{EngineLine, Segment, Task, Word, language_code};
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 use crate::backend::Upstream;
 use crate::engine::whisper::TRANSCRIBE_PATH;
 use crate::http_client::{HttpClient, describe};
@@ -62,7 +62,7 @@ pub async fn transcribe(
         Route::MurmurPcm => pcm_request(upstream, pcm, options),
         Route::OpenAi { model } => openai_request(upstream, &pcm, options, model.as_deref()),
     }
-    .map_err(|e| ApiError::bad_gateway("engine_request", e.to_string()))?;
+    .map_err(|e| ApiError::bad_gateway(Code::EngineRequest, e.to_string()))?;
     let response = tokio::time::timeout(timeout, client.request(request))
         .await
         .map_err(|_| ApiError::timeout(timeout))?
@@ -81,15 +81,15 @@ pub async fn transcribe(
             .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
         if status == http::StatusCode::NOT_FOUND && options.task == Some(Task::Translate) {
             return Err(ApiError::bad_request(
-                "unsupported_option",
+                Code::UnsupportedOption,
                 "the configured transcription engine does not translate",
             ));
         }
         return Err(if status.is_client_error() {
-            ApiError::bad_request("unsupported_option", message)
+            ApiError::bad_request(Code::UnsupportedOption, message)
         } else {
             ApiError::bad_gateway(
-                "engine_failed",
+                Code::EngineFailed,
                 format!("the transcription engine answered {status}: {message}"),
             )
         });
@@ -100,14 +100,14 @@ pub async fn transcribe(
             .await
             .map_err(|e| {
                 ApiError::bad_gateway(
-                    "engine_failed",
+                    Code::EngineFailed,
                     format!("the transcription engine's answer broke off: {e}"),
                 )
             })?
             .to_bytes();
         let lines = verbose_lines(&body, options).map_err(|e| {
             ApiError::bad_gateway(
-                "engine_failed",
+                Code::EngineFailed,
                 format!("the transcription engine's answer is not verbose_json: {e}"),
             )
         })?;

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::transcript::{Task, TextFormat};
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 
 /// What a client asked for.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +37,7 @@ pub async fn parse(
     let content_type = content_type.unwrap_or_default();
     let boundary = multer::parse_boundary(content_type).map_err(|_| {
         ApiError::bad_request(
-            "invalid_content_type",
+            Code::InvalidContentType,
             format!(
                 "send the audio as multipart/form-data with a `file` field (got Content-Type {content_type:?})"
             ),
@@ -50,7 +50,7 @@ pub async fn parse(
     let mut text = Vec::new();
     let malformed = |e: multer::Error| {
         ApiError::bad_request(
-            "invalid_multipart",
+            Code::InvalidMultipart,
             format!("the multipart body cannot be read: {e}"),
         )
     };
@@ -64,13 +64,13 @@ pub async fn parse(
         let value = field.bytes().await.map_err(malformed)?;
         if value.len() > MAX_FIELD {
             return Err(ApiError::bad_request(
-                "field_too_long",
+                Code::FieldTooLong,
                 format!("the field `{name}` is longer than {MAX_FIELD} bytes"),
             ));
         }
         let value = String::from_utf8(value.to_vec()).map_err(|_| {
             ApiError::bad_request(
-                "invalid_multipart",
+                Code::InvalidMultipart,
                 format!("the field `{name}` is not UTF-8"),
             )
         })?;
@@ -79,7 +79,7 @@ pub async fn parse(
     let Some(file) = file else {
         return Err(ApiError::invalid(
             "file",
-            "missing_file",
+            Code::MissingFile,
             "the request has no `file` field with the audio",
         ));
     };
@@ -95,7 +95,7 @@ pub async fn parse(
         Some(name) => TextFormat::from_name(&name).ok_or_else(|| {
             ApiError::invalid(
                 "response_format",
-                "invalid_response_format",
+                Code::InvalidResponseFormat,
                 format!(
                     "`response_format` {name:?} is not one of {}",
                     TextFormat::NAMES
@@ -112,7 +112,7 @@ pub async fn parse(
                 .ok_or_else(|| {
                     ApiError::invalid(
                         "temperature",
-                        "invalid_temperature",
+                        Code::InvalidTemperature,
                         format!("`temperature` {t:?} is not a number from 0 to 1"),
                     )
                 })?,
@@ -124,7 +124,7 @@ pub async fn parse(
         Some(other) => {
             return Err(ApiError::invalid(
                 "stream",
-                "invalid_stream",
+                Code::InvalidStream,
                 format!("`stream` {other:?} is not true or false"),
             ));
         }
@@ -167,7 +167,7 @@ fn check_language(language: &str) -> Result<String, ApiError> {
     } else {
         Err(ApiError::invalid(
             "language",
-            "invalid_language",
+            Code::InvalidLanguage,
             format!("`language` {language:?} is not a language code such as en, de or ja"),
         ))
     }
@@ -244,7 +244,7 @@ mod tests {
         for (parts, code) in cases {
             let (ct, b) = body(parts);
             let err = parse(Some(&ct), b, Task::Transcribe).await.expect_err(code);
-            assert_eq!(err.code, code);
+            assert_eq!(err.code.as_str(), code);
             assert_eq!(err.status, http::StatusCode::BAD_REQUEST);
         }
         let err = parse(
@@ -254,7 +254,7 @@ mod tests {
         )
         .await
         .expect_err("not multipart");
-        assert_eq!(err.code, "invalid_content_type");
+        assert_eq!(err.code, Code::InvalidContentType);
         let err = parse(
             Some("multipart/form-data; boundary=abc"),
             Bytes::from_static(
@@ -264,6 +264,6 @@ mod tests {
         )
         .await
         .expect_err("cut short");
-        assert_eq!(err.code, "invalid_multipart");
+        assert_eq!(err.code, Code::InvalidMultipart);
     }
 }

@@ -102,9 +102,10 @@ fn speech_line(status: &Status) -> String {
                     format!("installing packages {done}/{total}")
                 }
                 (_, Some(done), Some(total)) if warmup.unit == Some(Unit::Bytes) => {
+                    let what = warmup.stage.map_or("", |stage| stage.label());
                     format!(
-                        "{} {}/{} MB",
-                        warmup.stage.as_deref().unwrap_or("downloading"),
+                        "downloading {} {}/{} MB",
+                        what.to_lowercase(),
                         done / 1_000_000,
                         total / 1_000_000
                     )
@@ -262,7 +263,8 @@ mod tests {
         assert!(with.starts_with(&tooltip(&status)));
         assert!(with.ends_with("\nHome Assistant (Wyoming): tcp://127.0.0.1:10300"));
     }
-    use crate::status::{ErrorInfo, Warmup};
+    use crate::problem::{Problem, Stage};
+    use crate::status::Warmup;
 
     fn status(state: State) -> Status {
         let mut status = Status::stopped("piper", "Piper", 3);
@@ -276,7 +278,7 @@ mod tests {
         assert_eq!(status_line(&status(State::Ready)), "Ready — Piper · joe");
         let mut warming = status(State::Provisioning);
         warming.warmup = Warmup {
-            stage: Some("packages".into()),
+            stage: Some(Stage::Packages),
             done: Some(12),
             total: Some(54),
             unit: Some(Unit::Packages),
@@ -297,11 +299,10 @@ mod tests {
         );
         let mut stopped = status(State::Stopped);
         assert_eq!(status_line(&stopped), "Stopped");
-        stopped.error = Some(ErrorInfo {
-            message: "cannot prepare the engine's Python environment: offline".into(),
-            hint: None,
-            stage: Some("python".into()),
-        });
+        stopped.error = Some(
+            Problem::new("cannot prepare the engine's Python environment: offline")
+                .at(Stage::Python),
+        );
         assert!(status_line(&stopped).starts_with("Stopped — cannot prepare"));
         assert_eq!(
             status_line(&status(State::Backoff {
@@ -316,7 +317,7 @@ mod tests {
         );
         let mut model = status(State::Provisioning);
         model.warmup = Warmup {
-            stage: Some("downloading the model".into()),
+            stage: Some(Stage::Model),
             done: Some(12_500_000),
             total: Some(340_000_000),
             unit: Some(Unit::Bytes),
@@ -324,7 +325,7 @@ mod tests {
         };
         assert_eq!(
             status_line(&model),
-            "Warming up — downloading the model 12/340 MB"
+            "Warming up — downloading model 12/340 MB"
         );
         let mut waiting = status(State::Starting);
         waiting.warmup.message = Some("waiting for the engine to answer".into());
@@ -429,7 +430,7 @@ mod tests {
         let mut fetching = listening(State::Provisioning);
         if let Some(t) = fetching.transcription.as_deref_mut() {
             t.warmup = Warmup {
-                stage: Some("model".into()),
+                stage: Some(Stage::Model),
                 done: Some(40_000_000),
                 total: Some(145_000_000),
                 unit: Some(Unit::Bytes),

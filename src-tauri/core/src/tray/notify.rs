@@ -71,7 +71,7 @@ fn sentence(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::ErrorInfo;
+    use crate::problem::Problem;
 
     fn status(state: State) -> Status {
         let mut status = Status::stopped("piper", "Piper", 3);
@@ -86,11 +86,7 @@ mod tests {
         let mut failed = status(State::Failed {
             reason: "the engine exited with code 3; it crashed 4 times".into(),
         });
-        failed.error = Some(ErrorInfo {
-            message: "x".into(),
-            hint: Some("see the engine log".into()),
-            stage: None,
-        });
+        failed.error = Some(Problem::new("x").hint("see the engine log"));
         let notices = notifier.observe(&failed);
         assert_eq!(
             notices,

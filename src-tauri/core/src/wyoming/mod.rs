@@ -305,7 +305,7 @@ impl Session {
             Ok(response) => response,
             Err(e) => {
                 self.finished(what, e.status.as_u16(), started, None, 0, None);
-                return self.error(out, &e.message, e.code).await;
+                return self.error(out, e.message(), e.code.as_str()).await;
             }
         };
         let mut first = None;
@@ -352,7 +352,7 @@ impl Session {
         }
         let voices = crate::proxy::installed_voices(&self.state)
             .await
-            .map_err(|e| (e.message, "engine_not_ready"))?;
+            .map_err(|e| (e.problem.message, "engine_not_ready"))?;
         let Some(voices) = voices else {
             // The engine does not list its voices: pass the name on.
             return Ok(name);
@@ -422,7 +422,7 @@ impl Session {
             Err(e) => {
                 let e = crate::proxy::decode_error(e);
                 self.finished(what, e.status.as_u16(), started, None, bytes, heard);
-                return self.error(out, &e.message, e.code).await;
+                return self.error(out, e.message(), e.code.as_str()).await;
             }
         };
         match crate::proxy::transcribe_decoded(&self.state, &decoded, language).await {
@@ -438,7 +438,7 @@ impl Session {
             }
             Err(e) => {
                 self.finished(what, e.status.as_u16(), started, None, bytes, heard);
-                self.error(out, &e.message, e.code).await
+                self.error(out, e.message(), e.code.as_str()).await
             }
         }
     }

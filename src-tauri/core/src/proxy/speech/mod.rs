@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Code};
 use crate::audio::{EngineAudio, Format};
 use crate::config::{SPEED, Settings, speed_range};
 use crate::engine;
@@ -107,21 +107,21 @@ pub fn prepare(
         Some(Value::String(_)) => {
             return Err(ApiError::invalid(
                 "input",
-                "empty_input",
+                Code::EmptyInput,
                 "`input` must not be empty",
             ));
         }
         Some(_) => {
             return Err(ApiError::invalid(
                 "input",
-                "invalid_type",
+                Code::InvalidType,
                 "`input` must be a string",
             ));
         }
         None => {
             return Err(ApiError::invalid(
                 "input",
-                "missing_input",
+                Code::MissingInput,
                 "`input` is required",
             ));
         }
@@ -137,7 +137,7 @@ pub fn prepare(
             let names: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
             ApiError::invalid(
                 "response_format",
-                "invalid_format",
+                Code::InvalidFormat,
                 format!(
                     "`response_format` {name:?} is not one of {}",
                     names.join(", ")
@@ -151,7 +151,7 @@ pub fn prepare(
         Some(other) => {
             return Err(ApiError::invalid(
                 "stream_format",
-                "invalid_stream_format",
+                Code::InvalidStreamFormat,
                 format!("`stream_format` {other:?} is not one of sse, audio"),
             ));
         }
@@ -163,7 +163,7 @@ pub fn prepare(
         Some(_) => {
             return Err(ApiError::invalid(
                 "speed",
-                "invalid_speed",
+                Code::InvalidSpeed,
                 format!("`speed` must be a number from {}", speed_range()),
             ));
         }
@@ -177,7 +177,7 @@ pub fn prepare(
     {
         return Err(ApiError::invalid(
             "model",
-            "model_not_available",
+            Code::ModelNotAvailable,
             format!(
                 "this engine serves {configured:?} only; set [engine] model to use another model"
             ),
@@ -275,7 +275,7 @@ fn check_input(input: &str, max_chars: u64) -> Result<(), ApiError> {
     if chars > max_chars {
         return Err(ApiError::invalid(
             "input",
-            "input_too_long",
+            Code::InputTooLong,
             format!(
                 "`input` has {chars} characters; the limit is {max_chars} (proxy.max_input_chars): split the text, or raise the limit"
             ),
@@ -288,7 +288,7 @@ fn check_input(input: &str, max_chars: u64) -> Result<(), ApiError> {
     {
         return Err(ApiError::invalid(
             "input",
-            "invalid_characters",
+            Code::InvalidCharacters,
             format!(
                 "`input` has the control character U+{:04X} at character {at}; remove it",
                 u32::from(c)
@@ -300,7 +300,7 @@ fn check_input(input: &str, max_chars: u64) -> Result<(), ApiError> {
     if !input.chars().any(char::is_alphanumeric) {
         return Err(ApiError::invalid(
             "input",
-            "nothing_to_say",
+            Code::NothingToSay,
             "`input` has no letters or digits to speak",
         ));
     }
@@ -316,7 +316,7 @@ fn optional_str(
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(ApiError::invalid(
             key,
-            "invalid_type",
+            Code::InvalidType,
             format!("`{key}` must be a string"),
         )),
     }

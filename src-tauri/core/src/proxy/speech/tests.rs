@@ -73,7 +73,7 @@ fn whitespace_controls_pass_and_the_limit_counts_characters() {
     // 20 characters of 3 bytes each: within a 20-character limit.
     prepared(&format!(r#"{{"input":"{}"}}"#, "語".repeat(20)));
     let err = prepare(br#"{"input":"x\u0000"}"#, &defaults(), None).expect_err("NUL");
-    assert_eq!(err.code, "invalid_characters");
+    assert_eq!(err.code, Code::InvalidCharacters);
 }
 
 #[test]
@@ -203,9 +203,9 @@ fn no_voice_for_the_language_is_a_400_that_says_so() {
     let err = prepare("{\"input\":\"你好\"}".as_bytes(), &defaults, Some(&piper))
         .expect_err("no Chinese voice");
     assert_eq!(err.status, http::StatusCode::BAD_REQUEST);
-    assert_eq!(err.code, "no_voice_for_language");
-    assert!(err.message.contains("Chinese (zh)"), "{}", err.message);
-    assert!(err.message.contains("joe (en-US)"), "{}", err.message);
+    assert_eq!(err.code, Code::NoVoiceForLanguage);
+    assert!(err.message().contains("Chinese (zh)"), "{}", err.message());
+    assert!(err.message().contains("joe (en-US)"), "{}", err.message());
     // English is fine.
     prepare(br#"{"input":"Hello"}"#, &defaults, Some(&piper)).expect("English");
 }
@@ -253,8 +253,8 @@ fn an_engine_that_loads_any_model_gets_only_the_configured_one() {
         None,
     )
     .expect_err("another model");
-    assert_eq!(other.code, "model_not_available");
-    assert!(other.message.contains("kokoro"), "{}", other.message);
+    assert_eq!(other.code, Code::ModelNotAvailable);
+    assert!(other.message().contains("kokoro"), "{}", other.message());
     for body in [
         r#"{"input":"hi","model":"kokoro"}"#,
         r#"{"input":"hi","model":"tts-1"}"#,

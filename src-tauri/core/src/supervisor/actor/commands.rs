@@ -7,7 +7,7 @@ impl Actor {
         match command {
             Command::Start(reply) => self.on_start(reply),
             Command::Stop(reply) => {
-                self.fail_waiters(NotReady::new("the engine was stopped"));
+                self.fail_waiters(Problem::new("the engine was stopped"));
                 self.stop_waiters.push(reply);
                 match &mut self.phase {
                     Phase::Starting { .. } | Phase::Ready { .. } => {
@@ -41,7 +41,7 @@ impl Actor {
                 }
             }
             Command::Shutdown(reply) => {
-                self.fail_waiters(NotReady::new("Murmur is shutting down"));
+                self.fail_waiters(Problem::new("Murmur is shutting down"));
                 self.stop_waiters.push(reply);
                 match &mut self.phase {
                     Phase::Starting { .. } | Phase::Ready { .. } => {
@@ -86,7 +86,7 @@ impl Actor {
         }
     }
 
-    pub(super) fn on_start(&mut self, reply: Option<oneshot::Sender<Result<Upstream, NotReady>>>) {
+    pub(super) fn on_start(&mut self, reply: Option<oneshot::Sender<Result<Upstream, Problem>>>) {
         match &self.phase {
             Phase::Ready { run, .. }
                 if run.port != self.shared.dead_port.load(Ordering::SeqCst) =>
@@ -97,10 +97,10 @@ impl Actor {
             }
             Phase::Failed(reason) => {
                 if let Some(reply) = reply {
-                    let _ = reply.send(Err(NotReady::new(format!(
+                    let _ = reply.send(Err(Problem::new(format!(
                         "the engine has failed: {reason}"
                     ))
-                    .stage("failed")
+                    .at(Stage::Failed)
                     .hint(
                         "restart the engine from Murmur's menu or page, or change its settings",
                     )));
@@ -111,7 +111,7 @@ impl Actor {
                 ..
             } => {
                 if let Some(reply) = reply {
-                    let _ = reply.send(Err(NotReady::new("Murmur is shutting down")));
+                    let _ = reply.send(Err(Problem::new("Murmur is shutting down")));
                 }
             }
             _ => {

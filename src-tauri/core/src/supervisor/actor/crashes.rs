@@ -41,7 +41,7 @@ impl Actor {
             }
             Budget::Spent => {
                 let reason = self.spent_reason(&message);
-                self.give_up(NotReady::new(reason));
+                self.give_up(Problem::new(reason));
             }
         }
     }
@@ -78,13 +78,13 @@ impl Actor {
 
     /// The one give-up path: the waiters and the status get `reason`, and the engine stays
     /// down until the user restarts it or changes its settings.
-    pub(super) fn give_up(&mut self, mut reason: NotReady) {
+    pub(super) fn give_up(&mut self, mut reason: Problem) {
         if reason.hint.is_none() {
             reason.hint =
                 Some("see the engine log, then restart the engine or change its settings".into());
         }
         let message = reason.message.clone();
-        self.report(reason.stage("failed"));
+        self.report(reason.at(Stage::Failed));
         self.set_phase(Phase::Failed(message), "gave up");
     }
 }

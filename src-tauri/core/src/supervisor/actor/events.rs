@@ -50,7 +50,7 @@ impl Actor {
                         tracing::error!("engine start failed: {}", e.message);
                         self.log
                             .line(&format!("[murmur] start failed: {}", e.message));
-                        self.give_up(NotReady::new(e.message).hint(e.hint));
+                        self.give_up(e);
                     }
                 }
             }
@@ -125,7 +125,7 @@ impl Actor {
                     Then::Stop => self.set_phase(Phase::Stopped, "stopped"),
                     Then::Idle => self.set_phase(Phase::Idle, "unloaded after inactivity"),
                     Then::Restart => self.start_engine(false, "restarting"),
-                    Then::Fail(reason) => self.give_up(NotReady::new(reason)),
+                    Then::Fail(reason) => self.give_up(Problem::new(reason)),
                     Then::Shutdown => {
                         self.set_phase(Phase::Stopped, "shut down");
                         self.exit = true;
@@ -154,8 +154,8 @@ impl Actor {
                     self.on_crash(message, uptime);
                 } else {
                     self.report(
-                        NotReady::new(message)
-                            .stage("starting")
+                        Problem::new(message)
+                            .at(Stage::Starting)
                             .hint("see the engine log; the next request tries again"),
                     );
                     self.set_phase(Phase::Stopped, "exited while starting");
@@ -267,8 +267,8 @@ impl Actor {
                     }
                 }
                 self.report(
-                    NotReady::new(message.clone())
-                        .stage("speech")
+                    Problem::new(message.clone())
+                        .at(Stage::Speech)
                         .hint("see the engine log; restart the engine to try again"),
                 );
                 self.begin_stop(Then::Fail(message), "could not speak");

@@ -52,9 +52,11 @@ impl Actor {
                 search_path: None,
             })
             .await
-            .map_err(|e| Prepare {
-                message: format!("cannot prepare the engine's Python environment: {e}"),
-                hint: e.hint(),
+            .map_err(|e| {
+                Problem::new(format!(
+                    "cannot prepare the engine's Python environment: {e}"
+                ))
+                .hint(e.hint())
             });
             let result = match provisioned {
                 Ok(runtime) => engine
@@ -67,17 +69,13 @@ impl Actor {
                         log: &log_line,
                     })
                     .await
-                    .map(|()| runtime)
-                    .map_err(|e| Prepare {
-                        message: e.message,
-                        hint: e.hint,
-                    }),
+                    .map(|()| runtime),
                 Err(e) => Err(e),
             };
             let _ = events.send(Event::Provisioned { generation, result });
         });
         let warmup = Warmup {
-            stage: Some("python".into()),
+            stage: Some(Stage::Python),
             message: Some("checking the Python environment".into()),
             ..Warmup::default()
         };
@@ -186,7 +184,7 @@ impl Actor {
     pub(super) fn start_failed(&mut self, message: String, hint: Option<String>) {
         tracing::error!("engine start failed: {message}");
         self.log.line(&format!("[murmur] start failed: {message}"));
-        let mut reason = NotReady::new(message).stage("starting");
+        let mut reason = Problem::new(message).at(Stage::Starting);
         reason.hint = hint;
         self.report(reason);
         self.set_phase(Phase::Stopped, "start failed");

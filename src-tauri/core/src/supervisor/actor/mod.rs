@@ -25,11 +25,12 @@ use super::logs::EngineLog;
 use super::memory::{self, Sampler};
 use super::process::{self, Signal};
 use super::{Command, Shared, loopback, pidfile};
-use crate::backend::{NotReady, Upstream};
+use crate::backend::Upstream;
 use crate::config::Settings;
 use crate::engine;
 use crate::http_client::Probe;
-use crate::status::{EngineInfo, ErrorInfo, Health, Memory, Restarts, State, Status, Warmup};
+use crate::problem::{Problem, Stage};
+use crate::status::{EngineInfo, Health, Memory, Restarts, State, Status, Warmup};
 
 const PROBE_EVERY: Duration = Duration::from_millis(250);
 const STDERR_LINES_IN_ERRORS: usize = 8;
@@ -148,7 +149,7 @@ enum Event {
     },
     Provisioned {
         generation: u64,
-        result: Result<crate::runtime::Runtime, Prepare>,
+        result: Result<crate::runtime::Runtime, Problem>,
     },
     /// The engine's memory, measured off the async workers.
     Memory {
@@ -161,12 +162,6 @@ enum Event {
         result: Result<usize, String>,
         took: Duration,
     },
-}
-
-/// Why an engine could not be prepared (runtime or model), with what to do about it.
-struct Prepare {
-    message: String,
-    hint: String,
 }
 
 pub(super) struct Actor {
@@ -183,7 +178,7 @@ pub(super) struct Actor {
     phase: Phase,
     generation: u64,
     /// Requests waiting for the current start.
-    waiters: Vec<oneshot::Sender<Result<Upstream, NotReady>>>,
+    waiters: Vec<oneshot::Sender<Result<Upstream, Problem>>>,
     /// Callers waiting for a stop (or restart, or shutdown) to finish.
     stop_waiters: Vec<oneshot::Sender<()>>,
     crashes: u32,
@@ -194,9 +189,9 @@ pub(super) struct Actor {
     health: Health,
     memory: Memory,
     sampler: Sampler,
-    error: Option<ErrorInfo>,
+    error: Option<Problem>,
     /// The last warm-up step shown, so a failure can say where it happened.
-    last_stage: Option<String>,
+    last_stage: Option<Stage>,
     /// The last runtime's note (a system interpreter, a failed update), shown in the status.
     runtime_note: Option<String>,
     exit: bool,
@@ -287,18 +282,17 @@ impl Actor {
         self.reason = reason.to_string();
     }
 
-    fn fail_waiters(&mut self, reason: NotReady) {
+    fn fail_waiters(&mut self, reason: Problem) {
         for waiter in self.waiters.drain(..) {
             let _ = waiter.send(Err(reason.clone()));
         }
     }
 
     /// A start that went wrong: the waiting requests get `reason`, and the status shows it.
-    fn report(&mut self, reason: NotReady) {
-        self.error = Some(ErrorInfo {
-            message: reason.message.clone(),
-            hint: reason.hint.clone(),
-            stage: self.last_stage.clone(),
+    fn report(&mut self, reason: Problem) {
+        self.error = Some(Problem {
+            stage: self.last_stage,
+            ..reason.clone()
         });
         self.fail_waiters(reason);
     }

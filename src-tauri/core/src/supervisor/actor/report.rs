@@ -73,6 +73,7 @@ impl Actor {
                 port: run.map(|r| r.port),
                 started_at: run.map(|r| r.started_unix),
                 uptime_secs: run.map(|r| r.started.elapsed().as_secs()),
+                steps: self.capability.warmup_steps(&self.settings),
             },
             restarts: Restarts {
                 total: self.total_restarts,
@@ -87,12 +88,12 @@ impl Actor {
                 Phase::Starting {
                     speaking: false, ..
                 } => Warmup {
-                    stage: Some("server".into()),
+                    stage: Some(Stage::Server),
                     message: Some("waiting for the engine to answer".into()),
                     ..Warmup::default()
                 },
                 Phase::Starting { speaking: true, .. } => Warmup {
-                    stage: Some("speech".into()),
+                    stage: Some(Stage::Speech),
                     message: Some("loading the model and saying a first word".into()),
                     ..Warmup::default()
                 },
@@ -104,7 +105,7 @@ impl Actor {
         };
         match (&self.phase, &status.warmup.stage) {
             (Phase::Ready { .. }, _) => self.last_stage = None,
-            (_, Some(stage)) => self.last_stage = Some(stage.clone()),
+            (_, Some(stage)) => self.last_stage = Some(*stage),
             _ => {}
         }
         self.status.send_if_modified(|current| {

@@ -65,11 +65,10 @@ impl Actor {
                         )
                     };
                     let hint = "raise [supervisor] startup_timeout_secs if it is just slow; see the engine log";
-                    self.fail_waiters(NotReady::new(message.clone()).stage("starting").hint(hint));
-                    self.error = Some(ErrorInfo {
-                        message,
-                        hint: Some(hint.into()),
-                        stage: self.last_stage.clone(),
+                    self.fail_waiters(Problem::new(message.clone()).at(Stage::Starting).hint(hint));
+                    self.error = Some(Problem {
+                        stage: self.last_stage,
+                        ..Problem::new(message).hint(hint)
                     });
                     self.begin_stop(Then::Stop, "start-up timed out");
                 } else if now >= *next_probe {
