@@ -3,8 +3,8 @@
 //!
 //! A problem travels unchanged from where it is found (a runtime that cannot sync, a model that
 //! cannot be fetched, an engine that exits while starting) to everyone who shows it: the 503 a
-//! client gets (see [`crate::api_error`]), the status's `error`, the tray's notification, the
-//! page's failure card. A leaf module: it knows nothing of the rest of Murmur.
+//! client gets, the status's `error`, the tray's notification, the page's failure card. A leaf
+//! module: it knows nothing of the rest of Murmur.
 
 use serde::{Deserialize, Serialize};
 
