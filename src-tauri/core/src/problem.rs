@@ -139,6 +139,12 @@ impl Problem {
         self
     }
 
+    /// The same problem at `stage`, or at none.
+    pub fn with_stage(mut self, stage: Option<Stage>) -> Self {
+        self.stage = stage;
+        self
+    }
+
     /// The same problem, with `before` in front of its message.
     pub fn context(mut self, before: &str) -> Self {
         self.message = format!("{before}: {}", self.message);

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::backend::Backend;
 use crate::backend::external::External;
-use crate::config::{EngineId, ProxySettings, Settings, validate_host};
+use crate::config::{EngineId, LiveSettings, ProxySettings, Settings, validate_host};
 use crate::control::Control;
 use crate::http_client::HttpClient;
 use crate::port_owner::{self, PortOwner};
@@ -259,19 +259,16 @@ impl crate::control::Speaker for ProxySpeaker {
 /// The engine's backend: an external server the proxy probes, or the supervisor that runs
 /// the configured engine (also handed to Control, which starts and stops it).
 fn backend(
-    settings: &Settings,
+    live: &LiveSettings,
     data_dir: &std::path::Path,
     client: HttpClient,
 ) -> (Arc<dyn Backend>, Option<Supervisor>) {
+    let settings = live.get();
     match settings.engine.id {
-        EngineId::External => (Arc::new(External::new(settings, client)), None),
+        EngineId::External => (Arc::new(External::new(&settings, client)), None),
         EngineId::Piper | EngineId::MlxAudio | EngineId::Kokoro | EngineId::Custom => {
-            let supervisor = Supervisor::spawn(
-                crate::engine::Capability::Speech,
-                settings.clone(),
-                data_dir,
-                client,
-            );
+            let supervisor =
+                Supervisor::spawn(crate::engine::Capability::Speech, live, data_dir, client);
             (Arc::new(supervisor.clone()), Some(supervisor))
         }
     }
@@ -281,21 +278,22 @@ fn backend(
 /// transcription is off. A supervised engine starts on the first transcription request,
 /// never at launch.
 fn transcriber(
-    settings: &Settings,
+    live: &LiveSettings,
     data_dir: &std::path::Path,
     client: HttpClient,
 ) -> (Option<Arc<dyn Backend>>, Option<Supervisor>) {
     use crate::config::TranscriberId;
+    let settings = live.get();
     match settings.transcription.engine {
         TranscriberId::Off => (None, None),
         TranscriberId::External => (
-            Some(Arc::new(External::transcription(settings, client))),
+            Some(Arc::new(External::transcription(&settings, client))),
             None,
         ),
         TranscriberId::Whisper | TranscriberId::MlxAudio | TranscriberId::Custom => {
             let supervisor = Supervisor::spawn(
                 crate::engine::Capability::Transcription,
-                settings.clone(),
+                live,
                 data_dir,
                 client,
             );
@@ -366,7 +364,8 @@ impl Bound {
             source,
         })?;
         let client = crate::http_client::new();
-        let (backend, supervisor) = backend(settings, data_dir, client.clone());
+        let live = crate::config::LiveSettings::new(settings.clone());
+        let (backend, supervisor) = backend(&live, data_dir, client.clone());
         let token = crate::control::token::load_or_create(data_dir)
             .inspect_err(|e| {
                 tracing::warn!(
@@ -375,8 +374,7 @@ impl Bound {
                 );
             })
             .ok();
-        let live = crate::config::LiveSettings::new(settings.clone());
-        let (hearing, transcriber) = transcriber(settings, data_dir, client.clone());
+        let (hearing, transcriber) = transcriber(&live, data_dir, client.clone());
         let proxy = ProxyState::new(live.clone(), backend.clone(), hearing.clone(), client);
         let wyoming = if settings.wyoming.enabled {
             let w = &settings.wyoming;

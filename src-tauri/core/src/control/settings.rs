@@ -111,14 +111,16 @@ impl Control {
         Ok(())
     }
 
+    /// Make `settings` the running ones; the supervisors follow them, and this returns once
+    /// both have acted on them.
     async fn apply(&self, settings: Settings) {
         let parts = self.parts();
-        parts.live.set(settings.clone());
-        if let Some(supervisor) = &parts.transcriber {
-            supervisor.apply(settings.clone()).await;
-        }
-        if let Some(supervisor) = &parts.supervisor {
-            supervisor.apply(settings).await;
+        parts.live.set(settings);
+        for supervisor in [&parts.transcriber, &parts.supervisor]
+            .into_iter()
+            .flatten()
+        {
+            supervisor.settled().await;
         }
     }
 }

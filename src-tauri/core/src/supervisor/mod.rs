@@ -13,9 +13,14 @@
 //! and report back as events, tagged with the generation of the process they concern, so a
 //! late report about an old process is ignored.
 //!
-//! The proxy sees the supervisor through [`Backend`]: `ensure_ready` asks for a start and
-//! waits for its outcome; `report_unreachable` tells it a connection to the engine failed,
-//! so the next `ensure_ready` does not hand out the same dead port.
+//! The actor follows [`LiveSettings`] itself: a settings change reaches it as a value, not a
+//! command, and it relaunches the engine only when what the engine is launched with changed.
+//!
+//! The proxy sees the supervisor through [`Backend`]: `ensure_ready` asks the actor for the
+//! engine and waits for the outcome of its start; `report_unreachable` tells it a connection to
+//! the engine failed, so until a probe says otherwise the actor hands the port out to no one.
+//! Both are messages on one channel, so a request that reports a dead port and asks again is
+//! answered in that order.
 
 mod actor;
 mod host;
@@ -26,7 +31,7 @@ pub mod process;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::time::Instant;
 
 use futures_util::FutureExt;
@@ -36,23 +41,26 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use logs::EngineLog;
 
 use crate::backend::{Backend, Upstream};
-use crate::config::Settings;
+use crate::config::{LiveSettings, Settings};
 use crate::engine::Capability;
 use crate::http_client::HttpClient;
 use crate::problem::Problem;
 use crate::status::{State, Status};
 
+/// Where the outcome of a start goes: the engine's address, or why it is not ready.
+pub(crate) type Reply = oneshot::Sender<Result<Upstream, Problem>>;
+
 /// What the handle asks of the actor.
 pub(crate) enum Command {
     /// Make the engine ready; the reply carries the outcome of the start (or `None` for a
     /// background warm-up nobody waits on).
-    Start(Option<oneshot::Sender<Result<Upstream, Problem>>>),
+    Start(Option<Reply>),
     Stop(oneshot::Sender<()>),
     Restart(oneshot::Sender<()>),
     /// Stop the engine and end the actor.
     Shutdown(oneshot::Sender<()>),
-    /// New settings; restarts the engine when its command changed.
-    Apply(Box<Settings>, oneshot::Sender<()>),
+    /// Answered once every settings change made before it has been acted on.
+    Sync(oneshot::Sender<()>),
     /// The proxy could not reach the engine on this port.
     Suspect(u16),
     /// A speech request to the engine on this port got no audio for this long.
@@ -64,8 +72,6 @@ pub(crate) struct Shared {
     epoch: Instant,
     /// Milliseconds since `epoch` of the last gated request (for idle unload).
     last_activity_ms: AtomicU64,
-    /// A port the proxy found dead; not handed out again until a probe says otherwise.
-    dead_port: AtomicU16,
     /// Requests using the engine right now: it is not idle while any is.
     busy: AtomicUsize,
 }
@@ -119,9 +125,10 @@ pub struct Supervisor {
 impl Supervisor {
     /// Start the actor on the current tokio runtime. With `auto_start`, the engine begins
     /// warming up right away; otherwise the first request starts it.
+    /// It follows `settings` from then on.
     pub fn spawn(
         capability: Capability,
-        settings: Settings,
+        settings: &LiveSettings,
         data_dir: &Path,
         client: HttpClient,
     ) -> Self {
@@ -136,14 +143,15 @@ impl Supervisor {
     /// [`Self::spawn`] with engines run by `host` (the actor's unit tests script one).
     fn spawn_on(
         capability: Capability,
-        settings: Settings,
+        live: &LiveSettings,
         data_dir: &Path,
         host: Arc<dyn host::Host>,
     ) -> Self {
+        let mut settings_changes = live.subscribe();
+        let settings: Arc<Settings> = settings_changes.borrow_and_update().clone();
         let shared = Arc::new(Shared {
             epoch: Instant::now(),
             last_activity_ms: AtomicU64::new(0),
-            dead_port: AtomicU16::new(0),
             busy: AtomicUsize::new(0),
         });
         let log = EngineLog::open(&data_dir.join("logs"), capability.file_stem());
@@ -157,7 +165,7 @@ impl Supervisor {
             shared.clone(),
             log.clone(),
         );
-        tokio::spawn(actor.run(inbox));
+        tokio::spawn(actor.run(inbox, settings_changes));
         if auto_start {
             let _ = commands.send(Command::Start(None));
         }
@@ -193,10 +201,10 @@ impl Supervisor {
         self.ask(Command::Shutdown).await;
     }
 
-    /// Use new settings; the engine restarts when how it is launched changed.
-    pub async fn apply(&self, settings: Settings) {
-        self.ask(|reply| Command::Apply(Box::new(settings), reply))
-            .await;
+    /// Resolves once the actor has acted on every settings change made before the call (a
+    /// restart it needs has begun).
+    pub async fn settled(&self) {
+        self.ask(Command::Sync).await;
     }
 
     /// The live status.
@@ -239,15 +247,7 @@ fn loopback(port: u16) -> Upstream {
 
 impl Backend for Supervisor {
     fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, Problem>> {
-        async move {
-            if let Some(port) = self.ready_port()
-                && port != self.shared.dead_port.load(Ordering::SeqCst)
-            {
-                return Ok(loopback(port));
-            }
-            self.start().await
-        }
-        .boxed()
+        self.start().boxed()
     }
 
     fn current(&self) -> Option<Upstream> {
@@ -256,15 +256,13 @@ impl Backend for Supervisor {
 
     fn report_unreachable(&self, upstream: &Upstream) {
         if let Some(port) = upstream.authority.port_u16() {
-            self.shared.dead_port.store(port, Ordering::SeqCst);
             self.send(Command::Suspect(port));
         }
     }
 
     fn report_hung(&self, upstream: &Upstream, waited: std::time::Duration) {
         if let Some(port) = upstream.authority.port_u16() {
-            // Requests that arrive meanwhile wait for the restarted engine, not this one.
-            self.shared.dead_port.store(port, Ordering::SeqCst);
+            // Requests asked after this wait for the restarted engine, not this one.
             self.send(Command::Hung(port, waited));
         }
     }

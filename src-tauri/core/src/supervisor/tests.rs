@@ -237,3 +237,133 @@ async fn an_engine_stuck_on_speech_is_restarted_though_its_probe_answers() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(h.host.spawned(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_port_reported_dead_is_handed_to_no_one_until_a_probe_answers() {
+    let h = harness(settings());
+    let first = h.supervisor.start().await.expect("ready");
+
+    // Reported unreachable, but alive: the next request waits for one probe and gets it back.
+    h.supervisor.report_unreachable(&first);
+    let again = h.supervisor.ensure_ready().await.expect("still ready");
+    assert_eq!(again, first);
+    assert_eq!(h.host.spawned(), 1);
+
+    // Reported unreachable and wedged: no request gets that port again; the failed checks
+    // restart the engine, and the waiting request gets the new one.
+    let wedged = h.host.current();
+    h.host.script().hung.insert(wedged);
+    h.supervisor.report_unreachable(&first);
+    let waited = Instant::now();
+    let fresh = h.supervisor.ensure_ready().await.expect("restarted");
+    assert_ne!(fresh, first, "a new engine, on a new port");
+    assert_eq!(h.host.spawned(), 2);
+    assert!(
+        waited.elapsed() >= Duration::from_secs(2),
+        "it waited for the probes"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn new_settings_relaunch_the_engine_only_when_its_command_changed() {
+    let h = harness(settings());
+    h.supervisor.start().await.expect("ready");
+
+    // A request default: applies to the next request, nothing restarts.
+    let mut faster = settings();
+    faster.engine.speed = 1.5;
+    h.settings.set(faster.clone());
+    h.supervisor.settled().await;
+    assert_eq!(h.supervisor.status().borrow().state, State::Ready);
+    assert_eq!(h.host.spawned(), 1);
+
+    // Its command: stopped and launched again, counted as a restart.
+    let mut other = faster;
+    other.engine.custom.command = vec!["other-engine".into(), "{port}".into()];
+    h.settings.set(other.clone());
+    h.supervisor.settled().await;
+    let relaunching = h.supervisor.status().borrow().state.clone();
+    assert!(
+        matches!(relaunching, State::Stopping | State::Starting),
+        "the relaunch has begun when settled() returns: {relaunching:?}"
+    );
+    let ready = h
+        .until("relaunched", |s| {
+            s.state == State::Ready && s.restarts.total == 1
+        })
+        .await;
+    assert_eq!(h.host.spawned(), 2);
+    assert_eq!(ready.restarts.crashes, 0);
+
+    // A failed engine is cleared by a settings change: stopped, no error, started on demand.
+    h.host.script().mute.insert(FIRST_PID + 2);
+    h.supervisor.restart().await;
+    h.until("failed", failed).await;
+    let mut fixed = other;
+    fixed.engine.speed = 1.0;
+    h.settings.set(fixed);
+    h.supervisor.settled().await;
+    let cleared = h.supervisor.status().borrow().clone();
+    assert_eq!(cleared.state, State::Stopped);
+    assert_eq!(cleared.error, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_start_that_never_answers_times_out_and_says_at_which_step() {
+    let mut settings = settings();
+    settings.supervisor.startup_timeout_secs = 10;
+    let h = harness(settings);
+    h.host.script().hung.insert(FIRST_PID);
+
+    let started = Instant::now();
+    let refused = h.supervisor.start().await.expect_err("timed out");
+    assert!(started.elapsed() >= Duration::from_secs(10));
+    assert_eq!(refused.stage, Some(crate::problem::Stage::Starting));
+    assert!(
+        refused.message.contains("within 10 s"),
+        "{}",
+        refused.message
+    );
+    assert!(
+        refused
+            .hint
+            .is_some_and(|h| h.contains("startup_timeout_secs"))
+    );
+
+    let stopped = h.until("stopped", |s| s.state == State::Stopped).await;
+    let shown = stopped.error.expect("the status says why");
+    assert_eq!(shown.stage, Some(crate::problem::Stage::Server));
+    assert_eq!(h.host.signals_to(FIRST_PID)[0].0, Signal::Term);
+
+    // The next request tries again (a timeout is not a crash).
+    h.host.script().hung.clear();
+    h.supervisor.start().await.expect("ready the second time");
+    assert_eq!(h.supervisor.status().borrow().error, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_fails_the_waiting_requests_and_shutdown_ends_the_actor() {
+    let mut settings = settings();
+    settings.supervisor.startup_timeout_secs = 60;
+    let h = harness(settings);
+    h.host.script().hung.insert(FIRST_PID);
+
+    // A request waiting on a start that a stop ends is told so.
+    let supervisor = h.supervisor.clone();
+    let waiting = tokio::spawn(async move { supervisor.start().await });
+    h.until("starting", |s| s.state == State::Starting).await;
+    h.supervisor.stop().await;
+    let refused = waiting.await.expect("joined").expect_err("stopped");
+    assert_eq!(refused.message, "the engine was stopped");
+    assert_eq!(h.supervisor.status().borrow().state, State::Stopped);
+
+    // Shutdown stops the engine and ends the actor: later requests are refused at once.
+    h.host.script().hung.clear();
+    h.supervisor.start().await.expect("ready");
+    let pid = h.host.current();
+    h.supervisor.shutdown().await;
+    assert_eq!(h.host.signals_to(pid)[0].0, Signal::Term);
+    let after = h.supervisor.start().await.expect_err("gone");
+    assert_eq!(after.message, "Murmur is shutting down");
+    assert_eq!(h.host.spawned(), 2);
+}

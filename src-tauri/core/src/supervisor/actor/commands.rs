@@ -1,110 +1,148 @@
-//! Commands from the [`super::super::Supervisor`] handle.
+//! Commands from the [`super::super::Supervisor`] handle, and new settings.
 
 use super::*;
 
+/// What a request that finds the engine given up on is told.
+const FAILED_HINT: &str = "restart the engine from Murmur's menu or page, or change its settings";
+
 impl Actor {
-    pub(super) fn command(&mut self, command: Command) {
+    pub(super) fn command(&mut self, phase: Phase, command: Command) -> Next {
         match command {
-            Command::Start(reply) => self.on_start(reply),
+            Command::Start(reply) => self.on_start(phase, reply),
             Command::Stop(reply) => {
-                self.fail_waiters(Problem::new("the engine was stopped"));
+                self.fail_waiters(&Problem::new("the engine was stopped"));
                 self.stop_waiters.push(reply);
-                match &mut self.phase {
+                match phase {
                     Phase::Starting { .. } | Phase::Ready { .. } => {
-                        self.begin_stop(Then::Stop, "stop requested")
+                        self.begin_stop(phase, Then::Stop(None), "stop requested")
                     }
-                    Phase::Stopping { then, .. } if *then != Then::Shutdown => *then = Then::Stop,
-                    Phase::Stopping { .. } => {}
-                    _ => {
-                        self.set_phase(Phase::Stopped, "stop requested");
+                    Phase::Stopping { run, kill_at, then } => {
+                        let then = match then {
+                            Then::Shutdown => Then::Shutdown,
+                            Then::Stop(problem) => Then::Stop(problem),
+                            Then::Fail(problem) => Then::Stop(Some(problem)),
+                            Then::Idle | Then::Restart => Then::Stop(None),
+                        };
+                        Phase::Stopping { run, kill_at, then }.stay()
+                    }
+                    other => {
                         self.answer_stop_waiters();
+                        let problem = other.problem().cloned();
+                        Phase::Stopped { problem }.because("stop requested")
                     }
                 }
             }
             Command::Restart(reply) => {
                 self.crashes = 0;
-                self.error = None;
                 self.stop_waiters.push(reply);
-                match &mut self.phase {
+                match phase {
                     Phase::Starting { .. } | Phase::Ready { .. } => {
                         self.total_restarts += 1;
-                        self.begin_stop(Then::Restart, "restart requested");
+                        self.begin_stop(phase, Then::Restart, "restart requested")
                     }
-                    Phase::Stopping { then, .. } if *then != Then::Shutdown => {
-                        *then = Then::Restart
+                    Phase::Stopping { run, kill_at, then } => {
+                        let then = match then {
+                            Then::Shutdown => Then::Shutdown,
+                            _ => Then::Restart,
+                        };
+                        Phase::Stopping { run, kill_at, then }.stay()
                     }
-                    Phase::Stopping { .. } => {}
                     _ => {
-                        self.start_engine(false, "restart requested");
+                        let next = self.start_engine(false, "restart requested");
                         self.answer_stop_waiters();
+                        next
                     }
                 }
             }
             Command::Shutdown(reply) => {
-                self.fail_waiters(Problem::new("Murmur is shutting down"));
+                self.fail_waiters(&Problem::new("Murmur is shutting down"));
                 self.stop_waiters.push(reply);
-                match &mut self.phase {
+                match phase {
                     Phase::Starting { .. } | Phase::Ready { .. } => {
-                        self.begin_stop(Then::Shutdown, "shutting down")
+                        self.begin_stop(phase, Then::Shutdown, "shutting down")
                     }
-                    Phase::Stopping { then, .. } => *then = Then::Shutdown,
+                    Phase::Stopping { run, kill_at, .. } => Phase::Stopping {
+                        run,
+                        kill_at,
+                        then: Then::Shutdown,
+                    }
+                    .stay(),
                     _ => {
-                        self.set_phase(Phase::Stopped, "shutting down");
                         self.answer_stop_waiters();
-                        self.exit = true;
+                        Phase::Gone.because("shut down")
                     }
                 }
             }
-            Command::Apply(settings, reply) => {
-                // Request defaults (speed, voice, format, language) apply to the next request
-                // without a restart; only what the engine is launched with restarts it.
-                let relaunch = self.capability.relaunches(&self.settings, &settings);
-                self.settings = *settings;
-                if matches!(self.phase, Phase::Failed(_)) {
-                    self.crashes = 0;
-                    self.error = None;
-                    self.set_phase(Phase::Stopped, "settings changed");
-                }
-                if relaunch && matches!(self.phase, Phase::Provisioning { .. }) {
-                    self.start_engine(false, "settings changed");
-                }
-                if relaunch && matches!(self.phase, Phase::Starting { .. } | Phase::Ready { .. }) {
-                    self.total_restarts += 1;
-                    self.begin_stop(Then::Restart, "settings changed");
-                }
+            Command::Sync(reply) => {
                 let _ = reply.send(());
+                phase.stay()
             }
-            Command::Hung(port, waited) => self.on_hung(port, waited),
-            Command::Suspect(port) => {
-                if let Phase::Ready { run, .. } = &self.phase
-                    && run.port == port
-                {
+            Command::Hung(port, waited) => self.on_hung(phase, port, waited),
+            Command::Suspect(port) => match phase {
+                Phase::Ready {
+                    mut run,
+                    next_health,
+                    checks,
+                } if run.port == port => {
                     // If it died, its exit event is on the way; if not, a probe clears it.
-                    self.spawn_probe(Duration::from_secs(2));
+                    self.spawn_probe(&mut run, Duration::from_secs(2));
+                    let checks = match checks {
+                        Checks::Failing(n) => Checks::Failing(n),
+                        Checks::Passing | Checks::Suspect => Checks::Suspect,
+                    };
+                    Phase::Ready {
+                        run,
+                        next_health,
+                        checks,
+                    }
+                    .stay()
                 }
-            }
+                other => other.stay(),
+            },
         }
     }
 
-    pub(super) fn on_start(&mut self, reply: Option<oneshot::Sender<Result<Upstream, Problem>>>) {
-        match &self.phase {
-            Phase::Ready { run, .. }
-                if run.port != self.shared.dead_port.load(Ordering::SeqCst) =>
-            {
+    /// New settings (from [`crate::config::LiveSettings`]). Request defaults (speed, voice,
+    /// format, language) apply to the next request without a restart; only what the engine is
+    /// launched with restarts it.
+    pub(super) fn on_settings(&mut self, phase: Phase, settings: Arc<Settings>) -> Next {
+        let relaunch = self.capability.relaunches(&self.settings, &settings);
+        self.settings = settings;
+        match phase {
+            Phase::Failed(_) => {
+                self.crashes = 0;
+                Phase::Stopped { problem: None }.because("settings changed")
+            }
+            Phase::Provisioning { .. } if relaunch => self.start_engine(false, "settings changed"),
+            Phase::Starting { .. } | Phase::Ready { .. } if relaunch => {
+                self.total_restarts += 1;
+                self.begin_stop(phase, Then::Restart, "settings changed")
+            }
+            other => other.stay(),
+        }
+    }
+
+    pub(super) fn on_start(&mut self, phase: Phase, reply: Option<Reply>) -> Next {
+        match phase {
+            Phase::Ready {
+                ref run,
+                checks: Checks::Passing | Checks::Failing(_),
+                ..
+            } => {
                 if let Some(reply) = reply {
                     let _ = reply.send(Ok(loopback(run.port)));
                 }
+                phase.stay()
             }
-            Phase::Failed(reason) => {
+            Phase::Failed(ref problem) => {
                 if let Some(reply) = reply {
-                    let _ = reply.send(Err(Problem::new(format!(
-                        "the engine has failed: {reason}"
-                    ))
-                    .at(Stage::Failed)
-                    .hint(
-                        "restart the engine from Murmur's menu or page, or change its settings",
-                    )));
+                    let refusal =
+                        Problem::new(format!("the engine has failed: {}", problem.message))
+                            .at(Stage::Failed)
+                            .hint(FAILED_HINT);
+                    let _ = reply.send(Err(refusal));
                 }
+                phase.stay()
             }
             Phase::Stopping {
                 then: Then::Shutdown,
@@ -113,15 +151,33 @@ impl Actor {
                 if let Some(reply) = reply {
                     let _ = reply.send(Err(Problem::new("Murmur is shutting down")));
                 }
+                phase.stay()
             }
-            _ => {
+            phase => {
                 self.waiters.extend(reply);
-                match &mut self.phase {
-                    Phase::Stopped | Phase::Idle => self.start_engine(false, "requested"),
-                    Phase::Stopping { then, .. } => *then = Then::Restart,
-                    // Reported dead but not seen to exit: a probe decides.
-                    Phase::Ready { .. } => self.spawn_probe(Duration::from_secs(2)),
-                    _ => {}
+                match phase {
+                    Phase::Stopped { .. } | Phase::Idle => self.start_engine(false, "requested"),
+                    Phase::Stopping { run, kill_at, .. } => Phase::Stopping {
+                        run,
+                        kill_at,
+                        then: Then::Restart,
+                    }
+                    .stay(),
+                    // Reported unreachable but not seen to exit: a probe decides.
+                    Phase::Ready {
+                        mut run,
+                        next_health,
+                        checks,
+                    } => {
+                        self.spawn_probe(&mut run, Duration::from_secs(2));
+                        Phase::Ready {
+                            run,
+                            next_health,
+                            checks,
+                        }
+                        .stay()
+                    }
+                    other => other.stay(),
                 }
             }
         }

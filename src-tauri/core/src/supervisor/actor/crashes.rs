@@ -1,47 +1,61 @@
-//! When the engine dies or hangs: the crash budget, a restart after a pause, or giving up.
+//! When the engine dies, hangs or stops answering: the crash budget, a restart, or giving up.
 
 use super::*;
 
+/// What the status suggests when Murmur gives up and the problem says nothing better.
+const GIVE_UP_HINT: &str = "see the engine log, then restart the engine or change its settings";
+
 impl Actor {
     /// A speech request got no audio for `waited` while the engine was ready: its inference
-    /// is stuck though its probe may still answer. Restart it (within the crash budget).
-    pub(super) fn on_hung(&mut self, port: u16, waited: Duration) {
-        let Phase::Ready { run, .. } = &self.phase else {
-            return;
-        };
-        if run.port != port {
-            return;
+    /// is stuck though its probe may still answer.
+    pub(super) fn on_hung(&mut self, phase: Phase, port: u16, waited: Duration) -> Next {
+        match phase {
+            Phase::Ready { ref run, .. } if run.port == port => {
+                let why = format!(
+                    "a speech request got no audio in {} s (proxy.first_audio_timeout_secs)",
+                    waited.as_secs()
+                );
+                tracing::warn!("the engine is stuck: {why}");
+                self.log
+                    .line(&format!("[murmur] engine stuck: {why}; restarting it"));
+                self.restart_or_fail(phase, &format!("the engine is stuck: {why}"), &why)
+            }
+            other => other.stay(),
         }
-        let uptime = run.started.elapsed();
-        let why = format!(
-            "a speech request got no audio in {} s (proxy.first_audio_timeout_secs)",
-            waited.as_secs()
-        );
-        tracing::warn!("the engine is stuck: {why}");
-        self.log
-            .line(&format!("[murmur] engine stuck: {why}; restarting it"));
-        self.health.consecutive_failures += 1;
+    }
+
+    /// The running engine is broken (stuck, or not answering its health checks): stop it,
+    /// then start it again while the crash budget lasts, else give up saying `message`.
+    pub(super) fn restart_or_fail(&mut self, phase: Phase, message: &str, why: &str) -> Next {
+        let uptime = phase
+            .run()
+            .map_or(Duration::ZERO, |run| run.started.elapsed());
         match self.spend_crash(uptime) {
-            Budget::Retry(_) => self.begin_stop(Then::Restart, &why),
+            Budget::Retry(_) => self.begin_stop(phase, Then::Restart, why),
             Budget::Spent => {
-                let reason = self.spent_reason(&format!("the engine is stuck: {why}"));
-                self.begin_stop(Then::Fail(reason), &why);
+                let problem = Problem::new(self.spent_reason(message));
+                self.begin_stop(phase, Then::Fail(problem), why)
             }
         }
     }
 
-    /// The engine died (or hung) after `uptime`: restart it after a pause while the crash
-    /// budget lasts, else give up.
-    pub(super) fn on_crash(&mut self, message: String, uptime: Duration) {
+    /// The engine died after `uptime` (at warm-up step `stage`, if it was warming up): start
+    /// it again after a pause while the crash budget lasts, else give up.
+    pub(super) fn after_crash(
+        &mut self,
+        message: String,
+        uptime: Duration,
+        stage: Option<Stage>,
+    ) -> Next {
         match self.spend_crash(uptime) {
             Budget::Retry(attempt) => {
                 let delay = Duration::from_millis(self.settings.supervisor.restart_delay_ms);
                 let until = crate::time::later_tokio(Instant::now(), delay);
-                self.set_phase(Phase::Backoff { until, attempt }, &message);
+                Phase::Backoff { until, attempt }.because(message)
             }
             Budget::Spent => {
-                let reason = self.spent_reason(&message);
-                self.give_up(Problem::new(reason));
+                let problem = Problem::new(self.spent_reason(&message)).with_stage(stage);
+                self.give_up(problem)
             }
         }
     }
@@ -76,15 +90,12 @@ impl Actor {
         }
     }
 
-    /// The one give-up path: the waiters and the status get `reason`, and the engine stays
-    /// down until the user restarts it or changes its settings.
-    pub(super) fn give_up(&mut self, mut reason: Problem) {
-        if reason.hint.is_none() {
-            reason.hint =
-                Some("see the engine log, then restart the engine or change its settings".into());
-        }
-        let message = reason.message.clone();
-        self.report(reason.at(Stage::Failed));
-        self.set_phase(Phase::Failed(message), "gave up");
+    /// The one give-up path: the waiters get `problem` (at [`Stage::Failed`]), the status
+    /// shows it (at the warm-up step it happened at), and the engine stays down until the
+    /// user restarts it or changes its settings.
+    pub(super) fn give_up(&mut self, problem: Problem) -> Next {
+        let problem = problem.or_hint(GIVE_UP_HINT);
+        self.fail_waiters(&problem.clone().at(Stage::Failed));
+        Phase::Failed(problem).because("gave up")
     }
 }

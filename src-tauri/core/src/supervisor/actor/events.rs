@@ -1,99 +1,108 @@
-//! What the helper tasks report: exits and probe results.
+//! What the helper tasks report: exits, provisioning, probe results, first words.
 
 use super::*;
 
 impl Actor {
-    pub(super) fn event(&mut self, event: Event) {
+    pub(super) fn event(&mut self, phase: Phase, event: Event) -> Next {
         match event {
-            Event::Exited { generation, status } => self.on_exit(generation, status),
-            Event::Warmup { generation, warmup } => {
-                if let Phase::Provisioning {
+            Event::Exited { generation, status } => self.on_exit(phase, generation, status),
+            Event::Warmup { generation, warmup } => match phase {
+                Phase::Provisioning {
                     generation: g,
-                    warmup: current,
+                    auto,
                     ..
-                } = &mut self.phase
-                    && *g == generation
-                {
-                    *current = warmup;
+                } if g == generation => Phase::Provisioning {
+                    generation,
+                    warmup,
+                    auto,
                 }
-            }
-            Event::Provisioned { generation, result } => {
-                let auto = match self.phase {
-                    Phase::Provisioning {
-                        generation: g,
-                        auto,
-                        ..
-                    } if g == generation => auto,
-                    _ => return, // stopped or restarted meanwhile
-                };
-                match result {
-                    Ok(runtime) => {
-                        let how = if runtime.fast_path {
-                            "up to date"
-                        } else {
-                            "synced"
-                        };
-                        self.log.line(&format!(
-                            "[murmur] Python environment {how}: {}",
-                            runtime.python.display()
-                        ));
-                        if let Some(note) = &runtime.note {
-                            tracing::warn!("{note}");
-                            self.log.line(&format!("[murmur] {note}"));
-                        }
-                        self.runtime_note = runtime.note.clone();
-                        self.spawn_engine(Some(runtime), auto, "Python environment ready");
-                    }
-                    // Not retried by the next request: a broken environment or a model that
-                    // cannot be fetched needs the user (or a restart) first.
-                    Err(e) => {
-                        tracing::error!("engine start failed: {}", e.message);
-                        self.log
-                            .line(&format!("[murmur] start failed: {}", e.message));
-                        self.give_up(e);
-                    }
-                }
-            }
+                .stay(),
+                other => other.stay(),
+            },
+            Event::Provisioned { generation, result } => match phase {
+                Phase::Provisioning {
+                    generation: g,
+                    auto,
+                    warmup,
+                } if g == generation => self.on_provisioned(result, auto, warmup.stage),
+                other => other.stay(), // stopped or restarted meanwhile
+            },
             Event::Spoke {
                 generation,
                 result,
                 took,
-            } => self.on_spoke(generation, result, took),
+            } => self.on_spoke(phase, generation, result, took),
             Event::Memory {
                 generation,
                 reading,
             } => {
-                if self
-                    .phase
-                    .run()
-                    .is_some_and(|run| run.generation == generation)
-                {
+                if phase.run().is_some_and(|run| run.generation == generation) {
                     self.memory.system_available_mb = reading.available_mb;
                     self.memory.engine_rss_mb = reading.engine_rss_mb;
                 }
+                phase.stay()
             }
             Event::Probe {
                 generation,
                 probe,
                 latency,
             } => {
-                if let Some(run) = self.phase.run_mut()
-                    && run.generation == generation
-                {
-                    run.probe_in_flight = false;
-                    self.on_probe(probe, latency);
+                let mut phase = phase;
+                match phase.run_mut() {
+                    Some(run) if run.generation == generation => {
+                        run.probe_in_flight = false;
+                        self.on_probe(phase, probe, latency)
+                    }
+                    _ => phase.stay(),
                 }
             }
         }
     }
 
-    pub(super) fn on_exit(&mut self, generation: u64, status: std::io::Result<ExitStatus>) {
-        let Some(run) = self.phase.run() else {
-            return;
-        };
-        if run.generation != generation {
-            return;
+    /// The runtime is ready (launch the engine) or could not be made (give up: a broken
+    /// environment or a model that cannot be fetched needs the user, or a restart, first).
+    fn on_provisioned(
+        &mut self,
+        result: Result<crate::runtime::Runtime, Problem>,
+        auto: bool,
+        stage: Option<Stage>,
+    ) -> Next {
+        match result {
+            Ok(runtime) => {
+                let how = if runtime.fast_path {
+                    "up to date"
+                } else {
+                    "synced"
+                };
+                self.log.line(&format!(
+                    "[murmur] Python environment {how}: {}",
+                    runtime.python.display()
+                ));
+                if let Some(note) = &runtime.note {
+                    tracing::warn!("{note}");
+                    self.log.line(&format!("[murmur] {note}"));
+                }
+                self.runtime_note = runtime.note.clone();
+                self.spawn_engine(Some(runtime), auto, stage, "Python environment ready")
+            }
+            Err(problem) => {
+                tracing::error!("engine start failed: {}", problem.message);
+                self.log
+                    .line(&format!("[murmur] start failed: {}", problem.message));
+                self.give_up(problem.with_stage(stage))
+            }
         }
+    }
+
+    pub(super) fn on_exit(
+        &mut self,
+        phase: Phase,
+        generation: u64,
+        status: std::io::Result<ExitStatus>,
+    ) -> Next {
+        let Some(run) = phase.run().filter(|run| run.generation == generation) else {
+            return phase.stay();
+        };
         let (pid, we_killed, uptime) = (run.pid, run.we_killed, run.started.elapsed());
         let stop_reason = run.stop_reason.clone();
         pidfile::remove(&self.pidfile());
@@ -118,20 +127,18 @@ impl Actor {
             None => description.clone(),
         });
 
-        let phase = std::mem::replace(&mut self.phase, Phase::Stopped);
+        let stage = phase.stage();
         match phase {
             Phase::Stopping { then, .. } => {
-                match then {
-                    Then::Stop => self.set_phase(Phase::Stopped, "stopped"),
-                    Then::Idle => self.set_phase(Phase::Idle, "unloaded after inactivity"),
+                let next = match then {
+                    Then::Stop(problem) => Phase::Stopped { problem }.because("stopped"),
+                    Then::Idle => Phase::Idle.because("unloaded after inactivity"),
                     Then::Restart => self.start_engine(false, "restarting"),
-                    Then::Fail(reason) => self.give_up(Problem::new(reason)),
-                    Then::Shutdown => {
-                        self.set_phase(Phase::Stopped, "shut down");
-                        self.exit = true;
-                    }
-                }
+                    Then::Fail(problem) => self.give_up(problem),
+                    Then::Shutdown => Phase::Gone.because("shut down"),
+                };
                 self.answer_stop_waiters();
+                next
             }
             Phase::Starting { auto, run, .. }
                 if self.port_retries < PORT_RETRIES && self.lost_its_port() =>
@@ -143,26 +150,33 @@ impl Actor {
                     "[murmur] port {} was taken before the engine could bind it; trying another",
                     run.port
                 ));
-                self.start_engine(auto, "its port was taken; trying another");
+                self.start_engine(auto, "its port was taken; trying another")
             }
-            Phase::Starting { auto, .. } => {
+            Phase::Starting { auto: true, .. } => {
                 let message = format!(
                     "the engine {description} while starting{}",
                     self.stderr_tail()
                 );
-                if auto {
-                    self.on_crash(message, uptime);
-                } else {
-                    self.report(
-                        Problem::new(message)
-                            .at(Stage::Starting)
-                            .hint("see the engine log; the next request tries again"),
-                    );
-                    self.set_phase(Phase::Stopped, "exited while starting");
-                }
+                self.after_crash(message, uptime, stage)
             }
-            Phase::Ready { .. } => self.on_crash(format!("the engine {description}"), uptime),
-            other => self.phase = other,
+            Phase::Starting { auto: false, .. } => {
+                let message = format!(
+                    "the engine {description} while starting{}",
+                    self.stderr_tail()
+                );
+                let problem = Problem::new(message)
+                    .at(Stage::Starting)
+                    .hint("see the engine log; the next request tries again");
+                let shown = self.report(problem, stage);
+                Phase::Stopped {
+                    problem: Some(shown),
+                }
+                .because("exited while starting")
+            }
+            Phase::Ready { .. } => {
+                self.after_crash(format!("the engine {description}"), uptime, None)
+            }
+            other => other.stay(),
         }
     }
 
@@ -179,23 +193,24 @@ impl Actor {
     }
 
     /// Call the engine ready: the waiters get it.
-    pub(super) fn become_ready(&mut self, run: Running, reason: &str) {
-        let upstream = loopback(run.port);
+    pub(super) fn become_ready(&mut self, run: Running, reason: &str) -> Next {
         self.measure_memory(run.pid, run.generation);
         let next_health = crate::time::later_tokio(Instant::now(), self.health_interval());
-        self.set_phase(Phase::Ready { run, next_health }, reason);
         self.port_retries = 0;
-        self.shared.dead_port.store(0, Ordering::SeqCst);
         // Idle is counted from here: a warm-up longer than the idle timeout (a model's
         // download) must not unload the engine the moment it is ready.
         self.shared.mark_activity();
-        for waiter in self.waiters.drain(..) {
-            let _ = waiter.send(Ok(upstream.clone()));
+        self.answer_waiters(run.port);
+        Phase::Ready {
+            run,
+            next_health,
+            checks: Checks::Passing,
         }
+        .because(reason)
     }
 
     /// Ask the engine for its first words, within what is left of the start-up time.
-    fn spawn_speech(&mut self, run: &Running, deadline: Instant, body: bytes::Bytes) {
+    fn spawn_speech(&self, run: &Running, deadline: Instant, body: bytes::Bytes) {
         let target = SpeakTarget {
             url: format!("http://127.0.0.1:{}/v1/audio/speech", run.port),
             port: run.port,
@@ -221,22 +236,21 @@ impl Actor {
 
     /// An engine that answers its probe but cannot speak is not ready: it is a failed start,
     /// shown with the last lines of its log (a missing front end, a model that cannot load).
-    fn on_spoke(&mut self, generation: u64, result: Result<usize, String>, took: Duration) {
-        let run_generation = match &self.phase {
+    fn on_spoke(
+        &mut self,
+        phase: Phase,
+        generation: u64,
+        result: Result<usize, String>,
+        took: Duration,
+    ) -> Next {
+        let (run, auto) = match phase {
             Phase::Starting {
                 run,
+                auto,
                 speaking: true,
                 ..
-            } => run.generation,
-            _ => return,
-        };
-        if run_generation != generation {
-            return;
-        }
-        let phase = std::mem::replace(&mut self.phase, Phase::Stopped);
-        let Phase::Starting { run, auto, .. } = phase else {
-            self.phase = phase;
-            return;
+            } if run.generation == generation => (run, auto),
+            other => return other.stay(),
         };
         match result {
             Ok(bytes) => {
@@ -245,38 +259,36 @@ impl Actor {
                     run.pid,
                     took.as_millis()
                 ));
-                self.become_ready(run, "spoke its first words");
+                self.become_ready(run, "spoke its first words")
             }
             Err(why) => {
-                let uptime = run.started.elapsed();
-                self.phase = Phase::Ready {
-                    run,
-                    next_health: Instant::now(),
-                };
                 let message = format!(
                     "the engine answered its probe but could not speak: {why}{}",
                     self.stderr_tail()
                 );
                 self.log.line(&format!("[murmur] {message}"));
-                if auto {
-                    match self.spend_crash(uptime) {
-                        Budget::Retry(_) => {
-                            return self.begin_stop(Then::Restart, "could not speak");
-                        }
-                        Budget::Spent => {}
-                    }
+                let uptime = run.started.elapsed();
+                // Still Starting: stopping it is what comes next, whatever the budget says.
+                let phase = Phase::Starting {
+                    run,
+                    deadline: Instant::now(),
+                    next_probe: Instant::now(),
+                    auto,
+                    speaking: true,
+                };
+                if auto && matches!(self.spend_crash(uptime), Budget::Retry(_)) {
+                    return self.begin_stop(phase, Then::Restart, "could not speak");
                 }
-                self.report(
-                    Problem::new(message.clone())
-                        .at(Stage::Speech)
-                        .hint("see the engine log; restart the engine to try again"),
-                );
-                self.begin_stop(Then::Fail(message), "could not speak");
+                let problem = Problem::new(message)
+                    .at(Stage::Speech)
+                    .hint("see the engine log; restart the engine to try again");
+                let shown = self.report(problem, Some(Stage::Speech));
+                self.begin_stop(phase, Then::Fail(shown), "could not speak")
             }
         }
     }
 
-    pub(super) fn on_probe(&mut self, probe: Probe, latency: Duration) {
+    pub(super) fn on_probe(&mut self, phase: Phase, probe: Probe, latency: Duration) -> Next {
         let ok = probe == Probe::Ok;
         if let Probe::Foreign(why) = &probe {
             tracing::warn!("not trusting the engine's port: {why}");
@@ -285,12 +297,11 @@ impl Actor {
                  not trusted"
             ));
         }
-        if ok {
-            self.health.last_ok_at = Some(unix_now());
-            self.health.latency_ms = Some((latency.as_secs_f64() * 10_000.0).round() / 10.0);
-            self.health.consecutive_failures = 0;
+        let mut phase = phase;
+        if ok && let Some(run) = phase.run_mut() {
+            let latency_ms = (latency.as_secs_f64() * 10_000.0).round() / 10.0;
+            run.last_ok = Some((unix_now(), latency_ms));
         }
-        let phase = std::mem::replace(&mut self.phase, Phase::Stopped);
         match phase {
             Phase::Starting {
                 run,
@@ -301,53 +312,52 @@ impl Actor {
             } if ok => {
                 if let Some(words) = self.capability.first_words(&self.settings) {
                     self.spawn_speech(&run, deadline, words);
-                    self.set_phase(
-                        Phase::Starting {
-                            run,
-                            deadline,
-                            next_probe,
-                            auto,
-                            speaking: true,
-                        },
-                        "answered its probe; saying a first word",
-                    );
-                } else {
-                    self.become_ready(run, "answered its probe");
-                }
-            }
-            Phase::Ready { run, next_health } if ok => {
-                self.phase = Phase::Ready { run, next_health };
-                if self.shared.dead_port.swap(0, Ordering::SeqCst) != 0 || !self.waiters.is_empty()
-                {
-                    let upstream = self.phase.run().map(|r| loopback(r.port));
-                    for waiter in self.waiters.drain(..) {
-                        if let Some(upstream) = &upstream {
-                            let _ = waiter.send(Ok(upstream.clone()));
-                        }
+                    Phase::Starting {
+                        run,
+                        deadline,
+                        next_probe,
+                        auto,
+                        speaking: true,
                     }
+                    .because("answered its probe; saying a first word")
+                } else {
+                    self.become_ready(run, "answered its probe")
                 }
             }
-            Phase::Ready { run, next_health } => {
-                self.phase = Phase::Ready { run, next_health };
-                self.health.consecutive_failures += 1;
-                let failures = self.health.consecutive_failures;
+            Phase::Ready {
+                run, next_health, ..
+            } if ok => {
+                self.answer_waiters(run.port);
+                Phase::Ready {
+                    run,
+                    next_health,
+                    checks: Checks::Passing,
+                }
+                .stay()
+            }
+            Phase::Ready {
+                run,
+                next_health,
+                checks,
+            } => {
+                let failures = match checks {
+                    Checks::Failing(n) => n + 1,
+                    Checks::Passing | Checks::Suspect => 1,
+                };
                 tracing::warn!(failures, "engine health check failed: {probe:?}");
+                let phase = Phase::Ready {
+                    run,
+                    next_health,
+                    checks: Checks::Failing(failures),
+                };
                 if failures >= self.settings.supervisor.health_failures_before_restart {
                     let why = format!("stopped answering: {failures} health checks failed");
-                    let uptime = self
-                        .phase
-                        .run()
-                        .map_or(Duration::ZERO, |r| r.started.elapsed());
-                    match self.spend_crash(uptime) {
-                        Budget::Retry(_) => self.begin_stop(Then::Restart, &why),
-                        Budget::Spent => {
-                            let reason = self.spent_reason(&format!("the engine {why}"));
-                            self.begin_stop(Then::Fail(reason), &why);
-                        }
-                    }
+                    self.restart_or_fail(phase, &format!("the engine {why}"), &why)
+                } else {
+                    phase.stay()
                 }
             }
-            other => self.phase = other,
+            other => other.stay(),
         }
     }
 }

@@ -3,8 +3,7 @@
 use super::*;
 
 impl Actor {
-    pub(super) fn start_engine(&mut self, auto: bool, reason: &str) {
-        self.error = None;
+    pub(super) fn start_engine(&mut self, auto: bool, reason: &str) -> Next {
         let reading = self.sampler.sample(None);
         self.memory.system_available_mb = reading.available_mb;
         self.memory.warning = memory::warning(
@@ -22,14 +21,14 @@ impl Actor {
             .engine(&self.settings)
             .python_project(&self.settings)
         {
-            self.provision(project, name, auto, reason);
+            self.provision(project, name, auto, reason)
         } else {
-            self.spawn_engine(None, auto, reason);
+            self.spawn_engine(None, auto, None, reason)
         }
     }
 
     /// Provision the engine's Python runtime on a helper task; `Event::Provisioned` continues.
-    fn provision(&mut self, project: PathBuf, name: String, auto: bool, reason: &str) {
+    fn provision(&mut self, project: PathBuf, name: String, auto: bool, reason: &str) -> Next {
         self.generation += 1;
         let generation = self.generation;
         let (events, log) = (self.events_tx.clone(), self.log.clone());
@@ -79,28 +78,28 @@ impl Actor {
             message: Some("checking the Python environment".into()),
             ..Warmup::default()
         };
-        self.set_phase(
-            Phase::Provisioning {
-                generation,
-                warmup,
-                auto,
-            },
-            reason,
-        );
+        Phase::Provisioning {
+            generation,
+            warmup,
+            auto,
+        }
+        .because(reason)
     }
 
-    /// Start the engine process (its runtime, if it has one, is ready).
+    /// Start the engine process (its runtime, if it has one, is ready); `stage` is the
+    /// warm-up step it comes from, for a failure to name.
     pub(super) fn spawn_engine(
         &mut self,
         runtime: Option<crate::runtime::Runtime>,
         auto: bool,
+        stage: Option<Stage>,
         reason: &str,
-    ) {
+    ) -> Next {
         let port = match free_port() {
             Ok(port) => port,
             Err(e) => {
-                return self
-                    .start_failed(format!("no free loopback port for the engine: {e}"), None);
+                let problem = Problem::new(format!("no free loopback port for the engine: {e}"));
+                return self.start_failed(problem, stage);
             }
         };
         let engine = self.capability.engine(&self.settings);
@@ -112,10 +111,10 @@ impl Actor {
         };
         let Some(launch) = engine.launch(&self.settings, &place) else {
             let id = engine.spec().id;
-            return self.start_failed(
-                format!("Murmur does not know how to launch the {id} engine"),
-                None,
-            );
+            let problem = Problem::new(format!(
+                "Murmur does not know how to launch the {id} engine"
+            ));
+            return self.start_failed(problem, stage);
         };
         self.log.line(&format!(
             "{STARTING_LINE} {} {} (port {port})",
@@ -125,8 +124,8 @@ impl Actor {
         let child = match self.host.spawn(&launch) {
             Ok(child) => child,
             Err(e) => {
-                let hint = engine.spawn_hint();
-                return self.start_failed(e.to_string(), Some(hint.into()));
+                let problem = Problem::new(e.to_string()).hint(engine.spawn_hint());
+                return self.start_failed(problem, stage);
             }
         };
         self.generation += 1;
@@ -161,47 +160,44 @@ impl Actor {
             we_killed: false,
             stop_reason: None,
             probe_in_flight: false,
+            last_ok: None,
             _lifeline: child.lifeline,
         };
         let deadline = crate::time::later_tokio(
             now,
             Duration::from_secs(self.settings.supervisor.startup_timeout_secs),
         );
-        self.health = Health::default();
-        self.set_phase(
-            Phase::Starting {
-                run,
-                deadline,
-                next_probe: now,
-                auto,
-                speaking: false,
-            },
-            reason,
-        );
+        Phase::Starting {
+            run,
+            deadline,
+            next_probe: now,
+            auto,
+            speaking: false,
+        }
+        .because(reason)
     }
 
-    /// A start that could not even spawn: waiters get the reason.
-    pub(super) fn start_failed(&mut self, message: String, hint: Option<String>) {
-        tracing::error!("engine start failed: {message}");
-        self.log.line(&format!("[murmur] start failed: {message}"));
-        let mut reason = Problem::new(message).at(Stage::Starting);
-        reason.hint = hint;
-        self.report(reason);
-        self.set_phase(Phase::Stopped, "start failed");
+    /// A start that could not even spawn: waiters get the problem, and the status shows it
+    /// at `stage`.
+    fn start_failed(&mut self, problem: Problem, stage: Option<Stage>) -> Next {
+        tracing::error!("engine start failed: {}", problem.message);
+        self.log
+            .line(&format!("[murmur] start failed: {}", problem.message));
+        let shown = self.report(problem.at(Stage::Starting), stage);
+        Phase::Stopped {
+            problem: Some(shown),
+        }
+        .because("start failed")
     }
 
-    pub(super) fn begin_stop(&mut self, then: Then, reason: &str) {
-        let phase = std::mem::replace(&mut self.phase, Phase::Stopped);
-        let Some(mut run) = (match phase {
+    /// Ask a running engine to stop (SIGTERM; SIGKILL after the grace period), then `then`.
+    /// A phase without a process stays as it is.
+    pub(super) fn begin_stop(&mut self, phase: Phase, then: Then, reason: &str) -> Next {
+        let mut run = match phase {
             Phase::Starting { run, .. }
             | Phase::Ready { run, .. }
-            | Phase::Stopping { run, .. } => Some(run),
-            other => {
-                self.phase = other;
-                None
-            }
-        }) else {
-            return;
+            | Phase::Stopping { run, .. } => run,
+            other => return other.stay(),
         };
         self.log
             .line(&format!("[murmur] stopping engine {} ({reason})", run.pid));
@@ -211,7 +207,7 @@ impl Actor {
             Instant::now(),
             Duration::from_secs(self.settings.supervisor.stop_grace_secs),
         );
-        self.set_phase(Phase::Stopping { run, kill_at, then }, reason);
+        Phase::Stopping { run, kill_at, then }.because(reason)
     }
 }
 

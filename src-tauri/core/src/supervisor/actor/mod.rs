@@ -1,8 +1,16 @@
 //! The task that owns the engine process. See the module docs of [`super`].
 //!
-//! Split by job: [`commands`] (what the handle asks), [`lifecycle`] (spawning and stopping),
-//! [`events`] (exits and probe results), [`timing`] (what is due when), [`report`] (the
-//! status snapshot).
+//! Its state is its [`Phase`]: what is true of the engine only in one phase (its process, how
+//! its health checks stand, why it failed) lives in that phase's variant, and nowhere else.
+//! Every handler takes the phase by value and returns the next one ([`Next`]); [`Actor::step`]
+//! is the one place the phase is replaced, so no handler can leave it half-changed. What
+//! outlives a phase (the crash budget, the last exit, the memory figures, the requests waiting)
+//! is the actor's own.
+//!
+//! Split by job: [`commands`] (what the handle asks, and new settings), [`lifecycle`]
+//! (provisioning, spawning and stopping), [`events`] (exits, probes, first words),
+//! [`crashes`] (the crash budget: restart or give up), [`timing`] (what is due when),
+//! [`report`] (the status snapshot).
 
 mod commands;
 mod crashes;
@@ -14,7 +22,6 @@ mod timing;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -24,8 +31,7 @@ use super::host::{Host, ProbeTarget, SpeakTarget};
 use super::logs::EngineLog;
 use super::memory::{self, Sampler};
 use super::process::{self, Signal};
-use super::{Command, Shared, loopback, pidfile};
-use crate::backend::Upstream;
+use super::{Command, Reply, Shared, loopback, pidfile};
 use crate::config::Settings;
 use crate::engine;
 use crate::http_client::Probe;
@@ -55,6 +61,8 @@ struct Running {
     stop_reason: Option<String>,
     /// A health or readiness probe is on its way (one at a time).
     probe_in_flight: bool,
+    /// Unix time in seconds of its last successful probe, and how long that probe took.
+    last_ok: Option<(u64, f64)>,
     /// The launcher's lifeline: the engine exits when this pipe closes.
     _lifeline: Option<Box<dyn Send + Sync>>,
 }
@@ -62,17 +70,45 @@ struct Running {
 /// What to do once a stopping engine has exited.
 #[derive(Debug, Clone, PartialEq)]
 enum Then {
-    Stop,
+    /// Stay stopped, showing why the start went wrong if it did.
+    Stop(Option<Problem>),
     Idle,
     Restart,
-    Fail(String),
+    /// Give up with this problem (its stage: the warm-up step it happened at).
+    Fail(Problem),
     Shutdown,
 }
 
+impl Then {
+    /// The problem the status shows while stopping.
+    fn problem(&self) -> Option<&Problem> {
+        match self {
+            Self::Stop(problem) => problem.as_ref(),
+            Self::Fail(problem) => Some(problem),
+            Self::Idle | Self::Restart | Self::Shutdown => None,
+        }
+    }
+}
+
+/// How a ready engine's checks stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    Passing,
+    /// The proxy could not reach it: requests wait for a probe to say it is alive.
+    Suspect,
+    /// This many health checks in a row failed.
+    Failing(u32),
+}
+
 enum Phase {
-    Stopped,
+    /// Not running; `problem` says why the last start went wrong, if it did.
+    Stopped {
+        problem: Option<Problem>,
+    },
+    /// Unloaded after inactivity.
     Idle,
-    Failed(String),
+    /// Murmur gave up until the user restarts the engine or changes its settings.
+    Failed(Problem),
     /// Preparing the Python runtime; the generation tags its report.
     Provisioning {
         generation: u64,
@@ -91,6 +127,7 @@ enum Phase {
     Ready {
         run: Running,
         next_health: Instant,
+        checks: Checks,
     },
     Stopping {
         run: Running,
@@ -101,6 +138,8 @@ enum Phase {
         until: Instant,
         attempt: u32,
     },
+    /// Shut down: the actor ends.
+    Gone,
 }
 
 impl Phase {
@@ -121,6 +160,51 @@ impl Phase {
             _ => None,
         }
     }
+
+    /// The warm-up step under way, if one is.
+    fn stage(&self) -> Option<Stage> {
+        match self {
+            Self::Provisioning { warmup, .. } => warmup.stage,
+            Self::Starting {
+                speaking: false, ..
+            } => Some(Stage::Server),
+            Self::Starting { speaking: true, .. } => Some(Stage::Speech),
+            _ => None,
+        }
+    }
+
+    /// What the status shows as the engine's error in this phase.
+    fn problem(&self) -> Option<&Problem> {
+        match self {
+            Self::Stopped { problem } => problem.as_ref(),
+            Self::Failed(problem) => Some(problem),
+            Self::Stopping { then, .. } => then.problem(),
+            _ => None,
+        }
+    }
+
+    /// Move to this phase because of `why` (logged with the change of state).
+    fn because(self, why: impl Into<String>) -> Next {
+        Next {
+            phase: self,
+            why: Some(why.into()),
+        }
+    }
+
+    /// Stay in this phase (perhaps updated in place).
+    fn stay(self) -> Next {
+        Next {
+            phase: self,
+            why: None,
+        }
+    }
+}
+
+/// What a handler leaves: the next phase, and why it changed, if it did.
+#[must_use]
+struct Next {
+    phase: Phase,
+    why: Option<String>,
 }
 
 /// What is left of the crash budget.
@@ -167,7 +251,8 @@ enum Event {
 pub(super) struct Actor {
     /// Which engine this actor runs: speech or transcription.
     capability: engine::Capability,
-    settings: Settings,
+    /// The settings it acts on: the last value of [`crate::config::LiveSettings`] it has seen.
+    settings: Arc<Settings>,
     data_dir: PathBuf,
     host: Arc<dyn Host>,
     shared: Arc<Shared>,
@@ -178,7 +263,7 @@ pub(super) struct Actor {
     phase: Phase,
     generation: u64,
     /// Requests waiting for the current start.
-    waiters: Vec<oneshot::Sender<Result<Upstream, Problem>>>,
+    waiters: Vec<Reply>,
     /// Callers waiting for a stop (or restart, or shutdown) to finish.
     stop_waiters: Vec<oneshot::Sender<()>>,
     crashes: u32,
@@ -186,15 +271,10 @@ pub(super) struct Actor {
     port_retries: u32,
     total_restarts: u32,
     last_exit: Option<String>,
-    health: Health,
     memory: Memory,
     sampler: Sampler,
-    error: Option<Problem>,
-    /// The last warm-up step shown, so a failure can say where it happened.
-    last_stage: Option<Stage>,
     /// The last runtime's note (a system interpreter, a failed update), shown in the status.
     runtime_note: Option<String>,
-    exit: bool,
     /// Why the phase last changed, and the state last logged (transitions are logged once).
     reason: String,
     logged_state: &'static str,
@@ -203,7 +283,7 @@ pub(super) struct Actor {
 impl Actor {
     pub(super) fn new(
         capability: engine::Capability,
-        settings: Settings,
+        settings: Arc<Settings>,
         data_dir: &Path,
         host: Arc<dyn Host>,
         shared: Arc<Shared>,
@@ -223,7 +303,7 @@ impl Actor {
             status,
             events_tx,
             events,
-            phase: Phase::Stopped,
+            phase: Phase::Stopped { problem: None },
             generation: 0,
             waiters: Vec::new(),
             stop_waiters: Vec::new(),
@@ -231,13 +311,9 @@ impl Actor {
             port_retries: 0,
             total_restarts: 0,
             last_exit: None,
-            health: Health::default(),
             memory: Memory::default(),
             sampler: Sampler::default(),
-            error: None,
-            last_stage: None,
             runtime_note: None,
-            exit: false,
             reason: String::new(),
             logged_state: "stopped",
         };
@@ -249,7 +325,13 @@ impl Actor {
             .join(format!("{}.pid", self.capability.file_stem()))
     }
 
-    pub(super) async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Command>) {
+    /// Handle commands, settings, events and timers until shut down. Settings come before
+    /// commands, so a command sent after a settings change is handled after it.
+    pub(super) async fn run(
+        mut self,
+        mut inbox: mpsc::UnboundedReceiver<Command>,
+        mut settings: watch::Receiver<Arc<Settings>>,
+    ) {
         match pidfile::reap(&self.pidfile()) {
             pidfile::Reaped::Stale(pid) => self.log.line(&format!(
                 "[murmur] stopped engine {pid} left by an earlier run"
@@ -262,39 +344,59 @@ impl Actor {
             pidfile::Reaped::Nothing => {}
         }
         self.publish();
-        while !self.exit {
+        loop {
             let wake = self.next_wake();
             tokio::select! {
                 biased;
-                Some(event) = self.events.recv() => self.event(event),
-                command = inbox.recv() => match command {
-                    Some(command) => self.command(command),
-                    None => self.command(Command::Shutdown(oneshot::channel().0)),
-                },
-                () = tokio::time::sleep_until(wake) => self.tick(),
+                Some(event) = self.events.recv() => self.step(|actor, phase| actor.event(phase, event)),
+                Ok(()) = settings.changed() => {
+                    let new = settings.borrow_and_update().clone();
+                    self.step(|actor, phase| actor.on_settings(phase, new));
+                }
+                command = inbox.recv() => {
+                    let command =
+                        command.unwrap_or_else(|| Command::Shutdown(oneshot::channel().0));
+                    self.step(|actor, phase| actor.command(phase, command));
+                }
+                () = tokio::time::sleep_until(wake) => self.step(Self::tick),
             }
             self.publish();
+            if matches!(self.phase, Phase::Gone) {
+                return;
+            }
         }
     }
 
-    fn set_phase(&mut self, phase: Phase, reason: &str) {
-        self.phase = phase;
-        self.reason = reason.to_string();
+    /// The one place the phase changes: `handle` takes it and says what comes next.
+    fn step(&mut self, handle: impl FnOnce(&mut Self, Phase) -> Next) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Gone);
+        let next = handle(self, phase);
+        self.phase = next.phase;
+        if let Some(why) = next.why {
+            self.reason = why;
+        }
     }
 
-    fn fail_waiters(&mut self, reason: Problem) {
+    fn fail_waiters(&mut self, problem: &Problem) {
         for waiter in self.waiters.drain(..) {
-            let _ = waiter.send(Err(reason.clone()));
+            let _ = waiter.send(Err(problem.clone()));
         }
     }
 
-    /// A start that went wrong: the waiting requests get `reason`, and the status shows it.
-    fn report(&mut self, reason: Problem) {
-        self.error = Some(Problem {
-            stage: self.last_stage,
-            ..reason.clone()
-        });
-        self.fail_waiters(reason);
+    fn answer_waiters(&mut self, port: u16) {
+        for waiter in self.waiters.drain(..) {
+            let _ = waiter.send(Ok(loopback(port)));
+        }
+    }
+
+    /// A start that went wrong: the waiting requests get `problem`; what the status shows is
+    /// returned, with `at` (the warm-up step it happened at) as its stage.
+    fn report(&mut self, problem: Problem, at: Option<Stage>) -> Problem {
+        self.fail_waiters(&problem);
+        Problem {
+            stage: at,
+            ..problem
+        }
     }
 
     fn answer_stop_waiters(&mut self) {

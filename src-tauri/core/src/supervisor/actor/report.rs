@@ -32,14 +32,17 @@ impl Actor {
 
     pub(super) fn state(&self) -> State {
         match &self.phase {
-            Phase::Stopped => State::Stopped,
+            Phase::Stopped { .. } | Phase::Gone => State::Stopped,
             Phase::Idle => State::Idle,
-            Phase::Failed(reason) => State::Failed {
-                reason: reason.clone(),
+            Phase::Failed(problem) => State::Failed {
+                reason: problem.message.clone(),
             },
             Phase::Provisioning { .. } => State::Provisioning,
             Phase::Starting { .. } => State::Starting,
-            Phase::Ready { .. } if self.health.consecutive_failures > 0 => State::Unhealthy,
+            Phase::Ready {
+                checks: Checks::Failing(_),
+                ..
+            } => State::Unhealthy,
             Phase::Ready { .. } => State::Ready,
             Phase::Stopping { .. } => State::Stopping,
             Phase::Backoff { until, attempt } => State::Backoff {
@@ -49,8 +52,46 @@ impl Actor {
         }
     }
 
+    fn health(&self) -> Health {
+        let Some(run) = self.phase.run() else {
+            return Health::default();
+        };
+        let consecutive_failures = match &self.phase {
+            Phase::Ready {
+                checks: Checks::Failing(n),
+                ..
+            } => *n,
+            _ => 0,
+        };
+        Health {
+            last_ok_at: run.last_ok.map(|(at, _)| at),
+            latency_ms: run.last_ok.map(|(_, ms)| ms),
+            consecutive_failures,
+        }
+    }
+
+    fn warmup(&self) -> Warmup {
+        match &self.phase {
+            Phase::Provisioning { warmup, .. } => warmup.clone(),
+            Phase::Starting {
+                speaking: false, ..
+            } => Warmup {
+                stage: Some(Stage::Server),
+                message: Some("waiting for the engine to answer".into()),
+                ..Warmup::default()
+            },
+            Phase::Starting { speaking: true, .. } => Warmup {
+                stage: Some(Stage::Speech),
+                message: Some("loading the model and saying a first word".into()),
+                ..Warmup::default()
+            },
+            _ => Warmup::default(),
+        }
+    }
+
     pub(super) fn publish(&mut self) {
-        let name = self.state().name();
+        let state = self.state();
+        let name = state.name();
         if name != self.logged_state {
             tracing::info!(
                 "{}: {} → {name} ({})",
@@ -63,7 +104,7 @@ impl Actor {
         let spec = self.capability.engine(&self.settings).spec();
         let run = self.phase.run();
         let status = Status {
-            state: self.state(),
+            state,
             engine: EngineInfo {
                 id: spec.id.into(),
                 name: spec.display_name.into(),
@@ -81,33 +122,13 @@ impl Actor {
                 max: self.settings.supervisor.max_restarts,
                 last_exit: self.last_exit.clone(),
             },
-            health: self.health.clone(),
+            health: self.health(),
             memory: self.memory.clone(),
-            warmup: match &self.phase {
-                Phase::Provisioning { warmup, .. } => warmup.clone(),
-                Phase::Starting {
-                    speaking: false, ..
-                } => Warmup {
-                    stage: Some(Stage::Server),
-                    message: Some("waiting for the engine to answer".into()),
-                    ..Warmup::default()
-                },
-                Phase::Starting { speaking: true, .. } => Warmup {
-                    stage: Some(Stage::Speech),
-                    message: Some("loading the model and saying a first word".into()),
-                    ..Warmup::default()
-                },
-                _ => Warmup::default(),
-            },
-            error: self.error.clone(),
+            warmup: self.warmup(),
+            error: self.phase.problem().cloned(),
             runtime_note: self.runtime_note.clone(),
             transcription: None,
         };
-        match (&self.phase, &status.warmup.stage) {
-            (Phase::Ready { .. }, _) => self.last_stage = None,
-            (_, Some(stage)) => self.last_stage = Some(*stage),
-            _ => {}
-        }
         self.status.send_if_modified(|current| {
             if *current == status {
                 false

@@ -16,7 +16,9 @@ impl Actor {
                 next_probe,
                 ..
             } => (*deadline).min(*next_probe),
-            Phase::Ready { run, next_health } => {
+            Phase::Ready {
+                run, next_health, ..
+            } => {
                 let mut wake = *next_health;
                 let idle_unload_secs = self.capability.idle_unload_secs(&self.settings);
                 if idle_unload_secs > 0 {
@@ -36,49 +38,38 @@ impl Actor {
             }
             Phase::Stopping { kill_at, .. } => *kill_at,
             Phase::Backoff { until, .. } => *until,
-            Phase::Stopped | Phase::Idle | Phase::Failed(_) | Phase::Provisioning { .. } => far,
+            Phase::Stopped { .. }
+            | Phase::Idle
+            | Phase::Failed(_)
+            | Phase::Provisioning { .. }
+            | Phase::Gone => far,
         }
     }
 
-    pub(super) fn tick(&mut self) {
+    pub(super) fn tick(&mut self, phase: Phase) -> Next {
         let now = Instant::now();
         let sup = self.settings.supervisor.clone();
-        match &mut self.phase {
+        let mut phase = phase;
+        match &mut phase {
             Phase::Starting {
+                run,
                 deadline,
                 next_probe,
-                speaking,
                 ..
             } => {
                 if now >= *deadline {
-                    let message = if *speaking {
-                        format!(
-                            "the engine answered its probe but could not speak: no audio within \
-                             {} s of its start{}",
-                            sup.startup_timeout_secs,
-                            self.stderr_tail()
-                        )
-                    } else {
-                        format!(
-                            "the engine did not answer its readiness probe within {} s",
-                            sup.startup_timeout_secs
-                        )
-                    };
-                    let hint = "raise [supervisor] startup_timeout_secs if it is just slow; see the engine log";
-                    self.fail_waiters(Problem::new(message.clone()).at(Stage::Starting).hint(hint));
-                    self.error = Some(Problem {
-                        stage: self.last_stage,
-                        ..Problem::new(message).hint(hint)
-                    });
-                    self.begin_stop(Then::Stop, "start-up timed out");
-                } else if now >= *next_probe {
+                    return self.start_timed_out(phase);
+                }
+                if now >= *next_probe {
                     *next_probe = now + PROBE_EVERY;
                     let timeout =
                         Duration::from_secs(sup.health_timeout_secs).min(Duration::from_secs(2));
-                    self.spawn_probe(timeout);
+                    self.spawn_probe(run, timeout);
                 }
             }
-            Phase::Ready { run, next_health } => {
+            Phase::Ready {
+                run, next_health, ..
+            } => {
                 if self.crashes > 0
                     && run.started.elapsed() >= Duration::from_secs(sup.healthy_reset_secs)
                 {
@@ -88,15 +79,15 @@ impl Actor {
                 if idle_unload_secs > 0
                     && self.shared.idle_for() >= Duration::from_secs(idle_unload_secs)
                 {
-                    self.begin_stop(Then::Idle, "idle");
-                } else if now >= *next_health {
+                    return self.begin_stop(phase, Then::Idle, "idle");
+                }
+                if now >= *next_health {
                     *next_health = crate::time::later_tokio(
                         now,
                         Duration::from_secs(sup.health_interval_secs),
                     );
-                    let (pid, generation) = (run.pid, run.generation);
-                    self.measure_memory(pid, generation);
-                    self.spawn_probe(Duration::from_secs(sup.health_timeout_secs));
+                    self.measure_memory(run.pid, run.generation);
+                    self.spawn_probe(run, Duration::from_secs(sup.health_timeout_secs));
                 }
             }
             Phase::Stopping { run, kill_at, .. } => {
@@ -113,17 +104,44 @@ impl Actor {
             }
             Phase::Backoff { until, .. } => {
                 if now >= *until {
-                    self.start_engine(true, "restarting after a crash");
+                    return self.start_engine(true, "restarting after a crash");
                 }
             }
-            Phase::Stopped | Phase::Idle | Phase::Failed(_) | Phase::Provisioning { .. } => {}
+            Phase::Stopped { .. }
+            | Phase::Idle
+            | Phase::Failed(_)
+            | Phase::Provisioning { .. }
+            | Phase::Gone => {}
         }
+        phase.stay()
     }
 
-    pub(super) fn spawn_probe(&mut self, timeout: Duration) {
-        let Some(run) = self.phase.run_mut() else {
-            return;
+    /// The engine did not become ready within `startup_timeout_secs`: stop it, and say why.
+    fn start_timed_out(&mut self, phase: Phase) -> Next {
+        let sup = &self.settings.supervisor;
+        let speaking = matches!(phase, Phase::Starting { speaking: true, .. });
+        let message = if speaking {
+            format!(
+                "the engine answered its probe but could not speak: no audio within {} s of its \
+                 start{}",
+                sup.startup_timeout_secs,
+                self.stderr_tail()
+            )
+        } else {
+            format!(
+                "the engine did not answer its readiness probe within {} s",
+                sup.startup_timeout_secs
+            )
         };
+        let problem = Problem::new(message)
+            .at(Stage::Starting)
+            .hint("raise [supervisor] startup_timeout_secs if it is just slow; see the engine log");
+        let stage = phase.stage();
+        let shown = self.report(problem, stage);
+        self.begin_stop(phase, Then::Stop(Some(shown)), "start-up timed out")
+    }
+
+    pub(super) fn spawn_probe(&self, run: &mut Running, timeout: Duration) {
         if run.probe_in_flight {
             return;
         }

@@ -163,6 +163,8 @@ pub(super) fn settings() -> Settings {
 
 pub(super) struct Harness {
     pub(super) supervisor: Supervisor,
+    /// The settings the supervisor follows.
+    pub(super) settings: crate::config::LiveSettings,
     pub(super) host: FakeHost,
     _dir: tempfile::TempDir,
 }
@@ -170,14 +172,16 @@ pub(super) struct Harness {
 pub(super) fn harness(settings: Settings) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
     let host = FakeHost::default();
+    let live = crate::config::LiveSettings::new(settings);
     let supervisor = Supervisor::spawn_on(
         crate::engine::Capability::Speech,
-        settings,
+        &live,
         dir.path(),
         Arc::new(host.clone()),
     );
     Harness {
         supervisor,
+        settings: live,
         host,
         _dir: dir,
     }
