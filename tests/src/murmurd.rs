@@ -210,6 +210,17 @@ impl Murmurd {
             .await
     }
 
+    /// Requests waiting for the engine now (`queued` in `/murmur/api/metrics`).
+    pub async fn queued(&self) -> u64 {
+        let reply = self
+            .control(http::Method::GET, "/murmur/api/metrics", None, None)
+            .await;
+        assert_eq!(reply.status, 200, "metrics: {:?}", reply.body);
+        reply.json()["queued"]
+            .as_u64()
+            .expect("metrics say how many wait")
+    }
+
     /// Poll the status until `check` holds; panics with the last status after `timeout`.
     pub async fn wait_for(
         &self,

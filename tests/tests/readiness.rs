@@ -8,6 +8,15 @@ use futures_util::future::join_all;
 use murmur_tests::murmurd::external_config;
 use murmur_tests::{Client, FakeUpstream, Murmurd, free_port};
 
+/// Poll `check` every 10 ms until it holds; panics after 10 s.
+async fn until<F: std::future::Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn an_engine_that_is_down_gets_a_503_with_the_reason_then_recovers() {
     let port = free_port();
@@ -108,15 +117,23 @@ async fn the_gate_keeps_arrival_order_and_turns_away_overflow() {
         let (client, url) = (client.clone(), url.clone());
         async move { client.post_json(&url, slow).await }
     })];
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    for name in ["second", "third", "fourth"] {
+    // The first holds the engine's only slot once the engine has it; each next one waits in
+    // the queue before the one after it is sent.
+    until("the first request reaches the engine", || async {
+        fake.speech_bodies().iter().any(|b| b["input"] == "first")
+    })
+    .await;
+    for (waiting, name) in (1..).zip(["second", "third", "fourth"]) {
         let (client, url) = (client.clone(), url.clone());
         tasks.push(tokio::spawn(async move {
             client
                 .post_json(&url, &format!(r#"{{"input":"{name}"}}"#))
                 .await
         }));
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        until(&format!("{waiting} waiting"), || async {
+            murmurd.queued().await == waiting
+        })
+        .await;
     }
     let overflow = client.post_json(&url, r#"{"input":"fifth"}"#).await;
     assert_eq!(overflow.status, 503, "the queue is full");

@@ -112,13 +112,17 @@ async fn a_foreign_process_named_in_the_pidfile_is_left_alone() {
     };
     let murmurd = Murmurd::launch(launch).unwrap_or_else(|(s, e)| panic!("{s}: {e}"));
     assert_eq!(state(&murmurd.status().await), "stopped");
-    std::thread::sleep(Duration::from_millis(300));
+    // Once the supervisor has decided (its log says so), the process must still be there.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !murmurd.engine_log().contains("left alone") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            murmurd.engine_log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(alive(pid), "a process that is not ours was not signalled");
-    assert!(
-        murmurd.engine_log().contains("left alone"),
-        "{}",
-        murmurd.engine_log()
-    );
     let _ = foreign.kill();
     let _ = foreign.wait();
 }

@@ -39,6 +39,7 @@ pub mod request_log;
 pub mod runtime;
 pub mod security;
 pub mod server;
+pub mod speech_request;
 pub mod status;
 pub mod supervisor;
 pub mod time;

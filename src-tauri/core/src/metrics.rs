@@ -2,8 +2,8 @@
 //! `/murmur/api/metrics` reports (JSON, or Prometheus text).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -23,6 +23,8 @@ pub struct Metrics {
     /// transcription in this run (the model catalog's "speed on this machine").
     speeds: Mutex<BTreeMap<String, f64>>,
     bytes_out: AtomicU64,
+    /// Requests waiting for the engine's gate now (the gate counts them).
+    queued: Arc<AtomicUsize>,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
 }
@@ -34,6 +36,7 @@ impl Default for Metrics {
             recent: Mutex::default(),
             speeds: Mutex::default(),
             bytes_out: AtomicU64::default(),
+            queued: Arc::default(),
             requests: Family::default(),
             durations: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
         }
@@ -194,10 +197,20 @@ impl Metrics {
         self.bytes_out.load(Ordering::Relaxed)
     }
 
+    /// The counter the speech gate keeps its waiting requests in.
+    pub fn queued_counter(&self) -> Arc<AtomicUsize> {
+        self.queued.clone()
+    }
+
+    /// Requests waiting for the engine now (beyond those it is answering).
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
+    }
+
     /// The OpenMetrics text exposition (which Prometheus reads): request counts by route and
-    /// status, a latency histogram in seconds by route, bytes relayed, engine restarts.
-    /// The text exposition: requests by route, then (restarts, crashes in a row) of the speech
-    /// engine and, when transcription is on, of the transcription engine.
+    /// status, a latency histogram in seconds by route, bytes relayed, requests waiting,
+    /// then (restarts, crashes in a row) of the speech engine and, when transcription is on,
+    /// of the transcription engine.
     pub fn prometheus(
         &self,
         (restarts, crashes): (u32, u32),
@@ -218,6 +231,11 @@ impl Metrics {
             "response_bytes",
             "Engine response bytes relayed to clients",
             ConstCounter::new(self.bytes_out()),
+        );
+        registry.register(
+            "queued_requests",
+            "Requests waiting for the engine now",
+            ConstGauge::new(self.queued() as i64),
         );
         registry.register(
             "engine_restarts",

@@ -239,7 +239,7 @@ struct ProxySpeaker(ProxyState);
 impl crate::control::Speaker for ProxySpeaker {
     fn speak(
         &self,
-        request: serde_json::Value,
+        request: crate::speech_request::SpeechRequest,
     ) -> BoxFuture<'static, Result<axum::response::Response, crate::api_error::ApiError>> {
         let state = self.0.clone();
         Box::pin(async move { crate::proxy::speak(&state, request).await })

@@ -184,6 +184,7 @@ async fn metrics(State(control): State<Control>, Query(query): Query<MetricsQuer
         "requests": metrics.rows(),
         "recent": metrics.recent(),
         "response_bytes": metrics.bytes_out(),
+        "queued": metrics.queued(),
         "engine": {"restarts": restarts, "crashes": crashes},
         "transcription_engine": listening.map(|(restarts, crashes)| {
             serde_json::json!({"restarts": restarts, "crashes": crashes})

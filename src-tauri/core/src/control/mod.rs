@@ -34,14 +34,14 @@ use crate::config::{LiveSettings, Overrides};
 use crate::metrics::Metrics;
 use crate::problem::Stage;
 use crate::security::Policy;
+use crate::speech_request::SpeechRequest;
 use crate::status::{State as EngineState, Status};
 use crate::supervisor::Supervisor;
 
 /// Makes speech, and transcribes, the way a client's request would (the proxy's paths): what
 /// the page's Test speech and Test transcription use.
 pub trait Speaker: Send + Sync + 'static {
-    /// `request` is an OpenAI speech request body.
-    fn speak(&self, request: serde_json::Value) -> BoxFuture<'static, Result<Response, ApiError>>;
+    fn speak(&self, request: SpeechRequest) -> BoxFuture<'static, Result<Response, ApiError>>;
     /// `request` is an OpenAI transcription request (its multipart form unread).
     fn transcribe(&self, request: axum::extract::Request) -> BoxFuture<'static, Response>;
 }
@@ -121,8 +121,8 @@ impl std::str::FromStr for EngineAction {
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct SpeakTest {
     pub text: Option<String>,
-    pub voice: Option<serde_json::Value>,
-    pub speed: Option<serde_json::Value>,
+    pub voice: Option<String>,
+    pub speed: Option<f64>,
 }
 
 /// The phrase when none is given.
@@ -281,12 +281,10 @@ impl Control {
             .as_deref()
             .filter(|t| !t.trim().is_empty())
             .unwrap_or(TEST_PHRASE);
-        let mut speech = serde_json::json!({ "input": text, "response_format": "wav" });
-        for (key, value) in [("voice", test.voice), ("speed", test.speed)] {
-            if let Some(value) = value.filter(|v| !v.is_null()) {
-                speech[key] = value;
-            }
-        }
+        let mut speech = SpeechRequest::new(text);
+        speech.response_format = Some(crate::audio::Format::Wav);
+        speech.voice = test.voice;
+        speech.speed = test.speed;
         self.0.speaker.speak(speech).await
     }
 

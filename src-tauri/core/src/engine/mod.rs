@@ -22,6 +22,7 @@ use crate::audio::EngineAudio;
 use crate::config::{EngineId, Settings, TranscriberId};
 use crate::problem::{Problem, Stage};
 use crate::runtime::{Progress, Runtime};
+use crate::speech_request::SpeechRequest;
 use bundled::{add_assets, bundled_launch, bundled_project};
 
 /// What Murmur knows about one engine.
@@ -341,19 +342,13 @@ pub fn readiness_speech(settings: &Settings) -> bytes::Bytes {
     let format = audio(settings)
         .request_format()
         .unwrap_or(settings.engine.response_format);
-    let mut request = serde_json::json!({
-        "input": READINESS_PHRASE,
-        "response_format": format.as_str(),
-        "speed": 1.0,
-        "lang_code": "a",
-    });
-    if let Some(model) = effective_model(settings) {
-        request["model"] = model.into();
-    }
-    if let Some(voice) = effective_voice(settings) {
-        request["voice"] = voice.into();
-    }
-    bytes::Bytes::from(request.to_string())
+    let mut request = SpeechRequest::new(READINESS_PHRASE);
+    request.response_format = Some(format);
+    request.speed = Some(1.0);
+    request.lang_code = Some("a".into());
+    request.model = effective_model(settings);
+    request.voice = effective_voice(settings);
+    request.to_body()
 }
 
 /// What an engine says before Murmur calls it ready.

@@ -13,7 +13,8 @@ pub struct QueueFull;
 
 pub struct Gate {
     permits: Arc<Semaphore>,
-    waiting: AtomicUsize,
+    /// Requests waiting now (shared with whoever reports it: see [`Gate::counting`]).
+    waiting: Arc<AtomicUsize>,
     max_queue: usize,
 }
 
@@ -28,9 +29,14 @@ impl Drop for Waiting<'_> {
 
 impl Gate {
     pub fn new(max_concurrent: u32, max_queue: u32) -> Self {
+        Self::counting(max_concurrent, max_queue, Arc::default())
+    }
+
+    /// A gate that keeps its count of waiting requests in `waiting`.
+    pub fn counting(max_concurrent: u32, max_queue: u32, waiting: Arc<AtomicUsize>) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1) as usize)),
-            waiting: AtomicUsize::new(0),
+            waiting,
             max_queue: max_queue as usize,
         }
     }

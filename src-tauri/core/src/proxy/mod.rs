@@ -92,14 +92,19 @@ impl ProxyState {
     ) -> Self {
         let settings = live.get();
         let proxy = &settings.proxy;
+        let metrics = Arc::<Metrics>::default();
         Self(Arc::new(Inner {
             backend,
             transcriber,
             listen_gate: Gate::new(1, proxy.max_queue),
             engine_id: settings.engine.id,
-            metrics: Arc::default(),
+            gate: Gate::counting(
+                proxy.max_concurrent_requests,
+                proxy.max_queue,
+                metrics.queued_counter(),
+            ),
+            metrics,
             client,
-            gate: Gate::new(proxy.max_concurrent_requests, proxy.max_queue),
             settings: proxy.clone(),
             live,
             voices: std::sync::Mutex::new(None),
@@ -197,34 +202,38 @@ async fn speech(State(state): State<ProxyState>, request: Request) -> Result<Res
         Duration::from_secs(state.settings.body_timeout_secs),
     )
     .await?;
+    let request = speech::SpeechRequest::parse(&bytes)?;
     let mut headers = parts.headers;
     headers.remove(header::CONTENT_LENGTH);
-    synthesise(&state, bytes, headers, activity).await
+    synthesise(&state, request, headers, activity).await
 }
 
 /// A speech request made by Murmur itself (the page's test button): the same path as a
 /// client's, minus the HTTP parsing.
-pub async fn speak(state: &ProxyState, body: serde_json::Value) -> Result<Response, ApiError> {
+pub async fn speak(
+    state: &ProxyState,
+    request: speech::SpeechRequest,
+) -> Result<Response, ApiError> {
     let activity = state.backend.activity();
-    let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::bad_json(e.to_string()))?;
-    synthesise(state, bytes.into(), http::HeaderMap::new(), activity).await
+    synthesise(state, request, http::HeaderMap::new(), activity).await
 }
 
 /// Check a speech request, fill it in, pick the voice for its language, send it to the
 /// engine, and hand back its audio in the client's format.
 async fn synthesise(
     state: &ProxyState,
-    bytes: bytes::Bytes,
+    request: speech::SpeechRequest,
     mut headers: http::HeaderMap,
     activity: crate::backend::Activity,
 ) -> Result<Response, ApiError> {
     let defaults = state.defaults();
-    let mut prepared = speech::prepare(&bytes, &defaults, None)?;
-    if prepared.voice_language.is_some()
-        && let Some(voices) = voices::installed(state).await?
-    {
-        prepared = speech::prepare(&bytes, &defaults, Some(&voices))?;
-    }
+    // A Chinese or Japanese text whose voice is Murmur's to choose needs the engine's voices.
+    let voices = if request.language().is_some() && request.voice_is_murmurs() {
+        voices::installed(state).await?
+    } else {
+        None
+    };
+    let prepared = speech::prepare(request, &defaults, voices.as_deref().map(Vec::as_slice))?;
     headers.insert(
         header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
@@ -312,3 +321,6 @@ async fn pass_through(
     let request = Request::from_parts(parts, Body::from(bytes));
     forward(&state, &upstream, request, exchange).await
 }
+
+#[cfg(test)]
+mod tests;

@@ -297,10 +297,9 @@ impl Session {
                 return self.error(out, &text, code).await;
             }
         };
-        let mut request = json!({ "input": text, "response_format": "pcm" });
-        if let Some(voice) = chosen {
-            request["voice"] = voice.into();
-        }
+        let mut request = crate::speech_request::SpeechRequest::new(text);
+        request.response_format = Some(crate::audio::Format::Pcm);
+        request.voice = chosen;
         let response = match crate::proxy::speak(&self.state, request).await {
             Ok(response) => response,
             Err(e) => {

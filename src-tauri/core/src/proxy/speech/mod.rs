@@ -12,22 +12,14 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::api_error::{ApiError, Code};
 use crate::audio::{EngineAudio, Format};
-use crate::config::{SPEED, Settings, speed_range};
+use crate::config::Settings;
 use crate::engine;
 use crate::language::{self, Voice};
-
-/// Model names that OpenAI clients send.
-pub const OPENAI_MODELS: [&str; 3] = ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"];
-
-/// Voice names that OpenAI's API documents (and OpenClaw, SillyTavern and the SDKs send).
-pub const OPENAI_VOICES: [&str; 13] = [
-    "alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx", "sage",
-    "shimmer", "verse",
-];
+pub use crate::speech_request::{OPENAI_MODELS, OPENAI_VOICES, SpeechRequest};
 
 /// The values used for fields a request leaves out.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,91 +81,22 @@ impl Defaults {
     }
 }
 
-/// Validate a speech request body and work out what to send the engine. `voices`, the
-/// engine's installed voices, lets a Chinese or Japanese text get a voice that speaks it.
+/// Check `request` against the settings and work out what to send the engine. `voices`, the
+/// engine's installed voices, lets a Chinese or Japanese text get a voice that speaks it (ask
+/// for them only when [`SpeechRequest::language`] says so and the voice is Murmur's to choose).
 pub fn prepare(
-    body: &[u8],
+    mut request: SpeechRequest,
     defaults: &Defaults,
     voices: Option<&[Voice]>,
 ) -> Result<Prepared, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_json(format!("the request body is not valid JSON: {e}")))?;
-    let Value::Object(mut request) = value else {
-        return Err(ApiError::bad_json("the request body must be a JSON object"));
-    };
-
-    let input = match request.get("input") {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-        Some(Value::String(_)) => {
-            return Err(ApiError::invalid(
-                "input",
-                Code::EmptyInput,
-                "`input` must not be empty",
-            ));
-        }
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "input",
-                Code::InvalidType,
-                "`input` must be a string",
-            ));
-        }
-        None => {
-            return Err(ApiError::invalid(
-                "input",
-                Code::MissingInput,
-                "`input` is required",
-            ));
-        }
-    };
-    check_input(&input, defaults.max_input_chars)?;
-    let model = optional_str(&request, "model")?;
-    let voice = optional_str(&request, "voice")?;
-    let lang = optional_str(&request, "lang_code")?;
-    optional_str(&request, "instructions")?;
-    let format = match optional_str(&request, "response_format")? {
-        None => defaults.response_format,
-        Some(name) => Format::from_name(&name).ok_or_else(|| {
-            let names: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
-            ApiError::invalid(
-                "response_format",
-                Code::InvalidFormat,
-                format!(
-                    "`response_format` {name:?} is not one of {}",
-                    names.join(", ")
-                ),
-            )
-        })?,
-    };
-    let sse = match optional_str(&request, "stream_format")?.as_deref() {
-        None | Some("audio") => false,
-        Some("sse") => true,
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "stream_format",
-                Code::InvalidStreamFormat,
-                format!("`stream_format` {other:?} is not one of sse, audio"),
-            ));
-        }
-    };
-    request.remove("stream_format");
-    match request.get("speed") {
-        None | Some(Value::Null) => {}
-        Some(Value::Number(n)) if n.as_f64().is_some_and(|s| SPEED.contains(&s)) => {}
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "speed",
-                Code::InvalidSpeed,
-                format!("`speed` must be a number from {}", speed_range()),
-            ));
-        }
-    }
-
-    let replace_model = model.as_deref().is_none_or(|m| OPENAI_MODELS.contains(&m));
+    check_input(request.input(), defaults.max_input_chars)?;
+    let format = request.response_format.unwrap_or(defaults.response_format);
+    let sse = request.sse;
+    let replace_model = request.model_is_murmurs();
     if defaults.pinned_model
         && !replace_model
         && let Some(configured) = &defaults.model
-        && model.as_ref() != Some(configured)
+        && request.model.as_ref() != Some(configured)
     {
         return Err(ApiError::invalid(
             "model",
@@ -184,34 +107,31 @@ pub fn prepare(
         ));
     }
     if defaults.managed {
-        request.retain(|key, value| !names_a_file(key, value));
+        request.extra.retain(|key, value| !names_a_file(key, value));
     }
     if replace_model && let Some(default) = &defaults.model {
-        request.insert("model".into(), default.clone().into());
+        request.model = Some(default.clone());
     }
-    let replace_voice = voice.as_deref().is_none_or(|v| OPENAI_VOICES.contains(&v));
-    let detected = language::detect(&input);
+    let replace_voice = request.voice_is_murmurs();
+    let detected = request.language();
     let mut chosen = if replace_voice {
         defaults.voice.clone()
     } else {
-        voice.clone()
+        request.voice.clone()
     };
     if replace_voice && let (Some(wanted), Some(voices)) = (detected, voices) {
         chosen = super::voices::choose(wanted, chosen, &defaults.language_voices, voices)?;
     }
-    if replace_voice && let Some(chosen) = &chosen {
-        request.insert("voice".into(), chosen.clone().into());
+    if replace_voice && chosen.is_some() {
+        request.voice = chosen.clone();
     }
-    if request.get("speed").is_none_or(Value::is_null) {
-        request.insert("speed".into(), defaults.speed.into());
-    }
+    request.speed = Some(request.speed.unwrap_or(defaults.speed));
     // An engine that hands Murmur raw audio is asked for exactly that; Murmur encodes.
-    let engine_format = defaults.audio.request_format().unwrap_or(format);
-    request.insert("response_format".into(), engine_format.as_str().into());
+    request.response_format = Some(defaults.audio.request_format().unwrap_or(format));
     if defaults.stream {
-        request.insert("stream".into(), true.into());
+        request.extra.insert("stream".into(), true.into());
     }
-    if lang.is_none() {
+    if request.lang_code.is_none() {
         let code = if defaults.lang_code == "auto" {
             let voice_language = chosen.as_deref().and_then(language::kokoro_language);
             detected
@@ -222,13 +142,10 @@ pub fn prepare(
         } else {
             defaults.lang_code.clone()
         };
-        request.insert("lang_code".into(), code.into());
+        request.lang_code = Some(code);
     }
-    let body = serde_json::to_vec(&request)
-        .map(Bytes::from)
-        .map_err(|e| ApiError::bad_json(format!("cannot re-encode the request: {e}")))?;
     Ok(Prepared {
-        body,
+        body: request.to_body(),
         format,
         sse,
         voice: chosen,
@@ -305,21 +222,6 @@ fn check_input(input: &str, max_chars: u64) -> Result<(), ApiError> {
         ));
     }
     Ok(())
-}
-
-fn optional_str(
-    request: &Map<String, Value>,
-    key: &'static str,
-) -> Result<Option<String>, ApiError> {
-    match request.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::invalid(
-            key,
-            Code::InvalidType,
-            format!("`{key}` must be a string"),
-        )),
-    }
 }
 
 #[cfg(test)]

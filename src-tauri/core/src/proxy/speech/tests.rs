@@ -1,6 +1,7 @@
 //! Checking and completing speech requests, and choosing the voice for a text's language.
 
 use super::*;
+use serde_json::Map;
 
 fn defaults() -> Defaults {
     Defaults {
@@ -18,8 +19,17 @@ fn defaults() -> Defaults {
     }
 }
 
+/// A client's body, parsed and prepared as the proxy does.
+fn prepare_json(
+    body: &[u8],
+    defaults: &Defaults,
+    voices: Option<&[Voice]>,
+) -> Result<Prepared, ApiError> {
+    prepare(SpeechRequest::parse(body)?, defaults, voices)
+}
+
 fn prepared(body: &str) -> Map<String, Value> {
-    let out = prepare(body.as_bytes(), &defaults(), None).expect("valid request");
+    let out = prepare_json(body.as_bytes(), &defaults(), None).expect("valid request");
     serde_json::from_slice(&out.body).expect("json object")
 }
 
@@ -28,7 +38,7 @@ fn an_engine_of_raw_audio_is_asked_for_it_and_the_client_format_kept() {
     let mut defaults = defaults();
     defaults.audio = EngineAudio::Pcm { rate: 22050 };
     defaults.response_format = Format::Mp3;
-    let out = prepare(
+    let out = prepare_json(
         br#"{"input":"hi","stream_format":"sse","instructions":"calm"}"#,
         &defaults,
         None,
@@ -40,7 +50,7 @@ fn an_engine_of_raw_audio_is_asked_for_it_and_the_client_format_kept() {
     assert_eq!(sent["instructions"], "calm");
     assert!(!sent.contains_key("stream_format"), "{sent:?}");
     defaults.audio = EngineAudio::Wav;
-    let out = prepare(
+    let out = prepare_json(
         br#"{"input":"hi","response_format":"opus"}"#,
         &defaults,
         None,
@@ -60,7 +70,7 @@ fn an_engine_that_streams_is_asked_to_whatever_the_client_said() {
     let mut defaults = defaults();
     defaults.stream = true;
     for body in [r#"{"input":"hi"}"#, r#"{"input":"hi","stream":false}"#] {
-        let out = prepare(body.as_bytes(), &defaults, None).expect("valid");
+        let out = prepare_json(body.as_bytes(), &defaults, None).expect("valid");
         let sent: Map<String, Value> = serde_json::from_slice(&out.body).expect("json");
         assert_eq!(sent["stream"], true, "{body}");
     }
@@ -72,7 +82,7 @@ fn whitespace_controls_pass_and_the_limit_counts_characters() {
     assert_eq!(out["input"], "one\ttwo\nthree\r");
     // 20 characters of 3 bytes each: within a 20-character limit.
     prepared(&format!(r#"{{"input":"{}"}}"#, "語".repeat(20)));
-    let err = prepare(br#"{"input":"x\u0000"}"#, &defaults(), None).expect_err("NUL");
+    let err = prepare_json(br#"{"input":"x\u0000"}"#, &defaults(), None).expect_err("NUL");
     assert_eq!(err.code, Code::InvalidCharacters);
 }
 
@@ -107,7 +117,7 @@ fn openai_names_become_the_configured_ones_but_others_stay() {
     );
     assert_eq!(out["model"], "mine");
     assert_eq!(out["voice"], "bf_emma");
-    assert_eq!(out["speed"], 2);
+    assert_eq!(out["speed"].as_f64(), Some(2.0));
     assert_eq!(out["response_format"], "pcm");
     assert_eq!(out["lang_code"], "b");
 }
@@ -138,7 +148,7 @@ fn kokoro_voices() -> Vec<Voice> {
 fn a_text_in_another_language_gets_a_voice_that_speaks_it() {
     let voices = kokoro_voices();
     let route = |body: &str| {
-        let out = prepare(body.as_bytes(), &defaults(), Some(&voices)).expect("valid");
+        let out = prepare_json(body.as_bytes(), &defaults(), Some(&voices)).expect("valid");
         let sent: Map<String, Value> = serde_json::from_slice(&out.body).expect("json");
         (out.voice, sent["voice"].clone(), sent["lang_code"].clone())
     };
@@ -155,7 +165,7 @@ fn a_text_in_another_language_gets_a_voice_that_speaks_it() {
     assert_eq!(voice.as_deref(), Some("af_heart"));
     // Only a voice left to Murmur asks for the engine's voices.
     let voice_language = |body: &str| {
-        prepare(body.as_bytes(), &defaults(), None)
+        prepare_json(body.as_bytes(), &defaults(), None)
             .expect("valid")
             .voice_language
     };
@@ -181,7 +191,7 @@ fn the_voice_picked_for_a_language_wins_when_installed() {
         .language_voices
         .insert("ja".into(), "jf_gone".into());
     let voice = |body: &str| {
-        prepare(body.as_bytes(), &defaults, Some(&voices))
+        prepare_json(body.as_bytes(), &defaults, Some(&voices))
             .expect("valid")
             .voice
     };
@@ -200,14 +210,14 @@ fn no_voice_for_the_language_is_a_400_that_says_so() {
     let piper = [Voice::new("joe", "Joe", Some("en_US"))];
     let mut defaults = defaults();
     defaults.voice = Some("joe".into());
-    let err = prepare("{\"input\":\"你好\"}".as_bytes(), &defaults, Some(&piper))
+    let err = prepare_json("{\"input\":\"你好\"}".as_bytes(), &defaults, Some(&piper))
         .expect_err("no Chinese voice");
     assert_eq!(err.status, http::StatusCode::BAD_REQUEST);
     assert_eq!(err.code, Code::NoVoiceForLanguage);
     assert!(err.message().contains("Chinese (zh)"), "{}", err.message());
     assert!(err.message().contains("joe (en-US)"), "{}", err.message());
     // English is fine.
-    prepare(br#"{"input":"Hello"}"#, &defaults, Some(&piper)).expect("English");
+    prepare_json(br#"{"input":"Hello"}"#, &defaults, Some(&piper)).expect("English");
 }
 
 #[test]
@@ -237,7 +247,7 @@ fn bad_requests_name_the_field() {
         (r#"{"input":"a""#, None),
     ];
     for (body, param) in cases {
-        let err = prepare(body.as_bytes(), &defaults(), None).expect_err(body);
+        let err = prepare_json(body.as_bytes(), &defaults(), None).expect_err(body);
         assert_eq!(err.status, http::StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(err.param, param, "{body}");
     }
@@ -247,7 +257,7 @@ fn bad_requests_name_the_field() {
 fn an_engine_that_loads_any_model_gets_only_the_configured_one() {
     let mut pinned = defaults();
     pinned.pinned_model = true;
-    let other = prepare(
+    let other = prepare_json(
         br#"{"input":"hi","model":"mlx-community/Some-Other-Model"}"#,
         &pinned,
         None,
@@ -260,7 +270,7 @@ fn an_engine_that_loads_any_model_gets_only_the_configured_one() {
         r#"{"input":"hi","model":"tts-1"}"#,
         r#"{"input":"hi"}"#,
     ] {
-        let out = prepare(body.as_bytes(), &pinned, None).expect(body);
+        let out = prepare_json(body.as_bytes(), &pinned, None).expect(body);
         let out: Map<String, Value> = serde_json::from_slice(&out.body).expect("json");
         assert_eq!(out["model"], "kokoro", "{body}");
     }
@@ -281,7 +291,7 @@ fn fields_naming_files_on_the_engine_s_machine_are_dropped() {
     // An external server is the user's own: what they send it is theirs to send.
     let mut external = defaults();
     external.managed = false;
-    let out = prepare(
+    let out = prepare_json(
         br#"{"input":"hi","ref_audio":"/srv/voices/me.wav"}"#,
         &external,
         None,
