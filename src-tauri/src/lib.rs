@@ -112,9 +112,8 @@ pub fn run(args: murmur_core::cli::Args) {
         .setup(move |app| {
             desktop::hide_from_dock(app);
             // An installed app finds its Python projects among its bundled resources.
-            if let Ok(dir) = app.path().resource_dir() {
-                murmur_core::runtime::bundled::prefer(dir);
-            }
+            let mut paths = paths;
+            paths.resources = app.path().resource_dir().ok();
             let tray = tray::build(app.handle())?;
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(serve(

@@ -19,6 +19,9 @@ pub struct Paths {
     pub config_file: PathBuf,
     /// Daily-rotated `murmurd.log` and the engine log.
     pub log_dir: PathBuf,
+    /// The app bundle's resource folder (the bundled Python projects), when Murmur runs from
+    /// one: the desktop shell knows it.
+    pub resources: Option<PathBuf>,
 }
 
 impl Paths {
@@ -28,6 +31,7 @@ impl Paths {
             data_dir: data_dir.to_path_buf(),
             config_file: data_dir.join("config.toml"),
             log_dir: data_dir.join("logs"),
+            resources: None,
         }
     }
 
@@ -39,6 +43,7 @@ impl Paths {
             data_dir: dirs.data_dir().to_path_buf(),
             config_file: dirs.config_dir().join("config.toml"),
             log_dir,
+            resources: None,
         })
     }
 

@@ -21,6 +21,7 @@ use crate::backend::external::External;
 use crate::config::{EngineId, LiveSettings, ProxySettings, Settings, validate_host};
 use crate::control::Control;
 use crate::http_client::HttpClient;
+use crate::paths::Paths;
 use crate::port_owner::{self, PortOwner};
 use crate::proxy::ProxyState;
 use crate::request_log;
@@ -260,7 +261,7 @@ impl crate::control::Speaker for ProxySpeaker {
 /// the configured engine (also handed to Control, which starts and stops it).
 fn backend(
     live: &LiveSettings,
-    data_dir: &std::path::Path,
+    paths: &Paths,
     client: HttpClient,
 ) -> (Arc<dyn Backend>, Option<Supervisor>) {
     let settings = live.get();
@@ -268,7 +269,7 @@ fn backend(
         EngineId::External => (Arc::new(External::new(&settings, client)), None),
         EngineId::Piper | EngineId::MlxAudio | EngineId::Kokoro | EngineId::Custom => {
             let supervisor =
-                Supervisor::spawn(crate::engine::Capability::Speech, live, data_dir, client);
+                Supervisor::spawn(crate::engine::Capability::Speech, live, paths, client);
             (Arc::new(supervisor.clone()), Some(supervisor))
         }
     }
@@ -279,7 +280,7 @@ fn backend(
 /// never at launch.
 fn transcriber(
     live: &LiveSettings,
-    data_dir: &std::path::Path,
+    paths: &Paths,
     client: HttpClient,
 ) -> (Option<Arc<dyn Backend>>, Option<Supervisor>) {
     use crate::config::TranscriberId;
@@ -294,7 +295,7 @@ fn transcriber(
             let supervisor = Supervisor::spawn(
                 crate::engine::Capability::Transcription,
                 live,
-                data_dir,
+                paths,
                 client,
             );
             (Some(Arc::new(supervisor.clone())), Some(supervisor))
@@ -365,7 +366,7 @@ impl Bound {
         })?;
         let client = crate::http_client::new();
         let live = crate::config::LiveSettings::new(settings.clone());
-        let (backend, supervisor) = backend(&live, data_dir, client.clone());
+        let (backend, supervisor) = backend(&live, paths, client.clone());
         let token = crate::control::token::load_or_create(data_dir)
             .inspect_err(|e| {
                 tracing::warn!(
@@ -374,7 +375,7 @@ impl Bound {
                 );
             })
             .ok();
-        let (hearing, transcriber) = transcriber(&live, data_dir, client.clone());
+        let (hearing, transcriber) = transcriber(&live, paths, client.clone());
         let proxy = ProxyState::new(live.clone(), backend.clone(), hearing.clone(), client);
         let wyoming = if settings.wyoming.enabled {
             let w = &settings.wyoming;

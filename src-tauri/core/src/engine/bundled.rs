@@ -3,7 +3,7 @@
 //! the paths Murmur's own engine servers answer.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::Launch;
 use crate::runtime::Runtime;
@@ -15,14 +15,6 @@ pub(super) const MURMUR_SERVER_PATHS: &[&str] = &[
     "/v1/audio/voices",
     "/v1/audio/speech",
 ];
-
-/// A bundled project (`python-runtime/<name>`), or its expected path, so provisioning fails
-/// with an error that names it.
-pub(super) fn bundled_project(name: &str) -> (PathBuf, String) {
-    let dir = crate::runtime::bundled::locate(name)
-        .unwrap_or_else(|| PathBuf::from("python-runtime").join(name));
-    (dir, name.to_string())
-}
 
 /// `PYTHONPATH` for a runtime: its folder, then `extra` (the engine's project).
 pub(super) fn python_path(runtime: Option<&Runtime>, extra: Option<&Path>) -> String {

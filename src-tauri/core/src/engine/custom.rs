@@ -3,10 +3,9 @@
 //! theirs that Murmur provisions like its own.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use super::bundled::python_path;
-use super::{Engine, EngineSpec, Launch, Place};
+use super::{Engine, EngineSpec, Launch, Place, Project};
 use crate::audio::EngineAudio;
 use crate::config::{CustomAudio, CustomEngine, EngineId, Settings};
 
@@ -54,11 +53,12 @@ impl Engine for Custom {
         }
     }
 
-    fn python_project(&self, settings: &Settings) -> Option<(PathBuf, String)> {
-        (self.section)(settings)
-            .python_project
-            .clone()
-            .map(|dir| (dir, self.runtime.to_string()))
+    fn python_project(&self, settings: &Settings) -> Option<Project> {
+        let dir = (self.section)(settings).python_project.clone()?;
+        Some(Project::Folder {
+            dir,
+            runtime: self.runtime,
+        })
     }
 
     /// `{host}`, `{port}`, `{data_dir}` and (with a project) `{python}` are filled in; a

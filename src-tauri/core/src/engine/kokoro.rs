@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use futures_util::future::BoxFuture;
 
-use super::{Engine, EngineSpec, Launch, Place, Preparation, bundled_launch, bundled_project};
+use super::{Engine, EngineSpec, Launch, Place, Preparation, Project, bundled_launch};
 use crate::audio::EngineAudio;
 use crate::config::{EngineId, KokoroModel, Settings};
 use crate::problem::{Problem, Stage};
@@ -81,13 +81,13 @@ impl Engine for Kokoro {
         &[Stage::Assets, Stage::Model, Stage::Voice]
     }
 
-    fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
-        Some(bundled_project("kokoro"))
+    fn python_project(&self, _settings: &Settings) -> Option<Project> {
+        Some(Project::Bundled("kokoro"))
     }
 
     fn launch(&self, settings: &Settings, place: &Place<'_>) -> Option<Launch> {
         let runtime = place.runtime?;
-        let (project, _) = self.python_project(settings)?;
+        let project = place.project?;
         let args = vec![
             "murmur_kokoro_server".to_string(),
             "--host".into(),
@@ -103,8 +103,8 @@ impl Engine for Kokoro {
                 .to_string_lossy()
                 .into_owned(),
         ];
-        let mut launch = bundled_launch(runtime, &project, args);
-        super::add_assets(&mut launch, &project, place.data_dir);
+        let mut launch = bundled_launch(runtime, project, args);
+        super::add_assets(&mut launch, project, place.data_dir);
         Some(launch)
     }
 

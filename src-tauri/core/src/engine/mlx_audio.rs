@@ -4,11 +4,9 @@
 //! `assets.toml`) and the model; then it runs with the Hub offline, so it never downloads
 //! behind the user's back.
 
-use std::path::PathBuf;
-
 use futures_util::future::BoxFuture;
 
-use super::{Engine, EngineSpec, Launch, Place, Preparation, bundled_launch, bundled_project};
+use super::{Engine, EngineSpec, Launch, Place, Preparation, Project, bundled_launch};
 use crate::audio::EngineAudio;
 use crate::config::{EngineId, Settings, TranscriberId};
 use crate::problem::{Problem, Stage};
@@ -62,8 +60,8 @@ impl Engine for MlxAudio {
         &[Stage::Assets, Stage::Model]
     }
 
-    fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
-        Some(bundled_project("mlx-audio"))
+    fn python_project(&self, _settings: &Settings) -> Option<Project> {
+        Some(Project::Bundled("mlx-audio"))
     }
 
     fn launch(&self, settings: &Settings, place: &Place<'_>) -> Option<Launch> {
@@ -126,7 +124,7 @@ pub const NO_ORIGIN: &str = "https://no-origin.invalid";
 /// `mlx_audio.server` on `place`, its Hub offline (every model is fetched in warm-up).
 fn server_launch(settings: &Settings, place: &Place<'_>) -> Option<Launch> {
     let runtime = place.runtime?;
-    let (project, _) = bundled_project("mlx-audio");
+    let project = place.project?;
     let logs = place.data_dir.join("logs").to_string_lossy().into_owned();
     let args = [
         "mlx_audio.server",
@@ -143,8 +141,8 @@ fn server_launch(settings: &Settings, place: &Place<'_>) -> Option<Launch> {
     ]
     .map(String::from)
     .to_vec();
-    let mut launch = bundled_launch(runtime, &project, args);
-    super::add_assets(&mut launch, &project, place.data_dir);
+    let mut launch = bundled_launch(runtime, project, args);
+    super::add_assets(&mut launch, project, place.data_dir);
     launch
         .env
         .extend(hub_env(&settings.runtime.huggingface_url, true));
@@ -183,8 +181,8 @@ impl Engine for MlxTranscription {
         &[Stage::Assets, Stage::Model]
     }
 
-    fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
-        Some(bundled_project("mlx-audio"))
+    fn python_project(&self, _settings: &Settings) -> Option<Project> {
+        Some(Project::Bundled("mlx-audio"))
     }
 
     fn launch(&self, settings: &Settings, place: &Place<'_>) -> Option<Launch> {

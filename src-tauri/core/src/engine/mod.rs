@@ -23,7 +23,7 @@ use crate::config::{EngineId, Settings, TranscriberId};
 use crate::problem::{Problem, Stage};
 use crate::runtime::{Progress, Runtime};
 use crate::speech_request::SpeechRequest;
-use bundled::{add_assets, bundled_launch, bundled_project};
+use bundled::{add_assets, bundled_launch};
 
 /// What Murmur knows about one engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +56,33 @@ pub struct Place<'a> {
     pub data_dir: &'a Path,
     /// Its provisioned Python runtime, if it runs in one.
     pub runtime: Option<&'a Runtime>,
+    /// Its Python project's folder, if it runs in one.
+    pub project: Option<&'a Path>,
+}
+
+/// The uv project an engine runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Project {
+    /// One Murmur ships (`python-runtime/<name>`); its runtime has the same name.
+    Bundled(&'static str),
+    /// A folder of the user's, run in the runtime `runtime`.
+    Folder { dir: PathBuf, runtime: &'static str },
+}
+
+impl Project {
+    /// (its folder, its runtime's name). A bundled project is looked for where Murmur runs
+    /// from (`app`: the app bundle's resource folder, when it runs from one); when it is
+    /// nowhere, its expected path, so provisioning fails with an error that names it.
+    pub fn locate(&self, app: Option<&Path>) -> (PathBuf, String) {
+        match self {
+            Self::Bundled(name) => {
+                let dir = crate::runtime::bundled::locate(name, app)
+                    .unwrap_or_else(|| PathBuf::from("python-runtime").join(name));
+                (dir, (*name).to_string())
+            }
+            Self::Folder { dir, runtime } => (dir.clone(), (*runtime).to_string()),
+        }
+    }
 }
 
 /// What an engine may do once its runtime is ready and before it is launched.
@@ -105,8 +132,8 @@ pub trait Engine: Sync {
         &[]
     }
 
-    /// The uv project it runs in, if it runs in Python: (project folder, runtime name).
-    fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
+    /// The uv project it runs in, if it runs in Python.
+    fn python_project(&self, _settings: &Settings) -> Option<Project> {
         None
     }
 
@@ -312,28 +339,6 @@ pub fn asks_to_stream(settings: &Settings) -> bool {
 /// The paths engine `id` answers, when Murmur knows them.
 pub fn served_paths(id: EngineId) -> Option<&'static [&'static str]> {
     of(id).served_paths()
-}
-
-/// The uv project the configured engine runs in, if any.
-pub fn python_project(settings: &Settings) -> Option<(PathBuf, String)> {
-    of(settings.engine.id).python_project(settings)
-}
-
-/// The command for the configured engine on `host:port` (see [`Engine::launch`]).
-pub fn launch(
-    settings: &Settings,
-    host: &str,
-    port: u16,
-    data_dir: &Path,
-    runtime: Option<&Runtime>,
-) -> Option<Launch> {
-    let place = Place {
-        host,
-        port,
-        data_dir,
-        runtime,
-    };
-    of(settings.engine.id).launch(settings, &place)
 }
 
 /// The speech request Murmur sends a managed engine that answers its probe, before calling it

@@ -2,9 +2,7 @@
 //! rate, one sentence at a time. The default engine off Apple Silicon. Its voices: the one
 //! its runtime ships (`joe`) and those installed from the catalog into its voices folder.
 
-use std::path::PathBuf;
-
-use super::{Engine, EngineSpec, Launch, Place, bundled_launch, bundled_project};
+use super::{Engine, EngineSpec, Launch, Place, Project, bundled_launch};
 use crate::audio::EngineAudio;
 use crate::config::{EngineId, Settings};
 
@@ -29,13 +27,13 @@ impl Engine for Piper {
         Some(super::bundled::MURMUR_SERVER_PATHS)
     }
 
-    fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
-        Some(bundled_project("piper"))
+    fn python_project(&self, _settings: &Settings) -> Option<Project> {
+        Some(Project::Bundled("piper"))
     }
 
     fn launch(&self, settings: &Settings, place: &Place<'_>) -> Option<Launch> {
         let runtime = place.runtime?;
-        let (project, _) = self.python_project(settings)?;
+        let project = place.project?;
         let voices = crate::voices::voices_dir(settings, place.data_dir);
         let args: Vec<String> = [
             "murmur_piper_server",
@@ -48,7 +46,7 @@ impl Engine for Piper {
         ]
         .map(String::from)
         .to_vec();
-        let mut launch = bundled_launch(runtime, &project, args);
+        let mut launch = bundled_launch(runtime, project, args);
         // glibc raises its mmap threshold each time a large block is freed, and from then on
         // keeps such blocks in the heap: with ONNX Runtime's arena shrunk after every run
         // (murmur_onnx.py) Piper still grew 211 → 315 MB over the benchmark's requests; with

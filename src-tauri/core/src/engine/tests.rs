@@ -22,6 +22,27 @@ fn launch_for(id: EngineId) -> Launch {
     .expect("launchable")
 }
 
+/// The command for the configured engine on `host:port`, its bundled project found in the
+/// source tree.
+fn launch(
+    settings: &Settings,
+    host: &str,
+    port: u16,
+    data_dir: &Path,
+    runtime: Option<&Runtime>,
+) -> Option<Launch> {
+    let engine = of(settings.engine.id);
+    let project = engine.python_project(settings).map(|p| p.locate(None).0);
+    let place = Place {
+        host,
+        port,
+        data_dir,
+        runtime,
+        project: project.as_deref(),
+    };
+    engine.launch(settings, &place)
+}
+
 #[test]
 fn mlx_audio_runs_its_server_under_the_launcher_with_a_full_path() {
     let launch = launch_for(EngineId::MlxAudio);
@@ -148,7 +169,8 @@ fn the_bundled_projects_are_found() {
         (EngineId::Kokoro, "kokoro"),
     ] {
         settings.engine.id = id;
-        let (dir, runtime) = python_project(&settings).expect("a Python engine");
+        let project = of(settings.engine.id).python_project(&settings);
+        let (dir, runtime) = project.expect("a Python engine").locate(None);
         assert!(dir.join("uv.lock").is_file(), "{}", dir.display());
         assert_eq!(runtime, name);
     }
@@ -167,14 +189,16 @@ fn listening_on_mlx_audio_is_a_server_of_its_own_asked_openai_s_way() {
         Some("mlx-community/whisper-large-v3-turbo")
     );
     assert_eq!(
-        engine.python_project(&settings).map(|(_, name)| name),
-        Some("mlx-audio".to_string())
+        engine.python_project(&settings),
+        Some(Project::Bundled("mlx-audio"))
     );
+    let (project, _) = Project::Bundled("mlx-audio").locate(None);
     let place = Place {
         host: "127.0.0.1",
         port: 4322,
         data_dir: Path::new("/data"),
         runtime: Some(&runtime()),
+        project: Some(&project),
     };
     let launch = engine.launch(&settings, &place).expect("launchable");
     assert_eq!(

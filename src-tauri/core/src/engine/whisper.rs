@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
-use super::{Engine, EngineSpec, Launch, Place, Preparation, bundled_launch};
+use super::{Engine, EngineSpec, Launch, Place, Preparation, Project, bundled_launch};
 use crate::audio::EngineAudio;
 use crate::config::Settings;
 use crate::problem::{Problem, Stage};
@@ -319,13 +319,13 @@ impl Engine for Whisper {
         &[Stage::Model]
     }
 
-    fn python_project(&self, _settings: &Settings) -> Option<(PathBuf, String)> {
-        Some(super::bundled::bundled_project("whisper"))
+    fn python_project(&self, _settings: &Settings) -> Option<Project> {
+        Some(Project::Bundled("whisper"))
     }
 
     fn launch(&self, settings: &Settings, place: &Place<'_>) -> Option<Launch> {
         let runtime = place.runtime?;
-        let (project, _) = self.python_project(settings)?;
+        let project = place.project?;
         let args = vec![
             "murmur_whisper_server".to_string(),
             "--host".into(),
@@ -337,7 +337,7 @@ impl Engine for Whisper {
                 .to_string_lossy()
                 .into_owned(),
         ];
-        let mut launch = bundled_launch(runtime, &project, args);
+        let mut launch = bundled_launch(runtime, project, args);
         launch.probe_path = "/health".into();
         Some(launch)
     }

@@ -1,29 +1,21 @@
 //! Finding the Python projects Murmur ships (`python-runtime/<engine>/`) wherever Murmur runs
 //! from: `MURMUR_RESOURCES` if set; the app bundle's resources (macOS `.app`, Linux `.deb`);
-//! beside an installed `murmurd`; and the source tree, for `cargo run` and tests.
+//! beside an installed `murmurd`; and the source tree, for `cargo run` and tests. The app
+//! bundle's folder is the desktop shell's to know: it comes in [`crate::paths::Paths`].
 
 use std::path::{Path, PathBuf};
 
 /// Overrides every other location (packagers, tests).
 pub const ENV_RESOURCES: &str = "MURMUR_RESOURCES";
 
-/// The app bundle's resource folder, as the desktop shell knows it (Tauri's `resource_dir`).
-static APP_RESOURCES: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-
-/// Search `dir` right after `MURMUR_RESOURCES` (set once, at start-up, by the desktop shell).
-pub fn prefer(dir: PathBuf) {
-    let _ = APP_RESOURCES.set(dir);
-}
-
-/// The folders searched for `python-runtime/`, most specific first.
-pub fn search_roots(exe: Option<&Path>) -> Vec<PathBuf> {
+/// The folders searched for `python-runtime/`, most specific first: `app` is the app
+/// bundle's resource folder (Tauri's `resource_dir`), when Murmur runs from one.
+pub fn search_roots(exe: Option<&Path>, app: Option<&Path>) -> Vec<PathBuf> {
     let mut roots = Vec::new();
     if let Some(dir) = std::env::var_os(ENV_RESOURCES) {
         roots.push(PathBuf::from(dir));
     }
-    if let Some(dir) = APP_RESOURCES.get() {
-        roots.push(dir.clone());
-    }
+    roots.extend(app.map(Path::to_path_buf));
     if let Some(bin) = exe.and_then(Path::parent) {
         roots.push(bin.join("../Resources")); // macOS: Murmur.app/Contents/MacOS/murmur
         roots.push(bin.join("../lib/Murmur")); // Linux .deb: /usr/bin/murmur → /usr/lib/Murmur
@@ -36,9 +28,9 @@ pub fn search_roots(exe: Option<&Path>) -> Vec<PathBuf> {
 }
 
 /// `python-runtime/<name>` with a `pyproject.toml`, from the first root that has one.
-pub fn locate(name: &str) -> Option<PathBuf> {
+pub fn locate(name: &str, app: Option<&Path>) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok();
-    search_roots(exe.as_deref())
+    search_roots(exe.as_deref(), app)
         .into_iter()
         .map(|root| root.join("python-runtime").join(name))
         .find(|dir| dir.join("pyproject.toml").is_file())
@@ -92,7 +84,9 @@ mod tests {
     #[test]
     fn the_source_tree_is_found_from_cargo() {
         // The launcher ships at python-runtime/murmur_launch.py; a project beside it is found.
-        let root = search_roots(None).pop().expect("the source tree root");
+        let root = search_roots(None, None)
+            .pop()
+            .expect("the source tree root");
         assert!(
             root.join("python-runtime/murmur_launch.py").is_file(),
             "{}",
@@ -102,18 +96,29 @@ mod tests {
 
     #[test]
     fn the_bundle_layouts_are_searched() {
-        let roots = search_roots(Some(Path::new(
-            "/Applications/Murmur.app/Contents/MacOS/murmur",
-        )));
+        let roots = search_roots(
+            Some(Path::new("/Applications/Murmur.app/Contents/MacOS/murmur")),
+            None,
+        );
         assert!(roots.contains(&PathBuf::from(
             "/Applications/Murmur.app/Contents/MacOS/../Resources"
         )));
-        let roots = search_roots(Some(Path::new("/usr/bin/murmurd")));
+        let roots = search_roots(Some(Path::new("/usr/bin/murmurd")), None);
         assert!(roots.contains(&PathBuf::from("/usr/bin/../lib/Murmur")));
     }
 
     #[test]
+    fn the_app_bundle_is_searched_right_after_the_override() {
+        let roots = search_roots(None, Some(Path::new("/opt/Murmur/resources")));
+        let at = roots
+            .iter()
+            .position(|r| r == Path::new("/opt/Murmur/resources"));
+        let expected = usize::from(std::env::var_os(ENV_RESOURCES).is_some());
+        assert_eq!(at, Some(expected), "{roots:?}");
+    }
+
+    #[test]
     fn a_missing_project_is_none() {
-        assert_eq!(locate("no-such-engine"), None);
+        assert_eq!(locate("no-such-engine", None), None);
     }
 }

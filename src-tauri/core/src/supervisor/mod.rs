@@ -29,7 +29,7 @@ mod memory;
 pub mod pidfile;
 pub mod process;
 
-use std::path::Path;
+use crate::paths::Paths;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::time::Instant;
@@ -129,13 +129,13 @@ impl Supervisor {
     pub fn spawn(
         capability: Capability,
         settings: &LiveSettings,
-        data_dir: &Path,
+        paths: &Paths,
         client: HttpClient,
     ) -> Self {
         Self::spawn_on(
             capability,
             settings,
-            data_dir,
+            paths,
             Arc::new(host::SystemHost::new(client)),
         )
     }
@@ -144,7 +144,7 @@ impl Supervisor {
     fn spawn_on(
         capability: Capability,
         live: &LiveSettings,
-        data_dir: &Path,
+        paths: &Paths,
         host: Arc<dyn host::Host>,
     ) -> Self {
         let mut settings_changes = live.subscribe();
@@ -154,13 +154,13 @@ impl Supervisor {
             last_activity_ms: AtomicU64::new(0),
             busy: AtomicUsize::new(0),
         });
-        let log = EngineLog::open(&data_dir.join("logs"), capability.file_stem());
+        let log = EngineLog::open(&paths.data_dir.join("logs"), capability.file_stem());
         let (commands, inbox) = mpsc::unbounded_channel();
         let auto_start = capability.auto_start(&settings);
         let (actor, status) = actor::Actor::new(
             capability,
             settings,
-            data_dir,
+            paths,
             host,
             shared.clone(),
             log.clone(),

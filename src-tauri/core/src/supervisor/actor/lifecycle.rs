@@ -16,11 +16,7 @@ impl Actor {
             tracing::warn!("{warning}");
         }
 
-        if let Some((project, name)) = self
-            .capability
-            .engine(&self.settings)
-            .python_project(&self.settings)
-        {
+        if let Some((project, name)) = self.project() {
             self.provision(project, name, auto, reason)
         } else {
             self.spawn_engine(None, auto, None, reason)
@@ -103,11 +99,13 @@ impl Actor {
             }
         };
         let engine = self.capability.engine(&self.settings);
+        let project = self.project().map(|(dir, _)| dir);
         let place = engine::Place {
             host: "127.0.0.1",
             port,
             data_dir: &self.data_dir,
             runtime: runtime.as_ref(),
+            project: project.as_deref(),
         };
         let Some(launch) = engine.launch(&self.settings, &place) else {
             let id = engine.spec().id;
@@ -175,6 +173,13 @@ impl Actor {
             speaking: false,
         }
         .because(reason)
+    }
+
+    /// The engine's Python project, found where Murmur runs from: (folder, runtime name).
+    fn project(&self) -> Option<(PathBuf, String)> {
+        let engine = self.capability.engine(&self.settings);
+        let project = engine.python_project(&self.settings)?;
+        Some(project.locate(self.resources.as_deref()))
     }
 
     /// A start that could not even spawn: waiters get the problem, and the status shows it

@@ -19,7 +19,7 @@ mod lifecycle;
 mod report;
 mod timing;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -254,6 +254,8 @@ pub(super) struct Actor {
     /// The settings it acts on: the last value of [`crate::config::LiveSettings`] it has seen.
     settings: Arc<Settings>,
     data_dir: PathBuf,
+    /// The app bundle's resource folder, when Murmur runs from one (see [`crate::paths::Paths`]).
+    resources: Option<PathBuf>,
     host: Arc<dyn Host>,
     shared: Arc<Shared>,
     log: EngineLog,
@@ -284,7 +286,7 @@ impl Actor {
     pub(super) fn new(
         capability: engine::Capability,
         settings: Arc<Settings>,
-        data_dir: &Path,
+        paths: &crate::paths::Paths,
         host: Arc<dyn Host>,
         shared: Arc<Shared>,
         log: EngineLog,
@@ -296,7 +298,8 @@ impl Actor {
         let actor = Self {
             capability,
             settings,
-            data_dir: data_dir.to_path_buf(),
+            data_dir: paths.data_dir.clone(),
+            resources: paths.resources.clone(),
             host,
             shared,
             log,

@@ -176,7 +176,7 @@ pub(super) fn harness(settings: Settings) -> Harness {
     let supervisor = Supervisor::spawn_on(
         crate::engine::Capability::Speech,
         &live,
-        dir.path(),
+        &crate::paths::Paths::under(dir.path()),
         Arc::new(host.clone()),
     );
     Harness {
