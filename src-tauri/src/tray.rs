@@ -72,12 +72,12 @@ fn icon_bytes(icon: Icon, scale: f64) -> &'static [u8] {
 
 /// A menu entry: plain or check item.
 #[derive(Clone)]
-enum Entry {
+enum MenuEntry {
     Text(TextItem<Wry>),
     Check(CheckMenuItem<Wry>),
 }
 
-impl Entry {
+impl MenuEntry {
     fn set_enabled(&self, on: bool) {
         let _ = match self {
             Self::Text(item) => item.set_enabled(on),
@@ -105,7 +105,7 @@ pub struct Tray {
     icon: TrayIcon<Wry>,
     /// The primary display's scale factor when Murmur started (which picture to use).
     scale: f64,
-    entries: std::sync::Arc<HashMap<&'static str, Entry>>,
+    entries: std::sync::Arc<HashMap<&'static str, MenuEntry>>,
     /// Where Home Assistant reaches Murmur, when its Wyoming server runs.
     wyoming_url: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
@@ -133,11 +133,11 @@ pub fn build(app: &AppHandle) -> tauri::Result<Tray> {
                 None::<&str>,
             )?;
             menu.append(&check)?;
-            Entry::Check(check)
+            MenuEntry::Check(check)
         } else {
             let text = TextItem::with_id(app, item.id(), item.label(), enabled, None::<&str>)?;
             menu.append(&text)?;
-            Entry::Text(text)
+            MenuEntry::Text(text)
         };
         entries.insert(item.id(), entry);
     }
@@ -165,7 +165,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<Tray> {
 }
 
 impl Tray {
-    fn entry(&self, item: MenuItem) -> Option<&Entry> {
+    fn entry(&self, item: MenuItem) -> Option<&MenuEntry> {
         self.entries.get(item.id())
     }
 

@@ -74,7 +74,7 @@ pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
 /// `POST url` with a JSON speech request, as a client would send it; `Ok(bytes of audio)`
 /// when the engine answers 200 with a body of at least `min_bytes` within `timeout`. Used to
 /// check that an engine which answers its probe can also speak.
-pub async fn speak(
+pub async fn ask_for_speech(
     client: &HttpClient,
     url: &str,
     body: bytes::Bytes,

@@ -42,7 +42,7 @@ pub async fn log_request(
     let format = response.extensions().get::<Format>().copied();
     let heard = response.extensions().get::<Heard>().copied();
     let (parts, body) = response.into_parts();
-    let entry = Entry {
+    let entry = Record {
         metrics,
         at_ms,
         method,
@@ -59,7 +59,7 @@ pub async fn log_request(
     Response::from_parts(parts, Body::new(Logged { body, entry }))
 }
 
-struct Entry {
+struct Record {
     metrics: std::sync::Arc<Metrics>,
     at_ms: u64,
     method: http::Method,
@@ -74,7 +74,7 @@ struct Entry {
     complete: bool,
 }
 
-impl Drop for Entry {
+impl Drop for Record {
     fn drop(&mut self) {
         let total_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let format = self.format.map_or("-", Format::as_str);
@@ -115,7 +115,7 @@ impl Drop for Entry {
 /// The response body, counted on its way out.
 struct Logged {
     body: Body,
-    entry: Entry,
+    entry: Record,
 }
 
 impl http_body::Body for Logged {

@@ -17,7 +17,7 @@ use futures_util::future::BoxFuture;
 use tokio::net::TcpListener;
 
 use crate::backend::Backend;
-use crate::backend::external::External;
+use crate::backend::external::Forwarder;
 use crate::config::{EngineId, LiveSettings, ProxySettings, Settings, validate_host};
 use crate::control::Control;
 use crate::http_client::HttpClient;
@@ -243,7 +243,7 @@ impl crate::control::Speaker for ProxySpeaker {
         request: crate::speech_request::SpeechRequest,
     ) -> BoxFuture<'static, Result<axum::response::Response, crate::api_error::ApiError>> {
         let state = self.0.clone();
-        Box::pin(async move { crate::proxy::speak(&state, request).await })
+        Box::pin(async move { crate::proxy::synthesise(&state, request).await })
     }
 
     fn transcribe(
@@ -266,7 +266,7 @@ fn backend(
 ) -> (Arc<dyn Backend>, Option<Supervisor>) {
     let settings = live.get();
     match settings.engine.id {
-        EngineId::External => (Arc::new(External::new(&settings, client)), None),
+        EngineId::External => (Arc::new(Forwarder::new(&settings, client)), None),
         EngineId::Piper | EngineId::MlxAudio | EngineId::Kokoro | EngineId::Custom => {
             let supervisor =
                 Supervisor::spawn(crate::engine::Capability::Speech, live, paths, client);
@@ -288,7 +288,7 @@ fn transcriber(
     match settings.transcription.engine {
         TranscriberId::Off => (None, None),
         TranscriberId::External => (
-            Some(Arc::new(External::transcription(&settings, client))),
+            Some(Arc::new(Forwarder::transcription(&settings, client))),
             None,
         ),
         TranscriberId::Whisper | TranscriberId::MlxAudio | TranscriberId::Custom => {

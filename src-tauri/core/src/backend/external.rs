@@ -12,7 +12,9 @@ use crate::config::Settings;
 use crate::http_client::{self, HttpClient, Probe};
 use crate::problem::{Problem, Stage};
 
-pub struct External {
+/// The backend for a server Murmur does not run: it probes the server, and forwards to it
+/// once it answers. (The engine itself, as data, is [`crate::engine::external::External`].)
+pub struct Forwarder {
     upstream: Option<Upstream>,
     url: String,
     probe_url: String,
@@ -23,7 +25,7 @@ pub struct External {
     section: &'static str,
 }
 
-impl External {
+impl Forwarder {
     /// The speech server at `[engine] url`.
     pub fn new(settings: &Settings, client: HttpClient) -> Self {
         let url = settings.engine.url.clone().unwrap_or_default();
@@ -73,7 +75,7 @@ impl External {
     }
 }
 
-impl Backend for External {
+impl Backend for Forwarder {
     fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, Problem>> {
         let Some(upstream) = self.upstream.clone() else {
             let err = Problem::new(format!(

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{EngineId, Settings};
-use crate::voices::{Entry, kokoro, piper};
+use crate::voices::{CatalogVoice, kokoro, piper};
 
 /// The files of installed voice `id` in `dir`, the one the engine looks for first.
 pub(super) fn installed_files(engine: EngineId, dir: &Path, id: &str) -> Vec<PathBuf> {
@@ -35,7 +35,7 @@ pub(super) fn is_installed(engine: EngineId, dir: &Path, id: &str) -> bool {
 
 /// Installed voices the index does not list (it could not be fetched, or no longer has them),
 /// and Piper's packaged voice: what is installed is always shown, so it can be used and removed.
-pub(super) fn unlisted(engine: EngineId, dir: &Path, listed: &[Entry]) -> Vec<Entry> {
+pub(super) fn unlisted(engine: EngineId, dir: &Path, listed: &[CatalogVoice]) -> Vec<CatalogVoice> {
     let mut ids: Vec<String> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -58,7 +58,7 @@ pub(super) fn unlisted(engine: EngineId, dir: &Path, listed: &[Entry]) -> Vec<En
     ids.retain(|id| !listed.iter().any(|e| &e.id == id));
     ids.iter()
         .map(|id| match engine {
-            EngineId::Kokoro => Entry {
+            EngineId::Kokoro => CatalogVoice {
                 installed: true,
                 ..kokoro::entry(id, None)
             },
@@ -78,7 +78,7 @@ fn safe_id(id: &str) -> bool {
 
 /// MLX Audio's voices: the `voices/` folder of its model, in the Hugging Face cache (or the
 /// model's own folder when it is a path).
-pub(super) fn mlx_voices(settings: &Settings) -> Vec<Entry> {
+pub(super) fn mlx_voices(settings: &Settings) -> Vec<CatalogVoice> {
     let model = crate::engine::effective_model(settings).unwrap_or_default();
     let mut folders = vec![Path::new(&model).join("voices")];
     let hf_home = std::env::var_os("HF_HOME")
@@ -107,7 +107,7 @@ pub(super) fn mlx_voices(settings: &Settings) -> Vec<Entry> {
     ids.iter()
         .map(|id| {
             let language = crate::language::kokoro_language(id).map(String::from);
-            Entry {
+            CatalogVoice {
                 id: id.clone(),
                 voice: id.clone(),
                 name: id.clone(),

@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use crate::config::{EngineId, Settings};
 use crate::runtime::download::DownloadPolicy;
 use crate::runtime::fetch::{Cancel, FetchError};
-use crate::voices::{Entry, Remote, kokoro, piper, voices_dir};
+use crate::voices::{CatalogVoice, Remote, kokoro, piper, voices_dir};
 use installed::{installed_files, is_installed, mlx_voices, unlisted};
 
 /// What `GET /murmur/api/voices/catalog` answers.
@@ -40,7 +40,7 @@ pub struct Listing {
     pub offline: bool,
     /// What to know about this listing (offline, or an engine with nothing to install).
     pub note: Option<String>,
-    pub voices: Vec<Entry>,
+    pub voices: Vec<CatalogVoice>,
 }
 
 /// Why a catalog call failed; control turns these into API errors.

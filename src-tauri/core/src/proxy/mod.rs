@@ -205,22 +205,22 @@ async fn speech(State(state): State<ProxyState>, request: Request) -> Result<Res
     let request = speech::SpeechRequest::parse(&bytes)?;
     let mut headers = parts.headers;
     headers.remove(header::CONTENT_LENGTH);
-    synthesise(&state, request, headers, activity).await
+    answer_speech(&state, request, headers, activity).await
 }
 
 /// A speech request made by Murmur itself (the page's test button): the same path as a
 /// client's, minus the HTTP parsing.
-pub async fn speak(
+pub async fn synthesise(
     state: &ProxyState,
     request: speech::SpeechRequest,
 ) -> Result<Response, ApiError> {
     let activity = state.backend.activity();
-    synthesise(state, request, http::HeaderMap::new(), activity).await
+    answer_speech(state, request, http::HeaderMap::new(), activity).await
 }
 
 /// Check a speech request, fill it in, pick the voice for its language, send it to the
 /// engine, and hand back its audio in the client's format.
-async fn synthesise(
+async fn answer_speech(
     state: &ProxyState,
     request: speech::SpeechRequest,
     mut headers: http::HeaderMap,
@@ -233,7 +233,7 @@ async fn synthesise(
     } else {
         None
     };
-    let prepared = speech::prepare(request, &defaults, voices.as_deref().map(Vec::as_slice))?;
+    let checked = speech::check(request, &defaults, voices.as_deref().map(Vec::as_slice))?;
     headers.insert(
         header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
@@ -242,13 +242,13 @@ async fn synthesise(
         method: Method::POST,
         uri: http::Uri::from_static("/v1/audio/speech"),
         headers,
-        audio: Some(plan(&prepared, &defaults)),
-        body: prepared.body.clone(),
+        audio: Some(plan(&checked, &defaults)),
+        body: checked.body.clone(),
         gated: true,
     };
     let response = send_replayable(state, replayable).await?;
-    let mut response = with_format(crate::backend::hold(response, activity), prepared.format);
-    if let Some(voice) = prepared
+    let mut response = with_format(crate::backend::hold(response, activity), checked.format);
+    if let Some(voice) = checked
         .voice
         .as_deref()
         .and_then(|v| http::HeaderValue::from_str(v).ok())
@@ -261,11 +261,11 @@ async fn synthesise(
 /// The voice a speech response was made with.
 pub const VOICE_HEADER: &str = "x-murmur-voice";
 
-fn plan(prepared: &speech::Prepared, defaults: &speech::Defaults) -> AudioPlan {
+fn plan(checked: &speech::Checked, defaults: &speech::Defaults) -> AudioPlan {
     AudioPlan {
         source: defaults.audio,
-        format: prepared.format,
-        sse: prepared.sse,
+        format: checked.format,
+        sse: checked.sse,
     }
 }
 

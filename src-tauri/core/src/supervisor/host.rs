@@ -35,7 +35,7 @@ pub(crate) struct ProbeTarget {
 }
 
 /// A speech request to send an engine before it is called ready.
-pub(crate) struct SpeakTarget {
+pub(crate) struct FirstWordsTarget {
     pub url: String,
     pub port: u16,
     /// The engine's process group: the text goes nowhere else.
@@ -52,7 +52,10 @@ pub(crate) trait Host: Send + Sync + 'static {
     /// Ask the engine whether it is up; answers with how long the answer took.
     fn probe(&self, target: ProbeTarget) -> BoxFuture<'static, (Probe, Duration)>;
     /// Ask the engine to speak; answers with how many bytes of audio came back.
-    fn speak(&self, target: SpeakTarget) -> BoxFuture<'static, Result<usize, String>>;
+    fn ask_first_words(
+        &self,
+        target: FirstWordsTarget,
+    ) -> BoxFuture<'static, Result<usize, String>>;
 }
 
 /// Real processes and real HTTP.
@@ -126,13 +129,16 @@ impl Host for SystemHost {
         })
     }
 
-    fn speak(&self, target: SpeakTarget) -> BoxFuture<'static, Result<usize, String>> {
+    fn ask_first_words(
+        &self,
+        target: FirstWordsTarget,
+    ) -> BoxFuture<'static, Result<usize, String>> {
         let client = self.client.clone();
         Box::pin(async move {
             if let Holder::Other(other) = holder(target.port, target.group).await {
                 return Err(describe(target.port, &other));
             }
-            http_client::speak(
+            http_client::ask_for_speech(
                 &client,
                 &target.url,
                 target.body,

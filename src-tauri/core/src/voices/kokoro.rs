@@ -3,7 +3,7 @@
 //! engine's Kokoro. The index is the Hub's listing of that folder, which gives every file's
 //! size and sha256 (its LFS object id); the grades are hexgrad's, from Kokoro's VOICES.md.
 
-use super::{Entry, Remote};
+use super::{CatalogVoice, Remote};
 use crate::runtime::fetch::Digest;
 
 pub const REPO: &str = "onnx-community/Kokoro-82M-v1.0-ONNX";
@@ -76,7 +76,7 @@ pub fn index_url(hub: &str) -> String {
 
 /// The voices the index lists (only those with a sha256 can be installed), or, without an
 /// index, every known voice with no size.
-pub fn parse(hub: &str, index: Option<&[u8]>) -> Result<Vec<(Entry, Vec<Remote>)>, String> {
+pub fn parse(hub: &str, index: Option<&[u8]>) -> Result<Vec<(CatalogVoice, Vec<Remote>)>, String> {
     let Some(index) = index else {
         return Ok(VOICES
             .iter()
@@ -121,7 +121,7 @@ fn is_plain(id: &str) -> bool {
 }
 
 /// The catalog entry of Kokoro voice `id` (its language, gender and grade from the id).
-pub fn entry(id: &str, size: Option<u64>) -> Entry {
+pub fn entry(id: &str, size: Option<u64>) -> CatalogVoice {
     let mut chars = id.chars();
     let _ = chars.next();
     let gender = match chars.next() {
@@ -134,7 +134,7 @@ pub fn entry(id: &str, size: Option<u64>) -> Entry {
     if let Some(first) = pretty.get_mut(0..1) {
         first.make_ascii_uppercase();
     }
-    Entry {
+    CatalogVoice {
         id: id.to_string(),
         voice: id.to_string(),
         name: pretty,

@@ -16,7 +16,7 @@ use crate::runtime::fetch::{self, Cancel, Digest, FetchError};
 
 /// One voice, as the catalog shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Entry {
+pub struct CatalogVoice {
     pub id: String,
     /// What a request names to speak with it (`voice`): Piper's short name (`joe`), Kokoro's id.
     pub voice: String,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{Entry, Remote};
+use super::{CatalogVoice, Remote};
 use crate::runtime::fetch::Digest;
 
 pub const REPO: &str = "rhasspy/piper-voices";
@@ -44,7 +44,7 @@ struct File {
 }
 
 /// The index's voices with the files each needs.
-pub fn parse(hub: &str, index: &[u8]) -> Result<Vec<(Entry, Vec<Remote>)>, String> {
+pub fn parse(hub: &str, index: &[u8]) -> Result<Vec<(CatalogVoice, Vec<Remote>)>, String> {
     let voices: BTreeMap<String, Voice> =
         serde_json::from_slice(index).map_err(|e| format!("not Piper's voices.json: {e}"))?;
     let hub = hub.trim_end_matches('/');
@@ -79,7 +79,7 @@ pub fn parse(hub: &str, index: &[u8]) -> Result<Vec<(Entry, Vec<Remote>)>, Strin
             name.push_str(" (several speakers)");
         }
         out.push((
-            Entry {
+            CatalogVoice {
                 name,
                 language: Some(voice.language.code.replace('_', "-")),
                 gender: None,
@@ -97,14 +97,14 @@ pub fn parse(hub: &str, index: &[u8]) -> Result<Vec<(Entry, Vec<Remote>)>, Strin
 }
 
 /// A voice known only from its files (`en_US-joe-medium.onnx`), for when the index lacks it.
-pub fn local_entry(key: &str) -> Entry {
+pub fn local_entry(key: &str) -> CatalogVoice {
     let short = short_name(key);
     let mut name = short.replace('_', " ");
     if let Some(first) = name.get_mut(0..1) {
         first.make_ascii_uppercase();
     }
     let parts: Vec<&str> = key.split('-').collect();
-    Entry {
+    CatalogVoice {
         id: key.to_string(),
         voice: short.to_string(),
         name,
@@ -125,8 +125,8 @@ pub fn local_entry(key: &str) -> Entry {
 /// packaged voice, then by key) and the others answer to their full key, so that is the id a
 /// request, or the default-voice setting, must name. Not-installed entries get the id they
 /// would have if installed now.
-pub fn settle_ids(entries: &mut [Entry]) {
-    let mut order: Vec<&Entry> = entries.iter().filter(|e| e.installed).collect();
+pub fn settle_ids(entries: &mut [CatalogVoice]) {
+    let mut order: Vec<&CatalogVoice> = entries.iter().filter(|e| e.installed).collect();
     order.sort_by_key(|e| (!BUNDLED.contains(&e.id.as_str()), e.id.clone()));
     let mut holders: BTreeMap<&str, String> = BTreeMap::new();
     for entry in order {
@@ -206,7 +206,7 @@ mod tests {
 
     #[test]
     fn a_shared_short_name_goes_to_the_first_installed_voice_in_the_servers_order() {
-        let entry = |key: &str, installed: bool| Entry {
+        let entry = |key: &str, installed: bool| CatalogVoice {
             installed,
             ..local_entry(key)
         };

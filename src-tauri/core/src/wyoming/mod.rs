@@ -166,7 +166,7 @@ impl Session {
                 let text = event.text("text").unwrap_or_default().to_string();
                 let voice = event.data.get("voice").cloned();
                 tracing::info!(peer = %self.peer, chars = text.chars().count(), "wyoming: synthesize");
-                self.speak(&text, voice.as_ref(), out).await?;
+                self.synthesize(&text, voice.as_ref(), out).await?;
             }
             "synthesize-start" => {
                 self.stream = Some((event.data.get("voice").cloned(), String::new()));
@@ -182,14 +182,14 @@ impl Session {
                 *pending = rest;
                 let voice = voice.clone();
                 if !whole.trim().is_empty() {
-                    self.speak(&whole, voice.as_ref(), out).await?;
+                    self.synthesize(&whole, voice.as_ref(), out).await?;
                 }
             }
             "synthesize-stop" => {
                 if let Some((voice, pending)) = self.stream.take()
                     && !pending.trim().is_empty()
                 {
-                    self.speak(&pending, voice.as_ref(), out).await?;
+                    self.synthesize(&pending, voice.as_ref(), out).await?;
                 }
                 event::write(out, &Event::new("synthesize-stopped", Value::Null)).await?;
             }
@@ -280,7 +280,7 @@ impl Session {
     }
 
     /// `text` in `voice` (Wyoming's `{name, language, speaker}`), streamed as it is made.
-    async fn speak(
+    async fn synthesize(
         &self,
         text: &str,
         voice: Option<&Value>,
@@ -300,7 +300,7 @@ impl Session {
         let mut request = crate::speech_request::SpeechRequest::new(text);
         request.response_format = Some(crate::audio::Format::Pcm);
         request.voice = chosen;
-        let response = match crate::proxy::speak(&self.state, request).await {
+        let response = match crate::proxy::synthesise(&self.state, request).await {
             Ok(response) => response,
             Err(e) => {
                 self.finished(what, e.status.as_u16(), started, None, 0, None);

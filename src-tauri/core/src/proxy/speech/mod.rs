@@ -48,7 +48,7 @@ pub struct Defaults {
 
 /// A checked speech request: what to send the engine and what the client gets.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Prepared {
+pub struct Checked {
     /// The request body for the engine.
     pub body: Bytes,
     /// The format the client asked for (or the default).
@@ -58,7 +58,7 @@ pub struct Prepared {
     /// The voice the engine is asked for, when known (told to the client in a header).
     pub voice: Option<String>,
     /// The text is Chinese or Japanese and its voice is Murmur's to choose: with the engine's
-    /// voices (see [`prepare`]'s `voices`) it gets one that speaks it.
+    /// voices (see [`check`]'s `voices`) it gets one that speaks it.
     pub voice_language: Option<&'static str>,
 }
 
@@ -84,11 +84,11 @@ impl Defaults {
 /// Check `request` against the settings and work out what to send the engine. `voices`, the
 /// engine's installed voices, lets a Chinese or Japanese text get a voice that speaks it (ask
 /// for them only when [`SpeechRequest::language`] says so and the voice is Murmur's to choose).
-pub fn prepare(
+pub fn check(
     mut request: SpeechRequest,
     defaults: &Defaults,
     voices: Option<&[Voice]>,
-) -> Result<Prepared, ApiError> {
+) -> Result<Checked, ApiError> {
     check_input(request.input(), defaults.max_input_chars)?;
     let format = request.response_format.unwrap_or(defaults.response_format);
     let sse = request.sse;
@@ -144,7 +144,7 @@ pub fn prepare(
         };
         request.lang_code = Some(code);
     }
-    Ok(Prepared {
+    Ok(Checked {
         body: request.to_body(),
         format,
         sse,

@@ -19,17 +19,17 @@ fn defaults() -> Defaults {
     }
 }
 
-/// A client's body, parsed and prepared as the proxy does.
-fn prepare_json(
+/// A client's body, parsed and checked as the proxy does.
+fn check_json(
     body: &[u8],
     defaults: &Defaults,
     voices: Option<&[Voice]>,
-) -> Result<Prepared, ApiError> {
-    prepare(SpeechRequest::parse(body)?, defaults, voices)
+) -> Result<Checked, ApiError> {
+    check(SpeechRequest::parse(body)?, defaults, voices)
 }
 
-fn prepared(body: &str) -> Map<String, Value> {
-    let out = prepare_json(body.as_bytes(), &defaults(), None).expect("valid request");
+fn checked(body: &str) -> Map<String, Value> {
+    let out = check_json(body.as_bytes(), &defaults(), None).expect("valid request");
     serde_json::from_slice(&out.body).expect("json object")
 }
 
@@ -38,7 +38,7 @@ fn an_engine_of_raw_audio_is_asked_for_it_and_the_client_format_kept() {
     let mut defaults = defaults();
     defaults.audio = EngineAudio::Pcm { rate: 22050 };
     defaults.response_format = Format::Mp3;
-    let out = prepare_json(
+    let out = check_json(
         br#"{"input":"hi","stream_format":"sse","instructions":"calm"}"#,
         &defaults,
         None,
@@ -50,7 +50,7 @@ fn an_engine_of_raw_audio_is_asked_for_it_and_the_client_format_kept() {
     assert_eq!(sent["instructions"], "calm");
     assert!(!sent.contains_key("stream_format"), "{sent:?}");
     defaults.audio = EngineAudio::Wav;
-    let out = prepare_json(
+    let out = check_json(
         br#"{"input":"hi","response_format":"opus"}"#,
         &defaults,
         None,
@@ -70,7 +70,7 @@ fn an_engine_that_streams_is_asked_to_whatever_the_client_said() {
     let mut defaults = defaults();
     defaults.stream = true;
     for body in [r#"{"input":"hi"}"#, r#"{"input":"hi","stream":false}"#] {
-        let out = prepare_json(body.as_bytes(), &defaults, None).expect("valid");
+        let out = check_json(body.as_bytes(), &defaults, None).expect("valid");
         let sent: Map<String, Value> = serde_json::from_slice(&out.body).expect("json");
         assert_eq!(sent["stream"], true, "{body}");
     }
@@ -78,25 +78,25 @@ fn an_engine_that_streams_is_asked_to_whatever_the_client_said() {
 
 #[test]
 fn whitespace_controls_pass_and_the_limit_counts_characters() {
-    let out = prepared("{\"input\":\"one\\ttwo\\nthree\\r\"}");
+    let out = checked("{\"input\":\"one\\ttwo\\nthree\\r\"}");
     assert_eq!(out["input"], "one\ttwo\nthree\r");
     // 20 characters of 3 bytes each: within a 20-character limit.
-    prepared(&format!(r#"{{"input":"{}"}}"#, "語".repeat(20)));
-    let err = prepare_json(br#"{"input":"x\u0000"}"#, &defaults(), None).expect_err("NUL");
+    checked(&format!(r#"{{"input":"{}"}}"#, "語".repeat(20)));
+    let err = check_json(br#"{"input":"x\u0000"}"#, &defaults(), None).expect_err("NUL");
     assert_eq!(err.code, Code::InvalidCharacters);
 }
 
 #[test]
 fn every_openai_voice_means_the_configured_one() {
     for voice in OPENAI_VOICES {
-        let out = prepared(&format!(r#"{{"input":"hi","voice":"{voice}"}}"#));
+        let out = checked(&format!(r#"{{"input":"hi","voice":"{voice}"}}"#));
         assert_eq!(out["voice"], "af_heart", "{voice}");
     }
 }
 
 #[test]
 fn missing_fields_are_filled_and_unknown_ones_kept() {
-    let out = prepared(r#"{"input":"Hello there.","extra":{"x":1}}"#);
+    let out = checked(r#"{"input":"Hello there.","extra":{"x":1}}"#);
     assert_eq!(out["model"], "kokoro");
     assert_eq!(out["voice"], "af_heart");
     assert_eq!(out["speed"], 1.25);
@@ -107,12 +107,12 @@ fn missing_fields_are_filled_and_unknown_ones_kept() {
 
 #[test]
 fn openai_names_become_the_configured_ones_but_others_stay() {
-    let out = prepared(r#"{"input":"hi","model":"tts-1-hd","voice":"nova"}"#);
+    let out = checked(r#"{"input":"hi","model":"tts-1-hd","voice":"nova"}"#);
     assert_eq!(
         (out["model"].as_str(), out["voice"].as_str()),
         (Some("kokoro"), Some("af_heart"))
     );
-    let out = prepared(
+    let out = checked(
         r#"{"input":"hi","model":"mine","voice":"bf_emma","speed":2,"response_format":"pcm","lang_code":"b"}"#,
     );
     assert_eq!(out["model"], "mine");
@@ -124,15 +124,12 @@ fn openai_names_become_the_configured_ones_but_others_stay() {
 
 #[test]
 fn language_is_detected_from_the_text() {
+    assert_eq!(checked(r#"{"input":"こんにちは、世界"}"#)["lang_code"], "j");
+    assert_eq!(checked(r#"{"input":"カタカナ"}"#)["lang_code"], "j");
+    assert_eq!(checked(r#"{"input":"你好"}"#)["lang_code"], "z");
+    assert_eq!(checked(r#"{"input":"Bonjour"}"#)["lang_code"], "a");
     assert_eq!(
-        prepared(r#"{"input":"こんにちは、世界"}"#)["lang_code"],
-        "j"
-    );
-    assert_eq!(prepared(r#"{"input":"カタカナ"}"#)["lang_code"], "j");
-    assert_eq!(prepared(r#"{"input":"你好"}"#)["lang_code"], "z");
-    assert_eq!(prepared(r#"{"input":"Bonjour"}"#)["lang_code"], "a");
-    assert_eq!(
-        prepared(r#"{"input":"Hi","voice":"bf_emma"}"#)["lang_code"],
+        checked(r#"{"input":"Hi","voice":"bf_emma"}"#)["lang_code"],
         "b",
         "a British voice reads English the British way"
     );
@@ -148,7 +145,7 @@ fn kokoro_voices() -> Vec<Voice> {
 fn a_text_in_another_language_gets_a_voice_that_speaks_it() {
     let voices = kokoro_voices();
     let route = |body: &str| {
-        let out = prepare_json(body.as_bytes(), &defaults(), Some(&voices)).expect("valid");
+        let out = check_json(body.as_bytes(), &defaults(), Some(&voices)).expect("valid");
         let sent: Map<String, Value> = serde_json::from_slice(&out.body).expect("json");
         (out.voice, sent["voice"].clone(), sent["lang_code"].clone())
     };
@@ -165,7 +162,7 @@ fn a_text_in_another_language_gets_a_voice_that_speaks_it() {
     assert_eq!(voice.as_deref(), Some("af_heart"));
     // Only a voice left to Murmur asks for the engine's voices.
     let voice_language = |body: &str| {
-        prepare_json(body.as_bytes(), &defaults(), None)
+        check_json(body.as_bytes(), &defaults(), None)
             .expect("valid")
             .voice_language
     };
@@ -191,7 +188,7 @@ fn the_voice_picked_for_a_language_wins_when_installed() {
         .language_voices
         .insert("ja".into(), "jf_gone".into());
     let voice = |body: &str| {
-        prepare_json(body.as_bytes(), &defaults, Some(&voices))
+        check_json(body.as_bytes(), &defaults, Some(&voices))
             .expect("valid")
             .voice
     };
@@ -210,14 +207,14 @@ fn no_voice_for_the_language_is_a_400_that_says_so() {
     let piper = [Voice::new("joe", "Joe", Some("en_US"))];
     let mut defaults = defaults();
     defaults.voice = Some("joe".into());
-    let err = prepare_json("{\"input\":\"你好\"}".as_bytes(), &defaults, Some(&piper))
+    let err = check_json("{\"input\":\"你好\"}".as_bytes(), &defaults, Some(&piper))
         .expect_err("no Chinese voice");
     assert_eq!(err.status, http::StatusCode::BAD_REQUEST);
     assert_eq!(err.code, Code::NoVoiceForLanguage);
     assert!(err.message().contains("Chinese (zh)"), "{}", err.message());
     assert!(err.message().contains("joe (en-US)"), "{}", err.message());
     // English is fine.
-    prepare_json(br#"{"input":"Hello"}"#, &defaults, Some(&piper)).expect("English");
+    check_json(br#"{"input":"Hello"}"#, &defaults, Some(&piper)).expect("English");
 }
 
 #[test]
@@ -247,7 +244,7 @@ fn bad_requests_name_the_field() {
         (r#"{"input":"a""#, None),
     ];
     for (body, param) in cases {
-        let err = prepare_json(body.as_bytes(), &defaults(), None).expect_err(body);
+        let err = check_json(body.as_bytes(), &defaults(), None).expect_err(body);
         assert_eq!(err.status, http::StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(err.param, param, "{body}");
     }
@@ -257,7 +254,7 @@ fn bad_requests_name_the_field() {
 fn an_engine_that_loads_any_model_gets_only_the_configured_one() {
     let mut pinned = defaults();
     pinned.pinned_model = true;
-    let other = prepare_json(
+    let other = check_json(
         br#"{"input":"hi","model":"mlx-community/Some-Other-Model"}"#,
         &pinned,
         None,
@@ -270,7 +267,7 @@ fn an_engine_that_loads_any_model_gets_only_the_configured_one() {
         r#"{"input":"hi","model":"tts-1"}"#,
         r#"{"input":"hi"}"#,
     ] {
-        let out = prepare_json(body.as_bytes(), &pinned, None).expect(body);
+        let out = check_json(body.as_bytes(), &pinned, None).expect(body);
         let out: Map<String, Value> = serde_json::from_slice(&out.body).expect("json");
         assert_eq!(out["model"], "kokoro", "{body}");
     }
@@ -278,7 +275,7 @@ fn an_engine_that_loads_any_model_gets_only_the_configured_one() {
 
 #[test]
 fn fields_naming_files_on_the_engine_s_machine_are_dropped() {
-    let out = prepared(
+    let out = checked(
         r#"{"input":"/not a path","voice":"af_heart","ref_audio":"voice.wav","ref_text":"Hello there.",
             "cfg":"/etc/passwd","home":"~/.ssh/id_rsa","up":"a/../../b","url":"file:///etc/hosts","win":"C:\\x","temperature":0.7}"#,
     );
@@ -291,7 +288,7 @@ fn fields_naming_files_on_the_engine_s_machine_are_dropped() {
     // An external server is the user's own: what they send it is theirs to send.
     let mut external = defaults();
     external.managed = false;
-    let out = prepare_json(
+    let out = check_json(
         br#"{"input":"hi","ref_audio":"/srv/voices/me.wav"}"#,
         &external,
         None,

@@ -27,11 +27,11 @@ impl Actor {
                 } if g == generation => self.on_provisioned(result, auto, warmup.stage),
                 other => other.stay(), // stopped or restarted meanwhile
             },
-            Event::Spoke {
+            Event::FirstWords {
                 generation,
                 result,
                 took,
-            } => self.on_spoke(phase, generation, result, took),
+            } => self.on_first_words(phase, generation, result, took),
             Event::Memory {
                 generation,
                 reading,
@@ -210,8 +210,8 @@ impl Actor {
     }
 
     /// Ask the engine for its first words, within what is left of the start-up time.
-    fn spawn_speech(&self, run: &Running, deadline: Instant, body: bytes::Bytes) {
-        let target = SpeakTarget {
+    fn spawn_first_words(&self, run: &Running, deadline: Instant, body: bytes::Bytes) {
+        let target = FirstWordsTarget {
             url: format!("http://127.0.0.1:{}/v1/audio/speech", run.port),
             port: run.port,
             group: run.pid,
@@ -221,12 +221,12 @@ impl Actor {
                 .max(Duration::from_secs(1)),
         };
         let (generation, events) = (run.generation, self.events_tx.clone());
-        let speech = self.host.speak(target);
+        let speech = self.host.ask_first_words(target);
         tokio::spawn(async move {
             let started = Instant::now();
             let result = speech.await;
             let took = started.elapsed();
-            let _ = events.send(Event::Spoke {
+            let _ = events.send(Event::FirstWords {
                 generation,
                 result,
                 took,
@@ -236,7 +236,7 @@ impl Actor {
 
     /// An engine that answers its probe but cannot speak is not ready: it is a failed start,
     /// shown with the last lines of its log (a missing front end, a model that cannot load).
-    fn on_spoke(
+    fn on_first_words(
         &mut self,
         phase: Phase,
         generation: u64,
@@ -311,7 +311,7 @@ impl Actor {
                 speaking: false,
             } if ok => {
                 if let Some(words) = self.capability.first_words(&self.settings) {
-                    self.spawn_speech(&run, deadline, words);
+                    self.spawn_first_words(&run, deadline, words);
                     Phase::Starting {
                         run,
                         deadline,

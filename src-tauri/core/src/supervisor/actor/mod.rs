@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use super::host::{Host, ProbeTarget, SpeakTarget};
+use super::host::{FirstWordsTarget, Host, ProbeTarget};
 use super::logs::EngineLog;
 use super::memory::{self, Sampler};
 use super::process::{self, Signal};
@@ -241,7 +241,7 @@ enum Event {
         reading: memory::Reading,
     },
     /// The outcome of the speech asked of an engine before it is called ready.
-    Spoke {
+    FirstWords {
         generation: u64,
         result: Result<usize, String>,
         took: Duration,

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::super::Supervisor;
-use super::super::host::{Child, Host, ProbeTarget, SpeakTarget};
+use super::super::host::{Child, FirstWordsTarget, Host, ProbeTarget};
 use super::super::process::{Signal, SpawnError};
 use crate::config::{EngineId, Settings};
 use crate::engine::Launch;
@@ -117,8 +117,11 @@ impl Host for FakeHost {
         })
     }
 
-    fn speak(&self, target: SpeakTarget) -> BoxFuture<'static, Result<usize, String>> {
-        let result = self.speak_now(target.group);
+    fn ask_first_words(
+        &self,
+        target: FirstWordsTarget,
+    ) -> BoxFuture<'static, Result<usize, String>> {
+        let result = self.first_words_now(target.group);
         let takes = self
             .script()
             .first_words
@@ -131,7 +134,7 @@ impl Host for FakeHost {
 }
 
 impl FakeHost {
-    pub(super) fn speak_now(&self, group: u32) -> Result<usize, String> {
+    pub(super) fn first_words_now(&self, group: u32) -> Result<usize, String> {
         let mut script = self.script();
         script.spoken.push(group);
         if script.mute.contains(&group) {
