@@ -210,6 +210,33 @@ impl Murmurd {
             .await
     }
 
+    /// `GET /murmur/api/status`, read into Murmur's own type (what tests compare).
+    pub async fn engine(&self) -> murmur_core::status::Status {
+        let status = self.status().await;
+        serde_json::from_value(status.clone())
+            .unwrap_or_else(|e| panic!("the status does not read back: {e}: {status:#}"))
+    }
+
+    /// Poll the status until `check` holds; panics with the last status after `timeout`.
+    pub async fn wait_for_engine(
+        &self,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&murmur_core::status::Status) -> bool,
+    ) -> murmur_core::status::Status {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let status = self.engine().await;
+            if check(&status) {
+                return status;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; last status: {status:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Requests waiting for the engine now (`queued` in `/murmur/api/metrics`).
     pub async fn queued(&self) -> u64 {
         let reply = self

@@ -22,6 +22,16 @@ pub fn engine_pid(status: &Value) -> u32 {
     status["engine"]["pid"].as_u64().expect("engine pid") as u32
 }
 
+/// The engine pid of a typed status.
+pub fn pid(status: &murmur_core::status::Status) -> u32 {
+    status.engine.pid.expect("engine pid")
+}
+
+/// Whether the engine has been given up on.
+pub fn failed(status: &murmur_core::status::Status) -> bool {
+    matches!(status.state, murmur_core::status::State::Failed { .. })
+}
+
 /// A speech request with `text`.
 pub async fn speak(murmurd: &Murmurd, text: &str) -> Reply {
     Client::new()

@@ -5,8 +5,9 @@
 
 use std::time::{Duration, Instant};
 
+use murmur_core::status::State;
 use murmur_tests::murmurd::{alive, fake_engine_config};
-use murmur_tests::supervised::{QUICK, engine_pid, speak, state};
+use murmur_tests::supervised::{QUICK, failed, pid, speak};
 use murmur_tests::{Client, Murmurd};
 
 #[tokio::test]
@@ -28,12 +29,15 @@ async fn an_engine_that_answers_its_probe_but_cannot_speak_is_a_failed_start() {
     );
 
     let status = murmurd
-        .wait_for("failed", Duration::from_secs(15), |s| state(s) == "failed")
+        .wait_for_engine("failed", Duration::from_secs(15), failed)
         .await;
-    assert!(status["error"]["hint"].as_str().is_some(), "{status}");
     assert!(
-        status["engine"]["pid"].is_null(),
-        "the engine was stopped: {status}"
+        status.error.as_ref().is_some_and(|e| e.hint.is_some()),
+        "{status:?}"
+    );
+    assert_eq!(
+        status.engine.pid, None,
+        "the engine was stopped: {status:?}"
     );
 }
 
@@ -48,9 +52,11 @@ async fn speech_that_gets_no_audio_restarts_the_engine_and_no_request_hangs() {
     let client = Client::new();
     murmurd.control_post("/murmur/api/engine/start").await;
     let ready = murmurd
-        .wait_for("ready", Duration::from_secs(15), |s| state(s) == "ready")
+        .wait_for_engine("ready", Duration::from_secs(15), |s| {
+            s.state == State::Ready
+        })
         .await;
-    let stuck = engine_pid(&ready);
+    let stuck = pid(&ready);
 
     // Two clients: one in flight, one queued behind it (one request at a time).
     let url = murmurd.url("/v1/audio/speech");
@@ -71,14 +77,11 @@ async fn speech_that_gets_no_audio_restarts_the_engine_and_no_request_hangs() {
     );
 
     let restarted = murmurd
-        .wait_for("restarted", Duration::from_secs(20), |s| {
-            state(s) == "ready" && s["engine"]["pid"].as_u64() != Some(u64::from(stuck))
+        .wait_for_engine("restarted", Duration::from_secs(20), |s| {
+            s.state == State::Ready && s.engine.pid != Some(stuck)
         })
         .await;
-    assert!(
-        restarted["restarts"]["total"].as_u64() >= Some(1),
-        "{restarted}"
-    );
+    assert!(restarted.restarts.total >= 1, "{restarted:?}");
     assert!(!alive(stuck), "the stuck engine was stopped");
     let log = murmurd.engine_log();
     assert!(log.contains("engine stuck"), "{log}");

@@ -6,37 +6,38 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use murmur_core::status::{State, Status};
 use murmur_tests::murmurd::{alive, fake_engine_config, kill, wait_gone};
-use murmur_tests::supervised::{QUICK, engine_pid, spawns, speak, spoken, state};
+use murmur_tests::supervised::{QUICK, failed, pid, spawns, speak, spoken};
 use murmur_tests::{Client, Murmurd};
 
 #[tokio::test]
 async fn the_first_request_starts_the_engine() {
     let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
-    let status = murmurd.status().await;
+    let status = murmurd.engine().await;
     assert_eq!(
-        state(&status),
-        "stopped",
+        status.state,
+        State::Stopped,
         "auto_start = false waits for a request"
     );
-    assert_eq!(status["engine"]["id"], "custom");
+    assert_eq!(status.engine.id, "custom");
 
     let reply = speak(&murmurd, "hello").await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(&reply.body[..4], b"RIFF");
-    let status = murmurd.status().await;
-    assert_eq!(state(&status), "ready");
-    assert!(alive(engine_pid(&status)));
-    assert!(status["health"]["last_ok_at"].as_u64().is_some());
-    assert!(status["memory"]["system_available_mb"].as_u64().is_some());
+    let status = murmurd.engine().await;
+    assert_eq!(status.state, State::Ready);
+    assert!(alive(pid(&status)));
+    assert!(status.health.last_ok_at.is_some());
+    assert!(status.memory.system_available_mb.is_some());
 }
 
 #[tokio::test]
 async fn auto_start_warms_up_in_the_background() {
     let murmurd = Murmurd::start(&fake_engine_config(&["--start-delay", "0.3"], ""));
     murmurd
-        .wait_for("ready without any request", Duration::from_secs(15), |s| {
-            state(s) == "ready"
+        .wait_for_engine("ready without any request", Duration::from_secs(15), |s| {
+            s.state == State::Ready
         })
         .await;
     assert_eq!(spawns(&murmurd), 1);
@@ -56,17 +57,17 @@ async fn a_hundred_first_requests_make_one_spawn() {
 async fn a_killed_engine_is_restarted_and_counted() {
     let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
     spoken(&murmurd, "one").await;
-    let first = engine_pid(&murmurd.status().await);
+    let first = pid(&murmurd.engine().await);
 
     kill(first, libc::SIGKILL);
     let status = murmurd
-        .wait_for("a new engine", Duration::from_secs(15), |s| {
-            state(s) == "ready" && s["engine"]["pid"].as_u64() != Some(u64::from(first))
+        .wait_for_engine("a new engine", Duration::from_secs(15), |s| {
+            s.state == State::Ready && s.engine.pid != Some(first)
         })
         .await;
-    assert_eq!(status["restarts"]["total"], 1);
-    assert_eq!(status["restarts"]["crashes"], 1);
-    let last_exit = status["restarts"]["last_exit"].as_str().unwrap_or_default();
+    assert_eq!(status.restarts.total, 1);
+    assert_eq!(status.restarts.crashes, 1);
+    let last_exit = status.restarts.last_exit.as_deref().unwrap_or_default();
     assert!(
         last_exit.contains("SIGKILL") && last_exit.contains("memory"),
         "{last_exit}"
@@ -82,23 +83,20 @@ async fn the_crash_count_resets_after_healthy_running() {
     );
     let murmurd = Murmurd::start(&config);
     spoken(&murmurd, "one").await;
-    kill(engine_pid(&murmurd.status().await), libc::SIGKILL);
+    kill(pid(&murmurd.engine().await), libc::SIGKILL);
     // Counted while the new engine has not yet run healthy for 3 s (a window wide enough for
     // a loaded machine's polling to see).
     murmurd
-        .wait_for("one crash counted", Duration::from_secs(15), |s| {
-            s["restarts"]["crashes"] == 1 && state(s) == "ready"
+        .wait_for_engine("one crash counted", Duration::from_secs(15), |s| {
+            s.restarts.crashes == 1 && s.state == State::Ready
         })
         .await;
     let status = murmurd
-        .wait_for("the count reset", Duration::from_secs(15), |s| {
-            s["restarts"]["crashes"] == 0
+        .wait_for_engine("the count reset", Duration::from_secs(15), |s| {
+            s.restarts.crashes == 0
         })
         .await;
-    assert_eq!(
-        status["restarts"]["total"], 1,
-        "the total is history and stays"
-    );
+    assert_eq!(status.restarts.total, 1, "the total is history and stays");
 }
 
 #[tokio::test]
@@ -110,16 +108,18 @@ async fn a_crash_loop_ends_failed_and_a_settings_change_recovers() {
     let mut murmurd = Murmurd::start(&crashing);
     spoken(&murmurd, "hello").await;
     let status = murmurd
-        .wait_for("failed", Duration::from_secs(20), |s| state(s) == "failed")
+        .wait_for_engine("failed", Duration::from_secs(20), failed)
         .await;
-    assert_eq!(status["restarts"]["crashes"], 3);
-    let reason = status["reason"].as_str().unwrap_or_default();
+    assert_eq!(status.restarts.crashes, 3);
+    let State::Failed { reason } = &status.state else {
+        unreachable!("waited for failed")
+    };
     assert!(reason.contains("exited with code 3"), "{reason}");
     assert!(
         reason.contains("out of cheese"),
         "the last output explains it: {reason}"
     );
-    assert!(status["error"]["hint"].as_str().is_some());
+    assert!(status.error.as_ref().is_some_and(|e| e.hint.is_some()));
 
     let reply = speak(&murmurd, "hello").await;
     assert_eq!(reply.status, 503);
@@ -137,8 +137,8 @@ async fn a_crash_loop_ends_failed_and_a_settings_change_recovers() {
     std::fs::write(murmurd.data_dir().join("config.toml"), fixed).expect("write config");
     murmurd.signal(libc::SIGHUP);
     murmurd
-        .wait_for("failed cleared", Duration::from_secs(5), |s| {
-            state(s) == "stopped"
+        .wait_for_engine("failed cleared", Duration::from_secs(5), |s| {
+            s.state == State::Stopped
         })
         .await;
     spoken(&murmurd, "again").await;
@@ -164,7 +164,7 @@ async fn an_engine_that_exits_at_start_gets_a_503_with_its_output_and_is_retried
         );
         assert_eq!(spawns(&murmurd), attempt, "each request tries again");
     }
-    assert_eq!(state(&murmurd.status().await), "stopped");
+    assert_eq!(murmurd.engine().await.state, State::Stopped);
 }
 
 #[tokio::test]
@@ -185,8 +185,8 @@ async fn an_engine_that_never_gets_ready_times_out_and_is_stopped() {
     );
     assert_eq!(error["stage"], "starting");
     murmurd
-        .wait_for("stopped", Duration::from_secs(10), |s| {
-            state(s) == "stopped" && s["engine"]["pid"].is_null()
+        .wait_for_engine("stopped", Duration::from_secs(10), |s| {
+            s.state == State::Stopped && s.engine.pid.is_none()
         })
         .await;
 }
@@ -199,23 +199,25 @@ async fn a_hung_engine_is_replaced_after_three_failed_health_checks() {
     );
     let murmurd = Murmurd::start(&config);
     spoken(&murmurd, "hello").await;
-    let hung = engine_pid(&murmurd.status().await);
+    let hung = pid(&murmurd.engine().await);
     kill(hung, libc::SIGSTOP);
     murmurd
-        .wait_for("unhealthy", Duration::from_secs(10), |s| {
-            state(s) == "unhealthy"
+        .wait_for_engine("unhealthy", Duration::from_secs(10), |s| {
+            s.state == State::Unhealthy
         })
         .await;
     let status = murmurd
-        .wait_for("a new engine", Duration::from_secs(20), |s| {
-            state(s) == "ready" && s["engine"]["pid"].as_u64() != Some(u64::from(hung))
+        .wait_for_engine("a new engine", Duration::from_secs(20), |s| {
+            s.state == State::Ready && s.engine.pid != Some(hung)
         })
         .await;
     assert!(
-        status["restarts"]["last_exit"]
-            .as_str()
+        status
+            .restarts
+            .last_exit
+            .as_deref()
             .is_some_and(|e| e.contains("health checks failed")),
-        "{status}"
+        "{status:?}"
     );
     assert!(
         wait_gone(hung, Duration::from_secs(2)),
@@ -232,16 +234,16 @@ async fn an_idle_engine_is_unloaded_and_woken_by_the_next_request() {
     );
     let murmurd = Murmurd::start(&config);
     spoken(&murmurd, "hello").await;
-    let first = engine_pid(&murmurd.status().await);
+    let first = pid(&murmurd.engine().await);
     murmurd
-        .wait_for("idle", Duration::from_secs(10), |s| state(s) == "idle")
+        .wait_for_engine("idle", Duration::from_secs(10), |s| s.state == State::Idle)
         .await;
     assert!(
         wait_gone(first, Duration::from_secs(2)),
         "unloading stops the process"
     );
     spoken(&murmurd, "wake up").await;
-    assert_eq!(state(&murmurd.status().await), "ready");
+    assert_eq!(murmurd.engine().await.state, State::Ready);
 }
 
 #[tokio::test]
@@ -255,17 +257,17 @@ async fn a_request_longer_than_the_idle_timeout_keeps_its_engine() {
     let murmurd = Murmurd::start(&config);
     let reply = speak(&murmurd, "a long one").await;
     assert_eq!(reply.status, 200);
-    let first = engine_pid(&murmurd.status().await);
+    let first = pid(&murmurd.engine().await);
     let reply = speak(&murmurd, "another long one").await;
     assert_eq!(reply.status, 200);
     assert_eq!(
-        engine_pid(&murmurd.status().await),
+        pid(&murmurd.engine().await),
         first,
         "the same engine served both"
     );
     murmurd
-        .wait_for("idle after the requests", Duration::from_secs(10), |s| {
-            state(s) == "idle"
+        .wait_for_engine("idle after the requests", Duration::from_secs(10), |s| {
+            s.state == State::Idle
         })
         .await;
 }
@@ -274,7 +276,7 @@ async fn a_request_longer_than_the_idle_timeout_keeps_its_engine() {
 async fn a_settings_change_restarts_the_engine_while_the_proxy_keeps_serving() {
     let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
     spoken(&murmurd, "hello").await;
-    let first = engine_pid(&murmurd.status().await);
+    let first = pid(&murmurd.engine().await);
     std::fs::write(
         murmurd.data_dir().join("config.toml"),
         fake_engine_config(&["--say", "second configuration"], QUICK),
@@ -282,12 +284,12 @@ async fn a_settings_change_restarts_the_engine_while_the_proxy_keeps_serving() {
     .expect("write config");
     murmurd.signal(libc::SIGHUP);
     let status = murmurd
-        .wait_for("the new engine", Duration::from_secs(15), |s| {
-            state(s) == "ready" && s["engine"]["pid"].as_u64() != Some(u64::from(first))
+        .wait_for_engine("the new engine", Duration::from_secs(15), |s| {
+            s.state == State::Ready && s.engine.pid != Some(first)
         })
         .await;
     assert_eq!(
-        status["restarts"]["crashes"], 0,
+        status.restarts.crashes, 0,
         "a requested restart is not a crash"
     );
     assert!(murmurd.engine_log().contains("second configuration"));
@@ -304,11 +306,14 @@ async fn a_settings_change_restarts_the_engine_while_the_proxy_keeps_serving() {
 #[tokio::test]
 async fn the_engine_can_be_stopped_and_started_from_the_control_api() {
     let murmurd = Murmurd::start(&fake_engine_config(&[], QUICK));
-    let started = murmurd.control_post("/murmur/api/engine/start").await;
-    assert_eq!(state(&started.json()), "ready");
-    let pid = engine_pid(&started.json());
-    let stopped = murmurd.control_post("/murmur/api/engine/stop").await;
-    assert_eq!(state(&stopped.json()), "stopped");
+    let typed = |reply: murmur_tests::Reply| -> Status {
+        serde_json::from_value(reply.json()).expect("the control API answers with a status")
+    };
+    let started = typed(murmurd.control_post("/murmur/api/engine/start").await);
+    assert_eq!(started.state, State::Ready);
+    let pid = pid(&started);
+    let stopped = typed(murmurd.control_post("/murmur/api/engine/stop").await);
+    assert_eq!(stopped.state, State::Stopped);
     assert!(wait_gone(pid, Duration::from_secs(2)));
     assert_eq!(
         murmurd
@@ -335,16 +340,16 @@ async fn concurrent_start_stop_restart_are_each_answered_in_order() {
         "every request answered"
     );
     let status = murmurd
-        .wait_for("settled", Duration::from_secs(15), |s| {
-            state(s) == "ready" || state(s) == "stopped"
+        .wait_for_engine("settled", Duration::from_secs(15), |s| {
+            s.state == State::Ready || s.state == State::Stopped
         })
         .await;
     // Whatever order they were taken in, exactly one engine (or none) is left running.
     let running = murmurd.engine_log().matches("[murmur] starting:").count()
         - murmurd.engine_log().matches("[murmur] engine ").count();
     assert!(running <= 1, "{}", murmurd.engine_log());
-    if state(&status) == "ready" {
-        assert!(alive(engine_pid(&status)));
+    if status.state == State::Ready {
+        assert!(alive(pid(&status)));
     }
 }
 
@@ -359,5 +364,5 @@ async fn the_control_api_needs_the_token() {
         .headers_mut()
         .insert("authorization", "Bearer nope".parse().expect("header"));
     assert_eq!(client.exchange(wrong).await.status, 401);
-    assert_eq!(murmurd.status().await["state"], "stopped");
+    assert_eq!(murmurd.engine().await.state, State::Stopped);
 }

@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use murmur_core::status::State;
 use murmur_tests::murmurd::{Launch, alive, fake_engine_config, wait_gone};
-use murmur_tests::supervised::{QUICK, engine_pid, speak, spoken, state};
+use murmur_tests::supervised::{QUICK, pid, speak, spoken};
 use murmur_tests::{Client, Murmurd};
 
 #[tokio::test]
@@ -19,7 +20,7 @@ async fn sigterm_ignored_by_the_engine_escalates_to_sigkill_and_grandchildren_go
     );
     let mut murmurd = Murmurd::start(&config);
     spoken(&murmurd, "hello").await;
-    let engine = engine_pid(&murmurd.status().await);
+    let engine = pid(&murmurd.engine().await);
     let grandchild: u32 = std::fs::read_to_string(&grandchild_file)
         .expect("grandchild pid")
         .trim()
@@ -52,7 +53,7 @@ async fn kill_9_of_murmurd_takes_the_engine_down_and_leftovers_are_reaped_next_t
     let config = fake_engine_config(&["--grandchild", &grandchild_arg], QUICK);
     let murmurd = Murmurd::start(&config);
     spoken(&murmurd, "hello").await;
-    let engine = engine_pid(&murmurd.status().await);
+    let engine = pid(&murmurd.engine().await);
     let grandchild: u32 = std::fs::read_to_string(&grandchild_file)
         .expect("pid")
         .trim()
@@ -111,7 +112,7 @@ async fn a_foreign_process_named_in_the_pidfile_is_left_alone() {
         ..Launch::with_config(&config)
     };
     let murmurd = Murmurd::launch(launch).unwrap_or_else(|(s, e)| panic!("{s}: {e}"));
-    assert_eq!(state(&murmurd.status().await), "stopped");
+    assert_eq!(murmurd.engine().await.state, State::Stopped);
     // Once the supervisor has decided (its log says so), the process must still be there.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !murmurd.engine_log().contains("left alone") {
@@ -180,16 +181,17 @@ async fn a_python_engine_is_provisioned_with_uv_then_starts_on_the_fast_path() {
     let murmurd = Murmurd::start(&config);
     let reply = speak(&murmurd, "hello").await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
-    let status = murmurd.status().await;
-    assert_eq!(state(&status), "ready");
+    let status = murmurd.engine().await;
+    assert_eq!(status.state, State::Ready);
     assert!(
-        status["runtime_note"]
-            .as_str()
+        status
+            .runtime_note
+            .as_deref()
             .is_some_and(|n| n.contains("system's Python")),
-        "the status says which Python: {status}"
+        "the status says which Python: {status:?}"
     );
     let cmdline =
-        std::fs::read_to_string(format!("/proc/{}/cmdline", engine_pid(&status))).expect("cmdline");
+        std::fs::read_to_string(format!("/proc/{}/cmdline", pid(&status))).expect("cmdline");
     assert!(
         cmdline.contains("murmur_launch"),
         "launched under the launcher: {cmdline:?}"
