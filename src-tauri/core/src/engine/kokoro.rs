@@ -167,12 +167,21 @@ async fn fetch_model(
     })
     .await
     .map_err(|e| match e {
-        FetchError::Mismatch(why) => Problem::new(format!("the Kokoro model: {why}")).hint("check [runtime] kokoro_models_url: it must serve kokoro-onnx's release files"),
-        FetchError::Disk(why) => Problem::new(format!("the Kokoro model cannot be written: {why}")).hint(format!("check free disk space ({} MB needed)", file.size / 1_000_000)),
-        other => Problem::new(format!("the Kokoro model could not be downloaded from {source}: {other}")).hint(format!(
-                "connect to the internet once, or set [runtime] kokoro_models_url to a mirror or a folder holding {}",
-                file.name
+        FetchError::Mismatch(why) => Problem::new(format!("the Kokoro model: {why}"))
+            .hint("check [runtime] kokoro_models_url: it must serve kokoro-onnx's release files"),
+        FetchError::Disk(why) => Problem::new(format!("the Kokoro model cannot be written: {why}"))
+            .hint(format!(
+                "check free disk space ({} MB needed)",
+                file.size / 1_000_000
             )),
+        other => Problem::new(format!(
+            "the Kokoro model could not be downloaded from {source}: {other}"
+        ))
+        .hint(format!(
+            "connect to the internet once, or set [runtime] kokoro_models_url to a mirror or a \
+             folder holding {}",
+            file.name
+        )),
     })?;
     log(&format!(
         "[murmur] Kokoro model installed at {}",
@@ -207,7 +216,10 @@ async fn default_voice(
         .map_err(unreachable)?;
     let voices = crate::voices::kokoro::parse(hub, Some(&index)).map_err(unreachable)?;
     let Some((_, remote)) = voices.into_iter().find(|(entry, _)| entry.id == voice) else {
-        return Err(Problem::new(format!("Kokoro has no voice {voice:?}")).hint("pick one of Kokoro's voices in [engine] voice (af_heart, bf_emma, jf_alpha, zf_xiaobei, …)"));
+        return Err(Problem::new(format!("Kokoro has no voice {voice:?}")).hint(
+            "pick one of Kokoro's voices in [engine] voice (af_heart, bf_emma, jf_alpha, \
+                 zf_xiaobei, …)",
+        ));
     };
     let total: u64 = remote.iter().map(|r| r.size).sum();
     let message = format!("downloading the voice {voice}");

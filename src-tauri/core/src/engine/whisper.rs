@@ -432,7 +432,13 @@ pub async fn fetch_model(
         .filter(|f| f.is_file() && wanted(&f.path))
         .collect();
     if !files.iter().any(|f| f.path == "model.bin") {
-        return Err(Problem::new(format!("{repo} is not a faster-whisper model: it has no model.bin")).hint("name a catalog model (tiny, base, small, large-v3-turbo, …) or a repository in CTranslate2's format"));
+        return Err(Problem::new(format!(
+            "{repo} is not a faster-whisper model: it has no model.bin"
+        ))
+        .hint(
+            "name a catalog model (tiny, base, small, large-v3-turbo, …) or a repository in \
+             CTranslate2's format",
+        ));
     }
     let total: u64 = files.iter().map(|f| f.size).sum();
     let message = format!("downloading the Whisper model {repo}");
@@ -459,8 +465,16 @@ pub async fn fetch_model(
         })
         .await
         .map_err(|e| match e {
-            FetchError::Mismatch(why) => Problem::new(format!("the Whisper model {repo}: {}: {why}", file.path)).hint("the download was damaged or the mirror serves other files: restart transcription to fetch it again"),
-            FetchError::Disk(why) => Problem::new(format!("the Whisper model cannot be written: {why}")).hint(format!("check free disk space ({} MB needed)", total / MB)),
+            FetchError::Mismatch(why) => {
+                Problem::new(format!("the Whisper model {repo}: {}: {why}", file.path)).hint(
+                    "the download was damaged or the mirror serves other files: restart \
+                 transcription to fetch it again",
+                )
+            }
+            FetchError::Disk(why) => {
+                Problem::new(format!("the Whisper model cannot be written: {why}"))
+                    .hint(format!("check free disk space ({} MB needed)", total / MB))
+            }
             other => unreachable(other.to_string()),
         })?;
         before += file.size;
