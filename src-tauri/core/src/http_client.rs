@@ -71,6 +71,31 @@ pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// Why an engine asked to speak gave no audio.
+#[derive(Debug, thiserror::Error)]
+pub enum NoAudio {
+    #[error("bad speech URL {url}: {source}")]
+    BadUrl { url: String, source: http::Error },
+    /// The request did not get an answer (with every cause, as [`describe`] words it).
+    #[error("{}", describe(.0))]
+    Unreachable(#[source] hyper_util::client::legacy::Error),
+    #[error("the answer broke off: {}", describe(.0))]
+    BrokeOff(#[source] hyper::Error),
+    /// It answered something other than 200; the start of its body says why.
+    #[error("it answered {status}: {text}")]
+    Refused {
+        status: http::StatusCode,
+        text: String,
+    },
+    #[error("it answered 200 with {0} bytes, not audio")]
+    TooShort(usize),
+    #[error("no audio within {} s", .0.as_secs())]
+    TimedOut(Duration),
+    /// Another program holds the engine's port (the words say which): not asked at all.
+    #[error("{0}")]
+    Foreign(String),
+}
+
 /// `POST url` with a JSON speech request, as a client would send it; `Ok(bytes of audio)`
 /// when the engine answers 200 with a body of at least `min_bytes` within `timeout`. Used to
 /// check that an engine which answers its probe can also speak.
@@ -80,33 +105,39 @@ pub async fn ask_for_speech(
     body: bytes::Bytes,
     min_bytes: usize,
     timeout: Duration,
-) -> Result<usize, String> {
+) -> Result<usize, NoAudio> {
     let request = http::Request::post(url)
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(Body::from(body))
-        .map_err(|e| format!("bad speech URL {url}: {e}"))?;
+        .map_err(|source| NoAudio::BadUrl {
+            url: url.to_string(),
+            source,
+        })?;
     let exchange = async {
-        let response = client.request(request).await.map_err(|e| describe(&e))?;
+        let response = client
+            .request(request)
+            .await
+            .map_err(NoAudio::Unreachable)?;
         let status = response.status();
         let body = response
             .into_body()
             .collect()
             .await
-            .map_err(|e| format!("the answer broke off: {}", describe(&e)))?
+            .map_err(NoAudio::BrokeOff)?
             .to_bytes();
         if status != http::StatusCode::OK {
-            let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
-            return Err(format!("it answered {status}: {}", text.trim()));
+            let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
+            return Err(NoAudio::Refused {
+                status,
+                text: text.trim().to_string(),
+            });
         }
         if body.len() < min_bytes {
-            return Err(format!(
-                "it answered 200 with {} bytes, not audio",
-                body.len()
-            ));
+            return Err(NoAudio::TooShort(body.len()));
         }
         Ok(body.len())
     };
     tokio::time::timeout(timeout, exchange)
         .await
-        .unwrap_or_else(|_| Err(format!("no audio within {} s", timeout.as_secs())))
+        .unwrap_or(Err(NoAudio::TimedOut(timeout)))
 }

@@ -169,11 +169,12 @@ async fn fetch_model(
     .map_err(|e| match e {
         FetchError::Mismatch(why) => Problem::new(format!("the Kokoro model: {why}"))
             .hint("check [runtime] kokoro_models_url: it must serve kokoro-onnx's release files"),
-        FetchError::Disk(why) => Problem::new(format!("the Kokoro model cannot be written: {why}"))
-            .hint(format!(
+        e @ FetchError::Disk { .. } => {
+            Problem::new(format!("the Kokoro model cannot be written: {e}")).hint(format!(
                 "check free disk space ({} MB needed)",
                 file.size / 1_000_000
-            )),
+            ))
+        }
         other => Problem::new(format!(
             "the Kokoro model could not be downloaded from {source}: {other}"
         ))

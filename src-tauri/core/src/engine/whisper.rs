@@ -471,8 +471,8 @@ pub async fn fetch_model(
                  transcription to fetch it again",
                 )
             }
-            FetchError::Disk(why) => {
-                Problem::new(format!("the Whisper model cannot be written: {why}"))
+            e @ FetchError::Disk { .. } => {
+                Problem::new(format!("the Whisper model cannot be written: {e}"))
                     .hint(format!("check free disk space ({} MB needed)", total / MB))
             }
             other => unreachable(other.to_string()),

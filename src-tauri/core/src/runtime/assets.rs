@@ -165,8 +165,8 @@ async fn install(
             return Err(Problem::new(format!("{}: {why}", asset.name))
                 .hint(format!("check {key}: it must serve the files Murmur pins")));
         }
-        Err(FetchError::Disk(why)) => {
-            return Err(Problem::new(why).hint(format!(
+        Err(e @ FetchError::Disk { .. }) => {
+            return Err(Problem::new(e.to_string()).hint(format!(
                 "check free disk space and permissions of {}",
                 data_dir.display()
             )));

@@ -72,7 +72,7 @@ impl Digest {
 }
 
 /// Why a file is not in place.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// The source could not be read (offline, 404, a stall): the part file stays for a resume.
     #[error("{0}")]
@@ -80,11 +80,24 @@ pub enum FetchError {
     /// The bytes are not the pinned ones: discarded.
     #[error("{0}")]
     Mismatch(String),
-    /// Writing failed (disk full, permissions): the part file is removed.
-    #[error("{0}")]
-    Disk(String),
+    /// Writing `path` failed (disk full, permissions): the part file is removed.
+    #[error("{}: {source}", path.display())]
+    Disk {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cancelled")]
     Cancelled,
+}
+
+impl FetchError {
+    /// Writing `path` failed with `source`.
+    pub fn disk(path: &Path, source: std::io::Error) -> Self {
+        Self::Disk {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 /// Stops a transfer from another task. Cheap to clone.
@@ -126,7 +139,7 @@ pub fn part_path(dest: &Path) -> PathBuf {
 pub async fn fetch(request: Request<'_>) -> Result<(), FetchError> {
     let dest = request.dest;
     if let Some(dir) = dest.parent() {
-        fs_err::create_dir_all(dir).map_err(|e| FetchError::Disk(e.to_string()))?;
+        std::fs::create_dir_all(dir).map_err(|e| FetchError::disk(dir, e))?;
     }
     let partial = part_path(dest);
     let source = request.source;
@@ -149,8 +162,8 @@ pub async fn fetch(request: Request<'_>) -> Result<(), FetchError> {
     let hashed = partial.clone();
     let actual = tokio::task::spawn_blocking(move || digest.of(&hashed))
         .await
-        .map_err(|e| FetchError::Disk(e.to_string()))?
-        .map_err(|e| FetchError::Disk(format!("{}: {e}", partial.display())))?;
+        .map_err(|e| FetchError::disk(&partial, std::io::Error::other(e)))?
+        .map_err(|e| FetchError::disk(&partial, e))?;
     let digest = request.digest;
     if !actual.eq_ignore_ascii_case(digest.expected()) {
         let _ = std::fs::remove_file(&partial);
@@ -162,7 +175,7 @@ pub async fn fetch(request: Request<'_>) -> Result<(), FetchError> {
     }
     std::fs::rename(&partial, dest).map_err(|e| {
         let _ = std::fs::remove_file(&partial);
-        FetchError::Disk(format!("{}: {e}", dest.display()))
+        FetchError::disk(dest, e)
     })
 }
 
@@ -213,7 +226,7 @@ async fn transfer(
         .truncate(!resumed)
         .open(partial)
         .await
-        .map_err(|e| FetchError::Disk(format!("{}: {e}", partial.display())))?;
+        .map_err(|e| FetchError::disk(partial, e))?;
     let mut done = start;
     (request.progress)(done, total);
     let mut stream = response.bytes_stream();
@@ -230,13 +243,13 @@ async fn transfer(
         if let Err(e) = file.write_all(&chunk).await {
             drop(file);
             let _ = std::fs::remove_file(partial);
-            return Err(FetchError::Disk(format!("{}: {e}", partial.display())));
+            return Err(FetchError::disk(partial, e));
         }
         (request.progress)(done, total);
     }
     file.sync_all()
         .await
-        .map_err(|e| FetchError::Disk(format!("{}: {e}", partial.display())))
+        .map_err(|e| FetchError::disk(partial, e))
 }
 
 /// A source that is a folder: copy the file, with progress.
@@ -252,7 +265,7 @@ fn copy_local(from: &Path, partial: &Path, request: &Request<'_>) -> Result<(), 
     }
     std::fs::copy(from, partial).map_err(|e| {
         let _ = std::fs::remove_file(partial);
-        FetchError::Disk(format!("{}: {e}", from.display()))
+        FetchError::disk(from, e)
     })?;
     (request.progress)(total, Some(total));
     Ok(())

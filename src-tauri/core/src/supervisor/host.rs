@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::process::{self, Signal, SpawnError};
 use crate::engine::Launch;
-use crate::http_client::{self, HttpClient, Probe};
+use crate::http_client::{self, HttpClient, NoAudio, Probe};
 use crate::port_owner::Holder;
 
 /// A started engine process.
@@ -55,7 +55,7 @@ pub(crate) trait Host: Send + Sync + 'static {
     fn ask_first_words(
         &self,
         target: FirstWordsTarget,
-    ) -> BoxFuture<'static, Result<usize, String>>;
+    ) -> BoxFuture<'static, Result<usize, NoAudio>>;
 }
 
 /// Real processes and real HTTP.
@@ -132,11 +132,11 @@ impl Host for SystemHost {
     fn ask_first_words(
         &self,
         target: FirstWordsTarget,
-    ) -> BoxFuture<'static, Result<usize, String>> {
+    ) -> BoxFuture<'static, Result<usize, NoAudio>> {
         let client = self.client.clone();
         Box::pin(async move {
             if let Holder::Other(other) = holder(target.port, target.group).await {
-                return Err(describe(target.port, &other));
+                return Err(NoAudio::Foreign(describe(target.port, &other)));
             }
             http_client::ask_for_speech(
                 &client,

@@ -86,8 +86,7 @@ pub async fn download(
         before += file.size;
         staged.push(dest);
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| FetchError::Disk(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| FetchError::disk(dir, e))?;
     // The model file last: a voice is seen once its last file is in place.
     for (from, file) in staged.iter().zip(remote).rev() {
         let to = dir.join(&file.file_name);
@@ -95,7 +94,7 @@ pub async fn download(
             for file in remote {
                 let _ = std::fs::remove_file(dir.join(&file.file_name));
             }
-            return Err(FetchError::Disk(format!("{}: {e}", to.display())));
+            return Err(FetchError::disk(&to, e));
         }
     }
     Ok(())

@@ -240,7 +240,7 @@ impl Actor {
         &mut self,
         phase: Phase,
         generation: u64,
-        result: Result<usize, String>,
+        result: Result<usize, NoAudio>,
         took: Duration,
     ) -> Next {
         let (run, auto) = match phase {

@@ -34,7 +34,7 @@ use super::process::{self, Signal};
 use super::{Command, Reply, Shared, loopback, pidfile};
 use crate::config::Settings;
 use crate::engine;
-use crate::http_client::Probe;
+use crate::http_client::{NoAudio, Probe};
 use crate::problem::{Problem, Stage};
 use crate::status::{EngineInfo, Health, Memory, Restarts, State, Status, Warmup};
 
@@ -243,7 +243,7 @@ enum Event {
     /// The outcome of the speech asked of an engine before it is called ready.
     FirstWords {
         generation: u64,
-        result: Result<usize, String>,
+        result: Result<usize, NoAudio>,
         took: Duration,
     },
 }

@@ -17,7 +17,7 @@ use super::super::host::{Child, FirstWordsTarget, Host, ProbeTarget};
 use super::super::process::{Signal, SpawnError};
 use crate::config::{EngineId, Settings};
 use crate::engine::Launch;
-use crate::http_client::Probe;
+use crate::http_client::{NoAudio, Probe};
 use crate::status::{State, Status};
 
 /// Fake pids sit above Linux's largest `pid_max` (2^22): never a real process.
@@ -120,7 +120,7 @@ impl Host for FakeHost {
     fn ask_first_words(
         &self,
         target: FirstWordsTarget,
-    ) -> BoxFuture<'static, Result<usize, String>> {
+    ) -> BoxFuture<'static, Result<usize, NoAudio>> {
         let result = self.first_words_now(target.group);
         let takes = self
             .script()
@@ -134,11 +134,14 @@ impl Host for FakeHost {
 }
 
 impl FakeHost {
-    pub(super) fn first_words_now(&self, group: u32) -> Result<usize, String> {
+    pub(super) fn first_words_now(&self, group: u32) -> Result<usize, NoAudio> {
         let mut script = self.script();
         script.spoken.push(group);
         if script.mute.contains(&group) {
-            Err("it answered 500: the inference thread is gone".into())
+            Err(NoAudio::Refused {
+                status: http::StatusCode::INTERNAL_SERVER_ERROR,
+                text: "the inference thread is gone".into(),
+            })
         } else {
             Ok(4800)
         }
