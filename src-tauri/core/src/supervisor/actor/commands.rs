@@ -78,27 +78,19 @@ impl Actor {
                 phase.stay()
             }
             Command::Hung(port, waited) => self.on_hung(phase, port, waited),
-            Command::Suspect(port) => match phase {
-                Phase::Ready {
-                    mut run,
-                    next_health,
-                    checks,
-                } if run.port == port => {
+            Command::Suspect(port) => {
+                let mut phase = phase;
+                if let Phase::Ready { run, checks, .. } = &mut phase
+                    && run.port == port
+                {
                     // If it died, its exit event is on the way; if not, a probe clears it.
-                    self.spawn_probe(&mut run, Duration::from_secs(2));
-                    let checks = match checks {
-                        Checks::Failing(n) => Checks::Failing(n),
-                        Checks::Passing | Checks::Suspect => Checks::Suspect,
+                    self.spawn_probe(run, Duration::from_secs(2));
+                    *checks = Checks::Suspect {
+                        failing: checks.failing(),
                     };
-                    Phase::Ready {
-                        run,
-                        next_health,
-                        checks,
-                    }
-                    .stay()
                 }
-                other => other.stay(),
-            },
+                phase.stay()
+            }
         }
     }
 
@@ -153,32 +145,18 @@ impl Actor {
                 }
                 phase.stay()
             }
-            phase => {
+            mut phase => {
                 self.waiters.extend(reply);
-                match phase {
-                    Phase::Stopped { .. } | Phase::Idle => self.start_engine(false, "requested"),
-                    Phase::Stopping { run, kill_at, .. } => Phase::Stopping {
-                        run,
-                        kill_at,
-                        then: Then::Restart,
+                match &mut phase {
+                    Phase::Stopped { .. } | Phase::Idle => {
+                        return self.start_engine(false, "requested");
                     }
-                    .stay(),
+                    Phase::Stopping { then, .. } => *then = Then::Restart,
                     // Reported unreachable but not seen to exit: a probe decides.
-                    Phase::Ready {
-                        mut run,
-                        next_health,
-                        checks,
-                    } => {
-                        self.spawn_probe(&mut run, Duration::from_secs(2));
-                        Phase::Ready {
-                            run,
-                            next_health,
-                            checks,
-                        }
-                        .stay()
-                    }
-                    other => other.stay(),
+                    Phase::Ready { run, .. } => self.spawn_probe(run, Duration::from_secs(2)),
+                    _ => {}
                 }
+                phase.stay()
             }
         }
     }

@@ -340,10 +340,7 @@ impl Actor {
                 next_health,
                 checks,
             } => {
-                let failures = match checks {
-                    Checks::Failing(n) => n + 1,
-                    Checks::Passing | Checks::Suspect => 1,
-                };
+                let failures = checks.failing() + 1;
                 tracing::warn!(failures, "engine health check failed: {probe:?}");
                 let phase = Phase::Ready {
                     run,

@@ -94,10 +94,23 @@ impl Then {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Checks {
     Passing,
-    /// The proxy could not reach it: requests wait for a probe to say it is alive.
-    Suspect,
+    /// The proxy could not reach it: requests wait for a probe to say it is alive. (It had
+    /// failed this many health checks in a row before.)
+    Suspect {
+        failing: u32,
+    },
     /// This many health checks in a row failed.
     Failing(u32),
+}
+
+impl Checks {
+    /// Health checks failed in a row.
+    fn failing(self) -> u32 {
+        match self {
+            Self::Passing => 0,
+            Self::Suspect { failing } | Self::Failing(failing) => failing,
+        }
+    }
 }
 
 enum Phase {

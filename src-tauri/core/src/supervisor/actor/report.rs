@@ -39,10 +39,7 @@ impl Actor {
             },
             Phase::Provisioning { .. } => State::Provisioning,
             Phase::Starting { .. } => State::Starting,
-            Phase::Ready {
-                checks: Checks::Failing(_),
-                ..
-            } => State::Unhealthy,
+            Phase::Ready { checks, .. } if checks.failing() > 0 => State::Unhealthy,
             Phase::Ready { .. } => State::Ready,
             Phase::Stopping { .. } => State::Stopping,
             Phase::Backoff { until, attempt } => State::Backoff {
@@ -57,10 +54,7 @@ impl Actor {
             return Health::default();
         };
         let consecutive_failures = match &self.phase {
-            Phase::Ready {
-                checks: Checks::Failing(n),
-                ..
-            } => *n,
+            Phase::Ready { checks, .. } => checks.failing(),
             _ => 0,
         };
         Health {
