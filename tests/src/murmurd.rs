@@ -237,15 +237,27 @@ impl Murmurd {
         }
     }
 
-    /// Requests waiting for the engine now (`queued` in `/murmur/api/metrics`).
-    pub async fn queued(&self) -> u64 {
+    /// `GET /murmur/api/metrics` (JSON).
+    pub async fn metrics(&self) -> serde_json::Value {
         let reply = self
             .control(http::Method::GET, "/murmur/api/metrics", None, None)
             .await;
         assert_eq!(reply.status, 200, "metrics: {:?}", reply.body);
-        reply.json()["queued"]
+        reply.json()
+    }
+
+    /// Requests waiting for the engine now (`queued` in `/murmur/api/metrics`).
+    pub async fn queued(&self) -> u64 {
+        self.metrics().await["queued"]
             .as_u64()
             .expect("metrics say how many wait")
+    }
+
+    /// Client requests arrived and not yet answered (`in_progress` in `/murmur/api/metrics`).
+    pub async fn in_progress(&self) -> u64 {
+        self.metrics().await["in_progress"]
+            .as_u64()
+            .expect("metrics say how many are in progress")
     }
 
     /// Poll the status until `check` holds; panics with the last status after `timeout`.

@@ -58,7 +58,15 @@ async fn a_stalled_body_does_not_delay_another_clients_speech() {
         stream.write_all(request.as_bytes()).expect("send");
         stalled.push(stream);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both have arrived (and are being read) before the speech request is sent.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while murmurd.in_progress().await < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stalled requests never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let reply = timed::post(&url, r#"{"input":"Another client speaks."}"#, &[]).await;
     assert_eq!(reply.status, 200);
     assert!(

@@ -25,6 +25,9 @@ pub struct Metrics {
     bytes_out: AtomicU64,
     /// Requests waiting for the engine's gate now (the gate counts them).
     queued: Arc<AtomicUsize>,
+    /// Client requests (not Murmur's own `/murmur/` routes) arrived and not yet answered
+    /// in full.
+    in_progress: AtomicUsize,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
 }
@@ -37,6 +40,7 @@ impl Default for Metrics {
             speeds: Mutex::default(),
             bytes_out: AtomicU64::default(),
             queued: Arc::default(),
+            in_progress: AtomicUsize::default(),
             requests: Family::default(),
             durations: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
         }
@@ -197,6 +201,17 @@ impl Metrics {
         self.bytes_out.load(Ordering::Relaxed)
     }
 
+    /// A client request has arrived; it is in progress until the returned guard drops.
+    pub fn begin(self: &Arc<Self>) -> InProgress {
+        self.in_progress.fetch_add(1, Ordering::SeqCst);
+        InProgress(self.clone())
+    }
+
+    /// Client requests arrived and not yet answered in full.
+    pub fn in_progress(&self) -> usize {
+        self.in_progress.load(Ordering::SeqCst)
+    }
+
     /// The counter the speech gate keeps its waiting requests in.
     pub fn queued_counter(&self) -> Arc<AtomicUsize> {
         self.queued.clone()
@@ -233,6 +248,11 @@ impl Metrics {
             ConstCounter::new(self.bytes_out()),
         );
         registry.register(
+            "client_requests_in_progress",
+            "Client requests arrived and not yet answered in full",
+            ConstGauge::new(self.in_progress() as i64),
+        );
+        registry.register(
             "queued_requests",
             "Requests waiting for the engine now",
             ConstGauge::new(self.queued() as i64),
@@ -266,6 +286,15 @@ impl Metrics {
     }
 }
 
+/// One client request in progress (see [`Metrics::begin`]).
+pub struct InProgress(Arc<Metrics>);
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.0.in_progress.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// What `prometheus()` returns.
 pub const PROMETHEUS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -284,4 +313,26 @@ struct RouteLabels {
 /// From 5 ms to ~20 s: a health check to a long paragraph.
 fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 13))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_in_progress_until_its_guard_drops_and_both_views_say_so() {
+        let metrics = Arc::new(Metrics::default());
+        let first = metrics.begin();
+        let second = metrics.begin();
+        assert_eq!(metrics.in_progress(), 2);
+        drop(first);
+        assert_eq!(metrics.in_progress(), 1);
+        let text = metrics.prometheus((0, 0), None);
+        assert!(
+            text.contains("murmur_client_requests_in_progress 1"),
+            "{text}"
+        );
+        drop(second);
+        assert_eq!(metrics.in_progress(), 0);
+    }
 }

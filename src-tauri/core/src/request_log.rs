@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
 use crate::audio::Format;
-use crate::metrics::{Heard, Metrics, Recent};
+use crate::metrics::{Heard, InProgress, Metrics, Recent};
 
 /// The request log and the metrics (axum middleware).
 pub async fn log_request(
@@ -36,6 +36,7 @@ pub async fn log_request(
         .take(120)
         .collect();
     let at_ms = crate::time::unix_millis();
+    let in_progress = (!path.starts_with("/murmur/")).then(|| metrics.begin());
     let response = next.run(request).await;
     let status = response.status().as_u16();
     metrics.record(&path, status, started.elapsed().as_secs_f64() * 1000.0);
@@ -55,12 +56,15 @@ pub async fn log_request(
         first_byte_ms: None,
         bytes: 0,
         complete: false,
+        _in_progress: in_progress,
     };
     Response::from_parts(parts, Body::new(Logged { body, entry }))
 }
 
 struct Record {
     metrics: std::sync::Arc<Metrics>,
+    /// Counted as in progress until the response has been sent (or abandoned).
+    _in_progress: Option<InProgress>,
     at_ms: u64,
     method: http::Method,
     path: String,

@@ -185,6 +185,7 @@ async fn metrics(State(control): State<Control>, Query(query): Query<MetricsQuer
         "recent": metrics.recent(),
         "response_bytes": metrics.bytes_out(),
         "queued": metrics.queued(),
+        "in_progress": metrics.in_progress(),
         "engine": {"restarts": restarts, "crashes": crashes},
         "transcription_engine": listening.map(|(restarts, crashes)| {
             serde_json::json!({"restarts": restarts, "crashes": crashes})
