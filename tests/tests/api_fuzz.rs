@@ -6,9 +6,10 @@
 
 use std::time::Duration;
 
+use murmur_core::status::State;
 use murmur_tests::Murmurd;
 use murmur_tests::murmurd::{alive, fake_engine_config};
-use murmur_tests::supervised::{engine_pid, state};
+use murmur_tests::supervised::pid;
 use murmur_tests::tools::schemathesis;
 
 #[tokio::test]
@@ -20,9 +21,11 @@ async fn no_generated_request_gets_a_server_error_or_crashes_anything() {
          python_install_mirror = \"http://127.0.0.1:9/python\"\n",
     ));
     murmurd
-        .wait_for("ready", Duration::from_secs(30), |s| state(s) == "ready")
+        .wait_for_engine("ready", Duration::from_secs(30), |s| {
+            s.state == State::Ready
+        })
         .await;
-    let engine = engine_pid(&murmurd.status().await);
+    let engine = pid(&murmurd.engine().await);
     let examples = std::env::var("MURMUR_FUZZ_EXAMPLES").unwrap_or_else(|_| "12".into());
     let seed = std::env::var("MURMUR_FUZZ_SEED").unwrap_or_else(|_| "19281".into());
     let python = schemathesis().await;
@@ -62,8 +65,8 @@ async fn no_generated_request_gets_a_server_error_or_crashes_anything() {
     );
     assert!(report.contains("Tested:"), "{report}");
     // Nothing crashed: the same engine still serves, murmurd still answers.
-    let status = murmurd.status().await;
-    assert_eq!(state(&status), "ready", "{status:#}");
-    assert_eq!(engine_pid(&status), engine, "the engine was not restarted");
+    let status = murmurd.engine().await;
+    assert_eq!(status.state, State::Ready, "{status:#?}");
+    assert_eq!(pid(&status), engine, "the engine was not restarted");
     assert!(alive(engine));
 }

@@ -5,9 +5,10 @@ use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 use http::Method;
+use murmur_core::status::State;
 use murmur_tests::client::request;
 use murmur_tests::murmurd::{binary, fake_engine_config};
-use murmur_tests::supervised::{QUICK, engine_pid, state};
+use murmur_tests::supervised::{QUICK, pid};
 use murmur_tests::{Client, Murmurd};
 use serde_json::{Value, json};
 
@@ -64,7 +65,7 @@ async fn settings_are_validated_whole_saved_atomically_and_applied() {
             .status,
         200
     );
-    let first = engine_pid(&murmurd.status().await);
+    let first = pid(&murmurd.engine().await);
     let mut good = current["settings"].clone();
     good["engine"]["custom"]["command"]
         .as_array_mut()
@@ -88,8 +89,8 @@ async fn settings_are_validated_whole_saved_atomically_and_applied() {
             .contains("reconfigured")
     );
     murmurd
-        .wait_for("the reconfigured engine", Duration::from_secs(15), |s| {
-            state(s) == "ready" && s["engine"]["pid"].as_u64() != Some(u64::from(first))
+        .wait_for_engine("the reconfigured engine", Duration::from_secs(15), |s| {
+            s.state == State::Ready && s.engine.pid != Some(first)
         })
         .await;
     assert!(murmurd.engine_log().contains("reconfigured"));

@@ -5,8 +5,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use murmur_core::status::State;
 use murmur_tests::murmurd::fake_engine_config;
-use murmur_tests::supervised::{QUICK, state};
+use murmur_tests::supervised::QUICK;
 use murmur_tests::{Client, Murmurd, timed};
 use serde_json::json;
 
@@ -172,7 +173,7 @@ async fn out_of_range_settings_are_refused_by_name_and_change_nothing() {
     )
     .await;
     assert_eq!(reply.status, 200);
-    assert_eq!(state(&murmurd.status().await), "ready");
+    assert_eq!(murmurd.engine().await.state, State::Ready);
 }
 
 #[tokio::test]
@@ -252,8 +253,8 @@ async fn requests_with_a_confusing_host_or_from_other_sites_are_refused() {
     assert_eq!(reply.status, 403);
     assert_eq!(reply.error_code(), "cross_site");
     assert_eq!(
-        state(&murmurd.status().await),
-        "stopped",
+        murmurd.engine().await.state,
+        State::Stopped,
         "the engine was not started"
     );
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use http::Method;
 use http_body_util::BodyExt;
+use murmur_core::status::State;
 use murmur_tests::client::request;
 use murmur_tests::murmurd::{fake_engine_config, kill};
 use murmur_tests::{Client, Murmurd};
@@ -34,7 +35,9 @@ async fn speech_survives_an_engine_killed_every_few_seconds() {
     );
     let murmurd = Arc::new(Murmurd::start(&config));
     murmurd
-        .wait_for("ready", Duration::from_secs(20), |s| s["state"] == "ready")
+        .wait_for_engine("ready", Duration::from_secs(20), |s| {
+            s.state == State::Ready
+        })
         .await;
 
     let outcomes = Arc::new(Outcomes::default());
@@ -47,9 +50,9 @@ async fn speech_survives_an_engine_killed_every_few_seconds() {
             let mut kills = 0;
             while !done.load(Ordering::SeqCst) {
                 tokio::time::sleep(KILL_EVERY).await;
-                let status = murmurd.status().await;
-                if let Some(pid) = status["engine"]["pid"].as_u64() {
-                    kill(pid as u32, libc::SIGKILL);
+                let status = murmurd.engine().await;
+                if let Some(pid) = status.engine.pid {
+                    kill(pid, libc::SIGKILL);
                     kills += 1;
                 }
             }
@@ -114,7 +117,7 @@ async fn speech_survives_an_engine_killed_every_few_seconds() {
     let wrong = outcomes.wrong.load(Ordering::SeqCst);
     let total = complete + clean + aborted + hung + wrong;
     let share = complete as f64 / total.max(1) as f64 * 100.0;
-    let status = murmurd.status().await;
+    let status = murmurd.engine().await;
     let replays = murmurd
         .stderr()
         .matches("sending the request again")
@@ -124,7 +127,7 @@ async fn speech_survives_an_engine_killed_every_few_seconds() {
          {replays} requests replayed: {complete} complete 200 ({share:.2}%), {clean} clean 502/503, \
          {aborted} aborted mid-body, {hung} hung, {wrong} wrong",
         LOAD.as_secs(),
-        status["restarts"]["total"]
+        status.restarts.total
     );
     assert!(kills >= 8, "the engine was killed {kills} times");
     assert_eq!(hung, 0, "no request may hang");

@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 
 use http::Method;
 use http_body_util::BodyExt;
+use murmur_core::status::State;
 use murmur_tests::Client;
 use murmur_tests::client::request;
 use murmur_tests::murmurd::kill;
 use murmur_tests::piper::{PIPER, ready_piper};
-use murmur_tests::supervised::{engine_pid, state};
+use murmur_tests::supervised::pid;
 use murmur_tests::wav::{parse as parse_wav, rms};
 
 #[tokio::test]
@@ -161,14 +162,14 @@ async fn piper_lists_its_voices_and_refuses_what_it_cannot_do() {
 #[tokio::test]
 async fn piper_comes_back_after_sigkill_and_speaks_again() {
     let murmurd = ready_piper().await;
-    let first = engine_pid(&murmurd.status().await);
+    let first = pid(&murmurd.engine().await);
     kill(first, libc::SIGKILL);
     let status = murmurd
-        .wait_for("a new piper", Duration::from_secs(60), |s| {
-            state(s) == "ready" && s["engine"]["pid"].as_u64() != Some(u64::from(first))
+        .wait_for_engine("a new piper", Duration::from_secs(60), |s| {
+            s.state == State::Ready && s.engine.pid != Some(first)
         })
         .await;
-    assert_eq!(status["restarts"]["crashes"], 1);
+    assert_eq!(status.restarts.crashes, 1);
     let reply = Client::new()
         .post_json(
             &murmurd.url("/v1/audio/speech"),
@@ -196,13 +197,13 @@ async fn voices_from_a_configured_folder_join_the_list_after_a_reload() {
         format!("[engine]\nvoices_dir = {:?}\n{PIPER}", voices.path()),
     )
     .expect("write config");
-    let first = engine_pid(&murmurd.status().await);
+    let first = pid(&murmurd.engine().await);
     murmurd.signal(libc::SIGHUP);
     murmurd
-        .wait_for(
+        .wait_for_engine(
             "piper restarted with the folder",
             Duration::from_secs(60),
-            |s| state(s) == "ready" && s["engine"]["pid"].as_u64() != Some(u64::from(first)),
+            |s| s.state == State::Ready && s.engine.pid != Some(first),
         )
         .await;
     let client = Client::new();
@@ -252,8 +253,8 @@ async fn bad_input_and_odd_framing_leave_piper_as_it_was() {
         client.post_json(&url, r#"{"input":"Warm."}"#).await.status,
         200
     );
-    let rss = |status: &serde_json::Value| status["memory"]["engine_rss_mb"].as_u64();
-    let idle = rss(&murmurd.status().await).expect("engine memory");
+    let rss = |status: &murmur_core::status::Status| status.memory.engine_rss_mb;
+    let idle = rss(&murmurd.engine().await).expect("engine memory");
     for body in [
         r#"{"input":"hello\u0000world"}"#.to_string(),
         format!(r#"{{"input":"{}"}}"#, "long ".repeat(1000)),
@@ -303,7 +304,7 @@ async fn bad_input_and_odd_framing_leave_piper_as_it_was() {
             .await;
         assert_eq!(reply.status, 200);
     }
-    let after = rss(&murmurd.status().await).expect("engine memory");
+    let after = rss(&murmurd.engine().await).expect("engine memory");
     assert!(
         after < idle + 100,
         "engine memory went from {idle} MB to {after} MB"

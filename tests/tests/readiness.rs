@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use murmur_core::status::State;
 use murmur_tests::murmurd::external_config;
 use murmur_tests::{Client, FakeUpstream, Murmurd, free_port};
 
@@ -27,7 +28,7 @@ async fn an_engine_that_is_down_gets_a_503_with_the_reason_then_recovers() {
     let reply = client.post_json(&url, r#"{"input":"hello"}"#).await;
     assert_eq!(reply.status, 503);
     assert_eq!(reply.error_code(), "engine_not_ready");
-    assert_eq!(murmurd.status().await["state"], "stopped");
+    assert_eq!(murmurd.engine().await.state, State::Stopped);
     let error = &reply.json()["error"];
     assert!(
         error["message"]
@@ -55,10 +56,10 @@ async fn an_engine_that_is_down_gets_a_503_with_the_reason_then_recovers() {
     let reply = client.post_json(&url, r#"{"input":"hello"}"#).await;
     assert_eq!(reply.status, 200);
     assert_eq!(client.get(&murmurd.url("/murmur/readyz")).await.status, 200);
-    let status = murmurd.status().await;
+    let status = murmurd.engine().await;
     assert_eq!(
-        (status["state"].as_str(), status["engine"]["id"].as_str()),
-        (Some("ready"), Some("external"))
+        (status.state, status.engine.id.as_str()),
+        (State::Ready, "external")
     );
 }
 

@@ -2,7 +2,7 @@
 //! and what restarts is what the answer says.
 
 use murmur_tests::Murmurd;
-use murmur_tests::supervised::engine_pid;
+use murmur_tests::supervised::pid;
 use serde_json::json;
 
 /// The page saves the whole settings object; the file keeps the user's lines and comments and
@@ -21,7 +21,7 @@ async fn saving_keeps_the_users_file_and_a_speed_change_restarts_nothing() {
         murmur_tests::supervised::speak(&murmurd, "hi").await.status,
         200
     );
-    let pid = engine_pid(&murmurd.status().await);
+    let engine = pid(&murmurd.engine().await);
     let reply = murmurd
         .change_settings(|s| s["engine"]["speed"] = json!(1.5))
         .await;
@@ -35,5 +35,5 @@ async fn saving_keeps_the_users_file_and_a_speed_change_restarts_nothing() {
         before.replace("id = \"custom\"\n", "id = \"custom\"\nspeed = 1.5\n"),
         "only the changed key was written"
     );
-    assert_eq!(engine_pid(&murmurd.status().await), pid, "no restart");
+    assert_eq!(pid(&murmurd.engine().await), engine, "no restart");
 }

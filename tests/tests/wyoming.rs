@@ -6,8 +6,10 @@
 
 use std::time::Duration;
 
+use murmur_core::status::State;
 use murmur_tests::listening::{PARAGRAPH, Stage, speak, wer};
 use murmur_tests::murmurd::fake_engine_config;
+use murmur_tests::supervised::pid;
 use murmur_tests::tools::wyoming_client;
 use murmur_tests::{Murmurd, free_port};
 use serde_json::Value;
@@ -161,11 +163,8 @@ async fn home_assistant_s_client_speaks_and_listens_through_murmur() {
     });
     assert!(wyoming["bytes"].as_u64().expect("bytes") > 10_000);
     assert!(http.len() > 1000);
-    let status = murmurd.status().await;
-    assert_eq!(
-        status["restarts"]["total"], 0,
-        "one engine, shared: {status:#}"
-    );
+    let status = murmurd.engine().await;
+    assert_eq!(status.restarts.total, 0, "one engine, shared: {status:#?}");
 
     // Visible: the page's about says where Wyoming is; Activity lists its requests with the
     // client's address.
@@ -261,31 +260,26 @@ async fn wyoming_requests_restart_and_wake_the_engine_as_http_ones_do() {
         async move { wyoming_client(&["127.0.0.1", &port_text, "synthesize", "Hello there."]).await }
     };
     assert!(say().await["bytes"].as_u64().expect("bytes") > 1000);
-    let first = murmur_tests::supervised::engine_pid(&murmurd.status().await);
+    let first = pid(&murmurd.engine().await);
 
     murmur_tests::murmurd::kill(first, libc::SIGKILL);
     murmurd
-        .wait_for("restarted", Duration::from_secs(30), |s| {
-            s["restarts"]["total"].as_u64().unwrap_or_default() >= 1
-                && murmur_tests::supervised::state(s) == "ready"
+        .wait_for_engine("restarted", Duration::from_secs(30), |s| {
+            s.restarts.total >= 1 && s.state == State::Ready
         })
         .await;
     assert!(say().await["bytes"].as_u64().expect("bytes") > 1000);
-    let second = murmur_tests::supervised::engine_pid(&murmurd.status().await);
+    let second = pid(&murmurd.engine().await);
     assert_ne!(first, second);
 
     murmurd
-        .wait_for("unloaded when idle", Duration::from_secs(30), |s| {
-            murmur_tests::supervised::state(s) == "idle"
+        .wait_for_engine("unloaded when idle", Duration::from_secs(30), |s| {
+            s.state == State::Idle
         })
         .await;
     assert!(say().await["bytes"].as_u64().expect("bytes") > 1000);
-    let status = murmurd.status().await;
-    assert_eq!(
-        murmur_tests::supervised::state(&status),
-        "ready",
-        "woken by Wyoming"
-    );
+    let status = murmurd.engine().await;
+    assert_eq!(status.state, State::Ready, "woken by Wyoming");
 }
 
 /// Announced for Home Assistant's discovery (`_wyoming._tcp`) — here on the loopback interface
