@@ -27,6 +27,14 @@ pub fn pid(status: &murmur_core::status::Status) -> u32 {
     status.engine.pid.expect("engine pid")
 }
 
+/// The transcription engine's status within a status (transcription must be on).
+pub fn transcriber(status: &murmur_core::status::Status) -> &murmur_core::status::Status {
+    status
+        .transcription
+        .as_deref()
+        .expect("transcription is on")
+}
+
 /// Whether the engine has been given up on.
 pub fn failed(status: &murmur_core::status::Status) -> bool {
     matches!(status.state, murmur_core::status::State::Failed { .. })

@@ -4,19 +4,20 @@
 //! OpenAI's SDK reads; Open WebUI's upload is replayed as it sends it. The edges (bad uploads,
 //! the two engines side by side) are in `listening_edges.rs`.
 
+use murmur_core::status::State;
 use murmur_tests::listening::{PARAGRAPH, Stage, TINY_EN_REPO, speak, transcribe, wer};
-use murmur_tests::supervised::state;
+use murmur_tests::supervised::transcriber;
 use murmur_tests::tools::run_script;
 
 #[tokio::test]
 async fn what_piper_says_whisper_hears_in_every_container() {
     let stage = Stage::new().await;
     let murmurd = stage.murmurd("").await;
-    let status = murmurd.status().await;
+    let status = murmurd.engine().await;
     assert_eq!(
-        state(&status["transcription"]),
-        "stopped",
-        "transcription starts on its first request, not at launch: {status:#}"
+        transcriber(&status).state,
+        State::Stopped,
+        "transcription starts on its first request, not at launch: {status:#?}"
     );
 
     let wav = speak(&murmurd, PARAGRAPH, "wav").await;
@@ -51,16 +52,13 @@ async fn what_piper_says_whisper_hears_in_every_container() {
             .any(|r| r.contains(&format!("{TINY_EN_REPO}/resolve/")) && r.ends_with("/model.bin")),
         "{requests:?}"
     );
-    let status = murmurd.status().await;
-    let listening = &status["transcription"];
-    assert_eq!(state(listening), "ready", "{listening:#}");
-    assert_eq!(listening["engine"]["id"], "whisper");
-    assert_eq!(listening["engine"]["model"], "tiny.en");
-    assert!(listening["engine"]["pid"].as_u64().is_some());
-    assert_ne!(
-        listening["engine"]["pid"], status["engine"]["pid"],
-        "two processes"
-    );
+    let status = murmurd.engine().await;
+    let listening = transcriber(&status);
+    assert_eq!(listening.state, State::Ready, "{listening:#?}");
+    assert_eq!(listening.engine.id, "whisper");
+    assert_eq!(listening.engine.model.as_deref(), Some("tiny.en"));
+    assert!(listening.engine.pid.is_some());
+    assert_ne!(listening.engine.pid, status.engine.pid, "two processes");
 
     let dir = tempfile::tempdir().expect("tmp");
     std::fs::write(dir.path().join("speech.wav"), &wav).expect("write");

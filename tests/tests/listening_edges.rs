@@ -3,8 +3,9 @@
 //! run side by side and apart — a long transcription never holds speech up, a killed
 //! transcription engine ends its stream cleanly, and idle unload stops only transcription.
 
+use murmur_core::status::State;
 use murmur_tests::listening::{PARAGRAPH, Stage, speak, transcribe, transcription_stream, wer};
-use murmur_tests::supervised::state;
+use murmur_tests::supervised::transcriber;
 use murmur_tests::tools::run_script;
 
 #[tokio::test]
@@ -58,11 +59,11 @@ async fn bad_uploads_are_refused_before_the_engine_hears_of_them() {
             reply.json()["error"]["message"]
         );
     }
-    let status = murmurd.status().await;
+    let status = murmurd.engine().await;
     assert_eq!(
-        state(&status["transcription"]),
-        "stopped",
-        "nothing reached the engine, so it never started: {status:#}"
+        transcriber(&status).state,
+        State::Stopped,
+        "nothing reached the engine, so it never started: {status:#?}"
     );
     assert!(
         !stage.hub.requests().iter().any(|r| r.contains("/resolve/")),
@@ -158,10 +159,8 @@ async fn the_engines_run_side_by_side_and_apart() {
 
     // Killed mid-request: once the stream has its first words, the engine dies; the stream
     // ends with an error event (not a hang, not a reset), and the next request works.
-    let status = murmurd.status().await;
-    let pid = status["transcription"]["engine"]["pid"]
-        .as_u64()
-        .expect("pid") as u32;
+    let status = murmurd.engine().await;
+    let pid = transcriber(&status).engine.pid.expect("pid");
     let response = transcription_stream(&murmurd, "long.mp3", &long).await;
     let mut body = response.into_body();
     let mut events = String::new();
@@ -189,22 +188,23 @@ async fn the_engines_run_side_by_side_and_apart() {
         "{}",
         String::from_utf8_lossy(&again.body)
     );
-    let status = murmurd.status().await;
-    assert_ne!(
-        status["transcription"]["engine"]["pid"].as_u64(),
-        Some(u64::from(pid))
+    let status = murmurd.engine().await;
+    assert_ne!(transcriber(&status).engine.pid, Some(pid));
+    assert_eq!(
+        status.state,
+        State::Ready,
+        "speech never noticed: {status:#?}"
     );
-    assert_eq!(state(&status), "ready", "speech never noticed: {status:#}");
 
     // Idle: only the transcription engine unloads.
     let status = murmurd
-        .wait_for(
+        .wait_for_engine(
             "transcription idle",
             std::time::Duration::from_secs(60),
-            |s| state(&s["transcription"]) == "idle",
+            |s| transcriber(s).state == State::Idle,
         )
         .await;
-    assert_eq!(state(&status), "ready", "{status:#}");
+    assert_eq!(status.state, State::Ready, "{status:#?}");
     let after = transcribe(&murmurd, "/v1/audio/transcriptions", &[], "a.wav", &short).await;
     assert_eq!(
         after.status, 200,

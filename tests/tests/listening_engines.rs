@@ -7,9 +7,10 @@
 
 use std::time::Duration;
 
+use murmur_core::status::State;
 use murmur_tests::listening::{PARAGRAPH, Stage, speak, transcribe, wer};
 use murmur_tests::murmurd::{Launch, binary};
-use murmur_tests::supervised::state;
+use murmur_tests::supervised::transcriber;
 use murmur_tests::tools::parse_openmetrics;
 use murmur_tests::{Client, Murmurd};
 use serde_json::Value;
@@ -103,10 +104,10 @@ async fn an_external_server_is_sent_wav_and_read_as_verbose_json() {
         .to_string();
     assert!(message.contains("English-only"), "{message}");
 
-    let status = front.status().await;
-    let listening = &status["transcription"];
-    assert_eq!(listening["engine"]["id"], "external", "{listening:#}");
-    assert_eq!(state(listening), "ready");
+    let status = front.engine().await;
+    let listening = transcriber(&status);
+    assert_eq!(listening.engine.id, "external", "{listening:#?}");
+    assert_eq!(listening.state, State::Ready);
     let stop = front.control_post("/murmur/api/transcription/stop").await;
     assert_eq!(stop.status, 409, "Murmur does not run an external server");
     assert!(
@@ -197,7 +198,7 @@ async fn a_custom_server_is_launched_supervised_and_stopped_with_its_children() 
         "[supervisor]\nauto_start = false\n\n[transcription]\nengine = \"custom\"\nmodel = \"tiny.en\"\n\n[transcription.custom]\ncommand = {command}\nprobe_path = \"/murmur/healthz\"\n"
     )))
     .expect("starts");
-    assert_eq!(state(&front.status().await["transcription"]), "stopped");
+    assert_eq!(transcriber(&front.engine().await).state, State::Stopped);
 
     let reply = transcribe(
         &front,
@@ -208,11 +209,11 @@ async fn a_custom_server_is_launched_supervised_and_stopped_with_its_children() 
     )
     .await;
     check_transcript(&reply, "custom, ogg opus");
-    let status = front.status().await;
-    let listening = &status["transcription"];
-    assert_eq!(state(listening), "ready", "{listening:#}");
-    assert_eq!(listening["engine"]["id"], "custom");
-    let pid = listening["engine"]["pid"].as_u64().expect("pid") as u32;
+    let status = front.engine().await;
+    let listening = transcriber(&status);
+    assert_eq!(listening.state, State::Ready, "{listening:#?}");
+    assert_eq!(listening.engine.id, "custom");
+    let pid = listening.engine.pid.expect("pid");
     assert!(murmur_tests::murmurd::alive(pid));
     let log = std::fs::read_to_string(front.data_dir().join("logs/transcription.log"))
         .expect("the transcription engine's own log");
@@ -228,7 +229,9 @@ async fn a_custom_server_is_launched_supervised_and_stopped_with_its_children() 
     assert!(murmur_tests::murmurd::alive(grandchild));
     let stopped = front.control_post("/murmur/api/transcription/stop").await;
     assert_eq!(stopped.status, 200);
-    assert_eq!(state(&stopped.json()["transcription"]), "stopped");
+    let stopped: murmur_core::status::Status =
+        serde_json::from_value(stopped.json()).expect("a status");
+    assert_eq!(transcriber(&stopped).state, State::Stopped);
     assert!(
         murmur_tests::murmurd::wait_gone(pid, Duration::from_secs(15)),
         "the custom server outlived its stop"
