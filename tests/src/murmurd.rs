@@ -212,29 +212,20 @@ impl Murmurd {
 
     /// `GET /murmur/api/status`, read into Murmur's own type (what tests compare).
     pub async fn engine(&self) -> murmur_core::status::Status {
-        let status = self.status().await;
-        serde_json::from_value(status.clone())
-            .unwrap_or_else(|e| panic!("the status does not read back: {e}: {status:#}"))
+        typed(&self.status().await)
     }
 
-    /// Poll the status until `check` holds; panics with the last status after `timeout`.
+    /// [`Self::wait_for`] with a typed status.
     pub async fn wait_for_engine(
         &self,
         what: &str,
         timeout: Duration,
         check: impl Fn(&murmur_core::status::Status) -> bool,
     ) -> murmur_core::status::Status {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let status = self.engine().await;
-            if check(&status) {
-                return status;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; last status: {status:#?}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let status = self
+            .wait_for(what, timeout, |status| check(&typed(status)))
+            .await;
+        typed(&status)
     }
 
     /// `GET /murmur/api/metrics` (JSON).
@@ -328,6 +319,12 @@ impl Drop for Murmurd {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A status as Murmur's own type; a status that does not read back fails the test.
+fn typed(status: &serde_json::Value) -> murmur_core::status::Status {
+    serde_json::from_value(status.clone())
+        .unwrap_or_else(|e| panic!("the status does not read back: {e}: {status:#}"))
 }
 
 /// The config for the external engine at `url`, plus extra TOML.

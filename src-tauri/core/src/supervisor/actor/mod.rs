@@ -7,7 +7,8 @@
 //! outlives a phase (the crash budget, the last exit, the memory figures, the requests waiting)
 //! is the actor's own.
 //!
-//! Split by job: [`commands`] (what the handle asks, and new settings), [`lifecycle`]
+//! Split by job: [`phase`] (the states and what each holds), [`commands`] (what the handle
+//! asks, and new settings), [`lifecycle`]
 //! (provisioning, spawning and stopping), [`events`] (exits, probes, first words),
 //! [`crashes`] (the crash budget: restart or give up), [`timing`] (what is due when),
 //! [`report`] (the status snapshot).
@@ -16,6 +17,7 @@ mod commands;
 mod crashes;
 mod events;
 mod lifecycle;
+mod phase;
 mod report;
 mod timing;
 
@@ -37,6 +39,7 @@ use crate::engine;
 use crate::http_client::{NoAudio, Probe};
 use crate::problem::{Problem, Stage};
 use crate::status::{EngineInfo, Health, Memory, Restarts, State, Status, Warmup};
+use phase::{Checks, Next, Phase, Running, Then};
 
 const PROBE_EVERY: Duration = Duration::from_millis(250);
 const STDERR_LINES_IN_ERRORS: usize = 8;
@@ -46,179 +49,6 @@ const STARTING_LINE: &str = "[murmur] starting:";
 const PORT_RETRIES: u32 = 3;
 /// How long an exited engine's last output may take to reach its log.
 const OUTPUT_DRAIN: Duration = Duration::from_millis(500);
-
-/// One engine process.
-struct Running {
-    pid: u32,
-    port: u16,
-    generation: u64,
-    started: Instant,
-    started_unix: u64,
-    probe_path: String,
-    /// Murmur sent SIGKILL itself (so a SIGKILL exit is not "killed by the OS").
-    we_killed: bool,
-    /// Why Murmur is stopping it, if it is.
-    stop_reason: Option<String>,
-    /// A health or readiness probe is on its way (one at a time).
-    probe_in_flight: bool,
-    /// Unix time in seconds of its last successful probe, and how long that probe took.
-    last_ok: Option<(u64, f64)>,
-    /// The launcher's lifeline: the engine exits when this pipe closes.
-    _lifeline: Option<Box<dyn Send + Sync>>,
-}
-
-/// What to do once a stopping engine has exited.
-#[derive(Debug, Clone, PartialEq)]
-enum Then {
-    /// Stay stopped, showing why the start went wrong if it did.
-    Stop(Option<Problem>),
-    Idle,
-    Restart,
-    /// Give up with this problem (its stage: the warm-up step it happened at).
-    Fail(Problem),
-    Shutdown,
-}
-
-impl Then {
-    /// The problem the status shows while stopping.
-    fn problem(&self) -> Option<&Problem> {
-        match self {
-            Self::Stop(problem) => problem.as_ref(),
-            Self::Fail(problem) => Some(problem),
-            Self::Idle | Self::Restart | Self::Shutdown => None,
-        }
-    }
-}
-
-/// How a ready engine's checks stand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Checks {
-    Passing,
-    /// The proxy could not reach it: requests wait for a probe to say it is alive. (It had
-    /// failed this many health checks in a row before.)
-    Suspect {
-        failing: u32,
-    },
-    /// This many health checks in a row failed.
-    Failing(u32),
-}
-
-impl Checks {
-    /// Health checks failed in a row.
-    fn failing(self) -> u32 {
-        match self {
-            Self::Passing => 0,
-            Self::Suspect { failing } | Self::Failing(failing) => failing,
-        }
-    }
-}
-
-enum Phase {
-    /// Not running; `problem` says why the last start went wrong, if it did.
-    Stopped {
-        problem: Option<Problem>,
-    },
-    /// Unloaded after inactivity.
-    Idle,
-    /// Murmur gave up until the user restarts the engine or changes its settings.
-    Failed(Problem),
-    /// Preparing the Python runtime; the generation tags its report.
-    Provisioning {
-        generation: u64,
-        warmup: Warmup,
-        /// An automatic restart after a crash (a failure counts against the budget).
-        auto: bool,
-    },
-    Starting {
-        run: Running,
-        deadline: Instant,
-        next_probe: Instant,
-        auto: bool,
-        /// It answered its probe and is saying its first words (ready once it has).
-        speaking: bool,
-    },
-    Ready {
-        run: Running,
-        next_health: Instant,
-        checks: Checks,
-    },
-    Stopping {
-        run: Running,
-        kill_at: Instant,
-        then: Then,
-    },
-    Backoff {
-        until: Instant,
-        attempt: u32,
-    },
-    /// Shut down: the actor ends.
-    Gone,
-}
-
-impl Phase {
-    fn run(&self) -> Option<&Running> {
-        match self {
-            Self::Starting { run, .. } | Self::Ready { run, .. } | Self::Stopping { run, .. } => {
-                Some(run)
-            }
-            _ => None,
-        }
-    }
-
-    fn run_mut(&mut self) -> Option<&mut Running> {
-        match self {
-            Self::Starting { run, .. } | Self::Ready { run, .. } | Self::Stopping { run, .. } => {
-                Some(run)
-            }
-            _ => None,
-        }
-    }
-
-    /// The warm-up step under way, if one is.
-    fn stage(&self) -> Option<Stage> {
-        match self {
-            Self::Provisioning { warmup, .. } => warmup.stage,
-            Self::Starting {
-                speaking: false, ..
-            } => Some(Stage::Server),
-            Self::Starting { speaking: true, .. } => Some(Stage::Speech),
-            _ => None,
-        }
-    }
-
-    /// What the status shows as the engine's error in this phase.
-    fn problem(&self) -> Option<&Problem> {
-        match self {
-            Self::Stopped { problem } => problem.as_ref(),
-            Self::Failed(problem) => Some(problem),
-            Self::Stopping { then, .. } => then.problem(),
-            _ => None,
-        }
-    }
-
-    /// Move to this phase because of `why` (logged with the change of state).
-    fn because(self, why: impl Into<String>) -> Next {
-        Next {
-            phase: self,
-            why: Some(why.into()),
-        }
-    }
-
-    /// Stay in this phase (perhaps updated in place).
-    fn stay(self) -> Next {
-        Next {
-            phase: self,
-            why: None,
-        }
-    }
-}
-
-/// What a handler leaves: the next phase, and why it changed, if it did.
-#[must_use]
-struct Next {
-    phase: Phase,
-    why: Option<String>,
-}
 
 /// What is left of the crash budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
