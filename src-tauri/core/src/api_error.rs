@@ -68,6 +68,7 @@ codes! {
     InvalidTemperature = "invalid_temperature",
     InvalidToken = "invalid_token",
     InvalidType = "invalid_type",
+    UnsupportedAudio = "unsupported_audio",
     MethodNotAllowed = "method_not_allowed",
     MissingFile = "missing_file",
     MissingInput = "missing_input",

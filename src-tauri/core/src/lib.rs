@@ -16,6 +16,7 @@
 //! shuts down gracefully, and the `murmurd` binary wires them together for headless use. The
 //! desktop shell (`murmur`) uses the same pieces.
 
+pub mod accept;
 pub mod api_error;
 pub mod audio;
 pub mod backend;

@@ -206,7 +206,7 @@ async fn main() -> Result<()> {
     let wav = speak(&murmurd, &minute, "wav").await;
     let short = speak(&murmurd, PARAGRAPH, "wav").await;
     let decoded = decode(wav.clone(), 3600)?;
-    let pcm = Bytes::from(decoded.pcm_bytes());
+    let pcm = Bytes::from(decoded.pcm_bytes(0..decoded.samples.len()));
     let seconds = decoded.seconds;
     let work = tempfile::tempdir()?;
     std::fs::write(work.path().join("clip.wav"), &wav)?;

@@ -1,4 +1,10 @@
-//! Streaming sample-rate conversion to 24 kHz with rubato's FFT resampler.
+//! Streaming sample-rate conversion with rubato: its FFT resampler for the rates audio is
+//! made at, its sinc interpolator for any other.
+//!
+//! The FFT resampler's size follows the rates' ratio in lowest terms (44.1 → 16 kHz is
+//! 441:160), so a rate with no common factor (a header claiming 100,000,007 Hz) would size it
+//! by the rate itself — gigabytes. Past [`MAX_FFT_RATIO`] the sinc interpolator takes over:
+//! its memory is fixed whatever the rates.
 //!
 //! One resampler lives for a whole response, so its filter state carries across the engine's
 //! chunks (sentences join without a click). Input is collected until a full chunk is there;
@@ -6,18 +12,37 @@
 //! the tail so the output is exactly `input × ratio` long.
 
 use audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Indexing, Resampler as _};
+use rubato::{
+    Async, Fft, FixedAsync, FixedSync, Indexing, SincInterpolationParameters,
+    SincInterpolationType, WindowFunction,
+};
 
 use super::AudioError;
 
 /// Input frames per FFT chunk: ~46 ms at 22.05 kHz, small enough not to delay first audio.
 const CHUNK: usize = 1024;
 
+/// The largest input side of the rates' ratio in lowest terms the FFT resampler is used for
+/// (441 for 44.1 and 22.05 kHz); beyond it, the sinc interpolator.
+const MAX_FFT_RATIO: u32 = 4096;
+
+/// The lowest and highest rates Murmur resamples from: telephone audio to studio masters.
+pub const MIN_RATE: u32 = 1_000;
+pub const MAX_RATE: u32 = 384_000;
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// The two ways rubato converts: one memory-sized by the ratio, one fixed. (The mutex is never
+/// locked — it is reached through `&mut` — it only makes the sinc interpolator `Sync`.)
+type Converter = std::sync::Mutex<Box<dyn rubato::Resampler<f32> + Send>>;
+
 pub struct Resampler {
     from: u32,
     to: u32,
     /// `None` when the rates are equal: samples pass through.
-    fft: Option<Fft<f32>>,
+    fft: Option<Converter>,
     input: Vec<f32>,
     chunk_out: Vec<f32>,
     /// Output frames still to drop (the resampler's delay).
@@ -27,19 +52,37 @@ pub struct Resampler {
 }
 
 impl Resampler {
+    /// A resampler from `from` to `to` Hz; both must lie in [`MIN_RATE`]..=[`MAX_RATE`].
     pub fn new(from: u32, to: u32) -> Result<Self, AudioError> {
-        let fft = if from == to {
+        let error = |message: String| AudioError::Resample { from, message };
+        if !(MIN_RATE..=MAX_RATE).contains(&from) || !(MIN_RATE..=MAX_RATE).contains(&to) {
+            return Err(error(format!(
+                "{from} Hz to {to} Hz: rates must lie between {MIN_RATE} and {MAX_RATE} Hz"
+            )));
+        }
+        let fft: Option<Converter> = if from == to {
             None
-        } else {
+        } else if from / gcd(from, to) <= MAX_FFT_RATIO && to / gcd(from, to) <= MAX_FFT_RATIO {
             let fft = Fft::<f32>::new(from as usize, to as usize, CHUNK, 1, FixedSync::Input)
-                .map_err(|e| AudioError::Resample {
-                    from,
-                    message: e.to_string(),
-                })?;
-            Some(fft)
+                .map_err(|e| error(e.to_string()))?;
+            Some(std::sync::Mutex::new(Box::new(fft)))
+        } else {
+            let parameters = SincInterpolationParameters {
+                sinc_len: 128,
+                f_cutoff: None,
+                oversampling_factor: 128,
+                interpolation: SincInterpolationType::Linear,
+                window: WindowFunction::BlackmanHarris2,
+            };
+            let ratio = f64::from(to) / f64::from(from);
+            let sinc = Async::<f32>::new_sinc(ratio, 1.0, &parameters, CHUNK, 1, FixedAsync::Input)
+                .map_err(|e| error(e.to_string()))?;
+            Some(std::sync::Mutex::new(Box::new(sinc)))
         };
-        let delay_left = fft.as_ref().map_or(0, |f| f.output_delay());
-        let chunk_out = vec![0.0; fft.as_ref().map_or(0, |f| f.output_frames_max())];
+        let mut fft = fft;
+        let converter = fft.as_mut().and_then(|f| f.get_mut().ok());
+        let delay_left = converter.as_ref().map_or(0, |f| f.output_delay());
+        let chunk_out = vec![0.0; converter.map_or(0, |f| f.output_frames_max())];
         Ok(Self {
             from,
             to,
@@ -99,7 +142,7 @@ impl Resampler {
     }
 
     fn process(&mut self, at: usize, real: usize, out: &mut Vec<f32>) -> Result<(), AudioError> {
-        let (from, Some(fft)) = (self.from, self.fft.as_mut()) else {
+        let (from, Some(Ok(fft))) = (self.from, self.fft.as_mut().map(|f| f.get_mut())) else {
             return Ok(());
         };
         let error = |e: &dyn std::fmt::Display| AudioError::Resample {
@@ -183,5 +226,41 @@ mod tests {
         resampler.push(&[0.1, 0.2], &mut out).expect("push");
         resampler.finish(&mut out).expect("finish");
         assert_eq!(out, [0.1, 0.2]);
+    }
+
+    #[test]
+    fn a_rate_with_no_common_factor_resamples_with_fixed_memory_and_keeps_the_tone() {
+        // 100,003 Hz is prime: the FFT resampler would be sized by it.
+        let rate = 100_003;
+        let input = sine(rate, 500.0, rate as usize);
+        let mut resampler = Resampler::new(rate, 16_000).expect("resampler");
+        let mut out = Vec::new();
+        for chunk in input.chunks(4096) {
+            resampler.push(chunk, &mut out).expect("push");
+        }
+        resampler.finish(&mut out).expect("finish");
+        assert!(
+            (out.len() as i64 - 16_000).abs() <= 2,
+            "one second in, one second out: {}",
+            out.len()
+        );
+        let ideal = sine(16_000, 500.0, out.len());
+        // The tone's level survives (the phase may lag by the filter's delay).
+        let rms = |s: &[f32]| (s.iter().map(|x| x * x).sum::<f32>() / s.len() as f32).sqrt();
+        let (got, want) = (rms(&out[2000..14000]), rms(&ideal[2000..14000]));
+        assert!((got - want).abs() < 0.03, "rms {got} against {want}");
+    }
+
+    #[test]
+    fn rates_outside_the_range_are_refused_before_anything_is_sized() {
+        for rate in [0, 999, 384_001, 100_000_007] {
+            let refused = Resampler::new(rate, 16_000).err().map(|e| e.to_string());
+            assert!(
+                refused
+                    .as_deref()
+                    .is_some_and(|e| e.contains("between 1000 and 384000")),
+                "{rate}: {refused:?}"
+            );
+        }
     }
 }

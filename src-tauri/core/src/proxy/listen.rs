@@ -1,8 +1,11 @@
 //! `POST /v1/audio/transcriptions` and `/v1/audio/translations`: the whole upload first
-//! (every refusal then reaches the client as a response, never a reset), the form, the audio
-//! decoded off the async workers, the transcription engine made ready (its own single-flight
-//! start, its own gate: a long transcription never holds speech up), then its segments
-//! written in the client's format — or as server-sent events while they arrive.
+//! (every refusal then reaches the client as a response, never a reset), the form, a place in
+//! the transcription gate (its own: a long transcription never holds speech up; uploads wait
+//! in its bounded queue as the compressed bytes they arrived as), the audio decoded off the
+//! async workers, the transcription engine made ready (its own single-flight start), then the
+//! audio sent to it one piece of at most ten minutes at a time ([`decode::Decoded::pieces`]),
+//! its segments stitched into one transcript and written in the client's format — or as
+//! server-sent events while they arrive.
 
 use std::time::Duration;
 
@@ -55,12 +58,14 @@ async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Resp
         .and_then(|v| v.to_str().ok());
     let request = form::parse(content_type, bytes, task).await?;
     let activity = listener.activity();
-    let max_secs = settings.max_audio_secs;
-    let file = request.file.clone();
-    let decoded = tokio::task::spawn_blocking(move || decode::decode(file, max_secs))
+    // Decoded audio is ~8× the size of a compressed upload: it is made only once this request
+    // may use the engine, so uploads waiting their turn hold their compressed bytes alone.
+    let permit = state
+        .listen_gate
+        .enter()
         .await
-        .map_err(|e| ApiError::bad_gateway(Code::DecodeFailed, e.to_string()))?
-        .map_err(decode_error)?;
+        .map_err(|_| ApiError::busy(state.settings.max_queue))?;
+    let decoded = decode_off_workers(request.file.clone(), settings.max_audio_secs).await?;
     tracing::debug!(
         format = decoded.format,
         seconds = decoded.seconds,
@@ -71,17 +76,39 @@ async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Resp
         audio_secs: decoded.seconds,
         audio_format: decoded.format,
     };
-    let answered = answer(state, &listener, activity, decoded, &request, &settings).await;
+    let held = Held {
+        _activity: activity,
+        _permit: permit,
+    };
+    let answered = answer(state, &listener, held, decoded, &request, &settings).await;
     let mut response = respond(answered);
     response.extensions_mut().insert(heard);
     Ok(response)
+}
+
+/// `bytes` decoded on a blocking thread; every failure the client's 4xx.
+pub async fn decode_off_workers(
+    bytes: bytes::Bytes,
+    max_secs: u64,
+) -> Result<decode::Decoded, ApiError> {
+    tokio::task::spawn_blocking(move || decode::decode(bytes, max_secs))
+        .await
+        .map_err(|_| ApiError::bad_gateway(Code::DecodeFailed, "decoding the audio failed"))?
+        .map_err(decode_error)
+}
+
+/// What a transcription holds until its last segment is out: the engine kept from idling, and
+/// its place in the gate.
+struct Held {
+    _activity: crate::backend::Activity,
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// The engine's answer for decoded audio, in the client's format or as events.
 async fn answer(
     state: &ProxyState,
     listener: &std::sync::Arc<dyn crate::backend::Backend>,
-    activity: crate::backend::Activity,
+    held: Held,
     decoded: decode::Decoded,
     request: &TranscriptionRequest,
     settings: &crate::config::TranscriptionSettings,
@@ -97,25 +124,21 @@ async fn answer(
         temperature: request.temperature,
         words: request.words,
     };
-    let _permit = state
-        .listen_gate
-        .enter()
-        .await
-        .map_err(|_| ApiError::busy(state.settings.max_queue))?;
-    let (lines, asked) = engine_lines(state, listener, decoded.pcm_bytes(), &options).await?;
+    let seconds = decoded.seconds;
+    let (lines, asked) = engine_lines(state, listener, decoded, &options).await?;
     let speed = Speed {
         metrics: state.metrics.clone(),
         model: settings
             .effective_model()
             .unwrap_or_else(|| settings.engine.as_str().to_string()),
-        audio_secs: decoded.seconds,
+        audio_secs: seconds,
         asked,
     };
     if request.stream {
-        return Ok(sse(lines, activity, speed));
+        return Ok(sse(lines, held, speed));
     }
-    let transcript = collect(lines, decoded.seconds).await?;
-    drop(activity);
+    let transcript = collect(lines, seconds).await?;
+    drop(held);
     let engine_ms = speed.record();
     let mut response = render(&transcript, request);
     if let Ok(value) = HeaderValue::from_str(&format!("{engine_ms:.0}")) {
@@ -148,12 +171,14 @@ pub const ENGINE_MS_HEADER: &str = "x-murmur-engine-ms";
 
 type Lines = futures_util::stream::BoxStream<'static, Result<EngineLine, String>>;
 
-/// The transcription engine's lines for `pcm`, and when it was asked: the engine made ready
-/// (the single-flight start), then asked the way it is asked (Murmur's PCM route or OpenAI's).
+/// The transcription engine's lines for `decoded`, and when it was asked: the engine made
+/// ready (the single-flight start), then asked the way it is asked (Murmur's PCM route or
+/// OpenAI's), one piece at a time. The first piece's refusal (a language the model lacks) is
+/// the client's error; a later piece's failure ends the lines with an error.
 async fn engine_lines(
     state: &ProxyState,
     listener: &std::sync::Arc<dyn crate::backend::Backend>,
-    pcm: Vec<u8>,
+    decoded: decode::Decoded,
     options: &Options,
 ) -> Result<(Lines, std::time::Instant), ApiError> {
     let settings = state.live().get().transcription.clone();
@@ -164,15 +189,138 @@ async fn engine_lines(
         },
     };
     let upstream = listener.ensure_ready().await.map_err(ApiError::not_ready)?;
-    let timeout = Duration::from_secs(state.settings.upstream_timeout_secs);
+    let asker = Asker {
+        client: state.client.clone(),
+        listener: listener.clone(),
+        upstream,
+        route,
+        timeout: Duration::from_secs(state.settings.upstream_timeout_secs),
+    };
     let asked = std::time::Instant::now();
-    match engine::transcribe(&state.client, &upstream, &route, pcm, options, timeout).await {
-        Err(e) if e.code == Code::EngineUnreachable => {
-            listener.report_unreachable(&upstream);
-            Err(e)
-        }
-        other => other.map(|lines| (lines, asked)),
+    let pieces = decoded.pieces();
+    let first = asker.ask(&decoded, pieces[0].clone(), options).await?;
+    if pieces.len() == 1 {
+        return Ok((first, asked));
     }
+    let (lines, sent) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(stitch(
+        asker,
+        decoded,
+        pieces,
+        options.clone(),
+        first,
+        lines,
+    ));
+    let stitched = futures_util::stream::unfold(sent, |mut sent| async move {
+        sent.recv().await.map(|line| (line, sent))
+    });
+    Ok((stitched.boxed(), asked))
+}
+
+/// How the ready engine is asked for one piece.
+struct Asker {
+    client: crate::http_client::HttpClient,
+    listener: std::sync::Arc<dyn crate::backend::Backend>,
+    upstream: crate::backend::Upstream,
+    route: engine::Route,
+    timeout: Duration,
+}
+
+impl Asker {
+    async fn ask(
+        &self,
+        decoded: &decode::Decoded,
+        piece: std::ops::Range<usize>,
+        options: &Options,
+    ) -> Result<Lines, ApiError> {
+        let pcm = decoded.pcm_bytes(piece);
+        let (upstream, route) = (&self.upstream, &self.route);
+        match engine::transcribe(&self.client, upstream, route, pcm, options, self.timeout).await {
+            Err(e) if e.code == Code::EngineUnreachable => {
+                self.listener.report_unreachable(upstream);
+                Err(e)
+            }
+            other => other,
+        }
+    }
+}
+
+/// The pieces' lines as one transcript's: one `info` (the language the first piece was heard
+/// in, which the later pieces are then told), the segments numbered on and moved to where
+/// their piece begins, one `done`. Stops when the reader goes away.
+async fn stitch(
+    asker: Asker,
+    decoded: decode::Decoded,
+    pieces: Vec<std::ops::Range<usize>>,
+    mut options: Options,
+    first: Lines,
+    out: tokio::sync::mpsc::Sender<Result<EngineLine, String>>,
+) {
+    let mut id = 0;
+    let mut lines = first;
+    for (n, piece) in pieces.iter().enumerate() {
+        if n > 0 {
+            tracing::debug!(
+                piece = n + 1,
+                of = pieces.len(),
+                "transcribing the next piece"
+            );
+            lines = match asker.ask(&decoded, piece.clone(), &options).await {
+                Ok(lines) => lines,
+                Err(e) => {
+                    let _ = out.send(Err(e.message().to_string())).await;
+                    return;
+                }
+            };
+        }
+        let offset = piece.start as f64 / f64::from(decode::RATE);
+        let mut done = false;
+        while let Some(line) = lines.next().await {
+            let line = match line {
+                Ok(EngineLine::Info {
+                    language,
+                    language_probability,
+                    ..
+                }) => {
+                    if options.language.is_none() && !language.is_empty() {
+                        options.language = Some(language.clone());
+                    }
+                    if n > 0 {
+                        continue;
+                    }
+                    Ok(EngineLine::Info {
+                        language,
+                        language_probability,
+                        duration: decoded.seconds,
+                    })
+                }
+                Ok(EngineLine::Segment(mut segment)) => {
+                    segment.id = id;
+                    id += 1;
+                    segment.start += offset;
+                    segment.end += offset;
+                    for word in &mut segment.words {
+                        word.start += offset;
+                        word.end += offset;
+                    }
+                    Ok(EngineLine::Segment(segment))
+                }
+                Ok(EngineLine::Done) => {
+                    done = true;
+                    break;
+                }
+                failed => failed,
+            };
+            let failed = !matches!(line, Ok(EngineLine::Info { .. } | EngineLine::Segment(_)));
+            if out.send(line).await.is_err() || failed {
+                return;
+            }
+        }
+        if !done {
+            return;
+        }
+    }
+    let _ = out.send(Ok(EngineLine::Done)).await;
 }
 
 /// Transcribe audio another front door decoded (Wyoming): the same gate, start and engine
@@ -180,7 +328,7 @@ async fn engine_lines(
 /// detected.
 pub async fn transcribe_decoded(
     state: &ProxyState,
-    decoded: &decode::Decoded,
+    decoded: decode::Decoded,
     language: Option<String>,
 ) -> Result<Transcript, ApiError> {
     let Some(listener) = state.transcriber.clone() else {
@@ -199,8 +347,9 @@ pub async fn transcribe_decoded(
         .enter()
         .await
         .map_err(|_| ApiError::busy(state.settings.max_queue))?;
-    let (lines, _) = engine_lines(state, &listener, decoded.pcm_bytes(), &options).await?;
-    let transcript = collect(lines, decoded.seconds).await;
+    let seconds = decoded.seconds;
+    let (lines, _) = engine_lines(state, &listener, decoded, &options).await?;
+    let transcript = collect(lines, seconds).await;
     drop(activity);
     transcript
 }
@@ -215,15 +364,15 @@ pub fn decode_error(e: DecodeError) -> ApiError {
         DecodeError::TooShort { .. } => {
             ApiError::invalid("file", Code::AudioTooShort, e.to_string())
         }
+        DecodeError::Unsupported { .. } => {
+            ApiError::invalid("file", Code::UnsupportedAudio, e.to_string())
+        }
         _ => ApiError::invalid("file", Code::InvalidAudio, e.to_string()),
     }
 }
 
 /// The whole transcript, once the engine is done.
-async fn collect(
-    mut lines: futures_util::stream::BoxStream<'static, Result<EngineLine, String>>,
-    seconds: f64,
-) -> Result<Transcript, ApiError> {
+async fn collect(mut lines: Lines, seconds: f64) -> Result<Transcript, ApiError> {
     let mut transcript = Transcript {
         duration: seconds,
         ..Transcript::default()
@@ -265,15 +414,11 @@ pub const LANGUAGE_HEADER: &str = "x-murmur-language";
 /// OpenAI's transcription stream: `transcript.text.delta` per segment as the engine decides
 /// it, then `transcript.text.done` with the whole text. A failure after the first event can
 /// only be said in the stream: an `error` event ends it.
-fn sse(
-    lines: futures_util::stream::BoxStream<'static, Result<EngineLine, String>>,
-    activity: crate::backend::Activity,
-    speed: Speed,
-) -> Response {
+fn sse(lines: Lines, held: Held, speed: Speed) -> Response {
     let events = futures_util::stream::unfold(
-        Some((lines, Transcript::default(), (activity, speed))),
+        Some((lines, Transcript::default(), (held, speed))),
         move |state| async move {
-            let (mut lines, mut transcript, (activity, speed)) = state?;
+            let (mut lines, mut transcript, (held, speed)) = state?;
             loop {
                 let event = match lines.next().await {
                     Some(Ok(EngineLine::Info { language, .. })) => {
@@ -295,7 +440,7 @@ fn sse(
                             "type": "transcript.text.done",
                             "text": transcript.text(),
                         });
-                        drop(activity);
+                        drop(held);
                         speed.record();
                         return Some((Ok::<_, std::io::Error>(frame(&done)), None));
                     }
@@ -304,10 +449,7 @@ fn sse(
                     }
                     None => return Some((Ok(error_event(STOPPED_EARLY)), None)),
                 };
-                return Some((
-                    Ok(frame(&event)),
-                    Some((lines, transcript, (activity, speed))),
-                ));
+                return Some((Ok(frame(&event)), Some((lines, transcript, (held, speed)))));
             }
         },
     );

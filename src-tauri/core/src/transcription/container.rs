@@ -92,6 +92,39 @@ impl Container {
         }
     }
 
+    /// The rate and channel count a header states before any decoder reads it (WAV's `fmt `
+    /// chunk; FLAC's STREAMINFO), so a lying header is refused before it sizes anything.
+    /// Other containers are checked from the track the demuxer reports.
+    pub fn declared_format(self, bytes: &[u8]) -> Option<(u32, usize)> {
+        match self {
+            Self::Wav => {
+                let mut at = 12;
+                while at + 8 <= bytes.len() {
+                    let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().ok()?) as usize;
+                    if &bytes[at..at + 4] == b"fmt " {
+                        let fmt = bytes.get(at + 8..at + 16)?;
+                        let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
+                        let rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
+                        return Some((rate, usize::from(channels)));
+                    }
+                    at = at.checked_add(8)?.checked_add(size + size % 2)?;
+                }
+                None
+            }
+            Self::Flac => {
+                // fLaC, then the STREAMINFO block: a 4-byte block header, 2+2+3+3 bytes of
+                // block and frame sizes, then 20 bits of rate and 3 of channels − 1.
+                let info = bytes.get(18..21)?;
+                let rate = (u32::from(info[0]) << 12)
+                    | (u32::from(info[1]) << 4)
+                    | (u32::from(info[2]) >> 4);
+                let channels = usize::from((info[2] >> 1) & 0b111) + 1;
+                Some((rate, channels))
+            }
+            _ => None,
+        }
+    }
+
     /// The bytes as a reader should see them: a WAV with its sizes settled (see
     /// [`settle_streamed_wav`]; the one case that copies the upload), anything else as it is.
     pub fn readable(self, bytes: Bytes) -> Bytes {

@@ -7,8 +7,13 @@
 //! for its encoder anyway. Channels are averaged to mono and the result resampled with the
 //! same rubato resampler the speech path uses.
 //!
-//! Decoding stops as soon as the audio passes `max_secs`, so a small file that claims hours
-//! (a FLAC of silence) costs neither the time nor the memory of those hours.
+//! Nothing is sized by what a file claims: a sample rate outside 1–384 kHz or more channels
+//! than [`MAX_CHANNELS`] is refused before a decoder or resampler exists, and decoding stops
+//! as soon as the audio passes `max_secs`, so a small file that claims hours costs neither
+//! the time nor the memory of more than `max_secs`. The decoded audio exists once, as 16 kHz
+//! 16-bit samples (about 115 MB an hour); [`Decoded::pieces`] cuts it at quiet moments for
+//! the engine, which is sent one piece at a time. A decoder that panics on a malformed file
+//! is a refusal of that file, never a crash nor a panic's words in an answer.
 
 use std::io::Cursor;
 
@@ -23,13 +28,22 @@ use symphonia::core::probe::Hint;
 use bytes::Bytes;
 
 use super::container::Container;
-use crate::audio::resample::Resampler;
+use crate::audio::resample::{MAX_RATE, MIN_RATE, Resampler};
 
 /// The engine's input rate: Whisper's.
 pub const RATE: u32 = 16_000;
 
 /// Less audio than this holds no word (OpenAI refuses it too).
 const MIN_SECS: f64 = 0.1;
+
+/// The most channels an upload may have (7.1 is 8; Ambisonics of the third order, 16).
+pub const MAX_CHANNELS: usize = 32;
+
+/// The longest piece of audio the engine is sent at once: ten minutes.
+pub const PIECE_SECS: usize = 600;
+
+/// How far before a piece's end a quiet moment to cut at is looked for.
+const CUT_SEARCH_SECS: usize = 30;
 
 /// What an upload held, as the engine will get it.
 #[derive(Debug)]
@@ -44,9 +58,47 @@ pub struct Decoded {
 
 impl Decoded {
     /// The samples as little-endian bytes, the engine's body.
-    pub fn pcm_bytes(&self) -> Vec<u8> {
-        self.samples.iter().flat_map(|s| s.to_le_bytes()).collect()
+    pub fn pcm_bytes(&self, range: std::ops::Range<usize>) -> Vec<u8> {
+        self.samples[range]
+            .iter()
+            .flat_map(|s| s.to_le_bytes())
+            .collect()
     }
+
+    /// The audio in pieces of at most [`PIECE_SECS`], each ending at the quietest moment of
+    /// its last [`CUT_SEARCH_SECS`] (so no word is cut in two where a pause was near).
+    pub fn pieces(&self) -> Vec<std::ops::Range<usize>> {
+        let rate = RATE as usize;
+        pieces(&self.samples, PIECE_SECS * rate, CUT_SEARCH_SECS * rate)
+    }
+}
+
+/// `samples` cut into ranges of at most `longest`, each cut at the quietest 100 ms of the
+/// `search` samples before the longest cut.
+pub fn pieces(samples: &[i16], longest: usize, search: usize) -> Vec<std::ops::Range<usize>> {
+    const WINDOW: usize = RATE as usize / 10;
+    let longest = longest.max(2 * WINDOW);
+    let search = search.clamp(WINDOW, longest / 2);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while samples.len() - start > longest {
+        let end = start + longest;
+        let energy = |at: usize| -> u64 {
+            samples[at..at + WINDOW]
+                .iter()
+                .map(|s| u64::from(s.unsigned_abs()))
+                .sum()
+        };
+        let quietest = (end - search..=end - WINDOW)
+            .step_by(WINDOW / 2)
+            .min_by_key(|at| energy(*at))
+            .unwrap_or(end - WINDOW);
+        let cut = quietest + WINDOW / 2;
+        out.push(start..cut);
+        start = cut;
+    }
+    out.push(start..samples.len());
+    out
 }
 
 /// Why an upload cannot be transcribed. Each is the client's problem (a 4xx).
@@ -66,14 +118,58 @@ pub enum DecodeError {
     TooLong { max_secs: u64 },
     #[error("the audio is too short ({seconds:.3} s); the least is 0.1 s")]
     TooShort { seconds: f64 },
+    #[error("the file's {format} audio {what}, which Murmur does not read")]
+    Unsupported { format: &'static str, what: String },
 }
 
-/// Decode `bytes` to 16 kHz mono, refusing audio longer than `max_secs`.
+/// Why a stream's format is refused before anything is sized by it: rates outside
+/// 1–384 kHz, no channels or more than [`MAX_CHANNELS`].
+pub fn check_format(rate: u32, channels: usize) -> Result<(), String> {
+    if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+        return Err(format!(
+            "claims a sample rate of {rate} Hz (Murmur reads {MIN_RATE}–{MAX_RATE} Hz)"
+        ));
+    }
+    if channels == 0 || channels > MAX_CHANNELS {
+        return Err(format!(
+            "claims {channels} channels (Murmur reads 1 to {MAX_CHANNELS})"
+        ));
+    }
+    Ok(())
+}
+
+/// Decode `bytes` to 16 kHz mono, refusing audio longer than `max_secs`. Blocking: CPU work
+/// for up to a second per minute of audio; run it off the async workers.
 pub fn decode(bytes: Bytes, max_secs: u64) -> Result<Decoded, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
     let container = Container::sniff(&bytes).map_err(|what| DecodeError::Unrecognised { what })?;
+    // The demuxers and decoders are third-party code reading hostile bytes: one that panics
+    // (symphonia does on a WAV whose rate is 0) refuses that file and nothing else.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_container(container, bytes, max_secs)
+    }))
+    .unwrap_or_else(|_| {
+        tracing::warn!("the {} decoder panicked on an upload", container.name());
+        Err(DecodeError::Corrupt {
+            format: container.name(),
+            why: "its headers are inconsistent".into(),
+        })
+    })
+}
+
+fn decode_container(
+    container: Container,
+    bytes: Bytes,
+    max_secs: u64,
+) -> Result<Decoded, DecodeError> {
+    if let Some((rate, channels)) = container.declared_format(&bytes) {
+        check_format(rate, channels).map_err(|what| DecodeError::Unsupported {
+            format: container.name(),
+            what,
+        })?;
+    }
     let corrupt = |why: String| DecodeError::Corrupt {
         format: container.name(),
         why,
@@ -81,6 +177,10 @@ pub fn decode(bytes: Bytes, max_secs: u64) -> Result<Decoded, DecodeError> {
     let stopped = |stop: Stop| match stop {
         Stop::TooLong => DecodeError::TooLong { max_secs },
         Stop::Corrupt(why) => corrupt(why),
+        Stop::Unsupported(what) => DecodeError::Unsupported {
+            format: container.name(),
+            what,
+        },
     };
     let data = container.readable(bytes);
     let source = MediaSourceStream::new(Box::new(Cursor::new(data)), Default::default());
@@ -106,7 +206,15 @@ pub fn decode(bytes: Bytes, max_secs: u64) -> Result<Decoded, DecodeError> {
     };
     let params = track.codec_params.clone();
     let track_id = track.id;
-    let mut sink = Sink::new(max_secs);
+    let unsupported = |what: String| DecodeError::Unsupported {
+        format: container.name(),
+        what,
+    };
+    if let Some(rate) = params.sample_rate {
+        let channels = params.channels.map_or(1, |c| c.count());
+        check_format(rate, channels).map_err(unsupported)?;
+    }
+    let mut sink = Sink::new(max_secs, params.n_frames.zip(params.sample_rate));
     let format = if params.codec == CODEC_TYPE_OPUS {
         let channels = params.channels.map_or(1, |c| c.count()).clamp(1, 2);
         decode_opus(reader.as_mut(), track_id, channels, &mut sink).map_err(stopped)?;
@@ -136,24 +244,37 @@ pub fn decode(bytes: Bytes, max_secs: u64) -> Result<Decoded, DecodeError> {
 enum Stop {
     TooLong,
     Corrupt(String),
+    Unsupported(String),
 }
 
-/// Mono samples at their own rate, resampled to 16 kHz as they come, with the length checked.
+/// Mono samples at their own rate, resampled to 16 kHz 16-bit as they come, with the length
+/// checked: the only copy of the audio Murmur keeps.
 struct Sink {
     max_secs: u64,
     resampler: Option<Resampler>,
-    out: Vec<f32>,
+    /// One packet's worth of resampled audio, before it becomes samples.
+    scratch: Vec<f32>,
+    out: Vec<i16>,
     frames: u64,
     rate: u32,
     mono: Vec<f32>,
 }
 
 impl Sink {
-    fn new(max_secs: u64) -> Self {
+    /// `length`: the frames and rate the container states, if it does; room for that much
+    /// (up to `max_secs`) is asked for once.
+    fn new(max_secs: u64, length: Option<(u64, u32)>) -> Self {
+        let expected = length
+            .filter(|(_, rate)| *rate > 0)
+            .map_or(0, |(frames, rate)| {
+                let secs = (frames / u64::from(rate)).min(max_secs) + 1;
+                secs * u64::from(RATE)
+            });
         Self {
             max_secs,
             resampler: None,
-            out: Vec::new(),
+            scratch: Vec::new(),
+            out: Vec::with_capacity(usize::try_from(expected).unwrap_or(0)),
             frames: 0,
             rate: 0,
             mono: Vec::new(),
@@ -162,9 +283,7 @@ impl Sink {
 
     /// Interleaved samples of `channels` channels at `rate`.
     fn push(&mut self, interleaved: &[f32], channels: usize, rate: u32) -> Result<(), Stop> {
-        if rate == 0 || channels == 0 {
-            return Err(Stop::Corrupt("no sample rate or channel count".into()));
-        }
+        check_format(rate, channels).map_err(Stop::Unsupported)?;
         if self.resampler.is_none() {
             self.resampler =
                 Some(Resampler::new(rate, RATE).map_err(|e| Stop::Corrupt(e.to_string()))?);
@@ -187,21 +306,30 @@ impl Sink {
         }
         if let Some(resampler) = &mut self.resampler {
             resampler
-                .push(&self.mono, &mut self.out)
+                .push(&self.mono, &mut self.scratch)
                 .map_err(|e| Stop::Corrupt(e.to_string()))?;
         }
+        self.keep_scratch();
         Ok(())
+    }
+
+    fn keep_scratch(&mut self) {
+        self.out.extend(
+            self.scratch
+                .iter()
+                .map(|s| (s.clamp(-1.0, 1.0) * 32767.0).round() as i16),
+        );
+        self.scratch.clear();
     }
 
     fn finish(mut self) -> Result<Vec<i16>, String> {
         if let Some(resampler) = &mut self.resampler {
-            resampler.finish(&mut self.out).map_err(|e| e.to_string())?;
+            resampler
+                .finish(&mut self.scratch)
+                .map_err(|e| e.to_string())?;
         }
-        Ok(self
-            .out
-            .iter()
-            .map(|s| (s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
-            .collect())
+        self.keep_scratch();
+        Ok(self.out)
     }
 }
 

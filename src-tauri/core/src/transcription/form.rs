@@ -156,7 +156,7 @@ pub async fn parse(
 }
 
 /// An ISO-639-1 code (`en`), lower-cased; `en-US` is taken as `en`.
-fn check_language(language: &str) -> Result<String, ApiError> {
+pub fn check_language(language: &str) -> Result<String, ApiError> {
     let code = language
         .split(['-', '_'])
         .next()

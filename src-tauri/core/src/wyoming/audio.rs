@@ -2,46 +2,166 @@
 //! channels), and the text a streaming synthesis has gathered, cut at sentence ends.
 
 use super::event::Event;
+use crate::audio::resample::Resampler;
+use crate::transcription::decode::{self, DecodeError, Decoded};
 
-/// Audio a client is sending for transcription.
+/// Audio a client is sending for transcription, decoded as it arrives: each chunk's PCM (any
+/// rate, width and channel count the client declares) mixed to mono and resampled to the
+/// engine's 16 kHz at once, so the session holds the 16-bit samples the engine gets and
+/// nothing else. What it may hold is capped in bytes received and in seconds, whatever format
+/// the client declares.
 pub(super) struct Utterance {
-    pub rate: u32,
-    pub width: u16,
-    pub channels: u16,
-    pub pcm: Vec<u8>,
+    rate: u32,
+    width: u16,
+    channels: u16,
+    resampler: Resampler,
+    /// A frame split across two chunks.
+    carry: Vec<u8>,
+    mono: Vec<f32>,
+    scratch: Vec<f32>,
+    samples: Vec<i16>,
+    received: u64,
+    max_bytes: u64,
+    max_secs: u64,
 }
 
-pub(super) fn utterance(event: &Event) -> Utterance {
-    let field = |key: &str, default: u64| event.number(key).unwrap_or(default);
-    Utterance {
-        rate: field("rate", 16_000).clamp(1000, 384_000) as u32,
-        width: field("width", 2).clamp(1, 4) as u16,
-        channels: field("channels", 1).clamp(1, 8) as u16,
-        pcm: Vec::new(),
+/// Why an utterance is refused: (what to tell the client, its code).
+pub(super) type Refusal = (String, &'static str);
+
+impl Utterance {
+    /// The utterance `event` (`audio-start`, or a first `audio-chunk`) declares; `max_bytes`
+    /// of audio at most, and `max_secs`.
+    pub fn start(event: &Event, max_bytes: u64, max_secs: u64) -> Result<Self, Refusal> {
+        let field = |key: &str, default: u64| event.number(key).unwrap_or(default);
+        let (rate, width, channels) = (
+            field("rate", 16_000),
+            field("width", 2),
+            field("channels", 1),
+        );
+        let unsupported = |what: String| (what, "unsupported_audio");
+        let rate = u32::try_from(rate).unwrap_or(0);
+        let channels_usize = usize::try_from(channels).unwrap_or(0);
+        decode::check_format(rate, channels_usize)
+            .map_err(|why| unsupported(format!("the audio {why}")))?;
+        if !(1..=4).contains(&width) {
+            return Err(unsupported(format!(
+                "the audio claims {width}-byte samples (Murmur reads 1 to 4)"
+            )));
+        }
+        let resampler =
+            Resampler::new(rate, decode::RATE).map_err(|e| unsupported(e.to_string()))?;
+        Ok(Self {
+            rate,
+            width: width as u16,
+            channels: channels as u16,
+            resampler,
+            carry: Vec::new(),
+            mono: Vec::new(),
+            scratch: Vec::new(),
+            samples: Vec::new(),
+            received: 0,
+            max_bytes,
+            max_secs,
+        })
+    }
+
+    /// Whether `event` declares another format than this utterance's.
+    pub fn differs(&self, event: &Event) -> bool {
+        let same = |key: &str, mine: u64| event.number(key).is_none_or(|v| v == mine);
+        !(same("rate", u64::from(self.rate))
+            && same("width", u64::from(self.width))
+            && same("channels", u64::from(self.channels)))
+    }
+
+    /// Decode one chunk's PCM.
+    pub fn push(&mut self, payload: &[u8]) -> Result<(), Refusal> {
+        self.received += payload.len() as u64;
+        if self.received > self.max_bytes {
+            return Err((
+                format!(
+                    "the audio is larger than {} MB (transcription.max_upload_mb)",
+                    self.max_bytes / (1024 * 1024)
+                ),
+                "audio_too_long",
+            ));
+        }
+        let frame = usize::from(self.width) * usize::from(self.channels);
+        let mut bytes = std::mem::take(&mut self.carry);
+        bytes.extend_from_slice(payload);
+        let whole = bytes.len() - bytes.len() % frame;
+        self.mono.clear();
+        self.mono
+            .extend(bytes[..whole].chunks_exact(frame).map(|f| {
+                f.chunks_exact(usize::from(self.width))
+                    .map(sample)
+                    .sum::<f32>()
+                    / f32::from(self.channels)
+            }));
+        self.carry = bytes[whole..].to_vec();
+        self.resampler
+            .push(&self.mono, &mut self.scratch)
+            .map_err(|e| (e.to_string(), "unsupported_audio"))?;
+        self.keep();
+        let max_samples = self.max_secs.saturating_mul(u64::from(decode::RATE));
+        if self.samples.len() as u64 > max_samples {
+            return Err((
+                format!(
+                    "the audio is longer than {} s (transcription.max_audio_secs)",
+                    self.max_secs
+                ),
+                "audio_too_long",
+            ));
+        }
+        Ok(())
+    }
+
+    fn keep(&mut self) {
+        self.samples.extend(
+            self.scratch
+                .iter()
+                .map(|s| (s.clamp(-1.0, 1.0) * 32767.0).round() as i16),
+        );
+        self.scratch.clear();
+    }
+
+    /// Bytes of audio received.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// The audio as the engine gets it.
+    pub fn finish(mut self) -> Result<Decoded, DecodeError> {
+        self.resampler
+            .finish(&mut self.scratch)
+            .map_err(|e| DecodeError::Corrupt {
+                format: "pcm",
+                why: e.to_string(),
+            })?;
+        self.keep();
+        let seconds = self.samples.len() as f64 / f64::from(decode::RATE);
+        if self.samples.is_empty() {
+            return Err(DecodeError::Empty);
+        }
+        if seconds < 0.1 {
+            return Err(DecodeError::TooShort { seconds });
+        }
+        Ok(Decoded {
+            samples: self.samples,
+            format: "pcm",
+            seconds,
+        })
     }
 }
 
-/// The client's PCM as a WAV file, so Murmur's one decoder reads every rate, width and
-/// channel count (8-bit WAV is unsigned, as Wyoming's 1-byte audio is).
-pub(super) fn wav_file(audio: &Utterance) -> Vec<u8> {
-    let frame = u32::from(audio.width) * u32::from(audio.channels);
-    let usable = audio.pcm.len() - audio.pcm.len() % frame.max(1) as usize;
-    let data = u32::try_from(usable).unwrap_or(u32::MAX - 36);
-    let mut out = Vec::with_capacity(44 + usable);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(data + 36).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&audio.channels.to_le_bytes());
-    out.extend_from_slice(&audio.rate.to_le_bytes());
-    out.extend_from_slice(&(audio.rate * frame).to_le_bytes());
-    out.extend_from_slice(&(frame as u16).to_le_bytes());
-    out.extend_from_slice(&(audio.width * 8).to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data.to_le_bytes());
-    out.extend_from_slice(&audio.pcm[..usable]);
-    out
+/// One little-endian sample of 1 to 4 bytes as -1..1 (1-byte audio is unsigned, as in WAV).
+fn sample(bytes: &[u8]) -> f32 {
+    match *bytes {
+        [b] => (f32::from(b) - 128.0) / 128.0,
+        [a, b] => f32::from(i16::from_le_bytes([a, b])) / 32768.0,
+        [a, b, c] => (i32::from_le_bytes([0, a, b, c]) >> 8) as f32 / 8_388_608.0,
+        [a, b, c, d] => i32::from_le_bytes([a, b, c, d]) as f32 / 2_147_483_648.0,
+        _ => 0.0,
+    }
 }
 
 /// `text` split after its last finished sentence: (whole sentences, the rest). A sentence ends
@@ -84,18 +204,92 @@ mod tests {
         );
     }
 
+    fn chunk(rate: u64, width: u64, channels: u64) -> Event {
+        Event::new(
+            "audio-start",
+            serde_json::json!({"rate": rate, "width": width, "channels": channels}),
+        )
+    }
+
     #[test]
-    fn a_client_s_pcm_becomes_a_wav_of_the_same_format() {
-        let audio = Utterance {
-            rate: 22_050,
-            width: 2,
-            channels: 2,
-            pcm: vec![0; 4 * 22_050 + 3],
+    fn a_client_s_pcm_of_any_width_and_channels_becomes_16_khz_mono_of_its_length() {
+        for (rate, width, channels) in [
+            (22_050, 2, 2),
+            (16_000, 1, 1),
+            (48_000, 3, 1),
+            (8_000, 4, 3),
+        ] {
+            let mut audio = Utterance::start(&chunk(rate, width, channels), 1 << 30, 60)
+                .expect("a format Murmur reads");
+            let frame = (width * channels) as usize;
+            // A second of a loud square wave, sent in pieces that split frames.
+            let mut pcm = Vec::new();
+            for i in 0..rate as usize {
+                let high = (i / 40) % 2 == 0;
+                for _ in 0..channels {
+                    let value: i64 = if high { 1 } else { -1 };
+                    let full = match width {
+                        1 => vec![(128 + value * 100) as u8],
+                        2 => (value as i16 * 20_000).to_le_bytes().to_vec(),
+                        3 => (value as i32 * 5_000_000).to_le_bytes()[..3].to_vec(),
+                        _ => (value as i32 * 1_500_000_000).to_le_bytes().to_vec(),
+                    };
+                    pcm.extend(full);
+                }
+            }
+            assert_eq!(pcm.len(), rate as usize * frame);
+            for piece in pcm.chunks(1001) {
+                audio.push(piece).expect("within bounds");
+            }
+            let decoded = audio.finish().expect("decodes");
+            assert!(
+                (decoded.seconds - 1.0).abs() < 0.01,
+                "{rate}/{width}/{channels}: {}",
+                decoded.seconds
+            );
+            let peak = decoded
+                .samples
+                .iter()
+                .map(|s| s.unsigned_abs())
+                .max()
+                .unwrap_or(0);
+            assert!(
+                peak > 15_000,
+                "{rate}/{width}/{channels}: loud audio stays loud ({peak})"
+            );
+        }
+    }
+
+    #[test]
+    fn formats_murmur_cannot_read_are_refused_before_anything_is_sized() {
+        for (rate, width, channels) in [
+            (100_000_007, 2, 1),
+            (0, 2, 1),
+            (16_000, 5, 1),
+            (16_000, 2, 0),
+            (16_000, 2, 1000),
+        ] {
+            let refused = Utterance::start(&chunk(rate, width, channels), 1 << 30, 60).err();
+            assert!(
+                matches!(refused, Some((_, "unsupported_audio"))),
+                "{rate}/{width}/{channels}: {refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_byte_cap_holds_whatever_format_is_declared() {
+        // 384 kHz × 4 bytes × 8 channels would allow 132 GB by the declared format alone.
+        let mut audio = Utterance::start(&chunk(384_000, 4, 8), 1024 * 1024, 3 * 3600).expect("ok");
+        let chunk = vec![0u8; 64 * 1024];
+        let mut sent = 0;
+        let refused = loop {
+            if let Err(refused) = audio.push(&chunk) {
+                break refused;
+            }
+            sent += chunk.len();
+            assert!(sent <= 1024 * 1024, "the cap is a megabyte");
         };
-        let wav = wav_file(&audio);
-        assert_eq!(wav.len(), 44 + 4 * 22_050);
-        assert_eq!(&wav[22..24], &2u16.to_le_bytes());
-        assert_eq!(&wav[24..28], &22_050u32.to_le_bytes());
-        assert_eq!(&wav[34..36], &16u16.to_le_bytes());
+        assert_eq!(refused.1, "audio_too_long");
     }
 }

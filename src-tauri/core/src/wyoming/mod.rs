@@ -30,7 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::config::{Network, WyomingSettings};
 use crate::proxy::ProxyState;
-use audio::{Utterance, split_sentences, utterance, wav_file};
+use audio::{Utterance, split_sentences};
 use event::Event;
 
 /// The rate, width and channels of the PCM Murmur sends (OpenAI's `pcm`).
@@ -51,8 +51,9 @@ pub async fn serve(
             .filter_map(|n| Network::parse(n))
             .collect(),
     );
-    let slots = Arc::new(tokio::sync::Semaphore::new(
-        settings.max_connections as usize,
+    let mut acceptor = crate::accept::Acceptor::new("wyoming", settings.max_connections as usize);
+    let refused: crate::accept::SharedThrottle = Arc::new(std::sync::Mutex::new(
+        crate::accept::Throttle::new(REFUSALS_LOGGED_EVERY),
     ));
     let data_dir = Arc::new(data_dir);
     // Announced on the LAN only when it listens beyond loopback (kept until this returns).
@@ -62,34 +63,38 @@ pub async fn serve(
     };
     tokio::pin!(shutdown);
     loop {
-        let (stream, peer) = tokio::select! {
+        // A slot first, then the connection: at the cap, clients wait in the kernel's queue.
+        let (stream, peer, slot) = tokio::select! {
             () = &mut shutdown => return,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    tracing::warn!("wyoming: accept failed: {e}");
-                    continue;
-                }
-            },
+            accepted = acceptor.accept(&listener) => accepted,
         };
         if !allowed(&networks, peer) {
-            tracing::warn!(%peer, "wyoming: refused a connection from outside the allowed networks");
+            if let Some(more) = crate::accept::allow(&refused) {
+                tracing::warn!(%peer, also_refused = more, "wyoming: refused a connection from outside the allowed networks");
+            }
             continue;
         }
-        let (state, slots, data_dir) = (state.clone(), slots.clone(), data_dir.clone());
+        let (state, data_dir, refused) = (state.clone(), data_dir.clone(), refused.clone());
         tokio::spawn(async move {
-            let Ok(_slot) = slots.acquire_owned().await else {
-                return;
-            };
             tracing::debug!(%peer, "wyoming: connected");
-            let outcome = Session::new(state, data_dir, peer).run(stream).await;
+            let outcome = Session::new(state, data_dir, peer, refused)
+                .run(stream)
+                .await;
             match outcome {
                 Ok(()) => tracing::debug!(%peer, "wyoming: closed"),
-                Err(e) => tracing::warn!(%peer, "wyoming: connection closed: {e}"),
+                Err(e) => tracing::info!(%peer, "wyoming: connection closed: {e}"),
             }
+            drop(slot);
         });
     }
 }
+
+/// A client that sends nothing for this long between events is disconnected.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+/// An event, once its first byte is in, must arrive whole within this.
+const READ: std::time::Duration = std::time::Duration::from_secs(10);
+/// Refusals a client can repeat at will are logged at most once in this.
+const REFUSALS_LOGGED_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Loopback only when no networks are listed; otherwise the listed networks only.
 fn allowed(networks: &[Network], peer: SocketAddr) -> bool {
@@ -116,6 +121,9 @@ struct Session {
     /// Transcription: the language asked for, and the audio so far.
     language: Option<String>,
     audio: Option<Utterance>,
+    /// An utterance refused midway: its remaining chunks are dropped until `audio-stop`.
+    discarding: bool,
+    refused: crate::accept::SharedThrottle,
 }
 
 /// Why a session ends.
@@ -125,10 +133,19 @@ enum SessionError {
     Read(#[from] event::ReadError),
     #[error("the client left: {0}")]
     Write(#[from] std::io::Error),
+    #[error("the client sent nothing for {} s", IDLE.as_secs())]
+    Idle,
+    #[error("an event took longer than {} s to arrive", READ.as_secs())]
+    SlowEvent,
 }
 
 impl Session {
-    fn new(state: ProxyState, data_dir: Arc<PathBuf>, peer: SocketAddr) -> Self {
+    fn new(
+        state: ProxyState,
+        data_dir: Arc<PathBuf>,
+        peer: SocketAddr,
+        refused: crate::accept::SharedThrottle,
+    ) -> Self {
         Self {
             state,
             data_dir,
@@ -136,17 +153,32 @@ impl Session {
             stream: None,
             language: None,
             audio: None,
+            discarding: false,
+            refused,
         }
     }
 
     async fn run(mut self, stream: TcpStream) -> Result<(), SessionError> {
+        use tokio::io::AsyncBufReadExt;
         let _ = stream.set_nodelay(true);
         let (reader, mut writer) = stream.into_split();
         let mut reader = BufReader::new(reader);
-        while let Some(event) = event::read(&mut reader).await? {
+        loop {
+            // Idle between events; once an event begins, it must arrive whole in time (a
+            // client trickling bytes cannot hold its slot).
+            match tokio::time::timeout(IDLE, reader.fill_buf()).await {
+                Err(_) => return Err(SessionError::Idle),
+                Ok(Err(e)) => return Err(SessionError::Read(e.into())),
+                Ok(Ok(_)) => {}
+            }
+            let event = tokio::time::timeout(READ, event::read(&mut reader))
+                .await
+                .map_err(|_| SessionError::SlowEvent)??;
+            let Some(event) = event else {
+                return Ok(());
+            };
             self.handle(event, &mut writer).await?;
         }
-        Ok(())
     }
 
     async fn handle(
@@ -194,32 +226,47 @@ impl Session {
                 event::write(out, &Event::new("synthesize-stopped", Value::Null)).await?;
             }
             "transcribe" => {
-                self.language = event.text("language").map(String::from);
+                self.language = None;
+                if let Some(language) = event.text("language") {
+                    match crate::transcription::form::check_language(language) {
+                        Ok(code) => self.language = Some(code),
+                        Err(e) => return self.error(out, e.message(), e.code.as_str()).await,
+                    }
+                }
             }
             "audio-start" => {
-                self.audio = Some(utterance(&event));
+                self.discarding = false;
+                self.audio = None;
+                self.begin(&event, out).await?;
             }
+            "audio-chunk" if self.discarding => {}
             "audio-chunk" => {
-                let audio = self.audio.get_or_insert_with(|| utterance(&event));
-                if let Some(payload) = &event.payload {
-                    audio.pcm.extend_from_slice(payload);
-                }
-                let limit = self.state.live().get().transcription.max_audio_secs
-                    * u64::from(audio.rate)
-                    * u64::from(audio.width)
-                    * u64::from(audio.channels);
-                if audio.pcm.len() as u64 > limit {
+                if self.audio.as_ref().is_some_and(|a| a.differs(&event)) {
                     self.audio = None;
+                    self.discarding = true;
                     return self
                         .error(
                             out,
-                            "the audio is longer than [transcription] max_audio_secs",
-                            "audio_too_long",
+                            "the audio's format changed mid-utterance",
+                            "unsupported_audio",
                         )
                         .await;
                 }
+                if self.audio.is_none() && !self.begin(&event, out).await? {
+                    return Ok(());
+                }
+                let pushed = match (&mut self.audio, &event.payload) {
+                    (Some(audio), Some(payload)) => audio.push(payload),
+                    _ => Ok(()),
+                };
+                if let Err((text, code)) = pushed {
+                    self.audio = None;
+                    self.discarding = true;
+                    return self.error(out, &text, code).await;
+                }
             }
             "audio-stop" => {
+                self.discarding = false;
                 if let Some(audio) = self.audio.take() {
                     self.transcribe(audio, out).await?;
                 }
@@ -229,6 +276,28 @@ impl Session {
             _ => {}
         }
         Ok(())
+    }
+
+    /// An utterance in the format `event` declares; false (and an `error` event, and the
+    /// rest of the utterance dropped) when Murmur cannot take it.
+    async fn begin(
+        &mut self,
+        event: &Event,
+        out: &mut (impl AsyncWrite + Unpin),
+    ) -> Result<bool, SessionError> {
+        let settings = self.state.live().get().transcription.clone();
+        let max_bytes = settings.max_upload_mb.saturating_mul(1024 * 1024);
+        match Utterance::start(event, max_bytes, settings.max_audio_secs) {
+            Ok(audio) => {
+                self.audio = Some(audio);
+                Ok(true)
+            }
+            Err((text, code)) => {
+                self.discarding = true;
+                self.error(out, &text, code).await?;
+                Ok(false)
+            }
+        }
     }
 
     /// One line of Activity (and the metrics) for a request: `what` it was, its status, when
@@ -270,7 +339,9 @@ impl Session {
         text: &str,
         code: &str,
     ) -> Result<(), SessionError> {
-        tracing::info!(peer = %self.peer, code, "wyoming: {text}");
+        if let Some(more) = crate::accept::allow(&self.refused) {
+            tracing::info!(peer = %self.peer, code, also_refused = more, "wyoming: {text}");
+        }
         event::write(
             out,
             &Event::new("error", json!({"text": text, "code": code})),
@@ -399,32 +470,23 @@ impl Session {
     ) -> Result<(), SessionError> {
         let started = std::time::Instant::now();
         let what = "wyoming transcribe";
-        let bytes = audio.pcm.len() as u64;
+        let bytes = audio.received();
         let language = self.language.take();
-        let max_secs = self.state.live().get().transcription.max_audio_secs;
-        let seconds = audio.pcm.len() as f64
-            / f64::from(audio.rate.max(1))
-            / f64::from(audio.width.max(1) * audio.channels.max(1));
-        tracing::info!(peer = %self.peer, seconds, rate = audio.rate, "wyoming: transcribe");
+        let decoded = match audio.finish() {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                let e = crate::proxy::decode_error(e);
+                self.finished(what, e.status.as_u16(), started, None, bytes, None);
+                return self.error(out, e.message(), e.code.as_str()).await;
+            }
+        };
+        let seconds = decoded.seconds;
+        tracing::info!(peer = %self.peer, seconds, "wyoming: transcribe");
         let heard = Some(crate::metrics::Heard {
             audio_secs: seconds,
             audio_format: "pcm",
         });
-        let wav = Bytes::from(wav_file(&audio));
-        let decoded = tokio::task::spawn_blocking(move || {
-            crate::transcription::decode::decode(wav, max_secs)
-        })
-        .await
-        .map_err(std::io::Error::other)?;
-        let decoded = match decoded {
-            Ok(decoded) => decoded,
-            Err(e) => {
-                let e = crate::proxy::decode_error(e);
-                self.finished(what, e.status.as_u16(), started, None, bytes, heard);
-                return self.error(out, e.message(), e.code.as_str()).await;
-            }
-        };
-        match crate::proxy::transcribe_decoded(&self.state, &decoded, language).await {
+        match crate::proxy::transcribe_decoded(&self.state, decoded, language).await {
             Ok(transcript) => {
                 let text = transcript.text();
                 let mut data = json!({ "text": text });

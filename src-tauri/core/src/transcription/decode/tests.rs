@@ -102,3 +102,60 @@ fn a_wav_header_alone_has_no_audio() {
         Err(DecodeError::NoAudio { .. }) | Err(DecodeError::Corrupt { .. })
     ));
 }
+
+/// A 4 KB WAV whose header claims `rate` and `channels`.
+fn lying_wav(rate: u32, channels: u16) -> Bytes {
+    let mut bytes = wav(16_000, 1, &tone(16_000, 0.125), false);
+    bytes[22..24].copy_from_slice(&channels.to_le_bytes());
+    bytes[24..28].copy_from_slice(&rate.to_le_bytes());
+    Bytes::from(bytes)
+}
+
+#[test]
+fn rates_and_channel_counts_murmur_cannot_handle_are_refused_not_sized_nor_panicked_on() {
+    // A prime rate once sized the resampler at 1.6 GB; rate 0 panicked inside symphonia.
+    for (rate, channels) in [
+        (100_000_007, 1),
+        (10_000_019, 1),
+        (0, 1),
+        (999, 1),
+        (16_000, 1000),
+    ] {
+        let refused = decode(lying_wav(rate, channels), 60);
+        assert!(
+            matches!(refused, Err(DecodeError::Unsupported { .. })),
+            "{rate} Hz × {channels}: {refused:?}"
+        );
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(!message.contains("panicked"), "{message}");
+    }
+    // An odd but real rate decodes.
+    let odd = Bytes::from(wav(44_101, 1, &tone(44_101, 1.0), false));
+    let decoded = decode(odd, 60).expect("an odd rate decodes");
+    assert!((decoded.seconds - 1.0).abs() < 0.01, "{}", decoded.seconds);
+}
+
+#[test]
+fn long_audio_is_cut_in_pieces_at_its_quietest_moment() {
+    let rate = RATE as usize;
+    // 25 s of tone with a 200 ms pause at 8.5 s: pieces of at most 10 s, looked for in the
+    // last 3 s.
+    let mut samples: Vec<i16> = tone(RATE, 25.0);
+    for s in &mut samples[rate * 85 / 10..rate * 87 / 10] {
+        *s = 0;
+    }
+    let pieces = pieces(&samples, 10 * rate, 3 * rate);
+    assert_eq!(pieces.first().map(|p| p.start), Some(0));
+    assert_eq!(pieces.last().map(|p| p.end), Some(samples.len()));
+    for pair in pieces.windows(2) {
+        assert_eq!(pair[0].end, pair[1].start, "{pieces:?}");
+    }
+    assert!(pieces.iter().all(|p| p.len() <= 10 * rate), "{pieces:?}");
+    let cut = pieces[0].end as f64 / rate as f64;
+    assert!((8.5..=8.7).contains(&cut), "cut inside the pause: {cut} s");
+    // Short audio is one piece.
+    assert_eq!(
+        super::pieces(&samples[..rate], 10 * rate, 3 * rate),
+        [0..rate]
+    );
+}
