@@ -111,7 +111,10 @@ def options_from(query, engine):
             raise ValueError(f"the model does not know the language {language!r}")
         options["language"] = language
     if task == "translate" and not engine.multilingual:
-        raise ValueError("this model is English-only and cannot translate; use a multilingual model such as base")
+        # An English-only model hears English alone, and English is what a translation asks
+        # for: its transcript is the answer (as faster-whisper and the servers on it give).
+        options["task"] = "transcribe"
+        options["language"] = "en"
     if q.get("prompt"):
         options["prompt"] = q["prompt"]
     if "temperature" in q:

@@ -1,8 +1,9 @@
 // Refusals arrive: Node's own fetch (undici, as OpenClaw's CLI uses it; the system's Node and
 // Node 24) sends bodies Murmur refuses — a 2 MB upload over the transcription limit, a 2 MB
-// speech body over the request limit, a 2 MB upload with the wrong API key — 50 times each
-// (lib/refusal-probe.mjs), and every one gets its status and OpenAI's error JSON: no "fetch
-// failed", no reset.
+// speech body over the request limit, a 2 MB upload with the wrong API key, one from a foreign
+// Origin, one to a path the engine answers 404 before reading — 50 times each
+// (lib/refusal-probe.mjs), and every one gets its status and error JSON: no "fetch failed",
+// no reset.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,12 +17,24 @@ const expected = {
   upload: { "413 request_too_large": TRIES },
   speech: { "413 request_too_large": TRIES },
   key: { "401 invalid_api_key": TRIES },
+  origin: { "403 origin_not_allowed": TRIES },
+  forwarded: { "404 not_found": TRIES },
 };
+
+/** Resolves once the engine is ready (the forwarded refusal is the engine's own). */
+async function engineReady(m) {
+  for (let i = 0; i < 300; i++) {
+    if ((await status(m)).state === "ready") return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("the fake engine never became ready");
+}
 const murmurConfig = () => config([], "[transcription]\nmax_upload_mb = 1\n[proxy]\napi_key = \"sk-right\"\n");
 
 test("every refusal reaches Node's fetch as a response", async () => {
   const m = await start(murmurConfig());
   try {
+    await engineReady(m);
     assert.deepEqual(await probe(m.base), expected);
   } finally {
     await stop(m.child);
@@ -38,6 +51,7 @@ test("and to Node 24's, as OpenClaw's CLI sends them", async () => {
   }
   const m = await start(murmurConfig());
   try {
+    await engineReady(m);
     const out = execFileSync(node24, [join(root, "tests/e2e/lib/refusal-probe.mjs"), m.base], { encoding: "utf8" });
     const { node, ...seen } = JSON.parse(out);
     assert.match(node, /^v24\./);

@@ -71,6 +71,28 @@ pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// A download's failure as people read it: a machine that cannot reach `url`'s host is told
+/// so in one sentence ("Murmur could not reach huggingface.co — is this computer offline?");
+/// the whole chain of causes goes to the log. Other failures name the URL and their causes.
+pub fn download_failure(url: &str, error: &reqwest::Error) -> String {
+    let chain = describe(error);
+    if error.is_connect() || error.is_timeout() {
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(String::from))
+            .unwrap_or_else(|| url.to_string());
+        tracing::warn!(url, "download failed: {chain}");
+        let why = if error.is_timeout() {
+            "it did not answer in time"
+        } else {
+            "is this computer offline?"
+        };
+        format!("Murmur could not reach {host} — {why}")
+    } else {
+        format!("{url}: {chain}")
+    }
+}
+
 /// Why an engine asked to speak gave no audio.
 #[derive(Debug, thiserror::Error)]
 pub enum NoAudio {

@@ -243,7 +243,7 @@ pub async fn require_key(
     {
         next.run(request).await
     } else {
-        crate::refusal::refuse(request.into_body(), ApiError::unauthorized()).await
+        ApiError::unauthorized().into_response()
     }
 }
 

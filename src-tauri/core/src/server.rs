@@ -195,7 +195,8 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 
 /// Everything Murmur serves over HTTP: Murmur's own routes ([`crate::control`]) and the
 /// OpenAI surface ([`crate::proxy`]), behind one set of guards. Outermost first: request log
-/// → Host/Origin guard → CORS → API key → route.
+/// → refusals delivered ([`crate::refusal::deliver`]) → Host/Origin guard → CORS → API key →
+/// route.
 pub fn app(
     proxy: ProxyState,
     control: Control,
@@ -214,6 +215,7 @@ pub fn app(
             policy,
             security::guard_origin,
         ))
+        .layer(middleware::from_fn(crate::refusal::deliver))
         .layer(middleware::from_fn_with_state(
             metrics,
             request_log::log_request,

@@ -1,8 +1,9 @@
 // The refusals a Node client meets, as a script any Node can run (the system's, and the Node 24
-// OpenClaw runs on): `node refusal-probe.mjs BASE_URL` prints, as JSON, what each of three
-// refused requests — a 2 MB upload over the transcription limit, a 2 MB speech body over the
-// request limit, a 2 MB upload with the wrong API key — got in 50 tries: a status and error
-// code, or the failure ("failed: ECONNRESET").
+// OpenClaw runs on): `node refusal-probe.mjs BASE_URL` prints, as JSON, what each refused
+// request — a 2 MB upload over the transcription limit, a 2 MB speech body over the request
+// limit, a 2 MB upload with the wrong API key, a 2 MB upload from a foreign web page's Origin,
+// and a 2 MB upload to a path the engine does not serve (its early 404, relayed) — got in 50
+// tries: a status and error code, or the failure ("failed: ECONNRESET").
 
 export const TRIES = 50;
 
@@ -42,6 +43,10 @@ export async function probe(base) {
     key: await outcomes(`${base}/v1/audio/transcriptions`, () => ({
       method: "POST", headers: { Authorization: "Bearer sk-wrong" }, body: upload(),
     })),
+    origin: await outcomes(`${base}/v1/audio/transcriptions`, () => ({
+      method: "POST", headers: { ...auth, Origin: "https://evil.example" }, body: upload(),
+    })),
+    forwarded: await outcomes(`${base}/v1/audio/separations`, () => ({ method: "POST", headers: auth, body: upload() })),
   };
 }
 

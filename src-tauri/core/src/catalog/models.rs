@@ -55,9 +55,11 @@ impl ModelInstalls {
     }
 
     /// Start fetching model `name` (a catalog name or a Hub repository); answers once the
-    /// download has started, or at once when the model is already installed.
+    /// download has started, or at once when the model is already installed. Installs are
+    /// known by their repository, whatever name they were asked by.
     pub fn install(&self, settings: &Settings, name: &str) -> Result<ModelInstall, CatalogError> {
         let repo = hub_repo(name)?;
+        let name = repo.as_str();
         let dest = whisper::hub_dir(&self.0.data_dir, &repo);
         if whisper::is_installed(&dest) {
             let done = ModelInstall {
@@ -130,7 +132,8 @@ impl ModelInstalls {
 
     /// Stop installing model `name`.
     pub fn cancel(&self, name: &str) -> Result<(), CatalogError> {
-        match lock(&self.0.cancels).get(name) {
+        let repo = hub_repo(name)?;
+        match lock(&self.0.cancels).get(&repo) {
             Some(cancel) => {
                 cancel.cancel();
                 Ok(())
@@ -141,28 +144,36 @@ impl ModelInstalls {
         }
     }
 
-    /// Remove installed model `name`; not the one transcription is set to use.
+    /// Remove installed model `name`; not the one transcription is set to use, by whatever
+    /// name (a catalog name and its repository are one model), nor one being fetched (by the
+    /// page or by the engine's warm-up). Blocking: it deletes a folder.
     pub fn remove(&self, settings: &Settings, name: &str) -> Result<(), CatalogError> {
         let repo = hub_repo(name)?;
-        let configured = settings.transcription.effective_model();
-        if configured.as_deref() == Some(name) || configured.as_deref() == Some(repo.as_str()) {
+        let configured = whisper::configured_model(settings);
+        if matches!(whisper::source(&configured), ModelSource::Hub { repo: used } if used == repo) {
             return Err(CatalogError::Conflict(format!(
                 "{name} is the model transcription uses: choose another one first"
             )));
         }
-        if lock(&self.0.cancels).contains_key(name) {
+        if lock(&self.0.cancels).contains_key(&repo) {
             return Err(CatalogError::Conflict(format!(
                 "{name} is being installed: cancel it first"
             )));
         }
         let dest = whisper::hub_dir(&self.0.data_dir, &repo);
+        // The engine's warm-up fetches under the folder's lock too.
+        let Some(_fetching) = whisper::try_lock_folder(&dest) else {
+            return Err(CatalogError::Conflict(format!(
+                "{name} is being downloaded: wait for it to finish"
+            )));
+        };
         if !dest.exists() {
             return Err(CatalogError::NotFound(format!("{name} is not installed")));
         }
         std::fs::remove_dir_all(&dest).map_err(|e| {
             CatalogError::Unavailable(format!("{} cannot be removed: {e}", dest.display()))
         })?;
-        lock(&self.0.installs).remove(name);
+        lock(&self.0.installs).remove(&repo);
         Ok(())
     }
 }
@@ -183,11 +194,15 @@ fn hub_repo(name: &str) -> Result<String, CatalogError> {
     }
 }
 
-/// `owner/name`, each part letters, digits, `-`, `_` and `.` (not only dots).
-fn is_repo_id(repo: &str) -> bool {
+/// `owner/name`, each part letters, digits, `-`, `_` and `.` (not only dots), without `--`
+/// or `..` (the Hub allows neither): a repository's folder is its id with `/` as `--`, so no
+/// two repositories share one.
+pub fn is_repo_id(repo: &str) -> bool {
     let part = |p: &str| {
         !p.is_empty()
             && p.len() <= 96
+            && !p.contains("--")
+            && !p.contains("..")
             && !p.chars().all(|c| c == '.')
             && p.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
@@ -285,7 +300,8 @@ mod tests {
             Some("someone/their-model_v2.1")
         );
         for bad in [
-            "", "base-ish", "a/b/c", "../x", "x/..", "a b/c", "/", "owner/",
+            "", "base-ish", "a/b/c", "../x", "x/..", "a b/c", "/", "owner/", "x/y--z", "x--y/z",
+            "a..b/c",
         ] {
             assert!(
                 matches!(hub_repo(bad), Err(CatalogError::NotFound(_))),
@@ -308,5 +324,37 @@ mod tests {
             installs.remove(&settings, "tiny"),
             Err(CatalogError::NotFound(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn the_model_in_use_or_being_fetched_is_not_removed_by_any_of_its_names() {
+        let dir = tempfile::tempdir().expect("temp");
+        let installs = ModelInstalls::new(dir.path());
+        let settings = Settings::default(); // base, that is Systran/faster-whisper-base
+        for name in ["base", "Systran/faster-whisper-base"] {
+            let dest = whisper::hub_dir(dir.path(), "Systran/faster-whisper-base");
+            std::fs::create_dir_all(&dest).expect("folder");
+            assert!(
+                matches!(
+                    installs.remove(&settings, name),
+                    Err(CatalogError::Conflict(_))
+                ),
+                "{name}"
+            );
+            assert!(dest.exists(), "{name}: the model in use stays");
+        }
+        // tiny.en while the engine's warm-up fetches it (the folder's lock is held).
+        let tiny = whisper::hub_dir(dir.path(), "Systran/faster-whisper-tiny.en");
+        std::fs::create_dir_all(&tiny).expect("folder");
+        let fetching = whisper::try_lock_folder(&tiny).expect("free");
+        assert!(matches!(
+            installs.remove(&settings, "Systran/faster-whisper-tiny.en"),
+            Err(CatalogError::Conflict(_))
+        ));
+        drop(fetching);
+        installs
+            .remove(&settings, "tiny.en")
+            .expect("removed once the fetch is over");
+        assert!(!tiny.exists());
     }
 }

@@ -116,7 +116,7 @@ async fn transcription_engine(
 /// `GET /murmur/api/transcription-models`: the models the transcription engine can use, with
 /// size, languages and whether each is installed.
 async fn transcription_models(State(control): State<Control>) -> Response {
-    Json(control.transcription_models()).into_response()
+    Json(control.transcription_models().await).into_response()
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -139,7 +139,7 @@ async fn transcription_model(
             format!("expected {{\"model\": \"…\"}}: {e}"),
         )
     })?;
-    let listing = control.transcription_model(action, &body.model)?;
+    let listing = control.transcription_model(action, &body.model).await?;
     let status = if action == super::ModelAction::Install {
         StatusCode::ACCEPTED
     } else {

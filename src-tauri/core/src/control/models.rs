@@ -54,8 +54,16 @@ impl std::str::FromStr for ModelAction {
 impl super::Control {
     /// What the transcription engine can use: Whisper's catalog with what is installed, how
     /// fast each runs here and this run's installs, or for another engine the model it is
-    /// configured with.
-    pub fn transcription_models(&self) -> TranscriptionModels {
+    /// configured with. (Sizes are measured on disk and memory read from the system: on a
+    /// blocking thread.)
+    pub async fn transcription_models(&self) -> TranscriptionModels {
+        let control = self.clone();
+        tokio::task::spawn_blocking(move || control.list_transcription_models())
+            .await
+            .expect("invariant: listing the models does not panic")
+    }
+
+    fn list_transcription_models(&self) -> TranscriptionModels {
         use crate::config::TranscriberId;
         let settings = self.0.live.get();
         let t = &settings.transcription;
@@ -83,7 +91,7 @@ impl super::Control {
             .into_iter()
             .map(|model| ModelEntry {
                 speed: crate::catalog::models::speed(&model.name, &model.source, &measured, cores),
-                install: installs.get(&model.name).cloned(),
+                install: installs.get(&model.source).cloned(),
                 model,
             })
             .collect();
@@ -105,7 +113,7 @@ impl super::Control {
 
     /// Install, cancel the install of, or remove a Whisper model of the catalog (or a Hub
     /// repository); answers with the listing after.
-    pub fn transcription_model(
+    pub async fn transcription_model(
         &self,
         action: ModelAction,
         name: &str,
@@ -121,9 +129,15 @@ impl super::Control {
         match action {
             ModelAction::Install => models.install(&settings, name).map(drop),
             ModelAction::Cancel => models.cancel(name),
-            ModelAction::Remove => models.remove(&settings, name),
+            ModelAction::Remove => {
+                // Deleting a folder of hundreds of MB: on a blocking thread.
+                let (models, name) = (models.clone(), name.to_string());
+                tokio::task::spawn_blocking(move || models.remove(&settings, &name))
+                    .await
+                    .expect("invariant: removing a model does not panic")
+            }
         }
         .map_err(|e| super::catalog_error_as(e, Code::ModelBusy))?;
-        Ok(self.transcription_models())
+        Ok(self.transcription_models().await)
     }
 }

@@ -101,9 +101,9 @@ const fn model(
     }
 }
 
-/// The catalog's entry named `name`.
+/// The catalog's entry named `name` (by its name or its repository).
 pub fn catalog_model(name: &str) -> Option<&'static CatalogModel> {
-    CATALOG.iter().find(|m| m.name == name)
+    CATALOG.iter().find(|m| m.name == name || m.repo == name)
 }
 
 /// Where a configured model comes from.
@@ -156,7 +156,7 @@ pub fn model_dir(settings: &Settings, data_dir: &Path) -> PathBuf {
 }
 
 /// The model `settings` name (`base` when none is named).
-fn configured_model(settings: &Settings) -> String {
+pub fn configured_model(settings: &Settings) -> String {
     settings
         .transcription
         .model
@@ -441,6 +441,7 @@ pub async fn fetch_model(
         ));
     }
     let total: u64 = files.iter().map(|f| f.size).sum();
+    room_for(repo, dest, total)?;
     let message = format!("downloading the Whisper model {repo}");
     let mut before = 0;
     for file in &files {
@@ -490,6 +491,57 @@ pub async fn fetch_model(
         dest.display()
     ));
     Ok(())
+}
+
+/// The largest model Murmur downloads: large-v3 in float32 is 3.1 GB; a listing that claims
+/// more is not a Whisper model.
+const MAX_MODEL_BYTES: u64 = 16_000 * MB;
+
+/// Free space Murmur leaves on the disk after a download.
+const DISK_MARGIN: u64 = 200 * MB;
+
+/// Whether `total` bytes of `repo` may be downloaded into `dest`: no more than any Whisper
+/// model is, and no more than the disk has free (less what is already there, which a resume
+/// keeps). Checked before the first byte.
+fn room_for(repo: &str, dest: &Path, total: u64) -> Result<(), Problem> {
+    if total > MAX_MODEL_BYTES {
+        return Err(Problem::new(format!(
+            "the Hub lists {repo} at {} MB, more than any Whisper model ({} MB); it was not downloaded",
+            total / MB,
+            MAX_MODEL_BYTES / MB
+        ))
+        .hint("name a catalog model (tiny, base, small, large-v3-turbo, …)"));
+    }
+    let have = folder_bytes_including_parts(dest);
+    let need = total.saturating_sub(have);
+    if let Some(free) = crate::runtime::fetch::free_space(dest)
+        && free < need.saturating_add(DISK_MARGIN)
+    {
+        return Err(Problem::new(format!(
+            "the Whisper model {repo} needs {} MB and the disk has {} MB free",
+            need / MB,
+            free / MB
+        ))
+        .hint("free some disk space, or choose a smaller model"));
+    }
+    Ok(())
+}
+
+/// Bytes already in `dest`, finished files and partial ones.
+fn folder_bytes_including_parts(dest: &Path) -> u64 {
+    std::fs::read_dir(dest).map_or(0, |entries| {
+        entries
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| m.len())
+            .sum()
+    })
+}
+
+/// The folder's fetch lock, if no fetch holds it now.
+pub fn try_lock_folder(dest: &Path) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    folder_lock(dest).try_lock_owned().ok()
 }
 
 /// The lock of one model folder (kept for the life of the process: a few per model fetched).
@@ -556,6 +608,91 @@ mod tests {
         assert_eq!(
             hub_dir(Path::new("/d"), "Systran/faster-whisper-base"),
             Path::new("/d/models/whisper/Systran--faster-whisper-base")
+        );
+    }
+
+    /// A Hub stand-in on loopback whose listing claims `size` bytes for model.bin.
+    async fn hub_claiming(size: u64) -> String {
+        use axum::routing::get;
+        let app = axum::Router::new()
+            .route(
+                "/api/models/{owner}/{name}/revision/main",
+                get(|| async { axum::Json(serde_json::json!({"sha": "abc123"})) }),
+            )
+            .route(
+                "/api/models/{owner}/{name}/tree/abc123",
+                get(move || async move {
+                    axum::Json(serde_json::json!([
+                        {"type": "file", "path": "config.json", "size": 2, "oid": "x"},
+                        {"type": "file", "path": "model.bin", "size": size, "oid": "y",
+                         "lfs": {"oid": "00"}},
+                    ]))
+                }),
+            )
+            .fallback(|| async { (http::StatusCode::IM_A_TEAPOT, "no file is fetched") });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_listing_that_claims_more_than_any_model_or_the_disk_is_not_downloaded() {
+        let dir = tempfile::tempdir().expect("temp");
+        let dest = dir.path().join("models/whisper/x--huge");
+        let progress = crate::runtime::Progress::new(|_| {});
+        let cancel = Cancel::default();
+        // 10 TB: no Whisper model is; refused before a byte.
+        let hub = hub_claiming(10_000_000_000_000).await;
+        let refused = fetch_model(&hub, "x/huge", &dest, &progress, &|_| {}, &cancel)
+            .await
+            .expect_err("refused");
+        assert!(
+            refused.message.contains("more than any Whisper model"),
+            "{refused:?}"
+        );
+        assert!(!dest.join("model.bin").exists() && !dest.join("model.bin.part").exists());
+        // Within the cap, but more than this disk has free (less the margin).
+        let free = crate::runtime::fetch::free_space(dir.path()).expect("statvfs");
+        if free < MAX_MODEL_BYTES {
+            let hub = hub_claiming(free).await;
+            let refused = fetch_model(&hub, "x/big", &dest, &progress, &|_| {}, &cancel)
+                .await
+                .expect_err("refused");
+            assert!(refused.message.contains("MB free"), "{refused:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_hub_is_said_plainly_with_the_causes_left_to_the_log() {
+        let dir = tempfile::tempdir().expect("temp");
+        // A port nothing listens on.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", closed.local_addr().expect("addr"));
+        drop(closed);
+        let problem = fetch_model(
+            &url,
+            "Systran/faster-whisper-tiny",
+            &dir.path().join("m"),
+            &crate::runtime::Progress::new(|_| {}),
+            &|_| {},
+            &Cancel::default(),
+        )
+        .await
+        .expect_err("unreachable");
+        assert!(
+            problem
+                .message
+                .contains("Murmur could not reach 127.0.0.1 — is this computer offline?"),
+            "{problem:?}"
+        );
+        assert!(
+            !problem.message.contains("error sending request"),
+            "{problem:?}"
         );
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! A request holds an engine slot only once its whole body is in: a client that trickles its
 //! body (or stalls) waits alone, for at most `body_timeout_secs`, and is answered 408. A body
-//! larger than the limit is refused with 413, after what is left of it has been read and
-//! dropped ([`crate::refusal`]), so the 413 arrives; the connection is then closed.
+//! larger than the limit is refused with 413 (what is left of it is read and dropped before
+//! the answer by [`crate::refusal::deliver`], so the 413 arrives).
 
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
@@ -24,18 +24,16 @@ pub async fn read(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let mut stream = body.into_data_stream();
     if declared.is_some_and(|len| len > limit) {
-        crate::refusal::drain(&mut stream).await;
         return Err(ApiError::body_too_large(limit, key).closing());
     }
+    let mut stream = body.into_data_stream();
     let collect = async {
         let mut bytes = BytesMut::new();
         while let Some(chunk) = stream.next().await {
             let chunk =
                 chunk.map_err(|_| ApiError::bad_json("the request body could not be read"))?;
             if (bytes.len() + chunk.len()) as u64 > limit {
-                crate::refusal::drain(&mut stream).await;
                 return Err(ApiError::body_too_large(limit, key).closing());
             }
             bytes.extend_from_slice(&chunk);

@@ -204,20 +204,20 @@ pub(crate) async fn fetch(
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| crate::http_client::describe(&e))?;
+        .map_err(|e| crate::http_client::download_failure(url, &e))?;
     let total = response.content_length();
     if let Some(total) = total.filter(|t| *t > limit) {
         return Err(format!(
-            "{TOO_LARGE}: {total} bytes, more than the {limit} expected"
+            "{TOO_LARGE}: {url} sends {total} bytes, more than the {limit} expected"
         ));
     }
     let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(limit) as usize);
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| crate::http_client::describe(&e))?;
+        let chunk = chunk.map_err(|e| crate::http_client::download_failure(url, &e))?;
         if (bytes.len() + chunk.len()) as u64 > limit {
             return Err(format!(
-                "{TOO_LARGE}: it went past the {limit} bytes expected; stopped"
+                "{TOO_LARGE}: {url} went past the {limit} bytes expected; stopped"
             ));
         }
         bytes.extend_from_slice(&chunk);

@@ -90,6 +90,25 @@ pub enum FetchError {
     Cancelled,
 }
 
+/// Bytes free for Murmur on the disk that holds `path` (or, while it does not exist yet, its
+/// nearest existing parent); `None` where that cannot be read.
+pub fn free_space(path: &Path) -> Option<u64> {
+    let existing = path.ancestors().find(|p| p.exists())?;
+    free_space_of(existing)
+}
+
+#[cfg(unix)]
+#[allow(clippy::useless_conversion)] // the field types differ between platforms
+fn free_space_of(path: &Path) -> Option<u64> {
+    let stat = nix::sys::statvfs::statvfs(path).ok()?;
+    Some(u64::from(stat.blocks_available()).saturating_mul(u64::from(stat.fragment_size())))
+}
+
+#[cfg(not(unix))]
+fn free_space_of(_path: &Path) -> Option<u64> {
+    None
+}
+
 impl FetchError {
     /// Writing `path` failed with `source`.
     pub fn disk(path: &Path, source: std::io::Error) -> Self {
@@ -197,14 +216,14 @@ async fn transfer(
     let response = get
         .send()
         .await
-        .map_err(|e| FetchError::Unreachable(crate::http_client::describe(&e)))?;
+        .map_err(|e| FetchError::Unreachable(crate::http_client::download_failure(url, &e)))?;
     if have > 0 && response.status() == http::StatusCode::RANGE_NOT_SATISFIABLE {
         // The part file is already whole (or longer than the file): verify what is there.
         return Ok(());
     }
     let response = response
         .error_for_status()
-        .map_err(|e| FetchError::Unreachable(crate::http_client::describe(&e)))?;
+        .map_err(|e| FetchError::Unreachable(crate::http_client::download_failure(url, &e)))?;
     let resumed = have > 0 && response.status() == http::StatusCode::PARTIAL_CONTENT;
     let start = if resumed { have } else { 0 };
     let total = response.content_length().map(|n| n + start);
@@ -234,7 +253,8 @@ async fn transfer(
         if request.cancel.is_cancelled() {
             return Err(FetchError::Cancelled);
         }
-        let chunk = chunk.map_err(|e| FetchError::Unreachable(crate::http_client::describe(&e)))?;
+        let chunk = chunk
+            .map_err(|e| FetchError::Unreachable(crate::http_client::download_failure(url, &e)))?;
         done += chunk.len() as u64;
         if let Some(error) = too_large(done) {
             drop(file);

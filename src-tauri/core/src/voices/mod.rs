@@ -122,7 +122,5 @@ pub async fn get(url: &str) -> Result<Vec<u8>, String> {
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .map_err(|e| e.to_string())?;
-    fetch(&client, url, MAX_INDEX_BYTES as u64, &|_, _| {})
-        .await
-        .map_err(|e| format!("{url}: {e}"))
+    fetch(&client, url, MAX_INDEX_BYTES as u64, &|_, _| {}).await
 }

@@ -56,15 +56,25 @@ pub(super) async fn info(state: &ProxyState, data_dir: &Path) -> Value {
     });
     if state.has_transcription() {
         let engine = crate::engine::transcriber(settings.transcription.engine).spec();
-        let models: Vec<Value> = crate::engine::whisper::listing(&settings, data_dir)
+        // The catalog's listing stats model folders on disk: off the async workers.
+        let (listed_settings, dir) = (settings.clone(), data_dir.to_path_buf());
+        let listing = tokio::task::spawn_blocking(move || {
+            crate::engine::whisper::listing(&listed_settings, &dir)
+        })
+        .await
+        .unwrap_or_default();
+        let models: Vec<Value> = listing
             .into_iter()
             .filter(|m| m.configured)
             .map(|m| {
+                // A model in a folder of the user's is named by the folder, never by its
+                // path: a client on the network learns nothing of this machine's files.
+                let name = model_name(&m.name);
                 json!({
-                    "name": m.name,
+                    "name": name,
                     "attribution": attribution,
                     "installed": m.installed,
-                    "description": m.source,
+                    "description": format!("Whisper {name}"),
                     "version": null,
                     "languages": m.languages,
                 })
@@ -81,4 +91,33 @@ pub(super) async fn info(state: &ProxyState, data_dir: &Path) -> Value {
         }]);
     }
     info
+}
+
+/// What Wyoming calls a model: a catalog name or Hub repository as it is, a folder by its
+/// last component.
+fn model_name(configured: &str) -> String {
+    let path = Path::new(configured);
+    if path.is_absolute() || configured.starts_with('.') || configured.starts_with('~') {
+        path.file_name()
+            .map_or_else(|| "whisper".into(), |n| n.to_string_lossy().into_owned())
+    } else {
+        configured.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_folder_model_is_named_by_its_folder_never_its_path() {
+        assert_eq!(
+            super::model_name("/home/ana/models/whisper-small"),
+            "whisper-small"
+        );
+        assert_eq!(super::model_name("./models/mine"), "mine");
+        assert_eq!(super::model_name("base"), "base");
+        assert_eq!(
+            super::model_name("Systran/faster-whisper-base"),
+            "Systran/faster-whisper-base"
+        );
+    }
 }
