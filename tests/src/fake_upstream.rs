@@ -32,6 +32,8 @@ pub struct Stats {
     pub cancelled: AtomicUsize,
     /// Speech streams sent to the end.
     pub completed: AtomicUsize,
+    /// The seconds of audio in each transcription request (OpenAI's route, a WAV), in order.
+    pub transcribed: Mutex<Vec<f64>>,
 }
 
 pub struct FakeUpstream {
@@ -70,6 +72,15 @@ impl FakeUpstream {
             .route("/v1/models", get(models))
             .route("/v1/audio/voices", get(voices))
             .route("/v1/audio/speech", post(speech))
+            // Pieces of ten minutes are 19 MB: more than axum's default body limit.
+            .route(
+                "/v1/audio/transcriptions",
+                post(transcription).layer(axum::extract::DefaultBodyLimit::disable()),
+            )
+            .route(
+                "/v1/audio/translations",
+                post(transcription).layer(axum::extract::DefaultBodyLimit::disable()),
+            )
             .route("/echo", any(echo))
             .route("/echo/{*rest}", any(echo))
             .with_state(shared.clone());
@@ -125,6 +136,33 @@ async fn models() -> Response {
 
 async fn voices() -> axum::Json<Value> {
     axum::Json(json!({"voices": [{"id": "fake", "name": "Fake"}]}))
+}
+
+/// OpenAI's transcription route, as a server that hears one segment in every piece of audio:
+/// `verbose_json` with "piece N" from 0.5 s to 1 s. The WAV's length is read from its header.
+async fn transcription(State(s): State<Shared>, body: Bytes) -> axum::Json<Value> {
+    let seconds = body
+        .windows(4)
+        .position(|w| w == b"RIFF")
+        .and_then(|at| body.get(at + 24..at + 44))
+        .map_or(0.0, |h| {
+            let rate = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+            let frame = u16::from_le_bytes([h[8], h[9]]);
+            let data = u32::from_le_bytes([h[16], h[17], h[18], h[19]]);
+            f64::from(data) / f64::from(frame.max(1)) / f64::from(rate.max(1))
+        });
+    let n = {
+        let mut all = s.stats.transcribed.lock().expect("stats lock");
+        all.push(seconds);
+        all.len()
+    };
+    let text = format!(" piece {n}");
+    axum::Json(json!({
+        "language": "english",
+        "duration": seconds,
+        "text": text,
+        "segments": [{"start": 0.5, "end": 1.0, "text": text}],
+    }))
 }
 
 /// Everything the fake received, as JSON.

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod fake_upstream;
+pub mod flac;
 pub mod hub;
 pub mod kokoro;
 pub mod listening;

@@ -50,6 +50,19 @@ pub fn rss_mb(pid: u32) -> f64 {
     tree(pid).into_iter().map(rss).sum()
 }
 
+/// The most `pid` alone has had resident since it started (`VmHWM`), in MB.
+pub fn peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
 /// `pid` and every process below it.
 fn tree(pid: u32) -> Vec<u32> {
     let parent_of = |p: u32| -> Option<u32> {

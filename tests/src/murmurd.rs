@@ -65,6 +65,15 @@ impl Murmurd {
 
     /// Start; on an early exit return its status and stderr.
     pub fn launch(launch: Launch<'_>) -> Result<Self, (ExitStatus, String)> {
+        Self::launch_limited(launch, &[])
+    }
+
+    /// Start under `prlimit`'s `limits` (`--as=4294967296`, `--nofile=256`): the resource
+    /// limits a hostile client's requests must not break murmurd under.
+    pub fn launch_limited(
+        launch: Launch<'_>,
+        limits: &[&str],
+    ) -> Result<Self, (ExitStatus, String)> {
         let data_dir = match launch.data_dir {
             Some(dir) => dir,
             None => tempfile::tempdir().expect("tempdir"),
@@ -72,7 +81,13 @@ impl Murmurd {
         std::fs::write(data_dir.path().join("config.toml"), launch.config).expect("write config");
         let stderr_path = data_dir.path().join("murmurd.stderr");
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-        let mut command = Command::new(binary());
+        let mut command = if limits.is_empty() {
+            Command::new(binary())
+        } else {
+            let mut prlimit = Command::new("prlimit");
+            prlimit.args(limits).arg("--").arg(binary());
+            prlimit
+        };
         command
             .arg("--data-dir")
             .arg(data_dir.path())

@@ -233,9 +233,18 @@ impl Asker {
         piece: std::ops::Range<usize>,
         options: &Options,
     ) -> Result<Lines, ApiError> {
-        let pcm = decoded.pcm_bytes(piece);
+        let samples = &decoded.samples[piece];
         let (upstream, route) = (&self.upstream, &self.route);
-        match engine::transcribe(&self.client, upstream, route, pcm, options, self.timeout).await {
+        match engine::transcribe(
+            &self.client,
+            upstream,
+            route,
+            samples,
+            options,
+            self.timeout,
+        )
+        .await
+        {
             Err(e) if e.code == Code::EngineUnreachable => {
                 self.listener.report_unreachable(upstream);
                 Err(e)

@@ -47,20 +47,20 @@ const MAX_LINE: usize = 4 * 1024 * 1024;
 /// A `verbose_json` answer larger than this is not a transcript.
 const MAX_ANSWER: usize = 64 * 1024 * 1024;
 
-/// Send `pcm` to the engine at `upstream` the way `route` says; its lines as they come. A
-/// 4xx from the engine (a language the model lacks) is the client's error; anything else is
-/// the engine's.
+/// Send `samples` (16 kHz mono) to the engine at `upstream` the way `route` says; its lines
+/// as they come. A 4xx from the engine (a language the model lacks) is the client's error;
+/// anything else is the engine's. The request body is the one copy of the samples made.
 pub async fn transcribe(
     client: &HttpClient,
     upstream: &Upstream,
     route: &Route,
-    pcm: Vec<u8>,
+    samples: &[i16],
     options: &Options,
     timeout: Duration,
 ) -> Result<BoxStream<'static, Result<EngineLine, String>>, ApiError> {
     let request = match route {
-        Route::MurmurPcm => pcm_request(upstream, pcm, options),
-        Route::OpenAi { model } => openai_request(upstream, &pcm, options, model.as_deref()),
+        Route::MurmurPcm => pcm_request(upstream, samples, options),
+        Route::OpenAi { model } => openai_request(upstream, samples, options, model.as_deref()),
     }
     .map_err(|e| ApiError::bad_gateway(Code::EngineRequest, e.to_string()))?;
     let response = tokio::time::timeout(timeout, client.request(request))
@@ -117,11 +117,21 @@ pub async fn transcribe(
     Ok(futures_util::stream::unfold(Some((body, BytesMut::new())), next_line).boxed())
 }
 
+/// Little-endian bytes of `samples`, appended to `out`.
+fn extend_le(out: &mut Vec<u8>, samples: &[i16]) {
+    out.reserve(samples.len() * 2);
+    for sample in samples {
+        out.extend_from_slice(&sample.to_le_bytes());
+    }
+}
+
 fn pcm_request(
     upstream: &Upstream,
-    pcm: Vec<u8>,
+    samples: &[i16],
     options: &Options,
 ) -> Result<http::Request<Body>, String> {
+    let mut pcm = Vec::new();
+    extend_le(&mut pcm, samples);
     let query = serde_urlencoded::to_string(options).map_err(|e| e.to_string())?;
     let url = format!("{}{TRANSCRIBE_PATH}?{query}", upstream.base_url());
     http::Request::post(&url)
@@ -135,7 +145,7 @@ fn pcm_request(
 /// fields, `verbose_json` with segment (and, when asked, word) times.
 fn openai_request(
     upstream: &Upstream,
-    pcm: &[u8],
+    samples: &[i16],
     options: &Options,
     model: Option<&str>,
 ) -> Result<http::Request<Body>, String> {
@@ -161,7 +171,7 @@ fn openai_request(
     if options.words {
         fields.push(("timestamp_granularities[]", "word".into()));
     }
-    let mut body = Vec::with_capacity(pcm.len() + 1024);
+    let mut body = Vec::with_capacity(samples.len() * 2 + 1024);
     for (name, value) in fields {
         body.extend_from_slice(
             format!(
@@ -176,8 +186,8 @@ fn openai_request(
         )
         .as_bytes(),
     );
-    body.extend_from_slice(&wav_header(pcm.len()));
-    body.extend_from_slice(pcm);
+    body.extend_from_slice(&wav_header(samples.len() * 2));
+    extend_le(&mut body, samples);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     http::Request::post(format!("{}{path}", upstream.base_url()))
         .header(

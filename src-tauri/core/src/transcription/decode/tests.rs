@@ -154,8 +154,7 @@ fn long_audio_is_cut_in_pieces_at_its_quietest_moment() {
     let cut = pieces[0].end as f64 / rate as f64;
     assert!((8.5..=8.7).contains(&cut), "cut inside the pause: {cut} s");
     // Short audio is one piece.
-    assert_eq!(
-        super::pieces(&samples[..rate], 10 * rate, 3 * rate),
-        [0..rate]
-    );
+    let short = super::pieces(&samples[..rate], 10 * rate, 3 * rate);
+    assert_eq!(short.len(), 1);
+    assert_eq!((short[0].start, short[0].end), (0, rate));
 }
