@@ -75,7 +75,11 @@ pub async fn bind(host: &str, port: u16) -> Result<TcpListener, BindError> {
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(BindError::PortInUse {
             host: ip,
             port,
-            owner: port_owner::find(port),
+            // It asks the system (lsof, /proc): on a blocking thread.
+            owner: tokio::task::spawn_blocking(move || port_owner::find(port))
+                .await
+                .ok()
+                .flatten(),
         }),
         Err(source) => Err(BindError::Io { addr, source }),
     }

@@ -119,7 +119,8 @@ impl ModelInstalls {
                 Ok(()) => ended(InstallState::Installed, None),
                 Err(_) if cancel.is_cancelled() => {
                     // Nothing of a cancelled install stays (its finished files included).
-                    let _ = std::fs::remove_dir_all(&dest);
+                    let dest = dest.clone();
+                    let _ = tokio::task::spawn_blocking(move || remove_folder(&dest)).await;
                     ended(InstallState::Cancelled, None)
                 }
                 Err(e) => ended(InstallState::Failed, Some(e.to_string())),
@@ -170,12 +171,18 @@ impl ModelInstalls {
         if !dest.exists() {
             return Err(CatalogError::NotFound(format!("{name} is not installed")));
         }
-        std::fs::remove_dir_all(&dest).map_err(|e| {
+        remove_folder(&dest).map_err(|e| {
             CatalogError::Unavailable(format!("{} cannot be removed: {e}", dest.display()))
         })?;
         lock(&self.0.installs).remove(&repo);
         Ok(())
     }
+}
+
+/// Delete a model's folder. Blocking: call it on a blocking thread.
+#[allow(clippy::disallowed_methods)] // the one place, on blocking threads
+fn remove_folder(dest: &Path) -> std::io::Result<()> {
+    std::fs::remove_dir_all(dest)
 }
 
 /// The Hub repository of `name` (a catalog name, or a repository id `owner/name`): a folder

@@ -39,6 +39,7 @@ pub fn save(path: &Path, settings: &Settings) -> Result<(), ConfigError> {
 
     if path.exists() {
         let backup = backup_path(path);
+        #[allow(clippy::disallowed_methods)] // a settings file: a few KB
         fs_err::copy(path, &backup).map_err(write_err(&backup))?;
     }
     tmp.persist(path).map_err(|e| ConfigError::Write {

@@ -220,6 +220,7 @@ fn unpack(wheel: &Path, target: &Path) -> Result<(), String> {
     }
     let staged = staging.keep();
     std::fs::rename(&staged, target).map_err(|e| {
+        #[allow(clippy::disallowed_methods)] // unpack runs on a blocking thread
         let _ = std::fs::remove_dir_all(&staged);
         e.to_string()
     })

@@ -176,16 +176,26 @@ pub async fn uv(
     )
     .await
     .map_err(|e| RuntimeError::download(format!("cannot download {}: {e}", pinned.filename)))?;
-    let actual = hex(&Sha256::digest(&bytes));
-    if !actual.eq_ignore_ascii_case(pinned.sha256) || bytes.len() as u64 != pinned.size {
-        return Err(RuntimeError::download(format!(
-            "{} does not match the sha256 Murmur pins (expected {}, got {actual}); it was discarded",
-            pinned.filename, pinned.sha256
-        )));
-    }
-    progress.stage(Stage::Uv, format!("unpacking {}", pinned.filename));
-    let binary = extract_uv(&bytes)?;
-    install(&binary, bin_dir)
+    progress.stage(Stage::Uv, format!("checking and unpacking {}", pinned.filename));
+    // Hashing and unzipping 20 MB, then writing the binary: on a blocking thread.
+    let (filename, sha256, size) = (
+        pinned.filename.to_string(),
+        pinned.sha256.to_string(),
+        pinned.size,
+    );
+    let bin_dir = bin_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let actual = hex(&Sha256::digest(&bytes));
+        if !actual.eq_ignore_ascii_case(&sha256) || bytes.len() as u64 != size {
+            return Err(RuntimeError::download(format!(
+                "{filename} does not match the sha256 Murmur pins (expected {sha256}, got {actual}); it was discarded"
+            )));
+        }
+        let binary = extract_uv(&bytes)?;
+        install(&binary, &bin_dir)
+    })
+    .await
+    .map_err(|e| RuntimeError::download(format!("unpacking uv failed: {e}")))?
 }
 
 /// How a refusal for size starts (such a refusal is not retried).

@@ -175,7 +175,12 @@ pub async fn fetch(request: Request<'_>) -> Result<(), FetchError> {
         )
         .await?;
     } else {
-        copy_local(Path::new(source), &partial, &request)?;
+        // A model copied from a folder is hundreds of MB: on a blocking thread.
+        let (from, to, size) = (PathBuf::from(source), partial.clone(), request.size);
+        let total = tokio::task::spawn_blocking(move || copy_local(&from, &to, size))
+            .await
+            .map_err(|e| FetchError::Unreachable(format!("copying {source} failed: {e}")))??;
+        (request.progress)(total, Some(total));
     }
     let digest = request.digest.clone();
     let hashed = partial.clone();
@@ -272,23 +277,23 @@ async fn transfer(
         .map_err(|e| FetchError::disk(partial, e))
 }
 
-/// A source that is a folder: copy the file, with progress.
-fn copy_local(from: &Path, partial: &Path, request: &Request<'_>) -> Result<(), FetchError> {
+/// A source that is a folder: copy the file (at most `size` bytes); its length. Blocking.
+fn copy_local(from: &Path, partial: &Path, size: Option<u64>) -> Result<u64, FetchError> {
     let total = std::fs::metadata(from)
         .map_err(|e| FetchError::Unreachable(format!("{}: {e}", from.display())))?
         .len();
-    if let Some(size) = request.size.filter(|size| total > *size) {
+    if let Some(size) = size.filter(|size| total > *size) {
         return Err(FetchError::Mismatch(format!(
             "{} is {total} bytes, more than its {size}; it was not copied",
             from.display()
         )));
     }
+    #[allow(clippy::disallowed_methods)] // on a blocking thread
     std::fs::copy(from, partial).map_err(|e| {
         let _ = std::fs::remove_file(partial);
         FetchError::disk(from, e)
     })?;
-    (request.progress)(total, Some(total));
-    Ok(())
+    Ok(total)
 }
 
 #[cfg(test)]

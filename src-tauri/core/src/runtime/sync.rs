@@ -167,7 +167,8 @@ async fn sync(
     };
     for (from, name) in [(pyproject, "pyproject.toml"), (lock, "uv.lock")] {
         let to = dir.join(name);
-        fs_err::copy(from, &to).map_err(io(&to))?;
+        let text = fs_err::read(from).map_err(io(from))?;
+        fs_err::write(&to, text).map_err(io(&to))?;
     }
     let launcher = dir.join("murmur_launch.py");
     fs_err::write(&launcher, LAUNCHER).map_err(io(&launcher))?;
@@ -180,7 +181,7 @@ async fn sync(
     let mut note = None;
     let mut failure = None;
     for interpreter in attempts {
-        let _ = std::fs::remove_dir_all(&next);
+        remove_tree(&next).await;
         match run_uv(request, &uv, dir, &next, &interpreter).await {
             Ok(()) => {
                 if interpreter == Interpreter::System {
@@ -200,7 +201,7 @@ async fn sync(
     }
     let venv = dir.join(".venv");
     if let Some(error) = failure {
-        let _ = std::fs::remove_dir_all(&next);
+        remove_tree(&next).await;
         // The previous environment still works: keep using it, and say so.
         if std::fs::metadata(venv_python(&venv)).is_ok() {
             return Ok(Runtime {
@@ -214,7 +215,10 @@ async fn sync(
         }
         return Err(error);
     }
+    let old = venv.with_file_name(".venv-old");
+    remove_tree(&old).await;
     swap(&next, &venv)?;
+    remove_tree(&old).await;
     let cfg_path = venv.join("pyvenv.cfg");
     let cfg = fs_err::read_to_string(&cfg_path).map_err(io(&cfg_path))?;
     let stamp = dir.join(STAMP);
@@ -230,10 +234,17 @@ async fn sync(
     })
 }
 
-/// Put the freshly built venv in place of the old one.
+/// Delete a Python environment (thousands of files) on a blocking thread, if it is there.
+async fn remove_tree(path: &Path) {
+    let path = path.to_path_buf();
+    #[allow(clippy::disallowed_methods)] // on a blocking thread
+    let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(path)).await;
+}
+
+/// Put the freshly built venv in place of the old one (moved to `.venv-old`, which the caller
+/// deletes off the async workers, before and after).
 fn swap(next: &Path, venv: &Path) -> Result<(), RuntimeError> {
     let old = venv.with_file_name(".venv-old");
-    let _ = std::fs::remove_dir_all(&old);
     if venv.exists() {
         fs_err::rename(venv, &old).map_err(io(venv))?;
     }
@@ -241,7 +252,6 @@ fn swap(next: &Path, venv: &Path) -> Result<(), RuntimeError> {
         let _ = std::fs::rename(&old, venv);
         return Err(io(venv)(e));
     }
-    let _ = std::fs::remove_dir_all(&old);
     Ok(())
 }
 

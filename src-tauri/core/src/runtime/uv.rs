@@ -54,7 +54,8 @@ fn on_path(search_path: Option<std::ffi::OsString>) -> Option<PathBuf> {
     (version >= MIN_VERSION).then_some(candidate)
 }
 
-/// `uv --version` → (major, minor, patch).
+/// `uv --version` → (major, minor, patch). Blocking: [`find`] runs on a blocking thread.
+#[allow(clippy::disallowed_methods)]
 pub fn version(uv: &Path) -> Option<(u64, u64, u64)> {
     let output = std::process::Command::new(uv)
         .arg("--version")

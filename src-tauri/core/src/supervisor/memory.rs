@@ -31,7 +31,9 @@ impl Default for Sampler {
 
 impl Sampler {
     /// Available memory, and with `engine` its process tree's: blocking (a scan of every
-    /// process when `engine` is given; reading the available memory alone is cheap).
+    /// process when `engine` is given, which runs on a blocking thread; reading the available
+    /// memory alone is one small file, which the actor reads at a start).
+    #[allow(clippy::disallowed_methods)]
     pub fn sample(&self, engine: Option<u32>) -> Reading {
         let mut sys = self
             .sys

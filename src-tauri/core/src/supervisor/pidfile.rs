@@ -24,7 +24,9 @@ pub struct Record {
 }
 
 impl Record {
-    /// The record of the live process `pid`, if it exists.
+    /// The record of the live process `pid`, if it exists: one process's /proc files, read by
+    /// the actor as it starts or reaps an engine.
+    #[allow(clippy::disallowed_methods)]
     pub fn of(pid: u32) -> Option<Self> {
         let mut sys = System::new();
         let target = Pid::from_u32(pid);

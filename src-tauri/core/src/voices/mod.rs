@@ -90,7 +90,13 @@ pub async fn download(
     // The model file last: a voice is seen once its last file is in place.
     for (from, file) in staged.iter().zip(remote).rev() {
         let to = dir.join(&file.file_name);
-        if let Err(e) = move_file(from, &to) {
+        let moved = {
+            let (from, to) = (from.clone(), to.clone());
+            tokio::task::spawn_blocking(move || move_file(&from, &to))
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        };
+        if let Err(e) = moved {
             for file in remote {
                 let _ = std::fs::remove_file(dir.join(&file.file_name));
             }
@@ -100,6 +106,8 @@ pub async fn download(
     Ok(())
 }
 
+/// Blocking (a copy across file systems): on a blocking thread.
+#[allow(clippy::disallowed_methods)]
 fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
     match std::fs::rename(from, to) {
         Ok(()) => Ok(()),
