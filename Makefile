@@ -57,17 +57,20 @@ bench:
 	./target/release/listen-bench
 	./target/release/wyoming-bench
 
-# Fuzzing with cargo fuzz (libFuzzer): the speech request preparation, the config parser and
-# the audio pipeline, FUZZ_SECONDS each. cargo fuzz passes nightly-only compiler flags;
-# RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. Not part of `make test`.
+# Fuzzing with cargo fuzz (libFuzzer): the speech request preparation, the config parser, the
+# audio pipeline and decoding uploads from bytes, FUZZ_SECONDS each, under memory limits (an
+# input that makes Murmur ask for more than 512 MB at once, or hold 1.5 GB, is a crash found).
+# cargo fuzz passes nightly-only compiler flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain
+# accept them. Not part of `make test`.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := speech_request config engine_audio
+FUZZ_TARGETS := speech_request config engine_audio upload_decode
+FUZZ_LIMITS := -malloc_limit_mb=512 -rss_limit_mb=1536
 
 fuzz:
 	@scripts/install-deps.sh headless
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	cd fuzz && for target in $(FUZZ_TARGETS); do \
-		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) $(FUZZ_LIMITS) || exit 1; \
 	done
 
 # The desktop app as an installable package: .deb on Linux, .app and .dmg on macOS (the Tauri

@@ -176,7 +176,10 @@ pub async fn uv(
     )
     .await
     .map_err(|e| RuntimeError::download(format!("cannot download {}: {e}", pinned.filename)))?;
-    progress.stage(Stage::Uv, format!("checking and unpacking {}", pinned.filename));
+    progress.stage(
+        Stage::Uv,
+        format!("checking and unpacking {}", pinned.filename),
+    );
     // Hashing and unzipping 20 MB, then writing the binary: on a blocking thread.
     let (filename, sha256, size) = (
         pinned.filename.to_string(),
