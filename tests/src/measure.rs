@@ -36,27 +36,21 @@ fn on_cpu(schedstat: &std::path::Path) -> f64 {
 
 /// Resident memory of `pid` and its descendants, in MB (Linux's /proc).
 pub fn rss_mb(pid: u32) -> f64 {
-    let rss = |p: u32| -> f64 {
-        std::fs::read_to_string(format!("/proc/{p}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            })
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    tree(pid).into_iter().map(rss).sum()
+    tree(pid).into_iter().map(|p| status_mb(p, "VmRSS:")).sum()
 }
 
 /// The most `pid` alone has had resident since it started (`VmHWM`), in MB.
 pub fn peak_rss_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmHWM:")
+}
+
+/// A `kB` field of `/proc/<pid>/status`, in MB.
+fn status_mb(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         })
         .unwrap_or(0.0)

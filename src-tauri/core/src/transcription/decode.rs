@@ -314,12 +314,7 @@ impl Sink {
     }
 
     fn keep_scratch(&mut self) {
-        self.out.extend(
-            self.scratch
-                .iter()
-                .map(|s| (s.clamp(-1.0, 1.0) * 32767.0).round() as i16),
-        );
-        self.scratch.clear();
+        keep(&mut self.scratch, &mut self.out);
     }
 
     fn finish(mut self) -> Result<Vec<i16>, String> {
@@ -331,6 +326,16 @@ impl Sink {
         self.keep_scratch();
         Ok(self.out)
     }
+}
+
+/// Move resampled `scratch` into `out` as 16-bit samples.
+pub fn keep(scratch: &mut Vec<f32>, out: &mut Vec<i16>) {
+    out.extend(
+        scratch
+            .iter()
+            .map(|s| (s.clamp(-1.0, 1.0) * 32767.0).round() as i16),
+    );
+    scratch.clear();
 }
 
 /// Whether a reader's error is the end of the stream (a file simply ends; a truncated one

@@ -116,12 +116,7 @@ impl Utterance {
     }
 
     fn keep(&mut self) {
-        self.samples.extend(
-            self.scratch
-                .iter()
-                .map(|s| (s.clamp(-1.0, 1.0) * 32767.0).round() as i16),
-        );
-        self.scratch.clear();
+        decode::keep(&mut self.scratch, &mut self.samples);
     }
 
     /// Bytes of audio received.
