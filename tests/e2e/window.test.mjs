@@ -309,7 +309,8 @@ test("activity: requests appear as they arrive, with client, format, status and 
   });
   assert.equal(spoken.status, 200);
   await spoken.arrayBuffer();
-  const row = page.locator("#activity-rows tr").first();
+  // The page's own voice listing (its Voices card) may land beside it: find the client's row.
+  const row = page.locator("#activity-rows tr", { hasText: "OpenClaw/2026.3" }).first();
   await row.waitFor({ timeout: 5000 });
   const cells = await row.locator("td").allInnerTexts();
   assert.equal(cells[1], "OpenClaw/2026.3");
