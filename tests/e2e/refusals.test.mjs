@@ -1,7 +1,8 @@
 // Refusals arrive: Node's own fetch (undici, as OpenClaw's CLI uses it; the system's Node and
 // Node 24) sends bodies Murmur refuses — a 2 MB upload over the transcription limit, a 2 MB
 // speech body over the request limit, a 2 MB upload with the wrong API key, one from a foreign
-// Origin, one to a path the engine answers 404 before reading — 50 times each
+// Origin, one to a path the engine answers 404 before reading, one to the control API with a
+// wrong token — 50 times each
 // (lib/refusal-probe.mjs), and every one gets its status and error JSON: no "fetch failed",
 // no reset.
 
@@ -19,6 +20,7 @@ const expected = {
   key: { "401 invalid_api_key": TRIES },
   origin: { "403 origin_not_allowed": TRIES },
   forwarded: { "404 not_found": TRIES },
+  control: { "401 invalid_token": TRIES },
 };
 
 /** Resolves once the engine is ready (the forwarded refusal is the engine's own). */

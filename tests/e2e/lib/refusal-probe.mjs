@@ -2,8 +2,9 @@
 // OpenClaw runs on): `node refusal-probe.mjs BASE_URL` prints, as JSON, what each refused
 // request — a 2 MB upload over the transcription limit, a 2 MB speech body over the request
 // limit, a 2 MB upload with the wrong API key, a 2 MB upload from a foreign web page's Origin,
-// and a 2 MB upload to a path the engine does not serve (its early 404, relayed) — got in 50
-// tries: a status and error code, or the failure ("failed: ECONNRESET").
+// a 2 MB upload to a path the engine does not serve (its early 404, relayed), and a 2 MB upload
+// to the control API with a wrong token — got in 50 tries: a status and error code, or the
+// failure ("failed: ECONNRESET").
 
 export const TRIES = 50;
 
@@ -47,6 +48,9 @@ export async function probe(base) {
       method: "POST", headers: { ...auth, Origin: "https://evil.example" }, body: upload(),
     })),
     forwarded: await outcomes(`${base}/v1/audio/separations`, () => ({ method: "POST", headers: auth, body: upload() })),
+    control: await outcomes(`${base}/murmur/api/transcribe-test`, () => ({
+      method: "POST", headers: { Authorization: "Bearer not-the-token" }, body: upload(),
+    })),
   };
 }
 
