@@ -13,8 +13,9 @@
 
 use std::time::{Duration, Instant};
 
+use http_body_util::BodyExt;
 use murmur_tests::fake_upstream::FakeUpstream;
-use murmur_tests::listening::transcribe;
+use murmur_tests::listening::{transcribe, transcription_stream};
 use murmur_tests::measure::{cpu_secs, peak_rss_mb, rss_mb};
 use murmur_tests::murmurd::{Launch, external_config};
 use murmur_tests::{Murmurd, flac, free_port};
@@ -132,6 +133,38 @@ async fn lying_headers_are_a_4xx_and_hours_of_audio_go_to_the_engine_in_pieces()
         );
         piece_start += seconds;
     }
+
+    // Streamed: each piece's segments as events while the next piece is transcribed, then
+    // one `done` with the whole text.
+    let sent_before = fake.stats.transcribed.lock().expect("stats").len();
+    let half_hour = flac::silence(16_000, 25 * 60, 16_384);
+    let response = transcription_stream(&murmurd, "half-hour.flac", &half_hour).await;
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("events")
+        .to_bytes();
+    let events: Vec<Value> = String::from_utf8_lossy(&body)
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|l| serde_json::from_str(l).expect("an event"))
+        .collect();
+    let pieces = fake.stats.transcribed.lock().expect("stats").len() - sent_before;
+    assert_eq!(pieces, 3, "25 minutes in three pieces");
+    let deltas: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "transcript.text.delta")
+        .filter_map(|e| e["delta"].as_str())
+        .collect();
+    assert_eq!(deltas.len(), 3, "{events:?}");
+    let done = events.last().expect("events");
+    assert_eq!(done["type"], "transcript.text.done", "{events:?}");
+    assert_eq!(
+        done["text"].as_str(),
+        Some(deltas.concat().as_str()),
+        "{events:?}"
+    );
     assert!(murmur_tests::murmurd::alive(pid));
 }
 
