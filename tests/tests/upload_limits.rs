@@ -333,3 +333,49 @@ async fn wyoming_cannot_be_exhausted_trickled_or_flooded() {
     );
     assert!(murmur_tests::murmurd::alive(pid));
 }
+
+/// The head of the answer to `head` sent alone on a new connection (no body follows it).
+async fn answer_to_head(base: &str, head: &str) -> String {
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(3), async {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buffer).await {
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buffer[..n]);
+            if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "no answer within 3 s: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_waiting_for_100_continue_is_refused_before_it_sends_its_body() {
+    let fake = FakeUpstream::start().await;
+    let murmurd = Murmurd::start(&config(&fake, "[proxy]\napi_key = \"sk-right\"\n"));
+    let head = |key: &str| {
+        format!(
+            "POST /v1/audio/transcriptions HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 50000000\r\n\
+             Expect: 100-continue\r\n\r\n",
+            murmurd.base.trim_start_matches("http://")
+        )
+    };
+    // A wrong key, and a body over the limit: each answered at once, not after 50 MB.
+    let wrong_key = answer_to_head(&murmurd.base, &head("sk-wrong")).await;
+    assert!(wrong_key.starts_with("HTTP/1.1 401"), "{wrong_key}");
+    let too_large = answer_to_head(&murmurd.base, &head("sk-right")).await;
+    assert!(too_large.starts_with("HTTP/1.1 413"), "{too_large}");
+}

@@ -11,6 +11,8 @@
 //! up to [`DRAIN_BYTES`], for at most [`DRAIN_TIME`], and only while it keeps coming (a client
 //! that stalls is answered after [`DRAIN_IDLE`], as nginx's `lingering_timeout`) — and the
 //! answer closes the connection. Handlers refuse by returning their error; none drains.
+//! A client that sent `Expect: 100-continue` and has not been asked for its body yet is
+//! answered at once instead: it has sent nothing, and will send nothing once it has the answer.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -39,7 +41,14 @@ pub async fn deliver(request: Request, next: Next) -> Response {
     if body.is_end_stream() {
         return next.run(Request::from_parts(parts, body)).await;
     }
-    let unread = Arc::new(Mutex::new(Some(body)));
+    let waits_to_send = parts
+        .headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let unread = Arc::new(Mutex::new(Unread {
+        body: Some(body),
+        asked: false,
+    }));
     let watched = Body::new(Watched(unread.clone()));
     let mut response = next.run(Request::from_parts(parts, watched)).await;
     let status = response.status();
@@ -48,18 +57,33 @@ pub async fn deliver(request: Request, next: Next) -> Response {
     }
     // Whoever read the body (a handler, the client sending it to the engine) is done with it:
     // what is left is taken from under it.
-    let rest = unread.lock().ok().and_then(|mut unread| unread.take());
-    if let Some(rest) = rest {
+    let rest = unread
+        .lock()
+        .ok()
+        .and_then(|mut unread| unread.body.take().map(|body| (body, unread.asked)));
+    let Some((rest, asked)) = rest else {
+        return response;
+    };
+    // A client still waiting for `100 Continue` has sent nothing: answered at once, it sends
+    // nothing (and the connection closes after).
+    if asked || !waits_to_send {
         drain(rest).await;
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 
-/// A request body whose unread rest the layer can take back: `None` once read to its end.
-struct Watched(Arc<Mutex<Option<Body>>>);
+/// What is left of a request body: `None` once read to its end (or taken back); `asked` once
+/// anyone has polled it (for a client waiting on `100-continue`, that is what asks it to send).
+struct Unread {
+    body: Option<Body>,
+    asked: bool,
+}
+
+/// A request body whose unread rest the layer can take back.
+struct Watched(Arc<Mutex<Unread>>);
 
 impl http_body::Body for Watched {
     type Data = Bytes;
@@ -69,30 +93,31 @@ impl http_body::Body for Watched {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let Ok(mut slot) = self.0.lock() else {
+        let Ok(mut unread) = self.0.lock() else {
             return Poll::Ready(None);
         };
-        let Some(body) = slot.as_mut() else {
+        unread.asked = true;
+        let Some(body) = unread.body.as_mut() else {
             return Poll::Ready(None);
         };
         let polled = Pin::new(body).poll_frame(cx);
         if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
-            *slot = None;
+            unread.body = None;
         }
         polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.0
-            .lock()
-            .map_or(true, |slot| slot.as_ref().is_none_or(Body::is_end_stream))
+        self.0.lock().map_or(true, |unread| {
+            unread.body.as_ref().is_none_or(Body::is_end_stream)
+        })
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.0
             .lock()
             .ok()
-            .and_then(|slot| slot.as_ref().map(Body::size_hint))
+            .and_then(|unread| unread.body.as_ref().map(Body::size_hint))
             .unwrap_or_else(|| http_body::SizeHint::with_exact(0))
     }
 }
