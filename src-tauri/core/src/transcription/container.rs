@@ -126,15 +126,77 @@ impl Container {
     }
 
     /// The bytes as a reader should see them: a WAV with its sizes settled (see
-    /// [`settle_streamed_wav`]; the one case that copies the upload), anything else as it is.
-    pub fn readable(self, bytes: Bytes) -> Bytes {
-        if self != Self::Wav {
-            return bytes;
-        }
-        let mut data = bytes.to_vec();
-        settle_streamed_wav(&mut data);
-        Bytes::from(data)
+    /// [`settle_streamed_wav`]), a FLAC with no metadata but its STREAMINFO (see
+    /// [`audio_only_flac`]), an MP3 without its ID3v2 tag; anything else as it is.
+    ///
+    /// Tags and pictures say nothing Whisper needs, and symphonia's readers of them allocate
+    /// what a length field claims before reading it: a 16-byte FLAC whose picture block
+    /// claims a 1.7 GB MIME type made it ask for 1.7 GB (found by `make fuzz`).
+    /// `Err` says why the bytes cannot be read at all.
+    pub fn readable(self, bytes: Bytes) -> Result<Bytes, String> {
+        Ok(match self {
+            Self::Wav => {
+                let mut data = bytes.to_vec();
+                settle_streamed_wav(&mut data);
+                Bytes::from(data)
+            }
+            Self::Flac => Bytes::from(audio_only_flac(&bytes).ok_or_else(|| {
+                "its metadata blocks are cut short or have no STREAMINFO".to_string()
+            })?),
+            Self::Mp3 => {
+                let tag = id3v2_len(&bytes);
+                bytes.slice(tag.min(bytes.len())..)
+            }
+            _ => bytes,
+        })
     }
+}
+
+/// A FLAC's bytes with only its STREAMINFO block before the frames; `None` when its metadata
+/// blocks do not parse (the reader then says what is wrong).
+fn audio_only_flac(bytes: &[u8]) -> Option<Vec<u8>> {
+    const STREAMINFO: u8 = 0;
+    let mut at = 4;
+    let mut info: Option<&[u8]> = None;
+    loop {
+        let header = bytes.get(at..at + 4)?;
+        let last = header[0] & 0x80 != 0;
+        let kind = header[0] & 0x7F;
+        let len =
+            usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
+        let block = bytes.get(at + 4..at + 4 + len)?;
+        if kind == STREAMINFO && info.is_none() {
+            info = Some(block);
+        }
+        at += 4 + len;
+        if last {
+            break;
+        }
+    }
+    let info = info.filter(|i| i.len() == 34)?;
+    let mut out = Vec::with_capacity(bytes.len() - at + 42);
+    out.extend_from_slice(b"fLaC");
+    out.extend_from_slice(&[0x80 | STREAMINFO, 0, 0, 34]);
+    out.extend_from_slice(info);
+    out.extend_from_slice(&bytes[at..]);
+    Some(out)
+}
+
+/// The length of the ID3v2 tag(s) an MP3 starts with (10-byte header, a 28-bit size, and a
+/// 10-byte footer when flagged), 0 without one.
+fn id3v2_len(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    while let Some(header) = bytes.get(at..at + 10) {
+        if &header[..3] != b"ID3" || header[6..10].iter().any(|b| b & 0x80 != 0) {
+            break;
+        }
+        let size = header[6..10]
+            .iter()
+            .fold(0usize, |size, b| size << 7 | usize::from(*b));
+        let footer = if header[5] & 0x10 != 0 { 10 } else { 0 };
+        at += 10 + size + footer;
+    }
+    at
 }
 
 /// Words for bytes that are not audio, so the error says what was sent instead.
@@ -214,10 +276,41 @@ mod tests {
     fn a_streamed_wavs_sizes_become_the_real_ones() {
         let mut wav = b"RIFF\xff\xff\xff\xffWAVEdata\xff\xff\xff\xff".to_vec();
         wav.extend_from_slice(&[1, 0, 2, 0, 3, 0]);
-        let settled = Container::Wav.readable(Bytes::from(wav));
+        let settled = Container::Wav.readable(Bytes::from(wav)).expect("a wav");
         assert_eq!(&settled[4..8], &(settled.len() as u32 - 8).to_le_bytes());
         assert_eq!(&settled[16..20], &6u32.to_le_bytes());
-        let mp3 = Bytes::from_static(b"ID3 as it is");
-        assert_eq!(Container::Mp3.readable(mp3.clone()), mp3);
+        let ogg = Bytes::from_static(b"OggS as it is");
+        assert_eq!(Container::Ogg.readable(ogg.clone()), Ok(ogg));
+    }
+
+    #[test]
+    fn a_flac_keeps_its_streaminfo_and_frames_and_loses_tags_and_pictures() {
+        let info = [7u8; 34];
+        let mut flac = b"fLaC".to_vec();
+        flac.extend_from_slice(&[0, 0, 0, 34]);
+        flac.extend_from_slice(&info);
+        // A picture block (6) whose contents claim a 1.7 GB MIME type; then the frames.
+        flac.extend_from_slice(&[0x80 | 6, 0, 0, 8, 0, 0, 0, 3, 0x67, 0x53, 0, 0]);
+        flac.extend_from_slice(b"FRAMES");
+        let readable = Container::Flac.readable(Bytes::from(flac)).expect("parses");
+        assert_eq!(&readable[..8], b"fLaC\x80\0\0\x22");
+        assert_eq!(&readable[8..42], &info);
+        assert_eq!(&readable[42..], b"FRAMES");
+        // Found by `make fuzz`: a block that claims more than the file holds.
+        let bomb = [
+            b"fLaC".as_slice(),
+            &[6, 40, 152, 24, 0, 0, 1, 103, 103, 83, 0, 0, 0, 1, 0],
+        ]
+        .concat();
+        assert!(Container::Flac.readable(Bytes::from(bomb)).is_err());
+    }
+
+    #[test]
+    fn an_mp3_is_read_from_after_its_id3v2_tag() {
+        let mut mp3 = b"ID3\x04\0\0\0\0\x01\x00".to_vec(); // a 128-byte tag
+        mp3.extend_from_slice(&[0u8; 128]);
+        mp3.extend_from_slice(&[0xFF, 0xFB, 0x90, 0x00]);
+        let readable = Container::Mp3.readable(Bytes::from(mp3)).expect("parses");
+        assert_eq!(&readable[..], &[0xFF, 0xFB, 0x90, 0x00]);
     }
 }

@@ -182,7 +182,7 @@ fn decode_container(
             what,
         },
     };
-    let data = container.readable(bytes);
+    let data = container.readable(bytes).map_err(corrupt)?;
     let source = MediaSourceStream::new(Box::new(Cursor::new(data)), Default::default());
     let mut hint = Hint::new();
     hint.with_extension(container.extension());
