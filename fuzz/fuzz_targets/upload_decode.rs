@@ -3,6 +3,10 @@
 //! memory limits (`-malloc_limit_mb`, `-rss_limit_mb`), so a header that makes the decoder or
 //! the resampler ask for gigabytes is a crash found.
 //!
+//! As in Murmur, a panic inside the demuxers and decoders (symphonia has some on hostile
+//! headers) is caught by `decode` and becomes a refusal: libFuzzer's aborting panic hook is
+//! replaced once, so only a panic that escapes `decode` — or memory — is a crash found.
+//!
 //! The first byte picks how the rest is presented: as it is, behind a WAV header whose rate,
 //! channels and width come from the input, or behind FLAC's magic — so the fuzzer reaches the
 //! demuxers and decoders, not only the sniffing.
@@ -11,7 +15,10 @@
 use libfuzzer_sys::fuzz_target;
 use murmur_core::transcription::decode::decode;
 
+static QUIET_PANICS: std::sync::Once = std::sync::Once::new();
+
 fuzz_target!(|data: &[u8]| {
+    QUIET_PANICS.call_once(|| std::panic::set_hook(Box::new(|_| {})));
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
