@@ -22,8 +22,6 @@ use symphonia::core::codecs::{CODEC_TYPE_NULL, CODEC_TYPE_OPUS, DecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::MediaSourceStream;
-use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
 
 use bytes::Bytes;
 
@@ -184,17 +182,7 @@ fn decode_container(
     };
     let data = container.readable(bytes).map_err(corrupt)?;
     let source = MediaSourceStream::new(Box::new(Cursor::new(data)), Default::default());
-    let mut hint = Hint::new();
-    hint.with_extension(container.extension());
-    let probed = symphonia::default::get_probe()
-        .format(
-            &hint,
-            source,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )
-        .map_err(|e| corrupt(e.to_string()))?;
-    let mut reader = probed.format;
+    let mut reader = demuxer(container, source).map_err(|e| corrupt(e.to_string()))?;
     let Some(track) = reader
         .tracks()
         .iter()
@@ -237,6 +225,28 @@ fn decode_container(
         samples,
         format,
         seconds,
+    })
+}
+
+/// The demuxer of the container the bytes were recognised as — only that one. (symphonia's
+/// probe would search the whole upload for any format's marker: a "fLaC" met inside an MP3
+/// would be read as a FLAC, metadata and all.)
+fn demuxer(
+    container: Container,
+    source: MediaSourceStream,
+) -> symphonia::core::errors::Result<Box<dyn FormatReader>> {
+    use symphonia::default::formats::{
+        AdtsReader, FlacReader, IsoMp4Reader, MkvReader, MpaReader, OggReader, WavReader,
+    };
+    let options = FormatOptions::default();
+    Ok(match container {
+        Container::Wav => Box::new(WavReader::try_new(source, &options)?),
+        Container::Mp3 => Box::new(MpaReader::try_new(source, &options)?),
+        Container::Flac => Box::new(FlacReader::try_new(source, &options)?),
+        Container::Ogg => Box::new(OggReader::try_new(source, &options)?),
+        Container::Matroska => Box::new(MkvReader::try_new(source, &options)?),
+        Container::Mp4 => Box::new(IsoMp4Reader::try_new(source, &options)?),
+        Container::Adts => Box::new(AdtsReader::try_new(source, &options)?),
     })
 }
 
