@@ -22,6 +22,9 @@ use crate::transcription::engine::{self, Options};
 use crate::transcription::form::{self, TranscriptionRequest};
 use crate::transcription::transcript::{EngineLine, Task, Transcript};
 
+mod pieces;
+use pieces::{Asker, stitch};
+
 pub async fn transcriptions(State(state): State<ProxyState>, request: Request) -> Response {
     respond(handle(&state, request, Task::Transcribe).await)
 }
@@ -215,121 +218,6 @@ async fn engine_lines(
         sent.recv().await.map(|line| (line, sent))
     });
     Ok((stitched.boxed(), asked))
-}
-
-/// How the ready engine is asked for one piece.
-struct Asker {
-    client: crate::http_client::HttpClient,
-    listener: std::sync::Arc<dyn crate::backend::Backend>,
-    upstream: crate::backend::Upstream,
-    route: engine::Route,
-    timeout: Duration,
-}
-
-impl Asker {
-    async fn ask(
-        &self,
-        decoded: &decode::Decoded,
-        piece: std::ops::Range<usize>,
-        options: &Options,
-    ) -> Result<Lines, ApiError> {
-        let samples = &decoded.samples[piece];
-        let (upstream, route) = (&self.upstream, &self.route);
-        match engine::transcribe(
-            &self.client,
-            upstream,
-            route,
-            samples,
-            options,
-            self.timeout,
-        )
-        .await
-        {
-            Err(e) if e.code == Code::EngineUnreachable => {
-                self.listener.report_unreachable(upstream);
-                Err(e)
-            }
-            other => other,
-        }
-    }
-}
-
-/// The pieces' lines as one transcript's: one `info` (the language the first piece was heard
-/// in, which the later pieces are then told), the segments numbered on and moved to where
-/// their piece begins, one `done`. Stops when the reader goes away.
-async fn stitch(
-    asker: Asker,
-    decoded: decode::Decoded,
-    pieces: Vec<std::ops::Range<usize>>,
-    mut options: Options,
-    first: Lines,
-    out: tokio::sync::mpsc::Sender<Result<EngineLine, String>>,
-) {
-    let mut id = 0;
-    let mut lines = first;
-    for (n, piece) in pieces.iter().enumerate() {
-        if n > 0 {
-            tracing::debug!(
-                piece = n + 1,
-                of = pieces.len(),
-                "transcribing the next piece"
-            );
-            lines = match asker.ask(&decoded, piece.clone(), &options).await {
-                Ok(lines) => lines,
-                Err(e) => {
-                    let _ = out.send(Err(e.message().to_string())).await;
-                    return;
-                }
-            };
-        }
-        let offset = piece.start as f64 / f64::from(decode::RATE);
-        let mut done = false;
-        while let Some(line) = lines.next().await {
-            let line = match line {
-                Ok(EngineLine::Info {
-                    language,
-                    language_probability,
-                    ..
-                }) => {
-                    if options.language.is_none() && !language.is_empty() {
-                        options.language = Some(language.clone());
-                    }
-                    if n > 0 {
-                        continue;
-                    }
-                    Ok(EngineLine::Info {
-                        language,
-                        language_probability,
-                        duration: decoded.seconds,
-                    })
-                }
-                Ok(EngineLine::Segment(mut segment)) => {
-                    segment.id = id;
-                    id += 1;
-                    segment.start += offset;
-                    segment.end += offset;
-                    for word in &mut segment.words {
-                        word.start += offset;
-                        word.end += offset;
-                    }
-                    Ok(EngineLine::Segment(segment))
-                }
-                Ok(EngineLine::Done) => {
-                    done = true;
-                    break;
-                }
-                failed => failed,
-            };
-            let failed = !matches!(line, Ok(EngineLine::Info { .. } | EngineLine::Segment(_)));
-            if out.send(line).await.is_err() || failed {
-                return;
-            }
-        }
-        if !done {
-            return;
-        }
-    }
-    let _ = out.send(Ok(EngineLine::Done)).await;
 }
 
 /// Transcribe audio another front door decoded (Wyoming): the same gate, start and engine

@@ -58,18 +58,20 @@ pub(super) async fn info(state: &ProxyState, data_dir: &Path) -> Value {
         let engine = crate::engine::transcriber(settings.transcription.engine).spec();
         // The catalog's listing stats model folders on disk: off the async workers.
         let (listed_settings, dir) = (settings.clone(), data_dir.to_path_buf());
+        // A model in a folder of the user's is named by the folder, never by its path: a
+        // client on the network learns nothing of this machine's files.
         let listing = tokio::task::spawn_blocking(move || {
             crate::engine::whisper::listing(&listed_settings, &dir)
+                .into_iter()
+                .filter(|m| m.configured)
+                .map(|m| (model_name(&m.name), m))
+                .collect::<Vec<_>>()
         })
         .await
         .unwrap_or_default();
         let models: Vec<Value> = listing
             .into_iter()
-            .filter(|m| m.configured)
-            .map(|m| {
-                // A model in a folder of the user's is named by the folder, never by its
-                // path: a client on the network learns nothing of this machine's files.
-                let name = model_name(&m.name);
+            .map(|(name, m)| {
                 json!({
                     "name": name,
                     "attribution": attribution,
@@ -94,14 +96,13 @@ pub(super) async fn info(state: &ProxyState, data_dir: &Path) -> Value {
 }
 
 /// What Wyoming calls a model: a catalog name or Hub repository as it is, a folder by its
-/// last component.
+/// last component. (Blocking: whether a name is a folder may take a look at the disk.)
 fn model_name(configured: &str) -> String {
-    let path = Path::new(configured);
-    if path.is_absolute() || configured.starts_with('.') || configured.starts_with('~') {
-        path.file_name()
-            .map_or_else(|| "whisper".into(), |n| n.to_string_lossy().into_owned())
-    } else {
-        configured.to_string()
+    match crate::engine::whisper::source(configured) {
+        crate::engine::whisper::ModelSource::Folder(dir) => dir
+            .file_name()
+            .map_or_else(|| "whisper".into(), |n| n.to_string_lossy().into_owned()),
+        crate::engine::whisper::ModelSource::Hub { .. } => configured.to_string(),
     }
 }
 
