@@ -131,7 +131,7 @@ pub fn open<R: Runtime>(app: &AppHandle<R>) {
 /// Run as the settings window's process (`murmur --settings-window`).
 pub fn run() {
     let paths = murmur_core::cli::Args::default().paths();
-    let (_log_guard, _) = match &paths {
+    let (log_guard, _) = match &paths {
         Some(paths) => murmur_core::logging::init(&paths.log_dir, "murmur-window"),
         None => (None, None),
     };
@@ -140,6 +140,8 @@ pub fn run() {
         Ok(api) => api,
         Err(e) => {
             tracing::error!("the settings window cannot reach Murmur: {e}");
+            // `exit` runs no destructors: the log's writer is flushed by dropping its guard.
+            drop(log_guard);
             std::process::exit(1);
         }
     };
