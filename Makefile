@@ -49,7 +49,7 @@ lint:
 # listening (Whisper through Murmur against faster-whisper directly, decode cost per format,
 # first SSE delta, engine memory). Prints figures only.
 bench:
-	@scripts/install-deps.sh headless
+	@scripts/install-deps.sh bench
 	$(CARGO) build --release -p murmur-core --bin murmurd -p murmur-tests --bin proxy-bench --bin speech-bench --bin engine-bench --bin listen-bench --bin wyoming-bench
 	./target/release/proxy-bench
 	./target/release/speech-bench

@@ -4,6 +4,7 @@
 #   scripts/install-deps.sh headless   murmurd only (a C toolchain, and CMake: the Opus encoder's
 #                                        bundled libopus builds with it)
 #   scripts/install-deps.sh desktop    + the GTK/WebKit libraries Tauri links against
+#   scripts/install-deps.sh bench      headless + nginx (proxy-bench measures Murmur's proxy beside it)
 #   scripts/install-deps.sh test       + everything the test suite uses (python3 runs the fake engine,
 #                                        Chromium the browser tests; Xvfb, openbox, trayer, xdotool,
 #                                        xclip, ImageMagick, D-Bus and WebKitWebDriver the desktop
@@ -50,13 +51,14 @@ packages=(build-essential pkg-config cmake)
 desktop=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev libssl-dev)
 case "$mode" in
 headless) ;;
+bench) packages+=(nginx-light) ;;
 desktop) packages+=("${desktop[@]}") ;;
 test)
     packages+=("${desktop[@]}" python3 chromium
         xvfb xauth openbox trayer xdotool xclip imagemagick dbus-daemon dbus-bin webkit2gtk-driver)
     ;;
 *)
-    echo "usage: $0 headless|desktop|test" >&2
+    echo "usage: $0 headless|bench|desktop|test" >&2
     exit 2
     ;;
 esac

@@ -28,6 +28,9 @@ type Http = Client<HttpConnector, Full<Bytes>>;
 
 #[derive(Clone, Copy)]
 enum Call {
+    /// A GET Murmur forwards as it is (`/probe` on the fake engine): the proxy alone.
+    Get,
+    /// `GET /v1/models`: waits for the engine, and Murmur adds the transcription model.
     Models,
     Speech,
 }
@@ -41,6 +44,7 @@ struct Figures {
 
 async fn once(client: &Http, base: &str, call: Call) -> Result<usize> {
     let request = match call {
+        Call::Get => http::Request::get(format!("{base}/probe")).body(Full::new(Bytes::new()))?,
         Call::Models => http::Request::get(format!("{base}/v1/models")).body(Full::new(Bytes::new()))?,
         Call::Speech => http::Request::post(format!("{base}/v1/audio/speech"))
             .header("content-type", "application/json")
@@ -132,13 +136,121 @@ fn spawn_fake() -> Result<(std::process::Child, String)> {
     Ok((child, line.trim().to_string()))
 }
 
+/// `--fake-upstream`: serve until the parent closes stdin. `--fake-upstream --port N`: serve
+/// on port N as an engine Murmur supervises, until it is stopped.
 async fn serve_fake() -> Result<()> {
-    let fake = FakeUpstream::start().await;
+    let args: Vec<String> = std::env::args().collect();
+    let port = args
+        .iter()
+        .position(|a| a == "--port")
+        .and_then(|i| args.get(i + 1))
+        .map(|p| p.parse::<u16>())
+        .transpose()?;
+    let fake = FakeUpstream::start_on(port.unwrap_or(0)).await;
+    if port.is_some() {
+        std::future::pending::<()>().await;
+    }
     println!("{}", fake.url());
-    // Serve until the parent closes our stdin.
     tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
         .await??;
     Ok(())
+}
+
+/// nginx as a reverse proxy in front of the same fake engine (kept-alive upstream connections,
+/// no buffering, no access log): the bar Murmur's proxy is measured against. `None` when
+/// nginx is not installed (`scripts/install-deps.sh bench` installs it).
+struct Nginx {
+    child: std::process::Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    fn start(upstream: &str) -> Result<Option<Self>> {
+        let Some(binary) = [
+            "/usr/sbin/nginx",
+            "/usr/local/sbin/nginx",
+            "/opt/homebrew/bin/nginx",
+        ]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists()) else {
+            return Ok(None);
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let upstream = upstream.trim_start_matches("http://");
+        let dir = tempfile::tempdir()?;
+        let d = dir.path().display();
+        std::fs::write(
+            dir.path().join("nginx.conf"),
+            format!(
+                "worker_processes {workers};\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+                 events {{ worker_connections 1024; }}\n\
+                 http {{\n access_log off;\n client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n\
+                 fastcgi_temp_path {d}/fastcgi;\n uwsgi_temp_path {d}/uwsgi;\n scgi_temp_path {d}/scgi;\n\
+                 upstream engine {{ server {upstream}; keepalive 32; }}\n\
+                 server {{\n  listen 127.0.0.1:{port};\n  location / {{\n   proxy_pass http://engine;\n\
+                 proxy_http_version 1.1;\n   proxy_set_header Connection \"\";\n   proxy_buffering off;\n  }}\n }}\n}}\n",
+                workers = std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ),
+        )?;
+        let child = Command::new(binary)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stdin(Stdio::null())
+            .spawn()
+            .context("start nginx")?;
+        let base = format!("http://127.0.0.1:{port}");
+        let until = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > until {
+                bail!("nginx did not listen on {port}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Some(Self {
+            child,
+            base,
+            _dir: dir,
+        }))
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM via kill(1): nginx's master stops its workers (SIGKILL would orphan them).
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// One way to reach the fake engine, and the figures measured through it.
+struct Path {
+    name: &'static str,
+    get_1: Figures,
+    get_n: Figures,
+    models_n: Figures,
+    speech_n: Figures,
+}
+
+async fn measure(name: &'static str, base: String) -> Result<Path> {
+    Ok(Path {
+        name,
+        get_1: load(&base, Call::Get, 1).await?,
+        get_n: load(&base, Call::Get, CLIENTS).await?,
+        models_n: load(&base, Call::Models, CLIENTS).await?,
+        speech_n: load(&base, Call::Speech, CLIENTS).await?,
+    })
+}
+
+fn murmurd_config(engine: &str) -> String {
+    format!("[proxy]\nmax_concurrent_requests = {CLIENTS}\nmax_queue = 64\n{engine}")
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -147,116 +259,108 @@ async fn main() -> Result<()> {
         return serve_fake().await;
     }
     let (mut fake_child, fake_url) = spawn_fake()?;
-    let data_dir = tempfile::tempdir()?;
+    let external_dir = tempfile::tempdir()?;
     std::fs::write(
-        data_dir.path().join("config.toml"),
-        format!(
-            "[proxy]\nmax_concurrent_requests = {CLIENTS}\nmax_queue = 64\n[engine]\nid = \"external\"\nurl = \"{}\"\n",
-            fake_url
-        ),
+        external_dir.path().join("config.toml"),
+        murmurd_config(&format!(
+            "[engine]\nid = \"external\"\nurl = \"{fake_url}\"\n"
+        )),
     )?;
-    let murmurd = murmur_tests::murmurd::Quiet::spawn(data_dir.path(), &[])?;
-    let (proxy, listening) = (murmurd.base.clone(), murmurd.listening_after);
-    let direct = fake_url.clone();
-    let pid = murmurd.child.id();
+    let external = murmur_tests::murmurd::Quiet::spawn(external_dir.path(), &[])?;
+    // The same fake engine, run and watched by Murmur's supervisor.
+    let supervised_dir = tempfile::tempdir()?;
+    let me = std::env::current_exe()?.display().to_string();
+    std::fs::write(
+        supervised_dir.path().join("config.toml"),
+        murmurd_config(&format!(
+            "[engine]\nid = \"custom\"\n[engine.custom]\ncommand = [{me:?}, \"--fake-upstream\", \"--port\", \"{{port}}\"]\nprobe_path = \"/probe\"\n"
+        )),
+    )?;
+    let supervised = murmur_tests::murmurd::Quiet::spawn(supervised_dir.path(), &[])?;
+    let nginx = Nginx::start(&fake_url)?;
     println!(
         "murmurd: listening {:.1} ms after spawn (debug builds are slower; use --release)",
-        listening.as_secs_f64() * 1000.0
+        external.listening_after.as_secs_f64() * 1000.0
     );
     println!(
-        "machine: {} cores; {CLIENTS} concurrent clients; {} s per run\n",
+        "machine: {} cores; {CLIENTS} concurrent clients; {} s per run",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         RUN.as_secs()
     );
-
-    if std::env::var_os("BENCH_SINGLE_ONLY").is_some() {
-        let single = load(&proxy, Call::Models, 1).await?;
-        println!("single client via Murmur: p50 {:.3} ms", single.p50_ms);
-        let _ = fake_child.kill();
-        return Ok(());
+    if nginx.is_none() {
+        println!("nginx: not installed, left out (scripts/install-deps.sh bench installs it)");
     }
-    let single_direct = load(&direct, Call::Models, 1).await?;
-    let single_proxy = load(&proxy, Call::Models, 1).await?;
-    let models_direct = load(&direct, Call::Models, CLIENTS).await?;
-    let models_proxy = load(&proxy, Call::Models, CLIENTS).await?;
-    let speech_direct = load(&direct, Call::Speech, CLIENTS).await?;
-    let speech_proxy = load(&proxy, Call::Speech, CLIENTS).await?;
+    println!();
+
+    let mut paths = vec![measure("direct", fake_url.clone()).await?];
+    if let Some(nginx) = &nginx {
+        paths.push(measure("nginx", nginx.base.clone()).await?);
+    }
+    paths.push(measure("Murmur, external", external.base.clone()).await?);
+    paths.push(measure("Murmur, supervised", supervised.base.clone()).await?);
+    let pid = external.child.id();
     let hwm = rss_kib(pid, "VmHWM:").unwrap_or(0);
     let rss = rss_kib(pid, "VmRSS:").unwrap_or(0);
 
-    println!(
-        "{:<34} {:>12} {:>12} {:>8}",
-        "", "direct", "via Murmur", "ratio"
-    );
-    let row = |name: &str, d: f64, p: f64, unit: &str| {
-        println!(
-            "{:<34} {:>9.1} {unit:<2} {:>9.1} {unit:<2} {:>7.2}x",
-            name,
-            d,
-            p,
-            p / d
-        );
+    print!("{:<36}", "");
+    for path in &paths {
+        print!(" {:>19}", path.name);
+    }
+    println!();
+    let row = |name: &str, figure: &dyn Fn(&Path) -> f64, digits: usize| {
+        print!("{name:<36}");
+        for path in &paths {
+            print!(" {:>19.digits$}", figure(path));
+        }
+        println!();
     };
+    row("GET (forwarded), 1 client: p50 ms", &|p| p.get_1.p50_ms, 3);
+    row(
+        "GET (forwarded), 8 clients: req/s",
+        &|p| p.get_n.requests_per_sec,
+        0,
+    );
+    row("  p50 ms", &|p| p.get_n.p50_ms, 3);
+    row("  p99 ms", &|p| p.get_n.p99_ms, 3);
     row(
         "GET /v1/models, 8 clients: req/s",
-        models_direct.requests_per_sec,
-        models_proxy.requests_per_sec,
-        "",
+        &|p| p.models_n.requests_per_sec,
+        0,
     );
+    row("  p50 ms", &|p| p.models_n.p50_ms, 3);
     row(
-        "  p50 latency (ms)",
-        models_direct.p50_ms,
-        models_proxy.p50_ms,
-        "",
+        "speech 256 KiB, 8 clients: MB/s",
+        &|p| p.speech_n.mb_per_sec,
+        0,
     );
-    row(
-        "  p99 latency (ms)",
-        models_direct.p99_ms,
-        models_proxy.p99_ms,
-        "",
-    );
-    row(
-        "GET /v1/models, 1 client: req/s",
-        single_direct.requests_per_sec,
-        single_proxy.requests_per_sec,
-        "",
-    );
-    row(
-        "  p50 latency (ms)",
-        single_direct.p50_ms,
-        single_proxy.p50_ms,
-        "",
-    );
-    row(
-        "speech 256 KiB, 8 clients: req/s",
-        speech_direct.requests_per_sec,
-        speech_proxy.requests_per_sec,
-        "",
-    );
-    row(
-        "  MB/s",
-        speech_direct.mb_per_sec,
-        speech_proxy.mb_per_sec,
-        "",
-    );
-    row(
-        "  p50 latency (ms)",
-        speech_direct.p50_ms,
-        speech_proxy.p50_ms,
-        "",
-    );
+    row("  p50 ms", &|p| p.speech_n.p50_ms, 3);
     println!();
+    let direct = &paths[0];
+    for path in &paths[1..] {
+        println!(
+            "{:<20} adds {:>4.0} us to a GET's p50 (1 client); GET throughput {:.2}x direct{}",
+            path.name,
+            (path.get_1.p50_ms - direct.get_1.p50_ms) * 1000.0,
+            path.get_n.requests_per_sec / direct.get_n.requests_per_sec,
+            paths
+                .iter()
+                .find(|p| p.name == "nginx" && p.name != path.name)
+                .map(|nginx| format!(
+                    ", {:.2}x nginx",
+                    path.get_n.requests_per_sec / nginx.get_n.requests_per_sec
+                ))
+                .unwrap_or_default(),
+        );
+    }
     println!(
-        "added p50 latency, 1 client: {:.3} ms",
-        single_proxy.p50_ms - single_direct.p50_ms
-    );
-    println!(
-        "murmurd RSS after load: {:.1} MB (peak {:.1} MB)",
+        "murmurd (external) RSS after load: {:.1} MB (peak {:.1} MB)",
         rss as f64 / 1024.0,
         hwm as f64 / 1024.0
     );
 
-    drop(murmurd);
+    drop(nginx);
+    drop(external);
+    drop(supervised);
     let _ = fake_child.kill();
     let _ = fake_child.wait();
     Ok(())

@@ -312,11 +312,13 @@ async fn pass_through(
     } else {
         Some(enter_gate(&state).await?)
     };
+    // A request without a body leaves nothing in the connection, whenever the engine answers:
+    // it may share a kept-alive one.
     let exchange = Exchange {
         expect_body: false,
         permit,
         audio: None,
-        own_connection: true,
+        own_connection: !(light && bytes.is_empty()),
     };
     let request = Request::from_parts(parts, Body::from(bytes));
     forward(&state, &upstream, request, exchange).await

@@ -16,11 +16,13 @@
 //! The actor follows [`LiveSettings`] itself: a settings change reaches it as a value, not a
 //! command, and it relaunches the engine only when what the engine is launched with changed.
 //!
-//! The proxy sees the supervisor through [`Backend`]: `ensure_ready` asks the actor for the
-//! engine and waits for the outcome of its start; `report_unreachable` tells it a connection to
-//! the engine failed, so until a probe says otherwise the actor hands the port out to no one.
-//! Both are messages on one channel, so a request that reports a dead port and asks again is
-//! answered in that order.
+//! The proxy sees the supervisor through [`Backend`]. A ready engine's port is offered in
+//! [`Shared`] (one atomic the actor sets when its engine is ready and clears when it is not):
+//! `ensure_ready` takes it from there without a message, so the usual request never waits on
+//! the actor. Only when nothing is offered does it ask the actor and wait for the outcome of
+//! a start. `report_unreachable` withdraws the offer (if it is still that port) and tells the
+//! actor, so until a probe says otherwise the actor hands the port out to no one; the report
+//! and a later ask are messages on one channel, answered in that order.
 
 mod actor;
 mod host;
@@ -31,7 +33,7 @@ pub mod process;
 
 use crate::paths::Paths;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use tokio::time::Instant;
 
 use futures_util::FutureExt;
@@ -74,6 +76,9 @@ pub(crate) struct Shared {
     last_activity_ms: AtomicU64,
     /// Requests using the engine right now: it is not idle while any is.
     busy: AtomicUsize,
+    /// The port of the engine ready to take requests, 0 when none is: set by the actor
+    /// ([`Shared::offer`]), withdrawn by the handle when a request finds it unreachable.
+    offered_port: AtomicU32,
 }
 
 impl Shared {
@@ -87,6 +92,30 @@ impl Shared {
         std::time::Duration::from_millis(
             now.saturating_sub(self.last_activity_ms.load(Ordering::Relaxed)),
         )
+    }
+
+    /// The actor offers its ready engine's port (`None`: no engine takes requests now).
+    pub(crate) fn offer(&self, port: Option<u16>) {
+        self.offered_port
+            .store(port.map_or(0, u32::from), Ordering::Release);
+    }
+
+    /// The ready engine's port, if one is offered.
+    fn offered(&self) -> Option<u16> {
+        match self.offered_port.load(Ordering::Acquire) {
+            0 => None,
+            port => u16::try_from(port).ok(),
+        }
+    }
+
+    /// Take back the offer of `port` (a request could not use it); another port stays.
+    fn withdraw(&self, port: u16) {
+        let _ = self.offered_port.compare_exchange(
+            u32::from(port),
+            0,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
     }
 
     fn mark_activity(&self) {
@@ -153,6 +182,7 @@ impl Supervisor {
             epoch: Instant::now(),
             last_activity_ms: AtomicU64::new(0),
             busy: AtomicUsize::new(0),
+            offered_port: AtomicU32::new(0),
         });
         let log = EngineLog::open(&paths.data_dir.join("logs"), capability.file_stem());
         let (commands, inbox) = mpsc::unbounded_channel();
@@ -247,7 +277,11 @@ fn loopback(port: u16) -> Upstream {
 
 impl Backend for Supervisor {
     fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, Problem>> {
-        self.start().boxed()
+        match self.shared.offered() {
+            // The fast path: no message, no wait.
+            Some(port) => futures_util::future::ready(Ok(loopback(port))).boxed(),
+            None => self.start().boxed(),
+        }
     }
 
     fn current(&self) -> Option<Upstream> {
@@ -256,6 +290,7 @@ impl Backend for Supervisor {
 
     fn report_unreachable(&self, upstream: &Upstream) {
         if let Some(port) = upstream.authority.port_u16() {
+            self.shared.withdraw(port);
             self.send(Command::Suspect(port));
         }
     }
@@ -263,6 +298,7 @@ impl Backend for Supervisor {
     fn report_hung(&self, upstream: &Upstream, waited: std::time::Duration) {
         if let Some(port) = upstream.authority.port_u16() {
             // Requests asked after this wait for the restarted engine, not this one.
+            self.shared.withdraw(port);
             self.send(Command::Hung(port, waited));
         }
     }

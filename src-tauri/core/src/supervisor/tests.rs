@@ -264,6 +264,37 @@ async fn a_port_reported_dead_is_handed_to_no_one_until_a_probe_answers() {
     );
 }
 
+/// A ready engine is handed out without a message to the actor: the answer is there on the
+/// first poll. A port reported unreachable (or hung) goes back to asking the actor, and is
+/// offered again once a probe has cleared it; a stopped engine is offered to no one.
+#[tokio::test(start_paused = true)]
+async fn a_ready_engine_is_found_without_asking_the_actor() {
+    use futures_util::FutureExt;
+    let h = harness(settings());
+    let cold = h.supervisor.ensure_ready().now_or_never();
+    assert!(cold.is_none(), "a cold engine is the actor's to start");
+    let first = h.supervisor.start().await.expect("ready");
+    let fast = h.supervisor.ensure_ready().now_or_never();
+    assert_eq!(fast.map(|r| r.expect("ready")), Some(first.clone()));
+
+    h.supervisor.report_unreachable(&first);
+    assert!(
+        h.supervisor.ensure_ready().now_or_never().is_none(),
+        "a suspect port waits for the actor"
+    );
+    let again = h
+        .supervisor
+        .ensure_ready()
+        .await
+        .expect("the probe cleared it");
+    assert_eq!(again, first);
+    let fast = h.supervisor.ensure_ready().now_or_never();
+    assert_eq!(fast.map(|r| r.expect("ready")), Some(first.clone()));
+
+    h.supervisor.stop().await;
+    assert!(h.supervisor.ensure_ready().now_or_never().is_none());
+}
+
 #[tokio::test(start_paused = true)]
 async fn new_settings_relaunch_the_engine_only_when_its_command_changed() {
     let h = harness(settings());

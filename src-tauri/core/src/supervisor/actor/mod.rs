@@ -120,6 +120,8 @@ pub(super) struct Actor {
     sampler: Sampler,
     /// The last runtime's note (a system interpreter, a failed update), shown in the status.
     runtime_note: Option<String>,
+    /// The port last offered in [`Shared`] (see [`Actor::offer`]).
+    offered: Option<u16>,
     /// Why the phase last changed, and the state last logged (transitions are logged once).
     reason: String,
     logged_state: &'static str,
@@ -160,6 +162,7 @@ impl Actor {
             memory: Memory::default(),
             sampler: Sampler::default(),
             runtime_note: None,
+            offered: None,
             reason: String::new(),
             logged_state: "stopped",
         };

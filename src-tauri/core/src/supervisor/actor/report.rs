@@ -83,7 +83,26 @@ impl Actor {
         }
     }
 
+    /// Offer the port of an engine that takes requests, so they need not ask the actor. Only a
+    /// change is written: a port the handle withdrew stays withdrawn until the phase says
+    /// otherwise (a probe clears the suspicion, or another engine is ready).
+    fn offer(&mut self) {
+        let port = match &self.phase {
+            Phase::Ready {
+                run,
+                checks: Checks::Passing | Checks::Failing(_),
+                ..
+            } => Some(run.port),
+            _ => None,
+        };
+        if port != self.offered {
+            self.offered = port;
+            self.shared.offer(port);
+        }
+    }
+
     pub(super) fn publish(&mut self) {
+        self.offer();
         let state = self.state();
         let name = state.name();
         if name != self.logged_state {
