@@ -351,16 +351,16 @@ async function act(path) {
   if (response && response.ok) render(await response.json());
 }
 
-$("restart").addEventListener("click", () => act("/murmur/api/engine/restart"));
+$("restart").addEventListener("click", () => act("/murmur/api/engines/speech/restart"));
 $("listening-toggle").addEventListener("click", () => {
   const t = current && current.transcription;
-  act(`/murmur/api/transcription/${t && DOWN.includes(t.state) ? "start" : "stop"}`);
+  act(`/murmur/api/engines/transcription/${t && DOWN.includes(t.state) ? "start" : "stop"}`);
 });
-$("recover").addEventListener("click", () => act("/murmur/api/engine/restart"));
-$("t-restart").addEventListener("click", () => act("/murmur/api/transcription/restart"));
-$("t-recover").addEventListener("click", () => act("/murmur/api/transcription/restart"));
+$("recover").addEventListener("click", () => act("/murmur/api/engines/speech/restart"));
+$("t-restart").addEventListener("click", () => act("/murmur/api/engines/transcription/restart"));
+$("t-recover").addEventListener("click", () => act("/murmur/api/engines/transcription/restart"));
 $("t-failure-log-link").addEventListener("click", () => setTimeout(() => $("logs").focus(), 0));
-$("toggle").addEventListener("click", () => act(`/murmur/api/engine/${DOWN.includes(current && current.state) ? "start" : "stop"}`));
+$("toggle").addEventListener("click", () => act(`/murmur/api/engines/speech/${DOWN.includes(current && current.state) ? "start" : "stop"}`));
 $("copy-endpoint").addEventListener("click", () => copy($("endpoint").value, $("endpoint"), $("endpoint-copied")));
 $("failure-log-link").addEventListener("click", () => setTimeout(() => $("logs").focus(), 0));
 

@@ -3,6 +3,7 @@
 //! /murmur/api/engine/…`); the rest are desktop chores.
 
 use murmur_core::control::{Control, EngineAction, SpeakTest};
+use murmur_core::engines::Capability;
 use murmur_core::tray::{MenuItem, Notice};
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -69,7 +70,7 @@ pub async fn perform<R: Runtime>(app: &AppHandle<R>, item: MenuItem) -> Outcome 
             } else {
                 EngineAction::Start
             };
-            match control.transcription_engine(action).await {
+            match control.act(Capability::Transcription, action).await {
                 Ok(_) => Outcome::Done,
                 Err(e) => failed("Listening", e.problem.message),
             }
@@ -96,7 +97,7 @@ fn failed(what: &str, why: impl std::fmt::Display) -> Outcome {
 }
 
 async fn engine(control: &Control, action: EngineAction) -> Outcome {
-    match control.engine(action).await {
+    match control.act(Capability::Speech, action).await {
         Ok(_) => Outcome::Done,
         Err(e) => failed("The engine action", e.problem.message),
     }

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 
 use murmur_core::config::{self, Overrides, Settings};
 use murmur_core::control::Control;
+use murmur_core::engines::Capability;
 use murmur_core::paths::Paths;
 use murmur_core::server::{self, Bound};
 use tauri::{Emitter, Manager, RunEvent, Runtime};
@@ -211,45 +212,36 @@ async fn serve(
     app.exit(0);
 }
 
-/// Keep the tray, the window and notifications in step with both engines until the app ends.
+/// Keep the tray, the window and notifications in step with every engine until the app ends.
 async fn follow(app: tauri::AppHandle, tray: tray::Tray, control: Control) {
     tray.set_wyoming_url(control.about().wyoming_url);
-    let Some(mut speech) = control.watch_status() else {
+    if !control.manages_engine() {
         tray.show_external(control.status().state == murmur_core::status::State::Ready);
         return;
-    };
-    let mut listening = control.watch_transcription();
-    let mut notifier = murmur_core::tray::Notifier::default();
-    let mut listening_notifier = murmur_core::tray::Notifier::default();
+    }
+    let mut changes = control.changes();
+    let mut notifiers: Vec<_> = control
+        .engines()
+        .iter()
+        .map(|e| (e.capability, murmur_core::tray::Notifier::default()))
+        .collect();
     loop {
-        speech.borrow_and_update();
-        if let Some(listening) = listening.as_mut() {
-            listening.borrow_and_update();
-        }
-        // Both engines, as the control API's status has them.
+        // Every engine, as the control API's status has them.
         let snapshot = control.status();
         tray.show(&snapshot);
-        for notice in notifier.observe(&snapshot) {
-            desktop::notify(&app, &notice);
-        }
-        if let Some(transcription) = snapshot.transcription.as_deref() {
-            for mut notice in listening_notifier.observe(transcription) {
-                notice.title = format!("Listening: {}", notice.title);
+        for (capability, notifier) in &mut notifiers {
+            let Some(status) = capability.status(&snapshot) else {
+                continue;
+            };
+            for mut notice in notifier.observe(status) {
+                if *capability == Capability::Transcription {
+                    notice.title = format!("Listening: {}", notice.title);
+                }
                 desktop::notify(&app, &notice);
             }
         }
         let _ = app.emit(STATUS_EVENT, &snapshot);
-        let heard = async {
-            match listening.as_mut() {
-                Some(listening) => listening.changed().await,
-                None => std::future::pending().await,
-            }
-        };
-        let changed = tokio::select! {
-            changed = speech.changed() => changed,
-            changed = heard => changed,
-        };
-        if changed.is_err() {
+        if changes.next().await.is_none() {
             return;
         }
     }

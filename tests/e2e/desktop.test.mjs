@@ -304,7 +304,7 @@ desktopTest("the tray icon reads on a dark and on a light panel, in every state'
     assert.ok(seen >= drawn[name].width * drawn[name].height * 0.05, `it stands out on the ${name} panel: ${seen} pixels`);
     if (name === "light") {
       // Stopped is another shape, not only another colour.
-      await fetch(`${home.base}/murmur/api/engine/stop`, {
+      await fetch(`${home.base}/murmur/api/engines/speech/stop`, {
         method: "POST", headers: { Authorization: `Bearer ${readFileSync(join(home.dir, "control-token"), "utf8").trim()}` },
       });
       await until("stopped", async () => (await api(home, "/murmur/api/status")).state === "stopped");
@@ -609,7 +609,7 @@ desktopTest("webdriver: the window shows the live state over IPC and acts throug
     assert.equal(await page.text("#restarts-total"), "0");
 
     // A restart from elsewhere reaches the window as events: no reload, no polling.
-    await fetch(`${home.base}/murmur/api/engine/restart`, {
+    await fetch(`${home.base}/murmur/api/engines/speech/restart`, {
       method: "POST",
       headers: { Authorization: `Bearer ${readFileSync(join(home.dir, "control-token"), "utf8").trim()}` },
     });

@@ -214,7 +214,9 @@ async fn a_client_leaving_stops_the_encoder_and_the_engine() {
     ));
     let url = murmurd.url("/v1/audio/speech");
     // Ready first: the word Murmur asks for before "ready" is a whole request of its own.
-    murmurd.control_post("/murmur/api/engine/start").await;
+    murmurd
+        .control_post("/murmur/api/engines/speech/start")
+        .await;
     murmurd
         .wait_for("ready", Duration::from_secs(30), |s| s["state"] == "ready")
         .await;

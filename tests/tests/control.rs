@@ -112,7 +112,12 @@ async fn state_changes_from_other_web_pages_are_refused() {
     ));
     for origin in ["https://evil.example", "http://localhost:3000"] {
         let reply = murmurd
-            .control(Method::POST, "/murmur/api/engine/start", None, Some(origin))
+            .control(
+                Method::POST,
+                "/murmur/api/engines/speech/start",
+                None,
+                Some(origin),
+            )
             .await;
         assert_eq!(
             reply.status, 403,
@@ -121,7 +126,12 @@ async fn state_changes_from_other_web_pages_are_refused() {
     }
     let own = murmurd.base.clone();
     let reply = murmurd
-        .control(Method::POST, "/murmur/api/engine/start", None, Some(&own))
+        .control(
+            Method::POST,
+            "/murmur/api/engines/speech/start",
+            None,
+            Some(&own),
+        )
         .await;
     assert_eq!(reply.status, 200, "Murmur's own page may");
     let logs = murmurd
@@ -181,7 +191,7 @@ async fn events_stream_every_state_change() {
     let mut body = response.into_body();
     let mut states = Vec::new();
     let mut pending = String::new();
-    let started = murmurd.control(Method::POST, "/murmur/api/engine/start", None, None);
+    let started = murmurd.control(Method::POST, "/murmur/api/engines/speech/start", None, None);
     let collect = async {
         while !states.iter().any(|s: &String| s == "ready") {
             let Some(Ok(frame)) = http_body_util::BodyExt::frame(&mut body).await else {

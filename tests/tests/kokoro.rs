@@ -89,7 +89,9 @@ async fn kokoro_downloads_its_model_and_speaks_japanese_in_every_format() {
     }
 
     // A corrupt model is refused, and nothing of it stays.
-    murmurd.control_post("/murmur/api/engine/restart").await;
+    murmurd
+        .control_post("/murmur/api/engines/speech/restart")
+        .await;
     let status = failure(&murmurd, "the corrupt model").await;
     let message = status["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("sha256"), "{status:#}");
@@ -107,7 +109,9 @@ async fn kokoro_downloads_its_model_and_speaks_japanese_in_every_format() {
         served.ranges.clear();
     }
     let events = collect_events(&murmurd);
-    murmurd.control_post("/murmur/api/engine/restart").await;
+    murmurd
+        .control_post("/murmur/api/engines/speech/restart")
+        .await;
     ready(&murmurd, Duration::from_secs(600)).await;
     let ranges = source.lock().expect("served").ranges.clone();
     assert_eq!(ranges.len(), 1, "one resume: {ranges:?}");

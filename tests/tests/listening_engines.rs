@@ -99,7 +99,9 @@ async fn an_external_server_is_sent_wav_and_read_as_verbose_json() {
     let listening = transcriber(&status);
     assert_eq!(listening.engine.id, "external", "{listening:#?}");
     assert_eq!(listening.state, State::Ready);
-    let stop = front.control_post("/murmur/api/transcription/stop").await;
+    let stop = front
+        .control_post("/murmur/api/engines/transcription/stop")
+        .await;
     assert_eq!(stop.status, 409, "Murmur does not run an external server");
     assert!(
         stop.json()["error"]["message"]
@@ -107,6 +109,10 @@ async fn an_external_server_is_sent_wav_and_read_as_verbose_json() {
             .unwrap_or_default()
             .contains("external")
     );
+    // The same through the route from before engines were a collection (kept one release).
+    let alias = front.control_post("/murmur/api/transcription/stop").await;
+    assert_eq!(alias.status, 409);
+    assert_eq!(alias.json()["error"], stop.json()["error"]);
 
     // The back end lists its transcription model beside its speech models.
     let models = Client::new().get(&back.url("/v1/models")).await.json();
@@ -218,7 +224,9 @@ async fn a_custom_server_is_launched_supervised_and_stopped_with_its_children() 
     .expect("a pid record");
     let grandchild = record["pid"].as_u64().expect("pid") as u32;
     assert!(murmur_tests::murmurd::alive(grandchild));
-    let stopped = front.control_post("/murmur/api/transcription/stop").await;
+    let stopped = front
+        .control_post("/murmur/api/engines/transcription/stop")
+        .await;
     assert_eq!(stopped.status, 200);
     let stopped: murmur_core::status::Status =
         serde_json::from_value(stopped.json()).expect("a status");

@@ -194,7 +194,9 @@ async fn the_mlx_engine_fetches_its_model_from_the_hub_and_speaks_three_language
     // hears it speak before calling it ready.
     hub.set_piece_delay(Duration::from_millis(10));
     let events = collect_events(&murmurd);
-    murmurd.control_post("/murmur/api/engine/restart").await;
+    murmurd
+        .control_post("/murmur/api/engines/speech/restart")
+        .await;
     ready(&murmurd, Duration::from_secs(600)).await;
     let total = hub.size(REPO);
     let progress = warmup_progress(&events, "model");

@@ -84,7 +84,9 @@ async fn the_mlx_front_ends_speak_three_languages_offline_after_warm_up() {
         .expect("served")
         .files
         .insert(WHEEL.into(), corrupted);
-    murmurd.control_post("/murmur/api/engine/restart").await;
+    murmurd
+        .control_post("/murmur/api/engines/speech/restart")
+        .await;
     let status = failure(&murmurd, "the corrupted asset").await;
     let message = status["error"].to_string();
     assert!(message.contains("does not match its sha256"), "{message}");
@@ -104,7 +106,9 @@ async fn the_mlx_front_ends_speak_three_languages_offline_after_warm_up() {
         .expect("served")
         .files
         .insert(WHEEL.into(), wheel.clone());
-    murmurd.control_post("/murmur/api/engine/restart").await;
+    murmurd
+        .control_post("/murmur/api/engines/speech/restart")
+        .await;
     murmurd
         .wait_for("the server starting", Duration::from_secs(300), |s| {
             state(s) == "starting" || state(s) == "failed"

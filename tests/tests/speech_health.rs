@@ -50,7 +50,9 @@ async fn speech_that_gets_no_audio_restarts_the_engine_and_no_request_hangs() {
     );
     let murmurd = Murmurd::start(&config);
     let client = Client::new();
-    murmurd.control_post("/murmur/api/engine/start").await;
+    murmurd
+        .control_post("/murmur/api/engines/speech/start")
+        .await;
     let ready = murmurd
         .wait_for_engine("ready", Duration::from_secs(15), |s| {
             s.state == State::Ready

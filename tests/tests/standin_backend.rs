@@ -10,6 +10,7 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, join_all};
 use murmur_core::backend::{Backend, SingleFlight, Upstream};
 use murmur_core::config::{EngineId, Settings};
+use murmur_core::engines::{Capability, Engine, Engines};
 use murmur_core::problem::{Problem, Stage};
 use murmur_core::proxy::{ProxyState, router};
 use murmur_tests::{Client, FakeUpstream};
@@ -76,10 +77,11 @@ async fn waiters_share_one_attempt_and_failures_are_not_cached() {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let speech = Engine::reached_by(Capability::Speech, backend.clone(), &settings);
     let state = ProxyState::new(
         murmur_core::config::LiveSettings::new(settings),
-        backend.clone(),
-        None,
+        Engines::of(vec![speech]),
+        Arc::default(),
         murmur_core::http_client::new(),
     );
     tokio::spawn(async move { axum::serve(listener, router(state)).await });

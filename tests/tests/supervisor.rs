@@ -309,19 +309,40 @@ async fn the_engine_can_be_stopped_and_started_from_the_control_api() {
     let typed = |reply: murmur_tests::Reply| -> Status {
         serde_json::from_value(reply.json()).expect("the control API answers with a status")
     };
-    let started = typed(murmurd.control_post("/murmur/api/engine/start").await);
+    let started = typed(
+        murmurd
+            .control_post("/murmur/api/engines/speech/start")
+            .await,
+    );
     assert_eq!(started.state, State::Ready);
     let pid = pid(&started);
-    let stopped = typed(murmurd.control_post("/murmur/api/engine/stop").await);
+    let stopped = typed(
+        murmurd
+            .control_post("/murmur/api/engines/speech/stop")
+            .await,
+    );
     assert_eq!(stopped.state, State::Stopped);
     assert!(wait_gone(pid, Duration::from_secs(2)));
     assert_eq!(
         murmurd
-            .control_post("/murmur/api/engine/explode")
+            .control_post("/murmur/api/engines/speech/explode")
             .await
             .status,
         404
     );
+    let unknown = murmurd
+        .control_post("/murmur/api/engines/telepathy/start")
+        .await;
+    assert_eq!(unknown.status, 404);
+    let message = unknown.json()["error"]["message"].to_string();
+    assert!(message.contains("speech or transcription"), "{message}");
+
+    // The route from before engines were a collection still works, for one release.
+    let again = typed(murmurd.control_post("/murmur/api/engine/start").await);
+    assert_eq!(again.state, State::Ready);
+    assert_ne!(again.engine.pid, Some(pid), "a new engine");
+    let stopped = typed(murmurd.control_post("/murmur/api/engine/stop").await);
+    assert_eq!(stopped.state, State::Stopped);
 }
 
 #[tokio::test]
@@ -332,7 +353,7 @@ async fn concurrent_start_stop_restart_are_each_answered_in_order() {
     ];
     let paths: Vec<String> = actions
         .iter()
-        .map(|a| format!("/murmur/api/engine/{a}"))
+        .map(|a| format!("/murmur/api/engines/speech/{a}"))
         .collect();
     let replies = join_all(paths.iter().map(|path| murmurd.control_post(path))).await;
     assert!(

@@ -136,7 +136,7 @@ async fn stopping_the_engine_ends_a_request_in_flight_without_hanging() {
     ));
     assert_eq!(
         murmurd
-            .control_post("/murmur/api/engine/start")
+            .control_post("/murmur/api/engines/speech/start")
             .await
             .status,
         200
@@ -157,7 +157,10 @@ async fn stopping_the_engine_ends_a_request_in_flight_without_hanging() {
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        murmurd.control_post("/murmur/api/engine/stop").await.status,
+        murmurd
+            .control_post("/murmur/api/engines/speech/stop")
+            .await
+            .status,
         200
     );
     let (status, complete) = tokio::time::timeout(Duration::from_secs(10), request)

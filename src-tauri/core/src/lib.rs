@@ -25,6 +25,8 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod engine;
+pub mod engines;
+pub mod gate;
 pub mod http_client;
 pub mod language;
 pub mod lines;

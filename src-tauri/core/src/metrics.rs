@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::engine::Capability;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
@@ -224,13 +225,9 @@ impl Metrics {
 
     /// The OpenMetrics text exposition (which Prometheus reads): request counts by route and
     /// status, a latency histogram in seconds by route, bytes relayed, requests waiting,
-    /// then (restarts, crashes in a row) of the speech engine and, when transcription is on,
-    /// of the transcription engine.
-    pub fn prometheus(
-        &self,
-        (restarts, crashes): (u32, u32),
-        listening: Option<(u32, u32)>,
-    ) -> String {
+    /// then each engine's (restarts, crashes in a row): `engine_…` for speech,
+    /// `<capability>_engine_…` for the others.
+    pub fn prometheus(&self, engines: &[(Capability, (u32, u32))]) -> String {
         let mut registry = Registry::with_prefix("murmur");
         registry.register(
             "requests",
@@ -257,25 +254,21 @@ impl Metrics {
             "Requests waiting for the engine now",
             ConstGauge::new(self.queued() as i64),
         );
-        registry.register(
-            "engine_restarts",
-            "Engine restarts of every kind",
-            ConstCounter::new(u64::from(restarts)),
-        );
-        registry.register(
-            "engine_crashes",
-            "Crashes in a row, counted against the restart budget",
-            ConstGauge::new(i64::from(crashes)),
-        );
-        if let Some((restarts, crashes)) = listening {
+        for &(capability, (restarts, crashes)) in engines {
+            let prefix = match capability {
+                Capability::Speech => String::new(),
+                other => format!("{}_", other.as_str()),
+            };
+            let noun = capability.noun();
+            let noun = format!("{}{}", noun[..1].to_uppercase(), &noun[1..]);
             registry.register(
-                "transcription_engine_restarts",
-                "Transcription engine restarts of every kind",
+                format!("{prefix}engine_restarts"),
+                format!("{noun} restarts of every kind"),
                 ConstCounter::new(u64::from(restarts)),
             );
             registry.register(
-                "transcription_engine_crashes",
-                "Transcription engine crashes in a row, counted against the restart budget",
+                format!("{prefix}engine_crashes"),
+                format!("{noun} crashes in a row, counted against the restart budget"),
                 ConstGauge::new(i64::from(crashes)),
             );
         }
@@ -327,9 +320,19 @@ mod tests {
         assert_eq!(metrics.in_progress(), 2);
         drop(first);
         assert_eq!(metrics.in_progress(), 1);
-        let text = metrics.prometheus((0, 0), None);
+        let text = metrics.prometheus(&[
+            (Capability::Speech, (3, 1)),
+            (Capability::Transcription, (2, 0)),
+        ]);
         assert!(
             text.contains("murmur_client_requests_in_progress 1"),
+            "{text}"
+        );
+        // Each engine's figures under its own name; speech's keep the names from before.
+        assert!(text.contains("murmur_engine_restarts_total 3"), "{text}");
+        assert!(text.contains("murmur_engine_crashes 1"), "{text}");
+        assert!(
+            text.contains("murmur_transcription_engine_restarts_total 2"),
             "{text}"
         );
         drop(second);

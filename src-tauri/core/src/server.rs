@@ -1,4 +1,4 @@
-//! The composition root: binding the socket, building the engine's backend, the proxy and
+//! The composition root: binding the socket, building the engines, the proxy and
 //! Control and handing each what it needs, and serving until shutdown.
 //!
 //! Shutdown is graceful: on the signal the listener stops accepting, idle keep-alive
@@ -16,17 +16,13 @@ use axum::middleware;
 use futures_util::future::BoxFuture;
 use tokio::net::TcpListener;
 
-use crate::backend::Backend;
-use crate::backend::external::Forwarder;
-use crate::config::{EngineId, LiveSettings, ProxySettings, Settings, validate_host};
+use crate::config::{ProxySettings, Settings, validate_host};
 use crate::control::Control;
-use crate::http_client::HttpClient;
-use crate::paths::Paths;
+use crate::engines::Engines;
 use crate::port_owner::{self, PortOwner};
 use crate::proxy::ProxyState;
 use crate::request_log;
 use crate::security::{self, Policy};
-use crate::supervisor::Supervisor;
 
 /// Why the proxy could not start listening.
 #[derive(Debug, thiserror::Error)]
@@ -249,52 +245,6 @@ impl crate::control::Speaker for ProxySpeaker {
     }
 }
 
-/// The engine's backend: an external server the proxy probes, or the supervisor that runs
-/// the configured engine (also handed to Control, which starts and stops it).
-fn backend(
-    live: &LiveSettings,
-    paths: &Paths,
-    client: HttpClient,
-) -> (Arc<dyn Backend>, Option<Supervisor>) {
-    let settings = live.get();
-    match settings.engine.id {
-        EngineId::External => (Arc::new(Forwarder::new(&settings, client)), None),
-        EngineId::Piper | EngineId::MlxAudio | EngineId::Kokoro | EngineId::Custom => {
-            let supervisor =
-                Supervisor::spawn(crate::engine::Capability::Speech, live, paths, client);
-            (Arc::new(supervisor.clone()), Some(supervisor))
-        }
-    }
-}
-
-/// The transcription engine's backend and, when Murmur runs it, its supervisor; nothing when
-/// transcription is off. A supervised engine starts on the first transcription request,
-/// never at launch.
-fn transcriber(
-    live: &LiveSettings,
-    paths: &Paths,
-    client: HttpClient,
-) -> (Option<Arc<dyn Backend>>, Option<Supervisor>) {
-    use crate::config::TranscriberId;
-    let settings = live.get();
-    match settings.transcription.engine {
-        TranscriberId::Off => (None, None),
-        TranscriberId::External => (
-            Some(Arc::new(Forwarder::transcription(&settings, client))),
-            None,
-        ),
-        TranscriberId::Whisper | TranscriberId::MlxAudio | TranscriberId::Custom => {
-            let supervisor = Supervisor::spawn(
-                crate::engine::Capability::Transcription,
-                live,
-                paths,
-                client,
-            );
-            (Some(Arc::new(supervisor.clone())), Some(supervisor))
-        }
-    }
-}
-
 /// SIGHUP re-reads the settings file: request defaults apply to the next request, and the
 /// engine restarts only if how it is launched changed. A broken file is reported and the
 /// running settings kept. Proxy settings (port, limits, security) take effect at the next
@@ -358,7 +308,8 @@ impl Bound {
         })?;
         let client = crate::http_client::new();
         let live = crate::config::LiveSettings::new(settings.clone());
-        let (backend, supervisor) = backend(&live, paths, client.clone());
+        let metrics = Arc::<crate::metrics::Metrics>::default();
+        let engines = Engines::build(&live, paths, &client, metrics.queued_counter());
         let token = crate::control::token::load_or_create(data_dir)
             .inspect_err(|e| {
                 tracing::warn!(
@@ -367,8 +318,7 @@ impl Bound {
                 );
             })
             .ok();
-        let (hearing, transcriber) = transcriber(&live, paths, client.clone());
-        let proxy = ProxyState::new(live.clone(), backend.clone(), hearing.clone(), client);
+        let proxy = ProxyState::new(live.clone(), engines.clone(), metrics, client);
         let wyoming = if settings.wyoming.enabled {
             let w = &settings.wyoming;
             let listener = bind(&w.host, w.port).await?;
@@ -392,10 +342,7 @@ impl Bound {
             config_file: paths.config_file.clone(),
             overrides: overrides.clone(),
             api_url: format!("http://{addr}/v1"),
-            backend,
-            supervisor,
-            listener: hearing,
-            transcriber,
+            engines,
             live,
             metrics: proxy.metrics(),
             speaker: Arc::new(ProxySpeaker(proxy.clone())),

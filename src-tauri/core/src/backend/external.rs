@@ -9,6 +9,7 @@ use futures_util::future::BoxFuture;
 
 use crate::backend::{Backend, SingleFlight, Upstream};
 use crate::config::Settings;
+use crate::engine::Capability;
 use crate::http_client::{self, HttpClient, Probe};
 use crate::problem::{Problem, Stage};
 
@@ -26,23 +27,17 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    /// The speech server at `[engine] url`.
-    pub fn new(settings: &Settings, client: HttpClient) -> Self {
-        let url = settings.engine.url.clone().unwrap_or_default();
-        Self::at(
-            &url,
-            &settings.engine.probe_path,
-            "engine",
-            settings,
-            client,
-        )
-    }
-
-    /// The transcription server at `[transcription] url`.
-    pub fn transcription(settings: &Settings, client: HttpClient) -> Self {
-        let t = &settings.transcription;
-        let url = t.url.clone().unwrap_or_default();
-        Self::at(&url, &t.probe_path, "transcription", settings, client)
+    /// The server at `[engine] url` (speech) or `[transcription] url`.
+    pub fn serving(capability: Capability, settings: &Settings, client: HttpClient) -> Self {
+        let (url, probe_path) = match capability {
+            Capability::Speech => (&settings.engine.url, &settings.engine.probe_path),
+            Capability::Transcription => (
+                &settings.transcription.url,
+                &settings.transcription.probe_path,
+            ),
+        };
+        let url = url.clone().unwrap_or_default();
+        Self::at(&url, probe_path, capability.section(), settings, client)
     }
 
     fn at(

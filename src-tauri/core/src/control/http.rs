@@ -14,6 +14,7 @@ use super::settings::SaveError;
 use super::{Control, EngineAction, SpeakTest, openapi, page};
 use crate::api_error::{ApiError, Code};
 use crate::config::{FieldError, Settings};
+use crate::engines::Capability;
 use crate::status::Status;
 
 /// A settings object is a few KiB; this leaves room for long lists.
@@ -24,7 +25,9 @@ pub fn router(control: Control) -> Router {
     let api = Router::new()
         .route("/murmur/api/status", get(status))
         .route("/murmur/api/about", get(about))
-        .route("/murmur/api/engine/{action}", post(engine))
+        .route("/murmur/api/engines/{capability}/{action}", post(engine))
+        // The routes before engines were a collection; kept for one release.
+        .route("/murmur/api/engine/{action}", post(speech_engine))
         .route(
             "/murmur/api/transcription/{action}",
             post(transcription_engine),
@@ -74,7 +77,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(control): State<Control>) -> Response {
-    if control.parts().backend.is_ready() {
+    if control.engines().speech().backend.is_ready() {
         "ready".into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
@@ -95,22 +98,37 @@ async fn status(State(control): State<Control>) -> Json<Status> {
     Json(control.status())
 }
 
-/// `POST /murmur/api/engine/{action}`: start, stop or restart; answers with the status after.
+/// `POST /murmur/api/engines/{capability}/{start|stop|restart}` (`speech`, `transcription`):
+/// answers with the status after.
 async fn engine(
+    State(control): State<Control>,
+    Path((capability, action)): Path<(String, String)>,
+) -> Result<Json<Status>, ApiError> {
+    let capability: Capability = capability.parse().map_err(ApiError::not_found)?;
+    let action: EngineAction = action.parse()?;
+    control.act(capability, action).await.map(Json)
+}
+
+/// `POST /murmur/api/engine/{action}`: the speech engine (before `/engines/speech/…`).
+async fn speech_engine(
     State(control): State<Control>,
     Path(action): Path<String>,
 ) -> Result<Json<Status>, ApiError> {
     let action: EngineAction = action.parse()?;
-    control.engine(action).await.map(Json)
+    control.act(Capability::Speech, action).await.map(Json)
 }
 
-/// `POST /murmur/api/transcription/{start|stop|restart}`: the transcription engine.
+/// `POST /murmur/api/transcription/{action}`: the transcription engine (before
+/// `/engines/transcription/…`).
 async fn transcription_engine(
     State(control): State<Control>,
     Path(action): Path<String>,
 ) -> Result<Json<Status>, ApiError> {
     let action: EngineAction = action.parse()?;
-    control.transcription_engine(action).await.map(Json)
+    control
+        .act(Capability::Transcription, action)
+        .await
+        .map(Json)
 }
 
 /// `GET /murmur/api/transcription-models`: the models the transcription engine can use, with
@@ -166,11 +184,14 @@ struct MetricsQuery {
 
 /// `GET /murmur/api/metrics` (JSON) or `?format=prometheus` (the text exposition format).
 async fn metrics(State(control): State<Control>, Query(query): Query<MetricsQuery>) -> Response {
-    let (restarts, crashes) = control.restarts();
-    let listening = control.transcription_restarts();
+    let engines: Vec<(Capability, (u32, u32))> = control
+        .engines()
+        .iter()
+        .filter_map(|e| Some((e.capability, control.restarts(e.capability)?)))
+        .collect();
     let metrics = control.metrics();
     if query.format.as_deref() == Some("prometheus") {
-        let text = metrics.prometheus((restarts, crashes), listening);
+        let text = metrics.prometheus(&engines);
         return (
             [(
                 header::CONTENT_TYPE,
@@ -180,16 +201,20 @@ async fn metrics(State(control): State<Control>, Query(query): Query<MetricsQuer
         )
             .into_response();
     }
+    let restarts = |capability| {
+        engines
+            .iter()
+            .find(|(c, _)| *c == capability)
+            .map(|(_, (restarts, crashes))| serde_json::json!({"restarts": restarts, "crashes": crashes}))
+    };
     Json(serde_json::json!({
         "requests": metrics.rows(),
         "recent": metrics.recent(),
         "response_bytes": metrics.bytes_out(),
         "queued": metrics.queued(),
         "in_progress": metrics.in_progress(),
-        "engine": {"restarts": restarts, "crashes": crashes},
-        "transcription_engine": listening.map(|(restarts, crashes)| {
-            serde_json::json!({"restarts": restarts, "crashes": crashes})
-        }),
+        "engine": restarts(Capability::Speech),
+        "transcription_engine": restarts(Capability::Transcription),
     }))
     .into_response()
 }
@@ -198,19 +223,15 @@ async fn metrics(State(control): State<Control>, Query(query): Query<MetricsQuer
 /// keep-alive comments. EventSource cannot set headers, so the token may come as `?token=`.
 async fn events(State(control): State<Control>) -> Response {
     use axum::response::sse::{Event, KeepAlive, Sse};
-    let watched = (control.watch_status(), control.watch_transcription());
     let first = control.status();
     let initial = futures_util::stream::once(async move { first });
-    // Either engine's change sends both engines' status.
+    // Any engine's change sends every engine's status.
     let current = control.clone();
-    let changes = futures_util::stream::unfold(watched, move |(mut speech, mut listening)| {
+    let changes = futures_util::stream::unfold(control.changes(), move |mut changes| {
         let control = current.clone();
         async move {
-            tokio::select! {
-                changed = changed(&mut speech) => changed?,
-                changed = changed(&mut listening) => changed?,
-            }
-            Some((control.status(), (speech, listening)))
+            changes.next().await?;
+            Some((control.status(), changes))
         }
     });
     let statuses =
@@ -233,19 +254,6 @@ async fn events(State(control): State<Control>) -> Response {
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
         .into_response()
-}
-
-/// Resolves when the watched status changes (`None` once its engine's actor has ended);
-/// never, when there is nothing to watch.
-async fn changed(receiver: &mut Option<tokio::sync::watch::Receiver<Status>>) -> Option<()> {
-    match receiver {
-        Some(receiver) => {
-            receiver.changed().await.ok()?;
-            receiver.borrow_and_update();
-            Some(())
-        }
-        None => std::future::pending().await,
-    }
 }
 
 /// `GET /murmur/api/voices/catalog`: every voice the configured engine can have.

@@ -7,9 +7,10 @@
 //! settings window ([`local`]). State-changing HTTP calls are refused from any web page but
 //! Murmur's own.
 //!
-//! Control knows the engine through what the composition root (`server.rs`) hands it:
-//! the proxy's [`Backend`] (is it ready?), the [`Supervisor`] when Murmur runs the engine
-//! itself, and a [`Speaker`] for test speech. It never reaches into the proxy.
+//! Control knows the engines through what the composition root (`server.rs`) hands it: the
+//! [`Engines`] collection (each engine's backend says whether it is ready; its supervisor,
+//! when Murmur runs it, starts and stops it), and a [`Speaker`] for test speech. Every engine
+//! action takes the [`Capability`] it is for. It never reaches into the proxy.
 
 pub mod http;
 pub mod local;
@@ -29,8 +30,8 @@ use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 
 use crate::api_error::{ApiError, Code};
-use crate::backend::Backend;
 use crate::config::{LiveSettings, Overrides};
+use crate::engines::{Capability, Engine, Engines, Runner};
 use crate::metrics::Metrics;
 use crate::problem::Stage;
 use crate::security::Policy;
@@ -56,14 +57,8 @@ pub struct Parts {
     pub overrides: Overrides,
     /// The OpenAI base URL clients use (`http://127.0.0.1:19281/v1`).
     pub api_url: String,
-    /// The proxy's view of the engine.
-    pub backend: Arc<dyn Backend>,
-    /// The engine supervisor, when Murmur runs the engine (`None` for an external server).
-    pub supervisor: Option<Supervisor>,
-    /// The proxy's view of the transcription engine (`None` when transcription is off).
-    pub listener: Option<Arc<dyn Backend>>,
-    /// The transcription engine's supervisor, when Murmur runs it.
-    pub transcriber: Option<Supervisor>,
+    /// The engines, by capability.
+    pub engines: Engines,
     /// The effective settings, which a save or a reload replaces.
     pub live: LiveSettings,
     pub metrics: Arc<Metrics>,
@@ -186,73 +181,102 @@ impl Control {
         }
     }
 
-    /// Whether Murmur runs the engine (and so can start and stop it).
-    pub fn manages_engine(&self) -> bool {
-        self.0.supervisor.is_some()
+    /// The engines, by capability.
+    pub fn engines(&self) -> &Engines {
+        &self.0.engines
     }
 
-    /// Both engines' status now: speech at the top level, transcription inside.
+    /// Whether Murmur runs the speech engine (and so can start and stop it).
+    pub fn manages_engine(&self) -> bool {
+        self.0.engines.speech().supervisor.is_some()
+    }
+
+    /// Every engine's status now: speech at the top level, the others inside, each in the
+    /// same shape.
     pub fn status(&self) -> Status {
-        let settings = self.0.live.get();
-        let mut status = observed(
-            self.0.supervisor.as_ref(),
-            self.0.backend.as_ref(),
-            crate::engine::spec(settings.engine.id),
-        );
-        status.transcription = self.0.listener.as_ref().map(|listener| {
-            let spec = crate::engine::transcriber(settings.transcription.engine).spec();
-            Box::new(observed(
-                self.0.transcriber.as_ref(),
-                listener.as_ref(),
-                spec,
-            ))
-        });
+        let mut status = self.engine_status(self.0.engines.speech());
+        status.transcription = self
+            .0
+            .engines
+            .get(Capability::Transcription)
+            .map(|engine| Box::new(self.engine_status(engine)));
         status
     }
 
-    /// Each change of the status, when Murmur runs the engine (an external one has none).
-    pub fn watch_status(&self) -> Option<watch::Receiver<Status>> {
-        self.0.supervisor.as_ref().map(Supervisor::status)
+    /// One engine's status: its supervisor's, or for one Murmur does not run, whether it
+    /// answered.
+    fn engine_status(&self, engine: &Engine) -> Status {
+        if let Some(supervisor) = &engine.supervisor {
+            return supervisor.status().borrow().clone();
+        }
+        let spec = engine.capability.engine(&self.0.live.get()).spec();
+        let mut status = Status::stopped(spec.id, spec.display_name, 0);
+        status.engine.steps = vec![Stage::Server, Stage::Ready];
+        if engine.backend.is_ready() {
+            status.state = EngineState::Ready;
+        }
+        status
     }
 
-    /// Each change of the transcription engine's status, unless transcription is off.
-    pub fn watch_transcription(&self) -> Option<watch::Receiver<Status>> {
-        self.0.transcriber.as_ref().map(Supervisor::status)
+    /// Each change of an engine's status, when Murmur runs it (an external one, or a
+    /// capability that is off, has none).
+    pub fn watch(&self, capability: Capability) -> Option<watch::Receiver<Status>> {
+        self.supervisor(capability).map(Supervisor::status)
     }
 
-    /// Start, stop or restart the engine; answers with the status after. A failed start is
+    /// Every engine's status changes, from now on (see [`Changes`]).
+    pub fn changes(&self) -> Changes {
+        Changes(
+            Capability::ALL
+                .into_iter()
+                .filter_map(|c| self.watch(c))
+                .collect(),
+        )
+    }
+
+    fn supervisor(&self, capability: Capability) -> Option<&Supervisor> {
+        self.0.engines.get(capability)?.supervisor.as_ref()
+    }
+
+    /// Start, stop or restart an engine; answers with the status after. A failed start is
     /// not an error of this call: the status says what happened.
-    pub async fn engine(&self, action: EngineAction) -> Result<Status, ApiError> {
-        let Some(supervisor) = &self.0.supervisor else {
-            return Err(ApiError::conflict(
-                Code::NotManaged,
-                "Murmur does not run this engine ([engine] id = \"external\"), so it cannot start or stop it",
-            ));
-        };
-        act(supervisor, action).await;
-        Ok(self.status())
-    }
-
-    /// The same for the transcription engine.
-    pub async fn transcription_engine(&self, action: EngineAction) -> Result<Status, ApiError> {
-        let Some(supervisor) = &self.0.transcriber else {
-            let why = match self.0.listener {
-                Some(_) => {
-                    "Murmur does not run this transcription engine ([transcription] engine = \"external\"), so it cannot start or stop it"
-                }
-                None => "transcription is off ([transcription] engine = \"off\")",
+    pub async fn act(
+        &self,
+        capability: Capability,
+        action: EngineAction,
+    ) -> Result<Status, ApiError> {
+        let Some(supervisor) = self.supervisor(capability) else {
+            let section = capability.section();
+            let why = match capability.runner(&self.0.live.get()) {
+                Runner::Off => format!(
+                    "{} is off ([{section}] engine = \"off\")",
+                    capability.as_str()
+                ),
+                Runner::External | Runner::Murmur => format!(
+                    "Murmur does not run this {} ([{section}] {} = \"external\"), so it cannot start or stop it",
+                    capability.noun(),
+                    if capability == Capability::Speech {
+                        "id"
+                    } else {
+                        "engine"
+                    },
+                ),
             };
             return Err(ApiError::conflict(Code::NotManaged, why));
         };
-        act(supervisor, action).await;
+        match action {
+            EngineAction::Start => {
+                let _ = supervisor.start().await;
+            }
+            EngineAction::Stop => supervisor.stop().await,
+            EngineAction::Restart => supervisor.restart().await,
+        }
         Ok(self.status())
     }
 
-    /// The last `n` lines of engine output (at most 200 are kept).
+    /// The last `n` lines of the speech engine's output (at most 200 are kept).
     pub fn log_tail(&self, n: usize) -> Vec<String> {
-        self.0
-            .supervisor
-            .as_ref()
+        self.supervisor(Capability::Speech)
             .map(|s| s.log_tail(n.min(200)))
             .unwrap_or_default()
     }
@@ -261,17 +285,11 @@ impl Control {
         &self.0.metrics
     }
 
-    /// (restarts, crashes in a row) of the engine.
-    pub fn restarts(&self) -> (u32, u32) {
-        let status = self.status();
-        (status.restarts.total, status.restarts.crashes)
-    }
-
-    /// The same for the transcription engine, unless transcription is off.
-    pub fn transcription_restarts(&self) -> Option<(u32, u32)> {
-        self.status()
-            .transcription
-            .map(|t| (t.restarts.total, t.restarts.crashes))
+    /// (restarts, crashes in a row) of an engine, unless its capability is off.
+    pub fn restarts(&self, capability: Capability) -> Option<(u32, u32)> {
+        let engine = self.0.engines.get(capability)?;
+        let status = self.engine_status(engine);
+        Some((status.restarts.total, status.restarts.crashes))
     }
 
     /// Speech for a test phrase, as WAV, through the same path a client's request takes.
@@ -381,19 +399,31 @@ impl Control {
         self.0.catalog.installs()
     }
 
-    /// Stop both engines for good (Murmur is quitting). Resolves once they are gone.
+    /// Stop every engine for good (Murmur is quitting). Resolves once they are gone.
     pub async fn shutdown(&self) {
-        let speech = async {
-            if let Some(supervisor) = &self.0.supervisor {
-                supervisor.shutdown().await;
-            }
-        };
-        let listening = async {
-            if let Some(transcriber) = &self.0.transcriber {
-                transcriber.shutdown().await;
-            }
-        };
-        futures_util::future::join(speech, listening).await;
+        self.0.engines.shutdown().await;
+    }
+}
+
+/// Follows the status of every engine Murmur runs.
+pub struct Changes(Vec<watch::Receiver<Status>>);
+
+impl Changes {
+    /// Resolves when one engine's status changes (read [`Control::status`] for all of them);
+    /// `None` once an engine's supervisor has ended (Murmur is stopping). Never, when Murmur
+    /// runs no engine.
+    pub async fn next(&mut self) -> Option<()> {
+        if self.0.is_empty() {
+            return std::future::pending().await;
+        }
+        let changes = self.0.iter_mut().map(|receiver| {
+            Box::pin(async move {
+                receiver.changed().await.ok()?;
+                receiver.borrow_and_update();
+                Some(())
+            })
+        });
+        futures_util::future::select_all(changes).await.0
     }
 }
 
@@ -409,35 +439,6 @@ fn catalog_error_as(e: crate::catalog::CatalogError, busy: Code) -> ApiError {
         CatalogError::Conflict(message) => ApiError::conflict(busy, message),
         CatalogError::Unavailable(message) => {
             ApiError::bad_gateway(Code::CatalogUnavailable, message)
-        }
-    }
-}
-
-async fn act(supervisor: &Supervisor, action: EngineAction) {
-    match action {
-        EngineAction::Start => {
-            let _ = supervisor.start().await;
-        }
-        EngineAction::Stop => supervisor.stop().await,
-        EngineAction::Restart => supervisor.restart().await,
-    }
-}
-
-/// An engine's status: its supervisor's, or for one Murmur does not run, whether it answered.
-fn observed(
-    supervisor: Option<&Supervisor>,
-    backend: &dyn Backend,
-    spec: crate::engine::EngineSpec,
-) -> Status {
-    match supervisor {
-        Some(supervisor) => supervisor.status().borrow().clone(),
-        None => {
-            let mut status = Status::stopped(spec.id, spec.display_name, 0);
-            status.engine.steps = vec![Stage::Server, Stage::Ready];
-            if backend.is_ready() {
-                status.state = EngineState::Ready;
-            }
-            status
         }
     }
 }

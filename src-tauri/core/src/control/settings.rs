@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::Control;
 use crate::api_error::{ApiError, Code};
 use crate::config::{self, ConfigError, FieldError, Settings};
+use crate::engines::{Capability, Runner};
 
 /// The settings file as saved, and what overrides it.
 #[derive(Debug, Serialize)]
@@ -81,18 +82,18 @@ impl Control {
         let running = parts.live.get();
         let mut effective = new;
         parts.overrides.apply(&mut effective);
-        let restarts_engine =
-            running.engine.relaunches_for(&effective.engine) && parts.supervisor.is_some();
-        let restarts_transcription_engine = running
-            .transcription
-            .relaunches_for(&effective.transcription)
-            && parts.transcriber.is_some();
-        // Which transcription backend runs (none, a forwarder to a URL, a supervisor) is fixed
-        // when Murmur starts.
+        let restarts = |capability: Capability| {
+            capability.relaunches(&running, &effective) && self.watch(capability).is_some()
+        };
+        let restarts_engine = restarts(Capability::Speech);
+        let restarts_transcription_engine = restarts(Capability::Transcription);
+        // Which backend serves each capability (none, a forwarder to a URL, a supervisor) is
+        // fixed when Murmur starts.
         let needs_murmur_restart = running.proxy != effective.proxy
             || running.wyoming != effective.wyoming
-            || listening_backend(&running.transcription)
-                != listening_backend(&effective.transcription);
+            || Capability::ALL
+                .into_iter()
+                .any(|c| backing(c, &running) != backing(c, &effective));
         self.apply(effective).await;
         Ok(Saved {
             saved: true,
@@ -112,28 +113,30 @@ impl Control {
     }
 
     /// Make `settings` the running ones; the supervisors follow them, and this returns once
-    /// both have acted on them.
+    /// all have acted on them.
     async fn apply(&self, settings: Settings) {
         let parts = self.parts();
         parts.live.set(settings);
-        for supervisor in [&parts.transcriber, &parts.supervisor]
-            .into_iter()
-            .flatten()
-        {
+        for supervisor in parts.engines.iter().filter_map(|e| e.supervisor.as_ref()) {
             supervisor.settled().await;
         }
     }
 }
 
 /// What the proxy holds for transcription: nothing, a forwarder to a URL, or a supervisor.
-fn listening_backend(t: &config::TranscriptionSettings) -> (bool, Option<(&str, &str)>) {
-    use config::TranscriberId;
-    match t.engine {
-        TranscriberId::Off => (false, None),
-        TranscriberId::External => (
-            true,
-            Some((t.url.as_deref().unwrap_or_default(), t.probe_path.as_str())),
-        ),
-        TranscriberId::Whisper | TranscriberId::MlxAudio | TranscriberId::Custom => (true, None),
-    }
+/// Who runs a capability's engine and, for a server of the user's, where it is.
+fn backing(capability: Capability, settings: &Settings) -> (Runner, Option<(&str, &str)>) {
+    let runner = capability.runner(settings);
+    let at = match (runner, capability) {
+        (Runner::External, Capability::Speech) => Some((
+            settings.engine.url.as_deref().unwrap_or_default(),
+            settings.engine.probe_path.as_str(),
+        )),
+        (Runner::External, Capability::Transcription) => Some((
+            settings.transcription.url.as_deref().unwrap_or_default(),
+            settings.transcription.probe_path.as_str(),
+        )),
+        _ => None,
+    };
+    (runner, at)
 }

@@ -176,6 +176,17 @@ pub enum Transcribes {
     OpenAi,
 }
 
+/// Who runs a capability's engine, as the settings say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runner {
+    /// The capability is off (`[transcription] engine = "off"`).
+    Off,
+    /// A server Murmur does not run (`external`): probed, then forwarded to.
+    External,
+    /// Murmur runs it under a supervisor.
+    Murmur,
+}
+
 /// Which of Murmur's two engines: the one that speaks or the one that listens. Each runs
 /// under its own supervisor (the same code, instantiated twice); this says which settings it
 /// follows and which files are its own.
@@ -186,6 +197,53 @@ pub enum Capability {
 }
 
 impl Capability {
+    /// Every capability, in the order the status, the tray and the page show them.
+    pub const ALL: [Self; 2] = [Self::Speech, Self::Transcription];
+
+    /// Its name in Murmur's API (`/murmur/api/engines/{capability}/…`) and status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Speech => "speech",
+            Self::Transcription => "transcription",
+        }
+    }
+
+    /// Who runs its engine: nobody (off), a server of the user's, or Murmur.
+    pub fn runner(self, settings: &Settings) -> Runner {
+        use crate::config::TranscriberId;
+        match self {
+            Self::Speech => match settings.engine.id {
+                EngineId::External => Runner::External,
+                EngineId::Piper | EngineId::MlxAudio | EngineId::Kokoro | EngineId::Custom => {
+                    Runner::Murmur
+                }
+            },
+            Self::Transcription => match settings.transcription.engine {
+                TranscriberId::Off => Runner::Off,
+                TranscriberId::External => Runner::External,
+                TranscriberId::Whisper | TranscriberId::MlxAudio | TranscriberId::Custom => {
+                    Runner::Murmur
+                }
+            },
+        }
+    }
+
+    /// Its engine's part of Murmur's status: speech is the top level, the others inside it.
+    pub fn status(self, status: &crate::status::Status) -> Option<&crate::status::Status> {
+        match self {
+            Self::Speech => Some(status),
+            Self::Transcription => status.transcription.as_deref(),
+        }
+    }
+
+    /// The settings section that configures it, for messages: `[engine]`, `[transcription]`.
+    pub fn section(self) -> &'static str {
+        match self {
+            Self::Speech => "engine",
+            Self::Transcription => "transcription",
+        }
+    }
+
     /// The engine `settings` configure for this capability.
     pub fn engine(self, settings: &Settings) -> &'static dyn Engine {
         match self {
@@ -277,6 +335,17 @@ impl Capability {
         }
         steps.push(Stage::Ready);
         steps
+    }
+}
+
+impl std::str::FromStr for Capability {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == name)
+            .ok_or_else(|| format!("no engine {name:?}; use speech or transcription"))
     }
 }
 

@@ -15,7 +15,7 @@ pub(super) async fn gated(
     State(state): State<ProxyState>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let activity = state.backend.activity();
+    let activity = state.speech().backend.activity();
     let (parts, _body) = request.into_parts();
     // `/audio/voices` and friends are `/v1/…` to the engine.
     let path = match parts.uri.path() {
@@ -73,7 +73,10 @@ pub(super) async fn gated(
 /// or the list is not OpenAI's shape: then it passes as it came).
 async fn with_transcription_model(state: &ProxyState, response: Response) -> Response {
     let settings = state.live().get();
-    let model = match (&state.transcriber, settings.transcription.effective_model()) {
+    let model = match (
+        state.transcription(),
+        settings.transcription.effective_model(),
+    ) {
         (Some(_), Some(model)) => model,
         _ => return response,
     };

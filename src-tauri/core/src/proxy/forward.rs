@@ -78,7 +78,7 @@ pub async fn forward(
             waited_secs = waited.as_secs(),
             "a speech request got no audio: the engine is stuck"
         );
-        state.backend.report_hung(upstream, waited);
+        state.speech().backend.report_hung(upstream, waited);
         ApiError::hung(waited)
     };
 
@@ -91,11 +91,11 @@ pub async fn forward(
                 });
             }
             Ok(Err(e)) if e.is_connect() => {
-                state.backend.report_unreachable(upstream);
+                state.speech().backend.report_unreachable(upstream);
                 return Err(ApiError::unreachable(crate::http_client::describe(&e)));
             }
             Ok(Err(e)) => {
-                state.backend.report_unreachable(upstream);
+                state.speech().backend.report_unreachable(upstream);
                 tracing::warn!(error = %crate::http_client::describe(&e), "engine request failed");
                 return Err(ApiError::bad_gateway(
                     Code::EngineFailed,
@@ -128,7 +128,7 @@ pub async fn forward(
         }
         .inspect_err(|e| {
             if e.is_replayable() {
-                state.backend.report_unreachable(upstream);
+                state.speech().backend.report_unreachable(upstream);
             }
         })?;
         if let Some(plan) = exchange.audio {

@@ -50,21 +50,22 @@ async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Resp
         Duration::from_secs(state.settings.body_timeout_secs),
     )
     .await?;
-    let Some(listener) = state.transcriber.clone() else {
+    let Some(engine) = state.transcription() else {
         return Err(ApiError::not_found(
             "transcription is off ([transcription] engine = \"off\")",
         ));
     };
+    let backend = engine.backend.clone();
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let request = form::parse(content_type, bytes, task).await?;
-    let activity = listener.activity();
+    let activity = backend.activity();
     // Decoded audio is ~8× the size of a compressed upload: it is made only once this request
     // may use the engine, so uploads waiting their turn hold their compressed bytes alone.
-    let permit = state
-        .listen_gate
+    let permit = engine
+        .gate
         .enter()
         .await
         .map_err(|_| ApiError::busy(state.settings.max_queue))?;
@@ -83,7 +84,7 @@ async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Resp
         _activity: activity,
         _permit: permit,
     };
-    let answered = answer(state, &listener, held, decoded, &request, &settings).await;
+    let answered = answer(state, &backend, held, decoded, &request, &settings).await;
     let mut response = respond(answered);
     response.extensions_mut().insert(heard);
     Ok(response)
@@ -110,7 +111,7 @@ struct Held {
 /// The engine's answer for decoded audio, in the client's format or as events.
 async fn answer(
     state: &ProxyState,
-    listener: &std::sync::Arc<dyn crate::backend::Backend>,
+    backend: &std::sync::Arc<dyn crate::backend::Backend>,
     held: Held,
     decoded: decode::Decoded,
     request: &TranscriptionRequest,
@@ -128,7 +129,7 @@ async fn answer(
         words: request.words,
     };
     let seconds = decoded.seconds;
-    let (lines, asked) = engine_lines(state, listener, decoded, &options).await?;
+    let (lines, asked) = engine_lines(state, backend, decoded, &options).await?;
     let speed = Speed {
         metrics: state.metrics.clone(),
         model: settings
@@ -180,7 +181,7 @@ type Lines = futures_util::stream::BoxStream<'static, Result<EngineLine, String>
 /// the client's error; a later piece's failure ends the lines with an error.
 async fn engine_lines(
     state: &ProxyState,
-    listener: &std::sync::Arc<dyn crate::backend::Backend>,
+    backend: &std::sync::Arc<dyn crate::backend::Backend>,
     decoded: decode::Decoded,
     options: &Options,
 ) -> Result<(Lines, std::time::Instant), ApiError> {
@@ -191,10 +192,10 @@ async fn engine_lines(
             model: settings.effective_model(),
         },
     };
-    let upstream = listener.ensure_ready().await.map_err(ApiError::not_ready)?;
+    let upstream = backend.ensure_ready().await.map_err(ApiError::not_ready)?;
     let asker = Asker {
         client: state.client.clone(),
-        listener: listener.clone(),
+        backend: backend.clone(),
         upstream,
         route,
         timeout: Duration::from_secs(state.settings.upstream_timeout_secs),
@@ -228,24 +229,25 @@ pub async fn transcribe_decoded(
     decoded: decode::Decoded,
     language: Option<String>,
 ) -> Result<Transcript, ApiError> {
-    let Some(listener) = state.transcriber.clone() else {
+    let Some(engine) = state.transcription() else {
         return Err(ApiError::not_found(
             "transcription is off ([transcription] engine = \"off\")",
         ));
     };
-    let activity = listener.activity();
+    let backend = engine.backend.clone();
+    let activity = backend.activity();
     let options = Options {
         task: Some(Task::Transcribe),
         language: language.or(state.live().get().transcription.language.clone()),
         ..Options::default()
     };
-    let _permit = state
-        .listen_gate
+    let _permit = engine
+        .gate
         .enter()
         .await
         .map_err(|_| ApiError::busy(state.settings.max_queue))?;
     let seconds = decoded.seconds;
-    let (lines, _) = engine_lines(state, &listener, decoded, &options).await?;
+    let (lines, _) = engine_lines(state, &backend, decoded, &options).await?;
     let transcript = collect(lines, seconds).await;
     drop(activity);
     transcript

@@ -4,13 +4,12 @@
 //! `server::app`, together with Murmur's own routes (`control`).
 //! Speech, models and voices wait for the engine ([`Backend::ensure_ready`]); speech requests
 //! are validated and completed from settings ([`speech`]); requests that make the engine work
-//! (every method but GET/HEAD/OPTIONS) pass the concurrency [`gate`]; everything else is
+//! (every method but GET/HEAD/OPTIONS) pass the engine's concurrency [`crate::gate`]; everything else is
 //! forwarded as is ([`forward`]). `/murmur/…` is Murmur's own and never forwarded.
 
 mod body;
 mod discovery;
 mod forward;
-mod gate;
 mod listen;
 mod replay;
 pub mod speech;
@@ -38,13 +37,12 @@ use axum::routing::{get, post};
 use http::{Method, header};
 
 use forward::{Exchange, forward};
-use gate::Gate;
 use replay::{Replayable, enter_gate, send_replayable};
 use transcode::AudioPlan;
 
 use crate::api_error::ApiError;
-use crate::backend::Backend;
 use crate::config::{LiveSettings, ProxySettings};
+use crate::engines::{Capability, Engine, Engines};
 use crate::http_client::HttpClient;
 use crate::metrics::Metrics;
 
@@ -53,15 +51,11 @@ use crate::metrics::Metrics;
 pub struct ProxyState(Arc<Inner>);
 
 pub struct Inner {
-    backend: Arc<dyn Backend>,
-    /// The transcription engine's backend; `None` when transcription is off.
-    transcriber: Option<Arc<dyn Backend>>,
-    /// Transcriptions' own gate: a long one never holds speech up.
-    listen_gate: Gate,
+    /// The engines, by capability: speech always, transcription unless it is off.
+    engines: Engines,
     engine_id: crate::config::EngineId,
     metrics: Arc<Metrics>,
     client: HttpClient,
-    gate: Gate,
     settings: ProxySettings,
     /// The effective settings, followed live: request defaults come from here.
     live: LiveSettings,
@@ -83,29 +77,21 @@ impl std::ops::Deref for ProxyState {
 }
 
 impl ProxyState {
-    /// Request defaults follow `live`; the proxy's own limits are read once, here.
+    /// Request defaults follow `live`; the proxy's own limits are read once, here. `metrics`
+    /// are the ones `engines` count their queue in.
     pub fn new(
         live: LiveSettings,
-        backend: Arc<dyn Backend>,
-        transcriber: Option<Arc<dyn Backend>>,
+        engines: Engines,
+        metrics: Arc<Metrics>,
         client: HttpClient,
     ) -> Self {
         let settings = live.get();
-        let proxy = &settings.proxy;
-        let metrics = Arc::<Metrics>::default();
         Self(Arc::new(Inner {
-            backend,
-            transcriber,
-            listen_gate: Gate::new(1, proxy.max_queue),
+            engines,
             engine_id: settings.engine.id,
-            gate: Gate::counting(
-                proxy.max_concurrent_requests,
-                proxy.max_queue,
-                metrics.queued_counter(),
-            ),
             metrics,
             client,
-            settings: proxy.clone(),
+            settings: settings.proxy.clone(),
             live,
             voices: std::sync::Mutex::new(None),
             voices_changed: Arc::default(),
@@ -119,8 +105,18 @@ impl ProxyState {
 }
 
 impl ProxyState {
-    pub fn backend(&self) -> &Arc<dyn Backend> {
-        &self.0.backend
+    pub fn engines(&self) -> &Engines {
+        &self.0.engines
+    }
+
+    /// The speech engine.
+    pub fn speech(&self) -> &Engine {
+        self.0.engines.speech()
+    }
+
+    /// The transcription engine, unless transcription is off.
+    pub fn transcription(&self) -> Option<&Engine> {
+        self.0.engines.get(Capability::Transcription)
     }
 
     pub fn engine_id(&self) -> crate::config::EngineId {
@@ -132,12 +128,12 @@ impl ProxyState {
         self.0.metrics.clone()
     }
 
-    /// The effective settings, live.
     /// Whether transcription is on.
     pub fn has_transcription(&self) -> bool {
-        self.transcriber.is_some()
+        self.transcription().is_some()
     }
 
+    /// The effective settings, live.
     pub fn live(&self) -> &LiveSettings {
         &self.0.live
     }
@@ -193,7 +189,7 @@ async fn method_not_allowed(request: Request) -> ApiError {
 
 /// `POST /v1/audio/speech`: validate, complete, wait for the engine, pass the gate, forward.
 async fn speech(State(state): State<ProxyState>, request: Request) -> Result<Response, ApiError> {
-    let activity = state.backend.activity();
+    let activity = state.speech().backend.activity();
     let (parts, body) = request.into_parts();
     let bytes = body::read(
         &parts.headers,
@@ -214,7 +210,7 @@ pub async fn synthesise(
     state: &ProxyState,
     request: speech::SpeechRequest,
 ) -> Result<Response, ApiError> {
-    let activity = state.backend.activity();
+    let activity = state.speech().backend.activity();
     answer_speech(state, request, http::HeaderMap::new(), activity).await
 }
 
@@ -288,7 +284,7 @@ async fn pass_through(
             request.uri().path()
         )));
     }
-    let Some(upstream) = state.backend.current() else {
+    let Some(upstream) = state.speech().backend.current() else {
         return Err(ApiError::not_ready(crate::problem::Problem::new(
             "the engine is not running; a speech request starts it",
         )));

@@ -76,6 +76,7 @@ pub(super) async fn enter_gate(
     state: &ProxyState,
 ) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
     state
+        .speech()
         .gate
         .enter()
         .await
@@ -84,6 +85,7 @@ pub(super) async fn enter_gate(
 
 pub(super) async fn ready(state: &ProxyState) -> Result<Upstream, ApiError> {
     state
+        .speech()
         .backend
         .ensure_ready()
         .await

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use super::*;
-use crate::backend::Upstream;
+use crate::backend::{Backend, Upstream};
 use crate::config::{LiveSettings, Settings};
 use crate::problem::{Problem, Stage};
 
@@ -55,10 +55,11 @@ impl Backend for StandIn {
 fn proxy(backend: Arc<StandIn>) -> Router {
     let mut settings = Settings::default();
     settings.engine.id = crate::config::EngineId::Custom;
+    let speech = Engine::reached_by(Capability::Speech, backend, &settings);
     let state = ProxyState::new(
         LiveSettings::new(settings),
-        backend,
-        None,
+        Engines::of(vec![speech]),
+        Arc::default(),
         crate::http_client::new(),
     );
     router(state)

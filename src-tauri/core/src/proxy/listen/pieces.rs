@@ -14,7 +14,7 @@ use crate::transcription::transcript::EngineLine;
 /// How the ready engine is asked for one piece.
 pub(super) struct Asker {
     pub(super) client: crate::http_client::HttpClient,
-    pub(super) listener: std::sync::Arc<dyn crate::backend::Backend>,
+    pub(super) backend: std::sync::Arc<dyn crate::backend::Backend>,
     pub(super) upstream: crate::backend::Upstream,
     pub(super) route: engine::Route,
     pub(super) timeout: Duration,
@@ -40,7 +40,7 @@ impl Asker {
         .await
         {
             Err(e) if e.code == Code::EngineUnreachable => {
-                self.listener.report_unreachable(upstream);
+                self.backend.report_unreachable(upstream);
                 Err(e)
             }
             other => other,
