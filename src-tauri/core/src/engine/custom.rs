@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::bundled::python_path;
-use super::{Engine, EngineSpec, Launch, Place, Project};
+use super::{Engine, EngineSpec, Launch, Place, Project, SpeechEngine, TranscriptionEngine};
 use crate::audio::EngineAudio;
 use crate::config::{CustomAudio, CustomEngine, EngineId, Settings};
 
@@ -38,18 +38,6 @@ impl Engine for Custom {
             display_name: "Custom server",
             default_model: None,
             default_voice: None,
-        }
-    }
-
-    /// What `[engine.custom] audio` says its responses hold.
-    fn audio(&self, settings: &Settings) -> EngineAudio {
-        let custom = (self.section)(settings);
-        match custom.audio {
-            CustomAudio::Encoded => EngineAudio::Encoded,
-            CustomAudio::Wav => EngineAudio::Wav,
-            CustomAudio::Pcm => EngineAudio::Pcm {
-                rate: custom.sample_rate,
-            },
         }
     }
 
@@ -110,3 +98,20 @@ impl Engine for Custom {
         self.spawn_hint
     }
 }
+
+impl SpeechEngine for Custom {
+    /// What `[engine.custom] audio` says its responses hold.
+    fn audio(&self, settings: &Settings) -> EngineAudio {
+        let custom = (self.section)(settings);
+        match custom.audio {
+            CustomAudio::Encoded => EngineAudio::Encoded,
+            CustomAudio::Wav => EngineAudio::Wav,
+            CustomAudio::Pcm => EngineAudio::Pcm {
+                rate: custom.sample_rate,
+            },
+        }
+    }
+}
+
+/// `[transcription.custom]`: OpenAI's route.
+impl TranscriptionEngine for Custom {}

@@ -2,7 +2,7 @@
 //! probes and forwards to it; what it sends back is passed through as it is. (Its backend is
 //! `backend::external`.)
 
-use super::{Engine, EngineSpec};
+use super::{Engine, EngineSpec, SpeechEngine, TranscriptionEngine};
 use crate::audio::EngineAudio;
 use crate::config::{EngineId, Settings};
 
@@ -17,8 +17,13 @@ impl Engine for External {
             default_voice: None,
         }
     }
+}
 
+impl SpeechEngine for External {
     fn audio(&self, _settings: &Settings) -> EngineAudio {
         EngineAudio::Encoded
     }
 }
+
+/// Whatever it answers is passed on: OpenAI's route, as the client sent it.
+impl TranscriptionEngine for External {}

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use futures_util::future::BoxFuture;
 
-use super::{Engine, EngineSpec, Launch, Place, Preparation, Project, bundled_launch};
+use super::{
+    Engine, EngineSpec, Launch, Place, Preparation, Project, SpeechEngine, bundled_launch,
+};
 use crate::audio::EngineAudio;
 use crate::config::{EngineId, KokoroModel, Settings};
 use crate::problem::{Problem, Stage};
@@ -67,10 +69,6 @@ impl Engine for Kokoro {
             default_model: Some("kokoro"),
             default_voice: Some("af_heart"),
         }
-    }
-
-    fn audio(&self, _settings: &Settings) -> EngineAudio {
-        EngineAudio::Pcm { rate: SAMPLE_RATE }
     }
 
     fn served_paths(&self) -> Option<&'static [&'static str]> {
@@ -132,6 +130,12 @@ impl Engine for Kokoro {
             fetch_model(p.settings, p.data_dir, &policy, p.progress, p.log).await?;
             default_voice(p.settings, p.data_dir, &policy, p.progress, p.log).await
         })
+    }
+}
+
+impl SpeechEngine for Kokoro {
+    fn audio(&self, _settings: &Settings) -> EngineAudio {
+        EngineAudio::Pcm { rate: SAMPLE_RATE }
     }
 }
 

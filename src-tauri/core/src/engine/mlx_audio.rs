@@ -6,7 +6,10 @@
 
 use futures_util::future::BoxFuture;
 
-use super::{Engine, EngineSpec, Launch, Place, Preparation, Project, bundled_launch};
+use super::{
+    Engine, EngineSpec, Launch, Place, Preparation, Project, SpeechEngine, TranscriptionEngine,
+    bundled_launch,
+};
 use crate::audio::EngineAudio;
 use crate::config::{EngineId, Settings, TranscriberId};
 use crate::problem::{Problem, Stage};
@@ -24,30 +27,6 @@ impl Engine for MlxAudio {
             default_model: Some("mlx-community/Kokoro-82M-bf16"),
             default_voice: Some("af_heart"),
         }
-    }
-
-    /// Kokoro (24 kHz, whatever the voice) as raw PCM; other models as WAV, whose header says
-    /// their rate. Streamed, mlx-audio writes each segment as a file of its own, so a WAV
-    /// stream is several files back to back (Murmur reads them in turn); PCM has no headers to
-    /// get wrong.
-    fn audio(&self, settings: &Settings) -> EngineAudio {
-        let model = super::effective_model(settings).unwrap_or_default();
-        if model.to_ascii_lowercase().contains("kokoro") {
-            EngineAudio::Pcm {
-                rate: KOKORO_SAMPLE_RATE,
-            }
-        } else {
-            EngineAudio::Wav
-        }
-    }
-
-    fn asks_to_stream(&self) -> bool {
-        true
-    }
-
-    /// It loads any Hub model a request names and keeps it resident.
-    fn pins_model(&self) -> bool {
-        true
     }
 
     /// What Murmur asks of it; anything else (its model loading `POST /v1/models`, its docs,
@@ -101,6 +80,32 @@ impl Engine for MlxAudio {
             let model = super::effective_model(p.settings).unwrap_or_default();
             fetch_model(&p, &model).await
         })
+    }
+}
+
+impl SpeechEngine for MlxAudio {
+    /// Kokoro (24 kHz, whatever the voice) as raw PCM; other models as WAV, whose header says
+    /// their rate. Streamed, mlx-audio writes each segment as a file of its own, so a WAV
+    /// stream is several files back to back (Murmur reads them in turn); PCM has no headers to
+    /// get wrong.
+    fn audio(&self, settings: &Settings) -> EngineAudio {
+        let model = super::effective_model(settings).unwrap_or_default();
+        if model.to_ascii_lowercase().contains("kokoro") {
+            EngineAudio::Pcm {
+                rate: KOKORO_SAMPLE_RATE,
+            }
+        } else {
+            EngineAudio::Wav
+        }
+    }
+
+    fn asks_to_stream(&self) -> bool {
+        true
+    }
+
+    /// It loads any Hub model a request names and keeps it resident.
+    fn pins_model(&self) -> bool {
+        true
     }
 }
 
@@ -169,14 +174,6 @@ impl Engine for MlxTranscription {
         }
     }
 
-    fn audio(&self, _settings: &Settings) -> EngineAudio {
-        EngineAudio::Encoded
-    }
-
-    fn speaks(&self) -> bool {
-        false
-    }
-
     fn prepares(&self) -> &'static [Stage] {
         &[Stage::Assets, Stage::Model]
     }
@@ -235,3 +232,6 @@ fn hub_env(huggingface_url: &str, offline: bool) -> Vec<(String, String)> {
     }
     env
 }
+
+/// OpenAI's route.
+impl TranscriptionEngine for MlxTranscription {}

@@ -96,29 +96,11 @@ pub struct Preparation<'a> {
     pub log: &'a (dyn Fn(&str) + Send + Sync),
 }
 
-/// One engine.
+/// One engine, as a process Murmur may run: what it is called, its Python, how it is
+/// launched and prepared, what it answers, how much memory it needs. What it serves is a
+/// trait of its own: [`SpeechEngine`], [`TranscriptionEngine`].
 pub trait Engine: Sync {
     fn spec(&self) -> EngineSpec;
-
-    /// What its speech responses hold, and so what Murmur asks it for.
-    fn audio(&self, settings: &Settings) -> EngineAudio;
-
-    /// Whether it speaks, and so is asked to say a first word before it is called ready.
-    fn speaks(&self) -> bool {
-        true
-    }
-
-    /// Whether Murmur asks it to stream (`"stream": true`): audio as it is made, rather than
-    /// one file at the end.
-    fn asks_to_stream(&self) -> bool {
-        false
-    }
-
-    /// Whether it loads whatever model a request names (so only the configured one may be
-    /// named).
-    fn pins_model(&self) -> bool {
-        false
-    }
 
     /// The paths it answers, when Murmur knows them: any other path gets Murmur's own 404
     /// without reaching the engine. `None`: forward everything.
@@ -153,14 +135,35 @@ pub trait Engine: Sync {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    /// How it is asked to transcribe, when it listens.
-    fn transcribes_with(&self) -> Transcribes {
-        Transcribes::OpenAi
-    }
-
     /// What to check when its process cannot be started.
     fn spawn_hint(&self) -> &'static str {
         "Murmur's Python environment may be damaged: restart the engine to check it again"
+    }
+}
+
+/// An engine that speaks: what Murmur asks of it besides running it.
+pub trait SpeechEngine: Engine {
+    /// What its speech responses hold, and so what Murmur asks it for.
+    fn audio(&self, settings: &Settings) -> EngineAudio;
+
+    /// Whether Murmur asks it to stream (`"stream": true`): audio as it is made, rather than
+    /// one file at the end.
+    fn asks_to_stream(&self) -> bool {
+        false
+    }
+
+    /// Whether it loads whatever model a request names (so only the configured one may be
+    /// named).
+    fn pins_model(&self) -> bool {
+        false
+    }
+}
+
+/// An engine that transcribes.
+pub trait TranscriptionEngine: Engine {
+    /// How it is asked to transcribe.
+    fn transcribes_with(&self) -> Transcribes {
+        Transcribes::OpenAi
     }
 }
 
@@ -247,8 +250,8 @@ impl Capability {
     /// The engine `settings` configure for this capability.
     pub fn engine(self, settings: &Settings) -> &'static dyn Engine {
         match self {
-            Self::Speech => of(settings.engine.id),
-            Self::Transcription => transcriber(settings.transcription.engine),
+            Self::Speech => of(settings.engine.id) as &dyn Engine,
+            Self::Transcription => transcriber(settings.transcription.engine) as &dyn Engine,
         }
     }
 
@@ -311,7 +314,7 @@ impl Capability {
 
     /// Whether the engine is asked to speak before it is called ready.
     pub fn asks_first_words(self, settings: &Settings) -> bool {
-        self == Self::Speech && self.engine(settings).speaks() && settings.supervisor.speech_check
+        self == Self::Speech && settings.supervisor.speech_check
     }
 
     /// The speech asked of the engine before it is called ready, when it is asked for one.
@@ -350,7 +353,7 @@ impl std::str::FromStr for Capability {
 }
 
 /// The registry.
-pub fn of(id: EngineId) -> &'static dyn Engine {
+pub fn of(id: EngineId) -> &'static dyn SpeechEngine {
     match id {
         EngineId::Piper => &piper::Piper,
         EngineId::MlxAudio => &mlx_audio::MlxAudio,
@@ -361,7 +364,7 @@ pub fn of(id: EngineId) -> &'static dyn Engine {
 }
 
 /// The transcription engine `id` names (`off` has none; its Whisper stands in, never run).
-pub fn transcriber(id: TranscriberId) -> &'static dyn Engine {
+pub fn transcriber(id: TranscriberId) -> &'static dyn TranscriptionEngine {
     match id {
         TranscriberId::Whisper | TranscriberId::Off => &whisper::Whisper,
         TranscriberId::MlxAudio => &mlx_audio::MlxTranscription,

@@ -2,7 +2,7 @@
 //! rate, one sentence at a time. The default engine off Apple Silicon. Its voices: the one
 //! its runtime ships (`joe`) and those installed from the catalog into its voices folder.
 
-use super::{Engine, EngineSpec, Launch, Place, Project, bundled_launch};
+use super::{Engine, EngineSpec, Launch, Place, Project, SpeechEngine, bundled_launch};
 use crate::audio::EngineAudio;
 use crate::config::{EngineId, Settings};
 
@@ -16,11 +16,6 @@ impl Engine for Piper {
             default_model: Some("piper"),
             default_voice: Some("joe"),
         }
-    }
-
-    /// PCM, its rate in `X-Audio-Sample-Rate` (this is the rate when the header is missing).
-    fn audio(&self, _settings: &Settings) -> EngineAudio {
-        EngineAudio::Pcm { rate: 22_050 }
     }
 
     fn served_paths(&self) -> Option<&'static [&'static str]> {
@@ -62,5 +57,12 @@ impl Engine for Piper {
     /// Measured: onnxruntime and one medium voice, ~940 MB RSS.
     fn memory_estimate_mb(&self, _settings: &Settings) -> Option<u64> {
         Some(1000)
+    }
+}
+
+impl SpeechEngine for Piper {
+    /// PCM, its rate in `X-Audio-Sample-Rate` (this is the rate when the header is missing).
+    fn audio(&self, _settings: &Settings) -> EngineAudio {
+        EngineAudio::Pcm { rate: 22_050 }
     }
 }

@@ -180,10 +180,9 @@ fn the_bundled_projects_are_found() {
 fn listening_on_mlx_audio_is_a_server_of_its_own_asked_openai_s_way() {
     let mut settings = Settings::default();
     settings.transcription.engine = TranscriberId::MlxAudio;
-    let engine = Capability::Transcription.engine(&settings);
+    let engine = transcriber(settings.transcription.engine);
     assert_eq!(engine.spec().id, "mlx-audio");
     assert_eq!(engine.transcribes_with(), Transcribes::OpenAi);
-    assert!(!engine.speaks());
     assert_eq!(
         Capability::Transcription.model(&settings).as_deref(),
         Some("mlx-community/whisper-large-v3-turbo")
@@ -218,7 +217,7 @@ fn listening_on_mlx_audio_is_a_server_of_its_own_asked_openai_s_way() {
 
     // Whisper is Murmur's own route; custom servers are OpenAI's.
     settings.transcription.engine = TranscriberId::Whisper;
-    let whisper = Capability::Transcription.engine(&settings);
+    let whisper = transcriber(settings.transcription.engine);
     assert_eq!(whisper.transcribes_with(), Transcribes::MurmurPcm);
     assert_eq!(
         Capability::Transcription.model(&settings).as_deref(),
@@ -227,7 +226,7 @@ fn listening_on_mlx_audio_is_a_server_of_its_own_asked_openai_s_way() {
     settings.transcription.engine = TranscriberId::Custom;
     settings.transcription.custom.command =
         vec!["stt-server".into(), "--port".into(), "{port}".into()];
-    let custom = Capability::Transcription.engine(&settings);
+    let custom = transcriber(settings.transcription.engine);
     assert_eq!(custom.transcribes_with(), Transcribes::OpenAi);
     let launch = custom.launch(&settings, &place).expect("launchable");
     assert_eq!(

@@ -15,7 +15,6 @@ use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
 use super::{Engine, EngineSpec, Launch, Place, Preparation, Project, bundled_launch};
-use crate::audio::EngineAudio;
 use crate::config::Settings;
 use crate::problem::{Problem, Stage};
 use crate::runtime::download::DownloadPolicy;
@@ -298,19 +297,6 @@ impl Engine for Whisper {
         }
     }
 
-    /// It makes no speech.
-    fn audio(&self, _settings: &Settings) -> EngineAudio {
-        EngineAudio::Encoded
-    }
-
-    fn speaks(&self) -> bool {
-        false
-    }
-
-    fn transcribes_with(&self) -> super::Transcribes {
-        super::Transcribes::MurmurPcm
-    }
-
     fn served_paths(&self) -> Option<&'static [&'static str]> {
         Some(&["/health", TRANSCRIBE_PATH])
     }
@@ -378,6 +364,13 @@ impl Engine for Whisper {
 
     fn spawn_hint(&self) -> &'static str {
         "Murmur's Python environment for transcription may be damaged: restart it to check it again"
+    }
+}
+
+/// Murmur's own route: 16 kHz PCM in, segments out as they are decided.
+impl super::TranscriptionEngine for Whisper {
+    fn transcribes_with(&self) -> super::Transcribes {
+        super::Transcribes::MurmurPcm
     }
 }
 
