@@ -34,9 +34,8 @@ fn each_state_reads_as_the_menu_shows_it() {
         "Warming up — installing packages 12/54"
     );
     let failed = status(State::Failed {
-        reason:
-            "the engine exited with code 3; it crashed 4 times in a row; last output:\nboom"
-                .into(),
+        reason: "the engine exited with code 3; it crashed 4 times in a row; last output:\nboom"
+            .into(),
     });
     assert_eq!(
         status_line(&failed),
@@ -45,8 +44,7 @@ fn each_state_reads_as_the_menu_shows_it() {
     let mut stopped = status(State::Stopped);
     assert_eq!(status_line(&stopped), "Stopped");
     stopped.error = Some(
-        Problem::new("cannot prepare the engine's Python environment: offline")
-            .at(Stage::Python),
+        Problem::new("cannot prepare the engine's Python environment: offline").at(Stage::Python),
     );
     assert!(status_line(&stopped).starts_with("Stopped — cannot prepare"));
     assert_eq!(

@@ -1,4 +1,3 @@
-
 #[test]
 fn every_default_download_is_https() {
     let runtime = super::super::RuntimeSettings::default();

@@ -55,9 +55,7 @@ fn text_without_segments_is_one_segment_over_the_audio() {
     };
     let lines = verbose_lines(body, &options).expect("reads");
     assert!(matches!(&lines[0], EngineLine::Info { language, .. } if language == "de"));
-    assert!(
-        matches!(&lines[1], EngineLine::Segment(s) if s.text == "Just text." && s.end == 2.5)
-    );
+    assert!(matches!(&lines[1], EngineLine::Segment(s) if s.text == "Just text." && s.end == 2.5));
     assert!(verbose_lines(b"<html>", &options).is_err());
 }
 
