@@ -19,8 +19,11 @@ pub mod openapi;
 pub mod page;
 pub mod settings;
 pub mod token;
+mod trial;
+mod voices;
 
 pub use models::{ModelAction, ModelEntry, TranscriptionModels};
+pub use trial::{SpeakTest, TEST_PHRASE};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -111,17 +114,6 @@ impl std::str::FromStr for EngineAction {
         }
     }
 }
-
-/// A test phrase, as the page's Play button or the tray's "Test speech" asks for it.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct SpeakTest {
-    pub text: Option<String>,
-    pub voice: Option<String>,
-    pub speed: Option<f64>,
-}
-
-/// The phrase when none is given.
-pub const TEST_PHRASE: &str = "Hello from Murmur. Your speech server is working.";
 
 /// What a client needs to know to use this Murmur.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -292,113 +284,6 @@ impl Control {
         Some((status.restarts.total, status.restarts.crashes))
     }
 
-    /// Speech for a test phrase, as WAV, through the same path a client's request takes.
-    pub async fn speak_test(&self, test: SpeakTest) -> Result<Response, ApiError> {
-        let text = test
-            .text
-            .as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .unwrap_or(TEST_PHRASE);
-        let mut speech = SpeechRequest::new(text);
-        speech.response_format = Some(crate::audio::Format::Wav);
-        speech.voice = test.voice;
-        speech.speed = test.speed;
-        self.0.speaker.speak(speech).await
-    }
-
-    /// Transcribe the upload `request` carries (OpenAI's transcription form, asking for
-    /// `verbose_json`) as `/v1/audio/transcriptions` would; a success answers with the
-    /// transcript and what the page shows beside it (the engine's time, the audio's format).
-    pub async fn transcribe_test(&self, request: axum::extract::Request) -> Response {
-        use axum::response::IntoResponse;
-        use http_body_util::BodyExt;
-        let response = self.0.speaker.transcribe(request).await;
-        if !response.status().is_success() {
-            return response;
-        }
-        let heard = response
-            .extensions()
-            .get::<crate::metrics::Heard>()
-            .copied();
-        let engine_ms = response
-            .headers()
-            .get(crate::proxy::ENGINE_MS_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<f64>().ok());
-        let body = match response.into_body().collect().await {
-            Ok(body) => body.to_bytes(),
-            Err(e) => {
-                return ApiError::unreachable(format!("the transcript ended early: {e}"))
-                    .into_response();
-            }
-        };
-        let transcript = serde_json::from_slice::<serde_json::Value>(&body)
-            .unwrap_or_else(|_| serde_json::json!({ "text": String::from_utf8_lossy(&body) }));
-        axum::Json(serde_json::json!({
-            "transcript": transcript,
-            "engine_ms": engine_ms,
-            "audio_format": heard.map(|h| h.audio_format),
-            "audio_secs": heard.map(|h| h.audio_secs),
-        }))
-        .into_response()
-    }
-
-    /// [`Self::speak_test`], read whole: the audio and its content type.
-    pub async fn speak_test_bytes(
-        &self,
-        test: SpeakTest,
-    ) -> Result<(bytes::Bytes, Option<String>), ApiError> {
-        use http_body_util::BodyExt;
-        let response = self.speak_test(test).await?;
-        let content_type = response
-            .headers()
-            .get(::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| ApiError::unreachable(format!("the audio ended early: {e}")))?;
-        Ok((body.to_bytes(), content_type))
-    }
-
-    /// Every voice the configured engine can have.
-    pub async fn voice_catalog(&self) -> Result<crate::catalog::Listing, ApiError> {
-        self.0
-            .catalog
-            .list(&self.0.live.get())
-            .await
-            .map_err(catalog_error)
-    }
-
-    /// Start installing a voice of the configured engine (progress in [`Self::watch_installs`]).
-    pub async fn install_voice(&self, id: &str) -> Result<crate::catalog::Install, ApiError> {
-        self.0
-            .catalog
-            .install(&self.0.live.get(), id)
-            .await
-            .map_err(catalog_error)
-    }
-
-    /// Stop installing a voice.
-    pub fn cancel_install(&self, id: &str) -> Result<(), ApiError> {
-        self.0.catalog.cancel(id).map_err(catalog_error)
-    }
-
-    /// Remove an installed voice of the configured engine.
-    pub fn remove_voice(&self, id: &str) -> Result<(), ApiError> {
-        self.0
-            .catalog
-            .remove(&self.0.live.get(), id)
-            .map_err(catalog_error)
-    }
-
-    /// Each change of the voice installs.
-    pub fn watch_installs(&self) -> watch::Receiver<Vec<crate::catalog::Install>> {
-        self.0.catalog.installs()
-    }
-
     /// Stop every engine for good (Murmur is quitting). Resolves once they are gone.
     pub async fn shutdown(&self) {
         self.0.engines.shutdown().await;
@@ -424,21 +309,5 @@ impl Changes {
             })
         });
         futures_util::future::select_all(changes).await.0
-    }
-}
-
-fn catalog_error(e: crate::catalog::CatalogError) -> ApiError {
-    catalog_error_as(e, Code::VoiceBusy)
-}
-
-/// A catalog's error; a conflict has code `busy`.
-fn catalog_error_as(e: crate::catalog::CatalogError, busy: Code) -> ApiError {
-    use crate::catalog::CatalogError;
-    match e {
-        CatalogError::NotFound(message) => ApiError::not_found(message),
-        CatalogError::Conflict(message) => ApiError::conflict(busy, message),
-        CatalogError::Unavailable(message) => {
-            ApiError::bad_gateway(Code::CatalogUnavailable, message)
-        }
     }
 }

@@ -137,7 +137,7 @@ impl super::Control {
                     .expect("invariant: removing a model does not panic")
             }
         }
-        .map_err(|e| super::catalog_error_as(e, Code::ModelBusy))?;
+        .map_err(|e| super::voices::catalog_error_as(e, Code::ModelBusy))?;
         Ok(self.transcription_models().await)
     }
 }
