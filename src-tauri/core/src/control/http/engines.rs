@@ -8,7 +8,9 @@ pub(super) async fn engine(
     State(control): State<Control>,
     Path((capability, action)): Path<(String, String)>,
 ) -> Result<Json<Status>, ApiError> {
-    let capability: Capability = capability.parse().map_err(ApiError::not_found)?;
+    let capability: Capability = capability
+        .parse()
+        .map_err(|e: crate::engine::NoSuchCapability| ApiError::not_found(e.to_string()))?;
     let action: EngineAction = action.parse()?;
     control.act(capability, action).await.map(Json)
 }
