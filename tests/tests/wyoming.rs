@@ -357,8 +357,25 @@ async fn a_client_leaving_mid_stream_stops_the_engine_s_work() {
         assert!(n > 0, "closed before any audio");
         seen.extend_from_slice(&buffer[..n]);
     }
+    // Counted in progress as an HTTP request is, while it streams.
+    let in_progress = || async {
+        murmurd
+            .control(http::Method::GET, "/murmur/api/metrics", None, None)
+            .await
+            .json()["in_progress"]
+            .as_u64()
+            .expect("in_progress")
+    };
+    assert_eq!(in_progress().await, 1, "the synthesis is in progress");
     drop(stream);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while in_progress().await != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still in progress after the client left"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     loop {
         let log = murmurd.engine_log();
         if log.contains("client left after") {

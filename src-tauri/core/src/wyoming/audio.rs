@@ -1,7 +1,7 @@
 //! The audio of a Wyoming session: what a client sends for transcription (any rate, width and
 //! channels), and the text a streaming synthesis has gathered, cut at sentence ends.
 
-use super::event::Event;
+use super::message::Declared;
 use crate::audio::resample::Resampler;
 use crate::transcription::decode::{self, DecodeError, Decoded};
 
@@ -29,15 +29,10 @@ pub(super) struct Utterance {
 pub(super) type Refusal = (String, &'static str);
 
 impl Utterance {
-    /// The utterance `event` (`audio-start`, or a first `audio-chunk`) declares; `max_bytes`
-    /// of audio at most, and `max_secs`.
-    pub fn start(event: &Event, max_bytes: u64, max_secs: u64) -> Result<Self, Refusal> {
-        let field = |key: &str, default: u64| event.number(key).unwrap_or(default);
-        let (rate, width, channels) = (
-            field("rate", 16_000),
-            field("width", 2),
-            field("channels", 1),
-        );
+    /// The utterance an `audio-start` (or a first `audio-chunk`) declares; `max_bytes` of
+    /// audio at most, and `max_secs`.
+    pub fn start(declared: Declared, max_bytes: u64, max_secs: u64) -> Result<Self, Refusal> {
+        let (rate, width, channels) = declared.filled();
         let unsupported = |what: String| (what, "unsupported_audio");
         let rate = u32::try_from(rate).unwrap_or(0);
         let channels_usize = usize::try_from(channels).unwrap_or(0);
@@ -65,12 +60,12 @@ impl Utterance {
         })
     }
 
-    /// Whether `event` declares another format than this utterance's.
-    pub fn differs(&self, event: &Event) -> bool {
-        let same = |key: &str, mine: u64| event.number(key).is_none_or(|v| v == mine);
-        !(same("rate", u64::from(self.rate))
-            && same("width", u64::from(self.width))
-            && same("channels", u64::from(self.channels)))
+    /// Whether `declared` is another format than this utterance's.
+    pub fn differs(&self, declared: Declared) -> bool {
+        let same = |field: Option<u64>, mine: u64| field.is_none_or(|v| v == mine);
+        !(same(declared.rate, u64::from(self.rate))
+            && same(declared.width, u64::from(self.width))
+            && same(declared.channels, u64::from(self.channels)))
     }
 
     /// Decode one chunk's PCM.
@@ -199,11 +194,12 @@ mod tests {
         );
     }
 
-    fn chunk(rate: u64, width: u64, channels: u64) -> Event {
-        Event::new(
-            "audio-start",
-            serde_json::json!({"rate": rate, "width": width, "channels": channels}),
-        )
+    fn chunk(rate: u64, width: u64, channels: u64) -> Declared {
+        Declared {
+            rate: Some(rate),
+            width: Some(width),
+            channels: Some(channels),
+        }
     }
 
     #[test]
@@ -214,7 +210,7 @@ mod tests {
             (48_000, 3, 1),
             (8_000, 4, 3),
         ] {
-            let mut audio = Utterance::start(&chunk(rate, width, channels), 1 << 30, 60)
+            let mut audio = Utterance::start(chunk(rate, width, channels), 1 << 30, 60)
                 .expect("a format Murmur reads");
             let frame = (width * channels) as usize;
             // A second of a loud square wave, sent in pieces that split frames.
@@ -264,7 +260,7 @@ mod tests {
             (16_000, 2, 0),
             (16_000, 2, 1000),
         ] {
-            let refused = Utterance::start(&chunk(rate, width, channels), 1 << 30, 60).err();
+            let refused = Utterance::start(chunk(rate, width, channels), 1 << 30, 60).err();
             assert!(
                 matches!(refused, Some((_, "unsupported_audio"))),
                 "{rate}/{width}/{channels}: {refused:?}"
@@ -275,7 +271,7 @@ mod tests {
     #[test]
     fn the_byte_cap_holds_whatever_format_is_declared() {
         // 384 kHz × 4 bytes × 8 channels would allow 132 GB by the declared format alone.
-        let mut audio = Utterance::start(&chunk(384_000, 4, 8), 1024 * 1024, 3 * 3600).expect("ok");
+        let mut audio = Utterance::start(chunk(384_000, 4, 8), 1024 * 1024, 3 * 3600).expect("ok");
         let chunk = vec![0u8; 64 * 1024];
         let mut sent = 0;
         let refused = loop {

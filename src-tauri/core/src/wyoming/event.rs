@@ -16,14 +16,16 @@ pub const MAX_PAYLOAD: usize = 4 * 1024 * 1024;
 /// The protocol version Murmur writes (that of the `wyoming` library it is tested with).
 const VERSION: &str = "1.10.2";
 
+/// One event as it travels: its type, its data, its payload. [`super::message`] reads and
+/// writes these as typed events.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Event {
+pub struct Frame {
     pub kind: String,
     pub data: Map<String, Value>,
     pub payload: Option<Bytes>,
 }
 
-impl Event {
+impl Frame {
     pub fn new(kind: &str, data: Value) -> Self {
         Self {
             kind: kind.into(),
@@ -65,7 +67,7 @@ pub enum ReadError {
 }
 
 /// The next event, or `None` when the client closed the connection.
-pub async fn read(reader: &mut (impl AsyncBufRead + Unpin)) -> Result<Option<Event>, ReadError> {
+pub async fn read(reader: &mut (impl AsyncBufRead + Unpin)) -> Result<Option<Frame>, ReadError> {
     let mut line = Vec::new();
     loop {
         let buffer = reader.fill_buf().await?;
@@ -136,7 +138,7 @@ pub async fn read(reader: &mut (impl AsyncBufRead + Unpin)) -> Result<Option<Eve
     } else {
         None
     };
-    Ok(Some(Event {
+    Ok(Some(Frame {
         kind,
         data,
         payload,
@@ -144,7 +146,10 @@ pub async fn read(reader: &mut (impl AsyncBufRead + Unpin)) -> Result<Option<Eve
 }
 
 /// Write `event` as Wyoming frames it: the header line, the data block, the payload.
-pub async fn write(writer: &mut (impl AsyncWrite + Unpin), event: &Event) -> std::io::Result<()> {
+pub async fn write(
+    writer: &mut (impl AsyncWrite + Unpin + ?Sized),
+    event: &Frame,
+) -> std::io::Result<()> {
     let mut header = Map::new();
     header.insert("type".into(), event.kind.clone().into());
     header.insert("version".into(), VERSION.into());
@@ -174,7 +179,7 @@ pub async fn write(writer: &mut (impl AsyncWrite + Unpin), event: &Event) -> std
 mod tests {
     use super::*;
 
-    async fn read_all(bytes: &[u8]) -> Vec<Result<Option<Event>, String>> {
+    async fn read_all(bytes: &[u8]) -> Vec<Result<Option<Frame>, String>> {
         let mut reader = tokio::io::BufReader::with_capacity(5, bytes);
         let mut out = Vec::new();
         loop {
@@ -192,14 +197,14 @@ mod tests {
 
     #[tokio::test]
     async fn events_round_trip_with_data_and_payload() {
-        let event = Event::new(
+        let event = Frame::new(
             "audio-chunk",
             serde_json::json!({"rate": 16000, "width": 2}),
         )
         .with_payload(Bytes::from_static(&[1, 2, 3, 4]));
         let mut wire = Vec::new();
         write(&mut wire, &event).await.expect("write");
-        write(&mut wire, &Event::new("describe", Value::Null))
+        write(&mut wire, &Frame::new("describe", Value::Null))
             .await
             .expect("write");
         let read = read_all(&wire).await;
