@@ -60,6 +60,19 @@ pub async fn probe(client: &HttpClient, url: &str, timeout: Duration) -> Probe {
     }
 }
 
+/// The one client every download uses (indexes, listings, voices, models, uv): connections
+/// kept and shared; a connection that takes more than 5 s is given up. Each request sets how
+/// long it may take, or stall.
+pub fn downloads() -> reqwest::Client {
+    static CLIENT: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
+        reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .unwrap_or_default()
+    });
+    CLIENT.clone()
+}
+
 /// A client error in words, including its innermost cause ("connection refused").
 pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();

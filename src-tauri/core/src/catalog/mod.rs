@@ -134,7 +134,7 @@ impl Catalog {
                 }
                 (Some(body), None)
             }
-            Err(why) => (std::fs::read(&cache).ok(), Some(why)),
+            Err(why) => (std::fs::read(&cache).ok(), Some(why.to_string())),
         }
     }
 

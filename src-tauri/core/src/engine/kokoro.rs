@@ -209,7 +209,7 @@ async fn default_voice(
         return Ok(());
     }
     let hub = &settings.runtime.huggingface_url;
-    let unreachable = |why: String| {
+    let unreachable = |why: &dyn std::fmt::Display| {
         Problem::new(format!(
             "the Kokoro voice {voice} could not be downloaded: {why}"
         ))
@@ -218,8 +218,8 @@ async fn default_voice(
     progress.stage(Stage::Voice, format!("looking up the voice {voice}"));
     let index = crate::voices::get(&crate::voices::kokoro::index_url(hub))
         .await
-        .map_err(unreachable)?;
-    let voices = crate::voices::kokoro::parse(hub, Some(&index)).map_err(unreachable)?;
+        .map_err(|e| unreachable(&e))?;
+    let voices = crate::voices::kokoro::parse(hub, Some(&index)).map_err(|e| unreachable(&e))?;
     let Some((_, remote)) = voices.into_iter().find(|(entry, _)| entry.id == voice) else {
         return Err(Problem::new(format!("Kokoro has no voice {voice:?}")).hint(
             "pick one of Kokoro's voices in [engine] voice (af_heart, bf_emma, jf_alpha, \
@@ -232,7 +232,7 @@ async fn default_voice(
     let staging = data_dir.join("voices").join("downloads");
     crate::voices::download(&remote, &staging, &dir, policy, &report, &Cancel::default())
         .await
-        .map_err(|e| unreachable(e.to_string()))?;
+        .map_err(|e| unreachable(&e))?;
     log(&format!(
         "[murmur] Kokoro voice {voice} installed in {}",
         dir.display()

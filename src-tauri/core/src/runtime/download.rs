@@ -81,6 +81,8 @@ pub const UV: UvPin<'static> = UvPin {
 
 /// An index document larger than this is not PyPI's listing of uv (today ~5 MB).
 pub const MAX_INDEX_BYTES: usize = 16 * 1024 * 1024;
+/// An index or a listing that sends nothing for this long is given up.
+pub const INDEX_STALL: Duration = Duration::from_secs(30);
 
 #[derive(Deserialize)]
 struct Release {
@@ -134,18 +136,18 @@ pub async fn uv(
                 pin.version
             ))
         })?;
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .read_timeout(policy.stall_timeout)
-        .build()
-        .map_err(|e| RuntimeError::download(format!("cannot make an HTTP client: {e}")))?;
     let index = format!("{}/uv/json", pypi_url.trim_end_matches('/'));
     progress.stage(
         Stage::Uv,
         format!("looking up uv {} on {index}", pin.version),
     );
     let body = retry(policy, || {
-        fetch(&client, &index, MAX_INDEX_BYTES as u64, &|_, _| {})
+        fetch(
+            &index,
+            MAX_INDEX_BYTES as u64,
+            policy.stall_timeout,
+            &|_, _| {},
+        )
     })
     .await
     .map_err(|e| RuntimeError::download(format!("cannot read {index}: {e}")))?;
@@ -169,11 +171,14 @@ pub async fn uv(
             RuntimeError::download(format!("bad wheel URL {:?} in {index}: {e}", listed.url))
         })?;
     let report = |done, total| progress.bytes(Stage::Uv, "downloading uv", done, total);
-    let bytes = retry_unless(
-        policy,
-        |e: &String| e.starts_with(TOO_LARGE),
-        || fetch(&client, wheel_url.as_str(), pinned.size, &report),
-    )
+    let bytes = retry_unless(policy, GetError::is_final, || {
+        fetch(
+            wheel_url.as_str(),
+            pinned.size,
+            policy.stall_timeout,
+            &report,
+        )
+    })
     .await
     .map_err(|e| RuntimeError::download(format!("cannot download {}: {e}", pinned.filename)))?;
     progress.stage(
@@ -201,42 +206,118 @@ pub async fn uv(
     .map_err(|e| RuntimeError::download(format!("unpacking uv failed: {e}")))?
 }
 
-/// How a refusal for size starts (such a refusal is not retried).
-const TOO_LARGE: &str = "too large";
+/// Why a URL's body could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum GetError {
+    /// Not reached, or refused (offline, a 404, a stall): said as people read it (see
+    /// [`crate::http_client::download_failure`]); the whole chain is its source.
+    #[error("{said}")]
+    Unreachable {
+        said: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// It stopped sending (retried: a resume may get the rest).
+    #[error(transparent)]
+    Stalled(#[from] Stalled),
+    /// It sends more than expected (not retried: it would again).
+    #[error("too large: {url} {how}")]
+    TooLarge { url: String, how: String },
+    /// It sent something else than what was asked for.
+    #[error("{url} is not {expected}: {source}")]
+    Unexpected {
+        url: String,
+        expected: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// A source that sent nothing for a while.
+#[derive(Debug, thiserror::Error)]
+#[error("{url} sent nothing for {} s", after.as_secs())]
+pub struct Stalled {
+    pub url: String,
+    pub after: Duration,
+}
+
+/// `step`, unless it takes longer than `stall` (the source at `url` has stopped sending).
+pub(crate) async fn within<T>(
+    stall: Duration,
+    url: &str,
+    step: impl Future<Output = T>,
+) -> Result<T, Stalled> {
+    tokio::time::timeout(stall, step)
+        .await
+        .map_err(|_| Stalled {
+            url: url.into(),
+            after: stall,
+        })
+}
+
+impl GetError {
+    pub(crate) fn unreachable(url: &str, source: reqwest::Error) -> Self {
+        Self::Unreachable {
+            said: crate::http_client::download_failure(url, &source),
+            source,
+        }
+    }
+
+    /// Whether trying again cannot help.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Self::Unreachable { .. } | Self::Stalled(_))
+    }
+}
 
 /// `url`'s body, at most `limit` bytes: a longer one is refused as soon as it says so or
-/// passes the limit.
+/// passes the limit; one that sends nothing for `stall` is given up.
 pub(crate) async fn fetch(
-    client: &reqwest::Client,
     url: &str,
     limit: u64,
+    stall: Duration,
     progress: &(dyn Fn(u64, Option<u64>) + Sync),
-) -> Result<Vec<u8>, String> {
-    let response = client
-        .get(url)
-        .send()
-        .await
+) -> Result<Vec<u8>, GetError> {
+    let client = crate::http_client::downloads();
+    let response = within(stall, url, client.get(url).send())
+        .await?
         .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| crate::http_client::download_failure(url, &e))?;
+        .map_err(|e| GetError::unreachable(url, e))?;
     let total = response.content_length();
     if let Some(total) = total.filter(|t| *t > limit) {
-        return Err(format!(
-            "{TOO_LARGE}: {url} sends {total} bytes, more than the {limit} expected"
-        ));
+        return Err(GetError::TooLarge {
+            url: url.into(),
+            how: format!("sends {total} bytes, more than the {limit} expected"),
+        });
     }
     let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(limit) as usize);
     let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| crate::http_client::download_failure(url, &e))?;
+    while let Some(chunk) = within(stall, url, stream.next()).await? {
+        let chunk = chunk.map_err(|e| GetError::unreachable(url, e))?;
         if (bytes.len() + chunk.len()) as u64 > limit {
-            return Err(format!(
-                "{TOO_LARGE}: {url} went past the {limit} bytes expected; stopped"
-            ));
+            return Err(GetError::TooLarge {
+                url: url.into(),
+                how: format!("went past the {limit} bytes expected; stopped"),
+            });
         }
         bytes.extend_from_slice(&chunk);
         progress(bytes.len() as u64, total);
     }
     Ok(bytes)
+}
+
+/// `url`'s JSON, read whole (at most `limit` bytes), as `T`; `expected` names what it should
+/// be ("the Hub's API") when it is not.
+pub(crate) async fn fetch_json<T: serde::de::DeserializeOwned>(
+    url: &str,
+    limit: u64,
+    expected: &'static str,
+) -> Result<T, GetError> {
+    let body = fetch(url, limit, INDEX_STALL, &|_, _| {}).await?;
+    serde_json::from_slice(&body).map_err(|source| GetError::Unexpected {
+        url: url.into(),
+        expected,
+        source,
+    })
 }
 
 pub(crate) async fn retry<T, E: std::fmt::Display, F, Fut>(

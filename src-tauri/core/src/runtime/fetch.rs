@@ -13,14 +13,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 use futures_util::StreamExt;
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
-use super::download::{DownloadPolicy, hex, retry_unless};
+use super::download::{DownloadPolicy, Stalled, hex, retry_unless, within};
 
 /// What the finished file must hash to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +74,13 @@ impl Digest {
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// The source could not be read (offline, 404, a stall): the part file stays for a resume.
-    #[error("{0}")]
-    Unreachable(String),
+    /// `said` is for people; the cause is its source.
+    #[error("{said}")]
+    Unreachable {
+        said: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The bytes are not the pinned ones: discarded.
     #[error("{0}")]
     Mismatch(String),
@@ -110,6 +114,26 @@ fn free_space_of(_path: &Path) -> Option<u64> {
 }
 
 impl FetchError {
+    /// `said`, because of `source`.
+    pub fn unreachable(
+        said: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Unreachable {
+            said: said.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// `url` could not be reached: said as people read it, the chain kept.
+    fn reaching(url: &str, source: reqwest::Error) -> Self {
+        Self::unreachable(crate::http_client::download_failure(url, &source), source)
+    }
+
+    fn stalled(stall: Stalled) -> Self {
+        Self::unreachable(stall.to_string(), stall)
+    }
+
     /// Writing `path` failed with `source`.
     pub fn disk(path: &Path, source: std::io::Error) -> Self {
         Self::Disk {
@@ -163,15 +187,10 @@ pub async fn fetch(request: Request<'_>) -> Result<(), FetchError> {
     let partial = part_path(dest);
     let source = request.source;
     if source.starts_with("http://") || source.starts_with("https://") {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(request.policy.stall_timeout)
-            .build()
-            .map_err(|e| FetchError::Unreachable(e.to_string()))?;
         retry_unless(
             request.policy,
             |e| matches!(e, FetchError::Mismatch(_) | FetchError::Cancelled),
-            || transfer(&client, source, &partial, &request),
+            || transfer(source, &partial, &request),
         )
         .await?;
     } else {
@@ -179,7 +198,7 @@ pub async fn fetch(request: Request<'_>) -> Result<(), FetchError> {
         let (from, to, size) = (PathBuf::from(source), partial.clone(), request.size);
         let total = tokio::task::spawn_blocking(move || copy_local(&from, &to, size))
             .await
-            .map_err(|e| FetchError::Unreachable(format!("copying {source} failed: {e}")))??;
+            .map_err(|e| FetchError::unreachable(format!("copying {source} failed"), e))??;
         (request.progress)(total, Some(total));
     }
     let digest = request.digest.clone();
@@ -204,31 +223,27 @@ pub async fn fetch(request: Request<'_>) -> Result<(), FetchError> {
 }
 
 /// One attempt: download into `partial`, resuming what an earlier attempt left there.
-async fn transfer(
-    client: &reqwest::Client,
-    url: &str,
-    partial: &Path,
-    request: &Request<'_>,
-) -> Result<(), FetchError> {
+async fn transfer(url: &str, partial: &Path, request: &Request<'_>) -> Result<(), FetchError> {
     if request.cancel.is_cancelled() {
         return Err(FetchError::Cancelled);
     }
     let have = std::fs::metadata(partial).map_or(0, |m| m.len());
-    let mut get = client.get(url);
+    let stall = request.policy.stall_timeout;
+    let mut get = crate::http_client::downloads().get(url);
     if have > 0 {
         get = get.header(http::header::RANGE, format!("bytes={have}-"));
     }
-    let response = get
-        .send()
+    let response = within(stall, url, get.send())
         .await
-        .map_err(|e| FetchError::Unreachable(crate::http_client::download_failure(url, &e)))?;
+        .map_err(FetchError::stalled)?
+        .map_err(|e| FetchError::reaching(url, e))?;
     if have > 0 && response.status() == http::StatusCode::RANGE_NOT_SATISFIABLE {
         // The part file is already whole (or longer than the file): verify what is there.
         return Ok(());
     }
     let response = response
         .error_for_status()
-        .map_err(|e| FetchError::Unreachable(crate::http_client::download_failure(url, &e)))?;
+        .map_err(|e| FetchError::reaching(url, e))?;
     let resumed = have > 0 && response.status() == http::StatusCode::PARTIAL_CONTENT;
     let start = if resumed { have } else { 0 };
     let total = response.content_length().map(|n| n + start);
@@ -254,12 +269,14 @@ async fn transfer(
     let mut done = start;
     (request.progress)(done, total);
     let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = within(stall, url, stream.next())
+        .await
+        .map_err(FetchError::stalled)?
+    {
         if request.cancel.is_cancelled() {
             return Err(FetchError::Cancelled);
         }
-        let chunk = chunk
-            .map_err(|e| FetchError::Unreachable(crate::http_client::download_failure(url, &e)))?;
+        let chunk = chunk.map_err(|e| FetchError::reaching(url, e))?;
         done += chunk.len() as u64;
         if let Some(error) = too_large(done) {
             drop(file);
@@ -280,7 +297,7 @@ async fn transfer(
 /// A source that is a folder: copy the file (at most `size` bytes); its length. Blocking.
 fn copy_local(from: &Path, partial: &Path, size: Option<u64>) -> Result<u64, FetchError> {
     let total = std::fs::metadata(from)
-        .map_err(|e| FetchError::Unreachable(format!("{}: {e}", from.display())))?
+        .map_err(|e| FetchError::unreachable(format!("{}: {e}", from.display()), e))?
         .len();
     if let Some(size) = size.filter(|size| total > *size) {
         return Err(FetchError::Mismatch(format!(

@@ -123,12 +123,7 @@ fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// An index, read whole: a few MB at most; one longer than
 /// [`MAX_INDEX_BYTES`](crate::runtime::download::MAX_INDEX_BYTES) is refused as it arrives.
-pub async fn get(url: &str) -> Result<Vec<u8>, String> {
-    use crate::runtime::download::{MAX_INDEX_BYTES, fetch};
-    let client = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|e| e.to_string())?;
-    fetch(&client, url, MAX_INDEX_BYTES as u64, &|_, _| {}).await
+pub async fn get(url: &str) -> Result<Vec<u8>, crate::runtime::download::GetError> {
+    use crate::runtime::download::{INDEX_STALL, MAX_INDEX_BYTES, fetch};
+    fetch(url, MAX_INDEX_BYTES as u64, INDEX_STALL, &|_, _| {}).await
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::catalog::{MB, STAMP, wanted};
 use crate::problem::{Problem, Stage};
-use crate::runtime::download::DownloadPolicy;
+use crate::runtime::download::{DownloadPolicy, GetError, fetch_json};
 use crate::runtime::fetch::{self, Cancel, FetchError};
 use crate::runtime::hub::TreeEntry;
 
@@ -41,7 +41,7 @@ pub async fn fetch_model(
         return Ok(());
     }
     let hub = hub.trim_end_matches('/');
-    let unreachable = |why: String| {
+    let unreachable = |why: &dyn std::fmt::Display| {
         Problem::new(format!(
             "the Whisper model {repo} could not be downloaded: {why}"
         ))
@@ -50,10 +50,10 @@ pub async fn fetch_model(
     progress.stage(Stage::Model, format!("looking up the model {repo}"));
     let info = get_json::<RepoInfo>(&format!("{hub}/api/models/{repo}/revision/main"))
         .await
-        .map_err(unreachable)?;
+        .map_err(|e| unreachable(&e))?;
     let tree = get_json::<Vec<TreeEntry>>(&format!("{hub}/api/models/{repo}/tree/{}", info.sha))
         .await
-        .map_err(unreachable)?;
+        .map_err(|e| unreachable(&e))?;
     let files: Vec<TreeEntry> = tree
         .into_iter()
         .filter(|f| f.is_file() && wanted(&f.path))
@@ -103,7 +103,7 @@ pub async fn fetch_model(
                 Problem::new(format!("the Whisper model cannot be written: {e}"))
                     .hint(format!("check free disk space ({} MB needed)", total / MB))
             }
-            other => unreachable(other.to_string()),
+            other => unreachable(&other),
         })?;
         before += file.size;
     }
@@ -186,13 +186,6 @@ fn folder_lock(dest: &Path) -> std::sync::Arc<tokio::sync::Mutex<()>> {
         .clone()
 }
 
-async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, String> {
-    let body = crate::voices::get(url).await?;
-    if body.len() > MAX_LISTING {
-        return Err(format!(
-            "{url} answered {} bytes, not a listing",
-            body.len()
-        ));
-    }
-    serde_json::from_slice(&body).map_err(|e| format!("{url} is not the Hub's API: {e}"))
+async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, GetError> {
+    fetch_json(url, MAX_LISTING as u64, "the Hub's API").await
 }
