@@ -31,15 +31,25 @@ pub struct Args {
     pub transcription: Option<TranscriberId>,
 }
 
-fn parse_transcriber(name: &str) -> Result<TranscriberId, String> {
-    TranscriberId::from_name(name)
-        .ok_or_else(|| format!("expected one of {}", config::transcriber_names()))
+/// A flag's value that is none of the names it takes.
+#[derive(Debug, thiserror::Error)]
+#[error("expected one of {expected}")]
+pub struct UnknownName {
+    expected: String,
 }
 
-fn parse_engine(name: &str) -> Result<EngineId, String> {
+fn parse_transcriber(name: &str) -> Result<TranscriberId, UnknownName> {
+    TranscriberId::from_name(name).ok_or_else(|| UnknownName {
+        expected: config::transcriber_names(),
+    })
+}
+
+fn parse_engine(name: &str) -> Result<EngineId, UnknownName> {
     EngineId::from_name(name).ok_or_else(|| {
         let names: Vec<_> = EngineId::ALL.iter().map(|id| id.as_str()).collect();
-        format!("expected one of {}", names.join(", "))
+        UnknownName {
+            expected: names.join(", "),
+        }
     })
 }
 

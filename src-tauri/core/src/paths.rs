@@ -63,7 +63,7 @@ impl Paths {
     /// Make the data folder Murmur's alone before anything in it is trusted (the control
     /// token, `bin/uv`, the runtimes): created `0700` if missing; tightened to `0700` if others
     /// could read or write it (the answer says so); refused if another user owns it.
-    pub fn make_private(&self) -> Result<Option<String>, String> {
+    pub fn make_private(&self) -> Result<Option<String>, PrivateError> {
         private_dir(&self.data_dir)
     }
 
@@ -83,32 +83,53 @@ impl Paths {
     }
 }
 
+/// Why the data folder cannot be Murmur's alone.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivateError {
+    #[error("cannot {what} the data folder {}: {source}", dir.display())]
+    Io {
+        what: &'static str,
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the data folder {} belongs to another user (uid {owner}, not {me}); Murmur keeps its \
+         control token and the programs it runs there, so it will not use it: choose \
+         another with --data-dir, or give the folder to this user",
+        dir.display()
+    )]
+    NotYours { dir: PathBuf, owner: u32, me: u32 },
+}
+
+fn io(what: &'static str, dir: &Path) -> impl FnOnce(std::io::Error) -> PrivateError {
+    let dir = dir.to_path_buf();
+    move |source| PrivateError::Io { what, dir, source }
+}
+
 #[cfg(unix)]
-fn private_dir(dir: &Path) -> Result<Option<String>, String> {
+fn private_dir(dir: &Path) -> Result<Option<String>, PrivateError> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| format!("cannot create the data folder {}: {e}", dir.display()))?;
-    let meta = std::fs::metadata(dir)
-        .map_err(|e| format!("cannot read the data folder {}: {e}", dir.display()))?;
+        .map_err(io("create", dir))?;
+    let meta = std::fs::metadata(dir).map_err(io("read", dir))?;
     let me = nix::unistd::geteuid().as_raw();
     if meta.uid() != me {
-        return Err(format!(
-            "the data folder {} belongs to another user (uid {}, not {me}); Murmur keeps its \
-             control token and the programs it runs there, so it will not use it: choose \
-             another with --data-dir, or give the folder to this user",
-            dir.display(),
-            meta.uid()
-        ));
+        return Err(PrivateError::NotYours {
+            dir: dir.to_path_buf(),
+            owner: meta.uid(),
+            me,
+        });
     }
     let mode = meta.mode() & 0o777;
     if mode & 0o077 == 0 {
         return Ok(None);
     }
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| format!("cannot make the data folder {} private: {e}", dir.display()))?;
+        .map_err(io("make private", dir))?;
     Ok(Some(format!(
         "the data folder {} was open to other users ({mode:o}); it is now 700",
         dir.display()
@@ -116,10 +137,10 @@ fn private_dir(dir: &Path) -> Result<Option<String>, String> {
 }
 
 #[cfg(not(unix))]
-fn private_dir(dir: &Path) -> Result<Option<String>, String> {
+fn private_dir(dir: &Path) -> Result<Option<String>, PrivateError> {
     std::fs::create_dir_all(dir)
         .map(|()| None)
-        .map_err(|e| format!("cannot create the data folder {}: {e}", dir.display()))
+        .map_err(io("create", dir))
 }
 
 #[cfg(target_os = "macos")]

@@ -28,13 +28,16 @@ impl Catalog {
             ));
         }
         if remote.is_empty() {
-            return Err(CatalogError::Unavailable(format!(
-                "{id} cannot be downloaded now: {}",
-                listing
-                    .note
-                    .as_deref()
-                    .unwrap_or("the index does not say where it is")
-            )));
+            return Err(CatalogError::Unavailable {
+                said: format!(
+                    "{id} cannot be downloaded now: {}",
+                    listing
+                        .note
+                        .as_deref()
+                        .unwrap_or("the index does not say where it is")
+                ),
+                source: None,
+            });
         }
         let cancel = Cancel::default();
         {

@@ -45,14 +45,33 @@ pub struct Listing {
 }
 
 /// Why a catalog call failed; control turns these into API errors.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CatalogError {
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("{0}")]
-    Unavailable(String),
+    /// It cannot be had now (an index that is not one, a file that cannot be removed):
+    /// `said` for people, the cause as the source when there is one.
+    #[error("{said}")]
+    Unavailable {
+        said: String,
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl CatalogError {
+    /// Unavailable because of `source`, said as its message (with `context` before it).
+    pub fn unavailable(
+        context: impl std::fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Unavailable {
+            said: format!("{context}{source}"),
+            source: Some(Arc::new(source)),
+        }
+    }
 }
 
 /// Where an install (of a voice, or of a transcription model) is.
@@ -156,7 +175,9 @@ impl Catalog {
                 let url = piper::index_url(hub);
                 let (index, why) = self.index(engine, &url).await;
                 let voices = match &index {
-                    Some(index) => piper::parse(hub, index).map_err(CatalogError::Unavailable)?,
+                    Some(index) => {
+                        piper::parse(hub, index).map_err(|e| CatalogError::unavailable("", e))?
+                    }
                     None => Vec::new(),
                 };
                 (url, (voices, why, index.is_some()))
@@ -164,8 +185,8 @@ impl Catalog {
             EngineId::Kokoro => {
                 let url = kokoro::index_url(hub);
                 let (index, why) = self.index(engine, &url).await;
-                let voices =
-                    kokoro::parse(hub, index.as_deref()).map_err(CatalogError::Unavailable)?;
+                let voices = kokoro::parse(hub, index.as_deref())
+                    .map_err(|e| CatalogError::unavailable("", e))?;
                 (url, (voices, why, index.is_some()))
             }
             EngineId::MlxAudio => {
@@ -251,7 +272,7 @@ impl Catalog {
         // The model first, so the engine never sees a voice without it.
         for file in files {
             std::fs::remove_file(&file)
-                .map_err(|e| CatalogError::Unavailable(format!("{}: {e}", file.display())))?;
+                .map_err(|e| CatalogError::unavailable(format!("{}: ", file.display()), e))?;
         }
         self.0.generation.fetch_add(1, Ordering::SeqCst);
         self.0.installs.send_modify(|installs| {

@@ -172,7 +172,7 @@ impl ModelInstalls {
             return Err(CatalogError::NotFound(format!("{name} is not installed")));
         }
         remove_folder(&dest).map_err(|e| {
-            CatalogError::Unavailable(format!("{} cannot be removed: {e}", dest.display()))
+            CatalogError::unavailable(format!("{} cannot be removed: ", dest.display()), e)
         })?;
         lock(&self.0.installs).remove(&repo);
         Ok(())

@@ -53,7 +53,7 @@ pub(super) fn catalog_error_as(e: crate::catalog::CatalogError, busy: Code) -> A
     match e {
         CatalogError::NotFound(message) => ApiError::not_found(message),
         CatalogError::Conflict(message) => ApiError::conflict(busy, message),
-        CatalogError::Unavailable(message) => {
+        CatalogError::Unavailable { said: message, .. } => {
             ApiError::bad_gateway(Code::CatalogUnavailable, message)
         }
     }

@@ -173,7 +173,7 @@ impl Speed {
 /// the decoding or a cold start).
 pub const ENGINE_MS_HEADER: &str = "x-murmur-engine-ms";
 
-type Lines = futures_util::stream::BoxStream<'static, Result<EngineLine, String>>;
+use crate::transcription::engine::Lines;
 
 /// The transcription engine's lines for `decoded`, and when it was asked: the engine made
 /// ready (the single-flight start), then asked the way it is asked (Murmur's PCM route or
@@ -277,7 +277,7 @@ async fn collect(mut lines: Lines, seconds: f64) -> Result<Transcript, ApiError>
         ..Transcript::default()
     };
     while let Some(line) = lines.next().await {
-        match line.map_err(|e| ApiError::bad_gateway(Code::EngineFailed, e))? {
+        match line.map_err(|e| ApiError::bad_gateway(Code::EngineFailed, e.to_string()))? {
             EngineLine::Info { language, .. } => transcript.language = language,
             EngineLine::Segment(segment) => transcript.push(segment),
             EngineLine::Done => return Ok(transcript),
@@ -343,9 +343,10 @@ fn sse(lines: Lines, held: Held, speed: Speed) -> Response {
                         speed.record();
                         return Some((Ok::<_, std::io::Error>(frame(&done)), None));
                     }
-                    Some(Ok(EngineLine::Error { message })) | Some(Err(message)) => {
+                    Some(Ok(EngineLine::Error { message })) => {
                         return Some((Ok(error_event(&message)), None));
                     }
+                    Some(Err(e)) => return Some((Ok(error_event(&e.to_string())), None)),
                     None => return Some((Ok(error_event(STOPPED_EARLY)), None)),
                 };
                 return Some((Ok(frame(&event)), Some((lines, transcript, (held, speed)))));

@@ -190,39 +190,52 @@ async fn install(
     })
 }
 
+/// Why a wheel could not be unpacked.
+#[derive(Debug, thiserror::Error)]
+enum UnpackError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("not a wheel: {0}")]
+    NotAWheel(#[from] zip::result::ZipError),
+    #[error("unsafe path in the wheel: {0}")]
+    Unsafe(String),
+    #[error("{} has no parent folder", .0.display())]
+    NoParent(std::path::PathBuf),
+}
+
 /// Unpack the wheel at `wheel` into `target`: into a temporary folder beside it, renamed
 /// into place, so `target` is whole or absent.
-fn unpack(wheel: &Path, target: &Path) -> Result<(), String> {
-    let parent = target.parent().ok_or("no parent folder")?;
+fn unpack(wheel: &Path, target: &Path) -> Result<(), UnpackError> {
+    let parent = target
+        .parent()
+        .ok_or_else(|| UnpackError::NoParent(target.to_path_buf()))?;
     let staging = tempfile::Builder::new()
         .prefix(".unpacking-")
-        .tempdir_in(parent)
-        .map_err(|e| e.to_string())?;
-    let file = std::fs::File::open(wheel).map_err(|e| e.to_string())?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| format!("not a wheel: {e}"))?;
+        .tempdir_in(parent)?;
+    let file = std::fs::File::open(wheel)?;
+    let mut archive = zip::ZipArchive::new(file)?;
     for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).map_err(|e| e.to_string())?;
+        let mut entry = archive.by_index(i)?;
         // A name that climbs out of the folder (`../`) is refused, not followed.
         let relative = entry.enclosed_name().ok_or_else(|| {
-            let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
-            format!("unsafe path in the wheel: {name}")
+            UnpackError::Unsafe(entry.name().map(|n| n.into_owned()).unwrap_or_default())
         })?;
         let out = staging.path().join(relative);
         if entry.is_dir() {
-            std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(&out)?;
             continue;
         }
         if let Some(dir) = out.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(dir)?;
         }
-        let mut sink = std::fs::File::create(&out).map_err(|e| e.to_string())?;
-        std::io::copy(&mut entry, &mut sink).map_err(|e| e.to_string())?;
+        let mut sink = std::fs::File::create(&out)?;
+        std::io::copy(&mut entry, &mut sink)?;
     }
     let staged = staging.keep();
     std::fs::rename(&staged, target).map_err(|e| {
         #[allow(clippy::disallowed_methods)] // unpack runs on a blocking thread
         let _ = std::fs::remove_dir_all(&staged);
-        e.to_string()
+        UnpackError::Io(e)
     })
 }
 
@@ -296,7 +309,7 @@ mod tests {
         let target = dir.path().join("assets").join("evil");
         std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
         let error = unpack(&wheel, &target).expect_err("refused");
-        assert!(error.contains("unsafe path"), "{error}");
+        assert!(matches!(error, UnpackError::Unsafe(_)), "{error}");
         assert!(!target.exists());
         assert!(!dir.path().join("escape.py").exists());
         let leftovers: Vec<_> = std::fs::read_dir(target.parent().expect("parent"))

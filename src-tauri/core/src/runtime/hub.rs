@@ -41,9 +41,14 @@ impl TreeEntry {
     }
 }
 
+/// A listing that is not the Hub's.
+#[derive(Debug, thiserror::Error)]
+#[error("not the Hub's file listing: {0}")]
+pub struct NotAListing(#[from] serde_json::Error);
+
 /// Parse a listing.
-pub fn parse_tree(listing: &[u8]) -> Result<Vec<TreeEntry>, String> {
-    serde_json::from_slice(listing).map_err(|e| format!("not the Hub's file listing: {e}"))
+pub fn parse_tree(listing: &[u8]) -> Result<Vec<TreeEntry>, NotAListing> {
+    Ok(serde_json::from_slice(listing)?)
 }
 
 #[cfg(test)]

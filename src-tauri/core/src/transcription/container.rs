@@ -16,9 +16,19 @@ pub enum Container {
     Adts,
 }
 
+/// Bytes that are no audio Murmur knows: what they are instead ("text", "a ZIP archive").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotAudio(pub &'static str);
+
+/// A FLAC file whose header cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("its metadata blocks are cut short or have no STREAMINFO")]
+pub struct BadFlacHeader;
+
 impl Container {
     /// What the first bytes say; `Err` names what they are when not audio.
-    pub fn sniff(bytes: &[u8]) -> Result<Self, String> {
+    pub fn sniff(bytes: &[u8]) -> Result<Self, NotAudio> {
         let starts = |magic: &[u8]| bytes.starts_with(magic);
         if bytes.len() >= 12 && starts(b"RIFF") && &bytes[8..12] == b"WAVE" {
             return Ok(Self::Wav);
@@ -50,7 +60,7 @@ impl Container {
                 return Ok(Self::Mp3);
             }
         }
-        Err(describe_unknown(bytes))
+        Err(NotAudio(describe_unknown(bytes)))
     }
 
     /// For errors: "wav", "webm".
@@ -133,16 +143,14 @@ impl Container {
     /// what a length field claims before reading it: a 16-byte FLAC whose picture block
     /// claims a 1.7 GB MIME type made it ask for 1.7 GB (found by `make fuzz`).
     /// `Err` says why the bytes cannot be read at all.
-    pub fn readable(self, bytes: Bytes) -> Result<Bytes, String> {
+    pub fn readable(self, bytes: Bytes) -> Result<Bytes, BadFlacHeader> {
         Ok(match self {
             Self::Wav => {
                 let mut data = bytes.to_vec();
                 settle_streamed_wav(&mut data);
                 Bytes::from(data)
             }
-            Self::Flac => Bytes::from(audio_only_flac(&bytes).ok_or_else(|| {
-                "its metadata blocks are cut short or have no STREAMINFO".to_string()
-            })?),
+            Self::Flac => Bytes::from(audio_only_flac(&bytes).ok_or(BadFlacHeader)?),
             Self::Mp3 => {
                 let tag = id3v2_len(&bytes);
                 bytes.slice(tag.min(bytes.len())..)
@@ -200,9 +208,9 @@ fn id3v2_len(bytes: &[u8]) -> usize {
 }
 
 /// Words for bytes that are not audio, so the error says what was sent instead.
-fn describe_unknown(bytes: &[u8]) -> String {
+fn describe_unknown(bytes: &[u8]) -> &'static str {
     let starts = |magic: &[u8]| bytes.starts_with(magic);
-    let what = if starts(b"PK\x03\x04") {
+    if starts(b"PK\x03\x04") {
         "a ZIP archive"
     } else if starts(b"%PDF") {
         "a PDF document"
@@ -216,8 +224,7 @@ fn describe_unknown(bytes: &[u8]) -> String {
         "text"
     } else {
         "unrecognised bytes"
-    };
-    what.to_string()
+    }
 }
 
 /// A WAV written while streaming carries `0xFFFFFFFF` (or 0) as its RIFF and data sizes
@@ -263,12 +270,15 @@ mod tests {
         }
         assert_eq!(
             Container::sniff(b"PK\x03\x04...").expect_err("zip"),
-            "a ZIP archive"
+            NotAudio("a ZIP archive")
         );
-        assert_eq!(Container::sniff(b"hello").expect_err("text"), "text");
+        assert_eq!(
+            Container::sniff(b"hello").expect_err("text"),
+            NotAudio("text")
+        );
         assert_eq!(
             Container::sniff(&[0, 1, 2, 3]).expect_err("bytes"),
-            "unrecognised bytes"
+            NotAudio("unrecognised bytes")
         );
     }
 

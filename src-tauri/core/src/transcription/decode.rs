@@ -118,18 +118,23 @@ pub enum DecodeError {
     Unsupported { format: &'static str, what: String },
 }
 
+/// A stream format Murmur does not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadFormat {
+    #[error("claims a sample rate of {0} Hz (Murmur reads {MIN_RATE}–{MAX_RATE} Hz)")]
+    Rate(u32),
+    #[error("claims {0} channels (Murmur reads 1 to {MAX_CHANNELS})")]
+    Channels(usize),
+}
+
 /// Why a stream's format is refused before anything is sized by it: rates outside
 /// 1–384 kHz, no channels or more than [`MAX_CHANNELS`].
-pub fn check_format(rate: u32, channels: usize) -> Result<(), String> {
+pub fn check_format(rate: u32, channels: usize) -> Result<(), BadFormat> {
     if !(MIN_RATE..=MAX_RATE).contains(&rate) {
-        return Err(format!(
-            "claims a sample rate of {rate} Hz (Murmur reads {MIN_RATE}–{MAX_RATE} Hz)"
-        ));
+        return Err(BadFormat::Rate(rate));
     }
     if channels == 0 || channels > MAX_CHANNELS {
-        return Err(format!(
-            "claims {channels} channels (Murmur reads 1 to {MAX_CHANNELS})"
-        ));
+        return Err(BadFormat::Channels(channels));
     }
     Ok(())
 }
@@ -140,7 +145,9 @@ pub fn decode(bytes: Bytes, max_secs: u64) -> Result<Decoded, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
-    let container = Container::sniff(&bytes).map_err(|what| DecodeError::Unrecognised { what })?;
+    let container = Container::sniff(&bytes).map_err(|what| DecodeError::Unrecognised {
+        what: what.to_string(),
+    })?;
     // The demuxers and decoders are third-party code reading hostile bytes: one that panics
     // (symphonia does on a WAV whose rate is 0) refuses that file and nothing else.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -163,7 +170,7 @@ fn decode_container(
     if let Some((rate, channels)) = container.declared_format(&bytes) {
         check_format(rate, channels).map_err(|what| DecodeError::Unsupported {
             format: container.name(),
-            what,
+            what: what.to_string(),
         })?;
     }
     let corrupt = |why: String| DecodeError::Corrupt {
@@ -178,7 +185,9 @@ fn decode_container(
             what,
         },
     };
-    let data = container.readable(bytes).map_err(corrupt)?;
+    let data = container
+        .readable(bytes)
+        .map_err(|e| corrupt(e.to_string()))?;
     let source = MediaSourceStream::new(Box::new(Cursor::new(data)), Default::default());
     let mut reader = demuxer(container, source).map_err(|e| corrupt(e.to_string()))?;
     let Some(track) = reader
@@ -198,7 +207,7 @@ fn decode_container(
     };
     if let Some(rate) = params.sample_rate {
         let channels = params.channels.map_or(1, |c| c.count());
-        check_format(rate, channels).map_err(unsupported)?;
+        check_format(rate, channels).map_err(|e| unsupported(e.to_string()))?;
     }
     let mut sink = Sink::new(max_secs, params.n_frames.zip(params.sample_rate));
     let format = if params.codec == CODEC_TYPE_OPUS {
@@ -215,7 +224,7 @@ fn decode_container(
             format: container.name(),
         });
     }
-    let samples = sink.finish().map_err(corrupt)?;
+    let samples = sink.finish().map_err(|e| corrupt(e.to_string()))?;
     let seconds = samples.len() as f64 / f64::from(RATE);
     if seconds < MIN_SECS {
         return Err(DecodeError::TooShort { seconds });
@@ -292,7 +301,7 @@ impl Sink {
 
     /// Interleaved samples of `channels` channels at `rate`.
     fn push(&mut self, interleaved: &[f32], channels: usize, rate: u32) -> Result<(), Stop> {
-        check_format(rate, channels).map_err(Stop::Unsupported)?;
+        check_format(rate, channels).map_err(|e| Stop::Unsupported(e.to_string()))?;
         if self.resampler.is_none() {
             self.resampler =
                 Some(Resampler::new(rate, RATE).map_err(|e| Stop::Corrupt(e.to_string()))?);
@@ -326,11 +335,9 @@ impl Sink {
         keep(&mut self.scratch, &mut self.out);
     }
 
-    fn finish(mut self) -> Result<Vec<i16>, String> {
+    fn finish(mut self) -> Result<Vec<i16>, crate::audio::AudioError> {
         if let Some(resampler) = &mut self.resampler {
-            resampler
-                .finish(&mut self.scratch)
-                .map_err(|e| e.to_string())?;
+            resampler.finish(&mut self.scratch)?;
         }
         self.keep_scratch();
         Ok(self.out)

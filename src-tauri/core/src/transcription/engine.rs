@@ -41,6 +41,25 @@ pub enum Route {
     OpenAi { model: Option<String> },
 }
 
+/// What an engine answers, line by line, as it decides them.
+pub type Lines = BoxStream<'static, Result<EngineLine, LineError>>;
+
+/// Why the engine's lines ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    #[error("the engine sent a line Murmur cannot read: {0}")]
+    Unreadable(#[source] serde_json::Error),
+    #[error("the engine's answer ended mid-line: {0}")]
+    Cut(#[source] serde_json::Error),
+    #[error("the engine sent an overlong line")]
+    Overlong,
+    #[error("the engine's answer broke off: {}", describe(.0))]
+    BrokeOff(#[source] hyper::Error),
+    /// A later piece of a long upload could not be asked for.
+    #[error("{}", .0.message())]
+    Refused(crate::api_error::ApiError),
+}
+
 /// A line longer than this is not the engine's.
 const MAX_LINE: usize = 4 * 1024 * 1024;
 
@@ -57,7 +76,7 @@ pub async fn transcribe(
     samples: &[i16],
     options: &Options,
     timeout: Duration,
-) -> Result<BoxStream<'static, Result<EngineLine, String>>, ApiError> {
+) -> Result<Lines, ApiError> {
     let request = match route {
         Route::MurmurPcm => pcm_request(upstream, samples, options),
         Route::OpenAi { model } => openai_request(upstream, samples, options, model.as_deref()),
@@ -125,20 +144,29 @@ fn extend_le(out: &mut Vec<u8>, samples: &[i16]) {
     }
 }
 
+/// Why a request to the engine could not be made.
+#[derive(Debug, thiserror::Error)]
+enum RequestError {
+    #[error("the options cannot be a query: {0}")]
+    Query(#[from] serde_urlencoded::ser::Error),
+    #[error("bad request to the engine: {0}")]
+    Http(#[from] http::Error),
+}
+
 fn pcm_request(
     upstream: &Upstream,
     samples: &[i16],
     options: &Options,
-) -> Result<http::Request<Body>, String> {
+) -> Result<http::Request<Body>, RequestError> {
     let mut pcm = Vec::new();
     extend_le(&mut pcm, samples);
-    let query = serde_urlencoded::to_string(options).map_err(|e| e.to_string())?;
+    let query = serde_urlencoded::to_string(options)?;
     let url = format!("{}{TRANSCRIBE_PATH}?{query}", upstream.base_url());
     http::Request::post(&url)
         .header(http::header::CONTENT_TYPE, "audio/pcm")
         .header("x-audio-sample-rate", RATE.to_string())
         .body(Body::from(pcm))
-        .map_err(|e| e.to_string())
+        .map_err(RequestError::from)
 }
 
 /// OpenAI's multipart form: the audio as a 16 kHz WAV with its real lengths, the options as
@@ -148,7 +176,7 @@ fn openai_request(
     samples: &[i16],
     options: &Options,
     model: Option<&str>,
-) -> Result<http::Request<Body>, String> {
+) -> Result<http::Request<Body>, RequestError> {
     let path = match options.task {
         Some(Task::Translate) => "/v1/audio/translations",
         _ => "/v1/audio/transcriptions",
@@ -195,7 +223,7 @@ fn openai_request(
             format!("multipart/form-data; boundary={boundary}"),
         )
         .body(Body::from(body))
-        .map_err(|e| e.to_string())
+        .map_err(RequestError::from)
 }
 
 fn rand_u64() -> u64 {
@@ -335,7 +363,7 @@ type Reading = (
 /// The next line of the engine's answer, and what is left to read (`None` after an error).
 async fn next_line(
     state: Option<Reading>,
-) -> Option<(Result<EngineLine, String>, Option<Reading>)> {
+) -> Option<(Result<EngineLine, LineError>, Option<Reading>)> {
     let (mut body, mut buffer) = state?;
     loop {
         if let Some(at) = buffer.iter().position(|b| *b == b'\n') {
@@ -343,25 +371,19 @@ async fn next_line(
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let parsed = serde_json::from_slice::<EngineLine>(&line[..at])
-                .map_err(|e| format!("the engine sent a line Murmur cannot read: {e}"));
+            let parsed =
+                serde_json::from_slice::<EngineLine>(&line[..at]).map_err(LineError::Unreadable);
             return Some((parsed, Some((body, buffer))));
         }
         if buffer.len() > MAX_LINE {
-            return Some((Err("the engine sent an overlong line".into()), None));
+            return Some((Err(LineError::Overlong), None));
         }
         match body.next().await {
             Some(Ok(chunk)) => buffer.extend_from_slice(&chunk),
-            Some(Err(e)) => {
-                return Some((
-                    Err(format!("the engine's answer broke off: {}", describe(&e))),
-                    None,
-                ));
-            }
+            Some(Err(e)) => return Some((Err(LineError::BrokeOff(e)), None)),
             None if buffer.iter().all(u8::is_ascii_whitespace) => return None,
             None => {
-                let parsed = serde_json::from_slice::<EngineLine>(&buffer)
-                    .map_err(|e| format!("the engine's answer ended mid-line: {e}"));
+                let parsed = serde_json::from_slice::<EngineLine>(&buffer).map_err(LineError::Cut);
                 return Some((parsed, None));
             }
         }

@@ -76,7 +76,10 @@ pub fn index_url(hub: &str) -> String {
 
 /// The voices the index lists (only those with a sha256 can be installed), or, without an
 /// index, every known voice with no size.
-pub fn parse(hub: &str, index: Option<&[u8]>) -> Result<Vec<(CatalogVoice, Vec<Remote>)>, String> {
+pub fn parse(
+    hub: &str,
+    index: Option<&[u8]>,
+) -> Result<Vec<(CatalogVoice, Vec<Remote>)>, crate::runtime::hub::NotAListing> {
     let Some(index) = index else {
         return Ok(VOICES
             .iter()

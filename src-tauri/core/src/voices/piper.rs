@@ -43,10 +43,14 @@ struct File {
     md5_digest: String,
 }
 
+/// An index that is not Piper's.
+#[derive(Debug, thiserror::Error)]
+#[error("not Piper's voices.json: {0}")]
+pub struct NotAnIndex(#[from] serde_json::Error);
+
 /// The index's voices with the files each needs.
-pub fn parse(hub: &str, index: &[u8]) -> Result<Vec<(CatalogVoice, Vec<Remote>)>, String> {
-    let voices: BTreeMap<String, Voice> =
-        serde_json::from_slice(index).map_err(|e| format!("not Piper's voices.json: {e}"))?;
+pub fn parse(hub: &str, index: &[u8]) -> Result<Vec<(CatalogVoice, Vec<Remote>)>, NotAnIndex> {
+    let voices: BTreeMap<String, Voice> = serde_json::from_slice(index)?;
     let hub = hub.trim_end_matches('/');
     let mut out = Vec::new();
     for (key, voice) in voices {

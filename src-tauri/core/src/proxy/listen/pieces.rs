@@ -57,7 +57,7 @@ pub(super) async fn stitch(
     pieces: Vec<std::ops::Range<usize>>,
     mut options: Options,
     first: Lines,
-    out: tokio::sync::mpsc::Sender<Result<EngineLine, String>>,
+    out: tokio::sync::mpsc::Sender<Result<EngineLine, engine::LineError>>,
 ) {
     let mut id = 0;
     let mut lines = first;
@@ -71,7 +71,7 @@ pub(super) async fn stitch(
             lines = match asker.ask(&decoded, piece.clone(), &options).await {
                 Ok(lines) => lines,
                 Err(e) => {
-                    let _ = out.send(Err(e.message().to_string())).await;
+                    let _ = out.send(Err(engine::LineError::Refused(e))).await;
                     return;
                 }
             };
