@@ -19,9 +19,17 @@ function stageLabel(key) {
   return known ? known.label : key;
 }
 
-// The failure and warm-up cards, one set per engine: their element ids.
-const SPEECH_CARDS = { prefix: "", who: "The engine" };
-const LISTENING_CARDS = { prefix: "t-", who: "The transcription engine" };
+// The failure and warm-up cards, one set per engine (by capability, as the status lists
+// them): their element ids' prefix, and who they speak of.
+const CARDS = {
+  speech: { prefix: "", who: "The engine" },
+  transcription: { prefix: "t-", who: "The transcription engine" },
+};
+
+/** An engine's entry of the status, or null when its capability is off. */
+function engineOf(status, capability) {
+  return (status && (status.engines || []).find((e) => e.capability === capability)) || null;
+}
 
 const WORDS = {
   stopped: "Stopped", provisioning: "Warming up", starting: "Warming up", ready: "Ready",
@@ -76,11 +84,16 @@ function duration(secs) {
   return `${Math.floor(secs / 3600)} h ${Math.floor((secs % 3600) / 60)} min`;
 }
 
-/** The tab's title and icon carry the state, so a background tab still tells it. */
-function showState(word, badgeState) {
-  const badge = $("badge");
+/** An engine's badge: its state in a word, coloured by state (every engine's, alike). */
+function drawBadge(id, word, badgeState) {
+  const badge = $(id);
   badge.textContent = word;
   badge.dataset.state = badgeState;
+}
+
+/** The tab's title and icon carry the state, so a background tab still tells it. */
+function showState(word, badgeState) {
+  drawBadge(`${CARDS.speech.prefix}badge`, word, badgeState);
   document.title = `Murmur — ${word}`;
   const colour = ICON[badgeState] || "#8e8e93";
   const svg = `<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'><circle cx='8' cy='8' r='7' fill='${colour}'/></svg>`;
@@ -99,7 +112,7 @@ function figures(status) {
   $("health-latency").textContent = dash(status.health.latency_ms, `${status.health.latency_ms} ms`);
   $("health-failures").textContent = dash(status.health.consecutive_failures, String(status.health.consecutive_failures));
   $("memory-engine").textContent = dash(status.memory.engine_rss_mb, `${status.memory.engine_rss_mb} MB`);
-  const t = status.transcription;
+  const t = engineOf(status, "transcription");
   $("memory-transcription-label").hidden = !t;
   $("memory-transcription").hidden = !t;
   $("memory-transcription").textContent = t && !offline && t.engine.pid != null && t.memory.engine_rss_mb != null
@@ -123,13 +136,14 @@ function tick() {
   const started = current.engine.started_at;
   const up = started ? Math.max(0, Math.round(Date.now() / 1000 - started)) : current.engine.uptime_secs;
   $("uptime").textContent = live ? duration(up) : "—";
-  if (current && WARMING.includes(current.state)) warmupMessage(current);
-  const t = current && current.transcription;
-  if (t && WARMING.includes(t.state)) warmupMessage(t, LISTENING_CARDS);
+  for (const [capability, cards] of Object.entries(CARDS)) {
+    const engine = engineOf(current, capability);
+    if (engine && WARMING.includes(engine.state)) warmupMessage(engine, cards);
+  }
 }
 setInterval(tick, 1000);
 
-function failureCard(status, cards = SPEECH_CARDS) {
+function failureCard(status, cards) {
   const id = (name) => $(`${cards.prefix}${name}`);
   const failed = Boolean(status) && (status.state === "failed" || Boolean(status.error && DOWN.includes(status.state)));
   id("failure-card").hidden = !failed;
@@ -157,13 +171,13 @@ function failureCard(status, cards = SPEECH_CARDS) {
 // When each engine's warm-up began, by card prefix.
 const warmStarts = {};
 
-function warmupMessage(status, cards = SPEECH_CARDS) {
+function warmupMessage(status, cards) {
   const started = warmStarts[cards.prefix];
   const elapsed = started ? ` (${Math.round((Date.now() - started) / 1000)} s)` : "";
   $(`${cards.prefix}warmup-message`).textContent = (status.warmup.message || "starting the engine") + elapsed;
 }
 
-function warmupCard(status, cards = SPEECH_CARDS) {
+function warmupCard(status, cards) {
   const id = (name) => $(`${cards.prefix}${name}`);
   if (!status) {
     id("warmup-card").hidden = true;
@@ -225,12 +239,15 @@ function render(status) {
   $("recover").textContent = state === "failed" ? "Restart engine" : "Start engine";
   for (const id of ["toggle", "restart", "listening-toggle", "t-restart"]) $(id).disabled = false;
   $("play").disabled = speakBusy();
-  listening(status.transcription);
-  listenFollows(status.transcription || null);
-  failureCard(status);
-  warmupCard(status);
-  failureCard(status.transcription, LISTENING_CARDS);
-  warmupCard(status.transcription, LISTENING_CARDS);
+  const transcription = engineOf(status, "transcription");
+  listening(transcription);
+  listenFollows(transcription);
+  // Every engine's failure and warm-up cards, drawn alike.
+  for (const [capability, cards] of Object.entries(CARDS)) {
+    const engine = engineOf(status, capability);
+    failureCard(engine, cards);
+    warmupCard(engine, cards);
+  }
   figures(status);
   speakFollows(status);
   refreshLogs();
@@ -260,11 +277,9 @@ function listening(t) {
   };
   const memory = t.engine.pid && t.memory.engine_rss_mb != null ? ` · ${t.memory.engine_rss_mb} MB` : "";
   $("listening-text").textContent = `Listening: ${engine} — ${words[t.state] || WORDS[t.state] || t.state}${memory}`;
-  const badge = $("t-badge");
   // Not loaded and unloaded after idle are normal: "Unloaded", not an alarm.
   const badgeWords = { stopped: t.error ? "Stopped" : "Not loaded", idle: "Unloaded" };
-  badge.textContent = badgeWords[t.state] || WORDS[t.state] || t.state;
-  badge.dataset.state = BADGE[t.state] || t.state;
+  drawBadge(`${CARDS.transcription.prefix}badge`, badgeWords[t.state] || WORDS[t.state] || t.state, BADGE[t.state] || t.state);
   const down = DOWN.includes(t.state);
   const failing = t.state === "failed" || Boolean(t.error && down);
   const managed = t.engine.id !== "external";
@@ -287,7 +302,9 @@ function lost() {
   $("offline-message").textContent = `The page lost its connection to Murmur at ${new Date().toLocaleTimeString()}. `
     + "It reconnects by itself when Murmur is back: start it from its tray icon, or run murmurd.";
   $("engine-line").textContent = "";
-  for (const id of ["failure-card", "warmup-card", "t-failure-card", "t-warmup-card"]) $(id).hidden = true;
+  for (const { prefix } of Object.values(CARDS)) {
+    for (const card of ["failure-card", "warmup-card"]) $(`${prefix}${card}`).hidden = true;
+  }
   for (const id of ["toggle", "restart", "play", "listening-toggle", "t-restart"]) $(id).disabled = true;
   figures(current);
 }
@@ -353,7 +370,7 @@ async function act(path) {
 
 $("restart").addEventListener("click", () => act("/murmur/api/engines/speech/restart"));
 $("listening-toggle").addEventListener("click", () => {
-  const t = current && current.transcription;
+  const t = engineOf(current, "transcription");
   act(`/murmur/api/engines/transcription/${t && DOWN.includes(t.state) ? "start" : "stop"}`);
 });
 $("recover").addEventListener("click", () => act("/murmur/api/engines/speech/restart"));

@@ -66,10 +66,46 @@ pub struct Status {
     /// Something to know about the engine's Python (a system interpreter, a failed update).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime_note: Option<String>,
-    /// The transcription engine's status, in the same shape (top level: speech), unless
-    /// transcription is off.
+    /// Every engine Murmur has, each in this same shape with its capability, in the order
+    /// the page shows them (speech first; its fields are also the top level's). Empty inside
+    /// an entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engines: Vec<Listed>,
+    /// The transcription engine's entry of `engines`, where clients before the list read it
+    /// (kept for one release).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transcription: Option<Box<Status>>,
+}
+
+/// One engine in [`Status::engines`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Listed {
+    /// `speech`, `transcription`.
+    pub capability: String,
+    #[serde(flatten)]
+    pub status: Status,
+}
+
+impl Status {
+    /// The status of the engine for `capability` (`speech`, `transcription`), unless that
+    /// capability is off.
+    pub fn of(&self, capability: &str) -> Option<&Status> {
+        self.engines
+            .iter()
+            .find(|e| e.capability == capability)
+            .map(|e| &e.status)
+    }
+
+    /// Murmur's status: the first engine's at the top level, and the list of all of them.
+    pub fn of_engines(engines: Vec<Listed>) -> Option<Self> {
+        let mut status = engines.first()?.status.clone();
+        status.transcription = engines
+            .iter()
+            .find(|e| e.capability == "transcription")
+            .map(|e| Box::new(e.status.clone()));
+        status.engines = engines;
+        Some(status)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -154,6 +190,7 @@ impl Status {
             warmup: Warmup::default(),
             error: None,
             runtime_note: None,
+            engines: Vec::new(),
             transcription: None,
         }
     }
@@ -198,9 +235,25 @@ mod tests {
             in_ms: 200,
         };
         transcription.engine.model = Some("base".into());
-        status.transcription = Some(Box::new(transcription));
+        let status = Status::of_engines(vec![
+            Listed {
+                capability: "speech".into(),
+                status,
+            },
+            Listed {
+                capability: "transcription".into(),
+                status: transcription.clone(),
+            },
+        ])
+        .expect("two engines");
+        assert_eq!(status.of("transcription"), Some(&transcription));
+        assert_eq!(status.transcription.as_deref(), Some(&transcription));
         let sent = serde_json::to_string(&status).expect("serialises");
         let read: Status = serde_json::from_str(&sent).expect("deserialises");
         assert_eq!(read, status);
+        let json: serde_json::Value = serde_json::from_str(&sent).expect("JSON");
+        assert_eq!(json["engines"][1]["capability"], "transcription");
+        assert_eq!(json["engines"][1]["state"], "backoff");
+        assert_eq!(json["engines"][0]["state"], "failed");
     }
 }

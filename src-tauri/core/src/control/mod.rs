@@ -183,16 +183,19 @@ impl Control {
         self.0.engines.speech().supervisor.is_some()
     }
 
-    /// Every engine's status now: speech at the top level, the others inside, each in the
-    /// same shape.
+    /// Every engine's status now, listed in `engines`; speech's is also the top level.
     pub fn status(&self) -> Status {
-        let mut status = self.engine_status(self.0.engines.speech());
-        status.transcription = self
+        let listed = self
             .0
             .engines
-            .get(Capability::Transcription)
-            .map(|engine| Box::new(self.engine_status(engine)));
-        status
+            .iter()
+            .map(|engine| crate::status::Listed {
+                capability: engine.capability.as_str().into(),
+                status: self.engine_status(engine),
+            })
+            .collect();
+        Status::of_engines(listed)
+            .expect("invariant: Engines::build always makes the speech engine")
     }
 
     /// One engine's status: its supervisor's, or for one Murmur does not run, whether it

@@ -56,12 +56,9 @@ impl Capability {
         }
     }
 
-    /// Its engine's part of Murmur's status: speech is the top level, the others inside it.
+    /// Its engine's part of Murmur's status, unless it is off.
     pub fn status(self, status: &crate::status::Status) -> Option<&crate::status::Status> {
-        match self {
-            Self::Speech => Some(status),
-            Self::Transcription => status.transcription.as_deref(),
-        }
+        status.of(self.as_str())
     }
 
     /// The settings section that configures it, for messages: `[engine]`, `[transcription]`.

@@ -41,7 +41,7 @@ pub fn server_on(status: &Status) -> bool {
 /// Whether the "Listening" item is checked: the transcription engine is on, or on its way
 /// (unloaded after idle is off: it loads on the next transcription).
 pub fn listening_on(status: &Status) -> bool {
-    status.transcription.as_deref().is_some_and(server_on)
+    status.of("transcription").is_some_and(server_on)
 }
 
 /// The transcription engine in a few words: "Whisper base (unloaded)", "Whisper base
@@ -77,7 +77,7 @@ pub fn listening_words(transcription: &Status) -> String {
 /// "Ready — Piper · joe · listening: Whisper base (unloaded)".
 pub fn status_line(status: &Status) -> String {
     let speech = speech_line(status);
-    match status.transcription.as_deref() {
+    match status.of("transcription") {
         Some(transcription) => format!(
             "{} · listening: {}",
             shorten(&speech, 60),
@@ -227,8 +227,7 @@ impl MenuItem {
             Self::Server => managed,
             // The transcription engine Murmur runs (not off, not an external server).
             Self::Listening => status
-                .transcription
-                .as_deref()
+                .of("transcription")
                 .is_some_and(|t| t.engine.id != "external" && !matches!(t.state, State::Stopping)),
             Self::Restart => managed && !matches!(status.state, State::Stopping),
             Self::TestSpeech => !matches!(status.state, State::Stopping),

@@ -152,7 +152,10 @@ fn listening(state: State) -> Status {
     let mut t = Status::stopped("whisper", "Whisper", 3);
     t.engine.model = Some("base".into());
     t.state = state;
-    speech.transcription = Some(Box::new(t));
+    speech.engines = vec![crate::status::Listed {
+        capability: "transcription".into(),
+        status: t,
+    }];
     speech
 }
 

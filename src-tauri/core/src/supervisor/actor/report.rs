@@ -140,6 +140,7 @@ impl Actor {
             warmup: self.warmup(),
             error: self.phase.problem().cloned(),
             runtime_note: self.runtime_note.clone(),
+            engines: Vec::new(),
             transcription: None,
         };
         self.status.send_if_modified(|current| {
