@@ -61,11 +61,11 @@ pub async fn perform<R: Runtime>(app: &AppHandle<R>, item: MenuItem) -> Outcome 
             };
             engine(&control, action).await
         }
-        MenuItem::Listening => {
+        MenuItem::Transcription => {
             let Some(control) = core_value(app, |core| core.control.clone()) else {
                 return failed("Listening", "Murmur is still starting");
             };
-            let action = if murmur_core::tray::listening_on(&control.status()) {
+            let action = if murmur_core::tray::transcription_on(&control.status()) {
                 EngineAction::Stop
             } else {
                 EngineAction::Start

@@ -28,11 +28,8 @@ pub fn pid(status: &murmur_core::status::Status) -> u32 {
 }
 
 /// The transcription engine's status within a status (transcription must be on).
-pub fn transcriber(status: &murmur_core::status::Status) -> &murmur_core::status::Status {
-    status
-        .transcription
-        .as_deref()
-        .expect("transcription is on")
+pub fn transcription_of(status: &murmur_core::status::Status) -> &murmur_core::status::Status {
+    status.of("transcription").expect("transcription is on")
 }
 
 /// Whether the engine has been given up on.

@@ -6,7 +6,7 @@
 
 use murmur_core::status::State;
 use murmur_tests::listening::{PARAGRAPH, Stage, TINY_EN_REPO, speak, transcribe, wer};
-use murmur_tests::supervised::transcriber;
+use murmur_tests::supervised::transcription_of;
 use murmur_tests::tools::run_script;
 
 #[tokio::test]
@@ -15,7 +15,7 @@ async fn what_piper_says_whisper_hears_in_every_container() {
     let murmurd = stage.murmurd("").await;
     let status = murmurd.engine().await;
     assert_eq!(
-        transcriber(&status).state,
+        transcription_of(&status).state,
         State::Stopped,
         "transcription starts on its first request, not at launch: {status:#?}"
     );
@@ -53,7 +53,7 @@ async fn what_piper_says_whisper_hears_in_every_container() {
         "{requests:?}"
     );
     let status = murmurd.engine().await;
-    let listening = transcriber(&status);
+    let listening = transcription_of(&status);
     assert_eq!(listening.state, State::Ready, "{listening:#?}");
     assert_eq!(listening.engine.id, "whisper");
     assert_eq!(listening.engine.model.as_deref(), Some("tiny.en"));

@@ -5,7 +5,7 @@
 
 use murmur_core::status::State;
 use murmur_tests::listening::{PARAGRAPH, Stage, speak, transcribe, transcription_stream, wer};
-use murmur_tests::supervised::transcriber;
+use murmur_tests::supervised::transcription_of;
 use murmur_tests::tools::run_script;
 
 #[tokio::test]
@@ -61,7 +61,7 @@ async fn bad_uploads_are_refused_before_the_engine_hears_of_them() {
     }
     let status = murmurd.engine().await;
     assert_eq!(
-        transcriber(&status).state,
+        transcription_of(&status).state,
         State::Stopped,
         "nothing reached the engine, so it never started: {status:#?}"
     );
@@ -160,7 +160,7 @@ async fn the_engines_run_side_by_side_and_apart() {
     // Killed mid-request: once the stream has its first words, the engine dies; the stream
     // ends with an error event (not a hang, not a reset), and the next request works.
     let status = murmurd.engine().await;
-    let pid = transcriber(&status).engine.pid.expect("pid");
+    let pid = transcription_of(&status).engine.pid.expect("pid");
     let response = transcription_stream(&murmurd, "long.mp3", &long).await;
     let mut body = response.into_body();
     let mut events = String::new();
@@ -189,7 +189,7 @@ async fn the_engines_run_side_by_side_and_apart() {
         String::from_utf8_lossy(&again.body)
     );
     let status = murmurd.engine().await;
-    assert_ne!(transcriber(&status).engine.pid, Some(pid));
+    assert_ne!(transcription_of(&status).engine.pid, Some(pid));
     assert_eq!(
         status.state,
         State::Ready,
@@ -201,7 +201,7 @@ async fn the_engines_run_side_by_side_and_apart() {
         .wait_for_engine(
             "transcription idle",
             std::time::Duration::from_secs(60),
-            |s| transcriber(s).state == State::Idle,
+            |s| transcription_of(s).state == State::Idle,
         )
         .await;
     assert_eq!(status.state, State::Ready, "{status:#?}");

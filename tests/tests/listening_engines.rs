@@ -10,7 +10,7 @@ use std::time::Duration;
 use murmur_core::status::State;
 use murmur_tests::listening::{PARAGRAPH, Stage, speak, transcribe, wer};
 use murmur_tests::murmurd::{Launch, binary};
-use murmur_tests::supervised::transcriber;
+use murmur_tests::supervised::transcription_of;
 use murmur_tests::tools::parse_openmetrics;
 use murmur_tests::{Client, Murmurd};
 use serde_json::Value;
@@ -96,7 +96,7 @@ async fn an_external_server_is_sent_wav_and_read_as_verbose_json() {
     check_transcript(&reply, "external, translated by an English-only model");
 
     let status = front.engine().await;
-    let listening = transcriber(&status);
+    let listening = transcription_of(&status);
     assert_eq!(listening.engine.id, "external", "{listening:#?}");
     assert_eq!(listening.state, State::Ready);
     let stop = front
@@ -195,7 +195,10 @@ async fn a_custom_server_is_launched_supervised_and_stopped_with_its_children() 
         "[supervisor]\nauto_start = false\n\n[transcription]\nengine = \"custom\"\nmodel = \"tiny.en\"\n\n[transcription.custom]\ncommand = {command}\nprobe_path = \"/murmur/healthz\"\n"
     )))
     .expect("starts");
-    assert_eq!(transcriber(&front.engine().await).state, State::Stopped);
+    assert_eq!(
+        transcription_of(&front.engine().await).state,
+        State::Stopped
+    );
 
     let reply = transcribe(
         &front,
@@ -207,7 +210,7 @@ async fn a_custom_server_is_launched_supervised_and_stopped_with_its_children() 
     .await;
     check_transcript(&reply, "custom, ogg opus");
     let status = front.engine().await;
-    let listening = transcriber(&status);
+    let listening = transcription_of(&status);
     assert_eq!(listening.state, State::Ready, "{listening:#?}");
     assert_eq!(listening.engine.id, "custom");
     let pid = listening.engine.pid.expect("pid");
@@ -230,7 +233,7 @@ async fn a_custom_server_is_launched_supervised_and_stopped_with_its_children() 
     assert_eq!(stopped.status, 200);
     let stopped: murmur_core::status::Status =
         serde_json::from_value(stopped.json()).expect("a status");
-    assert_eq!(transcriber(&stopped).state, State::Stopped);
+    assert_eq!(transcription_of(&stopped).state, State::Stopped);
     assert!(
         murmur_tests::murmurd::wait_gone(pid, Duration::from_secs(15)),
         "the custom server outlived its stop"

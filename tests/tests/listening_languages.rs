@@ -8,7 +8,7 @@ use std::time::Duration;
 use murmur_tests::Client;
 use murmur_tests::kokoro::ready_kokoro;
 use murmur_tests::listening::transcribe;
-use murmur_tests::supervised::transcriber;
+use murmur_tests::supervised::transcription_of;
 use murmur_tests::tools::whisper_base;
 
 /// "The weather is very nice today. Let's go for a walk in the park."
@@ -88,7 +88,10 @@ async fn kokoro_s_japanese_is_heard_as_japanese_and_translated_to_english() {
     assert_eq!(reply.header("x-murmur-language"), Some("ja"));
     assert!(share >= 0.5, "{share:.2}: {text}");
     let status = murmurd.engine().await;
-    assert_eq!(transcriber(&status).engine.model.as_deref(), Some("base"));
+    assert_eq!(
+        transcription_of(&status).engine.model.as_deref(),
+        Some("base")
+    );
 
     let reply = transcribe(
         &murmurd,

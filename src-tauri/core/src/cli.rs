@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args as ClapArgs;
 
-use crate::config::{self, EngineId, Overrides, TranscriberId};
+use crate::config::{self, EngineId, Overrides, TranscriptionEngineId};
 use crate::paths::Paths;
 
 /// Murmur's flags; flatten into a binary's own `clap::Parser`.
@@ -27,8 +27,8 @@ pub struct Args {
     pub engine: Option<EngineId>,
     /// Transcription engine: whisper, mlx-audio, custom, external or off
     /// [env: MURMUR_TRANSCRIPTION]
-    #[arg(long, value_name = "ID", value_parser = parse_transcriber)]
-    pub transcription: Option<TranscriberId>,
+    #[arg(long, value_name = "ID", value_parser = parse_transcription_engine)]
+    pub transcription: Option<TranscriptionEngineId>,
 }
 
 /// A flag's value that is none of the names it takes.
@@ -38,9 +38,9 @@ pub struct UnknownName {
     expected: String,
 }
 
-fn parse_transcriber(name: &str) -> Result<TranscriberId, UnknownName> {
-    TranscriberId::from_name(name).ok_or_else(|| UnknownName {
-        expected: config::transcriber_names(),
+fn parse_transcription_engine(name: &str) -> Result<TranscriptionEngineId, UnknownName> {
+    TranscriptionEngineId::from_name(name).ok_or_else(|| UnknownName {
+        expected: config::transcription_engine_names(),
     })
 }
 

@@ -75,15 +75,15 @@ pub struct Recent {
     pub bytes: u64,
     /// The client took the whole response (else it went away first).
     pub complete: bool,
-    /// What a transcription heard: the audio's length and the format it came in.
+    /// What a transcription transcribed: the audio's length and the format it came in.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub heard: Option<Heard>,
+    pub transcribed: Option<TranscribedAudio>,
 }
 
 /// What a transcription request carried, set by its handler as a response extension (the
 /// request log reads it, as it reads speech's [`crate::audio::Format`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Heard {
+pub struct TranscribedAudio {
     /// Seconds of audio.
     pub audio_secs: f64,
     /// The format it was uploaded in (`webm`, `mp3`, …).

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
 use crate::audio::Format;
-use crate::metrics::{Heard, InProgress, Metrics, Recent};
+use crate::metrics::{InProgress, Metrics, Recent, TranscribedAudio};
 
 /// The request log and the metrics (axum middleware).
 pub async fn log_request(
@@ -41,7 +41,7 @@ pub async fn log_request(
     let status = response.status().as_u16();
     metrics.record(&path, status, started.elapsed().as_secs_f64() * 1000.0);
     let format = response.extensions().get::<Format>().copied();
-    let heard = response.extensions().get::<Heard>().copied();
+    let transcribed = response.extensions().get::<TranscribedAudio>().copied();
     let (parts, body) = response.into_parts();
     let entry = Record {
         metrics,
@@ -50,7 +50,7 @@ pub async fn log_request(
         path,
         status,
         format,
-        heard,
+        transcribed,
         agent,
         started,
         first_byte_ms: None,
@@ -70,7 +70,7 @@ struct Record {
     path: String,
     status: u16,
     format: Option<Format>,
-    heard: Option<Heard>,
+    transcribed: Option<TranscribedAudio>,
     agent: String,
     started: Instant,
     first_byte_ms: Option<f64>,
@@ -103,7 +103,7 @@ impl Drop for Record {
             total_ms,
             bytes,
             complete: self.complete,
-            heard: self.heard,
+            transcribed: self.transcribed,
         });
         let own = path.starts_with("/murmur");
         if status >= 500 {

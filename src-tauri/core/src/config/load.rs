@@ -4,14 +4,14 @@ use std::ops::Range;
 use std::path::Path;
 
 use super::validate::{FieldError, check};
-use super::{ConfigError, EngineId, Settings, TranscriberId, env};
+use super::{ConfigError, EngineId, Settings, TranscriptionEngineId, env};
 
 /// Values that override the config file: from the environment and from flags.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overrides {
     pub port: Option<u16>,
     pub engine: Option<EngineId>,
-    pub transcription: Option<TranscriberId>,
+    pub transcription: Option<TranscriptionEngineId>,
 }
 
 impl Overrides {
@@ -38,17 +38,16 @@ impl Overrides {
             }
             None => None,
         };
-        let transcription =
-            match var(env::TRANSCRIPTION) {
-                Some(value) => Some(TranscriberId::from_name(value.trim()).ok_or_else(|| {
-                    ConfigError::Env {
-                        var: env::TRANSCRIPTION,
-                        value: value.clone(),
-                        message: format!("expected one of {}", transcriber_names()),
-                    }
-                })?),
-                None => None,
-            };
+        let transcription = match var(env::TRANSCRIPTION) {
+            Some(value) => Some(TranscriptionEngineId::from_name(value.trim()).ok_or_else(
+                || ConfigError::Env {
+                    var: env::TRANSCRIPTION,
+                    value: value.clone(),
+                    message: format!("expected one of {}", transcription_engine_names()),
+                },
+            )?),
+            None => None,
+        };
         Ok(Self {
             port,
             engine,
@@ -94,8 +93,8 @@ pub(super) fn engine_names() -> String {
 }
 
 /// Names accepted for a transcription engine, for error messages.
-pub fn transcriber_names() -> String {
-    TranscriberId::ALL
+pub fn transcription_engine_names() -> String {
+    TranscriptionEngineId::ALL
         .iter()
         .map(|id| id.as_str())
         .collect::<Vec<_>>()
@@ -335,11 +334,14 @@ engine = \"off\"\n",
         let err = load(&file, &env).expect_err("external needs a url");
         assert_eq!(err.key(), Some("transcription.url"));
         let flags = Overrides {
-            transcription: Some(TranscriberId::Whisper),
+            transcription: Some(TranscriptionEngineId::Whisper),
             ..Overrides::default()
         };
         let settings = load(&file, &env.overridden_by(flags)).expect("loads");
-        assert_eq!(settings.transcription.engine, TranscriberId::Whisper);
+        assert_eq!(
+            settings.transcription.engine,
+            TranscriptionEngineId::Whisper
+        );
         assert_eq!(
             settings.transcription.effective_model().as_deref(),
             Some("base")

@@ -7,7 +7,7 @@ use super::CustomEngine;
 /// Which engine serves transcription (`[transcription] engine`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum TranscriberId {
+pub enum TranscriptionEngineId {
     /// faster-whisper on CTranslate2 through Murmur's own server; the default off Apple
     /// Silicon.
     Whisper,
@@ -23,8 +23,8 @@ pub enum TranscriberId {
     Off,
 }
 
-impl TranscriberId {
-    pub const ALL: [TranscriberId; 5] = [
+impl TranscriptionEngineId {
+    pub const ALL: [TranscriptionEngineId; 5] = [
         Self::Whisper,
         Self::MlxAudio,
         Self::Custom,
@@ -67,13 +67,13 @@ impl TranscriberId {
     }
 }
 
-impl Default for TranscriberId {
+impl Default for TranscriptionEngineId {
     fn default() -> Self {
         Self::platform_default()
     }
 }
 
-impl std::fmt::Display for TranscriberId {
+impl std::fmt::Display for TranscriptionEngineId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -83,11 +83,11 @@ impl std::fmt::Display for TranscriberId {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TranscriptionSettings {
-    pub engine: TranscriberId,
+    pub engine: TranscriptionEngineId,
     /// Whisper: a catalog name (`tiny.en`, `base`, `large-v3-turbo`, …), a Hub repository id
     /// (`Systran/faster-whisper-small`), or a folder in faster-whisper's layout. MLX Audio: a
     /// Hub repository id. Custom and external servers: the `model` they are sent. Unset: the
-    /// engine's own ([`TranscriberId::default_model`]).
+    /// engine's own ([`TranscriptionEngineId::default_model`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// The language requests that name none are read in; unset: detected.
@@ -113,7 +113,7 @@ pub struct TranscriptionSettings {
 impl Default for TranscriptionSettings {
     fn default() -> Self {
         Self {
-            engine: TranscriberId::default(),
+            engine: TranscriptionEngineId::default(),
             model: None,
             language: None,
             idle_unload_secs: 600,

@@ -195,7 +195,7 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
 
 /// `localhost` or an IP address, with or without brackets.
 fn check_transcription(t: &super::TranscriptionSettings, errors: &mut Vec<FieldError>) {
-    use super::TranscriberId;
+    use super::TranscriptionEngineId;
     if t.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
         fail(
             errors,
@@ -211,7 +211,7 @@ fn check_transcription(t: &super::TranscriptionSettings, errors: &mut Vec<FieldE
                 "{url:?} is not an http:// or https:// URL with a host and port, like http://127.0.0.1:8000"
             ),
         ),
-        (None, TranscriberId::External) => fail(
+        (None, TranscriptionEngineId::External) => fail(
             errors,
             "transcription.url",
             "the external engine needs the server's URL, e.g. url = \"http://127.0.0.1:8000\"",
@@ -222,7 +222,7 @@ fn check_transcription(t: &super::TranscriptionSettings, errors: &mut Vec<FieldE
         fail(errors, "transcription.probe_path", "must start with /");
     }
     let custom = &t.custom;
-    if t.engine == TranscriberId::Custom && custom.command.is_empty() {
+    if t.engine == TranscriptionEngineId::Custom && custom.command.is_empty() {
         fail(
             errors,
             "transcription.custom.command",

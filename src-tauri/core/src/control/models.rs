@@ -64,12 +64,14 @@ impl super::Control {
     }
 
     fn list_transcription_models(&self) -> TranscriptionModels {
-        use crate::config::TranscriberId;
+        use crate::config::TranscriptionEngineId;
         let settings = self.0.live.get();
         let t = &settings.transcription;
         let listed = match t.engine {
-            TranscriberId::Whisper => crate::engine::whisper::listing(&settings, &self.0.data_dir),
-            TranscriberId::Off => Vec::new(),
+            TranscriptionEngineId::Whisper => {
+                crate::engine::whisper::listing(&settings, &self.0.data_dir)
+            }
+            TranscriptionEngineId::Off => Vec::new(),
             _ => t
                 .effective_model()
                 .map(|name| crate::engine::whisper::Listed {
@@ -119,7 +121,7 @@ impl super::Control {
         name: &str,
     ) -> Result<TranscriptionModels, ApiError> {
         let settings = self.0.live.get();
-        if settings.transcription.engine != crate::config::TranscriberId::Whisper {
+        if settings.transcription.engine != crate::config::TranscriptionEngineId::Whisper {
             return Err(ApiError::conflict(
                 Code::NotManaged,
                 "Murmur installs models for its Whisper engine only ([transcription] engine = \"whisper\")",

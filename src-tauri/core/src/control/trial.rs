@@ -43,9 +43,9 @@ impl Control {
         if !response.status().is_success() {
             return response;
         }
-        let heard = response
+        let transcribed = response
             .extensions()
-            .get::<crate::metrics::Heard>()
+            .get::<crate::metrics::TranscribedAudio>()
             .copied();
         let engine_ms = response
             .headers()
@@ -64,8 +64,8 @@ impl Control {
         axum::Json(serde_json::json!({
             "transcript": transcript,
             "engine_ms": engine_ms,
-            "audio_format": heard.map(|h| h.audio_format),
-            "audio_secs": heard.map(|h| h.audio_secs),
+            "audio_format": transcribed.map(|h| h.audio_format),
+            "audio_secs": transcribed.map(|h| h.audio_secs),
         }))
         .into_response()
     }

@@ -1,6 +1,6 @@
 //! Which engine: the one that speaks or the one that listens, and who runs it.
 
-use super::{Engine, effective_model, effective_voice, of, readiness_speech, transcriber};
+use super::{Engine, effective_model, effective_voice, of, readiness_speech, transcription_engine};
 use crate::config::{EngineId, Settings};
 use crate::problem::Stage;
 
@@ -38,7 +38,7 @@ impl Capability {
 
     /// Who runs its engine: nobody (off), a server of the user's, or Murmur.
     pub fn runner(self, settings: &Settings) -> Runner {
-        use crate::config::TranscriberId;
+        use crate::config::TranscriptionEngineId;
         match self {
             Self::Speech => match settings.engine.id {
                 EngineId::External => Runner::External,
@@ -47,11 +47,11 @@ impl Capability {
                 }
             },
             Self::Transcription => match settings.transcription.engine {
-                TranscriberId::Off => Runner::Off,
-                TranscriberId::External => Runner::External,
-                TranscriberId::Whisper | TranscriberId::MlxAudio | TranscriberId::Custom => {
-                    Runner::Murmur
-                }
+                TranscriptionEngineId::Off => Runner::Off,
+                TranscriptionEngineId::External => Runner::External,
+                TranscriptionEngineId::Whisper
+                | TranscriptionEngineId::MlxAudio
+                | TranscriptionEngineId::Custom => Runner::Murmur,
             },
         }
     }
@@ -73,7 +73,9 @@ impl Capability {
     pub fn engine(self, settings: &Settings) -> &'static dyn Engine {
         match self {
             Self::Speech => of(settings.engine.id) as &dyn Engine,
-            Self::Transcription => transcriber(settings.transcription.engine) as &dyn Engine,
+            Self::Transcription => {
+                transcription_engine(settings.transcription.engine) as &dyn Engine
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use super::{
     bundled_launch,
 };
 use crate::audio::EngineAudio;
-use crate::config::{EngineId, Settings, TranscriberId};
+use crate::config::{EngineId, Settings, TranscriptionEngineId};
 use crate::problem::{Problem, Stage};
 
 pub struct MlxAudio;
@@ -169,7 +169,7 @@ impl Engine for MlxTranscription {
         EngineSpec {
             id: EngineId::MlxAudio.as_str(),
             display_name: "MLX Audio",
-            default_model: TranscriberId::MlxAudio.default_model(),
+            default_model: TranscriptionEngineId::MlxAudio.default_model(),
             default_voice: None,
         }
     }

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use futures_util::future::BoxFuture;
 
 use crate::audio::EngineAudio;
-use crate::config::{EngineId, Settings, TranscriberId};
+use crate::config::{EngineId, Settings, TranscriptionEngineId};
 use crate::problem::{Problem, Stage};
 use crate::runtime::{Progress, Runtime};
 use crate::speech_request::SpeechRequest;
@@ -193,12 +193,12 @@ pub fn of(id: EngineId) -> &'static dyn SpeechEngine {
 }
 
 /// The transcription engine `id` names (`off` has none; its Whisper stands in, never run).
-pub fn transcriber(id: TranscriberId) -> &'static dyn TranscriptionEngine {
+pub fn transcription_engine(id: TranscriptionEngineId) -> &'static dyn TranscriptionEngine {
     match id {
-        TranscriberId::Whisper | TranscriberId::Off => &whisper::Whisper,
-        TranscriberId::MlxAudio => &mlx_audio::MlxTranscription,
-        TranscriberId::Custom => &custom::TRANSCRIPTION,
-        TranscriberId::External => &external::External,
+        TranscriptionEngineId::Whisper | TranscriptionEngineId::Off => &whisper::Whisper,
+        TranscriptionEngineId::MlxAudio => &mlx_audio::MlxTranscription,
+        TranscriptionEngineId::Custom => &custom::TRANSCRIPTION,
+        TranscriptionEngineId::External => &external::External,
     }
 }
 

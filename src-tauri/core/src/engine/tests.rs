@@ -179,8 +179,8 @@ fn the_bundled_projects_are_found() {
 #[test]
 fn listening_on_mlx_audio_is_a_server_of_its_own_asked_openai_s_way() {
     let mut settings = Settings::default();
-    settings.transcription.engine = TranscriberId::MlxAudio;
-    let engine = transcriber(settings.transcription.engine);
+    settings.transcription.engine = TranscriptionEngineId::MlxAudio;
+    let engine = transcription_engine(settings.transcription.engine);
     assert_eq!(engine.spec().id, "mlx-audio");
     assert_eq!(engine.transcribes_with(), Transcribes::OpenAi);
     assert_eq!(
@@ -216,17 +216,17 @@ fn listening_on_mlx_audio_is_a_server_of_its_own_asked_openai_s_way() {
     assert_eq!(Capability::Transcription.first_words(&settings), None);
 
     // Whisper is Murmur's own route; custom servers are OpenAI's.
-    settings.transcription.engine = TranscriberId::Whisper;
-    let whisper = transcriber(settings.transcription.engine);
+    settings.transcription.engine = TranscriptionEngineId::Whisper;
+    let whisper = transcription_engine(settings.transcription.engine);
     assert_eq!(whisper.transcribes_with(), Transcribes::MurmurPcm);
     assert_eq!(
         Capability::Transcription.model(&settings).as_deref(),
         Some("base")
     );
-    settings.transcription.engine = TranscriberId::Custom;
+    settings.transcription.engine = TranscriptionEngineId::Custom;
     settings.transcription.custom.command =
         vec!["stt-server".into(), "--port".into(), "{port}".into()];
-    let custom = transcriber(settings.transcription.engine);
+    let custom = transcription_engine(settings.transcription.engine);
     assert_eq!(custom.transcribes_with(), Transcribes::OpenAi);
     let launch = custom.launch(&settings, &place).expect("launchable");
     assert_eq!(

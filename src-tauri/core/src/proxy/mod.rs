@@ -10,13 +10,13 @@
 mod body;
 mod discovery;
 mod forward;
-mod listen;
 mod replay;
 pub mod speech;
 mod transcode;
+mod transcriptions;
 mod voices;
 
-pub use listen::{ENGINE_MS_HEADER, decode_error, transcribe_decoded, transcriptions};
+pub use transcriptions::{ENGINE_MS_HEADER, decode_error, transcribe_decoded, transcriptions};
 
 /// The speech engine's installed voices with their languages (made ready first), or `None`
 /// when it does not list them.
@@ -165,16 +165,19 @@ pub fn router(state: ProxyState) -> Router {
         )
         .route(
             "/v1/audio/transcriptions",
-            post(listen::transcriptions).fallback(method_not_allowed),
+            post(transcriptions::transcriptions).fallback(method_not_allowed),
         )
         .route(
             "/v1/audio/translations",
-            post(listen::translations).fallback(method_not_allowed),
+            post(transcriptions::translations).fallback(method_not_allowed),
         )
         // A base URL set without `/v1` (OpenClaw's `baseUrl`, Open WebUI's) reaches these.
         .route("/audio/speech", post(speech))
-        .route("/audio/transcriptions", post(listen::transcriptions))
-        .route("/audio/translations", post(listen::translations))
+        .route(
+            "/audio/transcriptions",
+            post(transcriptions::transcriptions),
+        )
+        .route("/audio/translations", post(transcriptions::translations))
         .route("/audio/voices", get(discovery::gated))
         .route("/audio/models", get(discovery::gated))
         .route("/models", get(discovery::gated))

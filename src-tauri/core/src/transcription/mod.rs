@@ -9,7 +9,7 @@
 //! them in the format the client asked for ([`transcript`]): `json`, `text`, `srt`, `vtt`,
 //! `verbose_json`, or server-sent events as each segment arrives.
 //!
-//! The proxy's handler (`proxy::listen`) ties these together; nothing here knows HTTP routing.
+//! The proxy's handler (`proxy::transcriptions`) ties these together; nothing here knows HTTP routing.
 
 pub mod container;
 pub mod decode;

@@ -40,13 +40,13 @@ pub fn server_on(status: &Status) -> bool {
 
 /// Whether the "Listening" item is checked: the transcription engine is on, or on its way
 /// (unloaded after idle is off: it loads on the next transcription).
-pub fn listening_on(status: &Status) -> bool {
+pub fn transcription_on(status: &Status) -> bool {
     status.of("transcription").is_some_and(server_on)
 }
 
 /// The transcription engine in a few words: "Whisper base (unloaded)", "Whisper base
 /// (ready)", "Whisper base (warming up 40/145 MB)".
-pub fn listening_words(transcription: &Status) -> String {
+pub fn transcription_words(transcription: &Status) -> String {
     let engine = &transcription.engine;
     let what = match &engine.model {
         Some(model) => format!("{} {model}", engine.name),
@@ -81,7 +81,7 @@ pub fn status_line(status: &Status) -> String {
         Some(transcription) => format!(
             "{} · listening: {}",
             shorten(&speech, 60),
-            listening_words(transcription)
+            transcription_words(transcription)
         ),
         None => shorten(&speech, 70),
     }
@@ -148,7 +148,7 @@ pub enum MenuItem {
     /// "Speech server": check item, on while the engine runs or warms up.
     Server,
     /// "Listening": check item, on while the transcription engine runs or warms up.
-    Listening,
+    Transcription,
     Restart,
     TestSpeech,
     Open,
@@ -165,7 +165,7 @@ impl MenuItem {
         Some(Self::Status),
         None,
         Some(Self::Server),
-        Some(Self::Listening),
+        Some(Self::Transcription),
         Some(Self::Restart),
         Some(Self::TestSpeech),
         None,
@@ -181,7 +181,7 @@ impl MenuItem {
         match self {
             Self::Status => "status",
             Self::Server => "server",
-            Self::Listening => "listening",
+            Self::Transcription => "listening",
             Self::Restart => "restart",
             Self::TestSpeech => "test-speech",
             Self::Open => "open",
@@ -204,7 +204,7 @@ impl MenuItem {
         match self {
             Self::Status => "Starting…",
             Self::Server => "Speech server",
-            Self::Listening => "Listening",
+            Self::Transcription => "Listening",
             Self::Restart => "Restart engine",
             Self::TestSpeech => "Test speech",
             Self::Open => "Open Murmur…",
@@ -216,7 +216,10 @@ impl MenuItem {
     }
 
     pub fn is_check(self) -> bool {
-        matches!(self, Self::Server | Self::Listening | Self::StartAtLogin)
+        matches!(
+            self,
+            Self::Server | Self::Transcription | Self::StartAtLogin
+        )
     }
 
     /// Whether the item can be chosen while `status` holds (engine actions need an engine
@@ -226,7 +229,7 @@ impl MenuItem {
             Self::Status => false,
             Self::Server => managed,
             // The transcription engine Murmur runs (not off, not an external server).
-            Self::Listening => status
+            Self::Transcription => status
                 .of("transcription")
                 .is_some_and(|t| t.engine.id != "external" && !matches!(t.state, State::Stopping)),
             Self::Restart => managed && !matches!(status.state, State::Stopping),

@@ -131,7 +131,7 @@ fn menu_ids_round_trip_and_only_the_toggles_are_checks() {
         checks,
         [
             MenuItem::Server,
-            MenuItem::Listening,
+            MenuItem::Transcription,
             MenuItem::StartAtLogin
         ]
     );
@@ -142,7 +142,7 @@ fn menu_ids_round_trip_and_only_the_toggles_are_checks() {
     assert!(!MenuItem::Server.enabled(&ready, false));
     assert!(MenuItem::CopyApiUrl.enabled(&ready, false));
     assert!(
-        !MenuItem::Listening.enabled(&ready, true),
+        !MenuItem::Transcription.enabled(&ready, true),
         "transcription off"
     );
 }
@@ -184,14 +184,14 @@ fn the_status_line_names_both_engines() {
         };
     }
     assert!(status_line(&fetching).ends_with("Whisper base (warming up 40/145 MB)"));
-    assert!(listening_on(&listening(State::Ready)) && listening_on(&fetching));
-    assert!(!listening_on(&listening(State::Idle)) && !listening_on(&status(State::Ready)));
-    assert!(MenuItem::Listening.enabled(&listening(State::Idle), true));
+    assert!(transcription_on(&listening(State::Ready)) && transcription_on(&fetching));
+    assert!(!transcription_on(&listening(State::Idle)) && !transcription_on(&status(State::Ready)));
+    assert!(MenuItem::Transcription.enabled(&listening(State::Idle), true));
     let mut external = listening(State::Ready);
     if let Some(t) = external.transcription.as_deref_mut() {
         t.engine.id = "external".into();
     }
-    assert!(!MenuItem::Listening.enabled(&external, true));
+    assert!(!MenuItem::Transcription.enabled(&external, true));
     // A long speech line gives way, the listening part stays whole.
     let failed = listening(State::Idle);
     let mut failed = failed;

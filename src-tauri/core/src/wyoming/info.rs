@@ -55,7 +55,7 @@ pub(super) async fn info(state: &ProxyState, data_dir: &Path) -> Value {
         "asr": [],
     });
     if state.has_transcription() {
-        let engine = crate::engine::transcriber(settings.transcription.engine).spec();
+        let engine = crate::engine::transcription_engine(settings.transcription.engine).spec();
         // The catalog's listing stats model folders on disk: off the async workers.
         let (listed_settings, dir) = (settings.clone(), data_dir.to_path_buf());
         // A model in a folder of the user's is named by the folder, never by its path: a

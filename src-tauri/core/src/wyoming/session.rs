@@ -258,7 +258,7 @@ impl Session {
         };
         let seconds = decoded.seconds;
         tracing::info!(peer = %self.peer, seconds, "wyoming: transcribe");
-        let heard = Some(crate::metrics::Heard {
+        let transcribed = Some(crate::metrics::TranscribedAudio {
             audio_secs: seconds,
             audio_format: "pcm",
         });
@@ -268,11 +268,11 @@ impl Session {
                 let text = transcript.text();
                 self.send(out, Outgoing::Transcript { text, language })
                     .await?;
-                request.finished(200, None, bytes, heard);
+                request.finished(200, None, bytes, transcribed);
                 Ok(())
             }
             Err(e) => {
-                request.finished(e.status.as_u16(), None, bytes, heard);
+                request.finished(e.status.as_u16(), None, bytes, transcribed);
                 self.error(out, e.message(), e.code.as_str()).await
             }
         }
@@ -309,7 +309,7 @@ impl Request {
         status: u16,
         first: Option<f64>,
         bytes: u64,
-        heard: Option<crate::metrics::Heard>,
+        transcribed: Option<crate::metrics::TranscribedAudio>,
     ) {
         let total_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         self.metrics.record(self.what, status, total_ms);
@@ -328,7 +328,7 @@ impl Request {
             total_ms: (total_ms * 10.0).round() / 10.0,
             bytes,
             complete: true,
-            heard,
+            transcribed,
         });
         drop(self.in_progress);
     }

@@ -76,7 +76,7 @@ async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Resp
         file = request.file_name.as_deref().unwrap_or("-"),
         "transcription upload decoded"
     );
-    let heard = crate::metrics::Heard {
+    let transcribed = crate::metrics::TranscribedAudio {
         audio_secs: decoded.seconds,
         audio_format: decoded.format,
     };
@@ -86,7 +86,7 @@ async fn handle(state: &ProxyState, request: Request, task: Task) -> Result<Resp
     };
     let answered = answer(state, &backend, held, decoded, &request, &settings).await;
     let mut response = respond(answered);
-    response.extensions_mut().insert(heard);
+    response.extensions_mut().insert(transcribed);
     Ok(response)
 }
 
@@ -186,7 +186,7 @@ async fn engine_lines(
     options: &Options,
 ) -> Result<(Lines, std::time::Instant), ApiError> {
     let settings = state.live().get().transcription.clone();
-    let route = match crate::engine::transcriber(settings.engine).transcribes_with() {
+    let route = match crate::engine::transcription_engine(settings.engine).transcribes_with() {
         crate::engine::Transcribes::MurmurPcm => engine::Route::MurmurPcm,
         crate::engine::Transcribes::OpenAi => engine::Route::OpenAi {
             model: settings.effective_model(),
@@ -307,7 +307,7 @@ fn render(transcript: &Transcript, request: &TranscriptionRequest) -> Response {
 
 const STOPPED_EARLY: &str = "the transcription engine stopped before it was done";
 
-/// The language the engine heard (or was told).
+/// The language the engine transcribed (or was told).
 pub const LANGUAGE_HEADER: &str = "x-murmur-language";
 
 /// OpenAI's transcription stream: `transcript.text.delta` per segment as the engine decides
