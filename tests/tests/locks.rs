@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use murmur_core::runtime::Progress;
-use murmur_core::runtime::download::{self, DownloadPolicy};
+use murmur_core::runtime::download;
+use murmur_core::runtime::fetch::DownloadPolicy;
 
 fn project(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)

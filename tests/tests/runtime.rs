@@ -13,7 +13,8 @@ use axum::body::Body;
 use axum::routing::get;
 use futures_util::StreamExt;
 use murmur_core::config::RuntimeSettings;
-use murmur_core::runtime::download::{DownloadPolicy, PinnedWheel, UvPin};
+use murmur_core::runtime::download::{PinnedWheel, UvPin};
+use murmur_core::runtime::fetch::DownloadPolicy;
 use murmur_core::runtime::{Progress, Provision, Runtime, RuntimeError, provision};
 use sha2::{Digest, Sha256};
 

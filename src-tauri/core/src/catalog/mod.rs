@@ -26,7 +26,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::{EngineId, Settings};
-use crate::runtime::download::DownloadPolicy;
+use crate::runtime::fetch::DownloadPolicy;
 use crate::runtime::fetch::{Cancel, FetchError};
 use crate::voices::{CatalogVoice, Remote, kokoro, piper, voices_dir};
 use installed::{installed_files, is_installed, mlx_voices, unlisted};

@@ -18,7 +18,7 @@ use super::{
 use crate::audio::EngineAudio;
 use crate::config::{EngineId, KokoroModel, Settings};
 use crate::problem::{Problem, Stage};
-use crate::runtime::download::DownloadPolicy;
+use crate::runtime::fetch::DownloadPolicy;
 use crate::runtime::fetch::{self, Cancel, Digest, FetchError};
 
 pub struct Kokoro;

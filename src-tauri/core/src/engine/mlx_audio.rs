@@ -72,7 +72,7 @@ impl Engine for MlxAudio {
                 p.project,
                 &p.settings.runtime,
                 p.data_dir,
-                &crate::runtime::download::DownloadPolicy::default(),
+                &crate::runtime::fetch::DownloadPolicy::default(),
                 p.progress,
                 p.log,
             )

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::Progress;
-use super::download::DownloadPolicy;
+use super::fetch::DownloadPolicy;
 use super::fetch::{self, Cancel, Digest, FetchError};
 use crate::config::RuntimeSettings;
 use crate::problem::{Problem, Stage};

@@ -9,33 +9,15 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use futures_util::StreamExt;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::fetch::{
+    DownloadPolicy, GetError, MAX_INDEX_BYTES, fetch_whole, hex, retry, retry_unless,
+};
 use super::{Progress, RuntimeError};
 use crate::problem::Stage;
-
-/// How hard to try.
-#[derive(Debug, Clone)]
-pub struct DownloadPolicy {
-    /// Abort an attempt when no byte arrives for this long.
-    pub stall_timeout: Duration,
-    pub attempts: u32,
-    pub first_backoff: Duration,
-}
-
-impl Default for DownloadPolicy {
-    fn default() -> Self {
-        Self {
-            stall_timeout: Duration::from_secs(30),
-            attempts: 3,
-            first_backoff: Duration::from_millis(500),
-        }
-    }
-}
 
 /// The uv release Murmur downloads, pinned in the code: its version, and for each platform the
 /// wheel's name, sha256 and size (from PyPI). What the index says is only where to get it.
@@ -78,11 +60,6 @@ pub const UV: UvPin<'static> = UvPin {
         },
     ],
 };
-
-/// An index document larger than this is not PyPI's listing of uv (today ~5 MB).
-pub const MAX_INDEX_BYTES: usize = 16 * 1024 * 1024;
-/// An index or a listing that sends nothing for this long is given up.
-pub const INDEX_STALL: Duration = Duration::from_secs(30);
 
 #[derive(Deserialize)]
 struct Release {
@@ -142,7 +119,7 @@ pub async fn uv(
         format!("looking up uv {} on {index}", pin.version),
     );
     let body = retry(policy, || {
-        fetch(
+        fetch_whole(
             &index,
             MAX_INDEX_BYTES as u64,
             policy.stall_timeout,
@@ -172,7 +149,7 @@ pub async fn uv(
         })?;
     let report = |done, total| progress.bytes(Stage::Uv, "downloading uv", done, total);
     let bytes = retry_unless(policy, GetError::is_final, || {
-        fetch(
+        fetch_whole(
             wheel_url.as_str(),
             pinned.size,
             policy.stall_timeout,
@@ -204,161 +181,6 @@ pub async fn uv(
     })
     .await
     .map_err(|e| RuntimeError::download(format!("unpacking uv failed: {e}")))?
-}
-
-/// Why a URL's body could not be had.
-#[derive(Debug, thiserror::Error)]
-pub enum GetError {
-    /// Not reached, or refused (offline, a 404, a stall): said as people read it (see
-    /// [`crate::http_client::download_failure`]); the whole chain is its source.
-    #[error("{said}")]
-    Unreachable {
-        said: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    /// It stopped sending (retried: a resume may get the rest).
-    #[error(transparent)]
-    Stalled(#[from] Stalled),
-    /// It sends more than expected (not retried: it would again).
-    #[error("too large: {url} {how}")]
-    TooLarge { url: String, how: String },
-    /// It sent something else than what was asked for.
-    #[error("{url} is not {expected}: {source}")]
-    Unexpected {
-        url: String,
-        expected: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
-}
-
-/// A source that sent nothing for a while.
-#[derive(Debug, thiserror::Error)]
-#[error("{url} sent nothing for {} s", after.as_secs())]
-pub struct Stalled {
-    pub url: String,
-    pub after: Duration,
-}
-
-/// `step`, unless it takes longer than `stall` (the source at `url` has stopped sending).
-pub(crate) async fn within<T>(
-    stall: Duration,
-    url: &str,
-    step: impl Future<Output = T>,
-) -> Result<T, Stalled> {
-    tokio::time::timeout(stall, step)
-        .await
-        .map_err(|_| Stalled {
-            url: url.into(),
-            after: stall,
-        })
-}
-
-impl GetError {
-    pub(crate) fn unreachable(url: &str, source: reqwest::Error) -> Self {
-        Self::Unreachable {
-            said: crate::http_client::download_failure(url, &source),
-            source,
-        }
-    }
-
-    /// Whether trying again cannot help.
-    pub fn is_final(&self) -> bool {
-        !matches!(self, Self::Unreachable { .. } | Self::Stalled(_))
-    }
-}
-
-/// `url`'s body, at most `limit` bytes: a longer one is refused as soon as it says so or
-/// passes the limit; one that sends nothing for `stall` is given up.
-pub(crate) async fn fetch(
-    url: &str,
-    limit: u64,
-    stall: Duration,
-    progress: &(dyn Fn(u64, Option<u64>) + Sync),
-) -> Result<Vec<u8>, GetError> {
-    let client = crate::http_client::downloads();
-    let response = within(stall, url, client.get(url).send())
-        .await?
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|e| GetError::unreachable(url, e))?;
-    let total = response.content_length();
-    if let Some(total) = total.filter(|t| *t > limit) {
-        return Err(GetError::TooLarge {
-            url: url.into(),
-            how: format!("sends {total} bytes, more than the {limit} expected"),
-        });
-    }
-    let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(limit) as usize);
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = within(stall, url, stream.next()).await? {
-        let chunk = chunk.map_err(|e| GetError::unreachable(url, e))?;
-        if (bytes.len() + chunk.len()) as u64 > limit {
-            return Err(GetError::TooLarge {
-                url: url.into(),
-                how: format!("went past the {limit} bytes expected; stopped"),
-            });
-        }
-        bytes.extend_from_slice(&chunk);
-        progress(bytes.len() as u64, total);
-    }
-    Ok(bytes)
-}
-
-/// `url`'s JSON, read whole (at most `limit` bytes), as `T`; `expected` names what it should
-/// be ("the Hub's API") when it is not.
-pub(crate) async fn fetch_json<T: serde::de::DeserializeOwned>(
-    url: &str,
-    limit: u64,
-    expected: &'static str,
-) -> Result<T, GetError> {
-    let body = fetch(url, limit, INDEX_STALL, &|_, _| {}).await?;
-    serde_json::from_slice(&body).map_err(|source| GetError::Unexpected {
-        url: url.into(),
-        expected,
-        source,
-    })
-}
-
-pub(crate) async fn retry<T, E: std::fmt::Display, F, Fut>(
-    policy: &DownloadPolicy,
-    attempt: F,
-) -> Result<T, E>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-{
-    retry_unless(policy, |_| false, attempt).await
-}
-
-/// [`retry`], except that an error `is_final` says is final is returned at once (a source that
-/// sends too much, or the wrong thing, will do it again).
-pub(crate) async fn retry_unless<T, E: std::fmt::Display, F, Fut>(
-    policy: &DownloadPolicy,
-    is_final: impl Fn(&E) -> bool,
-    mut attempt: F,
-) -> Result<T, E>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-{
-    let mut backoff = policy.first_backoff;
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match attempt().await {
-            Ok(value) => return Ok(value),
-            Err(e) if tries < policy.attempts && !is_final(&e) => {
-                tracing::warn!(
-                    "download attempt {tries} failed ({e}); retrying in {} ms",
-                    backoff.as_millis()
-                );
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
-            }
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 /// The `uv` binary inside a uv wheel.
@@ -408,8 +230,4 @@ fn install(binary: &[u8], bin_dir: &Path) -> Result<PathBuf, RuntimeError> {
         source: e.error,
     })?;
     Ok(target)
-}
-
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

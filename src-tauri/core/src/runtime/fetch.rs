@@ -1,5 +1,8 @@
-//! One file from a URL or a folder onto disk, whole and verified or not at all: the engine
-//! assets, Kokoro's model and every voice Murmur installs come through here.
+//! Fetching, the one module every download goes through: [`fetch`] puts one file from a URL
+//! or a folder onto disk, whole and verified or not at all (the engine assets, Kokoro's
+//! model, every voice, Whisper's models); [`whole`] reads a URL's body whole and bounded (an
+//! index, a listing, uv's wheel); [`retry`] is how hard either tries. All use one HTTP client
+//! ([`crate::http_client::downloads`]).
 //!
 //! The bytes go to `<dest>.part` beside the destination; an interrupted download resumes from
 //! what that holds (`Range`); the finished file is checked against its digest (sha256, or the
@@ -19,7 +22,13 @@ use futures_util::StreamExt;
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
-use super::download::{DownloadPolicy, Stalled, hex, retry_unless, within};
+mod retry;
+mod whole;
+
+pub use retry::DownloadPolicy;
+pub(crate) use retry::{retry, retry_unless};
+pub use whole::{GetError, INDEX_STALL, MAX_INDEX_BYTES, Stalled};
+pub(crate) use whole::{fetch_json, fetch_whole, within};
 
 /// What the finished file must hash to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,6 +320,10 @@ fn copy_local(from: &Path, partial: &Path, size: Option<u64>) -> Result<u64, Fet
         FetchError::disk(from, e)
     })?;
     Ok(total)
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

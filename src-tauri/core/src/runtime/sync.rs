@@ -6,7 +6,8 @@ use std::process::Stdio;
 use sha2::{Digest, Sha256};
 use tokio::io::BufReader;
 
-use super::download::{self, DownloadPolicy, hex};
+use super::download;
+use super::fetch::{DownloadPolicy, hex};
 use super::{Progress, Runtime, RuntimeError, parse_uv_line, runtime_dir, uv};
 use crate::config::RuntimeSettings;
 use crate::problem::Stage;

@@ -174,7 +174,12 @@ fn the_status_line_names_both_engines() {
         "Ready — Piper · joe · listening: Whisper base (ready)"
     );
     let mut fetching = listening(State::Provisioning);
-    if let Some(t) = fetching.transcription.as_deref_mut() {
+    if let Some(t) = fetching
+        .engines
+        .iter_mut()
+        .find(|e| e.capability == "transcription")
+        .map(|e| &mut e.status)
+    {
         t.warmup = Warmup {
             stage: Some(Stage::Model),
             done: Some(40_000_000),
@@ -188,7 +193,12 @@ fn the_status_line_names_both_engines() {
     assert!(!transcription_on(&listening(State::Idle)) && !transcription_on(&status(State::Ready)));
     assert!(MenuItem::Transcription.enabled(&listening(State::Idle), true));
     let mut external = listening(State::Ready);
-    if let Some(t) = external.transcription.as_deref_mut() {
+    if let Some(t) = external
+        .engines
+        .iter_mut()
+        .find(|e| e.capability == "transcription")
+        .map(|e| &mut e.status)
+    {
         t.engine.id = "external".into();
     }
     assert!(!MenuItem::Transcription.enabled(&external, true));

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::runtime::download::DownloadPolicy;
+use crate::runtime::fetch::DownloadPolicy;
 use crate::runtime::fetch::{self, Cancel, Digest, FetchError};
 
 /// One voice, as the catalog shows it.
@@ -122,8 +122,8 @@ fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// An index, read whole: a few MB at most; one longer than
-/// [`MAX_INDEX_BYTES`](crate::runtime::download::MAX_INDEX_BYTES) is refused as it arrives.
-pub async fn get(url: &str) -> Result<Vec<u8>, crate::runtime::download::GetError> {
-    use crate::runtime::download::{INDEX_STALL, MAX_INDEX_BYTES, fetch};
-    fetch(url, MAX_INDEX_BYTES as u64, INDEX_STALL, &|_, _| {}).await
+/// [`MAX_INDEX_BYTES`](crate::runtime::fetch::MAX_INDEX_BYTES) is refused as it arrives.
+pub async fn get(url: &str) -> Result<Vec<u8>, crate::runtime::fetch::GetError> {
+    use crate::runtime::fetch::{INDEX_STALL, MAX_INDEX_BYTES, fetch_whole};
+    fetch_whole(url, MAX_INDEX_BYTES as u64, INDEX_STALL, &|_, _| {}).await
 }

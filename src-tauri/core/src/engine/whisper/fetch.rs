@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::catalog::{MB, STAMP, wanted};
 use crate::problem::{Problem, Stage};
-use crate::runtime::download::{DownloadPolicy, GetError, fetch_json};
 use crate::runtime::fetch::{self, Cancel, FetchError};
+use crate::runtime::fetch::{DownloadPolicy, GetError, fetch_json};
 use crate::runtime::hub::TreeEntry;
 
 #[derive(Deserialize)]

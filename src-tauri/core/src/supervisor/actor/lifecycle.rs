@@ -41,7 +41,7 @@ impl Actor {
                 name: &name,
                 settings: &settings.runtime,
                 data_dir: &data_dir,
-                policy: crate::runtime::download::DownloadPolicy::default(),
+                policy: crate::runtime::fetch::DownloadPolicy::default(),
                 progress: progress.clone(),
                 log: &log_line,
                 search_path: None,
