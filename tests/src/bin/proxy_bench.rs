@@ -20,7 +20,10 @@ use hyper_util::rt::TokioExecutor;
 use murmur_tests::FakeUpstream;
 
 const CLIENTS: usize = 8;
-const RUN: Duration = Duration::from_secs(4);
+const RUN: Duration = Duration::from_secs(2);
+/// Every path is measured this many times, in turn; each figure is the median of its rounds
+/// (the machine is shared: a burst of other work lands on one round, not on one path).
+const ROUNDS: usize = 5;
 const WARMUP: Duration = Duration::from_millis(500);
 const SPEECH_BYTES: usize = 256 * 1024;
 
@@ -249,6 +252,28 @@ async fn measure(name: &'static str, base: String) -> Result<Path> {
     })
 }
 
+/// Each figure's median over a path's rounds.
+fn median(rounds: Vec<Path>) -> Path {
+    let mid = |f: &dyn Fn(&Path) -> f64| {
+        let mut values: Vec<f64> = rounds.iter().map(f).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let figures = |f: &dyn Fn(&Path) -> &Figures| Figures {
+        requests_per_sec: mid(&|p| f(p).requests_per_sec),
+        mb_per_sec: mid(&|p| f(p).mb_per_sec),
+        p50_ms: mid(&|p| f(p).p50_ms),
+        p99_ms: mid(&|p| f(p).p99_ms),
+    };
+    Path {
+        name: rounds[0].name,
+        get_1: figures(&|p| &p.get_1),
+        get_n: figures(&|p| &p.get_n),
+        models_n: figures(&|p| &p.models_n),
+        speech_n: figures(&|p| &p.speech_n),
+    }
+}
+
 fn murmurd_config(engine: &str) -> String {
     format!("[proxy]\nmax_concurrent_requests = {CLIENTS}\nmax_queue = 64\n{engine}")
 }
@@ -283,7 +308,7 @@ async fn main() -> Result<()> {
         external.listening_after.as_secs_f64() * 1000.0
     );
     println!(
-        "machine: {} cores; {CLIENTS} concurrent clients; {} s per run",
+        "machine: {} cores; {CLIENTS} concurrent clients; {} s per run; medians of {ROUNDS} rounds taken in turn",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         RUN.as_secs()
     );
@@ -292,12 +317,19 @@ async fn main() -> Result<()> {
     }
     println!();
 
-    let mut paths = vec![measure("direct", fake_url.clone()).await?];
+    let mut bases = vec![("direct", fake_url.clone())];
     if let Some(nginx) = &nginx {
-        paths.push(measure("nginx", nginx.base.clone()).await?);
+        bases.push(("nginx", nginx.base.clone()));
     }
-    paths.push(measure("Murmur, external", external.base.clone()).await?);
-    paths.push(measure("Murmur, supervised", supervised.base.clone()).await?);
+    bases.push(("Murmur, external", external.base.clone()));
+    bases.push(("Murmur, supervised", supervised.base.clone()));
+    let mut rounds: Vec<Vec<Path>> = bases.iter().map(|_| Vec::new()).collect();
+    for _ in 0..ROUNDS {
+        for (i, (name, base)) in bases.iter().enumerate() {
+            rounds[i].push(measure(name, base.clone()).await?);
+        }
+    }
+    let paths: Vec<Path> = rounds.into_iter().map(median).collect();
     let pid = external.child.id();
     let hwm = rss_kib(pid, "VmHWM:").unwrap_or(0);
     let rss = rss_kib(pid, "VmRSS:").unwrap_or(0);

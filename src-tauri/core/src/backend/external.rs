@@ -72,6 +72,10 @@ impl Forwarder {
 
 impl Backend for Forwarder {
     fn ensure_ready(&self) -> BoxFuture<'_, Result<Upstream, Problem>> {
+        // The usual request: it answered before, nothing to prepare.
+        if let Some(ready) = self.flight.ready() {
+            return futures_util::future::ready(Ok(ready)).boxed();
+        }
         let Some(upstream) = self.upstream.clone() else {
             let err = Problem::new(format!(
                 "the external engine URL {:?} is not usable",
