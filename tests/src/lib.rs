@@ -11,6 +11,7 @@ pub mod measure;
 pub mod mlx;
 pub mod murmurd;
 pub mod piper;
+pub mod proxied;
 pub mod supervised;
 pub mod timed;
 pub mod tools;

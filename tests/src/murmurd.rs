@@ -5,6 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+mod processes;
+mod quiet;
+
+pub use processes::{alive, external_config, fake_engine_config, kill, wait_gone};
+pub use quiet::Quiet;
+
 /// The built `murmurd`: `$MURMURD_BIN`, or beside the test executable's `deps/` folder
 /// (`make test` builds it first).
 pub fn binary() -> PathBuf {
@@ -340,115 +346,6 @@ impl Drop for Murmurd {
 fn typed(status: &serde_json::Value) -> murmur_core::status::Status {
     serde_json::from_value(status.clone())
         .unwrap_or_else(|e| panic!("the status does not read back: {e}: {status:#}"))
-}
-
-/// The config for the external engine at `url`, plus extra TOML.
-pub fn external_config(url: &str, extra: &str) -> String {
-    format!("[engine]\nid = \"external\"\nurl = \"{url}\"\nprobe_path = \"/probe\"\n{extra}\n")
-}
-
-/// The fault-injecting Python engine (tests/fixtures/fake-engine) as a `custom` engine, with
-/// its `flags` and extra TOML (e.g. a `[supervisor]` table).
-pub fn fake_engine_config(flags: &[&str], extra: &str) -> String {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/fake-engine/fake_engine.py"
-    );
-    let mut command = vec![
-        "python3".to_string(),
-        script.to_string(),
-        "--port".into(),
-        "{port}".into(),
-    ];
-    command.extend(flags.iter().map(|f| f.to_string()));
-    let command: Vec<String> = command.iter().map(|c| format!("{c:?}")).collect();
-    format!(
-        "[engine]\nid = \"custom\"\n\n[engine.custom]\ncommand = [{}]\n\n{extra}\n",
-        command.join(", ")
-    )
-}
-
-/// Whether a process exists (and is not a zombie).
-pub fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
-/// Send `signal` to `pid`.
-pub fn kill(pid: u32, signal: i32) {
-    // SAFETY: kill(2) has no memory-safety concerns.
-    #[allow(unsafe_code)]
-    let _ = unsafe { libc::kill(pid as i32, signal) };
-}
-
-/// Wait until `pid` is gone; false after `timeout`.
-pub fn wait_gone(pid: u32, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if !alive(pid) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    !alive(pid)
-}
-
-/// A `murmurd` for a benchmark: quiet (warnings only), killed on drop.
-pub struct Quiet {
-    pub child: Child,
-    /// `http://127.0.0.1:PORT`
-    pub base: String,
-    /// From spawn to the listening line.
-    pub listening_after: Duration,
-}
-
-impl Quiet {
-    /// `murmurd --data-dir DIR --port 0 ARGS…`, once it listens.
-    pub fn spawn(data_dir: &Path, args: &[&str]) -> anyhow::Result<Self> {
-        let spawned = Instant::now();
-        let child = Command::new(binary())
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["--port", "0"])
-            .args(args)
-            .env("MURMUR_LOG", "warn")
-            .env("MURMUR_RESOURCES", source_tree())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let mut quiet = Self {
-            child,
-            base: String::new(),
-            listening_after: Duration::ZERO,
-        };
-        let stdout = quiet
-            .child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        quiet.listening_after = spawned.elapsed();
-        quiet.base = line
-            .trim()
-            .strip_prefix("Murmur listening on ")
-            .ok_or_else(|| anyhow::anyhow!("murmurd did not start: {line:?}"))?
-            .trim_end_matches("/v1")
-            .to_string();
-        Ok(quiet)
-    }
-}
-
-impl Drop for Quiet {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The repository, whose `python-runtime/` murmurd runs in tests.

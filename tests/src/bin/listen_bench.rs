@@ -23,64 +23,15 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use murmur_core::transcription::decode::decode;
 use murmur_tests::listening::{PARAGRAPH, Stage, speak, transcribe, upload};
-use murmur_tests::measure::{cpu_secs, median, peak_rss_mb, rss_mb, thread_cpu_secs};
+use murmur_tests::measure::{cpu_secs, median, rss_mb, thread_cpu_secs};
 use murmur_tests::tools::{run_script, whisper_base};
 use murmur_tests::{Client, Murmurd};
 
+#[path = "listen_bench/long_uploads.rs"]
+mod long_uploads;
+
 const ROUNDS: usize = 3;
 const LOAD: usize = 20;
-
-/// Peak memory of a fresh murmurd (external transcription on a stand-in) over `uploads`
-/// three-hour FLACs sent at once: (MB added to its peak, seconds, pieces the engine got).
-async fn long_upload_peak(uploads: usize) -> Result<(f64, f64, usize, f64)> {
-    let fake = murmur_tests::fake_upstream::FakeUpstream::start().await;
-    let config = murmur_tests::murmurd::external_config(
-        &fake.url(),
-        &format!(
-            "[transcription]\nengine = \"external\"\nurl = \"{}\"\nprobe_path = \"/probe\"\n",
-            fake.url()
-        ),
-    );
-    let murmurd = Murmurd::start(&config);
-    let pid = murmurd.child.id();
-    let bomb = murmur_tests::flac::silence(16_000, 3 * 3600, 16_384);
-    let before = peak_rss_mb(pid);
-    let started = Instant::now();
-    let sends = (0..uploads).map(|_| {
-        transcribe(
-            &murmurd,
-            "/v1/audio/transcriptions",
-            &[],
-            "three-hours.flac",
-            &bomb,
-        )
-    });
-    for reply in futures_util::future::join_all(sends).await {
-        if reply.status != 200 {
-            bail!("a long upload was answered {}", reply.status);
-        }
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let pieces = fake
-        .stats
-        .transcribed
-        .lock()
-        .map_err(|_| anyhow::anyhow!("stats"))?
-        .clone();
-    let longest = pieces.iter().copied().fold(0.0, f64::max);
-    Ok((peak_rss_mb(pid) - before, secs, pieces.len(), longest))
-}
-
-async fn long_uploads() -> Result<()> {
-    println!("Long uploads (a 130 KB FLAC of 3 hours of silence; external stand-in engine):");
-    for uploads in [1, 5] {
-        let (added, secs, pieces, longest) = long_upload_peak(uploads).await?;
-        println!(
-            "  {uploads} at once: murmurd peak RSS +{added:.0} MB, {secs:.1} s, {pieces} pieces to the engine (longest {longest:.0} s)"
-        );
-    }
-    Ok(())
-}
 
 /// One transcription through Murmur: seconds, and the engine's CPU seconds for it.
 async fn through_murmur(murmurd: &Murmurd, engine: u32, wav: &[u8]) -> Result<(f64, f64)> {
@@ -251,7 +202,7 @@ async fn use_model(murmurd: &Murmurd, model: &str) -> Result<()> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
-    long_uploads().await?;
+    long_uploads::report().await?;
     let stage = Stage::new().await;
     stage
         .hub

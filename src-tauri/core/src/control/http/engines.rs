@@ -5,36 +5,24 @@ use super::*;
 /// `POST /murmur/api/engines/{capability}/{start|stop|restart}` (`speech`, `transcription`):
 /// answers with the status after.
 pub(super) async fn engine(
-    State(control): State<Control>,
+    control: State<Control>,
     Path((capability, action)): Path<(String, String)>,
 ) -> Result<Json<Status>, ApiError> {
     let capability: Capability = capability
         .parse()
         .map_err(|e: crate::engine::NoSuchCapability| ApiError::not_found(e.to_string()))?;
+    act(control, capability, Path(action)).await
+}
+
+/// Start, stop or restart the engine of `capability` (also what the routes from before engines
+/// were a collection call: `/engine/{action}` for speech, `/transcription/{action}`).
+pub(super) async fn act(
+    State(control): State<Control>,
+    capability: Capability,
+    Path(action): Path<String>,
+) -> Result<Json<Status>, ApiError> {
     let action: EngineAction = action.parse()?;
     control.act(capability, action).await.map(Json)
-}
-
-/// `POST /murmur/api/engine/{action}`: the speech engine (before `/engines/speech/…`).
-pub(super) async fn speech_engine(
-    State(control): State<Control>,
-    Path(action): Path<String>,
-) -> Result<Json<Status>, ApiError> {
-    let action: EngineAction = action.parse()?;
-    control.act(Capability::Speech, action).await.map(Json)
-}
-
-/// `POST /murmur/api/transcription/{action}`: the transcription engine (before
-/// `/engines/transcription/…`).
-pub(super) async fn transcription_engine(
-    State(control): State<Control>,
-    Path(action): Path<String>,
-) -> Result<Json<Status>, ApiError> {
-    let action: EngineAction = action.parse()?;
-    control
-        .act(Capability::Transcription, action)
-        .await
-        .map(Json)
 }
 
 #[derive(Debug, serde::Deserialize)]

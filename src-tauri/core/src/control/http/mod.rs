@@ -33,10 +33,13 @@ pub fn router(control: Control) -> Router {
             post(engines::engine),
         )
         // The routes before engines were a collection; kept for one release.
-        .route("/murmur/api/engine/{action}", post(engines::speech_engine))
+        .route(
+            "/murmur/api/engine/{action}",
+            post(|control, action| engines::act(control, Capability::Speech, action)),
+        )
         .route(
             "/murmur/api/transcription/{action}",
-            post(engines::transcription_engine),
+            post(|control, action| engines::act(control, Capability::Transcription, action)),
         )
         .route(
             "/murmur/api/transcription-models",
