@@ -14,7 +14,9 @@ Murmur's job too. So the surface is small:
 GET  /health                 {"model", "multilingual", "languages"}
 POST /v1/murmur/transcribe   body: s16le mono PCM at 16 kHz (X-Audio-Sample-Rate: 16000)
                              query: task=transcribe|translate, language, prompt, temperature,
-                             words=true (word timestamps)
+                             words=true (word timestamps), prefix (text the transcript is
+                             known to begin with: decoding continues after it, and the
+                             segments hold only what follows), hotwords (phrases to listen for)
                              answer: NDJSON, one line as soon as each is decided:
                                {"type": "info", "language", "language_probability", "duration"}
                                {"type": "segment", "id", "start", "end", "text", "words",
@@ -68,6 +70,8 @@ class Engine:
             language=options.get("language"),
             task=options.get("task", "transcribe"),
             initial_prompt=options.get("prompt"),
+            prefix=options.get("prefix"),
+            hotwords=options.get("hotwords"),
             temperature=options.get("temperature", 0.0),
             word_timestamps=options.get("words", False),
             beam_size=1,
@@ -117,6 +121,9 @@ def options_from(query, engine):
         options["language"] = "en"
     if q.get("prompt"):
         options["prompt"] = q["prompt"]
+    for name in ("prefix", "hotwords"):
+        if q.get(name):
+            options[name] = q[name]
     if "temperature" in q:
         options["temperature"] = float(q["temperature"])
     options["words"] = q.get("words") == "true"

@@ -82,6 +82,7 @@ codes! {
     OriginNotAllowed = "origin_not_allowed",
     RequestTooLarge = "request_too_large",
     SaveFailed = "save_failed",
+    TooManySessions = "too_many_sessions",
     UnsupportedOption = "unsupported_option",
     VoiceBusy = "voice_busy",
     // The engine could not answer.
@@ -305,6 +306,20 @@ impl ApiError {
             problem,
             retry_after: Some(NOT_READY_RETRY),
             close: false,
+        }
+    }
+
+    /// Every live session Murmur allows is open.
+    pub fn too_many_sessions(max: u64) -> Self {
+        Self {
+            retry_after: Some(Duration::from_secs(5)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                Code::TooManySessions,
+                format!(
+                    "{max} live sessions are open, the most Murmur allows (transcription.max_live_sessions)"
+                ),
+            )
         }
     }
 

@@ -56,6 +56,7 @@ pub mod gate;
 pub mod http_client;
 pub mod language;
 pub mod lines;
+pub mod live;
 pub mod logging;
 pub mod metrics;
 pub mod paths;

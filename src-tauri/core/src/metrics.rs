@@ -5,6 +5,10 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+mod live;
+
+pub use live::{LiveMetrics, Open};
+
 use crate::engine::Capability;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -31,6 +35,8 @@ pub struct Metrics {
     in_progress: AtomicUsize,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    /// Live transcription sessions.
+    pub live: LiveMetrics,
 }
 
 impl Default for Metrics {
@@ -44,6 +50,7 @@ impl Default for Metrics {
             in_progress: AtomicUsize::default(),
             requests: Family::default(),
             durations: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
+            live: LiveMetrics::default(),
         }
     }
 }
@@ -109,6 +116,7 @@ pub fn route(path: &str) -> &'static str {
         "/v1/audio/translations" | "/audio/translations" => "/v1/audio/translations",
         "wyoming synthesize" => "wyoming synthesize",
         "wyoming transcribe" => "wyoming transcribe",
+        "/v1/realtime" | "/realtime" => "/v1/realtime",
         p if p.starts_with("/murmur/api/") => "/murmur/api",
         p if p.starts_with("/murmur") => "/murmur",
         _ => "other",
@@ -254,6 +262,7 @@ impl Metrics {
             "Requests waiting for the engine now",
             ConstGauge::new(self.queued() as i64),
         );
+        self.live.register(&mut registry);
         for &(capability, (restarts, crashes)) in engines {
             let prefix = match capability {
                 Capability::Speech => String::new(),

@@ -106,6 +106,7 @@ impl Policy {
             })
             .unwrap_or("");
         constant_time_eq(given.trim().as_bytes(), key.as_bytes())
+            || websocket_key(headers).is_some_and(|k| constant_time_eq(k.as_bytes(), key.as_bytes()))
     }
 
     /// CORS for the configured origins only; with none configured, no CORS headers ever.
@@ -127,6 +128,17 @@ impl Policy {
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
             .max_age(std::time::Duration::from_secs(600))
     }
+}
+
+/// The key a browser's WebSocket sends as a subprotocol (`openai-insecure-api-key.<key>`):
+/// browsers cannot set `Authorization` on a WebSocket, so OpenAI's clients send it this way.
+fn websocket_key(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix("openai-insecure-api-key."))
 }
 
 /// Host and Origin checks, for every path.

@@ -125,7 +125,9 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Each connection holds a sender: when every one is dropped, every connection is done.
+    let (open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
+    let (stopping, stop) = tokio::sync::watch::channel(false);
     let mut acceptor = crate::accept::Acceptor::new("http", limits.max_connections);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -134,14 +136,27 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let connection =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
-        let connection = graceful.watch(connection);
+        // With upgrades: `/v1/realtime` becomes a WebSocket.
+        let mut connection = http
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()))
+            .with_upgrades();
+        let open = open.clone();
+        let mut stop = stop.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let mut connection = std::pin::Pin::new(&mut connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                () = stopped(&mut stop) => {
+                    // Finish the request in flight, take no other.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!("connection closed: {e}");
             }
             drop(slot);
+            drop(open);
         });
     }
     drop(listener);
@@ -149,8 +164,10 @@ pub async fn serve(
         drain_secs = drain.as_secs(),
         "shutting down: no new connections, finishing requests in flight"
     );
-    match tokio::time::timeout(drain, graceful.shutdown()).await {
-        Ok(()) => Ok(true),
+    let _ = stopping.send(true);
+    drop(open);
+    match tokio::time::timeout(drain, all_closed.recv()).await {
+        Ok(_) => Ok(true),
         Err(_) => {
             tracing::warn!(
                 "requests still in flight after {} s; closing them",
@@ -159,6 +176,11 @@ pub async fn serve(
             Ok(false)
         }
     }
+}
+
+/// Resolves once the server is stopping (or its sender is gone).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await.is_ok();
 }
 
 /// Resolves on SIGINT or SIGTERM (Ctrl-C elsewhere). The handlers are installed when this is

@@ -151,6 +151,24 @@ pub fn numbers(settings: &Settings) -> Vec<(&'static str, u64, RangeInclusive<u6
             " s",
         ),
         (
+            "transcription.max_live_sessions",
+            settings.transcription.max_live_sessions,
+            1..=1024,
+            "",
+        ),
+        (
+            "transcription.live_idle_secs",
+            settings.transcription.live_idle_secs,
+            1..=HOUR,
+            " s",
+        ),
+        (
+            "transcription.max_live_session_secs",
+            settings.transcription.max_live_session_secs,
+            1..=DAY,
+            " s",
+        ),
+        (
             "supervisor.stop_grace_secs",
             sup.stop_grace_secs,
             0..=HOUR,

@@ -100,6 +100,12 @@ pub struct TranscriptionSettings {
     /// Uploads whose decoded audio is longer than this are refused (a small file may hold
     /// hours of silence).
     pub max_audio_secs: u64,
+    /// Live sessions (`/v1/realtime?intent=transcription`) open at once; more are refused.
+    pub max_live_sessions: u64,
+    /// A live session that sends nothing for this long is closed.
+    pub live_idle_secs: u64,
+    /// A live session is closed after this long, as OpenAI's are (60 min).
+    pub max_live_session_secs: u64,
     /// `engine = "external"`: the server's base URL, e.g. `http://127.0.0.1:8000`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -119,6 +125,9 @@ impl Default for TranscriptionSettings {
             idle_unload_secs: 600,
             max_upload_mb: 25,
             max_audio_secs: 3 * 3600,
+            max_live_sessions: 8,
+            live_idle_secs: 120,
+            max_live_session_secs: 3600,
             url: None,
             probe_path: "/v1/models".into(),
             custom: CustomEngine::default(),

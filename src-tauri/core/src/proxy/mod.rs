@@ -16,7 +16,9 @@ mod transcode;
 mod transcriptions;
 mod voices;
 
-pub use transcriptions::{ENGINE_MS_HEADER, decode_error, transcribe_decoded, transcriptions};
+pub use transcriptions::{
+    ENGINE_MS_HEADER, decode_error, transcribe_decoded, transcribe_with, transcriptions,
+};
 
 /// The speech engine's installed voices with their languages (made ready first), or `None`
 /// when it does not list them.
@@ -171,6 +173,10 @@ pub fn router(state: ProxyState) -> Router {
             "/v1/audio/translations",
             post(transcriptions::translations).fallback(method_not_allowed),
         )
+        .route(
+            "/v1/realtime",
+            get(crate::live::realtime).fallback(method_not_allowed),
+        )
         // A base URL set without `/v1` (OpenClaw's `baseUrl`, Open WebUI's) reaches these.
         .route("/audio/speech", post(speech))
         .route(
@@ -181,6 +187,7 @@ pub fn router(state: ProxyState) -> Router {
         .route("/audio/voices", get(discovery::gated))
         .route("/audio/models", get(discovery::gated))
         .route("/models", get(discovery::gated))
+        .route("/realtime", get(crate::live::realtime))
         .fallback(pass_through)
         .with_state(state)
 }

@@ -127,6 +127,7 @@ async fn answer(
         prompt: request.prompt.clone(),
         temperature: request.temperature,
         words: request.words,
+        ..Options::default()
     };
     let seconds = decoded.seconds;
     let (lines, asked) = engine_lines(state, backend, decoded, &options).await?;
@@ -229,6 +230,21 @@ pub async fn transcribe_decoded(
     decoded: decode::Decoded,
     language: Option<String>,
 ) -> Result<Transcript, ApiError> {
+    let options = Options {
+        task: Some(Task::Transcribe),
+        language,
+        ..Options::default()
+    };
+    transcribe_with(state, decoded, options).await
+}
+
+/// [`transcribe_decoded`] with every option the engine takes (a live turn's prefix and
+/// hotwords); `options.language` unset: the configured one, else detected.
+pub async fn transcribe_with(
+    state: &ProxyState,
+    decoded: decode::Decoded,
+    mut options: Options,
+) -> Result<Transcript, ApiError> {
     let Some(engine) = state.transcription() else {
         return Err(ApiError::not_found(
             "transcription is off ([transcription] engine = \"off\")",
@@ -236,11 +252,9 @@ pub async fn transcribe_decoded(
     };
     let backend = engine.backend.clone();
     let activity = backend.activity();
-    let options = Options {
-        task: Some(Task::Transcribe),
-        language: language.or(state.live().get().transcription.language.clone()),
-        ..Options::default()
-    };
+    if options.language.is_none() {
+        options.language = state.live().get().transcription.language.clone();
+    }
     let _permit = engine
         .gate
         .enter()

@@ -30,6 +30,13 @@ pub struct Options {
     /// Word timestamps.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub words: bool,
+    /// Text the transcript is known to begin with (a live turn's words already sent): the
+    /// engine continues after it and answers only what follows. Murmur's route only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Phrases to listen for (a live session's `keywords`). Murmur's route only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hotwords: Option<String>,
 }
 
 /// Which way the engine is asked.
