@@ -101,6 +101,15 @@ def segment_json(segment):
     }
 
 
+def after_prefix(text, prefix):
+    """The first segment's text without the prefix the decoder was given (CTranslate2 puts
+    the prompt's prefix in its result): the engine answers only what follows."""
+    stripped = text.lstrip()
+    if stripped.startswith(prefix):
+        return stripped[len(prefix):]
+    return text
+
+
 def options_from(query, engine):
     """The request's options, checked; raises ValueError with a sentence for the client."""
     q = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=False).items()}
@@ -175,8 +184,12 @@ def make_handler(engine):
                         "language_probability": info.language_probability,
                         "duration": info.duration,
                     })
+                    prefix = (options.get("prefix") or "").strip()
                     for segment in segments:
-                        self.line(segment_json(segment))
+                        line = segment_json(segment)
+                        if prefix and sent == 0:
+                            line["text"] = after_prefix(line["text"], prefix)
+                        self.line(line)
                         sent += 1
                     self.line({"type": "done"})
                 except (BrokenPipeError, ConnectionResetError):

@@ -7,6 +7,7 @@ pub mod flac;
 pub mod hub;
 pub mod kokoro;
 pub mod listening;
+pub mod live;
 pub mod measure;
 pub mod mlx;
 pub mod murmurd;

@@ -87,7 +87,7 @@ pub async fn whisper_tiny_en() -> PathBuf {
 }
 
 /// Provision `fixtures/<name>` and return its interpreter.
-async fn provisioned(name: &'static str) -> PathBuf {
+pub(crate) async fn provisioned(name: &'static str) -> PathBuf {
     let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-tools");
     let settings = RuntimeSettings {
         // Managed Pythons come from GitHub, which tests never reach: a refusing address

@@ -106,7 +106,8 @@ impl Policy {
             })
             .unwrap_or("");
         constant_time_eq(given.trim().as_bytes(), key.as_bytes())
-            || websocket_key(headers).is_some_and(|k| constant_time_eq(k.as_bytes(), key.as_bytes()))
+            || websocket_key(headers)
+                .is_some_and(|k| constant_time_eq(k.as_bytes(), key.as_bytes()))
     }
 
     /// CORS for the configured origins only; with none configured, no CORS headers ever.

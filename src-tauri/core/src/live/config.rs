@@ -320,9 +320,7 @@ fn ga_format(value: &Value) -> Result<Format, Invalid> {
         Some("audio/pcma") => Ok(Format::Pcma),
         _ => Err(Invalid::new(
             param,
-            format!(
-                "the audio format {value} is not one of audio/pcm, audio/pcmu, audio/pcma"
-            ),
+            format!("the audio format {value} is not one of audio/pcm, audio/pcmu, audio/pcma"),
         )),
     }
 }
@@ -423,12 +421,19 @@ mod tests {
         assert_eq!(config.language.as_deref(), Some("en"));
         assert_eq!(config.prompt.as_deref(), Some("Murmur"));
         let turn = config.turn_detection.clone().expect("vad");
-        assert_eq!((turn.silence_duration_ms, turn.prefix_padding_ms), (700, 300));
+        assert_eq!(
+            (turn.silence_duration_ms, turn.prefix_padding_ms),
+            (700, 300)
+        );
         config
             .update_ga(&json!({"audio": {"input": {"turn_detection": null}}}))
             .expect("valid");
         assert_eq!(config.turn_detection, None);
-        assert_eq!(config.format, Format::Pcmu, "unnamed fields keep their values");
+        assert_eq!(
+            config.format,
+            Format::Pcmu,
+            "unnamed fields keep their values"
+        );
     }
 
     #[test]
@@ -443,7 +448,10 @@ mod tests {
             .expect("valid");
         assert_eq!(config.format, Format::Pcma);
         let turn = config.turn_detection.clone().expect("vad");
-        assert_eq!((turn.kind, turn.silence_duration_ms), ("semantic_vad", 1_500));
+        assert_eq!(
+            (turn.kind, turn.silence_duration_ms),
+            ("semantic_vad", 1_500)
+        );
         let described = config.describe_beta("sess_1");
         assert_eq!(described["input_audio_format"], "g711_alaw");
         assert_eq!(described["turn_detection"]["eagerness"], "low");

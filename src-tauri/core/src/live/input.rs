@@ -38,8 +38,7 @@ impl Input {
         match self.format {
             Format::Pcm { .. } => {
                 let mut bytes = bytes;
-                if let (Some(low), Some((&high, rest))) = (self.carry.take(), bytes.split_first())
-                {
+                if let (Some(low), Some((&high, rest))) = (self.carry.take(), bytes.split_first()) {
                     self.decoded.push(pcm(low, high));
                     bytes = rest;
                 }
@@ -53,7 +52,11 @@ impl Input {
             Format::Pcmu => self.decoded.extend(bytes.iter().map(|&b| mulaw(b))),
             Format::Pcma => self.decoded.extend(bytes.iter().map(|&b| alaw(b))),
         }
-        if self.resampler.push(&self.decoded, &mut self.scratch).is_ok() {
+        if self
+            .resampler
+            .push(&self.decoded, &mut self.scratch)
+            .is_ok()
+        {
             decode::keep(&mut self.scratch, out);
         }
     }
@@ -69,11 +72,7 @@ fn mulaw(byte: u8) -> f32 {
     let exponent = (u >> 4) & 0x07;
     let mantissa = i32::from(u & 0x0F);
     let magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
-    let value = if u & 0x80 != 0 {
-        -magnitude
-    } else {
-        magnitude
-    };
+    let value = if u & 0x80 != 0 { -magnitude } else { magnitude };
     value as f32 / 32768.0
 }
 
@@ -86,11 +85,7 @@ fn alaw(byte: u8) -> f32 {
         0 => (mantissa << 4) + 8,
         e => ((mantissa << 4) + 0x108) << (e - 1),
     };
-    let value = if a & 0x80 != 0 {
-        magnitude
-    } else {
-        -magnitude
-    };
+    let value = if a & 0x80 != 0 { magnitude } else { -magnitude };
     value as f32 / 32768.0
 }
 
@@ -133,7 +128,8 @@ mod tests {
         let mut input = Input::new(Format::Pcm { rate: 24_000 });
         let tone: Vec<u8> = (0..24_000)
             .flat_map(|i| {
-                let s = ((i as f32 * 440.0 * std::f32::consts::TAU / 24_000.0).sin() * 8000.0) as i16;
+                let s =
+                    ((i as f32 * 440.0 * std::f32::consts::TAU / 24_000.0).sin() * 8000.0) as i16;
                 s.to_le_bytes()
             })
             .collect();

@@ -50,9 +50,7 @@ pub async fn realtime(
         Err(rejection) => {
             return ApiError::bad_request(
                 Code::InvalidRequest,
-                format!(
-                    "/v1/realtime is a WebSocket (GET with Upgrade: websocket): {rejection}"
-                ),
+                format!("/v1/realtime is a WebSocket (GET with Upgrade: websocket): {rejection}"),
             )
             .into_response();
         }

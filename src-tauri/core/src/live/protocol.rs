@@ -15,7 +15,10 @@ pub enum Shape {
 #[derive(Debug)]
 pub enum ClientEvent {
     /// `session.update` (GA) or `transcription_session.update` (beta): the `session` object.
-    Update { shape: Shape, session: Value },
+    Update {
+        shape: Shape,
+        session: Value,
+    },
     /// `input_audio_buffer.append`: the audio, decoded from base64.
     Append(Vec<u8>),
     Commit,
@@ -63,7 +66,10 @@ pub fn parse(text: &str) -> Result<ClientEvent, BadEvent> {
         Some(session) if session.is_object() => Ok(session.clone()),
         _ => Err(with_id(BadEvent {
             param: Some("session".into()),
-            ..BadEvent::new("missing_required_parameter", "the event needs a \"session\" object")
+            ..BadEvent::new(
+                "missing_required_parameter",
+                "the event needs a \"session\" object",
+            )
         })),
     };
     match kind {
@@ -171,15 +177,27 @@ mod tests {
         ));
         assert!(matches!(
             parse(r#"{"type":"transcription_session.update","session":{}}"#),
-            Ok(ClientEvent::Update { shape: Shape::Beta, .. })
+            Ok(ClientEvent::Update {
+                shape: Shape::Beta,
+                ..
+            })
         ));
         let cases = [
             ("{not json", "invalid_json"),
             (r#"{"event_id":"e1"}"#, "missing_type"),
             (r#"{"type":"response.create"}"#, "invalid_event"),
-            (r#"{"type":"input_audio_buffer.append","audio":"%%%"}"#, "invalid_value"),
-            (r#"{"type":"input_audio_buffer.append"}"#, "missing_required_parameter"),
-            (r#"{"type":"session.update","session":3}"#, "missing_required_parameter"),
+            (
+                r#"{"type":"input_audio_buffer.append","audio":"%%%"}"#,
+                "invalid_value",
+            ),
+            (
+                r#"{"type":"input_audio_buffer.append"}"#,
+                "missing_required_parameter",
+            ),
+            (
+                r#"{"type":"session.update","session":3}"#,
+                "missing_required_parameter",
+            ),
         ];
         for (text, code) in cases {
             let bad = parse(text).expect_err(text);

@@ -148,7 +148,8 @@ impl Session {
                 self.config.describe_beta(&self.id),
             ),
         };
-        self.send(created.0, json!({ "session": created.1 })).await?;
+        self.send(created.0, json!({ "session": created.1 }))
+            .await?;
         let deadline = tokio::time::Instant::now() + longest;
         loop {
             tokio::select! {
@@ -376,7 +377,12 @@ impl Session {
             return;
         };
         let prefix = Some(waiting.agreement.sent().to_string()).filter(|p| !p.is_empty());
-        self.decode(waiting.item_id.clone(), waiting.samples.clone(), prefix, None);
+        self.decode(
+            waiting.item_id.clone(),
+            waiting.samples.clone(),
+            prefix,
+            None,
+        );
         self.finishing = Some(waiting);
     }
 
@@ -415,7 +421,9 @@ impl Session {
             hotwords: Some(self.config.keywords.join(", ")).filter(|k| !k.is_empty()),
             ..Options::default()
         };
+        let session = self.id.clone();
         tokio::spawn(async move {
+            let asked = Instant::now();
             let seconds = samples.len() as f64 / f64::from(RATE);
             let decoded = Decoded {
                 samples,
@@ -425,6 +433,14 @@ impl Session {
             let result = crate::proxy::transcribe_with(&state, decoded, options)
                 .await
                 .map(|t| t.text());
+            tracing::debug!(
+                %session,
+                seconds,
+                partial = partial.is_some(),
+                took_ms = asked.elapsed().as_millis() as u64,
+                "live: decoded {:?}",
+                result.as_ref().map(String::as_str).unwrap_or("(failed)")
+            );
             let _ = sender
                 .send(Answer {
                     item_id,
@@ -537,8 +553,7 @@ impl Session {
 
     async fn send_value(&mut self, event: Value) -> Result<(), Ended> {
         let text = event.to_string();
-        match tokio::time::timeout(SEND_TIMEOUT, self.socket.send(Message::Text(text.into())))
-            .await
+        match tokio::time::timeout(SEND_TIMEOUT, self.socket.send(Message::Text(text.into()))).await
         {
             Err(_) => Err(Ended::NotReading),
             Ok(Err(e)) => Err(Ended::Broken(e.to_string())),

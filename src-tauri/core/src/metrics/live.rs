@@ -45,7 +45,9 @@ impl LiveMetrics {
     /// Admit a session if fewer than `max` are open.
     pub fn open(&self, max: usize) -> Option<Open> {
         self.open
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1))
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
             .ok()?;
         self.sessions.inc();
         Some(Open(self.open.clone()))

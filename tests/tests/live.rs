@@ -1,0 +1,83 @@
+//! Live transcription (`/v1/realtime?intent=transcription`) under `murmurd`, with the real
+//! Whisper engine (`tiny.en`) and Piper's speech played in real time: the OpenAI Python SDK's
+//! session, words while the speech is still playing, deltas that add up to the transcript.
+
+use murmur_tests::listening::{Stage, wer};
+use murmur_tests::live::{run, speech_file, warm_murmurd};
+use serde_json::Value;
+
+const SAID: &str = "The library opens early in the morning and closes late in the evening, \
+                    every day except on public holidays.";
+
+fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == kind).collect()
+}
+
+#[tokio::test]
+async fn the_openai_sdk_hears_words_while_the_speech_plays() {
+    let stage = Stage::new().await;
+    let murmurd = warm_murmurd(&stage, "").await;
+    let (_dir, pcm) = speech_file(&murmurd, SAID).await;
+    let ws = murmurd.url("/v1").replacen("http://", "ws://", 1);
+    let summary = run("sdk_realtime.py", &[&ws, &pcm.to_string_lossy()]).await;
+    let events: Vec<Value> = summary["events"].as_array().expect("events").clone();
+    let speech_end = summary["speech_end"].as_f64().expect("speech_end");
+    eprintln!(
+        "{}",
+        serde_json::to_string_pretty(&events).unwrap_or_default()
+    );
+
+    assert_eq!(events[0]["type"], "session.created");
+    assert_eq!(events[0]["session"]["type"], "transcription");
+    assert_eq!(events[1]["type"], "session.updated");
+    assert!(of_type(&events, "error").is_empty(), "{events:?}");
+
+    let started = of_type(&events, "input_audio_buffer.speech_started");
+    let committed = of_type(&events, "input_audio_buffer.committed");
+    let completed = of_type(
+        &events,
+        "conversation.item.input_audio_transcription.completed",
+    );
+    assert!(!started.is_empty() && committed.len() == completed.len());
+    let start_ms = started[0]["audio_start_ms"]
+        .as_f64()
+        .expect("audio_start_ms");
+    assert!(
+        (600.0..=1200.0).contains(&start_ms),
+        "speech begins after 1 s of silence (less the padding): {start_ms}"
+    );
+
+    // Words while the speech still played, and each turn's deltas are its transcript.
+    let deltas = of_type(&events, "conversation.item.input_audio_transcription.delta");
+    let early = deltas
+        .iter()
+        .filter(|d| d["t"].as_f64().unwrap_or(f64::MAX) < speech_end)
+        .count();
+    assert!(
+        early >= 2,
+        "{early} deltas before the speech ended at {speech_end} s"
+    );
+    for done in &completed {
+        let item = &done["item_id"];
+        let joined: String = deltas
+            .iter()
+            .filter(|d| &d["item_id"] == item)
+            .filter_map(|d| d["delta"].as_str())
+            .collect();
+        assert_eq!(Some(joined.as_str()), done["transcript"].as_str());
+    }
+    let heard: Vec<&str> = completed
+        .iter()
+        .filter_map(|c| c["transcript"].as_str())
+        .collect();
+    let heard = heard.join(" ");
+    let rate = wer(SAID, &heard);
+    eprintln!("WER {:.1} %: {heard}", rate * 100.0);
+    assert!(rate <= 0.15, "{heard}");
+    // The last transcript follows the end of the speech by the silence window and a decode.
+    let last = completed.last().and_then(|c| c["t"].as_f64()).expect("t");
+    eprintln!(
+        "completed {:.2} s after the speech ended",
+        last - speech_end
+    );
+}
