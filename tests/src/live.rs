@@ -129,10 +129,12 @@ pub async fn next(socket: &mut Socket) -> Value {
 
 /// Send one event.
 pub async fn send(socket: &mut Socket, event: Value) {
-    socket
-        .send(Message::text(event.to_string()))
-        .await
-        .expect("send");
+    send_text(socket, &event.to_string()).await;
+}
+
+/// Send one text message, JSON or not.
+pub async fn send_text(socket: &mut Socket, text: &str) {
+    socket.send(Message::text(text)).await.expect("send");
 }
 
 /// `input_audio_buffer.append` of raw bytes.

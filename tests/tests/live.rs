@@ -4,6 +4,7 @@
 
 use murmur_tests::listening::{Stage, wer};
 use murmur_tests::live::{run, speech_file, warm_murmurd};
+use murmur_tests::tools::parse_openmetrics;
 use serde_json::Value;
 
 const SAID: &str = "The library opens early in the morning and closes late in the evening, \
@@ -80,4 +81,30 @@ async fn the_openai_sdk_hears_words_while_the_speech_plays() {
         "completed {:.2} s after the speech ended",
         last - speech_end
     );
+
+    // The session's figures: Prometheus's, parsed by its own client.
+    let text = murmurd
+        .control(
+            http::Method::GET,
+            "/murmur/api/metrics?format=prometheus",
+            None,
+            None,
+        )
+        .await;
+    let families = parse_openmetrics(&String::from_utf8_lossy(&text.body)).await;
+    let sample = |name: &str| {
+        families
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|f| f["samples"].as_array().into_iter().flatten())
+            .find(|s| s["name"] == name)
+            .and_then(|s| s["value"].as_f64())
+            .unwrap_or_else(|| panic!("{name} in {families}"))
+    };
+    assert_eq!(sample("murmur_live_sessions_total"), 1.0);
+    assert_eq!(sample("murmur_live_turns_total"), completed.len() as f64);
+    assert!(sample("murmur_live_first_delta_seconds_count") >= 1.0);
+    let heard = sample("murmur_live_audio_seconds_total");
+    assert!(heard > speech_end, "{heard} s of audio");
 }

@@ -78,6 +78,7 @@ pub(super) async fn metrics(
         "response_bytes": metrics.bytes_out(),
         "queued": metrics.queued(),
         "in_progress": metrics.in_progress(),
+        "live_sessions": metrics.live.open_now(),
         "engine": restarts(Capability::Speech),
         "transcription_engine": restarts(Capability::Transcription),
     }))
