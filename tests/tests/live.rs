@@ -108,3 +108,59 @@ async fn the_openai_sdk_hears_words_while_the_speech_plays() {
     let heard = sample("murmur_live_audio_seconds_total");
     assert!(heard > speech_end, "{heard} s of audio");
 }
+
+#[tokio::test]
+async fn livekit_agents_realtime_stt_gets_interim_and_final_transcripts() {
+    let stage = Stage::new().await;
+    let murmurd = warm_murmurd(&stage, "").await;
+    let (_dir, pcm) = speech_file(&murmurd, SAID).await;
+    let summary = run(
+        "livekit_stt.py",
+        &[&murmurd.url("/v1"), &pcm.to_string_lossy()],
+    )
+    .await;
+    let events: Vec<Value> = summary["events"].as_array().expect("events").clone();
+    let speech_end = summary["speech_end"].as_f64().expect("speech_end");
+    eprintln!(
+        "{}",
+        serde_json::to_string_pretty(&events).unwrap_or_default()
+    );
+    let interim = of_type(&events, "INTERIM_TRANSCRIPT");
+    let finals = of_type(&events, "FINAL_TRANSCRIPT");
+    assert!(
+        interim
+            .iter()
+            .any(|e| e["t"].as_f64().is_some_and(|t| t < speech_end)),
+        "interim transcripts while the speech plays"
+    );
+    let heard: Vec<&str> = finals.iter().filter_map(|e| e["text"].as_str()).collect();
+    let heard = heard.join(" ");
+    assert!(wer(SAID, &heard) <= 0.15, "{heard}");
+}
+
+#[tokio::test]
+async fn a_pipecat_pipeline_gets_interim_and_final_transcription_frames() {
+    let stage = Stage::new().await;
+    let murmurd = warm_murmurd(&stage, "").await;
+    let (_dir, pcm) = speech_file(&murmurd, SAID).await;
+    let ws = murmurd.url("/v1/realtime").replacen("http://", "ws://", 1);
+    let summary = run("pipecat_stt.py", &[&ws, &pcm.to_string_lossy()]).await;
+    let events: Vec<Value> = summary["events"].as_array().expect("events").clone();
+    let speech_end = summary["speech_end"].as_f64().expect("speech_end");
+    eprintln!(
+        "{}",
+        serde_json::to_string_pretty(&events).unwrap_or_default()
+    );
+    assert!(
+        of_type(&events, "interim")
+            .iter()
+            .any(|e| e["t"].as_f64().is_some_and(|t| t < speech_end)),
+        "interim frames while the speech plays"
+    );
+    let heard: Vec<&str> = of_type(&events, "final")
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    let heard = heard.join(" ");
+    assert!(wer(SAID, &heard) <= 0.15, "{heard}");
+}
