@@ -6,6 +6,7 @@
 #   scripts/install-deps.sh desktop    + the GTK/WebKit libraries Tauri links against
 #   scripts/install-deps.sh bench      headless + nginx (proxy-bench measures Murmur's proxy beside it)
 #   scripts/install-deps.sh test       + everything the test suite uses (python3 runs the fake engine,
+#                                        nginx the scale-out tests,
 #                                        Chromium the browser tests; Xvfb, openbox, trayer, xdotool,
 #                                        xclip, ImageMagick, D-Bus and WebKitWebDriver the desktop
 #                                        app's tests)
@@ -54,7 +55,7 @@ headless) ;;
 bench) packages+=(nginx-light) ;;
 desktop) packages+=("${desktop[@]}") ;;
 test)
-    packages+=("${desktop[@]}" python3 chromium
+    packages+=("${desktop[@]}" python3 chromium nginx-light
         xvfb xauth openbox trayer xdotool xclip imagemagick dbus-daemon dbus-bin webkit2gtk-driver)
     ;;
 *)

@@ -11,6 +11,7 @@ pub mod live;
 pub mod measure;
 pub mod mlx;
 pub mod murmurd;
+pub mod nginx;
 pub mod piper;
 pub mod proxied;
 pub mod supervised;

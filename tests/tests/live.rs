@@ -164,3 +164,33 @@ async fn a_pipecat_pipeline_gets_interim_and_final_transcription_frames() {
     let heard = heard.join(" ");
     assert!(wer(SAID, &heard) <= 0.15, "{heard}");
 }
+
+/// The README's nginx configuration in front of Murmur: the SDK's live session through it
+/// works unchanged.
+#[tokio::test]
+async fn behind_nginx_a_live_session_works_unchanged() {
+    let stage = Stage::new().await;
+    let murmurd = warm_murmurd(&stage, "").await;
+    let Some(nginx) = murmur_tests::nginx::Nginx::start(
+        &murmurd.url(""),
+        "proxy_set_header Host $host;\nproxy_read_timeout 3600s;",
+    )
+    .expect("nginx") else {
+        panic!("nginx is not installed: scripts/install-deps.sh test installs it");
+    };
+    let (_dir, pcm) = speech_file(&murmurd, SAID).await;
+    let ws = format!("{}/v1", nginx.base.replacen("http://", "ws://", 1));
+    let summary = run("sdk_realtime.py", &[&ws, &pcm.to_string_lossy()]).await;
+    let events: Vec<Value> = summary["events"].as_array().expect("events").clone();
+    assert!(of_type(&events, "error").is_empty(), "{events:?}");
+    assert!(!of_type(&events, "conversation.item.input_audio_transcription.delta").is_empty());
+    let heard: Vec<&str> = of_type(
+        &events,
+        "conversation.item.input_audio_transcription.completed",
+    )
+    .iter()
+    .filter_map(|c| c["transcript"].as_str())
+    .collect();
+    let heard = heard.join(" ");
+    assert!(wer(SAID, &heard) <= 0.15, "{heard}");
+}

@@ -18,6 +18,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use murmur_tests::FakeUpstream;
+use murmur_tests::nginx::Nginx;
 
 const CLIENTS: usize = 8;
 const RUN: Duration = Duration::from_secs(2);
@@ -159,80 +160,6 @@ async fn serve_fake() -> Result<()> {
     Ok(())
 }
 
-/// nginx as a reverse proxy in front of the same fake engine (kept-alive upstream connections,
-/// no buffering, no access log): the bar Murmur's proxy is measured against. `None` when
-/// nginx is not installed (`scripts/install-deps.sh bench` installs it).
-struct Nginx {
-    child: std::process::Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Nginx {
-    fn start(upstream: &str) -> Result<Option<Self>> {
-        let Some(binary) = [
-            "/usr/sbin/nginx",
-            "/usr/local/sbin/nginx",
-            "/opt/homebrew/bin/nginx",
-        ]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists()) else {
-            return Ok(None);
-        };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let upstream = upstream.trim_start_matches("http://");
-        let dir = tempfile::tempdir()?;
-        let d = dir.path().display();
-        std::fs::write(
-            dir.path().join("nginx.conf"),
-            format!(
-                "worker_processes {workers};\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-                 events {{ worker_connections 1024; }}\n\
-                 http {{\n access_log off;\n client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n\
-                 fastcgi_temp_path {d}/fastcgi;\n uwsgi_temp_path {d}/uwsgi;\n scgi_temp_path {d}/scgi;\n\
-                 upstream engine {{ server {upstream}; keepalive 32; }}\n\
-                 server {{\n  listen 127.0.0.1:{port};\n  location / {{\n   proxy_pass http://engine;\n\
-                 proxy_http_version 1.1;\n   proxy_set_header Connection \"\";\n   proxy_buffering off;\n  }}\n }}\n}}\n",
-                workers = std::thread::available_parallelism().map_or(1, |n| n.get()),
-            ),
-        )?;
-        let child = Command::new(binary)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(dir.path().join("nginx.conf"))
-            .args(["-g", "daemon off;"])
-            .stdin(Stdio::null())
-            .spawn()
-            .context("start nginx")?;
-        let base = format!("http://127.0.0.1:{port}");
-        let until = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > until {
-                bail!("nginx did not listen on {port}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(Some(Self {
-            child,
-            base,
-            _dir: dir,
-        }))
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGTERM via kill(1): nginx's master stops its workers (SIGKILL would orphan them).
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
 /// One way to reach the fake engine, and the figures measured through it.
 struct Path {
     name: &'static str,
@@ -302,7 +229,7 @@ async fn main() -> Result<()> {
         )),
     )?;
     let supervised = murmur_tests::murmurd::Quiet::spawn(supervised_dir.path(), &[])?;
-    let nginx = Nginx::start(&fake_url)?;
+    let nginx = Nginx::start(&fake_url, "")?;
     println!(
         "murmurd: listening {:.1} ms after spawn (debug builds are slower; use --release)",
         external.listening_after.as_secs_f64() * 1000.0
