@@ -216,7 +216,7 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 }
 
 /// Everything Murmur serves over HTTP: Murmur's own routes ([`crate::control`]) and the
-/// OpenAI surface ([`crate::proxy`]), behind one set of guards. Outermost first: request log
+/// OpenAI surface ([`crate::proxy`], and [`crate::live`]'s WebSocket), behind one set of guards. Outermost first: request log
 /// → refusals delivered ([`crate::refusal::deliver`]) → Host/Origin guard → CORS → API key →
 /// route.
 pub fn app(
@@ -227,6 +227,7 @@ pub fn app(
 ) -> Router {
     let metrics = proxy.metrics();
     crate::control::http::router(control)
+        .merge(crate::live::router(proxy.clone()))
         .merge(crate::proxy::router(proxy))
         .layer(middleware::from_fn_with_state(
             policy.clone(),

@@ -1,6 +1,6 @@
 //! Live transcription: OpenAI's Realtime transcription WebSocket,
-//! `GET /v1/realtime?intent=transcription`, another front door (as [`crate::wyoming`] is)
-//! onto the transcription engine of [`crate::engines::Engines`] — its gate and its backend.
+//! `GET /v1/realtime?intent=transcription`, another front door (as Wyoming's is) onto the
+//! transcription engine of [`crate::engines::Engines`] — its gate and its backend.
 //!
 //! The route passes the same guards as the rest of `/v1` before the upgrade (Host, Origin, the
 //! API key — which a browser may send as the `openai-insecure-api-key.<key>` subprotocol), then
@@ -29,6 +29,18 @@ use protocol::Shape;
 
 /// The largest message a client may send (OpenAI's: 15 MiB per append, base64).
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
+/// The route (and its twin for a base URL set without `/v1`).
+pub fn router(state: ProxyState) -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new()
+        .route(
+            "/v1/realtime",
+            get(realtime).fallback(crate::proxy::method_not_allowed),
+        )
+        .route("/realtime", get(realtime))
+        .with_state(state)
+}
 
 /// The connection URL's query.
 #[derive(Debug, Default, serde::Deserialize)]

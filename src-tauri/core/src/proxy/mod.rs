@@ -173,10 +173,6 @@ pub fn router(state: ProxyState) -> Router {
             "/v1/audio/translations",
             post(transcriptions::translations).fallback(method_not_allowed),
         )
-        .route(
-            "/v1/realtime",
-            get(crate::live::realtime).fallback(method_not_allowed),
-        )
         // A base URL set without `/v1` (OpenClaw's `baseUrl`, Open WebUI's) reaches these.
         .route("/audio/speech", post(speech))
         .route(
@@ -187,13 +183,12 @@ pub fn router(state: ProxyState) -> Router {
         .route("/audio/voices", get(discovery::gated))
         .route("/audio/models", get(discovery::gated))
         .route("/models", get(discovery::gated))
-        .route("/realtime", get(crate::live::realtime))
         .fallback(pass_through)
         .with_state(state)
 }
 
 /// Another method on one of OpenAI's routes: Murmur's answer, not the engine's.
-async fn method_not_allowed(request: Request) -> ApiError {
+pub async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::method_not_allowed(request.method(), request.uri().path())
 }
 

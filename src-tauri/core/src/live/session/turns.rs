@@ -1,0 +1,282 @@
+//! A session's turns transcribed: the final decode of each committed turn, in order, and
+//! partial decodes of the turn being spoken while nothing else waits; their answers become
+//! deltas ([`Agreement`]) and completed (or failed) transcripts.
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::super::agreement::Agreement;
+use super::super::protocol::BadEvent;
+use super::{
+    Answer, Ended, FIRST_PARTIAL, LEAST_COMMIT, MAX_WAITING, PARTIAL_STEP, RATE, Session, Turn,
+    Waiting, padding, vad_padding_ms,
+};
+use crate::transcription::decode::Decoded;
+use crate::transcription::engine::Options;
+
+impl Session {
+    pub(super) async fn speech_started(&mut self, start_ms: u64) -> Result<(), Ended> {
+        let padded = (start_ms * u64::from(RATE) / 1000)
+            .saturating_sub(padding(vad_padding_ms(&self.config)) as u64)
+            .max(self.buffer_at);
+        let drop = usize::try_from(padded - self.buffer_at).unwrap_or(0);
+        self.buffer.drain(..drop.min(self.buffer.len()));
+        self.buffer_at = padded;
+        let item_id = self.ids.item();
+        self.turn = Some(Turn {
+            item_id: item_id.clone(),
+            agreement: Agreement::default(),
+            began: Instant::now(),
+            first_sent: false,
+            decoded: 0,
+        });
+        let audio_start_ms = padded * 1000 / u64::from(RATE);
+        self.send(
+            "input_audio_buffer.speech_started",
+            json!({ "audio_start_ms": audio_start_ms, "item_id": item_id }),
+        )
+        .await
+    }
+
+    pub(super) async fn speech_stopped(&mut self, end_ms: u64) -> Result<(), Ended> {
+        let Some(turn) = &self.turn else {
+            return Ok(());
+        };
+        let item_id = turn.item_id.clone();
+        self.send(
+            "input_audio_buffer.speech_stopped",
+            json!({ "audio_end_ms": end_ms, "item_id": item_id }),
+        )
+        .await?;
+        self.commit().await
+    }
+
+    /// A turn as long as Whisper hears is committed; the speech goes on in a new one.
+    pub(super) async fn cut_long_turn(&mut self) -> Result<(), Ended> {
+        self.commit().await
+    }
+
+    /// End the turn: the buffer becomes an item, committed, and waits for its transcript.
+    pub(super) async fn commit(&mut self) -> Result<(), Ended> {
+        if self.buffer.len() < LEAST_COMMIT {
+            self.turn = None;
+            let bad = BadEvent::new(
+                "input_audio_buffer_commit_empty",
+                format!(
+                    "buffer too small: expected at least 100 ms of audio, but the buffer holds {} ms",
+                    self.buffer.len() * 1000 / RATE as usize
+                ),
+            );
+            return self.refuse(&bad).await;
+        }
+        if self.waiting.len() >= MAX_WAITING {
+            let bad = BadEvent::new(
+                "too_many_turns",
+                format!("{MAX_WAITING} turns are already waiting for their transcripts"),
+            );
+            return self.refuse(&bad).await;
+        }
+        let turn = self.turn.take().unwrap_or_else(|| Turn {
+            item_id: self.ids.item(),
+            agreement: Agreement::default(),
+            began: Instant::now(),
+            first_sent: false,
+            decoded: 0,
+        });
+        let samples = std::mem::take(&mut self.buffer);
+        self.buffer_at += samples.len() as u64;
+        // A commit while the VAD hears speech (the client's, or a long turn cut) ends the
+        // turn: speech that goes on begins the next.
+        if let Some(vad) = &mut self.vad {
+            vad.reset();
+        }
+        let previous = self.previous_item.replace(turn.item_id.clone());
+        self.send(
+            "input_audio_buffer.committed",
+            json!({ "previous_item_id": previous, "item_id": turn.item_id }),
+        )
+        .await?;
+        self.waiting.push_back(Waiting {
+            item_id: turn.item_id,
+            agreement: turn.agreement,
+            samples,
+            began: turn.began,
+            first_sent: turn.first_sent,
+        });
+        self.next_final();
+        Ok(())
+    }
+
+    /// Start the next committed turn's final decode, if none is running.
+    pub(super) fn next_final(&mut self) {
+        if self.finishing.is_some() {
+            return;
+        }
+        let Some(waiting) = self.waiting.pop_front() else {
+            return;
+        };
+        let prefix = Some(waiting.agreement.sent().to_string()).filter(|p| !p.is_empty());
+        self.decode(
+            waiting.item_id.clone(),
+            waiting.samples.clone(),
+            prefix,
+            None,
+        );
+        self.finishing = Some(waiting);
+    }
+
+    /// Start a partial decode of the turn being spoken, when it has grown enough and the
+    /// engine is free of this session's other work.
+    pub(super) fn maybe_partial(&mut self) {
+        if !self.streams || self.partial_running || self.finishing.is_some() {
+            return;
+        }
+        let Some(turn) = &self.turn else {
+            return;
+        };
+        let length = self.buffer.len();
+        if length < FIRST_PARTIAL || length < turn.decoded + PARTIAL_STEP {
+            return;
+        }
+        let prefix = Some(turn.agreement.sent().to_string()).filter(|p| !p.is_empty());
+        let item_id = turn.item_id.clone();
+        self.partial_running = true;
+        self.decode(item_id, self.buffer.clone(), prefix, Some(length));
+    }
+
+    pub(super) fn decode(
+        &self,
+        item_id: String,
+        samples: Vec<i16>,
+        prefix: Option<String>,
+        partial: Option<usize>,
+    ) {
+        let state = self.state.clone();
+        let sender = self.results.0.clone();
+        let options = Options {
+            language: self.config.language.clone(),
+            prompt: self.config.prompt.clone(),
+            prefix,
+            hotwords: Some(self.config.keywords.join(", ")).filter(|k| !k.is_empty()),
+            ..Options::default()
+        };
+        let session = self.id.clone();
+        tokio::spawn(async move {
+            let asked = Instant::now();
+            let seconds = samples.len() as f64 / f64::from(RATE);
+            let decoded = Decoded {
+                samples,
+                format: "pcm",
+                seconds,
+            };
+            let result = crate::proxy::transcribe_with(&state, decoded, options)
+                .await
+                .map(|t| t.text());
+            tracing::debug!(
+                %session,
+                seconds,
+                partial = partial.is_some(),
+                took_ms = asked.elapsed().as_millis() as u64,
+                "live: decoded {:?}",
+                result.as_ref().map(String::as_str).unwrap_or("(failed)")
+            );
+            let _ = sender
+                .send(Answer {
+                    item_id,
+                    partial,
+                    result,
+                })
+                .await;
+        });
+    }
+
+    pub(super) async fn decoded(&mut self, done: Answer) -> Result<(), Ended> {
+        match done.partial {
+            Some(covered) => {
+                self.partial_running = false;
+                let delta = match (&mut self.turn, done.result) {
+                    (Some(turn), Ok(text)) if turn.item_id == done.item_id => {
+                        turn.decoded = covered;
+                        turn.agreement.partial(&text)
+                    }
+                    _ => None,
+                };
+                if let Some(delta) = delta {
+                    self.first_words();
+                    self.delta(&done.item_id, &delta).await?;
+                }
+                self.maybe_partial();
+            }
+            None => {
+                let Some(turn) = self.finishing.take() else {
+                    return Ok(());
+                };
+                match done.result {
+                    Ok(text) => {
+                        let (last, transcript) = turn.agreement.finish(&text);
+                        if let Some(last) = last {
+                            if !turn.first_sent {
+                                let metrics = self.state.metrics();
+                                metrics.live.first_delta(turn.began.elapsed().as_secs_f64());
+                            }
+                            self.delta(&turn.item_id, &last).await?;
+                        }
+                        self.state.metrics().live.turn();
+                        let seconds = turn.samples.len() as f64 / f64::from(RATE);
+                        self.send(
+                            "conversation.item.input_audio_transcription.completed",
+                            json!({
+                                "item_id": turn.item_id,
+                                "content_index": 0,
+                                "transcript": transcript,
+                                "usage": { "type": "duration", "seconds": (seconds * 1000.0).round() / 1000.0 },
+                                "logprobs": null,
+                            }),
+                        )
+                        .await?;
+                    }
+                    Err(e) => {
+                        tracing::info!(session = %self.id, "live: a turn's transcription failed: {}", e.message());
+                        self.send(
+                            "conversation.item.input_audio_transcription.failed",
+                            json!({
+                                "item_id": turn.item_id,
+                                "content_index": 0,
+                                "error": {
+                                    "type": "transcription_error",
+                                    "code": e.code.as_str(),
+                                    "message": e.message(),
+                                    "param": null,
+                                },
+                            }),
+                        )
+                        .await?;
+                    }
+                }
+                self.next_final();
+                self.maybe_partial();
+            }
+        }
+        Ok(())
+    }
+
+    /// The speaking turn sent its first words: how long after its speech began.
+    pub(super) fn first_words(&mut self) {
+        if let Some(turn) = &mut self.turn
+            && !turn.first_sent
+        {
+            turn.first_sent = true;
+            let metrics = self.state.metrics();
+            metrics.live.first_delta(turn.began.elapsed().as_secs_f64());
+        }
+    }
+
+    pub(super) async fn delta(&mut self, item_id: &str, delta: &str) -> Result<(), Ended> {
+        self.send(
+            "conversation.item.input_audio_transcription.delta",
+            json!({ "item_id": item_id, "content_index": 0, "delta": delta }),
+        )
+        .await
+    }
+}
