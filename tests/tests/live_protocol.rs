@@ -252,3 +252,57 @@ async fn no_transcription_engine_no_live_sessions() {
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("transcription"), "{body}");
 }
+
+/// An engine asked OpenAI's way (here `external`: a second murmurd transcribing with the real
+/// `tiny.en`) has no prefix to continue after: a live session still gets Murmur's turns, and
+/// one delta and `.completed` per turn.
+#[tokio::test]
+async fn an_external_engine_gets_a_transcript_per_turn() {
+    let stage = Stage::new().await;
+    let back = stage.murmurd("").await;
+    let pcm = speak(&back, SAID, "pcm").await;
+    let front = Murmurd::start(&format!(
+        "[supervisor]\nauto_start = false\n\n[transcription]\nengine = \"external\"\nurl = \"{}\"\n",
+        back.base
+    ));
+    let mut socket = connect(&ws(&front, "?intent=transcription"), &[])
+        .await
+        .expect("connected");
+    assert_eq!(next(&mut socket).await["type"], "session.created");
+    // Audio time, not wall time, is what the VAD hears: sent as fast as it goes.
+    let silence = vec![0u8; 48_000];
+    for chunk in silence
+        .chunks(4_800)
+        .chain(pcm.chunks(4_800))
+        .chain(silence.chunks(4_800))
+    {
+        send(&mut socket, append(chunk)).await;
+    }
+    let mut kinds = Vec::new();
+    let mut deltas = String::new();
+    let completed = loop {
+        let event = next(&mut socket).await;
+        let kind = event["type"].as_str().unwrap_or("").to_string();
+        if kind == "conversation.item.input_audio_transcription.delta" {
+            deltas.push_str(event["delta"].as_str().unwrap_or(""));
+        }
+        kinds.push(kind.clone());
+        if kind == "conversation.item.input_audio_transcription.completed" {
+            break event;
+        }
+        assert_ne!(kind, "error", "{event}");
+    };
+    assert_eq!(
+        kinds,
+        [
+            "input_audio_buffer.speech_started",
+            "input_audio_buffer.speech_stopped",
+            "input_audio_buffer.committed",
+            "conversation.item.input_audio_transcription.delta",
+            "conversation.item.input_audio_transcription.completed",
+        ]
+    );
+    let transcript = completed["transcript"].as_str().expect("transcript");
+    assert_eq!(deltas, transcript);
+    assert!(wer(SAID, transcript) <= 0.15, "{transcript}");
+}
