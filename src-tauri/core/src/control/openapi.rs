@@ -26,7 +26,12 @@ mod tests {
 
     /// `(path, method)` for every route the router declares, read from its source.
     fn routes_in_code() -> BTreeSet<(String, String)> {
-        let source = [include_str!("../proxy/mod.rs"), include_str!("http/mod.rs")].concat();
+        let source = [
+            include_str!("../proxy/mod.rs"),
+            include_str!("../live/mod.rs"),
+            include_str!("http/mod.rs"),
+        ]
+        .concat();
         let mut routes = BTreeSet::new();
         for piece in source.split(".route(").skip(1) {
             let Some(path) = piece.split('"').nth(1) else {

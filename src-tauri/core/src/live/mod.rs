@@ -15,6 +15,9 @@ mod input;
 mod protocol;
 mod session;
 mod vad;
+mod words;
+
+pub use words::{Words, decode, engine_streams};
 
 use std::time::{Duration, Instant};
 

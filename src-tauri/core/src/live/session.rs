@@ -13,11 +13,11 @@ use axum::extract::ws::{Message, WebSocket};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::agreement::Agreement;
 use super::config::SessionConfig;
 use super::input::Input;
 use super::protocol::{self, BadEvent, ClientEvent, Ids, Shape};
 use super::vad::{Edge, Vad};
+use super::words::Words;
 use crate::proxy::ProxyState;
 use crate::transcription::decode::RATE;
 
@@ -25,10 +25,6 @@ mod turns;
 
 /// How long a send may wait for a client that does not read.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// Audio a turn gains between partial decodes.
-const PARTIAL_STEP: usize = RATE as usize * 7 / 10;
-/// A turn is decoded for words once it holds this much.
-const FIRST_PARTIAL: usize = RATE as usize;
 /// A turn this long is cut and a new one begun (Whisper hears 30 s at a time).
 const LONGEST_TURN: usize = RATE as usize * 28;
 /// Audio that may wait uncommitted (without turn detection): 10 minutes.
@@ -64,18 +60,16 @@ struct Answer {
 /// The turn being spoken (or, without turn detection, the buffer being filled).
 struct Turn {
     item_id: String,
-    agreement: Agreement,
+    words: Words,
     /// When its speech began, for the first-delta figure.
     began: Instant,
     first_sent: bool,
-    /// Samples of the buffer its last partial decode covered.
-    decoded: usize,
 }
 
 /// A turn committed and waiting for its final decode.
 struct Waiting {
     item_id: String,
-    agreement: Agreement,
+    words: Words,
     samples: Vec<i16>,
     began: Instant,
     first_sent: bool,
@@ -111,11 +105,7 @@ pub struct Session {
 impl Session {
     pub fn new(state: ProxyState, socket: WebSocket, shape: Shape, model: Option<String>) -> Self {
         let config = SessionConfig::new(model);
-        let settings = state.live().get().transcription.clone();
-        let streams = matches!(
-            crate::engine::transcription_engine(settings.engine).transcribes_with(),
-            crate::engine::Transcribes::MurmurPcm
-        );
+        let streams = super::words::engine_streams(&state);
         let ids = Ids::default();
         Self {
             id: ids.session(),

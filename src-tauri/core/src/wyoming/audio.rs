@@ -114,6 +114,11 @@ impl Utterance {
         decode::keep(&mut self.scratch, &mut self.samples);
     }
 
+    /// The audio so far, as the engine gets it (the resampler may hold back a few ms).
+    pub fn samples(&self) -> &[i16] {
+        &self.samples
+    }
+
     /// Bytes of audio received.
     pub fn received(&self) -> u64 {
         self.received

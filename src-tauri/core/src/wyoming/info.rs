@@ -89,7 +89,7 @@ pub(super) async fn info(state: &ProxyState, data_dir: &Path) -> Value {
             "description": format!("{} through Murmur", engine.display_name),
             "version": version,
             "models": models,
-            "supports_transcript_streaming": false,
+            "supports_transcript_streaming": crate::live::engine_streams(state),
         }]);
     }
     info

@@ -115,6 +115,16 @@ pub enum Outgoing {
         text: String,
         language: Option<String>,
     },
+    /// A streaming transcript begins (before its first chunk).
+    TranscriptStart {
+        language: Option<String>,
+    },
+    /// Words of the transcript, as they are decided (they concatenate to its text).
+    TranscriptChunk {
+        text: String,
+    },
+    /// The streaming transcript is over (after the whole `transcript`).
+    TranscriptStop,
     /// A request Murmur could not serve; the connection stays usable.
     Error {
         text: String,
@@ -142,6 +152,14 @@ impl Outgoing {
                 }
                 Frame::new("transcript", data)
             }
+            Self::TranscriptStart { language } => Frame::new(
+                "transcript-start",
+                language.map_or(Value::Null, |l| json!({ "language": l })),
+            ),
+            Self::TranscriptChunk { text } => {
+                Frame::new("transcript-chunk", json!({ "text": text }))
+            }
+            Self::TranscriptStop => Frame::new("transcript-stop", Value::Null),
             Self::Error { text, code } => Frame::new("error", json!({"text": text, "code": code})),
             Self::Pong => Frame::new("pong", Value::Null),
         }

@@ -16,6 +16,7 @@
 
 mod audio;
 pub mod event;
+mod hear;
 mod info;
 pub mod message;
 mod session;

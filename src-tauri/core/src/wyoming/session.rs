@@ -25,10 +25,12 @@ pub(super) enum Doing {
     },
     /// `transcribe` came; the audio has not begun.
     Awaiting { language: Option<String> },
-    /// An utterance arriving, decoded as it comes.
+    /// An utterance arriving, decoded as it comes (and, when the engine streams, its words
+    /// so far).
     Hearing {
         language: Option<String>,
         audio: Box<Utterance>,
+        words: crate::live::Words,
     },
     /// An utterance refused midway: its remaining chunks are dropped until `audio-stop`.
     Discarding,
@@ -39,8 +41,10 @@ pub(super) struct Session {
     pub(super) state: ProxyState,
     data_dir: Arc<PathBuf>,
     pub(super) peer: SocketAddr,
-    doing: Doing,
+    pub(super) doing: Doing,
     refused: crate::accept::SharedThrottle,
+    /// Words while an utterance arrives ([`super::hear`]).
+    pub(super) streaming: super::hear::Streaming,
 }
 
 /// Why a session ends.
@@ -72,6 +76,7 @@ impl Session {
             peer,
             doing: Doing::Nothing,
             refused,
+            streaming: super::hear::Streaming::default(),
         }
     }
 
@@ -83,11 +88,19 @@ impl Session {
         loop {
             // Idle between events; once an event begins, it must arrive whole in time (a
             // client trickling bytes cannot hold its slot).
-            match tokio::time::timeout(IDLE, reader.fill_buf()).await {
-                Err(_) => return Err(SessionError::Idle),
-                Ok(Err(e)) => return Err(SessionError::Read(e.into())),
-                Ok(Ok(_)) => {}
-            }
+            // Between events, a partial decode's words may come back.
+            let filled = tokio::select! {
+                filled = tokio::time::timeout(IDLE, reader.fill_buf()) => match filled {
+                    Err(_) => Err(SessionError::Idle),
+                    Ok(Err(e)) => Err(SessionError::Read(e.into())),
+                    Ok(Ok(_)) => Ok(()),
+                },
+                Some(partial) = self.streaming.answers.1.recv() => {
+                    self.partial_answered(partial, &mut writer).await?;
+                    continue;
+                }
+            };
+            filled?;
             let frame = tokio::time::timeout(READ, event::read(&mut reader))
                 .await
                 .map_err(|_| SessionError::SlowEvent)??;
@@ -183,12 +196,16 @@ impl Session {
                     self.doing = Doing::Discarding;
                     return self.error(out, &text, code).await;
                 }
+                self.maybe_partial();
             }
             Incoming::AudioStop => {
-                if let Doing::Hearing { language, audio } =
-                    std::mem::replace(&mut self.doing, Doing::Nothing)
+                if let Doing::Hearing {
+                    language,
+                    audio,
+                    words,
+                } = std::mem::replace(&mut self.doing, Doing::Nothing)
                 {
-                    self.transcribe(*audio, language, out).await?;
+                    self.transcribe(*audio, language, words, out).await?;
                 }
             }
             Incoming::Ping => self.send(out, Outgoing::Pong).await?,
@@ -208,9 +225,11 @@ impl Session {
         let max_bytes = settings.max_upload_mb.saturating_mul(1024 * 1024);
         match Utterance::start(declared, max_bytes, settings.max_audio_secs) {
             Ok(audio) => {
+                self.streaming.begin(&self.state);
                 self.doing = Doing::Hearing {
                     language,
                     audio: Box::new(audio),
+                    words: crate::live::Words::default(),
                 };
                 Ok(())
             }
@@ -237,45 +256,6 @@ impl Session {
         };
         self.send(out, error).await?;
         Ok(())
-    }
-
-    /// The audio so far, decoded from its rate, width and channels, transcribed.
-    async fn transcribe(
-        &mut self,
-        audio: Utterance,
-        language: Option<String>,
-        out: Out<'_>,
-    ) -> Result<(), SessionError> {
-        let request = self.request("wyoming transcribe");
-        let bytes = audio.received();
-        let decoded = match audio.finish() {
-            Ok(decoded) => decoded,
-            Err(e) => {
-                let e = crate::proxy::decode_error(e);
-                request.finished(e.status.as_u16(), None, bytes, None);
-                return self.error(out, e.message(), e.code.as_str()).await;
-            }
-        };
-        let seconds = decoded.seconds;
-        tracing::info!(peer = %self.peer, seconds, "wyoming: transcribe");
-        let transcribed = Some(crate::metrics::TranscribedAudio {
-            audio_secs: seconds,
-            audio_format: "pcm",
-        });
-        match crate::proxy::transcribe_decoded(&self.state, decoded, language).await {
-            Ok(transcript) => {
-                let language = Some(transcript.language.clone()).filter(|l| !l.is_empty());
-                let text = transcript.text();
-                self.send(out, Outgoing::Transcript { text, language })
-                    .await?;
-                request.finished(200, None, bytes, transcribed);
-                Ok(())
-            }
-            Err(e) => {
-                request.finished(e.status.as_u16(), None, bytes, transcribed);
-                self.error(out, e.message(), e.code.as_str()).await
-            }
-        }
     }
 
     /// A request of this session begins: it counts as in progress until it is

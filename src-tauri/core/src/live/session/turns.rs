@@ -6,13 +6,11 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::super::agreement::Agreement;
 use super::super::protocol::BadEvent;
+use super::super::words::{self, Words};
 use super::{
-    Answer, Ended, FIRST_PARTIAL, LEAST_COMMIT, MAX_WAITING, PARTIAL_STEP, RATE, Session, Turn,
-    Waiting, padding, vad_padding_ms,
+    Answer, Ended, LEAST_COMMIT, MAX_WAITING, RATE, Session, Turn, Waiting, padding, vad_padding_ms,
 };
-use crate::transcription::decode::Decoded;
 use crate::transcription::engine::Options;
 
 impl Session {
@@ -26,10 +24,9 @@ impl Session {
         let item_id = self.ids.item();
         self.turn = Some(Turn {
             item_id: item_id.clone(),
-            agreement: Agreement::default(),
+            words: Words::default(),
             began: Instant::now(),
             first_sent: false,
-            decoded: 0,
         });
         let audio_start_ms = padded * 1000 / u64::from(RATE);
         self.send(
@@ -79,10 +76,9 @@ impl Session {
         }
         let turn = self.turn.take().unwrap_or_else(|| Turn {
             item_id: self.ids.item(),
-            agreement: Agreement::default(),
+            words: Words::default(),
             began: Instant::now(),
             first_sent: false,
-            decoded: 0,
         });
         let samples = std::mem::take(&mut self.buffer);
         self.buffer_at += samples.len() as u64;
@@ -99,7 +95,7 @@ impl Session {
         .await?;
         self.waiting.push_back(Waiting {
             item_id: turn.item_id,
-            agreement: turn.agreement,
+            words: turn.words,
             samples,
             began: turn.began,
             first_sent: turn.first_sent,
@@ -116,7 +112,7 @@ impl Session {
         let Some(waiting) = self.waiting.pop_front() else {
             return;
         };
-        let prefix = Some(waiting.agreement.sent().to_string()).filter(|p| !p.is_empty());
+        let prefix = waiting.words.prefix();
         self.decode(
             waiting.item_id.clone(),
             waiting.samples.clone(),
@@ -136,10 +132,10 @@ impl Session {
             return;
         };
         let length = self.buffer.len();
-        if length < FIRST_PARTIAL || length < turn.decoded + PARTIAL_STEP {
+        if !turn.words.due(length) {
             return;
         }
-        let prefix = Some(turn.agreement.sent().to_string()).filter(|p| !p.is_empty());
+        let prefix = turn.words.prefix();
         let item_id = turn.item_id.clone();
         self.partial_running = true;
         self.decode(item_id, self.buffer.clone(), prefix, Some(length));
@@ -161,26 +157,13 @@ impl Session {
             hotwords: Some(self.config.keywords.join(", ")).filter(|k| !k.is_empty()),
             ..Options::default()
         };
-        let session = self.id.clone();
+        let what = if partial.is_some() {
+            "live partial"
+        } else {
+            "live turn"
+        };
         tokio::spawn(async move {
-            let asked = Instant::now();
-            let seconds = samples.len() as f64 / f64::from(RATE);
-            let decoded = Decoded {
-                samples,
-                format: "pcm",
-                seconds,
-            };
-            let result = crate::proxy::transcribe_with(&state, decoded, options)
-                .await
-                .map(|t| t.text());
-            tracing::debug!(
-                %session,
-                seconds,
-                partial = partial.is_some(),
-                took_ms = asked.elapsed().as_millis() as u64,
-                "live: decoded {:?}",
-                result.as_ref().map(String::as_str).unwrap_or("(failed)")
-            );
+            let result = words::decode(&state, samples, options, what).await;
             let _ = sender
                 .send(Answer {
                     item_id,
@@ -197,8 +180,7 @@ impl Session {
                 self.partial_running = false;
                 let delta = match (&mut self.turn, done.result) {
                     (Some(turn), Ok(text)) if turn.item_id == done.item_id => {
-                        turn.decoded = covered;
-                        turn.agreement.partial(&text)
+                        turn.words.partial(covered, &text)
                     }
                     _ => None,
                 };
@@ -214,7 +196,7 @@ impl Session {
                 };
                 match done.result {
                     Ok(text) => {
-                        let (last, transcript) = turn.agreement.finish(&text);
+                        let (last, transcript) = turn.words.finish(&text);
                         if let Some(last) = last {
                             if !turn.first_sent {
                                 let metrics = self.state.metrics();
