@@ -1,5 +1,5 @@
-// Test transcription: Record (the microphone, with a level meter and a time counter; Stop
-// sends it) or Transcribe a file (picked or dropped on the card), through
+// Test transcription: Record (the microphone, with a level meter, a time counter and the
+// words as they are spoken — live.js; Stop sends the recording) or Transcribe a file (picked or dropped on the card), through
 // /murmur/api/transcribe-test — the proxy's transcription path, as a client's upload takes it.
 // The Transcript shows the text, the language heard, the audio's length and the engine's
 // time, with Copy. While the model downloads it says so with progress; a refused or missing
@@ -7,6 +7,7 @@
 
 import { $, TAURI, errorText, languageName, upload } from "./api.js";
 import { copy } from "./connect.js";
+import { startLive } from "./live.js";
 import { refreshModels } from "./models.js";
 
 const DOWN = ["stopped", "idle"];
@@ -92,7 +93,7 @@ async function record() {
     source.connect(analyser);
     const samples = new Float32Array(analyser.fftSize);
     const started = performance.now();
-    recording = { recorder: encoder(stream, context, source), stream, context, started };
+    recording = { recorder: encoder(stream, context, source), stream, context, started, live: startLive(context, source) };
     const meter = () => {
       if (!recording) return;
       analyser.getFloatTimeDomainData(samples);
@@ -186,9 +187,10 @@ function wav(chunks, rate, to) {
 }
 
 async function stop() {
-  const { recorder, stream, context, frame } = recording;
+  const { recorder, stream, context, frame, live } = recording;
   recording = null;
   cancelAnimationFrame(frame);
+  if (live) live();
   const { audio, name } = await recorder.stop();
   for (const track of stream.getTracks()) track.stop();
   context.close().catch(() => {});

@@ -169,8 +169,16 @@ test("Record, Transcribe a file, the model catalog: through the page to the real
     await page.locator("#record-time", { hasText: "0:01" }).waitFor({ timeout: 5000 });
     const level = await until("the microphone heard", () => page.locator("#level").evaluate((m) => m.value > 0.01 && m.value));
     assert.ok(level > 0.01, `the level meter moves: ${level}`);
+    // Words while recording: the microphone streamed to /v1/realtime, the engine's deltas shown.
+    const recordingStarted = Date.now();
+    const said = new Set(words(SENTENCE));
+    const live = await until("words while recording", async () => {
+      const text = await page.locator("#live-words").innerText();
+      return [...said].filter((w) => words(text).includes(w)).length >= 3 && text;
+    }, 30000);
+    assert.equal(await page.getByRole("button", { name: "Stop", exact: true }).count(), 1, `still recording: ${live}`);
     await page.screenshot({ path: join(shots, "recording-light.png") });
-    await page.waitForTimeout(Math.max(0, seconds * 2000 + 500 - 1000));
+    await page.waitForTimeout(Math.max(0, seconds * 2000 + 500 - 1000 - (Date.now() - recordingStarted)));
     const uploaded = page.waitForRequest((r) => r.url().endsWith("/murmur/api/transcribe-test"));
     await page.keyboard.press("Enter");
     const request = await uploaded;
@@ -187,7 +195,6 @@ test("Record, Transcribe a file, the model catalog: through the page to the real
     const transcript = page.getByRole("region", { name: "Transcript", exact: true });
     await transcript.waitFor({ timeout: 180000 });
     const heard = await page.locator("#transcript").innerText();
-    const said = new Set(words(SENTENCE));
     const found = [...said].filter((w) => words(heard).includes(w));
     assert.ok(found.length >= said.size * 0.7, `most of the words: ${heard}`);
     const meta = await page.locator("#transcript-meta").innerText();
