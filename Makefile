@@ -50,11 +50,12 @@ lint:
 # first SSE delta, engine memory). Prints figures only.
 bench:
 	@scripts/install-deps.sh bench
-	$(CARGO) build --release -p murmur-core --bin murmurd -p murmur-tests --bin proxy-bench --bin speech-bench --bin engine-bench --bin listen-bench --bin wyoming-bench
+	$(CARGO) build --release -p murmur-core --bin murmurd -p murmur-tests --bin proxy-bench --bin speech-bench --bin engine-bench --bin listen-bench --bin live-bench --bin wyoming-bench
 	./target/release/proxy-bench
 	./target/release/speech-bench
 	./target/release/engine-bench
 	./target/release/listen-bench
+	./target/release/live-bench
 	./target/release/wyoming-bench
 
 # Fuzzing with cargo fuzz (libFuzzer): the speech request preparation, the config parser, the

@@ -40,6 +40,11 @@ pub fn rss_mb(pid: u32) -> f64 {
 }
 
 /// The most `pid` alone has had resident since it started (`VmHWM`), in MB.
+/// One process's own resident memory (not its children's), in MB.
+pub fn own_rss_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmRSS:")
+}
+
 pub fn peak_rss_mb(pid: u32) -> f64 {
     status_mb(pid, "VmHWM:")
 }

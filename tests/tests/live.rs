@@ -43,9 +43,10 @@ async fn the_openai_sdk_hears_words_while_the_speech_plays() {
     let start_ms = started[0]["audio_start_ms"]
         .as_f64()
         .expect("audio_start_ms");
+    let onset = summary["voice_onset_ms"].as_f64().expect("voice_onset_ms");
     assert!(
-        (600.0..=1200.0).contains(&start_ms),
-        "speech begins after 1 s of silence (less the padding): {start_ms}"
+        (onset - 300.0 - 100.0..=onset + 50.0).contains(&start_ms),
+        "the turn begins at the voice's onset ({onset} ms) less the 300 ms padding: {start_ms}"
     );
 
     // Words while the speech still played, and each turn's deltas are its transcript.

@@ -52,9 +52,32 @@ pub enum Ended {
 /// A decode's answer, back from its task.
 struct Answer {
     item_id: String,
-    /// A partial decode (`Some(samples decoded)`) or the turn's final one.
-    partial: Option<usize>,
+    kind: Kind,
     result: Result<String, crate::api_error::ApiError>,
+}
+
+/// Which decode of a turn answered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// Of the turn so far (its first `n` samples), for words while it is spoken.
+    Partial(usize),
+    /// Of the committed turn: its transcript.
+    Final,
+    /// Of the turn so far (its first `n` samples), started when the speech paused: its
+    /// transcript if the turn ends before the speech resumes ([`Early`]).
+    Early(usize),
+}
+
+/// A turn's final decode begun early, when its speech paused: if the VAD ends the turn before
+/// any voice comes back, this answer is its transcript and the turn's end waits for no new
+/// decode. Voice before then makes it stale.
+struct Early {
+    item_id: String,
+    covered: usize,
+    /// The VAD's last voice when it began ([`Vad::last_voice`]): any voice since makes it stale.
+    voice: u64,
+    /// `None` while it runs.
+    result: Option<Result<String, crate::api_error::ApiError>>,
 }
 
 /// The turn being spoken (or, without turn detection, the buffer being filled).
@@ -73,6 +96,8 @@ struct Waiting {
     samples: Vec<i16>,
     began: Instant,
     first_sent: bool,
+    /// Its final decode, begun before it was committed.
+    early: Option<Early>,
 }
 
 pub struct Session {
@@ -94,6 +119,12 @@ pub struct Session {
     finishing: Option<Waiting>,
     /// A partial decode is running.
     partial_running: bool,
+    /// When the last partial decode began; the next waits as long as it took, so partial
+    /// decodes keep the engine at most half busy and a turn's end rarely waits behind one.
+    partial_began: Instant,
+    rest_until: Instant,
+    /// The speaking turn's early final decode.
+    early: Option<Early>,
     /// Whether the engine takes a prefix (Murmur's Whisper route): partial decodes need it.
     streams: bool,
     results: (mpsc::Sender<Answer>, mpsc::Receiver<Answer>),
@@ -123,6 +154,9 @@ impl Session {
             waiting: VecDeque::new(),
             finishing: None,
             partial_running: false,
+            partial_began: Instant::now(),
+            rest_until: Instant::now(),
+            early: None,
             streams,
             results: mpsc::channel(4),
             heard: 0,
@@ -157,7 +191,7 @@ impl Session {
                         Some(Ok(_)) => {}
                     }
                 }
-                Some(done) = self.results.1.recv() => self.decoded(done).await?,
+                Some(done) = self.results.1.recv() => self.answered(done).await?,
                 () = tokio::time::sleep_until(deadline) => {
                     return Err(Ended::TooLong(longest.as_secs()));
                 }
@@ -175,6 +209,7 @@ impl Session {
                 self.buffer_at += self.buffer.len() as u64;
                 self.buffer.clear();
                 self.turn = None;
+                self.early = None;
                 if let Some(vad) = &mut self.vad {
                     vad.reset();
                 }
@@ -263,7 +298,8 @@ impl Session {
         if self.turn.is_some() && self.buffer.len() >= LONGEST_TURN {
             self.cut_long_turn().await?;
         }
-        self.maybe_partial();
+        self.voice_resumed();
+        self.schedule();
         Ok(())
     }
 

@@ -54,6 +54,17 @@ impl Vad {
         self.settings = settings;
     }
 
+    /// Where the last voiced frame ended (frames since the session began): it moves whenever
+    /// voice is heard.
+    pub fn last_voice(&self) -> u64 {
+        self.last_voiced_end
+    }
+
+    /// Milliseconds since the last voiced frame.
+    pub fn quiet_ms(&self) -> u64 {
+        frames_ms(self.frames - self.last_voiced_end)
+    }
+
     /// Forget a turn in progress (the client cleared the buffer).
     pub fn reset(&mut self) {
         self.speaking = false;
