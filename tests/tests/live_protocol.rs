@@ -190,6 +190,13 @@ async fn guards_before_the_upgrade_and_a_bounded_number_of_sessions() {
     .expect("a key in the subprotocol is a key");
     assert_eq!(next(&mut socket).await["type"], "session.created");
     assert_eq!(murmurd.metrics().await["live_sessions"], 1);
+    let status = murmurd.status().await;
+    let transcription = status["engines"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["capability"] == "transcription"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(transcription["live_sessions"], 1, "{status}");
 
     // One session is the cap: the next is refused in OpenAI's shape until the first ends.
     let (status, body) = connect(&url, &[key]).await.expect_err("capped");

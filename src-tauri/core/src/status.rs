@@ -75,6 +75,14 @@ pub struct Status {
     /// (kept for one release).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transcription: Option<Box<Status>>,
+    /// Live sessions (`/v1/realtime`) open now: the transcription engine's entry says it, and
+    /// only when there are some.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub live_sessions: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One engine in [`Status::engines`].
@@ -192,6 +200,7 @@ impl Status {
             runtime_note: None,
             engines: Vec::new(),
             transcription: None,
+            live_sessions: 0,
         }
     }
 }

@@ -189,9 +189,15 @@ impl Control {
             .0
             .engines
             .iter()
-            .map(|engine| crate::status::Listed {
-                capability: engine.capability.as_str().into(),
-                status: self.engine_status(engine),
+            .map(|engine| {
+                let mut status = self.engine_status(engine);
+                if engine.capability == crate::engine::Capability::Transcription {
+                    status.live_sessions = self.0.metrics.live.open_now();
+                }
+                crate::status::Listed {
+                    capability: engine.capability.as_str().into(),
+                    status,
+                }
             })
             .collect();
         Status::of_engines(listed)

@@ -142,6 +142,7 @@ impl Actor {
             runtime_note: self.runtime_note.clone(),
             engines: Vec::new(),
             transcription: None,
+            live_sessions: 0,
         };
         self.status.send_if_modified(|current| {
             if *current == status {
