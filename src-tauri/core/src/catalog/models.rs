@@ -163,7 +163,7 @@ impl ModelInstalls {
         }
         let dest = whisper::hub_dir(&self.0.data_dir, &repo);
         // The engine's warm-up fetches under the folder's lock too.
-        let Some(_fetching) = whisper::try_lock_folder(&dest) else {
+        let Some(_fetching) = crate::runtime::fetch::lock::try_lock(&dest) else {
             return Err(CatalogError::Conflict(format!(
                 "{name} is being downloaded: wait for it to finish"
             )));
@@ -353,7 +353,7 @@ mod tests {
         // tiny.en while the engine's warm-up fetches it (the folder's lock is held).
         let tiny = whisper::hub_dir(dir.path(), "Systran/faster-whisper-tiny.en");
         std::fs::create_dir_all(&tiny).expect("folder");
-        let fetching = whisper::try_lock_folder(&tiny).expect("free");
+        let fetching = crate::runtime::fetch::lock::try_lock(&tiny).expect("free");
         assert!(matches!(
             installs.remove(&settings, "Systran/faster-whisper-tiny.en"),
             Err(CatalogError::Conflict(_))

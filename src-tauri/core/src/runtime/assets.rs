@@ -119,6 +119,8 @@ pub async fn ensure(
     let mut dirs = Vec::new();
     for asset in manifest(project)? {
         let dir = asset.dir(data_dir);
+        // One install of an asset at a time (two engines' warm-ups may share one).
+        let _fetching = fetch::lock::lock(&dir).await;
         if !dir.is_dir() {
             install(&asset, settings, data_dir, policy, progress).await?;
             log(&format!(

@@ -22,6 +22,7 @@ use futures_util::StreamExt;
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
+pub mod lock;
 mod retry;
 mod whole;
 

@@ -61,6 +61,18 @@ pub async fn download(
     progress: &(dyn Fn(u64) + Send + Sync),
     cancel: &Cancel,
 ) -> Result<(), FetchError> {
+    // One download of a voice at a time (the page's Install and Kokoro's warm-up share the
+    // staging folder); the second finds it installed.
+    let Some(last) = remote.last() else {
+        return Ok(());
+    };
+    let _fetching = fetch::lock::lock(&dir.join(&last.file_name)).await;
+    if remote
+        .iter()
+        .all(|file| dir.join(&file.file_name).is_file())
+    {
+        return Ok(());
+    }
     let mut before = 0;
     let mut staged = Vec::new();
     for file in remote {

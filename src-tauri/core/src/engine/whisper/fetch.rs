@@ -1,7 +1,7 @@
 //! Fetching a Hub model into its folder: resolved once to a commit, every file verified,
 //! resumed, renamed into place whole, and stamped when complete (see [`super`]'s docs).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -35,8 +35,7 @@ pub async fn fetch_model(
 ) -> Result<(), Problem> {
     // One fetch per folder at a time: the page's Install and the engine's warm-up may ask
     // for the same model at once; the second waits, then finds it installed.
-    let folder = folder_lock(dest);
-    let _fetching = folder.lock().await;
+    let _fetching = crate::runtime::fetch::lock::lock(dest).await;
     if dest.join(STAMP).is_file() {
         return Ok(());
     }
@@ -164,26 +163,6 @@ fn folder_bytes_including_parts(dest: &Path) -> u64 {
             .map(|m| m.len())
             .sum()
     })
-}
-
-/// The folder's fetch lock, if no fetch holds it now.
-pub fn try_lock_folder(dest: &Path) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-    folder_lock(dest).try_lock_owned().ok()
-}
-
-/// The lock of one model folder (kept for the life of the process: a few per model fetched).
-fn folder_lock(dest: &Path) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-    static FOLDERS: std::sync::LazyLock<
-        std::sync::Mutex<
-            std::collections::HashMap<PathBuf, std::sync::Arc<tokio::sync::Mutex<()>>>,
-        >,
-    > = std::sync::LazyLock::new(Default::default);
-    FOLDERS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .entry(dest.to_path_buf())
-        .or_default()
-        .clone()
 }
 
 async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, GetError> {

@@ -27,7 +27,7 @@ pub use catalog::{
     CATALOG, CatalogModel, LANGUAGES, Listed, ModelSource, catalog_model, configured_model,
     hub_dir, is_installed, listing, model_dir, source,
 };
-pub use fetch::{fetch_model, try_lock_folder};
+pub use fetch::fetch_model;
 
 pub struct Whisper;
 
