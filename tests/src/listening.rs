@@ -164,6 +164,41 @@ pub fn wer(said: &str, heard: &str) -> f64 {
     row[b.len()] as f64 / a.len().max(1) as f64
 }
 
+/// faster-whisper called directly in the Whisper engine's own interpreter (Murmur's runtime
+/// for it), on 16 kHz s16le `pcm`, with the engine's options: seconds per round
+/// (`fixtures/whisper-direct/direct.py`). The floor the benches hold Murmur to.
+pub fn whisper_direct(
+    murmurd: &Murmurd,
+    model_dir: &std::path::Path,
+    pcm: &[u8],
+    rounds: usize,
+) -> anyhow::Result<Vec<f64>> {
+    use anyhow::Context as _;
+    let dir = tempfile::tempdir()?;
+    let pcm_file = dir.path().join("clip.pcm");
+    std::fs::write(&pcm_file, pcm)?;
+    let python = murmurd.data_dir().join("runtimes/whisper/.venv/bin/python");
+    let script = crate::murmurd::source_tree().join("tests/fixtures/whisper-direct/direct.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(model_dir)
+        .arg(&pcm_file)
+        .arg(rounds.to_string())
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "direct.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let round: serde_json::Value = serde_json::from_str(line)?;
+            round["seconds"].as_f64().context("seconds")
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::wer;

@@ -171,6 +171,20 @@ pub async fn run_script(script: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// Murmur's Prometheus metrics (`/murmur/api/metrics?format=prometheus`), parsed by the
+/// Prometheus client's own parser (see [`parse_openmetrics`]).
+pub async fn prometheus(murmurd: &crate::Murmurd) -> Value {
+    let text = murmurd
+        .control(
+            http::Method::GET,
+            "/murmur/api/metrics?format=prometheus",
+            None,
+            None,
+        )
+        .await;
+    parse_openmetrics(&String::from_utf8_lossy(&text.body)).await
+}
+
 /// Parse an OpenMetrics text exposition with the Prometheus client's parser; returns its
 /// families (`[{name, type, samples: [{name, labels, value}]}]`), panics when it is malformed.
 pub async fn parse_openmetrics(text: &str) -> Value {

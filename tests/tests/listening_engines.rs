@@ -11,7 +11,7 @@ use murmur_core::status::State;
 use murmur_tests::listening::{PARAGRAPH, Stage, speak, transcribe, wer};
 use murmur_tests::murmurd::{Launch, binary};
 use murmur_tests::supervised::transcription_of;
-use murmur_tests::tools::parse_openmetrics;
+use murmur_tests::tools::prometheus;
 use murmur_tests::{Client, Murmurd};
 use serde_json::Value;
 
@@ -262,15 +262,7 @@ async fn a_custom_server_is_launched_supervised_and_stopped_with_its_children() 
 
     // The metrics count transcriptions by their route and the transcription engine's restarts
     // beside speech's (read by the Prometheus client's own parser).
-    let text = front
-        .control(
-            http::Method::GET,
-            "/murmur/api/metrics?format=prometheus",
-            None,
-            None,
-        )
-        .await;
-    let families = parse_openmetrics(&String::from_utf8_lossy(&text.body)).await;
+    let families = prometheus(&front).await;
     let family = |name: &str| -> Value {
         families
             .as_array()

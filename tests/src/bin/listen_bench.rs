@@ -97,32 +97,6 @@ async fn first_delta(murmurd: &Murmurd, wav: &[u8]) -> Result<f64> {
     bail!("no delta")
 }
 
-/// faster-whisper in the engine's own interpreter, on `pcm`: seconds per round.
-fn python_direct(murmurd: &Murmurd, model_dir: &std::path::Path, pcm: &[u8]) -> Result<Vec<f64>> {
-    let dir = tempfile::tempdir()?;
-    let pcm_file = dir.path().join("clip.pcm");
-    std::fs::write(&pcm_file, pcm)?;
-    let python = murmurd.data_dir().join("runtimes/whisper/.venv/bin/python");
-    let script =
-        murmur_tests::murmurd::source_tree().join("tests/fixtures/whisper-direct/direct.py");
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .arg(model_dir)
-        .arg(&pcm_file)
-        .arg(ROUNDS.to_string())
-        .output()?;
-    if !out.status.success() {
-        bail!("direct.py: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|line| {
-            let round: serde_json::Value = serde_json::from_str(line)?;
-            round["seconds"].as_f64().context("seconds")
-        })
-        .collect()
-}
-
 /// Milliseconds of one `GET /v1/models` through Murmur.
 async fn models_ms(client: &Client, murmurd: &Murmurd) -> Result<f64> {
     let started = Instant::now();
@@ -304,7 +278,7 @@ async fn main() -> Result<()> {
                 "Systran--faster-whisper-tiny.en"
             }
         ));
-        let python = python_direct(&murmurd, &model_dir, &pcm)?;
+        let python = murmur_tests::listening::whisper_direct(&murmurd, &model_dir, &pcm, ROUNDS)?;
         let (murmur, own, python) = (median(murmur), median(own), median(python));
         let engine_cpu = median(engine_cpu);
         println!("  {:<40} {:>8} {:>8}", "median of 3", "time", "RTF");

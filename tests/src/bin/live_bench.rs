@@ -119,37 +119,6 @@ fn of<'a>(events: &'a [(f64, Value)], kind: &str) -> Vec<&'a (f64, Value)> {
     events.iter().filter(|(_, e)| e["type"] == kind).collect()
 }
 
-/// faster-whisper in the engine's own interpreter on the utterance (16 kHz PCM): seconds per
-/// pass.
-fn direct_passes(murmurd: &murmur_tests::Murmurd, pcm16k: &[u8]) -> Result<Vec<f64>> {
-    let dir = tempfile::tempdir()?;
-    let file = dir.path().join("utterance.pcm");
-    std::fs::write(&file, pcm16k)?;
-    let model = murmurd
-        .data_dir()
-        .join("models/whisper/Systran--faster-whisper-tiny.en");
-    let out =
-        std::process::Command::new(murmurd.data_dir().join("runtimes/whisper/.venv/bin/python"))
-            .arg(
-                murmur_tests::murmurd::source_tree()
-                    .join("tests/fixtures/whisper-direct/direct.py"),
-            )
-            .arg(model)
-            .arg(&file)
-            .arg(ROUNDS.to_string())
-            .output()?;
-    if !out.status.success() {
-        bail!("direct.py: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let round: Value = serde_json::from_str(l)?;
-            round["seconds"].as_f64().context("seconds")
-        })
-        .collect()
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let stage = Stage::new().await;
@@ -228,7 +197,12 @@ async fn main() -> Result<()> {
             println!("{line}");
         }
     }
-    let direct = median(direct_passes(&murmurd, &utterance)?);
+    let model = murmurd
+        .data_dir()
+        .join("models/whisper/Systran--faster-whisper-tiny.en");
+    let direct = median(murmur_tests::listening::whisper_direct(
+        &murmurd, &model, &utterance, ROUNDS,
+    )?);
     let pick = |f: fn(&Round) -> f64| median(rounds.iter().map(f).collect());
     let (first, rate, after, errors) = (
         pick(|r| r.first_delta),
