@@ -16,6 +16,13 @@ use crate::Murmurd;
 use crate::listening::{Stage, speak};
 use crate::tools::provisioned;
 
+/// Tests that play speech in real time take turns: words before the speech ends are a race
+/// against the clock, and four engines decoding at once on two cores would lose it.
+pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
 /// The live clients' interpreter, provisioned on first use.
 pub async fn python() -> PathBuf {
     static PYTHON: OnceCell<PathBuf> = OnceCell::const_new();

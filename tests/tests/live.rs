@@ -3,7 +3,7 @@
 //! session, words while the speech is still playing, deltas that add up to the transcript.
 
 use murmur_tests::listening::{Stage, wer};
-use murmur_tests::live::{run, speech_file, warm_murmurd};
+use murmur_tests::live::{one_at_a_time, run, speech_file, warm_murmurd};
 use murmur_tests::tools::prometheus;
 use serde_json::Value;
 
@@ -16,6 +16,7 @@ fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
 
 #[tokio::test]
 async fn the_openai_sdk_hears_words_while_the_speech_plays() {
+    let _turn = one_at_a_time().await;
     let stage = Stage::new().await;
     let murmurd = warm_murmurd(&stage, "").await;
     let (_dir, pcm) = speech_file(&murmurd, SAID).await;
@@ -107,6 +108,7 @@ async fn the_openai_sdk_hears_words_while_the_speech_plays() {
 
 #[tokio::test]
 async fn livekit_agents_realtime_stt_gets_interim_and_final_transcripts() {
+    let _turn = one_at_a_time().await;
     let stage = Stage::new().await;
     let murmurd = warm_murmurd(&stage, "").await;
     let (_dir, pcm) = speech_file(&murmurd, SAID).await;
@@ -136,6 +138,7 @@ async fn livekit_agents_realtime_stt_gets_interim_and_final_transcripts() {
 
 #[tokio::test]
 async fn a_pipecat_pipeline_gets_interim_and_final_transcription_frames() {
+    let _turn = one_at_a_time().await;
     let stage = Stage::new().await;
     let murmurd = warm_murmurd(&stage, "").await;
     let (_dir, pcm) = speech_file(&murmurd, SAID).await;
@@ -165,6 +168,7 @@ async fn a_pipecat_pipeline_gets_interim_and_final_transcription_frames() {
 /// works unchanged.
 #[tokio::test]
 async fn behind_nginx_a_live_session_works_unchanged() {
+    let _turn = one_at_a_time().await;
     let stage = Stage::new().await;
     let murmurd = warm_murmurd(&stage, "").await;
     let Some(nginx) = murmur_tests::nginx::Nginx::start(
