@@ -62,3 +62,41 @@ async fn a_client_that_stops_reading_is_disconnected_and_costs_nothing() {
     .expect("the connection ends");
     eprintln!("{drained} events were read after the close");
 }
+
+/// A session that never falls silent still ends at `max_live_session_secs`, saying why.
+#[tokio::test]
+async fn a_session_ends_at_its_longest_whatever_it_sends() {
+    let murmurd = Murmurd::start(
+        "[supervisor]\nauto_start = false\n\n[transcription]\nmax_live_session_secs = 2\n",
+    );
+    let url = murmurd
+        .url("/v1/realtime?intent=transcription")
+        .replacen("http://", "ws://", 1);
+    let mut socket = connect(&url, &[]).await.expect("connected");
+    let started = Instant::now();
+    let silence = murmur_tests::live::append(&[0u8; 4_800]).to_string();
+    let ended = loop {
+        assert!(started.elapsed() < Duration::from_secs(15), "still open");
+        socket
+            .send(Message::text(silence.clone()))
+            .await
+            .expect("send");
+        if let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(Duration::from_millis(100), socket.next()).await
+        {
+            let event: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+            if event["type"] == "error" {
+                break event;
+            }
+        }
+    };
+    let after = started.elapsed().as_secs_f64();
+    assert_eq!(ended["error"]["code"], "session_ended", "{ended}");
+    assert!(
+        ended["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("longest")),
+        "{ended}"
+    );
+    assert!((1.5..6.0).contains(&after), "{after} s");
+}
