@@ -1,4 +1,6 @@
+use super::openai::wav_header;
 use super::*;
+use crate::transcription::transcript::Segment;
 
 #[test]
 fn options_are_a_query_string_with_only_what_is_set() {

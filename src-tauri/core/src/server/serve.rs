@@ -1,0 +1,110 @@
+//! Serving connections: hyper's HTTP/1 (with upgrades, for the live WebSocket) under the
+//! connection cap and header timeout ([`Limits`]), and the graceful drain on shutdown.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+/// What a client connection may take: headers must arrive within `header_timeout` (and a
+/// kept-alive connection that sends nothing for that long is closed), and at most
+/// `max_connections` are served at once; more wait in the OS's accept queue.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Limits {
+    pub fn from_settings(proxy: &crate::config::ProxySettings) -> Self {
+        Self {
+            header_timeout: Duration::from_secs(proxy.header_timeout_secs),
+            max_connections: proxy.max_connections as usize,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::from_settings(&crate::config::ProxySettings::default())
+    }
+}
+
+/// Serve `app` on `listener` until `shutdown` resolves, then drain for at most `drain`.
+/// Returns whether every in-flight request finished in time.
+///
+/// Each connection is served by hyper's HTTP/1 server with a header-read timeout (which also
+/// closes idle keep-alive connections), under a cap on open connections: a slow or stalled
+/// client costs one connection slot for a bounded time, never the server.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+    limits: Limits,
+) -> std::io::Result<bool> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    // Each connection holds a sender: when every one is dropped, every connection is done.
+    let (open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    let mut acceptor = crate::accept::Acceptor::new("http", limits.max_connections);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _, slot) = tokio::select! {
+            accepted = acceptor.accept(&listener) => accepted,
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        // With upgrades: `/v1/realtime` becomes a WebSocket.
+        let mut connection = http
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()))
+            .with_upgrades();
+        let open = open.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let mut connection = std::pin::Pin::new(&mut connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                () = stopped(&mut stop) => {
+                    // Finish the request in flight, take no other.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!("connection closed: {e}");
+            }
+            drop(slot);
+            drop(open);
+        });
+    }
+    drop(listener);
+    tracing::info!(
+        drain_secs = drain.as_secs(),
+        "shutting down: no new connections, finishing requests in flight"
+    );
+    let _ = stopping.send(true);
+    drop(open);
+    match tokio::time::timeout(drain, all_closed.recv()).await {
+        Ok(_) => Ok(true),
+        Err(_) => {
+            tracing::warn!(
+                "requests still in flight after {} s; closing them",
+                drain.as_secs()
+            );
+            Ok(false)
+        }
+    }
+}
+
+/// Resolves once the server is stopping (or its sender is gone).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await.is_ok();
+}
