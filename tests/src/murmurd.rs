@@ -331,8 +331,12 @@ impl Drop for Murmurd {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!(
-                "--- murmurd stderr ---\n{}--- end of murmurd stderr ---",
-                self.stderr()
+                "--- murmurd stderr (polls left out) ---\n{}--- end of murmurd stderr ---",
+                tail(&without_polls(&self.stderr()), 120)
+            );
+            eprintln!(
+                "--- logs/engine.log ---\n{}--- end of engine.log ---",
+                tail(&self.engine_log(), 60)
             );
         }
         if matches!(self.child.try_wait(), Ok(None)) {
@@ -340,6 +344,35 @@ impl Drop for Murmurd {
             let _ = self.child.wait();
         }
     }
+}
+
+/// `log` without the request lines of the status and metrics polls tests make many times a
+/// second, which would push what went wrong out of a CI log.
+fn without_polls(log: &str) -> String {
+    log.lines()
+        .filter(|line| {
+            !(line.contains("request method=GET")
+                && (line.contains("path=\"/murmur/api/status\"")
+                    || line.contains("path=\"/murmur/api/metrics\"")))
+        })
+        .flat_map(|line| [line, "\n"])
+        .collect()
+}
+
+/// The last `lines` lines of `log`, saying how many came before.
+fn tail(log: &str, lines: usize) -> String {
+    let all: Vec<&str> = log.lines().collect();
+    let skip = all.len().saturating_sub(lines);
+    let mut out = if skip > 0 {
+        format!("[… {skip} earlier lines]\n")
+    } else {
+        String::new()
+    };
+    for line in &all[skip..] {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// A status as Murmur's own type; a status that does not read back fails the test.
