@@ -95,6 +95,12 @@ pub fn resources() -> tempfile::TempDir {
 /// A copy of the shipped project `python-runtime/<engine>`, the launcher and the code the
 /// engine servers share.
 pub fn resources_of(engine: &str) -> tempfile::TempDir {
+    resources_for(&[engine])
+}
+
+/// A copy of the shipped projects of `engines`, the launcher and the code the engine servers
+/// share.
+pub fn resources_for(engines: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tmp");
     let from = source_tree().join("python-runtime");
     let to = dir.path().join("python-runtime");
@@ -103,7 +109,7 @@ pub fn resources_of(engine: &str) -> tempfile::TempDir {
         to.join("murmur_launch.py")
     })
     .expect("copy");
-    for folder in [engine, "shared"] {
+    for &folder in engines.iter().chain(&["shared"]) {
         std::fs::create_dir_all(to.join(folder)).expect("mkdir");
         for entry in std::fs::read_dir(from.join(folder)).expect("list") {
             let path = entry.expect("entry").path();
