@@ -7,26 +7,43 @@ const FAILED_HINT: &str = "restart the engine from Murmur's menu or page, or cha
 
 impl Actor {
     pub(super) fn command(&mut self, phase: Phase, command: Command) -> Next {
+        let mut phase = phase;
         match command {
             Command::Start(reply) => self.on_start(phase, reply),
             Command::Stop(reply) => {
-                self.fail_waiters(&Problem::new("the engine was stopped"));
-                self.stop_waiters.push(reply);
+                phase
+                    .take_waiting()
+                    .fail(&Problem::new("the engine was stopped"));
                 match phase {
                     Phase::Starting { .. } | Phase::Ready { .. } => {
-                        self.begin_stop(phase, Then::Stop(None), "stop requested")
+                        let next = self.begin_stop(phase, Then::Stop(None), "stop requested");
+                        stopped_then(next, reply)
                     }
-                    Phase::Stopping { run, kill_at, then } => {
+                    Phase::Stopping {
+                        run,
+                        kill_at,
+                        then,
+                        waiting,
+                        mut stops,
+                    } => {
                         let then = match then {
                             Then::Shutdown => Then::Shutdown,
                             Then::Stop(problem) => Then::Stop(problem),
                             Then::Fail(problem) => Then::Stop(Some(problem)),
                             Then::Idle | Then::Restart => Then::Stop(None),
                         };
-                        Phase::Stopping { run, kill_at, then }.stay()
+                        stops.push(reply);
+                        Phase::Stopping {
+                            run,
+                            kill_at,
+                            then,
+                            waiting,
+                            stops,
+                        }
+                        .stay()
                     }
                     other => {
-                        self.answer_stop_waiters();
+                        let _ = reply.send(());
                         let problem = other.problem().cloned();
                         Phase::Stopped { problem }.because("stop requested")
                     }
@@ -34,41 +51,69 @@ impl Actor {
             }
             Command::Restart(reply) => {
                 self.crashes = 0;
-                self.stop_waiters.push(reply);
                 match phase {
                     Phase::Starting { .. } | Phase::Ready { .. } => {
                         self.total_restarts += 1;
-                        self.begin_stop(phase, Then::Restart, "restart requested")
+                        let next = self.begin_stop(phase, Then::Restart, "restart requested");
+                        stopped_then(next, reply)
                     }
-                    Phase::Stopping { run, kill_at, then } => {
+                    Phase::Stopping {
+                        run,
+                        kill_at,
+                        then,
+                        waiting,
+                        mut stops,
+                    } => {
                         let then = match then {
                             Then::Shutdown => Then::Shutdown,
                             _ => Then::Restart,
                         };
-                        Phase::Stopping { run, kill_at, then }.stay()
+                        stops.push(reply);
+                        Phase::Stopping {
+                            run,
+                            kill_at,
+                            then,
+                            waiting,
+                            stops,
+                        }
+                        .stay()
                     }
-                    _ => {
-                        let next = self.start_engine(false, "restart requested");
-                        self.answer_stop_waiters();
+                    mut other => {
+                        let start = Start::new(false, other.take_waiting());
+                        let next = self.start_engine(start, "restart requested");
+                        let _ = reply.send(());
                         next
                     }
                 }
             }
             Command::Shutdown(reply) => {
-                self.fail_waiters(&Problem::new("Murmur is shutting down"));
-                self.stop_waiters.push(reply);
+                phase
+                    .take_waiting()
+                    .fail(&Problem::new("Murmur is shutting down"));
                 match phase {
                     Phase::Starting { .. } | Phase::Ready { .. } => {
-                        self.begin_stop(phase, Then::Shutdown, "shutting down")
+                        let next = self.begin_stop(phase, Then::Shutdown, "shutting down");
+                        stopped_then(next, reply)
                     }
-                    Phase::Stopping { run, kill_at, .. } => Phase::Stopping {
+                    Phase::Stopping {
                         run,
                         kill_at,
-                        then: Then::Shutdown,
+                        waiting,
+                        mut stops,
+                        ..
+                    } => {
+                        stops.push(reply);
+                        Phase::Stopping {
+                            run,
+                            kill_at,
+                            then: Then::Shutdown,
+                            waiting,
+                            stops,
+                        }
+                        .stay()
                     }
-                    .stay(),
                     _ => {
-                        self.answer_stop_waiters();
+                        let _ = reply.send(());
                         Phase::Gone.because("shut down")
                     }
                 }
@@ -79,7 +124,6 @@ impl Actor {
             }
             Command::Hung(port, waited) => self.on_hung(phase, port, waited),
             Command::Suspect(port) => {
-                let mut phase = phase;
                 if let Phase::Ready { run, checks, .. } = &mut phase
                     && run.port == port
                 {
@@ -105,7 +149,10 @@ impl Actor {
                 self.crashes = 0;
                 Phase::Stopped { problem: None }.because("settings changed")
             }
-            Phase::Provisioning { .. } if relaunch => self.start_engine(false, "settings changed"),
+            mut phase @ Phase::Provisioning { .. } if relaunch => {
+                let start = Start::new(false, phase.take_waiting());
+                self.start_engine(start, "settings changed")
+            }
             Phase::Starting { .. } | Phase::Ready { .. } if relaunch => {
                 self.total_restarts += 1;
                 self.begin_stop(phase, Then::Restart, "settings changed")
@@ -145,19 +192,39 @@ impl Actor {
                 }
                 phase.stay()
             }
+            Phase::Stopped { .. } | Phase::Idle => {
+                self.start_engine(Start::new(false, Waiting::of(reply)), "requested")
+            }
             mut phase => {
-                self.waiters.extend(reply);
                 match &mut phase {
-                    Phase::Stopped { .. } | Phase::Idle => {
-                        return self.start_engine(false, "requested");
+                    Phase::Stopping { then, waiting, .. } => {
+                        *then = Then::Restart;
+                        waiting.add(reply);
                     }
-                    Phase::Stopping { then, .. } => *then = Then::Restart,
                     // Reported unreachable but not seen to exit: a probe decides.
-                    Phase::Ready { run, .. } => self.spawn_probe(run, Duration::from_secs(2)),
-                    _ => {}
+                    Phase::Ready { run, waiting, .. } => {
+                        waiting.add(reply);
+                        self.spawn_probe(run, Duration::from_secs(2));
+                    }
+                    Phase::Provisioning { start, .. } | Phase::Starting { start, .. } => {
+                        start.waiting.add(reply);
+                    }
+                    Phase::Backoff { waiting, .. } => waiting.add(reply),
+                    Phase::Stopped { .. } | Phase::Idle | Phase::Failed(_) | Phase::Gone => {}
                 }
                 phase.stay()
             }
         }
     }
+}
+
+/// `next` is a stop under way: `reply` is answered when it ends (at once, if it is not).
+fn stopped_then(mut next: Next, reply: oneshot::Sender<()>) -> Next {
+    match &mut next.phase {
+        Phase::Stopping { stops, .. } => stops.push(reply),
+        _ => {
+            let _ = reply.send(());
+        }
+    }
+    next
 }

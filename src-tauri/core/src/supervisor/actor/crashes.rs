@@ -40,22 +40,29 @@ impl Actor {
     }
 
     /// The engine died after `uptime` (at warm-up step `stage`, if it was warming up): start
-    /// it again after a pause while the crash budget lasts, else give up.
+    /// it again after a pause while the crash budget lasts (the `waiting` requests wait on),
+    /// else give up.
     pub(super) fn after_crash(
         &mut self,
         message: String,
         uptime: Duration,
         stage: Option<Stage>,
+        waiting: Waiting,
     ) -> Next {
         match self.spend_crash(uptime) {
             Budget::Retry(attempt) => {
                 let delay = Duration::from_millis(self.settings.supervisor.restart_delay_ms);
                 let until = crate::time::later_tokio(Instant::now(), delay);
-                Phase::Backoff { until, attempt }.because(message)
+                Phase::Backoff {
+                    until,
+                    attempt,
+                    waiting,
+                }
+                .because(message)
             }
             Budget::Spent => {
                 let problem = Problem::new(self.spent_reason(&message)).with_stage(stage);
-                self.give_up(problem)
+                self.give_up(problem, waiting)
             }
         }
     }
@@ -90,12 +97,12 @@ impl Actor {
         }
     }
 
-    /// The one give-up path: the waiters get `problem` (at [`Stage::Failed`]), the status
-    /// shows it (at the warm-up step it happened at), and the engine stays down until the
-    /// user restarts it or changes its settings.
-    pub(super) fn give_up(&mut self, problem: Problem) -> Next {
+    /// The one give-up path: the `waiting` requests get `problem` (at [`Stage::Failed`]), the
+    /// status shows it (at the warm-up step it happened at), and the engine stays down until
+    /// the user restarts it or changes its settings.
+    pub(super) fn give_up(&mut self, problem: Problem, waiting: Waiting) -> Next {
         let problem = problem.or_hint(GIVE_UP_HINT);
-        self.fail_waiters(&problem.clone().at(Stage::Failed));
+        waiting.fail(&problem.clone().at(Stage::Failed));
         Phase::Failed(problem).because("gave up")
     }
 }

@@ -6,25 +6,25 @@ impl Actor {
     pub(super) fn event(&mut self, phase: Phase, event: Event) -> Next {
         match event {
             Event::Exited { generation, status } => self.on_exit(phase, generation, status),
-            Event::Warmup { generation, warmup } => match phase {
-                Phase::Provisioning {
+            Event::Warmup { generation, warmup } => {
+                let mut phase = phase;
+                if let Phase::Provisioning {
                     generation: g,
-                    auto,
+                    warmup: shown,
                     ..
-                } if g == generation => Phase::Provisioning {
-                    generation,
-                    warmup,
-                    auto,
+                } = &mut phase
+                    && *g == generation
+                {
+                    *shown = warmup;
                 }
-                .stay(),
-                other => other.stay(),
-            },
+                phase.stay()
+            }
             Event::Provisioned { generation, result } => match phase {
                 Phase::Provisioning {
                     generation: g,
-                    auto,
+                    start,
                     warmup,
-                } if g == generation => self.on_provisioned(result, auto, warmup.stage),
+                } if g == generation => self.on_provisioned(result, start, warmup.stage),
                 other => other.stay(), // stopped or restarted meanwhile
             },
             Event::FirstWords {
@@ -64,7 +64,7 @@ impl Actor {
     fn on_provisioned(
         &mut self,
         result: Result<crate::runtime::Runtime, Problem>,
-        auto: bool,
+        start: Start,
         stage: Option<Stage>,
     ) -> Next {
         match result {
@@ -83,13 +83,13 @@ impl Actor {
                     self.log.line(&format!("[murmur] {note}"));
                 }
                 self.runtime_note = runtime.note.clone();
-                self.spawn_engine(Some(runtime), auto, stage, "Python environment ready")
+                self.spawn_engine(Some(runtime), start, stage, "Python environment ready")
             }
             Err(problem) => {
                 tracing::error!("engine start failed: {}", problem.message);
                 self.log
                     .line(&format!("[murmur] start failed: {}", problem.message));
-                self.give_up(problem.with_stage(stage))
+                self.give_up(problem.with_stage(stage), start.waiting)
             }
         }
     }
@@ -129,52 +129,64 @@ impl Actor {
 
         let stage = phase.stage();
         match phase {
-            Phase::Stopping { then, .. } => {
+            Phase::Stopping {
+                then,
+                waiting,
+                stops,
+                ..
+            } => {
                 let next = match then {
-                    Then::Stop(problem) => Phase::Stopped { problem }.because("stopped"),
-                    Then::Idle => Phase::Idle.because("unloaded after inactivity"),
-                    Then::Restart => self.start_engine(false, "restarting"),
-                    Then::Fail(problem) => self.give_up(problem),
-                    Then::Shutdown => Phase::Gone.because("shut down"),
+                    Then::Restart => self.start_engine(Start::new(false, waiting), "restarting"),
+                    Then::Fail(problem) => self.give_up(problem, waiting),
+                    then => {
+                        // Nothing waits for a stop that stays stopped (a request turns it into
+                        // a restart); if something does, it is told.
+                        waiting.fail(&Problem::new("the engine was stopped"));
+                        match then {
+                            Then::Idle => Phase::Idle.because("unloaded after inactivity"),
+                            Then::Shutdown => Phase::Gone.because("shut down"),
+                            Then::Stop(problem) => Phase::Stopped { problem }.because("stopped"),
+                            Then::Restart | Then::Fail(_) => unreachable!("handled above"),
+                        }
+                    }
                 };
-                self.answer_stop_waiters();
+                answer_stops(stops);
                 next
             }
-            Phase::Starting { auto, run, .. }
-                if self.port_retries < PORT_RETRIES && self.lost_its_port() =>
+            Phase::Starting { start, run, .. }
+                if start.port_retries < PORT_RETRIES && self.lost_its_port() =>
             {
                 // Another process bound the port between Murmur choosing it and the engine
                 // binding it: not the engine's fault, and the waiting requests need not know.
-                self.port_retries += 1;
                 self.log.line(&format!(
                     "[murmur] port {} was taken before the engine could bind it; trying another",
                     run.port
                 ));
-                self.start_engine(auto, "its port was taken; trying another")
+                let start = Start {
+                    port_retries: start.port_retries + 1,
+                    ..start
+                };
+                self.start_engine(start, "its port was taken; trying another")
             }
-            Phase::Starting { auto: true, .. } => {
+            Phase::Starting { start, .. } => {
                 let message = format!(
                     "the engine {description} while starting{}",
                     self.stderr_tail()
                 );
-                self.after_crash(message, uptime, stage)
-            }
-            Phase::Starting { auto: false, .. } => {
-                let message = format!(
-                    "the engine {description} while starting{}",
-                    self.stderr_tail()
-                );
+                if start.auto {
+                    return self.after_crash(message, uptime, stage, start.waiting);
+                }
                 let problem = Problem::new(message)
                     .at(Stage::Starting)
                     .hint("see the engine log; the next request tries again");
-                let shown = self.report(problem, stage);
+                let shown = report(start.waiting, problem, stage);
                 Phase::Stopped {
                     problem: Some(shown),
                 }
                 .because("exited while starting")
             }
-            Phase::Ready { .. } => {
-                self.after_crash(format!("the engine {description}"), uptime, None)
+            Phase::Ready { waiting, .. } => {
+                self.after_crash(format!("the engine {description}"), uptime, None, waiting)
             }
             other => other.stay(),
         }
@@ -192,19 +204,19 @@ impl Actor {
         });
     }
 
-    /// Call the engine ready: the waiters get it.
-    pub(super) fn become_ready(&mut self, run: Running, reason: &str) -> Next {
+    /// Call the engine ready: the requests waiting for the start get it.
+    pub(super) fn become_ready(&mut self, run: Running, start: Start, reason: &str) -> Next {
         self.measure_memory(run.pid, run.generation);
         let next_health = crate::time::later_tokio(Instant::now(), self.health_interval());
-        self.port_retries = 0;
         // Idle is counted from here: a warm-up longer than the idle timeout (a model's
         // download) must not unload the engine the moment it is ready.
         self.shared.mark_activity();
-        self.answer_waiters(run.port);
+        start.waiting.answer(run.port);
         Phase::Ready {
             run,
             next_health,
             checks: Checks::Passing,
+            waiting: Waiting::default(),
         }
         .because(reason)
     }
@@ -243,13 +255,13 @@ impl Actor {
         result: Result<usize, NoAudio>,
         took: Duration,
     ) -> Next {
-        let (run, auto) = match phase {
+        let (run, start) = match phase {
             Phase::Starting {
                 run,
-                auto,
+                start,
                 speaking: true,
                 ..
-            } if run.generation == generation => (run, auto),
+            } if run.generation == generation => (run, start),
             other => return other.stay(),
         };
         match result {
@@ -259,7 +271,7 @@ impl Actor {
                     run.pid,
                     took.as_millis()
                 ));
-                self.become_ready(run, "spoke its first words")
+                self.become_ready(run, start, "spoke its first words")
             }
             Err(why) => {
                 let message = format!(
@@ -268,12 +280,13 @@ impl Actor {
                 );
                 self.log.line(&format!("[murmur] {message}"));
                 let uptime = run.started.elapsed();
+                let auto = start.auto;
                 // Still Starting: stopping it is what comes next, whatever the budget says.
-                let phase = Phase::Starting {
+                let mut phase = Phase::Starting {
                     run,
                     deadline: Instant::now(),
                     next_probe: Instant::now(),
-                    auto,
+                    start,
                     speaking: true,
                 };
                 if auto && matches!(self.spend_crash(uptime), Budget::Retry(_)) {
@@ -282,7 +295,7 @@ impl Actor {
                 let problem = Problem::new(message)
                     .at(Stage::Speech)
                     .hint("see the engine log; restart the engine to try again");
-                let shown = self.report(problem, Some(Stage::Speech));
+                let shown = report(phase.take_waiting(), problem, Some(Stage::Speech));
                 self.begin_stop(phase, Then::Fail(shown), "could not speak")
             }
         }
@@ -307,7 +320,7 @@ impl Actor {
                 run,
                 deadline,
                 next_probe,
-                auto,
+                start,
                 speaking: false,
             } if ok => {
                 if let Some(words) = self.capability.first_words(&self.settings) {
@@ -316,22 +329,26 @@ impl Actor {
                         run,
                         deadline,
                         next_probe,
-                        auto,
+                        start,
                         speaking: true,
                     }
                     .because("answered its probe; saying a first word")
                 } else {
-                    self.become_ready(run, "answered its probe")
+                    self.become_ready(run, start, "answered its probe")
                 }
             }
             Phase::Ready {
-                run, next_health, ..
+                run,
+                next_health,
+                waiting,
+                ..
             } if ok => {
-                self.answer_waiters(run.port);
+                waiting.answer(run.port);
                 Phase::Ready {
                     run,
                     next_health,
                     checks: Checks::Passing,
+                    waiting: Waiting::default(),
                 }
                 .stay()
             }
@@ -339,6 +356,7 @@ impl Actor {
                 run,
                 next_health,
                 checks,
+                waiting,
             } => {
                 let failures = checks.failing() + 1;
                 tracing::warn!(failures, "engine health check failed: {probe:?}");
@@ -346,6 +364,7 @@ impl Actor {
                     run,
                     next_health,
                     checks: Checks::Failing(failures),
+                    waiting,
                 };
                 if failures >= self.settings.supervisor.health_failures_before_restart {
                     let why = format!("stopped answering: {failures} health checks failed");

@@ -3,7 +3,7 @@
 use super::*;
 
 impl Actor {
-    pub(super) fn start_engine(&mut self, auto: bool, reason: &str) -> Next {
+    pub(super) fn start_engine(&mut self, start: Start, reason: &str) -> Next {
         let reading = self.sampler.sample(None);
         self.memory.system_available_mb = reading.available_mb;
         self.memory.warning = memory::warning(
@@ -17,14 +17,14 @@ impl Actor {
         }
 
         if let Some((project, name)) = self.project() {
-            self.provision(project, name, auto, reason)
+            self.provision(project, name, start, reason)
         } else {
-            self.spawn_engine(None, auto, None, reason)
+            self.spawn_engine(None, start, None, reason)
         }
     }
 
     /// Provision the engine's Python runtime on a helper task; `Event::Provisioned` continues.
-    fn provision(&mut self, project: PathBuf, name: String, auto: bool, reason: &str) -> Next {
+    fn provision(&mut self, project: PathBuf, name: String, start: Start, reason: &str) -> Next {
         self.generation += 1;
         let generation = self.generation;
         let (events, log) = (self.events_tx.clone(), self.log.clone());
@@ -77,7 +77,7 @@ impl Actor {
         Phase::Provisioning {
             generation,
             warmup,
-            auto,
+            start,
         }
         .because(reason)
     }
@@ -87,7 +87,7 @@ impl Actor {
     pub(super) fn spawn_engine(
         &mut self,
         runtime: Option<crate::runtime::Runtime>,
-        auto: bool,
+        start: Start,
         stage: Option<Stage>,
         reason: &str,
     ) -> Next {
@@ -95,7 +95,7 @@ impl Actor {
             Ok(port) => port,
             Err(e) => {
                 let problem = Problem::new(format!("no free loopback port for the engine: {e}"));
-                return self.start_failed(problem, stage);
+                return self.start_failed(start, problem, stage);
             }
         };
         let engine = self.capability.engine(&self.settings);
@@ -112,7 +112,7 @@ impl Actor {
             let problem = Problem::new(format!(
                 "Murmur does not know how to launch the {id} engine"
             ));
-            return self.start_failed(problem, stage);
+            return self.start_failed(start, problem, stage);
         };
         self.log.line(&format!(
             "{STARTING_LINE} {} {} (port {port})",
@@ -123,7 +123,7 @@ impl Actor {
             Ok(child) => child,
             Err(e) => {
                 let problem = Problem::new(e.to_string()).hint(engine.spawn_hint());
-                return self.start_failed(problem, stage);
+                return self.start_failed(start, problem, stage);
             }
         };
         self.generation += 1;
@@ -169,7 +169,7 @@ impl Actor {
             run,
             deadline,
             next_probe: now,
-            auto,
+            start,
             speaking: false,
         }
         .because(reason)
@@ -184,11 +184,11 @@ impl Actor {
 
     /// A start that could not even spawn: waiters get the problem, and the status shows it
     /// at `stage`.
-    fn start_failed(&mut self, problem: Problem, stage: Option<Stage>) -> Next {
+    fn start_failed(&mut self, start: Start, problem: Problem, stage: Option<Stage>) -> Next {
         tracing::error!("engine start failed: {}", problem.message);
         self.log
             .line(&format!("[murmur] start failed: {}", problem.message));
-        let shown = self.report(problem.at(Stage::Starting), stage);
+        let shown = report(start.waiting, problem.at(Stage::Starting), stage);
         Phase::Stopped {
             problem: Some(shown),
         }
@@ -196,12 +196,18 @@ impl Actor {
     }
 
     /// Ask a running engine to stop (SIGTERM; SIGKILL after the grace period), then `then`.
-    /// A phase without a process stays as it is.
+    /// The requests waiting in `phase` wait on in the stop (for the start a restart makes). A
+    /// phase without a process stays as it is.
     pub(super) fn begin_stop(&mut self, phase: Phase, then: Then, reason: &str) -> Next {
-        let mut run = match phase {
-            Phase::Starting { run, .. }
-            | Phase::Ready { run, .. }
-            | Phase::Stopping { run, .. } => run,
+        let (mut run, waiting, stops) = match phase {
+            Phase::Starting { run, start, .. } => (run, start.waiting, Stops::new()),
+            Phase::Ready { run, waiting, .. } => (run, waiting, Stops::new()),
+            Phase::Stopping {
+                run,
+                waiting,
+                stops,
+                ..
+            } => (run, waiting, stops),
             other => return other.stay(),
         };
         self.log
@@ -212,7 +218,14 @@ impl Actor {
             Instant::now(),
             Duration::from_secs(self.settings.supervisor.stop_grace_secs),
         );
-        Phase::Stopping { run, kill_at, then }.because(reason)
+        Phase::Stopping {
+            run,
+            kill_at,
+            then,
+            waiting,
+            stops,
+        }
+        .because(reason)
     }
 }
 

@@ -3,9 +3,11 @@
 //! Its state is its [`Phase`]: what is true of the engine only in one phase (its process, how
 //! its health checks stand, why it failed) lives in that phase's variant, and nowhere else.
 //! Every handler takes the phase by value and returns the next one ([`Next`]); [`Actor::step`]
-//! is the one place the phase is replaced, so no handler can leave it half-changed. What
-//! outlives a phase (the crash budget, the last exit, the memory figures, the requests waiting)
-//! is the actor's own.
+//! is the one place the phase is replaced, so no handler can leave it half-changed. The
+//! requests waiting for a start travel with the phases that have them ([`phase::Start`],
+//! [`phase::Waiting`]), as do the callers waiting for a stop. What outlives every phase (the
+//! crash budget, the last exit, the memory figures) is the actor's own, beside its
+//! dependencies and channels.
 //!
 //! Split by job: [`phase`] (the states and what each holds), [`commands`] (what the handle
 //! asks, and new settings), [`lifecycle`]
@@ -39,7 +41,7 @@ use crate::engine;
 use crate::http_client::{NoAudio, Probe};
 use crate::problem::{Problem, Stage};
 use crate::status::{EngineInfo, Health, Memory, Restarts, State, Status, Warmup};
-use phase::{Checks, Next, Phase, Running, Then};
+use phase::{Checks, Next, Phase, Running, Start, Stops, Then, Waiting, answer_stops};
 
 const PROBE_EVERY: Duration = Duration::from_millis(250);
 const STDERR_LINES_IN_ERRORS: usize = 8;
@@ -107,13 +109,7 @@ pub(super) struct Actor {
     events: mpsc::UnboundedReceiver<Event>,
     phase: Phase,
     generation: u64,
-    /// Requests waiting for the current start.
-    waiters: Vec<Reply>,
-    /// Callers waiting for a stop (or restart, or shutdown) to finish.
-    stop_waiters: Vec<oneshot::Sender<()>>,
     crashes: u32,
-    /// Starts in a row whose port another process took first (see `PORT_RETRIES`).
-    port_retries: u32,
     total_restarts: u32,
     last_exit: Option<String>,
     memory: Memory,
@@ -153,10 +149,7 @@ impl Actor {
             events,
             phase: Phase::Stopped { problem: None },
             generation: 0,
-            waiters: Vec::new(),
-            stop_waiters: Vec::new(),
             crashes: 0,
-            port_retries: 0,
             total_restarts: 0,
             last_exit: None,
             memory: Memory::default(),
@@ -226,32 +219,15 @@ impl Actor {
         }
     }
 
-    fn fail_waiters(&mut self, problem: &Problem) {
-        for waiter in self.waiters.drain(..) {
-            let _ = waiter.send(Err(problem.clone()));
-        }
-    }
+}
 
-    fn answer_waiters(&mut self, port: u16) {
-        for waiter in self.waiters.drain(..) {
-            let _ = waiter.send(Ok(loopback(port)));
-        }
-    }
-
-    /// A start that went wrong: the waiting requests get `problem`; what the status shows is
-    /// returned, with `at` (the warm-up step it happened at) as its stage.
-    fn report(&mut self, problem: Problem, at: Option<Stage>) -> Problem {
-        self.fail_waiters(&problem);
-        Problem {
-            stage: at,
-            ..problem
-        }
-    }
-
-    fn answer_stop_waiters(&mut self) {
-        for waiter in self.stop_waiters.drain(..) {
-            let _ = waiter.send(());
-        }
+/// A start that went wrong: the `waiting` requests get `problem`; what the status shows is
+/// returned, with `at` (the warm-up step it happened at) as its stage.
+fn report(waiting: Waiting, problem: Problem, at: Option<Stage>) -> Problem {
+    waiting.fail(&problem);
+    Problem {
+        stage: at,
+        ..problem
     }
 }
 

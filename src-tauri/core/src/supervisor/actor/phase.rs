@@ -1,11 +1,75 @@
 //! The actor's states ([`Phase`]) and what each holds: a running engine ([`Running`]), how a
-//! ready one's checks stand ([`Checks`]), what follows a stop ([`Then`]), and what a handler
-//! leaves ([`Next`]).
+//! ready one's checks stand ([`Checks`]), a start under way ([`Start`]) with the requests
+//! waiting for it ([`Waiting`]), what follows a stop ([`Then`]), and what a handler leaves
+//! ([`Next`]).
 
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::super::{Reply, loopback};
 use crate::problem::{Problem, Stage};
 use crate::status::Warmup;
+
+/// Requests waiting for the engine to be ready. They travel with the phases that can have
+/// them (a start, a ready engine whose port is suspect, a restart's stop, a pause after a
+/// crash) and are answered or told why not when the start ends.
+#[derive(Default)]
+pub(super) struct Waiting(Vec<Reply>);
+
+impl Waiting {
+    pub(super) fn of(reply: Option<Reply>) -> Self {
+        Self(reply.into_iter().collect())
+    }
+
+    pub(super) fn add(&mut self, reply: Option<Reply>) {
+        self.0.extend(reply);
+    }
+
+    /// The engine is ready on `port`.
+    pub(super) fn answer(self, port: u16) {
+        for waiter in self.0 {
+            let _ = waiter.send(Ok(loopback(port)));
+        }
+    }
+
+    /// The start went wrong: each request gets `problem`.
+    pub(super) fn fail(self, problem: &Problem) {
+        for waiter in self.0 {
+            let _ = waiter.send(Err(problem.clone()));
+        }
+    }
+}
+
+/// A start under way, from provisioning to the first words: whether it is an automatic
+/// restart (a failure counts against the crash budget), the requests waiting for it, and how
+/// often in a row its port was taken by another process first (see `PORT_RETRIES`).
+#[derive(Default)]
+pub(super) struct Start {
+    pub(super) auto: bool,
+    pub(super) waiting: Waiting,
+    pub(super) port_retries: u32,
+}
+
+impl Start {
+    /// A start asked for by a request or the user (`auto` false) or after a crash.
+    pub(super) fn new(auto: bool, waiting: Waiting) -> Self {
+        Self {
+            auto,
+            waiting,
+            port_retries: 0,
+        }
+    }
+}
+
+/// Callers waiting for a stop (or restart, or shutdown) to finish.
+pub(super) type Stops = Vec<oneshot::Sender<()>>;
+
+/// Tell the callers a stop has finished.
+pub(super) fn answer_stops(stops: Stops) {
+    for stop in stops {
+        let _ = stop.send(());
+    }
+}
 
 /// One engine process.
 pub(super) struct Running {
@@ -86,14 +150,13 @@ pub(super) enum Phase {
     Provisioning {
         generation: u64,
         warmup: Warmup,
-        /// An automatic restart after a crash (a failure counts against the budget).
-        auto: bool,
+        start: Start,
     },
     Starting {
         run: Running,
         deadline: Instant,
         next_probe: Instant,
-        auto: bool,
+        start: Start,
         /// It answered its probe and is saying its first words (ready once it has).
         speaking: bool,
     },
@@ -101,15 +164,21 @@ pub(super) enum Phase {
         run: Running,
         next_health: Instant,
         checks: Checks,
+        /// Requests waiting while a probe decides whether a suspect port is alive.
+        waiting: Waiting,
     },
     Stopping {
         run: Running,
         kill_at: Instant,
         then: Then,
+        /// Requests waiting for the start that follows (`then` is [`Then::Restart`]).
+        waiting: Waiting,
+        stops: Stops,
     },
     Backoff {
         until: Instant,
         attempt: u32,
+        waiting: Waiting,
     },
     /// Shut down: the actor ends.
     Gone,
@@ -131,6 +200,19 @@ impl Phase {
                 Some(run)
             }
             _ => None,
+        }
+    }
+
+    /// The requests waiting in this phase, taken out of it (none, if it has none).
+    pub(super) fn take_waiting(&mut self) -> Waiting {
+        match self {
+            Self::Provisioning { start, .. } | Self::Starting { start, .. } => {
+                std::mem::take(&mut start.waiting)
+            }
+            Self::Ready { waiting, .. }
+            | Self::Stopping { waiting, .. }
+            | Self::Backoff { waiting, .. } => std::mem::take(waiting),
+            Self::Stopped { .. } | Self::Idle | Self::Failed(_) | Self::Gone => Waiting::default(),
         }
     }
 

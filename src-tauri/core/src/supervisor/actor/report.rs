@@ -42,7 +42,7 @@ impl Actor {
             Phase::Ready { checks, .. } if checks.failing() > 0 => State::Unhealthy,
             Phase::Ready { .. } => State::Ready,
             Phase::Stopping { .. } => State::Stopping,
-            Phase::Backoff { until, attempt } => State::Backoff {
+            Phase::Backoff { until, attempt, .. } => State::Backoff {
                 attempt: *attempt,
                 in_ms: until.saturating_duration_since(Instant::now()).as_millis() as u64,
             },

@@ -102,9 +102,10 @@ impl Actor {
                     *kill_at = now + Duration::from_secs(5);
                 }
             }
-            Phase::Backoff { until, .. } => {
+            Phase::Backoff { until, waiting, .. } => {
                 if now >= *until {
-                    return self.start_engine(true, "restarting after a crash");
+                    let start = Start::new(true, std::mem::take(waiting));
+                    return self.start_engine(start, "restarting after a crash");
                 }
             }
             Phase::Stopped { .. }
@@ -117,7 +118,7 @@ impl Actor {
     }
 
     /// The engine did not become ready within `startup_timeout_secs`: stop it, and say why.
-    fn start_timed_out(&mut self, phase: Phase) -> Next {
+    fn start_timed_out(&mut self, mut phase: Phase) -> Next {
         let sup = &self.settings.supervisor;
         let speaking = matches!(phase, Phase::Starting { speaking: true, .. });
         let message = if speaking {
@@ -137,7 +138,7 @@ impl Actor {
             .at(Stage::Starting)
             .hint("raise [supervisor] startup_timeout_secs if it is just slow; see the engine log");
         let stage = phase.stage();
-        let shown = self.report(problem, stage);
+        let shown = report(phase.take_waiting(), problem, stage);
         self.begin_stop(phase, Then::Stop(Some(shown)), "start-up timed out")
     }
 
