@@ -218,7 +218,6 @@ impl Actor {
             self.reason = why;
         }
     }
-
 }
 
 /// A start that went wrong: the `waiting` requests get `problem`; what the status shows is

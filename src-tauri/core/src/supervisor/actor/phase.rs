@@ -139,9 +139,7 @@ impl Checks {
 
 pub(super) enum Phase {
     /// Not running; `problem` says why the last start went wrong, if it did.
-    Stopped {
-        problem: Option<Problem>,
-    },
+    Stopped { problem: Option<Problem> },
     /// Unloaded after inactivity.
     Idle,
     /// Murmur gave up until the user restarts the engine or changes its settings.
