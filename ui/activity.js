@@ -38,12 +38,12 @@ export async function refreshActivity() {
   const failed = speech.filter((r) => r.status >= 400).reduce((n, r) => n + r.count, 0);
   const total = speech.reduce((n, r) => n + r.total_ms, 0);
   const slowest = speech.reduce((n, r) => Math.max(n, r.max_ms), 0);
-  const LISTENING = ["/v1/audio/transcriptions", "/v1/audio/translations", "wyoming transcribe"];
-  const heard = metrics.requests.filter((r) => LISTENING.includes(r.route));
+  const TRANSCRIBING = ["/v1/audio/transcriptions", "/v1/audio/translations", "wyoming transcribe"];
+  const heard = metrics.requests.filter((r) => TRANSCRIBING.includes(r.route));
   const heardCount = heard.reduce((n, r) => n + r.count, 0);
   const heardFailed = heard.filter((r) => r.status >= 400).reduce((n, r) => n + r.count, 0);
   const others = metrics.requests.filter((r) => !r.route.startsWith("/murmur") && r.route !== "/v1/audio/speech"
-    && !LISTENING.includes(r.route)).reduce((n, r) => n + r.count, 0);
+    && !TRANSCRIBING.includes(r.route)).reduce((n, r) => n + r.count, 0);
   $("activity-summary").textContent = count || others || heardCount
     ? [`${count} speech ${count === 1 ? "request" : "requests"}`, failed ? `${failed} failed` : null,
       count ? `${ms(total / count)} on average, slowest ${ms(slowest)}` : null,

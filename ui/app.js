@@ -237,10 +237,10 @@ function render(status) {
   $("toggle").hidden = failing;
   $("restart").hidden = failing || down;
   $("recover").textContent = state === "failed" ? "Restart engine" : "Start engine";
-  for (const id of ["toggle", "restart", "listening-toggle", "t-restart"]) $(id).disabled = false;
+  for (const id of ["toggle", "restart", "transcription-toggle", "t-restart"]) $(id).disabled = false;
   $("play").disabled = speakBusy();
   const transcription = engineOf(status, "transcription");
-  listening(transcription);
+  transcriptionLine(transcription);
   listenFollows(transcription);
   // Every engine's failure and warm-up cards, drawn alike.
   for (const [capability, cards] of Object.entries(CARDS)) {
@@ -258,9 +258,9 @@ function render(status) {
 /** The transcription engine, beside speech: its badge, engine · model, memory, state in
  * words, Start/Stop and Restart. Unloaded after idle (or never started) is a normal state: it
  * loads on the next transcription. */
-function listening(t) {
-  $("listening-line").hidden = !t;
-  $("listening-text").hidden = !t;
+function transcriptionLine(t) {
+  $("transcription-line").hidden = !t;
+  $("transcription-text").hidden = !t;
   if (!t) return;
   const engine = [t.engine.name, t.engine.model].filter(Boolean).join(" · ");
   const w = t.warmup || {};
@@ -276,22 +276,22 @@ function listening(t) {
     failed: `failed — ${(t.error && t.error.message) || (t.state_reason || "")}`,
   };
   const memory = t.engine.pid && t.memory.engine_rss_mb != null ? ` · ${t.memory.engine_rss_mb} MB` : "";
-  $("listening-text").textContent = `Listening: ${engine} — ${words[t.state] || WORDS[t.state] || t.state}${memory}`;
+  $("transcription-text").textContent = `Transcription: ${engine} — ${words[t.state] || WORDS[t.state] || t.state}${memory}`;
   // Not loaded and unloaded after idle are normal: "Unloaded", not an alarm.
   const badgeWords = { stopped: t.error ? "Stopped" : "Not loaded", idle: "Unloaded" };
   drawBadge(`${CARDS.transcription.prefix}badge`, badgeWords[t.state] || WORDS[t.state] || t.state, BADGE[t.state] || t.state);
   const down = DOWN.includes(t.state);
   const failing = t.state === "failed" || Boolean(t.error && down);
   const managed = t.engine.id !== "external";
-  $("listening-toggle").textContent = down ? "Start listening" : "Stop listening";
-  $("listening-toggle").hidden = failing || !managed;
+  $("transcription-toggle").textContent = down ? "Start transcription" : "Stop transcription";
+  $("transcription-toggle").hidden = failing || !managed;
   $("t-restart").hidden = failing || down || !managed;
-  $("t-recover").textContent = t.state === "failed" ? "Restart listening" : "Start listening";
+  $("t-recover").textContent = t.state === "failed" ? "Restart transcription" : "Start transcription";
   // A warm-up may have installed a model: the catalog says so.
-  if (wired && t.state !== lastListening) refreshModels();
-  lastListening = t.state;
+  if (wired && t.state !== lastTranscription) refreshModels();
+  lastTranscription = t.state;
 }
-let lastListening = null;
+let lastTranscription = null;
 
 /** Murmur went away: say so, and stop showing what belonged to it. */
 function lost() {
@@ -305,7 +305,7 @@ function lost() {
   for (const { prefix } of Object.values(CARDS)) {
     for (const card of ["failure-card", "warmup-card"]) $(`${prefix}${card}`).hidden = true;
   }
-  for (const id of ["toggle", "restart", "play", "listening-toggle", "t-restart"]) $(id).disabled = true;
+  for (const id of ["toggle", "restart", "play", "transcription-toggle", "t-restart"]) $(id).disabled = true;
   figures(current);
 }
 
@@ -369,7 +369,7 @@ async function act(path) {
 }
 
 $("restart").addEventListener("click", () => act("/murmur/api/engines/speech/restart"));
-$("listening-toggle").addEventListener("click", () => {
+$("transcription-toggle").addEventListener("click", () => {
   const t = engineOf(current, "transcription");
   act(`/murmur/api/engines/transcription/${t && DOWN.includes(t.state) ? "start" : "stop"}`);
 });

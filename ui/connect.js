@@ -62,7 +62,7 @@ or in the environment:
   Model:             tts-1
   Available Voices:  alloy`;
     case "homeassistant":
-      return `Speech and listening, for Assist: Wyoming (Murmur's settings → Home Assistant (Wyoming))
+      return `Speech and transcription, for Assist: Wyoming (Murmur's settings → Home Assistant (Wyoming))
   Settings → Devices & services → Add integration → Wyoming Protocol
   Host: this machine's address   Port: Murmur's Wyoming port (10300 unless changed)
 

@@ -63,7 +63,7 @@ pub async fn perform<R: Runtime>(app: &AppHandle<R>, item: MenuItem) -> Outcome 
         }
         MenuItem::Transcription => {
             let Some(control) = core_value(app, |core| core.control.clone()) else {
-                return failed("Listening", "Murmur is still starting");
+                return failed("Transcription", "Murmur is still starting");
             };
             let action = if murmur_core::tray::transcription_on(&control.status()) {
                 EngineAction::Stop
@@ -72,7 +72,7 @@ pub async fn perform<R: Runtime>(app: &AppHandle<R>, item: MenuItem) -> Outcome 
             };
             match control.act(Capability::Transcription, action).await {
                 Ok(_) => Outcome::Done,
-                Err(e) => failed("Listening", e.problem.message),
+                Err(e) => failed("Transcription", e.problem.message),
             }
         }
         MenuItem::Restart => {

@@ -235,7 +235,7 @@ async fn follow(app: tauri::AppHandle, tray: tray::Tray, control: Control) {
             };
             for mut notice in notifier.observe(status) {
                 if *capability == Capability::Transcription {
-                    notice.title = format!("Listening: {}", notice.title);
+                    notice.title = format!("Transcription: {}", notice.title);
                 }
                 desktop::notify(&app, &notice);
             }

@@ -186,8 +186,8 @@ impl Tray {
         if let Some(server) = self.entry(MenuItem::Server) {
             server.set_checked(model::server_on(status));
         }
-        if let Some(listening) = self.entry(MenuItem::Transcription) {
-            listening.set_checked(model::transcription_on(status));
+        if let Some(transcription) = self.entry(MenuItem::Transcription) {
+            transcription.set_checked(model::transcription_on(status));
         }
         for item in MenuItem::LAYOUT.into_iter().flatten() {
             if item != MenuItem::Status

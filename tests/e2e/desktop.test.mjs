@@ -210,7 +210,7 @@ function standingOut({ pixels }) {
   }).length;
 }
 
-const MENU = ["Speech server", "Listening", "Restart engine", "Test speech", "Open Murmur…", "Copy API URL",
+const MENU = ["Speech server", "Transcription", "Restart engine", "Test speech", "Open Murmur…", "Copy API URL",
   "Open logs folder", "Start at login", "Quit Murmur"];
 
 /** The tray menu as the app exports it on D-Bus (libayatana-appindicator's dbusmenu, which
@@ -682,7 +682,7 @@ desktopTest("a settings window pointed at another program's port never sends the
 
 // Listening in the desktop app: the real Whisper engine (the real tiny.en weights, from a
 // loopback Hub stand-in) beside the fake speech engine.
-desktopTest("listening: the tray names both engines and starts and stops listening; the window records through WebKit", async (t) => {
+desktopTest("transcription: the tray names both engines and starts and stops transcription; the window records through WebKit", async (t) => {
   const weights = execFileSync(join(root, "target/debug/fixture-path"), ["whisper-tiny.en"], {
     encoding: "utf8", stdio: ["ignore", "pipe", "ignore"],
   }).trim();
@@ -697,28 +697,28 @@ desktopTest("listening: the tray names both engines and starts and stops listeni
   launch(home, t);
   await ready(home);
   const line = () => (trayMenu()[0] || {}).label;
-  const listening = () => trayMenu().find((item) => item.label === "Listening");
+  const transcription = () => trayMenu().find((item) => item.label === "Transcription");
   await until("the status line naming both engines",
-    () => line() === "Ready — Custom server · listening: Whisper tiny.en (not loaded)", 15000);
-  assert.equal(listening().checked, false);
+    () => line() === "Ready — Custom server · transcription: Whisper tiny.en (not loaded)", 15000);
+  assert.equal(transcription().checked, false);
 
-  // The tray's Listening item starts the transcription engine and stops it.
-  await choose("Listening");
-  await until("listening ready in the tray", () => line() === "Ready — Custom server · listening: Whisper tiny.en (ready)", 240000);
-  assert.equal(listening().checked, true);
+  // The tray's Transcription item starts the transcription engine and stops it.
+  await choose("Transcription");
+  await until("transcription ready in the tray", () => line() === "Ready — Custom server · transcription: Whisper tiny.en (ready)", 240000);
+  assert.equal(transcription().checked, true);
   assert.equal((await api(home, "/murmur/api/status")).transcription.state, "ready");
   await openMenu();
   screenshot(join(shots, "tray-menu-listening.png"));
   x("key", "Escape");
-  await choose("Listening");
-  await until("listening stopped", () => line() === "Ready — Custom server · listening: Whisper tiny.en (not loaded)", 30000);
-  assert.equal(listening().checked, false);
+  await choose("Transcription");
+  await until("transcription stopped", () => line() === "Ready — Custom server · transcription: Whisper tiny.en (not loaded)", 30000);
+  assert.equal(transcription().checked, false);
 
   // The window: Record through WebKit (its mock microphone; the shell grants the permission),
   // the recording sent over IPC raw, the transcript shown.
   const page = await webdriver(home);
   try {
-    await until("the listening badge", async () => (await page.text("#t-badge")) === "Not loaded");
+    await until("the transcription badge", async () => (await page.text("#t-badge")) === "Not loaded");
     await page.click("#record");
     const recording = await until("recording or a reason", async () => {
       const said = await page.text("#listen-result");

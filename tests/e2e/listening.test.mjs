@@ -353,22 +353,22 @@ test("both engines' badges: start, warm-up with the model's download, ready, unl
     await until("the model's download", () => bar.evaluate((b) => !b.hidden && b.value > 0), 120000);
     await page.locator("#listen-result", { hasText: /^Downloading the transcription model: \d+ of 78 MB…$/ }).waitFor();
     assert.equal(await page.locator("#listen-progress").isVisible(), true);
-    assert.match(await page.locator("#listening-text").innerText(), /warming up — .*\d+\/\d+ MB/);
+    assert.match(await page.locator("#transcription-text").innerText(), /warming up — .*\d+\/\d+ MB/);
     await page.screenshot({ path: join(shots, "listening-warmup-light.png"), fullPage: true });
     hub.pacing.pauseMs = 0;
     await page.locator("#listen-result", { hasText: /^Transcribed/ }).waitFor({ timeout: 180000 });
     await listening.filter({ hasText: "Ready" }).waitFor({ timeout: 10000 });
     assert.equal(await card.isHidden(), true);
-    assert.match(await page.locator("#listening-text").innerText(), /Listening: Whisper · tiny\.en — ready · \d+ MB/);
+    assert.match(await page.locator("#transcription-text").innerText(), /Transcription: Whisper · tiny\.en — ready · \d+ MB/);
     await page.locator("#memory-transcription", { hasText: "MB" }).waitFor();
     assert.equal(await speech.innerText(), "Ready", "speech does not notice");
 
     // Idle: unloaded, a normal state (no failure card), and it loads again on Start.
     await listening.filter({ hasText: "Unloaded" }).waitFor({ timeout: 30000 });
-    assert.match(await page.locator("#listening-text").innerText(), /unloaded after idle — loads on the next transcription/);
+    assert.match(await page.locator("#transcription-text").innerText(), /unloaded after idle — loads on the next transcription/);
     assert.equal(await page.locator("#t-failure-card").isHidden(), true);
     assert.equal(await page.locator("#memory-transcription").innerText(), "—");
-    await page.getByRole("button", { name: "Start listening" }).click();
+    await page.getByRole("button", { name: "Start transcription" }).click();
     await listening.filter({ hasText: "Ready" }).waitFor({ timeout: 60000 });
 
     // Killed: the badge leaves Ready, then the supervisor brings it back.

@@ -181,12 +181,12 @@ test("the transcription engine shows beside speech, unloaded as a normal state, 
   const m = await start(config([], `[transcription]\nengine = "custom"\nmodel = "tiny.en"\n[transcription.custom]\ncommand = [${command}]\n`));
   const page = await open(m);
   await page.locator("#badge", { hasText: "Ready" }).waitFor({ timeout: 20000 });
-  const line = page.locator("#listening-text");
-  await line.filter({ hasText: "Listening: Custom server · tiny.en — not loaded" }).waitFor();
-  await page.getByRole("button", { name: "Start listening" }).click();
+  const line = page.locator("#transcription-text");
+  await line.filter({ hasText: "Transcription: Custom server · tiny.en — not loaded" }).waitFor();
+  await page.getByRole("button", { name: "Start transcription" }).click();
   await line.filter({ hasText: "— ready" }).waitFor({ timeout: 20000 });
   assert.equal((await status(m)).transcription.state, "ready");
-  await page.getByRole("button", { name: "Stop listening" }).click();
+  await page.getByRole("button", { name: "Stop transcription" }).click();
   await line.filter({ hasText: "not loaded" }).waitFor({ timeout: 20000 });
   assert.equal((await status(m)).transcription.state, "stopped");
   await page.close();

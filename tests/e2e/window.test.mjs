@@ -236,10 +236,10 @@ test("keyboard: the most used controls come first, every control has a unique na
     await page.keyboard.press("Tab");
     order.push(await page.evaluate(() => document.activeElement.id || document.activeElement.tagName));
   }
-  // The header's controls (speech's, then listening's), then test speech, then test
+  // The header's controls (speech's, then transcription's), then test speech, then test
   // transcription.
   assert.deepEqual(order.slice(0, 11),
-    ["restart", "toggle", "endpoint", "copy-endpoint", "listening-toggle", "speak-text", "speak-voice", "speak-speed", "play",
+    ["restart", "toggle", "endpoint", "copy-endpoint", "transcription-toggle", "speak-text", "speak-voice", "speak-speed", "play",
       "record", "transcribe-file"]);
   // At the window's size, state, endpoint and test speech are on the first screen.
   const playBox = await page.getByRole("button", { name: "Play", exact: true }).boundingBox();

@@ -38,7 +38,7 @@ pub fn server_on(status: &Status) -> bool {
     )
 }
 
-/// Whether the "Listening" item is checked: the transcription engine is on, or on its way
+/// Whether the "Transcription" item is checked: the transcription engine is on, or on its way
 /// (unloaded after idle is off: it loads on the next transcription).
 pub fn transcription_on(status: &Status) -> bool {
     status.of("transcription").is_some_and(server_on)
@@ -74,12 +74,12 @@ pub fn transcription_words(transcription: &Status) -> String {
 
 /// The menu's first line: "Ready — Piper · joe", "Warming up — installing packages 12/54",
 /// "Failed — the engine exited with code 3"; with transcription on, its engine after:
-/// "Ready — Piper · joe · listening: Whisper base (unloaded)".
+/// "Ready — Piper · joe · transcription: Whisper base (unloaded)".
 pub fn status_line(status: &Status) -> String {
     let speech = speech_line(status);
     match status.of("transcription") {
         Some(transcription) => format!(
-            "{} · listening: {}",
+            "{} · transcription: {}",
             shorten(&speech, 60),
             transcription_words(transcription)
         ),
@@ -147,7 +147,7 @@ pub enum MenuItem {
     Status,
     /// "Speech server": check item, on while the engine runs or warms up.
     Server,
-    /// "Listening": check item, on while the transcription engine runs or warms up.
+    /// "Transcription": check item, on while the transcription engine runs or warms up.
     Transcription,
     Restart,
     TestSpeech,
@@ -181,7 +181,7 @@ impl MenuItem {
         match self {
             Self::Status => "status",
             Self::Server => "server",
-            Self::Transcription => "listening",
+            Self::Transcription => "transcription",
             Self::Restart => "restart",
             Self::TestSpeech => "test-speech",
             Self::Open => "open",
@@ -204,7 +204,7 @@ impl MenuItem {
         match self {
             Self::Status => "Starting…",
             Self::Server => "Speech server",
-            Self::Transcription => "Listening",
+            Self::Transcription => "Transcription",
             Self::Restart => "Restart engine",
             Self::TestSpeech => "Test speech",
             Self::Open => "Open Murmur…",

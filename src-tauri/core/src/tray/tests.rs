@@ -147,7 +147,7 @@ fn menu_ids_round_trip_and_only_the_toggles_are_checks() {
     );
 }
 
-fn listening(state: State) -> Status {
+fn transcribing(state: State) -> Status {
     let mut speech = status(State::Ready);
     let mut t = Status::stopped("whisper", "Whisper", 3);
     t.engine.model = Some("base".into());
@@ -162,18 +162,18 @@ fn listening(state: State) -> Status {
 #[test]
 fn the_status_line_names_both_engines() {
     assert_eq!(
-        status_line(&listening(State::Idle)),
-        "Ready — Piper · joe · listening: Whisper base (unloaded)"
+        status_line(&transcribing(State::Idle)),
+        "Ready — Piper · joe · transcription: Whisper base (unloaded)"
     );
     assert_eq!(
-        status_line(&listening(State::Stopped)),
-        "Ready — Piper · joe · listening: Whisper base (not loaded)"
+        status_line(&transcribing(State::Stopped)),
+        "Ready — Piper · joe · transcription: Whisper base (not loaded)"
     );
     assert_eq!(
-        status_line(&listening(State::Ready)),
-        "Ready — Piper · joe · listening: Whisper base (ready)"
+        status_line(&transcribing(State::Ready)),
+        "Ready — Piper · joe · transcription: Whisper base (ready)"
     );
-    let mut fetching = listening(State::Provisioning);
+    let mut fetching = transcribing(State::Provisioning);
     if let Some(t) = fetching
         .engines
         .iter_mut()
@@ -189,10 +189,12 @@ fn the_status_line_names_both_engines() {
         };
     }
     assert!(status_line(&fetching).ends_with("Whisper base (warming up 40/145 MB)"));
-    assert!(transcription_on(&listening(State::Ready)) && transcription_on(&fetching));
-    assert!(!transcription_on(&listening(State::Idle)) && !transcription_on(&status(State::Ready)));
-    assert!(MenuItem::Transcription.enabled(&listening(State::Idle), true));
-    let mut external = listening(State::Ready);
+    assert!(transcription_on(&transcribing(State::Ready)) && transcription_on(&fetching));
+    assert!(
+        !transcription_on(&transcribing(State::Idle)) && !transcription_on(&status(State::Ready))
+    );
+    assert!(MenuItem::Transcription.enabled(&transcribing(State::Idle), true));
+    let mut external = transcribing(State::Ready);
     if let Some(t) = external
         .engines
         .iter_mut()
@@ -202,11 +204,11 @@ fn the_status_line_names_both_engines() {
         t.engine.id = "external".into();
     }
     assert!(!MenuItem::Transcription.enabled(&external, true));
-    // A long speech line gives way, the listening part stays whole.
-    let failed = listening(State::Idle);
+    // A long speech line gives way, the transcription part stays whole.
+    let failed = transcribing(State::Idle);
     let mut failed = failed;
     failed.state = State::Failed {
         reason: "x".repeat(200),
     };
-    assert!(status_line(&failed).ends_with("listening: Whisper base (unloaded)"));
+    assert!(status_line(&failed).ends_with("transcription: Whisper base (unloaded)"));
 }
