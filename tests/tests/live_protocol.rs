@@ -1,7 +1,8 @@
 //! Live transcription's protocol with a raw WebSocket client, for what no SDK sends on purpose:
 //! the beta shape by hand, G.711 audio committed by the client, bad events that leave the
-//! session alive, and the guards before the upgrade (foreign Origin, the API key as a header
-//! or a subprotocol, the session cap, a conversation session, a plain GET).
+//! session alive, the guards before the upgrade (foreign Origin, the API key as a header or a
+//! subprotocol, the session cap, a conversation session, a plain GET), an external engine's
+//! turns, and a session's prompt and keywords changing what Whisper writes.
 
 use std::time::Duration;
 
@@ -312,4 +313,77 @@ async fn an_external_engine_gets_a_transcript_per_turn() {
     let transcript = completed["transcript"].as_str().expect("transcript");
     assert_eq!(deltas, transcript);
     assert!(wer(SAID, transcript) <= 0.15, "{transcript}");
+}
+
+/// One turn of `pcm` committed by the client; its transcript.
+async fn one_turn(socket: &mut murmur_tests::live::Socket, pcm: &[u8]) -> String {
+    for chunk in pcm.chunks(4_800) {
+        send(socket, append(chunk)).await;
+    }
+    send(socket, json!({"type": "input_audio_buffer.commit"})).await;
+    loop {
+        let event = next(socket).await;
+        assert_ne!(event["type"], "error", "{event}");
+        if event["type"] == "conversation.item.input_audio_transcription.completed" {
+            return event["transcript"]
+                .as_str()
+                .expect("transcript")
+                .to_string();
+        }
+    }
+}
+
+/// A session's `prompt` and `keywords` reach Whisper: a name `tiny.en` spells the usual way
+/// unprompted is spelled the rare way the session asks once either names it.
+#[tokio::test]
+async fn a_session_s_prompt_and_keywords_reach_whisper() {
+    let stage = Stage::new().await;
+    let murmurd = warm_murmurd(&stage, "").await;
+    let (said, name) = (
+        "Please ask Kaitlynn to call me back this afternoon.",
+        "Kaitlynn",
+    );
+    let pcm = speak(&murmurd, said, "pcm").await;
+    let mut socket = connect(&ws(&murmurd, "?intent=transcription"), &[])
+        .await
+        .expect("connected");
+    assert_eq!(next(&mut socket).await["type"], "session.created");
+    let session = |transcription: serde_json::Value| {
+        json!({"type": "session.update", "session": {"type": "transcription", "audio": {"input": {
+            "transcription": transcription, "turn_detection": null,
+        }}}})
+    };
+    send(
+        &mut socket,
+        session(json!({"model": "gpt-live-transcribe"})),
+    )
+    .await;
+    assert_eq!(next(&mut socket).await["type"], "session.updated");
+    let plain = one_turn(&mut socket, &pcm).await;
+    eprintln!("unprompted: {plain}");
+    assert!(
+        !plain.contains(name),
+        "tiny.en spells the name its own way unprompted, or this test shows nothing: {plain}"
+    );
+
+    send(
+        &mut socket,
+        session(json!({"model": "gpt-live-transcribe", "prompt": format!("{name} is in the office today.")})),
+    )
+    .await;
+    assert_eq!(next(&mut socket).await["type"], "session.updated");
+    let prompted = one_turn(&mut socket, &pcm).await;
+    eprintln!("prompt: {prompted}");
+    assert!(prompted.contains(name), "{prompted}");
+
+    send(
+        &mut socket,
+        session(json!({"model": "gpt-live-transcribe", "keywords": [name]})),
+    )
+    .await;
+    assert_eq!(next(&mut socket).await["type"], "session.updated");
+    let keyworded = one_turn(&mut socket, &pcm).await;
+    eprintln!("keywords: {keyworded}");
+    assert!(keyworded.contains(name), "{keyworded}");
+    assert!(wer(said, &keyworded) <= 0.15, "{keyworded}");
 }
