@@ -296,15 +296,9 @@ fn the_window_process_reaches_a_running_murmur_over_loopback() {
     let control = bound.control.clone();
     let token = std::fs::read_to_string(f.dir.path().join("control-token")).expect("token");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tauri::async_runtime::spawn(murmur_core::server::serve(
-        bound.listener,
-        bound.app,
-        async move {
-            let _ = stopped.await;
-        },
-        Duration::from_secs(5),
-        murmur_core::server::Limits::default(),
-    ));
+    let server = tauri::async_runtime::spawn(bound.run(async move {
+        let _ = stopped.await;
+    }));
     let remote = murmur_core::control::local::LocalApi::remote(addr, &token, None).expect("client");
     f.app.manage(WindowApi(remote.clone()));
 

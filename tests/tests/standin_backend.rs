@@ -83,6 +83,7 @@ async fn waiters_share_one_attempt_and_failures_are_not_cached() {
         Engines::of(vec![speech]),
         Arc::default(),
         murmur_core::http_client::new(),
+        murmur_core::drain::Lifeline::detached(),
     );
     tokio::spawn(async move { axum::serve(listener, router(state)).await });
 

@@ -50,6 +50,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod drain;
 pub mod engine;
 pub mod engines;
 pub mod gate;

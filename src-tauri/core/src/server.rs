@@ -203,8 +203,10 @@ pub struct Bound {
     pub control: Control,
     /// What each client connection may take.
     pub limits: Limits,
-    /// How long in-flight requests may take to finish at shutdown.
+    /// How long in-flight requests and live sessions may take to finish at shutdown.
     pub drain: Duration,
+    /// What shutdown waits for: connections, and the live sessions they became.
+    in_flight: crate::drain::Drain,
     /// The Wyoming server, when `[wyoming] enabled`.
     pub wyoming: Option<Wyoming>,
 }
@@ -243,7 +245,14 @@ impl Bound {
                 );
             })
             .ok();
-        let proxy = ProxyState::new(live.clone(), engines.clone(), metrics, client);
+        let in_flight = crate::drain::Drain::new();
+        let proxy = ProxyState::new(
+            live.clone(),
+            engines.clone(),
+            metrics,
+            client,
+            in_flight.lifeline(),
+        );
         let wyoming = if settings.wyoming.enabled {
             let w = &settings.wyoming;
             let listener = bind(&w.host, w.port).await?;
@@ -285,6 +294,7 @@ impl Bound {
             control,
             limits: Limits::from_settings(&settings.proxy),
             drain: Duration::from_secs(settings.proxy.shutdown_timeout_secs),
+            in_flight,
             wyoming,
         })
     }
@@ -310,7 +320,15 @@ impl Bound {
                 std::future::pending(),
             ))
         });
-        let served = serve(self.listener, self.app, shutdown, self.drain, self.limits).await;
+        let served = serve(
+            self.listener,
+            self.app,
+            shutdown,
+            self.in_flight,
+            self.drain,
+            self.limits,
+        )
+        .await;
         if let Some(wyoming) = wyoming {
             wyoming.abort();
         }

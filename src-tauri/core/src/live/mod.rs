@@ -99,6 +99,9 @@ pub async fn realtime(
         .max_message_size(MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
             let started = Instant::now();
+            // Shutdown waits for the session (and tells it to finish) as it does for requests.
+            let mut lifeline = state.lifeline();
+            let held = lifeline.hold();
             let mut session = session::Session::new(state.clone(), socket, shape, query.model);
             if !transcription {
                 session.refuse_conversation().await;
@@ -106,7 +109,7 @@ pub async fn realtime(
             }
             let idle = Duration::from_secs(settings.live_idle_secs);
             let longest = Duration::from_secs(settings.max_live_session_secs);
-            let ended = match session.run(idle, longest).await {
+            let ended = match session.run(idle, longest, &mut lifeline).await {
                 Ok(()) => session::Ended::Closed,
                 Err(ended) => ended,
             };
@@ -116,6 +119,7 @@ pub async fn realtime(
             session.close(&ended).await;
             finished(&state, started, &agent, seconds, bytes);
             drop(open);
+            drop(held);
         })
 }
 

@@ -47,6 +47,8 @@ pub enum Ended {
     NotReading,
     #[error("the connection failed: {0}")]
     Broken(String),
+    #[error("Murmur is shutting down")]
+    ShuttingDown,
 }
 
 /// A decode's answer, back from its task.
@@ -128,6 +130,8 @@ pub struct Session {
     /// Whether the engine takes a prefix (Murmur's Whisper route): partial decodes need it.
     streams: bool,
     results: (mpsc::Sender<Answer>, mpsc::Receiver<Answer>),
+    /// Murmur is stopping: no new audio is taken, the turns under way are finished.
+    stopping: bool,
     /// Audio received, in samples at 16 kHz.
     pub heard: u64,
     pub bytes: u64,
@@ -159,13 +163,20 @@ impl Session {
             early: None,
             streams,
             results: mpsc::channel(4),
+            stopping: false,
             heard: 0,
             bytes: 0,
         }
     }
 
-    /// Serve the session until the client leaves or a bound ends it.
-    pub async fn run(&mut self, idle: Duration, longest: Duration) -> Result<(), Ended> {
+    /// Serve the session until the client leaves, a bound ends it, or Murmur stops (then the
+    /// turn being spoken is committed and every turn's transcript sent first).
+    pub async fn run(
+        &mut self,
+        idle: Duration,
+        longest: Duration,
+        lifeline: &mut crate::drain::Lifeline,
+    ) -> Result<(), Ended> {
         let created = match self.shape {
             Shape::Ga => ("session.created", self.config.describe_ga(&self.id)),
             Shape::Beta => (
@@ -183,6 +194,8 @@ impl Session {
                     match message {
                         None | Some(Ok(Message::Close(_))) => return Err(Ended::Closed),
                         Some(Err(e)) => return Err(Ended::Broken(e.to_string())),
+                        // Stopping: what the client sends now is not taken.
+                        Some(Ok(_)) if self.stopping => {}
                         Some(Ok(Message::Text(text))) => self.event(text.as_str()).await?,
                         Some(Ok(Message::Binary(_))) => {
                             let bad = BadEvent::new("invalid_event", "events are JSON text messages");
@@ -195,6 +208,17 @@ impl Session {
                 () = tokio::time::sleep_until(deadline) => {
                     return Err(Ended::TooLong(longest.as_secs()));
                 }
+                () = lifeline.stopped(), if !self.stopping => {
+                    self.stopping = true;
+                    if self.turn.is_some() && self.vad.is_some() {
+                        let end = (self.buffer_at + self.buffer.len() as u64) * 1000
+                            / u64::from(RATE);
+                        self.speech_stopped(end).await?;
+                    }
+                }
+            }
+            if self.stopping && self.waiting.is_empty() && self.finishing.is_none() {
+                return Err(Ended::ShuttingDown);
             }
         }
     }
@@ -334,13 +358,18 @@ impl Session {
         let _ = tokio::time::timeout(SEND_TIMEOUT, self.socket.send(Message::Close(None))).await;
     }
 
-    /// Close the socket, saying why, in the shape of an `error` event then a close frame.
+    /// Close the socket, saying why, in the shape of an `error` event then a close frame
+    /// (1001, going away, when Murmur is stopping).
     pub async fn close(mut self, why: &Ended) {
         if !matches!(why, Ended::Closed | Ended::Broken(_) | Ended::NotReading) {
             let bad = BadEvent::new("session_ended", format!("the session ended: {why}"));
             let _ = self.refuse(&bad).await;
         }
-        let _ = tokio::time::timeout(SEND_TIMEOUT, self.socket.send(Message::Close(None))).await;
+        let frame = matches!(why, Ended::ShuttingDown).then(|| axum::extract::ws::CloseFrame {
+            code: axum::extract::ws::close_code::AWAY,
+            reason: "Murmur is shutting down".into(),
+        });
+        let _ = tokio::time::timeout(SEND_TIMEOUT, self.socket.send(Message::Close(frame))).await;
     }
 }
 

@@ -66,6 +66,8 @@ pub struct Inner {
     voices: std::sync::Mutex<Option<(VoicesKey, Arc<Vec<crate::language::Voice>>)>>,
     /// Bumped by the voice catalog on every install and removal.
     voices_changed: Arc<std::sync::atomic::AtomicU64>,
+    /// Live sessions hold shutdown's drain open and hear when it begins.
+    lifeline: crate::drain::Lifeline,
 }
 
 /// Which engine process, and how many voice changes, a voice list is for.
@@ -86,6 +88,7 @@ impl ProxyState {
         engines: Engines,
         metrics: Arc<Metrics>,
         client: HttpClient,
+        lifeline: crate::drain::Lifeline,
     ) -> Self {
         let settings = live.get();
         Self(Arc::new(Inner {
@@ -97,6 +100,7 @@ impl ProxyState {
             live,
             voices: std::sync::Mutex::new(None),
             voices_changed: Arc::default(),
+            lifeline,
         }))
     }
 
@@ -138,6 +142,11 @@ impl ProxyState {
     /// The effective settings, live.
     pub fn live(&self) -> &LiveSettings {
         &self.0.live
+    }
+
+    /// What a live session holds while it lives: shutdown waits for it and tells it.
+    pub fn lifeline(&self) -> crate::drain::Lifeline {
+        self.0.lifeline.clone()
     }
 
     /// What a speech request leaves out is filled from the settings as they are now.

@@ -61,6 +61,7 @@ fn proxy(backend: Arc<StandIn>) -> Router {
         Engines::of(vec![speech]),
         Arc::default(),
         crate::http_client::new(),
+        crate::drain::Lifeline::detached(),
     );
     router(state)
 }

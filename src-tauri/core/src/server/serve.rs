@@ -31,8 +31,9 @@ impl Default for Limits {
     }
 }
 
-/// Serve `app` on `listener` until `shutdown` resolves, then drain for at most `drain`.
-/// Returns whether every in-flight request finished in time.
+/// Serve `app` on `listener` until `shutdown` resolves, then drain for at most `within`: the
+/// requests in flight and what else holds `drain` (live sessions) finish first. Returns
+/// whether everything finished in time.
 ///
 /// Each connection is served by hyper's HTTP/1 server with a header-read timeout (which also
 /// closes idle keep-alive connections), under a cap on open connections: a slow or stalled
@@ -41,7 +42,8 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    drain: Duration,
+    drain: crate::drain::Drain,
+    within: Duration,
     limits: Limits,
 ) -> std::io::Result<bool> {
     use hyper_util::rt::{TokioIo, TokioTimer};
@@ -51,9 +53,6 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
-    // Each connection holds a sender: when every one is dropped, every connection is done.
-    let (open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
-    let (stopping, stop) = tokio::sync::watch::channel(false);
     let mut acceptor = crate::accept::Acceptor::new("http", limits.max_connections);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -66,13 +65,14 @@ pub async fn serve(
         let mut connection = http
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()))
             .with_upgrades();
-        let open = open.clone();
-        let mut stop = stop.clone();
+        // Each connection holds the drain open until it is done.
+        let held = drain.hold();
+        let stopped = drain.stopped();
         tokio::spawn(async move {
             let mut connection = std::pin::Pin::new(&mut connection);
             let result = tokio::select! {
                 result = connection.as_mut() => result,
-                () = stopped(&mut stop) => {
+                () = stopped => {
                     // Finish the request in flight, take no other.
                     connection.as_mut().graceful_shutdown();
                     connection.await
@@ -82,29 +82,20 @@ pub async fn serve(
                 tracing::debug!("connection closed: {e}");
             }
             drop(slot);
-            drop(open);
+            drop(held);
         });
     }
     drop(listener);
     tracing::info!(
-        drain_secs = drain.as_secs(),
-        "shutting down: no new connections, finishing requests in flight"
+        drain_secs = within.as_secs(),
+        "shutting down: no new connections, finishing requests and live sessions in flight"
     );
-    let _ = stopping.send(true);
-    drop(open);
-    match tokio::time::timeout(drain, all_closed.recv()).await {
-        Ok(_) => Ok(true),
-        Err(_) => {
-            tracing::warn!(
-                "requests still in flight after {} s; closing them",
-                drain.as_secs()
-            );
-            Ok(false)
-        }
+    let finished = drain.stop(within).await;
+    if !finished {
+        tracing::warn!(
+            "requests still in flight after {} s; closing them",
+            within.as_secs()
+        );
     }
-}
-
-/// Resolves once the server is stopping (or its sender is gone).
-async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stopping| *stopping).await.is_ok();
+    Ok(finished)
 }
