@@ -60,6 +60,17 @@ async fn web_pages_get_no_cors_unless_allowed() {
         allowed.header("access-control-allow-origin"),
         Some("http://localhost:3000")
     );
+    let said = |name: &str| {
+        allowed
+            .header(name)
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    assert!(said("access-control-allow-methods").contains("post"));
+    assert!(said("access-control-allow-headers").contains("content-type"));
+    assert!(said("access-control-allow-headers").contains("authorization"));
+    assert_eq!(said("access-control-max-age"), "600");
+    assert!(said("vary").contains("origin"), "answers differ by Origin");
 
     let foreign = client.exchange(preflight("https://evil.example")).await;
     assert_eq!(foreign.status, 403);

@@ -37,7 +37,8 @@ pub async fn log_request(
         .collect();
     let at_ms = crate::time::unix_millis();
     let in_progress = (!path.starts_with("/murmur/")).then(|| metrics.begin());
-    let response = next.run(request).await;
+    // Refusals are delivered inside the log, so it sees what the client got.
+    let response = crate::refusal::deliver(request, next).await;
     let status = response.status().as_u16();
     metrics.record(&path, status, started.elapsed().as_secs_f64() * 1000.0);
     let format = response.extensions().get::<Format>().copied();

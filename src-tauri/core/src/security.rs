@@ -1,14 +1,15 @@
-//! Murmur's HTTP guards, as middleware in this order: Host allow-list (DNS rebinding), Origin
-//! allow-list (a web page in the user's browser must not drive the engine), then the API key.
-//! CORS headers themselves come from tower-http's `CorsLayer`, configured from the same list.
+//! Murmur's HTTP guards, one middleware ([`guard`]) in this order: Host allow-list (DNS
+//! rebinding), Origin allow-list (a web page in the user's browser must not drive the engine),
+//! CORS for the origins configured (a preflight answered here, the allowed origin named on the
+//! answers), then the API key. One function rather than a layer each: every layer costs each
+//! request its allocations, and a proxy's added latency is mostly such costs.
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, Method, header};
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use http::{HeaderValue, Method, StatusCode, header};
 
 use crate::api_error::{ApiError, Code};
 use crate::config::ProxySettings;
@@ -22,6 +23,8 @@ pub struct Policy {
     origins: Vec<String>,
     /// Murmur's own page's origins alone.
     own: Vec<String>,
+    /// The configured origins, as CORS names them (none: no CORS headers ever).
+    cors: Vec<HeaderValue>,
     api_key: Option<String>,
     /// Listing models and voices needs the key too.
     discovery_requires_key: bool,
@@ -56,10 +59,16 @@ impl Policy {
                 .iter()
                 .map(|o| o.trim_end_matches('/').to_string()),
         );
+        let cors = settings
+            .allowed_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+            .collect();
         Self {
             hosts,
             origins,
             own,
+            cors,
             api_key: settings.api_key.clone(),
             discovery_requires_key: settings.discovery_requires_key,
         }
@@ -110,26 +119,17 @@ impl Policy {
                 .is_some_and(|k| constant_time_eq(k.as_bytes(), key.as_bytes()))
     }
 
-    /// CORS for the configured origins only; with none configured, no CORS headers ever.
-    pub fn cors_layer(&self, settings: &ProxySettings) -> CorsLayer {
-        let origins: Vec<HeaderValue> = settings
-            .allowed_origins
-            .iter()
-            .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
-            .collect();
-        CorsLayer::new()
-            .allow_origin(AllowOrigin::list(origins))
-            .allow_methods([
-                Method::GET,
-                Method::POST,
-                Method::PUT,
-                Method::DELETE,
-                Method::OPTIONS,
-            ])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-            .max_age(std::time::Duration::from_secs(600))
+    /// The request's `Origin`, if CORS allows it (one of the configured origins).
+    fn cors_origin(&self, headers: &http::HeaderMap) -> Option<HeaderValue> {
+        let origin = headers.get(header::ORIGIN)?;
+        self.cors.iter().find(|o| *o == origin).cloned()
     }
 }
+
+/// What a CORS preflight is told may follow, and for how long it may be cached.
+const CORS_METHODS: HeaderValue = HeaderValue::from_static("GET,POST,PUT,DELETE,OPTIONS");
+const CORS_HEADERS: HeaderValue = HeaderValue::from_static("authorization,content-type,accept");
+const CORS_MAX_AGE: HeaderValue = HeaderValue::from_static("600");
 
 /// The key a browser's WebSocket sends as a subprotocol (`openai-insecure-api-key.<key>`):
 /// browsers cannot set `Authorization` on a WebSocket, so OpenAI's clients send it this way.
@@ -142,19 +142,59 @@ fn websocket_key(headers: &http::HeaderMap) -> Option<&str> {
         .find_map(|p| p.trim().strip_prefix("openai-insecure-api-key."))
 }
 
-/// Host and Origin checks, for every path.
-pub async fn guard_origin(
-    State(policy): State<Arc<Policy>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The guards, for every path: Host and Origin, CORS, the API key (see the module docs).
+pub async fn guard(State(policy): State<Arc<Policy>>, request: Request, next: Next) -> Response {
+    if let Some(refusal) = refused_origin(&policy, &request) {
+        return refusal.into_response();
+    }
+    let cors = policy.cors_origin(request.headers());
+    let mut response = if is_preflight(&request) {
+        preflight(cors.is_some())
+    } else if key_needed(&policy, &request) && !policy.key_matches(request.headers()) {
+        ApiError::unauthorized().into_response()
+    } else {
+        next.run(request).await
+    };
+    if !policy.cors.is_empty() {
+        let headers = response.headers_mut();
+        if let Some(origin) = cors {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        }
+        headers.append(header::VARY, HeaderValue::from_static("origin"));
+    }
+    response
+}
+
+/// A browser asking whether it may send a cross-origin request.
+fn is_preflight(request: &Request) -> bool {
+    request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// The answer to a preflight: what may follow, if the origin is allowed (the allowed origin
+/// itself is added by [`guard`]).
+fn preflight(allowed: bool) -> Response {
+    let mut response = StatusCode::OK.into_response();
+    if allowed {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, CORS_METHODS);
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, CORS_HEADERS);
+        headers.insert(header::ACCESS_CONTROL_MAX_AGE, CORS_MAX_AGE);
+    }
+    response
+}
+
+/// Host and Origin: the refusal, if the request is refused.
+fn refused_origin(policy: &Policy, request: &Request) -> Option<ApiError> {
+    if let Err(refusal) = one_host(request) {
+        return Some(refusal);
+    }
+    if let Some(refusal) = cross_site(request) {
+        return Some(refusal);
+    }
     let headers = request.headers();
-    if let Err(refusal) = one_host(&request) {
-        return refusal.into_response();
-    }
-    if let Some(refusal) = cross_site(&request) {
-        return refusal.into_response();
-    }
     if let Some(host) = headers.get(header::HOST) {
         let host = host.to_str().unwrap_or("");
         if !policy.host_allowed(host) {
@@ -162,13 +202,12 @@ pub async fn guard_origin(
                 host,
                 "refused a request for a host name that is not allowed"
             );
-            return ApiError::forbidden(
+            return Some(ApiError::forbidden(
                 Code::HostNotAllowed,
                 format!(
                     "host {host:?} is not allowed; add it to proxy.allowed_hosts if you meant it"
                 ),
-            )
-            .into_response();
+            ));
         }
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
@@ -178,14 +217,15 @@ pub async fn guard_origin(
                 origin,
                 "refused a request from a web page that is not allowed"
             );
-            return ApiError::forbidden(
+            return Some(ApiError::forbidden(
                 Code::OriginNotAllowed,
-                format!("web pages from {origin} may not use Murmur; add it to proxy.allowed_origins to allow it"),
-            )
-            .into_response();
+                format!(
+                    "web pages from {origin} may not use Murmur; add it to proxy.allowed_origins to allow it"
+                ),
+            ));
         }
     }
-    next.run(request).await
+    None
 }
 
 /// Exactly one `Host`, and an absolute-form target (`POST http://a/…`) that names the same:
@@ -237,27 +277,17 @@ fn cross_site(request: &Request) -> Option<ApiError> {
 /// What clients list without a key (Open WebUI never sends one for these).
 const DISCOVERY: [&str; 3] = ["/models", "/audio/models", "/audio/voices"];
 
-/// The API key, for everything that reaches the engine (all but `/murmur/…`). Preflight
-/// requests carry no credentials; they never get this far unless CORS let them through.
-pub async fn require_key(
-    State(policy): State<Arc<Policy>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Whether the API key is asked of this request: everything that reaches the engine, but not
+/// Murmur's own paths (`/murmur/…`, the control token guards those), the listings clients
+/// fetch without a key (unless `discovery_requires_key`), or an `OPTIONS` (a preflight carries
+/// no credentials).
+fn key_needed(policy: &Policy, request: &Request) -> bool {
     let path = request.uri().path();
     let own = path == "/murmur" || path.starts_with("/murmur/");
     let discovery = matches!(*request.method(), Method::GET | Method::HEAD)
         && DISCOVERY.contains(&path.strip_prefix("/v1").unwrap_or(path))
         && !policy.discovery_requires_key;
-    if own
-        || discovery
-        || request.method() == Method::OPTIONS
-        || policy.key_matches(request.headers())
-    {
-        next.run(request).await
-    } else {
-        ApiError::unauthorized().into_response()
-    }
+    !(own || discovery || request.method() == Method::OPTIONS)
 }
 
 /// Compare secrets (the API key, the control token) in time that does not depend on where

@@ -16,7 +16,7 @@ use axum::middleware;
 use futures_util::future::BoxFuture;
 use tokio::net::TcpListener;
 
-use crate::config::{ProxySettings, Settings, validate_host};
+use crate::config::{Settings, validate_host};
 use crate::control::Control;
 use crate::engines::Engines;
 use crate::port_owner::{self, PortOwner};
@@ -118,29 +118,16 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 }
 
 /// Everything Murmur serves over HTTP: Murmur's own routes ([`crate::control`]) and the
-/// OpenAI surface ([`crate::proxy`], and [`crate::live`]'s WebSocket), behind one set of guards. Outermost first: request log
-/// → refusals delivered ([`crate::refusal::deliver`]) → Host/Origin guard → CORS → API key →
-/// route.
-pub fn app(
-    proxy: ProxyState,
-    control: Control,
-    policy: Arc<Policy>,
-    settings: &ProxySettings,
-) -> Router {
+/// OpenAI surface ([`crate::proxy`], and [`crate::live`]'s WebSocket), behind one set of
+/// guards. Outermost first: the request log with refusals delivered inside it
+/// ([`crate::refusal::deliver`]), then [`security::guard`] (Host/Origin → CORS → API key),
+/// then the route: two layers, since each layer costs every request.
+pub fn app(proxy: ProxyState, control: Control, policy: Arc<Policy>) -> Router {
     let metrics = proxy.metrics();
     crate::control::http::router(control)
         .merge(crate::live::router(proxy.clone()))
         .merge(crate::proxy::router(proxy))
-        .layer(middleware::from_fn_with_state(
-            policy.clone(),
-            security::require_key,
-        ))
-        .layer(policy.cors_layer(settings))
-        .layer(middleware::from_fn_with_state(
-            policy,
-            security::guard_origin,
-        ))
-        .layer(middleware::from_fn(crate::refusal::deliver))
+        .layer(middleware::from_fn_with_state(policy, security::guard))
         .layer(middleware::from_fn_with_state(
             metrics,
             request_log::log_request,
@@ -286,7 +273,7 @@ impl Bound {
             data_dir: data_dir.to_path_buf(),
             wyoming_url: wyoming.as_ref().map(|w| format!("tcp://{}", w.addr)),
         });
-        let app = app(proxy, control.clone(), policy, &settings.proxy);
+        let app = app(proxy, control.clone(), policy);
         Ok(Self {
             listener,
             app,
