@@ -154,3 +154,95 @@ pub async fn failure(murmurd: &Murmurd, why: &str) -> serde_json::Value {
     );
     status
 }
+
+/// What an MLX test stands on: a Hub stand-in, a source for the English front end's asset, a
+/// copy of the engine projects Murmur provisions from, and an empty Hugging Face cache.
+pub struct MlxStage {
+    pub hub: crate::hub::Hub,
+    pub asset_url: String,
+    pub assets: Source,
+    /// Point `MURMUR_RESOURCES` here ([`MlxStage::launch`] does).
+    pub resources: tempfile::TempDir,
+    hf_home: tempfile::TempDir,
+}
+
+impl MlxStage {
+    /// The stand-ins, and a copy of the projects of `engines` (MLX Audio's among them).
+    pub async fn new(engines: &[&str]) -> Self {
+        let (asset_url, assets) = start_source().await;
+        Self {
+            hub: crate::hub::Hub::start().await,
+            asset_url,
+            assets,
+            resources: resources_for(engines),
+            hf_home: tempfile::tempdir().expect("tmp"),
+        }
+    }
+
+    /// The `[runtime]` keys that point Murmur at the stand-ins (managed Pythons from a
+    /// refusing address, so every machine takes the system-Python path).
+    pub fn runtime_keys(&self) -> String {
+        format!(
+            "python_install_mirror = \"http://127.0.0.1:9/python\"\nspacy_models_url = {:?}\n\
+             huggingface_url = {:?}\n",
+            self.asset_url, self.hub.url
+        )
+    }
+
+    /// A murmurd on `config`, with the copied projects and the empty cache.
+    pub fn launch(&self, config: &str) -> Murmurd {
+        let mut launch = crate::murmurd::Launch::with_config(config);
+        launch.env.push((
+            "MURMUR_RESOURCES".into(),
+            self.resources.path().display().to_string(),
+        ));
+        launch
+            .env
+            .push(("HF_HOME".into(), self.hf_home.path().display().to_string()));
+        Murmurd::launch(launch).unwrap_or_else(|(s, e)| panic!("{s}: {e}"))
+    }
+
+    /// With the provisioned environment's `python`: build the front end's asset in `work`,
+    /// serve it and pin its digest, and make the engine CPU-only and loopback-only (the
+    /// test-only `sitecustomize`).
+    pub fn provide_front_end(&self, python: &Path, work: &Path) {
+        let fixtures = source_tree().join("tests/fixtures/mlx");
+        let built = run_fixture(python, &[&fixtures.join("make_spacy_model.py"), work]);
+        let wheel = built["wheel"].as_str().expect("path");
+        self.assets
+            .lock()
+            .expect("served")
+            .files
+            .insert(WHEEL.into(), std::fs::read(wheel).expect("wheel"));
+        pin(
+            self.resources.path(),
+            built["sha256"].as_str().expect("sha"),
+        );
+        std::fs::copy(
+            fixtures.join("cpu_only/sitecustomize.py"),
+            self.resources
+                .path()
+                .join("python-runtime/mlx-audio/sitecustomize.py"),
+        )
+        .expect("copy sitecustomize");
+    }
+}
+
+/// Run a fixture script with `python`; the last line it printed, as JSON.
+pub fn run_fixture(python: &Path, args: &[&Path]) -> serde_json::Value {
+    let out = std::process::Command::new(python)
+        .args(args)
+        .output()
+        .expect("run a fixture");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = out
+        .stdout
+        .split(|&b| b == b'\n')
+        .rfind(|l| !l.is_empty())
+        .expect("a summary");
+    serde_json::from_slice(last).expect("json")
+}

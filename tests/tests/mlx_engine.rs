@@ -17,8 +17,8 @@ use http::Method;
 use http_body_util::BodyExt;
 use murmur_tests::client::request;
 use murmur_tests::hub::Hub;
-use murmur_tests::mlx::{WHEEL, failure, pin, resources, start_source};
-use murmur_tests::murmurd::{Launch, source_tree};
+use murmur_tests::mlx::{MlxStage, failure, run_fixture};
+use murmur_tests::murmurd::source_tree;
 use murmur_tests::supervised::{collect_events, ready, warmup_progress};
 use murmur_tests::tools::decode;
 use murmur_tests::{Client, Murmurd};
@@ -26,19 +26,6 @@ use serde_json::Value;
 
 const REPO: &str = "murmur-test/Kokoro-82M-noise";
 const VOICES: [&str; 3] = ["af_heart", "zf_xiaobei", "jf_alpha"];
-
-fn run(python: &Path, args: &[&Path]) -> Vec<u8> {
-    let out = std::process::Command::new(python)
-        .args(args)
-        .output()
-        .expect("run a fixture");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 /// The fetcher's lines, run by hand against the stand-in into an empty cache: whole JSON
 /// lines, `done` never falling and never past `total`, ending at `total`.
@@ -127,68 +114,32 @@ async fn speak(murmurd: &Murmurd, text: &str, format: &str) -> (String, Vec<u8>)
 // Several threads: the stand-ins keep serving while the test waits on a fixture's process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mlx_engine_fetches_its_model_from_the_hub_and_speaks_three_languages() {
-    let (asset_url, asset_source) = start_source().await;
-    let hub = Hub::start().await;
-    let resources = resources();
-    let hf_home = tempfile::tempdir().expect("tmp");
-    let config = format!(
-        "[engine]\nid = \"mlx-audio\"\nmodel = {REPO:?}\n\n[runtime]\n\
-         python_install_mirror = \"http://127.0.0.1:9/python\"\n\
-         spacy_models_url = {asset_url:?}\nhuggingface_url = {hub:?}\n\n\
+    let stage = MlxStage::new(&["mlx-audio"]).await;
+    let hub = &stage.hub;
+    let murmurd = stage.launch(&format!(
+        "[engine]\nid = \"mlx-audio\"\nmodel = {REPO:?}\n\n[runtime]\n{keys}\n\
          [supervisor]\nrestart_on_crash = false\nstartup_timeout_secs = 300\n",
-        hub = hub.url,
-    );
-    let mut launch = Launch::with_config(&config);
-    launch.env.push((
-        "MURMUR_RESOURCES".into(),
-        resources.path().display().to_string(),
+        keys = stage.runtime_keys(),
     ));
-    launch
-        .env
-        .push(("HF_HOME".into(), hf_home.path().display().to_string()));
-    let murmurd = Murmurd::launch(launch).unwrap_or_else(|(s, e)| panic!("{s}: {e}"));
 
     // The environment is built; the asset's source is still empty, so the start fails there
     // (the front-end test covers that step); the environment's Python builds the stand-ins.
     failure(&murmurd, "the missing asset").await;
     let runtime = murmurd.data_dir().join("runtimes/mlx-audio");
     let python = runtime.join(".venv/bin/python");
-    let project = resources.path().join("python-runtime/mlx-audio");
-    let fixtures = source_tree().join("tests/fixtures/mlx");
+    let project = stage.resources.path().join("python-runtime/mlx-audio");
     let work = tempfile::tempdir().expect("tmp");
-    let built: Value = serde_json::from_slice(&run(
-        &python,
-        &[&fixtures.join("make_spacy_model.py"), work.path()],
-    ))
-    .expect("json");
-    let wheel = built["wheel"].as_str().expect("path");
-    asset_source
-        .lock()
-        .expect("served")
-        .files
-        .insert(WHEEL.into(), std::fs::read(wheel).expect("wheel"));
-    pin(resources.path(), built["sha256"].as_str().expect("sha"));
+    stage.provide_front_end(&python, work.path());
     let model = work.path().join("model");
-    let maker = fixtures.join("make_kokoro_model.py");
+    let maker = source_tree().join("tests/fixtures/mlx/make_kokoro_model.py");
     let mut args: Vec<&Path> = vec![&maker, &model];
     args.extend(VOICES.iter().map(Path::new));
-    let made: Value = serde_json::from_slice(
-        run(&python, &args)
-            .split(|&b| b == b'\n')
-            .rfind(|l| !l.is_empty())
-            .expect("a summary"),
-    )
-    .expect("json");
+    let made = run_fixture(&python, &args);
     assert_eq!(made["sample_rate"], 24000);
     hub.put_dir(REPO, &model);
-    std::fs::copy(
-        fixtures.join("cpu_only/sitecustomize.py"),
-        project.join("sitecustomize.py"),
-    )
-    .expect("copy sitecustomize");
 
     // The fetcher on its own: its lines are what the warm-up shows.
-    check_fetcher_progress(&python, &project, &runtime, &hub);
+    check_fetcher_progress(&python, &project, &runtime, hub);
 
     // Murmur fetches the model (slowly served, so progress shows), starts the server and
     // hears it speak before calling it ready.

@@ -11,40 +11,18 @@
 //! transcripts are checked against the engine's own words. What this cannot show: a real
 //! Whisper model on a Mac's GPU, and how fast that is.
 
-use std::path::Path;
 use std::time::Duration;
 
-use murmur_tests::hub::Hub;
 use murmur_tests::listening::{speak, transcribe};
 use murmur_tests::live::run;
-use murmur_tests::mlx::{WHEEL, pin, resources_for, start_source};
-use murmur_tests::murmurd::{Launch, source_tree};
-use murmur_tests::piper::PIPER;
+use murmur_tests::mlx::{MlxStage, run_fixture};
+use murmur_tests::murmurd::source_tree;
 use murmur_tests::tools::{prometheus, whisper_tiny_en};
 use murmur_tests::{Murmurd, supervised::ready};
 use serde_json::Value;
 
 const REPO: &str = "murmur-test/whisper-noise";
 const SAID: &str = "The library opens early in the morning and closes late in the evening.";
-
-fn run_fixture(python: &Path, args: &[&Path]) -> Value {
-    let out = std::process::Command::new(python)
-        .args(args)
-        .output()
-        .expect("run a fixture");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let last = out
-        .stdout
-        .split(|&b| b == b'\n')
-        .rfind(|l| !l.is_empty())
-        .expect("a summary")
-        .to_vec();
-    serde_json::from_slice(&last).expect("json")
-}
 
 /// The transcription engine's entry in a status.
 fn transcription(status: &Value) -> Value {
@@ -74,25 +52,12 @@ fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
 // Several threads: the stand-ins keep serving while the test waits on a fixture's process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mlx_engine_transcribes_uploads_and_live_sessions() {
-    let (asset_url, asset_source) = start_source().await;
-    let hub = Hub::start().await;
-    let resources = resources_for(&["mlx-audio", "piper"]);
-    let hf_home = tempfile::tempdir().expect("tmp");
-    let config = format!(
-        "{PIPER}spacy_models_url = {asset_url:?}\nhuggingface_url = {hub:?}\n\n\
-         [transcription]\nengine = \"mlx-audio\"\nmodel = {REPO:?}\n\n\
+    let stage = MlxStage::new(&["mlx-audio", "piper"]).await;
+    let murmurd = stage.launch(&format!(
+        "[runtime]\n{keys}\n[transcription]\nengine = \"mlx-audio\"\nmodel = {REPO:?}\n\n\
          [supervisor]\nrestart_on_crash = false\nstartup_timeout_secs = 300\n",
-        hub = hub.url,
-    );
-    let mut launch = Launch::with_config(&config);
-    launch.env.push((
-        "MURMUR_RESOURCES".into(),
-        resources.path().display().to_string(),
+        keys = stage.runtime_keys(),
     ));
-    launch
-        .env
-        .push(("HF_HOME".into(), hf_home.path().display().to_string()));
-    let murmurd = Murmurd::launch(launch).unwrap_or_else(|(s, e)| panic!("{s}: {e}"));
     ready(&murmurd, Duration::from_secs(300)).await;
 
     // The first start builds the environment and stops at the asset its source lacks; the
@@ -102,39 +67,21 @@ async fn the_mlx_engine_transcribes_uploads_and_live_sessions() {
         .await;
     let failed = settled(&murmurd, "the missing asset").await;
     assert_eq!(failed["state"], "failed", "{failed:#}");
-    let runtime = murmurd.data_dir().join("runtimes/mlx-audio");
-    let python = runtime.join(".venv/bin/python");
-    let project = resources.path().join("python-runtime/mlx-audio");
-    let fixtures = source_tree().join("tests/fixtures/mlx");
+    let python = murmurd
+        .data_dir()
+        .join("runtimes/mlx-audio/.venv/bin/python");
     let work = tempfile::tempdir().expect("tmp");
-    let built = run_fixture(
-        &python,
-        &[&fixtures.join("make_spacy_model.py"), work.path()],
-    );
-    let wheel = built["wheel"].as_str().expect("path");
-    asset_source
-        .lock()
-        .expect("served")
-        .files
-        .insert(WHEEL.into(), std::fs::read(wheel).expect("wheel"));
-    pin(resources.path(), built["sha256"].as_str().expect("sha"));
+    stage.provide_front_end(&python, work.path());
     let model = work.path().join("model");
     let tokenizer = whisper_tiny_en().await.join("tokenizer.json");
-    let made = run_fixture(
-        &python,
-        &[&fixtures.join("make_whisper_model.py"), &model, &tokenizer],
-    );
+    let maker = source_tree().join("tests/fixtures/mlx/make_whisper_model.py");
+    let made = run_fixture(&python, &[&maker, &model, &tokenizer]);
     let words = made["text"]
         .as_str()
         .expect("the model's words")
         .to_string();
     assert!(!words.is_empty(), "{made}");
-    hub.put_dir(REPO, &model);
-    std::fs::copy(
-        fixtures.join("cpu_only/sitecustomize.py"),
-        project.join("sitecustomize.py"),
-    )
-    .expect("copy sitecustomize");
+    stage.hub.put_dir(REPO, &model);
 
     // Murmur fetches the model and starts the server.
     murmurd
@@ -150,11 +97,13 @@ async fn the_mlx_engine_transcribes_uploads_and_live_sessions() {
     assert_eq!(engine["engine"]["id"], "mlx-audio");
     assert!(engine["engine"]["pid"].is_u64(), "{engine:#}");
     assert!(
-        hub.requests()
+        stage
+            .hub
+            .requests()
             .iter()
             .any(|r| r.contains(REPO) && r.ends_with("/model.safetensors")),
         "{:?}",
-        hub.requests()
+        stage.hub.requests()
     );
 
     // An upload: the engine's words, through OpenAI's route to it.

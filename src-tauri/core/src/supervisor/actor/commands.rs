@@ -19,28 +19,13 @@ impl Actor {
                         let next = self.begin_stop(phase, Then::Stop(None), "stop requested");
                         stopped_then(next, reply)
                     }
-                    Phase::Stopping {
-                        run,
-                        kill_at,
-                        then,
-                        waiting,
-                        mut stops,
-                    } => {
-                        let then = match then {
+                    stopping @ Phase::Stopping { .. } => {
+                        after_stop(stopping, reply, |then| match then {
                             Then::Shutdown => Then::Shutdown,
                             Then::Stop(problem) => Then::Stop(problem),
                             Then::Fail(problem) => Then::Stop(Some(problem)),
                             Then::Idle | Then::Restart => Then::Stop(None),
-                        };
-                        stops.push(reply);
-                        Phase::Stopping {
-                            run,
-                            kill_at,
-                            then,
-                            waiting,
-                            stops,
-                        }
-                        .stay()
+                        })
                     }
                     other => {
                         let _ = reply.send(());
@@ -57,26 +42,11 @@ impl Actor {
                         let next = self.begin_stop(phase, Then::Restart, "restart requested");
                         stopped_then(next, reply)
                     }
-                    Phase::Stopping {
-                        run,
-                        kill_at,
-                        then,
-                        waiting,
-                        mut stops,
-                    } => {
-                        let then = match then {
+                    stopping @ Phase::Stopping { .. } => {
+                        after_stop(stopping, reply, |then| match then {
                             Then::Shutdown => Then::Shutdown,
                             _ => Then::Restart,
-                        };
-                        stops.push(reply);
-                        Phase::Stopping {
-                            run,
-                            kill_at,
-                            then,
-                            waiting,
-                            stops,
-                        }
-                        .stay()
+                        })
                     }
                     mut other => {
                         let start = Start::new(false, other.take_waiting());
@@ -95,22 +65,8 @@ impl Actor {
                         let next = self.begin_stop(phase, Then::Shutdown, "shutting down");
                         stopped_then(next, reply)
                     }
-                    Phase::Stopping {
-                        run,
-                        kill_at,
-                        waiting,
-                        mut stops,
-                        ..
-                    } => {
-                        stops.push(reply);
-                        Phase::Stopping {
-                            run,
-                            kill_at,
-                            then: Then::Shutdown,
-                            waiting,
-                            stops,
-                        }
-                        .stay()
+                    stopping @ Phase::Stopping { .. } => {
+                        after_stop(stopping, reply, |_| Then::Shutdown)
                     }
                     _ => {
                         let _ = reply.send(());
@@ -216,6 +172,20 @@ impl Actor {
             }
         }
     }
+}
+
+/// A stop already under way: what follows it becomes `change(then)`, and `reply` is answered
+/// when it ends.
+fn after_stop(
+    mut stopping: Phase,
+    reply: oneshot::Sender<()>,
+    change: impl FnOnce(Then) -> Then,
+) -> Next {
+    if let Phase::Stopping { then, stops, .. } = &mut stopping {
+        *then = change(std::mem::replace(then, Then::Shutdown));
+        stops.push(reply);
+    }
+    stopping.stay()
 }
 
 /// `next` is a stop under way: `reply` is answered when it ends (at once, if it is not).
