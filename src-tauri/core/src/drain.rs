@@ -53,14 +53,6 @@ impl Drain {
         Held(self.open.clone())
     }
 
-    /// Resolves once stopping has begun.
-    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let mut stopping = self.stopping.subscribe();
-        async move {
-            let _ = stopping.wait_for(|stopping| *stopping).await;
-        }
-    }
-
     /// Begin stopping, and wait at most `within` for everything held to be let go. Returns
     /// whether it all finished in time.
     pub async fn stop(self, within: Duration) -> bool {
@@ -97,13 +89,12 @@ impl Lifeline {
         self.open.as_ref()?.upgrade().map(Held)
     }
 
-    /// Resolves once Murmur is stopping (never, for a detached lifeline).
+    /// Resolves once Murmur is stopping (or the server is gone without saying so); never,
+    /// for a detached lifeline.
     pub async fn stopped(&mut self) {
         match &mut self.stopping {
             Some(stopping) => {
-                if stopping.wait_for(|stopping| *stopping).await.is_err() {
-                    // The server is gone without saying so: as good as stopping.
-                }
+                let _ = stopping.wait_for(|stopping| *stopping).await;
             }
             None => std::future::pending().await,
         }

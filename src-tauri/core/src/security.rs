@@ -19,12 +19,10 @@ use crate::config::ProxySettings;
 pub struct Policy {
     /// Lower-case host names accepted in `Host` (without port).
     hosts: Vec<String>,
-    /// Origins accepted in `Origin`: configured ones plus Murmur's own page.
+    /// Origins accepted in `Origin`: Murmur's own page's, then the configured ones.
     origins: Vec<String>,
-    /// Murmur's own page's origins alone.
+    /// Murmur's own page's origins alone (the first of `origins`).
     own: Vec<String>,
-    /// The configured origins, as CORS names them (none: no CORS headers ever).
-    cors: Vec<HeaderValue>,
     api_key: Option<String>,
     /// Listing models and voices needs the key too.
     discovery_requires_key: bool,
@@ -59,16 +57,10 @@ impl Policy {
                 .iter()
                 .map(|o| o.trim_end_matches('/').to_string()),
         );
-        let cors = settings
-            .allowed_origins
-            .iter()
-            .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
-            .collect();
         Self {
             hosts,
             origins,
             own,
-            cors,
             api_key: settings.api_key.clone(),
             discovery_requires_key: settings.discovery_requires_key,
         }
@@ -119,10 +111,20 @@ impl Policy {
                 .is_some_and(|k| constant_time_eq(k.as_bytes(), key.as_bytes()))
     }
 
-    /// The request's `Origin`, if CORS allows it (one of the configured origins).
+    /// The origins `[proxy] allowed_origins` names: CORS is for them alone (none: no CORS
+    /// headers ever; Murmur's own page needs none).
+    fn configured_origins(&self) -> &[String] {
+        &self.origins[self.own.len()..]
+    }
+
+    /// The request's `Origin`, as it sent it, if CORS allows it (a configured origin).
     fn cors_origin(&self, headers: &http::HeaderMap) -> Option<HeaderValue> {
         let origin = headers.get(header::ORIGIN)?;
-        self.cors.iter().find(|o| *o == origin).cloned()
+        let text = origin.to_str().ok()?;
+        self.configured_origins()
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(text))
+            .then(|| origin.clone())
     }
 }
 
@@ -155,7 +157,7 @@ pub async fn guard(State(policy): State<Arc<Policy>>, request: Request, next: Ne
     } else {
         next.run(request).await
     };
-    if !policy.cors.is_empty() {
+    if !policy.configured_origins().is_empty() {
         let headers = response.headers_mut();
         if let Some(origin) = cors {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);

@@ -67,12 +67,12 @@ pub async fn serve(
             .with_upgrades();
         // Each connection holds the drain open until it is done.
         let held = drain.hold();
-        let stopped = drain.stopped();
+        let mut lifeline = drain.lifeline();
         tokio::spawn(async move {
             let mut connection = std::pin::Pin::new(&mut connection);
             let result = tokio::select! {
                 result = connection.as_mut() => result,
-                () = stopped => {
+                () = lifeline.stopped() => {
                     // Finish the request in flight, take no other.
                     connection.as_mut().graceful_shutdown();
                     connection.await

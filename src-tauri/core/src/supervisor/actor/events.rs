@@ -135,21 +135,26 @@ impl Actor {
                 stops,
                 ..
             } => {
-                let next = match then {
-                    Then::Restart => self.start_engine(Start::new(false, waiting), "restarting"),
-                    Then::Fail(problem) => self.give_up(problem, waiting),
-                    then => {
-                        // Nothing waits for a stop that stays stopped (a request turns it into
-                        // a restart); if something does, it is told.
-                        waiting.fail(&Problem::new("the engine was stopped"));
-                        match then {
-                            Then::Idle => Phase::Idle.because("unloaded after inactivity"),
-                            Then::Shutdown => Phase::Gone.because("shut down"),
-                            Then::Stop(problem) => Phase::Stopped { problem }.because("stopped"),
-                            Then::Restart | Then::Fail(_) => unreachable!("handled above"),
-                        }
+                let (next, left) = match then {
+                    Then::Restart => (
+                        self.start_engine(Start::new(false, waiting), "restarting"),
+                        None,
+                    ),
+                    Then::Fail(problem) => (self.give_up(problem, waiting), None),
+                    Then::Stop(problem) => {
+                        (Phase::Stopped { problem }.because("stopped"), Some(waiting))
                     }
+                    Then::Idle => (
+                        Phase::Idle.because("unloaded after inactivity"),
+                        Some(waiting),
+                    ),
+                    Then::Shutdown => (Phase::Gone.because("shut down"), Some(waiting)),
                 };
+                // Nothing waits for a stop that stays stopped (a request turns it into a
+                // restart); if something does, it is told.
+                if let Some(waiting) = left {
+                    waiting.fail(&Problem::new("the engine was stopped"));
+                }
                 answer_stops(stops);
                 next
             }

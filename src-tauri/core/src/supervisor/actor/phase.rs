@@ -43,7 +43,6 @@ impl Waiting {
 /// A start under way, from provisioning to the first words: whether it is an automatic
 /// restart (a failure counts against the crash budget), the requests waiting for it, and how
 /// often in a row its port was taken by another process first (see `PORT_RETRIES`).
-#[derive(Default)]
 pub(super) struct Start {
     pub(super) auto: bool,
     pub(super) waiting: Waiting,
