@@ -82,6 +82,18 @@ pub async fn perform<R: Runtime>(app: &AppHandle<R>, item: MenuItem) -> Outcome 
             engine(&control, EngineAction::Restart).await
         }
         MenuItem::TestSpeech => test_speech(app).await,
+        MenuItem::DeskKeys => Outcome::Done,
+        MenuItem::ReadClipboard | MenuItem::StopReading => {
+            let Some(desk) = app.try_state::<crate::desk::Desk>() else {
+                return failed(item.label(), "Murmur is still starting");
+            };
+            desk.send(if item == MenuItem::ReadClipboard {
+                crate::desk::Input::ReadClipboard
+            } else {
+                crate::desk::Input::StopReading
+            });
+            Outcome::Done
+        }
     }
 }
 

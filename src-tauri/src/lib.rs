@@ -9,6 +9,7 @@
 
 pub mod actions;
 pub mod commands;
+pub mod desk;
 pub mod desktop;
 pub mod tray;
 pub mod window;
@@ -108,6 +109,7 @@ pub fn run(args: murmur_core::cli::Args) {
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
+        .plugin(desk::plugin())
         .manage(shutdown)
         .manage(window::WindowProcess::default())
         .setup(move |app| {
@@ -170,6 +172,7 @@ async fn serve(
         Ok(bound) => {
             let control = bound.control.clone();
             app.manage(Core::new(&bound, &paths));
+            desk::start(&app, bound.proxy.clone(), control.clone());
             tauri::async_runtime::spawn(follow(app.clone(), tray, control.clone()));
             tauri::async_runtime::spawn(server::reload_on_sighup(control));
             tracing::info!("Murmur is listening on {}", bound.api_url());

@@ -118,7 +118,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<Tray> {
             menu.append(&PredefinedMenuItem::separator(app)?)?;
             continue;
         };
-        let enabled = item != MenuItem::Status;
+        let enabled = !matches!(item, MenuItem::Status | MenuItem::DeskKeys);
         let entry = if item.is_check() {
             let checked = match item {
                 MenuItem::StartAtLogin => crate::desktop::starts_at_login(app),
@@ -245,6 +245,11 @@ impl Tray {
         }
     }
 
+    /// The status's tooltip and items again (after the desk borrowed the tooltip).
+    fn resync_now(&self) {
+        let _ = self.icon.set_tooltip(Some("Murmur"));
+    }
+
     /// Show the current status again (a check item flips itself when clicked; the status,
     /// not the click, decides what it shows).
     fn resync(&self, app: &AppHandle) {
@@ -256,6 +261,47 @@ impl Tray {
             self.show(&status);
         }
     }
+}
+
+/// The desk's line and items, for its settings and whether something is being read.
+pub fn show_desk(app: &AppHandle, settings: &murmur_core::config::Settings, reading: bool) {
+    let Some(tray) = app.try_state::<Tray>() else {
+        return;
+    };
+    if let Some(line) = tray.entry(MenuItem::DeskKeys) {
+        line.set_text(&model::desk_keys(settings));
+    }
+    if let Some(stop) = tray.entry(MenuItem::StopReading) {
+        stop.set_enabled(reading);
+    }
+    let _ = tray.icon.set_title(None::<&str>);
+}
+
+/// While someone dictates: a level meter and the words so far beside the icon (and in its
+/// tooltip, where the panel shows no text), until the dictation's words end.
+pub fn show_listening(
+    app: &AppHandle,
+    mut words: tokio::sync::watch::Receiver<String>,
+    level: Option<std::sync::Arc<dyn Fn() -> f32 + Send + Sync>>,
+) {
+    let Some(tray) = app.try_state::<Tray>().map(|t| t.inner().clone()) else {
+        return;
+    };
+    tauri::async_runtime::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(120));
+        loop {
+            let title =
+                model::listening_title(&words.borrow(), level.as_ref().map_or(0.0, |l| l()));
+            let _ = tray.icon.set_title(Some(&title));
+            let _ = tray.icon.set_tooltip(Some(format!("Murmur: {title}")));
+            tokio::select! {
+                _ = tick.tick() => {}
+                changed = words.changed() => if changed.is_err() { break },
+            }
+        }
+        let _ = tray.icon.set_title(None::<&str>);
+        tray.resync_now();
+    });
 }
 
 fn on_menu(app: &AppHandle, id: &str) {

@@ -188,6 +188,8 @@ pub struct Bound {
     pub addr: SocketAddr,
     /// Murmur's controls, for the tray and for signals (reload).
     pub control: Control,
+    /// The proxy's state: the desktop app's dictation and read aloud use its paths.
+    pub proxy: ProxyState,
     /// What each client connection may take.
     pub limits: Limits,
     /// How long in-flight requests and live sessions may take to finish at shutdown.
@@ -272,9 +274,12 @@ impl Bound {
             models: crate::catalog::models::ModelInstalls::new(data_dir),
             data_dir: data_dir.to_path_buf(),
             wyoming_url: wyoming.as_ref().map(|w| format!("tcp://{}", w.addr)),
+            dictations: Arc::new(crate::dictations::History::open(data_dir)),
+            desk: std::sync::atomic::AtomicBool::new(false),
         });
-        let app = app(proxy, control.clone(), policy);
+        let app = app(proxy.clone(), control.clone(), policy);
         Ok(Self {
+            proxy,
             listener,
             app,
             addr,

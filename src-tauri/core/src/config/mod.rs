@@ -7,6 +7,7 @@
 //! [`save`] writes atomically and keeps the previous file as `config.toml.bak`.
 
 mod bounds;
+mod desk;
 mod engine;
 mod error;
 mod live;
@@ -21,6 +22,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use bounds::numbers;
+pub use desk::{
+    DictationMode, DictationSettings, InsertMethod, MAX_PREROLL_MS, ReadAloudSettings, WhenBusy,
+};
 pub use engine::{CustomAudio, CustomEngine, EngineSettings, KokoroModel, KokoroSettings};
 pub use error::ConfigError;
 pub use live::LiveSettings;
@@ -63,6 +67,8 @@ pub struct Settings {
     pub runtime: RuntimeSettings,
     pub transcription: TranscriptionSettings,
     pub wyoming: WyomingSettings,
+    pub dictation: DictationSettings,
+    pub read_aloud: ReadAloudSettings,
 }
 
 /// `[proxy]`: the endpoint clients talk to.

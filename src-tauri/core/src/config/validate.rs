@@ -164,6 +164,7 @@ pub fn check(settings: &Settings) -> Vec<FieldError> {
     check_numbers(settings, "transcription.", &mut errors);
     check_transcription(&settings.transcription, &mut errors);
     check_wyoming(&settings.wyoming, &mut errors);
+    super::desk::check(&settings.dictation, &settings.read_aloud, &mut errors);
     check_lengths(settings, &mut errors);
 
     let runtime = &settings.runtime;

@@ -76,6 +76,10 @@ pub struct Parts {
     pub data_dir: PathBuf,
     /// The Wyoming server's address, when it runs.
     pub wyoming_url: Option<String>,
+    /// The dictation history (the desktop app's dictations).
+    pub dictations: Arc<crate::dictations::History>,
+    /// Whether the desktop app's dictation and read aloud run in this process.
+    pub desk: std::sync::atomic::AtomicBool,
 }
 
 /// A handle to a running Murmur's controls. Cheap to clone.
@@ -123,6 +127,8 @@ pub struct About {
     pub config_file: String,
     /// Where Home Assistant reaches Murmur's Wyoming server (`tcp://host:port`), when on.
     pub wyoming_url: Option<String>,
+    /// Dictation and read aloud run here (the desktop app, not `murmurd`).
+    pub desk: bool,
     /// The speeds speech takes, lowest and highest ([`crate::config::SPEED`]).
     pub speed_range: [f64; 2],
     /// Every warm-up step with its label for people (a status's `engine.steps` names them).
@@ -162,6 +168,7 @@ impl Control {
             api_url: self.0.api_url.clone(),
             config_file: self.0.config_file.display().to_string(),
             wyoming_url: self.0.wyoming_url.clone(),
+            desk: self.has_desk(),
             speed_range: [*crate::config::SPEED.start(), *crate::config::SPEED.end()],
             stages: Stage::WARMUP
                 .into_iter()
@@ -171,6 +178,23 @@ impl Control {
                 })
                 .collect(),
         }
+    }
+
+    /// The kept dictations.
+    pub fn dictations(&self) -> &crate::dictations::History {
+        &self.0.dictations
+    }
+
+    /// Whether dictation and read aloud run in this process.
+    pub fn has_desk(&self) -> bool {
+        self.0.desk.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The desktop app says its dictation and read aloud run.
+    pub fn attach_desk(&self) {
+        self.0
+            .desk
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The engines, by capability.

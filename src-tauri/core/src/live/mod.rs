@@ -17,6 +17,8 @@ mod session;
 mod vad;
 mod words;
 
+pub use config::TurnDetection;
+pub use vad::{Edge as VadEdge, Vad};
 pub use words::{Words, decode, engine_streams};
 
 use std::time::{Duration, Instant};

@@ -151,6 +151,10 @@ pub enum MenuItem {
     Transcription,
     Restart,
     TestSpeech,
+    /// The disabled line naming the desk's shortcuts (the desktop app sets its text).
+    DeskKeys,
+    ReadClipboard,
+    StopReading,
     Open,
     CopyApiUrl,
     OpenLogs,
@@ -161,13 +165,17 @@ pub enum MenuItem {
 
 impl MenuItem {
     /// Every item, top to bottom; `None` is a separator.
-    pub const LAYOUT: [Option<Self>; 13] = [
+    pub const LAYOUT: [Option<Self>; 17] = [
         Some(Self::Status),
         None,
         Some(Self::Server),
         Some(Self::Transcription),
         Some(Self::Restart),
         Some(Self::TestSpeech),
+        None,
+        Some(Self::DeskKeys),
+        Some(Self::ReadClipboard),
+        Some(Self::StopReading),
         None,
         Some(Self::Open),
         Some(Self::CopyApiUrl),
@@ -184,6 +192,9 @@ impl MenuItem {
             Self::Transcription => "transcription",
             Self::Restart => "restart",
             Self::TestSpeech => "test-speech",
+            Self::DeskKeys => "desk-keys",
+            Self::ReadClipboard => "read-clipboard",
+            Self::StopReading => "stop-reading",
             Self::Open => "open",
             Self::CopyApiUrl => "copy-api-url",
             Self::OpenLogs => "open-logs",
@@ -207,6 +218,9 @@ impl MenuItem {
             Self::Transcription => "Transcription",
             Self::Restart => "Restart engine",
             Self::TestSpeech => "Test speech",
+            Self::DeskKeys => "Dictation and read aloud are off",
+            Self::ReadClipboard => "Read the clipboard aloud",
+            Self::StopReading => "Stop reading",
             Self::Open => "Open Murmur…",
             Self::CopyApiUrl => "Copy API URL",
             Self::OpenLogs => "Open logs folder",
@@ -226,7 +240,7 @@ impl MenuItem {
     /// Murmur runs; `managed` is false for an external one).
     pub fn enabled(self, status: &Status, managed: bool) -> bool {
         match self {
-            Self::Status => false,
+            Self::Status | Self::DeskKeys => false,
             Self::Server => managed,
             // The transcription engine Murmur runs (not off, not an external server).
             Self::Transcription => status
@@ -237,6 +251,37 @@ impl MenuItem {
             _ => true,
         }
     }
+}
+
+/// The line naming the desk's shortcuts, as the settings have them.
+pub fn desk_keys(settings: &crate::config::Settings) -> String {
+    let (dictation, read) = (&settings.dictation, &settings.read_aloud);
+    let dictate = match dictation.mode {
+        crate::config::DictationMode::Hold => format!("Dictate: hold {}", dictation.shortcut),
+        crate::config::DictationMode::Toggle => format!("Dictate: press {}", dictation.shortcut),
+    };
+    let read = format!("Read selection: {}", read.shortcut);
+    match (dictation.enabled, settings.read_aloud.enabled) {
+        (true, true) => format!("{dictate} · {read}"),
+        (true, false) => dictate,
+        (false, true) => read,
+        (false, false) => MenuItem::DeskKeys.label().into(),
+    }
+}
+
+/// What the tray shows beside its icon while someone dictates: a level meter and the last
+/// words heard.
+pub fn listening_title(words: &str, level: f32) -> String {
+    let bars = (level.clamp(0.0, 1.0) * 5.0).round() as usize;
+    let meter: String = "▮".repeat(bars) + &"▯".repeat(5 - bars);
+    let words = words.trim();
+    if words.is_empty() {
+        return format!("● Listening {meter}");
+    }
+    let count = words.chars().count();
+    let tail: String = words.chars().skip(count.saturating_sub(40)).collect();
+    let ellipsis = if count > 40 { "…" } else { "" };
+    format!("● {meter} {ellipsis}{tail}")
 }
 
 /// The first clause of a reason (up to a line break or `;`).

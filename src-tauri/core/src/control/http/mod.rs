@@ -2,6 +2,7 @@
 //! [`Control`]. `/murmur/api/…` needs the control token; the page, its assets, the OpenAPI
 //! document and the health checks do not.
 
+mod dictations;
 mod engines;
 mod models;
 mod settings;
@@ -59,6 +60,14 @@ pub fn router(control: Control) -> Router {
         .route("/murmur/api/events", get(engines::events))
         .route("/murmur/api/speak-test", post(trial::speak_test))
         .route("/murmur/api/transcribe-test", post(trial::transcribe_test))
+        .route(
+            "/murmur/api/dictations",
+            get(dictations::list).delete(dictations::clear),
+        )
+        .route(
+            "/murmur/api/dictations/{id}",
+            axum::routing::delete(dictations::remove),
+        )
         .route("/murmur/api/voices/catalog", get(voices::voice_catalog))
         .route("/murmur/api/voices/installs", get(voices::voice_installs))
         .route(

@@ -1,0 +1,272 @@
+//! Murmur at the desk: the dictation and read-aloud shortcuts, on the engines the core already
+//! runs. The core decides what is heard and said (`murmur_core::desk`); this module owns the
+//! devices and the keys: global shortcuts, the microphone ([`microphone`]), the speakers
+//! ([`speaker`]), the clipboard, the selection and typing into other apps ([`keys`]).
+//!
+//! One task ([`run`]) owns the state and takes [`Input`]s one at a time — shortcut presses
+//! and releases, tray choices, settings changes, and the end of a dictation or a reading — so
+//! nothing races: a release never meets a dictation half started.
+
+mod dictate;
+mod keys;
+pub mod microphone;
+mod read;
+mod speaker;
+
+use std::sync::{Arc, Mutex};
+
+use murmur_core::config::{DictationMode, Settings};
+use murmur_core::control::Control;
+use murmur_core::proxy::ProxyState;
+use tauri::{AppHandle, Manager};
+use tauri_plugin_global_shortcut::{GlobalShortcutExt, Shortcut, ShortcutState};
+use tokio::sync::mpsc;
+
+/// What the desk reacts to.
+#[derive(Debug)]
+pub enum Input {
+    DictateDown,
+    DictateUp,
+    Escape,
+    ReadKey,
+    /// The tray's "Read the clipboard aloud".
+    ReadClipboard,
+    StopReading,
+    Settings(Arc<Settings>),
+    /// A dictation ended (released, by silence, or failed).
+    Heard(dictate::Ended),
+    /// A reading finished by itself (the next queued one may start).
+    ReadingDone,
+}
+
+/// The desk's inbox, managed by the app.
+#[derive(Clone)]
+pub struct Desk(mpsc::UnboundedSender<Input>);
+
+impl Desk {
+    pub fn send(&self, input: Input) {
+        let _ = self.0.send(input);
+    }
+}
+
+/// The registered shortcuts, for the handler to tell them apart.
+#[derive(Default)]
+struct Keys {
+    dictate: Option<Shortcut>,
+    read: Option<Shortcut>,
+    escape: Option<Shortcut>,
+}
+
+/// The global-shortcut plugin, whose handler posts to the desk.
+pub fn plugin() -> tauri::plugin::TauriPlugin<tauri::Wry> {
+    tauri_plugin_global_shortcut::Builder::new()
+        .with_handler(|app, shortcut, event| {
+            let (Some(desk), Some(keys)) =
+                (app.try_state::<Desk>(), app.try_state::<Mutex<Keys>>())
+            else {
+                return;
+            };
+            let keys = keys
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let pressed = event.state() == ShortcutState::Pressed;
+            let input = if keys.dictate.as_ref() == Some(shortcut) {
+                if pressed {
+                    Input::DictateDown
+                } else {
+                    Input::DictateUp
+                }
+            } else if keys.read.as_ref() == Some(shortcut) && pressed {
+                Input::ReadKey
+            } else if keys.escape.as_ref() == Some(shortcut) && pressed {
+                Input::Escape
+            } else {
+                return;
+            };
+            desk.send(input);
+        })
+        .build()
+}
+
+/// Start the desk for the running core: shortcuts registered, the microphone opened when the
+/// pre-roll needs it, and settings followed.
+pub fn start(app: &AppHandle, proxy: ProxyState, control: Control) {
+    let (inbox, inputs) = mpsc::unbounded_channel();
+    let desk = Desk(inbox);
+    app.manage(desk.clone());
+    app.manage(Mutex::new(Keys::default()));
+    control.attach_desk();
+    let mut changes = proxy.live().subscribe();
+    let follower = desk.clone();
+    tauri::async_runtime::spawn(async move {
+        while changes.changed().await.is_ok() {
+            let settings = changes.borrow_and_update().clone();
+            follower.send(Input::Settings(settings));
+        }
+    });
+    let state = State::new(app.clone(), proxy, control, desk);
+    tauri::async_runtime::spawn(run(state, inputs));
+}
+
+/// Everything the desk task owns.
+struct State {
+    app: AppHandle,
+    proxy: ProxyState,
+    control: Control,
+    desk: Desk,
+    settings: Arc<Settings>,
+    clipboard: Option<Arc<Mutex<arboard::Clipboard>>>,
+    microphone: Option<microphone::Microphone>,
+    dictation: Option<dictate::Dictating>,
+    reading: Option<read::Reading>,
+    queued: std::collections::VecDeque<String>,
+}
+
+impl State {
+    fn new(app: AppHandle, proxy: ProxyState, control: Control, desk: Desk) -> Self {
+        let settings = proxy.live().get();
+        let clipboard = arboard::Clipboard::new()
+            .inspect_err(|e| tracing::warn!("desk: no clipboard: {e}"))
+            .ok()
+            .map(|c| Arc::new(Mutex::new(c)));
+        Self {
+            app,
+            proxy,
+            control,
+            desk,
+            settings,
+            clipboard,
+            microphone: None,
+            dictation: None,
+            reading: None,
+            queued: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Register the configured shortcuts (the old ones first let go) and open or close the
+    /// microphone as the pre-roll needs.
+    fn apply(&mut self) {
+        let shortcuts = self.app.global_shortcut();
+        let keys = self.app.state::<Mutex<Keys>>();
+        let mut keys = keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for old in [keys.dictate.take(), keys.read.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = shortcuts.unregister(old);
+        }
+        let (dictation, read) = (&self.settings.dictation, &self.settings.read_aloud);
+        if dictation.enabled {
+            keys.dictate = register(&self.app, &dictation.shortcut, "dictation");
+        }
+        if read.enabled {
+            keys.read = register(&self.app, &read.shortcut, "read aloud");
+        }
+        drop(keys);
+        let warm = dictation.enabled && dictation.preroll_ms > 0;
+        let wanted = warm.then(|| dictation.microphone.clone());
+        let open = self.microphone.as_ref().map(|m| m.wanted.clone());
+        if self.dictation.is_none() && wanted != open {
+            self.microphone = None;
+            if let Some(name) = wanted {
+                self.microphone = self.open_microphone(&name, dictation.preroll_ms);
+            }
+        }
+        if !self.settings.dictation.history {
+            let _ = self.control.dictations().clear();
+        }
+        crate::tray::show_desk(&self.app, &self.settings, self.reading.is_some());
+    }
+
+    fn open_microphone(&self, name: &str, preroll_ms: u64) -> Option<microphone::Microphone> {
+        match microphone::Microphone::open(name, preroll_ms) {
+            Ok(microphone) => Some(microphone),
+            Err(e) => {
+                tracing::warn!("desk: {e}");
+                None
+            }
+        }
+    }
+
+    /// Esc cancels a dictation: it is grabbed only while one is under way.
+    fn grab_escape(&self, on: bool) {
+        let keys = self.app.state::<Mutex<Keys>>();
+        let mut keys = keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let shortcuts = self.app.global_shortcut();
+        if let Some(old) = keys.escape.take() {
+            let _ = shortcuts.unregister(old);
+        }
+        if on {
+            keys.escape = register(&self.app, "Escape", "cancel");
+        }
+    }
+}
+
+fn register(app: &AppHandle, text: &str, what: &str) -> Option<Shortcut> {
+    let shortcut: Shortcut = match text.parse() {
+        Ok(shortcut) => shortcut,
+        Err(e) => {
+            tracing::warn!("desk: the {what} shortcut {text:?} cannot be used: {e}");
+            return None;
+        }
+    };
+    match app.global_shortcut().register(shortcut) {
+        Ok(()) => {
+            tracing::info!("desk: {what} on {text}");
+            Some(shortcut)
+        }
+        Err(e) => {
+            tracing::warn!("desk: cannot take {text} for {what} (another app may have it): {e}");
+            crate::desktop::notify(
+                app,
+                &murmur_core::tray::Notice {
+                    title: format!("Murmur cannot use {text}"),
+                    body: format!(
+                        "Another app may have taken it. Pick another {what} shortcut in Murmur's settings."
+                    ),
+                },
+            );
+            None
+        }
+    }
+}
+
+async fn run(mut state: State, mut inputs: mpsc::UnboundedReceiver<Input>) {
+    state.apply();
+    while let Some(input) = inputs.recv().await {
+        tracing::debug!("desk: {input:?}");
+        let toggle = state.settings.dictation.mode == DictationMode::Toggle;
+        match input {
+            Input::DictateDown if state.dictation.is_some() && toggle => state.finish_dictation(),
+            Input::DictateDown if state.dictation.is_none() => state.begin_dictation(),
+            Input::DictateDown => {}
+            Input::DictateUp if !toggle => state.finish_dictation(),
+            Input::DictateUp => {}
+            Input::Escape => state.cancel_dictation(),
+            Input::Heard(ended) => state.heard(ended),
+            Input::ReadKey if state.reading.is_some() => state.stop_reading(),
+            Input::ReadKey => state.read_selection().await,
+            Input::ReadClipboard => state.read_clipboard().await,
+            Input::StopReading => {
+                state.queued.clear();
+                state.stop_reading();
+            }
+            Input::ReadingDone => {
+                state.reading = None;
+                if let Some(next) = state.queued.pop_front() {
+                    state.begin_reading(next);
+                } else {
+                    crate::tray::show_desk(&state.app, &state.settings, false);
+                }
+            }
+            Input::Settings(settings) => {
+                state.settings = settings;
+                state.apply();
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The speakers, through cpal: one stream per reading, opened while the engine makes its first
+//! audio, fed from a queue the reading fills ([`ToPlay`] converts speech's 24 kHz PCM to the
+//! device's rate and channels). Stopping empties the queue and closes the device at once.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Instant;
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use murmur_core::desk::sound::ToPlay;
+
+/// What the device plays from.
+#[derive(Default)]
+struct Queue {
+    samples: VecDeque<f32>,
+    /// When the first non-silent buffer went to the device.
+    first_sound: Option<Instant>,
+    /// Every sample has been queued: once empty, the reading is over.
+    complete: bool,
+}
+
+/// An open output stream.
+pub struct Speaker {
+    queue: Arc<Mutex<Queue>>,
+    close: mpsc::Sender<()>,
+    pub rate: u32,
+    pub channels: u16,
+}
+
+/// The device's buffer, in frames: small, so that stopping is heard at once.
+const BUFFER_FRAMES: u32 = 1024;
+
+impl Speaker {
+    pub fn open() -> Result<Self, String> {
+        let queue = Arc::new(Mutex::new(Queue::default()));
+        let (opened, answer) = mpsc::channel();
+        let (close, closed) = mpsc::channel::<()>();
+        let playing = queue.clone();
+        std::thread::Builder::new()
+            .name("murmur-speaker".into())
+            .spawn(move || match stream(playing) {
+                Ok((stream, rate, channels)) => {
+                    let _ = opened.send(Ok((rate, channels)));
+                    let _ = closed.recv();
+                    drop(stream);
+                }
+                Err(e) => {
+                    let _ = opened.send(Err(e));
+                }
+            })
+            .map_err(|e| format!("cannot start the speaker's thread: {e}"))?;
+        let (rate, channels) = answer
+            .recv()
+            .map_err(|_| "the speaker's thread ended".to_string())??;
+        Ok(Self {
+            queue,
+            close,
+            rate,
+            channels,
+        })
+    }
+
+    /// A converter from speech's PCM at `rate` to this device.
+    pub fn converter(&self, rate: u32) -> Result<ToPlay, String> {
+        ToPlay::new(rate, self.rate, self.channels).map_err(|e| e.to_string())
+    }
+
+    pub fn play(&self, frames: &[f32]) {
+        lock(&self.queue).samples.extend(frames);
+    }
+
+    /// Seconds queued and not yet played.
+    pub fn queued_secs(&self) -> f64 {
+        lock(&self.queue).samples.len() as f64 / f64::from(self.rate) / f64::from(self.channels)
+    }
+
+    pub fn first_sound(&self) -> Option<Instant> {
+        lock(&self.queue).first_sound
+    }
+
+    /// Nothing more will come; [`Self::drained`] tells when it has all been played.
+    pub fn complete(&self) {
+        lock(&self.queue).complete = true;
+    }
+
+    pub fn drained(&self) -> bool {
+        let queue = lock(&self.queue);
+        queue.complete && queue.samples.is_empty()
+    }
+}
+
+impl Drop for Speaker {
+    fn drop(&mut self) {
+        lock(&self.queue).samples.clear();
+        let _ = self.close.send(());
+    }
+}
+
+fn lock(queue: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
+    queue
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn stream(queue: Arc<Mutex<Queue>>) -> Result<(cpal::Stream, u32, u16), String> {
+    let device = cpal::default_host()
+        .default_output_device()
+        .ok_or("there are no speakers (no default output device)")?;
+    let supported = device
+        .default_output_config()
+        .map_err(|e| format!("the speakers have no usable format: {e}"))?;
+    let (rate, channels) = (supported.sample_rate(), supported.channels());
+    let mut config = supported.config();
+    if let cpal::SupportedBufferSize::Range { min, max } = supported.buffer_size()
+        && (*min..=*max).contains(&BUFFER_FRAMES)
+    {
+        config.buffer_size = cpal::BufferSize::Fixed(BUFFER_FRAMES);
+    }
+    let fill = move |out: &mut [f32]| {
+        let mut queue = lock(&queue);
+        let n = out.len().min(queue.samples.len());
+        for (slot, sample) in out.iter_mut().zip(queue.samples.drain(..n)) {
+            *slot = sample;
+        }
+        for slot in &mut out[n..] {
+            *slot = 0.0;
+        }
+        if queue.first_sound.is_none() && out[..n].iter().any(|s| s.abs() > 1e-3) {
+            queue.first_sound = Some(Instant::now());
+        }
+    };
+    let failed = |e: cpal::Error| tracing::warn!("speaker: {e}");
+    let stream = match supported.sample_format() {
+        cpal::SampleFormat::F32 => {
+            let fill = fill;
+            device.build_output_stream(
+                config,
+                move |out: &mut [f32], _: &cpal::OutputCallbackInfo| fill(out),
+                failed,
+                None,
+            )
+        }
+        cpal::SampleFormat::I16 => {
+            let (fill, mut scratch) = (fill, Vec::new());
+            device.build_output_stream(
+                config,
+                move |out: &mut [i16], _: &cpal::OutputCallbackInfo| {
+                    scratch.resize(out.len(), 0.0);
+                    fill(&mut scratch);
+                    for (slot, s) in out.iter_mut().zip(&scratch) {
+                        *slot = (s.clamp(-1.0, 1.0) * 32767.0) as i16;
+                    }
+                },
+                failed,
+                None,
+            )
+        }
+        other => {
+            return Err(format!(
+                "the speakers take {other} samples, which Murmur cannot make"
+            ));
+        }
+    }
+    .map_err(|e| format!("cannot open the speakers: {e}"))?;
+    stream
+        .play()
+        .map_err(|e| format!("cannot start the speakers: {e}"))?;
+    Ok((stream, rate, channels))
+}
