@@ -176,6 +176,13 @@ async fn serve(
             tauri::async_runtime::spawn(follow(app.clone(), tray, control.clone()));
             tauri::async_runtime::spawn(server::reload_on_sighup(control));
             tracing::info!("Murmur is listening on {}", bound.api_url());
+            // As murmurd says it: scripts and tests wait for this line.
+            {
+                use std::io::Write;
+                let mut stdout = std::io::stdout();
+                let _ = writeln!(stdout, "Murmur listening on {}", bound.api_url());
+                let _ = stdout.flush();
+            }
             if show_window {
                 window::open(&app);
             }

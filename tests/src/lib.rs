@@ -2,6 +2,7 @@
 //! OpenAI-compatible upstream on a real loopback port, and a small HTTP client.
 
 pub mod client;
+pub mod desk;
 pub mod fake_upstream;
 pub mod flac;
 pub mod hub;

@@ -80,6 +80,16 @@ impl Murmurd {
         launch: Launch<'_>,
         limits: &[&str],
     ) -> Result<Self, (ExitStatus, String)> {
+        Self::launch_binary(&binary(), launch, limits)
+    }
+
+    /// Start `binary` (murmurd, or the desktop app, which takes the same command line and
+    /// says where it listens the same way).
+    pub fn launch_binary(
+        binary: &Path,
+        launch: Launch<'_>,
+        limits: &[&str],
+    ) -> Result<Self, (ExitStatus, String)> {
         let data_dir = match launch.data_dir {
             Some(dir) => dir,
             None => tempfile::tempdir().expect("tempdir"),
@@ -88,10 +98,10 @@ impl Murmurd {
         let stderr_path = data_dir.path().join("murmurd.stderr");
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut command = if limits.is_empty() {
-            Command::new(binary())
+            Command::new(binary)
         } else {
             let mut prlimit = Command::new("prlimit");
-            prlimit.args(limits).arg("--").arg(binary());
+            prlimit.args(limits).arg("--").arg(binary);
             prlimit
         };
         command
