@@ -176,6 +176,17 @@ impl Desk {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Run `xdotool args…`, answering its output (empty when it fails: a search that found
+    /// nothing).
+    pub fn xdotool_maybe(&self, args: &[&str]) -> String {
+        let out = self
+            .command("xdotool")
+            .args(args)
+            .output()
+            .expect("xdotool");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     /// Keep `child` until the desk goes.
     pub fn keep(&mut self, child: Child) {
         self.children.push(child);

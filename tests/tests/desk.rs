@@ -160,3 +160,98 @@ fn xterm(desk: &Desk, title: &str, shell: &str) -> std::process::Command {
     ]);
     command
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dictation_is_pasted_into_a_gtk_entry_and_the_clipboard_put_back() {
+    let stage = Stage::new().await;
+    let mut desk = Desk::start();
+    let app = desk_app(&stage, &desk, "insert = \"paste\"\n").await;
+    let said = "The meeting moved to Thursday afternoon in the small room.";
+    let (file, secs) = speech_file(&app, &desk, said, "said.wav").await;
+    desk.set_clipboard("kept on the clipboard");
+    // zenity's entry is GTK's: it takes Ctrl+V, and prints what it holds when Enter is pressed.
+    let mut zenity = desk.command("zenity");
+    zenity
+        .args([
+            "--entry",
+            "--title",
+            "paste-target",
+            "--text",
+            "Dictate here",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let entry = zenity.spawn().expect("zenity");
+    let mut id = String::new();
+    wait("the entry", Duration::from_secs(20), || {
+        id = desk.xdotool_maybe(&["search", "--onlyvisible", "--name", "paste-target"]);
+        !id.is_empty()
+    });
+    desk.xdotool(&["windowactivate", "--sync", &id]);
+
+    let dictation = dictate(&app, &desk, &file, secs, 0.7).await;
+    assert_eq!(dictation["outcome"], "pasted", "{dictation}");
+    desk.xdotool(&["key", "Return"]);
+    let out = tokio::task::spawn_blocking(move || entry.wait_with_output())
+        .await
+        .expect("join")
+        .expect("zenity's answer");
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let error = wer(said, &text);
+    eprintln!("pasted into the entry: {text:?} (WER {error:.2})");
+    assert!(error <= 0.15, "{text:?}");
+    assert_eq!(desk.clipboard("clipboard"), "kept on the clipboard");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_no_window_to_take_it_a_dictation_waits_on_the_clipboard_and_in_the_history() {
+    let stage = Stage::new().await;
+    let desk = Desk::start();
+    let app = desk_app(&stage, &desk, "").await;
+    let (file, secs) = speech_file(&app, &desk, SAID, "said.wav").await;
+
+    let dictation = dictate(&app, &desk, &file, secs, 0.7).await;
+    assert_eq!(dictation["outcome"], "on_clipboard", "{dictation}");
+    let text = dictation["text"].as_str().expect("text").to_string();
+    assert!(wer(SAID, &text) <= 0.15, "{text:?}");
+    assert_eq!(desk.clipboard("clipboard"), text);
+    assert!(
+        app.stderr().contains("Your dictation is on the clipboard"),
+        "no notification was sent"
+    );
+    // Activity counts it like a request.
+    let metrics = app
+        .control(http::Method::GET, "/murmur/api/metrics", None, None)
+        .await
+        .json();
+    let recent = metrics["recent"].as_array().expect("recent");
+    assert!(
+        recent
+            .iter()
+            .any(|r| r["path"] == "dictation" && r["audio_secs"].as_f64() > Some(3.0)),
+        "{metrics:#}"
+    );
+
+    // The history is the user's to clear.
+    let id = dictation["id"].as_u64().expect("id");
+    let gone = app
+        .control(
+            http::Method::DELETE,
+            &format!("/murmur/api/dictations/{id}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, 204);
+    assert!(dictations(&app).await.is_empty());
+    let again = app
+        .control(
+            http::Method::DELETE,
+            &format!("/murmur/api/dictations/{id}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(again.status, 404);
+    assert_eq!(again.error_code(), "not_found");
+}

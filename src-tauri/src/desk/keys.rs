@@ -201,32 +201,31 @@ mod x11 {
     }
 
     /// The window that has the keyboard: the window manager's active window where it names
-    /// one (EWMH), else X's input focus unless it is nobody or the root.
+    /// one (EWMH), else X's input focus unless it is nobody, the root, or the window
+    /// manager's own (where it parks the focus when no window has it).
     pub fn focused_window() -> Option<u32> {
         let Some((conn, root)) = connect() else {
             // No X server to ask: assume the keys will land.
             return Some(0);
         };
-        let active = conn
-            .intern_atom(true, b"_NET_ACTIVE_WINDOW")
-            .ok()?
-            .reply()
-            .ok()?
-            .atom;
-        if active != 0
-            && let Some(reply) = conn
-                .get_property(false, root, active, AtomEnum::WINDOW, 0, 1)
-                .ok()
-                .and_then(|c| c.reply().ok())
-            && reply.format == 32
-        {
-            return reply
-                .value32()
-                .and_then(|mut v| v.next())
-                .filter(|&w| w != 0);
+        let window_property = |name: &[u8]| -> Option<Option<u32>> {
+            let atom = conn.intern_atom(true, name).ok()?.reply().ok()?.atom;
+            if atom == 0 {
+                return None;
+            }
+            let reply = conn
+                .get_property(false, root, atom, AtomEnum::WINDOW, 0, 1)
+                .ok()?
+                .reply()
+                .ok()?;
+            (reply.format == 32).then(|| reply.value32().and_then(|mut v| v.next()))
+        };
+        if let Some(active) = window_property(b"_NET_ACTIVE_WINDOW") {
+            return active.filter(|&w| w != 0);
         }
+        let manager = window_property(b"_NET_SUPPORTING_WM_CHECK").flatten();
         let focus = conn.get_input_focus().ok()?.reply().ok()?.focus;
-        (focus > 1 && focus != root).then_some(focus)
+        (focus > 1 && focus != root && Some(focus) != manager).then_some(focus)
     }
 
     pub fn modifiers_held() -> bool {
