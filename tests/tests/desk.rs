@@ -255,3 +255,101 @@ async fn with_no_window_to_take_it_a_dictation_waits_on_the_clipboard_and_in_the
     assert_eq!(again.status, 404);
     assert_eq!(again.error_code(), "not_found");
 }
+
+/// Select the first line of the window `id` as a person would (a triple click).
+fn select_first_line(desk: &Desk, id: &str) {
+    desk.xdotool(&["mousemove", "--window", id, "30", "8"]);
+    desk.xdotool(&["click", "--repeat", "3", "--delay", "80", "1"]);
+}
+
+/// Record the speakers until they have been quiet for `quiet` after sounding (at most
+/// `longest`).
+fn until_quiet(speakers: &mut murmur_tests::desk::Speakers, quiet: Duration, longest: Duration) {
+    let until = Instant::now() + longest;
+    while Instant::now() < until {
+        speakers.collect(Duration::from_millis(200));
+        if speakers
+            .last_sound()
+            .is_some_and(|at| at.elapsed() >= quiet)
+        {
+            return;
+        }
+    }
+    panic!("the speakers did not fall quiet within {longest:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_selection_is_read_aloud_and_the_same_shortcut_stops_it_at_once() {
+    let stage = Stage::new().await;
+    let mut desk = Desk::start();
+    let app = desk_app(&stage, &desk, "").await;
+    // Markdown, as an agent writes it: the marks and the address are not read out.
+    let written = "The **weather** today is calm and bright, see [the forecast](https://example.com/w?d=1) for more.";
+    let heard_as = "The weather today is calm and bright, see the forecast for more.";
+    let terminal = xterm(
+        &desk,
+        "read-source",
+        &format!("printf '%s\\n' '{written}'; sleep 600"),
+    );
+    let id = focused_window(&mut desk, "read-source", terminal);
+    select_first_line(&desk, &id);
+    wait("the selection", Duration::from_secs(5), || {
+        desk.clipboard("primary").trim() == written
+    });
+
+    let mut speakers = desk.listen_to_speakers();
+    speakers.collect(Duration::from_millis(300));
+    let pressed = Instant::now();
+    desk.xdotool(&["key", "ctrl+alt+r"]);
+    until_quiet(
+        &mut speakers,
+        Duration::from_millis(1500),
+        Duration::from_secs(60),
+    );
+    let first = speakers.first_sound().expect("sound") - pressed;
+    let samples = speakers.samples();
+    let reply = murmur_tests::listening::transcribe(
+        &app,
+        "/v1/audio/transcriptions",
+        &[("model", "whisper-1")],
+        "speakers.wav",
+        &wav(&samples, 16_000),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let text = reply.json()["text"].as_str().expect("text").to_string();
+    let error = wer(heard_as, &text);
+    eprintln!(
+        "read aloud, first sound {first:?} after the key; heard back {text:?} (WER {error:.2})"
+    );
+    assert!(error <= 0.15, "{text:?}");
+    drop(speakers);
+
+    // A long text, stopped by the same shortcut while it is read.
+    let long = murmur_tests::listening::PARAGRAPH.replace('\n', " ");
+    let terminal = xterm(
+        &desk,
+        "long-source",
+        &format!("printf '%s\\n' '{long}'; sleep 600"),
+    );
+    let id = focused_window(&mut desk, "long-source", terminal);
+    desk.xdotool(&["windowsize", &id, "2400", "200"]);
+    select_first_line(&desk, &id);
+    let mut speakers = desk.listen_to_speakers();
+    desk.xdotool(&["key", "ctrl+alt+r"]);
+    let until = Instant::now() + Duration::from_secs(60);
+    while speakers
+        .first_sound()
+        .is_none_or(|at| at.elapsed() < Duration::from_secs(2))
+    {
+        assert!(Instant::now() < until, "nothing was read");
+        speakers.collect(Duration::from_millis(100));
+    }
+    let stop = Instant::now();
+    desk.xdotool(&["key", "ctrl+alt+r"]);
+    speakers.collect(Duration::from_secs(2));
+    let last = speakers.last_sound().expect("sound");
+    let after = last.saturating_duration_since(stop);
+    eprintln!("reading stopped {after:?} after the key");
+    assert!(after <= Duration::from_millis(200), "{after:?}");
+}
