@@ -9,7 +9,8 @@
 #                                        nginx the scale-out tests,
 #                                        Chromium the browser tests; Xvfb, openbox, trayer, xdotool,
 #                                        xclip, ImageMagick, D-Bus and WebKitWebDriver the desktop
-#                                        app's tests)
+#                                        app's tests; PulseAudio, xterm and zenity the desk's:
+#                                        a microphone, speakers and windows to type into)
 #
 # Debian/Ubuntu: missing packages are installed with apt-get (via sudo when not root; when
 # that is impossible, the exact command is printed). macOS: Xcode's command line tools and
@@ -49,14 +50,16 @@ esac
 need_cargo
 
 packages=(build-essential pkg-config cmake)
-desktop=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev libssl-dev)
+desktop=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev libssl-dev
+    libasound2-dev)
 case "$mode" in
 headless) ;;
 bench) packages+=(nginx-light) ;;
 desktop) packages+=("${desktop[@]}") ;;
 test)
     packages+=("${desktop[@]}" python3 chromium nginx-light
-        xvfb xauth openbox trayer xdotool xclip imagemagick dbus-daemon dbus-bin webkit2gtk-driver)
+        xvfb xauth openbox trayer xdotool xclip imagemagick dbus-daemon dbus-bin webkit2gtk-driver
+        pulseaudio pulseaudio-utils libasound2-plugins xterm zenity x11-utils)
     ;;
 *)
     echo "usage: $0 headless|bench|desktop|test" >&2

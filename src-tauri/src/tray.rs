@@ -118,7 +118,10 @@ pub fn build(app: &AppHandle) -> tauri::Result<Tray> {
             menu.append(&PredefinedMenuItem::separator(app)?)?;
             continue;
         };
-        let enabled = !matches!(item, MenuItem::Status | MenuItem::DeskKeys);
+        let enabled = !matches!(
+            item,
+            MenuItem::Status | MenuItem::DeskKeys | MenuItem::StopReading
+        );
         let entry = if item.is_check() {
             let checked = match item {
                 MenuItem::StartAtLogin => crate::desktop::starts_at_login(app),
@@ -190,8 +193,11 @@ impl Tray {
             transcription.set_checked(model::transcription_on(status));
         }
         for item in MenuItem::LAYOUT.into_iter().flatten() {
-            if item != MenuItem::Status
-                && let Some(entry) = self.entry(item)
+            // The desk's items follow the desk (`show_desk`), not the engines.
+            if !matches!(
+                item,
+                MenuItem::Status | MenuItem::DeskKeys | MenuItem::StopReading
+            ) && let Some(entry) = self.entry(item)
             {
                 entry.set_enabled(item.enabled(status, true));
             }

@@ -210,7 +210,8 @@ function standingOut({ pixels }) {
   }).length;
 }
 
-const MENU = ["Speech server", "Transcription", "Restart engine", "Test speech", "Open Murmur…", "Copy API URL",
+const MENU = ["Speech server", "Transcription", "Restart engine", "Test speech", "Read the clipboard aloud",
+  "Open Murmur…", "Copy API URL",
   "Open logs folder", "Start at login", "Quit Murmur"];
 
 /** The tray menu as the app exports it on D-Bus (libayatana-appindicator's dbusmenu, which

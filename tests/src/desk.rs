@@ -292,9 +292,22 @@ impl Desk {
 
 impl Drop for Desk {
     fn drop(&mut self) {
+        // SIGTERM first: Xvfb removes its lock file and socket, PulseAudio its runtime files.
         for child in self.children.iter_mut().rev() {
-            let _ = child.kill();
-            let _ = child.wait();
+            if let Ok(pid) = i32::try_from(child.id()) {
+                // SAFETY: kill(2) on our own child's pid has no memory-safety concerns.
+                #[allow(unsafe_code)]
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
+            let gone = wait_until(Duration::from_secs(3), || {
+                matches!(child.try_wait(), Ok(Some(_)))
+            });
+            if !gone {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
     }
 }

@@ -275,7 +275,7 @@ impl Bound {
             data_dir: data_dir.to_path_buf(),
             wyoming_url: wyoming.as_ref().map(|w| format!("tcp://{}", w.addr)),
             dictations: Arc::new(crate::dictations::History::open(data_dir)),
-            desk: std::sync::atomic::AtomicBool::new(false),
+            desk: std::sync::OnceLock::new(),
         });
         let app = app(proxy.clone(), control.clone(), policy);
         Ok(Self {

@@ -36,6 +36,7 @@ impl State {
         if own_microphone {
             let settings = &self.settings.dictation;
             self.microphone = self.open_microphone(&settings.microphone, 0);
+            self.share_level();
         }
         let Some(microphone) = &self.microphone else {
             self.tell(
@@ -112,6 +113,7 @@ impl State {
         }
         if own_microphone {
             self.microphone = None;
+            self.share_level();
         }
         self.grab_escape(false);
         crate::tray::show_desk(&self.app, &self.settings, self.reading.is_some());
@@ -193,6 +195,33 @@ impl State {
                         body: format!(
                             "It could not be inserted: {why}. Paste it where you want it."
                         ),
+                    },
+                );
+            }
+        });
+    }
+
+    /// The page's "Insert again": after `delay` (time to click where it goes).
+    pub(super) fn insert_later(&self, text: String, delay: std::time::Duration) {
+        let Some(clipboard) = self.clipboard.clone() else {
+            return;
+        };
+        let (app, method) = (self.app.clone(), self.settings.dictation.insert);
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let inserted = tauri::async_runtime::spawn_blocking(move || {
+                let mut clipboard = clipboard
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                super::keys::insert(&mut clipboard, &text, method)
+            })
+            .await;
+            if let Ok((_, Some(why))) = inserted {
+                crate::desktop::notify(
+                    &app,
+                    &Notice {
+                        title: "The dictation is on the clipboard".into(),
+                        body: format!("It could not be inserted: {why}."),
                     },
                 );
             }

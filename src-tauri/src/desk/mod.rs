@@ -37,6 +37,8 @@ pub enum Input {
     Heard(dictate::Ended),
     /// A reading finished by itself (the next queued one may start).
     ReadingDone,
+    /// The page's "Insert again": `text` into whatever has the focus after the delay.
+    Insert(String, std::time::Duration),
 }
 
 /// The desk's inbox, managed by the app.
@@ -46,6 +48,34 @@ pub struct Desk(mpsc::UnboundedSender<Input>);
 impl Desk {
     pub fn send(&self, input: Input) {
         let _ = self.0.send(input);
+    }
+}
+
+/// The loudness of the open microphone, when one is open.
+type Level = Arc<Mutex<Option<Arc<dyn Fn() -> f32 + Send + Sync>>>>;
+
+/// What the control API asks of the desk (the page's Dictation card).
+struct ForControl {
+    desk: Desk,
+    level: Level,
+}
+
+impl murmur_core::control::Desk for ForControl {
+    fn microphones(&self) -> Vec<String> {
+        microphone::names()
+    }
+
+    fn level(&self) -> Option<f32> {
+        let level = self
+            .level
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        level.map(|level| level())
+    }
+
+    fn insert(&self, text: String, delay: std::time::Duration) {
+        self.desk.send(Input::Insert(text, delay));
     }
 }
 
@@ -95,7 +125,11 @@ pub fn start(app: &AppHandle, proxy: ProxyState, control: Control) {
     let desk = Desk(inbox);
     app.manage(desk.clone());
     app.manage(Mutex::new(Keys::default()));
-    control.attach_desk();
+    let level = Level::default();
+    control.attach_desk(Arc::new(ForControl {
+        desk: desk.clone(),
+        level: level.clone(),
+    }));
     let mut changes = proxy.live().subscribe();
     let follower = desk.clone();
     tauri::async_runtime::spawn(async move {
@@ -104,7 +138,8 @@ pub fn start(app: &AppHandle, proxy: ProxyState, control: Control) {
             follower.send(Input::Settings(settings));
         }
     });
-    let state = State::new(app.clone(), proxy, control, desk);
+    let mut state = State::new(app.clone(), proxy, control, desk);
+    state.level = level;
     tauri::async_runtime::spawn(run(state, inputs));
 }
 
@@ -120,6 +155,8 @@ struct State {
     dictation: Option<dictate::Dictating>,
     reading: Option<read::Reading>,
     queued: std::collections::VecDeque<String>,
+    /// The open microphone's level, for the page.
+    level: Level,
 }
 
 impl State {
@@ -140,6 +177,7 @@ impl State {
             dictation: None,
             reading: None,
             queued: std::collections::VecDeque::new(),
+            level: Level::default(),
         }
     }
 
@@ -173,11 +211,24 @@ impl State {
             if let Some(name) = wanted {
                 self.microphone = self.open_microphone(&name, dictation.preroll_ms);
             }
+            self.share_level();
         }
         if !self.settings.dictation.history {
             let _ = self.control.dictations().clear();
         }
         crate::tray::show_desk(&self.app, &self.settings, self.reading.is_some());
+    }
+
+    /// Let the page read the open microphone's level.
+    fn share_level(&self) {
+        let level = self.microphone.as_ref().map(|m| {
+            let level: Arc<dyn Fn() -> f32 + Send + Sync> = Arc::new(m.level_handle());
+            level
+        });
+        *self
+            .level
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = level;
     }
 
     fn open_microphone(&self, name: &str, preroll_ms: u64) -> Option<microphone::Microphone> {
@@ -263,6 +314,7 @@ async fn run(mut state: State, mut inputs: mpsc::UnboundedReceiver<Input>) {
                     crate::tray::show_desk(&state.app, &state.settings, false);
                 }
             }
+            Input::Insert(text, delay) => state.insert_later(text, delay),
             Input::Settings(settings) => {
                 state.settings = settings;
                 state.apply();

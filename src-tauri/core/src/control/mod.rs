@@ -50,6 +50,18 @@ pub trait Speaker: Send + Sync + 'static {
     fn transcribe(&self, request: axum::extract::Request) -> BoxFuture<'static, Response>;
 }
 
+/// The desktop app's dictation and read aloud, as the control API sees them (headless
+/// `murmurd` has none).
+pub trait Desk: Send + Sync + 'static {
+    /// The microphones there are, by name.
+    fn microphones(&self) -> Vec<String>;
+    /// The open microphone's loudness, 0–1 (`None` when it is closed).
+    fn level(&self) -> Option<f32>;
+    /// Insert `text` into whatever app has the focus after `delay` (the page's "Insert
+    /// again": time to click where it goes).
+    fn insert(&self, text: String, delay: std::time::Duration);
+}
+
 /// What [`Control::new`] is built from.
 pub struct Parts {
     /// The bearer token (`<data-dir>/control-token`); without one the HTTP API refuses all.
@@ -78,8 +90,8 @@ pub struct Parts {
     pub wyoming_url: Option<String>,
     /// The dictation history (the desktop app's dictations).
     pub dictations: Arc<crate::dictations::History>,
-    /// Whether the desktop app's dictation and read aloud run in this process.
-    pub desk: std::sync::atomic::AtomicBool,
+    /// The desktop app's dictation and read aloud, once it runs them in this process.
+    pub desk: std::sync::OnceLock<Arc<dyn Desk>>,
 }
 
 /// A handle to a running Murmur's controls. Cheap to clone.
@@ -187,14 +199,17 @@ impl Control {
 
     /// Whether dictation and read aloud run in this process.
     pub fn has_desk(&self) -> bool {
-        self.0.desk.load(std::sync::atomic::Ordering::Relaxed)
+        self.0.desk.get().is_some()
     }
 
-    /// The desktop app says its dictation and read aloud run.
-    pub fn attach_desk(&self) {
-        self.0
-            .desk
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+    /// The desk, when dictation and read aloud run here.
+    pub fn desk(&self) -> Option<&Arc<dyn Desk>> {
+        self.0.desk.get()
+    }
+
+    /// The desktop app's dictation and read aloud run (once; later calls are ignored).
+    pub fn attach_desk(&self, desk: Arc<dyn Desk>) {
+        let _ = self.0.desk.set(desk);
     }
 
     /// The engines, by capability.

@@ -68,6 +68,11 @@ pub fn router(control: Control) -> Router {
             "/murmur/api/dictations/{id}",
             axum::routing::delete(dictations::remove),
         )
+        .route(
+            "/murmur/api/dictations/{id}/insert",
+            post(dictations::insert),
+        )
+        .route("/murmur/api/desk", get(dictations::desk))
         .route("/murmur/api/voices/catalog", get(voices::voice_catalog))
         .route("/murmur/api/voices/installs", get(voices::voice_installs))
         .route(
