@@ -11,6 +11,7 @@ import { copy, initConnect, showSnippet } from "./connect.js";
 import { currentSettings, getPath, initSettings, loadSettings, saveSettings } from "./settings.js";
 import { initListen, listenFollows } from "./listen.js";
 import { initModels, modelsFollow, refreshModels } from "./models.js";
+import { deskFollows, deskRefresh, initDesk } from "./desk.js";
 
 // A warm-up step's name for people: Murmur says them all in /murmur/api/about (`stages`), and
 // each engine's steps in its status (`engine.steps`).
@@ -427,11 +428,13 @@ async function start() {
     }
     showSnippet();
   }
+  initDesk(about);
   initSpeak({ state: () => (offline || !current ? null : current.state) });
   initSettings((settings) => {
     const speed = getPath(settings, "engine.speed");
     if (speed) $("speak-speed").value = speed;
     modelsFollow(settings);
+    deskFollows(settings);
   });
   initListen();
   initModels({ settings: currentSettings, save: saveSettings });
@@ -450,6 +453,7 @@ async function start() {
     if (document.visibilityState !== "visible" || offline) return;
     refreshLogs();
     refreshActivity();
+    deskRefresh();
   }, 2000);
 }
 

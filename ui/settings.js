@@ -100,6 +100,11 @@ export async function loadSettings(about) {
     else if (input.hasAttribute("data-list")) input.value = (value || []).join(", ");
     else if (input.hasAttribute("data-lines")) input.value = (value || []).join("\n");
     else input.value = value ?? "";
+    // A saved choice the list does not offer (a microphone not plugged in now) is kept.
+    if (input.tagName === "SELECT" && value && input.value !== value) {
+      input.append(new Option(value, value));
+      input.value = value;
+    }
   }
   if ($("s-kokoro-model").value === "") $("s-kokoro-model").value = "int8";
   if ($("s-t-engine").value === "") $("s-t-engine").value = "whisper";

@@ -104,8 +104,11 @@ async function murmurHome({ configText, launched = true } = {}) {
   writeFileSync(join(dir, "config.toml"), configText ?? config(port));
   if (launched) writeFileSync(join(dir, ".launched"), "");
   mkdirSync(join(dir, "home/bin"), { recursive: true });
-  // "Test speech" plays with aplay: this one keeps what it was given.
-  writeFileSync(join(dir, "home/bin/aplay"), `#!/bin/sh\nfor last; do :; done\ncp "$last" "${dir}/played.wav"\n`, { mode: 0o755 });
+  // "Test speech" plays with the first player it finds (pw-play, paplay, aplay): these keep
+  // what they were given.
+  for (const player of ["pw-play", "paplay", "aplay"]) {
+    writeFileSync(join(dir, `home/bin/${player}`), `#!/bin/sh\nfor last; do :; done\ncp "$last" "${dir}/played.wav"\n`, { mode: 0o755 });
+  }
   const appEnv = {
     ...env, MURMUR_DATA_DIR: dir, HOME: join(dir, "home"), XDG_CONFIG_HOME: join(dir, "home/.config"),
     PATH: `${join(dir, "home/bin")}:${env.PATH}`,
@@ -621,6 +624,41 @@ desktopTest("webdriver: the window shows the live state over IPC and acts throug
     await page.click("#toggle");
     await until("Stopped on the page", async () => (await page.text("#badge")) === "Stopped");
     assert.equal((await api(home, "/murmur/api/status")).state, "stopped");
+  } finally {
+    await page.close();
+  }
+});
+
+desktopTest("webdriver: the Dictation card names the shortcuts, which are set by pressing them", async (t) => {
+  const home = await murmurHome();
+  launch(home, t);
+  await ready(home);
+  const page = await webdriver(home);
+  try {
+    await until("the Dictation card", async () => (await page.property("#desk-card", "hidden")) === false);
+    await until("the shortcuts named", async () => /Dictate: hold Ctrl\+Alt\+Space/.test(await page.text("#desk-keys")));
+    assert.match(await page.text("#desk-keys"), /Read the selection aloud: Ctrl\+Alt\+R/);
+    const line = () => trayMenu().find((item) => item.label.startsWith("Dictate:"));
+    await until("the tray's line", () => line() && /hold Ctrl\+Alt\+Space · Read selection: Ctrl\+Alt\+R/.test(line().label));
+
+    // The field takes the keys pressed, as Murmur writes them.
+    const press = (code, mods) => page.script(`
+      const field = document.getElementById("s-d-shortcut");
+      field.focus();
+      field.dispatchEvent(new KeyboardEvent("keydown", { code: "${code}", key: "x", bubbles: true, cancelable: true, ${mods} }));
+      return field.value;`);
+    assert.equal(await press("KeyD", "ctrlKey: true, shiftKey: true"), "Ctrl+Shift+D");
+    await page.click("#settings button[type=submit]");
+    await until("saved", async () => /Saved/.test(await page.text("#settings-result")));
+    assert.match(readFileSync(join(home.dir, "config.toml"), "utf8"), /shortcut = "Ctrl\+Shift\+D"/);
+    await until("the tray follows", () => line() && /hold Ctrl\+Shift\+D/.test(line().label));
+    await until("the card follows", async () => /hold Ctrl\+Shift\+D/.test(await page.text("#desk-keys")));
+
+    // A shortcut that would take typing away is refused, the field named.
+    assert.equal(await press("KeyA", "shiftKey: true"), "Shift+A");
+    await page.click("#settings button[type=submit]");
+    await until("refused", async () => /fix the fields/.test(await page.text("#settings-result")));
+    assert.match(await page.text("#error-dictation-shortcut"), /how people type/);
   } finally {
     await page.close();
   }

@@ -14,7 +14,7 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self' bl
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// The page's files: name under `/murmur/`, content type, content.
-pub(super) const ASSETS: [(&str, &str, &str); 12] = [
+pub(super) const ASSETS: [(&str, &str, &str); 13] = [
     (
         "",
         "text/html; charset=utf-8",
@@ -37,6 +37,7 @@ pub(super) const ASSETS: [(&str, &str, &str); 12] = [
     ("connect.js", JS, include_str!("../../../../ui/connect.js")),
     ("listen.js", JS, include_str!("../../../../ui/listen.js")),
     ("live.js", JS, include_str!("../../../../ui/live.js")),
+    ("desk.js", JS, include_str!("../../../../ui/desk.js")),
     ("models.js", JS, include_str!("../../../../ui/models.js")),
     (
         "settings.js",
