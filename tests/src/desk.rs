@@ -152,13 +152,7 @@ impl Desk {
 
     /// `program` with this desk's display, bus and sound server.
     pub fn command(&self, program: &str) -> Command {
-        let mut command = Command::new(program);
-        command
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env_remove("WAYLAND_DISPLAY")
-            .env("HOME", self.dir.path().join("home"))
-            .stdin(Stdio::null());
-        command
+        self.clone_env().command(program)
     }
 
     /// Run `xdotool args…`, answering its output.
@@ -185,6 +179,19 @@ impl Desk {
             .output()
             .expect("xdotool");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// What another thread needs to reach this desk's programs.
+    pub fn clone_env(&self) -> Session {
+        Session {
+            env: self.env.clone(),
+            home: self.dir.path().join("home"),
+        }
+    }
+
+    /// The app's tray label ([`Session::tray_label`]).
+    pub fn tray_label(&self) -> Option<String> {
+        self.clone_env().tray_label()
     }
 
     /// Keep `child` until the desk goes.
@@ -287,6 +294,96 @@ impl Desk {
         wait("the clipboard", Duration::from_secs(5), || {
             self.clipboard("clipboard") == text
         });
+    }
+}
+
+/// A desk's display, bus and sound server, for commands from any thread.
+#[derive(Clone)]
+pub struct Session {
+    env: Vec<(String, String)>,
+    home: PathBuf,
+}
+
+impl Session {
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env_remove("WAYLAND_DISPLAY")
+            .env("HOME", &self.home)
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// The text the app's tray icon shows beside it (its StatusNotifierItem's label, as panels
+    /// read it over D-Bus), if the app has one on the bus.
+    pub fn tray_label(&self) -> Option<String> {
+        let names = self
+            .command("gdbus")
+            .args([
+                "call",
+                "--session",
+                "--timeout",
+                "2",
+                "--dest",
+                "org.freedesktop.DBus",
+            ])
+            .args(["--object-path", "/org/freedesktop/DBus"])
+            .args(["--method", "org.freedesktop.DBus.ListNames"])
+            .output()
+            .ok()?;
+        let names = String::from_utf8_lossy(&names.stdout).into_owned();
+        names
+            .split('\'')
+            .filter(|n| n.starts_with(":1."))
+            .find_map(|name| self.label_of(name))
+    }
+
+    /// The tray label that the bus peer `name` exports, if it exports one.
+    pub fn label_of(&self, name: &str) -> Option<String> {
+        let out = self
+            .command("gdbus")
+            .args(["call", "--session", "--timeout", "2", "--dest", name])
+            .args([
+                "--object-path",
+                "/org/ayatana/NotificationItem/tray_icon_tray_app_murmur",
+            ])
+            .args(["--method", "org.freedesktop.DBus.Properties.Get"])
+            .args(["org.kde.StatusNotifierItem", "XAyatanaLabel"])
+            .output()
+            .ok()?;
+        out.status.success().then(|| {
+            // (<'the label'>,)
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.trim()
+                .trim_start_matches("(<'")
+                .trim_end_matches("'>,)")
+                .to_string()
+        })
+    }
+
+    /// The bus name of the app's tray icon.
+    pub fn tray_owner(&self) -> Option<String> {
+        let names = self
+            .command("gdbus")
+            .args([
+                "call",
+                "--session",
+                "--timeout",
+                "2",
+                "--dest",
+                "org.freedesktop.DBus",
+            ])
+            .args(["--object-path", "/org/freedesktop/DBus"])
+            .args(["--method", "org.freedesktop.DBus.ListNames"])
+            .output()
+            .ok()?;
+        let names = String::from_utf8_lossy(&names.stdout).into_owned();
+        names
+            .split('\'')
+            .filter(|n| n.starts_with(":1."))
+            .find(|name| self.label_of(name).is_some())
+            .map(String::from)
     }
 }
 

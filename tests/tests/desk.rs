@@ -127,7 +127,43 @@ async fn words_said_while_the_shortcut_is_held_are_typed_into_the_focused_termin
     desk.set_clipboard("kept on the clipboard");
 
     // The key goes down a moment after the speech has begun: the pre-roll keeps its start.
+    // While it is held, the tray shows that Murmur listens, and the words so far.
+    let labels = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let watching = {
+        let (labels, desk_env) = (labels.clone(), desk.clone_env());
+        let owner = desk_env.tray_owner().expect("the tray icon on the bus");
+        std::thread::spawn(move || {
+            let until = Instant::now() + Duration::from_secs(8);
+            while Instant::now() < until {
+                if let Some(label) = desk_env.label_of(&owner) {
+                    let mut labels = labels.lock().expect("labels");
+                    if labels.last() != Some(&label) {
+                        labels.push(label);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        })
+    };
     let dictation = dictate(&app, &desk, &file, secs, 1.15).await;
+    watching.join().expect("watcher");
+    let labels = labels.lock().expect("labels").clone();
+    eprintln!("the tray while listening: {labels:?}");
+    let listening: Vec<_> = labels.iter().filter(|l| l.starts_with('●')).collect();
+    assert!(
+        !listening.is_empty(),
+        "the tray never showed the dictation: {labels:?}"
+    );
+    assert!(
+        listening
+            .iter()
+            .any(|l| l.to_lowercase().contains("please send")),
+        "no words while the key was held: {labels:?}"
+    );
+    assert!(
+        !labels.last().is_some_and(|l| l.starts_with('●')),
+        "{labels:?}"
+    );
     eprintln!("dictation: {dictation}");
     assert_eq!(dictation["outcome"], "typed", "{dictation}");
     desk.xdotool(&["key", "Return"]);
