@@ -47,16 +47,20 @@ lint:
 # Proxy overhead and real speech (Piper) against a direct connection, measured in the same
 # run, then Piper and Kokoro side by side (first audio, real-time factor, engine memory), then
 # listening (Whisper through Murmur against faster-whisper directly, decode cost per format,
-# first SSE delta, engine memory). Prints figures only.
+# first SSE delta, engine memory), then the desk (dictation's release → text inserted, read
+# aloud's first sound) under Xvfb with PulseAudio. Prints figures only.
 bench:
 	@scripts/install-deps.sh bench
+	@scripts/install-deps.sh test
 	$(CARGO) build --release -p murmur-core --bin murmurd -p murmur-tests --bin proxy-bench --bin speech-bench --bin engine-bench --bin listen-bench --bin live-bench --bin wyoming-bench
+	$(CARGO) build --release -p murmur --features tauri/custom-protocol -p murmur-tests --bin desk-bench
 	./target/release/proxy-bench
 	./target/release/speech-bench
 	./target/release/engine-bench
 	./target/release/listen-bench
 	./target/release/live-bench
 	./target/release/wyoming-bench
+	./target/release/desk-bench
 
 # Fuzzing with cargo fuzz (libFuzzer): the speech request preparation, the config parser, the
 # audio pipeline and decoding uploads from bytes, FUZZ_SECONDS each, under memory limits (an

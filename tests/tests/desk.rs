@@ -6,116 +6,18 @@
 
 use std::time::{Duration, Instant};
 
-use murmur_tests::Murmurd;
-use murmur_tests::desk::{Desk, wait, wav};
-use murmur_tests::listening::{Stage, speak, wer};
-use murmur_tests::supervised::{ready, transcription_of};
+use murmur_tests::desk::{
+    Desk, dictate, dictations, focused_window, ready_app, speech_file, wait, wav, xterm,
+};
+use murmur_tests::listening::{Stage, wer};
 
 const SAID: &str = "Please send the quarterly report to Maria before Friday afternoon.";
-
-/// The app, its speech engine ready and its transcription engine started.
-async fn desk_app(stage: &Stage, desk: &Desk, dictation: &str) -> Murmurd {
-    let app = desk.app(&stage.config(&format!("\n[dictation]\n{dictation}")));
-    ready(&app, Duration::from_secs(180)).await;
-    app.control_post("/murmur/api/engines/transcription/start")
-        .await;
-    app.wait_for_engine("transcription ready", Duration::from_secs(180), |s| {
-        transcription_of(s).state == murmur_core::status::State::Ready
-    })
-    .await;
-    app
-}
-
-/// `text` spoken by Murmur, with a second of silence before (a stream's first moments can be
-/// lost) and a little after, as a WAV file in the desk's folder; and its length in seconds.
-async fn speech_file(
-    app: &Murmurd,
-    desk: &Desk,
-    text: &str,
-    name: &str,
-) -> (std::path::PathBuf, f64) {
-    let pcm = speak(app, text, "pcm").await;
-    let mut samples = vec![0i16; 24_000];
-    samples.extend(
-        pcm.chunks_exact(2)
-            .map(|b| i16::from_le_bytes([b[0], b[1]])),
-    );
-    let secs = (samples.len() - 24_000) as f64 / 24_000.0;
-    samples.extend(vec![0i16; 7_200]);
-    let path = desk.dir.path().join(name);
-    std::fs::write(&path, wav(&samples, 24_000)).expect("write speech");
-    (path, secs)
-}
-
-/// The dictations the app kept, newest first.
-async fn dictations(app: &Murmurd) -> Vec<serde_json::Value> {
-    let reply = app
-        .control(http::Method::GET, "/murmur/api/dictations", None, None)
-        .await;
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-    reply.json()["dictations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// Say `file` into the microphone with the dictation shortcut held from `press_after` into
-/// the playback until it has ended; answers the new dictation.
-async fn dictate(
-    app: &Murmurd,
-    desk: &Desk,
-    file: &std::path::Path,
-    secs: f64,
-    press_after: f64,
-) -> serde_json::Value {
-    let before = dictations(app).await.len();
-    let mut player = desk.say_into_microphone(file);
-    tokio::time::sleep(Duration::from_secs_f64(press_after)).await;
-    desk.xdotool(&["keydown", "ctrl+alt+space"]);
-    tokio::time::sleep(Duration::from_secs_f64(1.0 + secs - press_after + 0.4)).await;
-    desk.xdotool(&["keyup", "space", "alt", "ctrl"]);
-    let _ = player.wait();
-    let until = Instant::now() + Duration::from_secs(60);
-    loop {
-        let kept = dictations(app).await;
-        if kept.len() > before {
-            return kept[0].clone();
-        }
-        assert!(
-            Instant::now() < until,
-            "no dictation was kept:\n{}",
-            app.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A window titled `title` from `command`, focused.
-fn focused_window(desk: &mut Desk, title: &str, mut command: std::process::Command) -> String {
-    desk.keep(command.spawn().expect("the window's program"));
-    let mut id = String::new();
-    wait(title, Duration::from_secs(20), || {
-        let out = desk
-            .command("xdotool")
-            .args(["search", "--sync", "--onlyvisible", "--name", title])
-            .output()
-            .expect("xdotool");
-        id = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string();
-        !id.is_empty()
-    });
-    desk.xdotool(&["windowactivate", "--sync", &id]);
-    id
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn words_said_while_the_shortcut_is_held_are_typed_into_the_focused_terminal() {
     let stage = Stage::new().await;
     let mut desk = Desk::start();
-    let app = desk_app(&stage, &desk, "insert = \"type\"\n").await;
+    let app = ready_app(&stage, &desk, "insert = \"type\"\n").await;
     let (file, secs) = speech_file(&app, &desk, SAID, "said.wav").await;
     let typed = desk.dir.path().join("typed.txt");
     let terminal = xterm(
@@ -181,27 +83,11 @@ async fn words_said_while_the_shortcut_is_held_are_typed_into_the_focused_termin
     assert_eq!(desk.clipboard("clipboard"), "kept on the clipboard");
 }
 
-/// An xterm titled `title` running `shell`.
-fn xterm(desk: &Desk, title: &str, shell: &str) -> std::process::Command {
-    let mut command = desk.command("xterm");
-    command.args([
-        "-title",
-        title,
-        "-geometry",
-        "100x10+50+50",
-        "-e",
-        "sh",
-        "-c",
-        shell,
-    ]);
-    command
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dictation_is_pasted_into_a_gtk_entry_and_the_clipboard_put_back() {
     let stage = Stage::new().await;
     let mut desk = Desk::start();
-    let app = desk_app(&stage, &desk, "insert = \"paste\"\n").await;
+    let app = ready_app(&stage, &desk, "insert = \"paste\"\n").await;
     let said = "The meeting moved to Thursday afternoon in the small room.";
     let (file, secs) = speech_file(&app, &desk, said, "said.wav").await;
     desk.set_clipboard("kept on the clipboard");
@@ -243,7 +129,7 @@ async fn a_dictation_is_pasted_into_a_gtk_entry_and_the_clipboard_put_back() {
 async fn with_no_window_to_take_it_a_dictation_waits_on_the_clipboard_and_in_the_history() {
     let stage = Stage::new().await;
     let desk = Desk::start();
-    let app = desk_app(&stage, &desk, "").await;
+    let app = ready_app(&stage, &desk, "").await;
     let (file, secs) = speech_file(&app, &desk, SAID, "said.wav").await;
 
     let dictation = dictate(&app, &desk, &file, secs, 0.7).await;
@@ -318,7 +204,7 @@ fn until_quiet(speakers: &mut murmur_tests::desk::Speakers, quiet: Duration, lon
 async fn the_selection_is_read_aloud_and_the_same_shortcut_stops_it_at_once() {
     let stage = Stage::new().await;
     let mut desk = Desk::start();
-    let app = desk_app(&stage, &desk, "").await;
+    let app = ready_app(&stage, &desk, "").await;
     // Markdown, as an agent writes it: the marks and the address are not read out.
     let written = "The **weather** today is calm and bright, see [the forecast](https://example.com/w?d=1) for more.";
     let heard_as = "The weather today is calm and bright, see the forecast for more.";
@@ -387,5 +273,13 @@ async fn the_selection_is_read_aloud_and_the_same_shortcut_stops_it_at_once() {
     let last = speakers.last_sound().expect("sound");
     let after = last.saturating_duration_since(stop);
     eprintln!("reading stopped {after:?} after the key");
+    eprintln!(
+        "{}",
+        app.stderr()
+            .lines()
+            .filter(|l| l.contains("read aloud") || l.contains("speaker"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     assert!(after <= Duration::from_millis(200), "{after:?}");
 }

@@ -154,6 +154,8 @@ struct State {
     microphone: Option<microphone::Microphone>,
     dictation: Option<dictate::Dictating>,
     reading: Option<read::Reading>,
+    /// The speakers, open while read aloud is on.
+    speaker: Option<Arc<speaker::Speaker>>,
     queued: std::collections::VecDeque<String>,
     /// The open microphone's level, for the page.
     level: Level,
@@ -176,6 +178,7 @@ impl State {
             microphone: None,
             dictation: None,
             reading: None,
+            speaker: None,
             queued: std::collections::VecDeque::new(),
             level: Level::default(),
         }
@@ -212,6 +215,11 @@ impl State {
                 self.microphone = self.open_microphone(&name, dictation.preroll_ms);
             }
             self.share_level();
+        }
+        if self.settings.read_aloud.enabled {
+            let _ = self.speakers();
+        } else if self.reading.is_none() {
+            self.speaker = None;
         }
         if !self.settings.dictation.history {
             let _ = self.control.dictations().clear();

@@ -2,6 +2,7 @@
 //! the speech engine to the speakers as its audio comes. The same shortcut stops it; a text
 //! from the tray while one is read replaces it or waits its turn (`[read_aloud] when_busy`).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -75,10 +76,17 @@ impl State {
             self.tell("Nothing to read", "The text had no words to say.");
             return;
         }
+        let Some(speaker) = self.speakers() else {
+            self.tell(
+                "Read aloud",
+                "Murmur cannot open the speakers: see the log for why.",
+            );
+            return;
+        };
         let (proxy, desk, app) = (self.proxy.clone(), self.desk.clone(), self.app.clone());
         let asked = Instant::now();
         let task = tauri::async_runtime::spawn(async move {
-            if let Err(e) = speak(&proxy, &prepared, asked).await {
+            if let Err(e) = speak(&proxy, &prepared, &speaker, asked).await {
                 tracing::warn!("read aloud: {e}");
                 crate::desktop::notify(
                     &app,
@@ -99,9 +107,32 @@ impl State {
     pub(super) fn stop_reading(&mut self) {
         if let Some(reading) = self.reading.take() {
             reading.task.abort();
+            if let Some(speaker) = &self.speaker {
+                speaker.reset();
+            }
             tracing::info!("read aloud: stopped");
         }
         crate::tray::show_desk(&self.app, &self.settings, false);
+    }
+}
+
+impl State {
+    /// The open speakers, opened now if they are not.
+    pub(super) fn speakers(&mut self) -> Option<Arc<Speaker>> {
+        if self.speaker.is_none() {
+            match Speaker::open() {
+                Ok(speaker) => {
+                    tracing::info!(
+                        rate = speaker.rate,
+                        channels = speaker.channels,
+                        "read aloud: speakers open"
+                    );
+                    self.speaker = Some(Arc::new(speaker));
+                }
+                Err(e) => tracing::warn!("read aloud: {e}"),
+            }
+        }
+        self.speaker.clone()
     }
 }
 
@@ -109,14 +140,13 @@ impl State {
 async fn speak(
     proxy: &murmur_core::proxy::ProxyState,
     text: &str,
+    speaker: &Speaker,
     asked: Instant,
 ) -> Result<(), String> {
-    // The speakers open while the engine makes the first audio.
-    let opening = tauri::async_runtime::spawn_blocking(Speaker::open);
+    speaker.reset();
     let (audio, mut chunks) = mpsc::channel::<Bytes>(8);
     let engine = read_aloud::speak(proxy, text, audio);
     tokio::pin!(engine);
-    let speaker = opening.await.map_err(|e| e.to_string())??;
     let mut convert = speaker.converter(read_aloud::RATE)?;
     let mut engine_done = false;
     let mut first_audio = None;

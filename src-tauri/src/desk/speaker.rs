@@ -1,6 +1,8 @@
-//! The speakers, through cpal: one stream per reading, opened while the engine makes its first
-//! audio, fed from a queue the reading fills ([`ToPlay`] converts speech's 24 kHz PCM to the
-//! device's rate and channels). Stopping empties the queue and closes the device at once.
+//! The speakers, through cpal: one stream, open while read aloud is on, fed from a queue each
+//! reading fills ([`ToPlay`] converts speech's 24 kHz PCM to the device's rate and channels).
+//! Kept open because a sound server may start a new stream late (PulseAudio's null sink: over
+//! a second); an open stream plays what is queued within its buffer's length (~20 ms).
+//! Stopping empties the queue, which is heard at once.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, mpsc};
@@ -78,6 +80,14 @@ impl Speaker {
         lock(&self.queue).first_sound
     }
 
+    /// A new reading: nothing queued, nothing heard yet.
+    pub fn reset(&self) {
+        let mut queue = lock(&self.queue);
+        queue.samples.clear();
+        queue.first_sound = None;
+        queue.complete = false;
+    }
+
     /// Nothing more will come; [`Self::drained`] tells when it has all been played.
     pub fn complete(&self) {
         lock(&self.queue).complete = true;
@@ -110,12 +120,31 @@ fn stream(queue: Arc<Mutex<Queue>>) -> Result<(cpal::Stream, u32, u16), String> 
         .default_output_config()
         .map_err(|e| format!("the speakers have no usable format: {e}"))?;
     let (rate, channels) = (supported.sample_rate(), supported.channels());
+    // A small buffer: whatever the device takes ahead (silence, before the speech arrives) is
+    // heard before the speech, and stopping waits for it. Servers that report no range
+    // (PulseAudio) honour it too; a device that refuses it gets its default.
+    let fixed = cpal::BufferSize::Fixed(BUFFER_FRAMES);
+    let stream = build(&device, &supported, fixed, queue.clone()).or_else(|e| {
+        tracing::debug!(
+            "speaker: a {BUFFER_FRAMES}-frame buffer was refused ({e}); using the default"
+        );
+        build(&device, &supported, cpal::BufferSize::Default, queue)
+    })?;
+    stream
+        .play()
+        .map_err(|e| format!("cannot start the speakers: {e}"))?;
+    Ok((stream, rate, channels))
+}
+
+/// An output stream on `device` with `buffer_size`, filled from `queue`.
+fn build(
+    device: &cpal::Device,
+    supported: &cpal::SupportedStreamConfig,
+    buffer_size: cpal::BufferSize,
+    queue: Arc<Mutex<Queue>>,
+) -> Result<cpal::Stream, String> {
     let mut config = supported.config();
-    if let cpal::SupportedBufferSize::Range { min, max } = supported.buffer_size()
-        && (*min..=*max).contains(&BUFFER_FRAMES)
-    {
-        config.buffer_size = cpal::BufferSize::Fixed(BUFFER_FRAMES);
-    }
+    config.buffer_size = buffer_size;
     let fill = move |out: &mut [f32]| {
         let mut queue = lock(&queue);
         let n = out.len().min(queue.samples.len());
@@ -130,7 +159,7 @@ fn stream(queue: Arc<Mutex<Queue>>) -> Result<(cpal::Stream, u32, u16), String> 
         }
     };
     let failed = |e: cpal::Error| tracing::warn!("speaker: {e}");
-    let stream = match supported.sample_format() {
+    match supported.sample_format() {
         cpal::SampleFormat::F32 => {
             let fill = fill;
             device.build_output_stream(
@@ -161,9 +190,5 @@ fn stream(queue: Arc<Mutex<Queue>>) -> Result<(cpal::Stream, u32, u16), String> 
             ));
         }
     }
-    .map_err(|e| format!("cannot open the speakers: {e}"))?;
-    stream
-        .play()
-        .map_err(|e| format!("cannot start the speakers: {e}"))?;
-    Ok((stream, rate, channels))
+    .map_err(|e| format!("cannot open the speakers: {e}"))
 }

@@ -3,12 +3,20 @@
 //! microphone is fed by whatever the test plays into it and whose default speakers are a null
 //! sink the test records. Everything lives in a temporary folder and dies with the value.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::murmurd::{Launch, Murmurd};
+
+mod acts;
+mod session;
+mod speakers;
+
+pub use acts::{dictate, dictations, focused_window, ready_app, speech_file, xterm};
+pub use session::Session;
+pub use speakers::{Speakers, wav};
 
 /// The sink the test plays speech into; the default microphone listens to its monitor.
 pub const MIC_FEED: &str = "mic_feed";
@@ -226,41 +234,16 @@ impl Desk {
 
     /// Record the speakers as 16 kHz mono 16-bit samples, as they are played.
     pub fn listen_to_speakers(&self) -> Speakers {
-        let mut child = self
-            .command("parec")
-            .args([
-                "--device",
-                &format!("{SPEAKERS}.monitor"),
-                "--format=s16le",
-                "--rate=16000",
-                "--channels=1",
-                "--latency-msec=10",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("parec");
-        let mut stdout = child.stdout.take().expect("stdout");
-        let (send, samples) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 640];
-            while let Ok(n) = stdout.read(&mut buffer) {
-                if n == 0 {
-                    break;
-                }
-                let chunk: Vec<i16> = buffer[..n]
-                    .chunks_exact(2)
-                    .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                    .collect();
-                if send.send((Instant::now(), chunk)).is_err() {
-                    break;
-                }
-            }
-        });
-        Speakers {
-            child,
-            samples,
-            heard: Vec::new(),
-        }
+        let mut parec = self.command("parec");
+        parec.args([
+            "--device",
+            &format!("{SPEAKERS}.monitor"),
+            "--format=s16le",
+            "--rate=16000",
+            "--channels=1",
+            "--latency-msec=10",
+        ]);
+        Speakers::record(parec)
     }
 
     /// The clipboard's (or the primary selection's) text, as another app reads it.
@@ -297,96 +280,6 @@ impl Desk {
     }
 }
 
-/// A desk's display, bus and sound server, for commands from any thread.
-#[derive(Clone)]
-pub struct Session {
-    env: Vec<(String, String)>,
-    home: PathBuf,
-}
-
-impl Session {
-    pub fn command(&self, program: &str) -> Command {
-        let mut command = Command::new(program);
-        command
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env_remove("WAYLAND_DISPLAY")
-            .env("HOME", &self.home)
-            .stdin(Stdio::null());
-        command
-    }
-
-    /// The text the app's tray icon shows beside it (its StatusNotifierItem's label, as panels
-    /// read it over D-Bus), if the app has one on the bus.
-    pub fn tray_label(&self) -> Option<String> {
-        let names = self
-            .command("gdbus")
-            .args([
-                "call",
-                "--session",
-                "--timeout",
-                "2",
-                "--dest",
-                "org.freedesktop.DBus",
-            ])
-            .args(["--object-path", "/org/freedesktop/DBus"])
-            .args(["--method", "org.freedesktop.DBus.ListNames"])
-            .output()
-            .ok()?;
-        let names = String::from_utf8_lossy(&names.stdout).into_owned();
-        names
-            .split('\'')
-            .filter(|n| n.starts_with(":1."))
-            .find_map(|name| self.label_of(name))
-    }
-
-    /// The tray label that the bus peer `name` exports, if it exports one.
-    pub fn label_of(&self, name: &str) -> Option<String> {
-        let out = self
-            .command("gdbus")
-            .args(["call", "--session", "--timeout", "2", "--dest", name])
-            .args([
-                "--object-path",
-                "/org/ayatana/NotificationItem/tray_icon_tray_app_murmur",
-            ])
-            .args(["--method", "org.freedesktop.DBus.Properties.Get"])
-            .args(["org.kde.StatusNotifierItem", "XAyatanaLabel"])
-            .output()
-            .ok()?;
-        out.status.success().then(|| {
-            // (<'the label'>,)
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            text.trim()
-                .trim_start_matches("(<'")
-                .trim_end_matches("'>,)")
-                .to_string()
-        })
-    }
-
-    /// The bus name of the app's tray icon.
-    pub fn tray_owner(&self) -> Option<String> {
-        let names = self
-            .command("gdbus")
-            .args([
-                "call",
-                "--session",
-                "--timeout",
-                "2",
-                "--dest",
-                "org.freedesktop.DBus",
-            ])
-            .args(["--object-path", "/org/freedesktop/DBus"])
-            .args(["--method", "org.freedesktop.DBus.ListNames"])
-            .output()
-            .ok()?;
-        let names = String::from_utf8_lossy(&names.stdout).into_owned();
-        names
-            .split('\'')
-            .filter(|n| n.starts_with(":1."))
-            .find(|name| self.label_of(name).is_some())
-            .map(String::from)
-    }
-}
-
 impl Drop for Desk {
     fn drop(&mut self) {
         // SIGTERM first: Xvfb removes its lock file and socket, PulseAudio its runtime files.
@@ -407,89 +300,6 @@ impl Drop for Desk {
             }
         }
     }
-}
-
-/// The speakers' sound as it is played, each chunk with when it arrived.
-pub struct Speakers {
-    child: Child,
-    samples: std::sync::mpsc::Receiver<(Instant, Vec<i16>)>,
-    pub heard: Vec<(Instant, Vec<i16>)>,
-}
-
-impl Speakers {
-    /// Take what has arrived, waiting at most `for_at_most` for more.
-    pub fn collect(&mut self, for_at_most: Duration) {
-        let until = Instant::now() + for_at_most;
-        while let Ok(chunk) = self
-            .samples
-            .recv_timeout(until.saturating_duration_since(Instant::now()))
-        {
-            self.heard.push(chunk);
-            if Instant::now() >= until {
-                break;
-            }
-        }
-    }
-
-    /// Whether a chunk is sound (not the null sink's silence).
-    pub fn loud(chunk: &[i16]) -> bool {
-        let power =
-            chunk.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / chunk.len().max(1) as f64;
-        power.sqrt() > 200.0
-    }
-
-    /// Everything heard, as 16 kHz samples.
-    pub fn samples(&self) -> Vec<i16> {
-        self.heard
-            .iter()
-            .flat_map(|(_, c)| c.iter().copied())
-            .collect()
-    }
-
-    /// When the last loud chunk arrived.
-    pub fn last_sound(&self) -> Option<Instant> {
-        self.heard
-            .iter()
-            .rev()
-            .find(|(_, c)| Self::loud(c))
-            .map(|(at, _)| *at)
-    }
-
-    pub fn first_sound(&self) -> Option<Instant> {
-        self.heard
-            .iter()
-            .find(|(_, c)| Self::loud(c))
-            .map(|(at, _)| *at)
-    }
-}
-
-impl Drop for Speakers {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// 16 kHz mono samples as a WAV file.
-pub fn wav(samples: &[i16], rate: u32) -> Vec<u8> {
-    let data = samples.len() as u32 * 2;
-    let mut out = Vec::with_capacity(44 + data as usize);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data.to_le_bytes());
-    for s in samples {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    out
 }
 
 fn wait_until(within: Duration, mut ready: impl FnMut() -> bool) -> bool {
