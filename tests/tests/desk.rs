@@ -273,13 +273,5 @@ async fn the_selection_is_read_aloud_and_the_same_shortcut_stops_it_at_once() {
     let last = speakers.last_sound().expect("sound");
     let after = last.saturating_duration_since(stop);
     eprintln!("reading stopped {after:?} after the key");
-    eprintln!(
-        "{}",
-        app.stderr()
-            .lines()
-            .filter(|l| l.contains("read aloud") || l.contains("speaker"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
     assert!(after <= Duration::from_millis(200), "{after:?}");
 }
