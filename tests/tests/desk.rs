@@ -15,6 +15,7 @@ const SAID: &str = "Please send the quarterly report to Maria before Friday afte
 
 #[tokio::test(flavor = "multi_thread")]
 async fn words_said_while_the_shortcut_is_held_are_typed_into_the_focused_terminal() {
+    let _turn = murmur_tests::live::one_at_a_time().await;
     let stage = Stage::new().await;
     let mut desk = Desk::start();
     let app = ready_app(&stage, &desk, "insert = \"type\"\n").await;
@@ -85,6 +86,7 @@ async fn words_said_while_the_shortcut_is_held_are_typed_into_the_focused_termin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dictation_is_pasted_into_a_gtk_entry_and_the_clipboard_put_back() {
+    let _turn = murmur_tests::live::one_at_a_time().await;
     let stage = Stage::new().await;
     let mut desk = Desk::start();
     let app = ready_app(&stage, &desk, "insert = \"paste\"\n").await;
@@ -127,6 +129,7 @@ async fn a_dictation_is_pasted_into_a_gtk_entry_and_the_clipboard_put_back() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_no_window_to_take_it_a_dictation_waits_on_the_clipboard_and_in_the_history() {
+    let _turn = murmur_tests::live::one_at_a_time().await;
     let stage = Stage::new().await;
     let desk = Desk::start();
     let app = ready_app(&stage, &desk, "").await;
@@ -202,6 +205,7 @@ fn until_quiet(speakers: &mut murmur_tests::desk::Speakers, quiet: Duration, lon
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_selection_is_read_aloud_and_the_same_shortcut_stops_it_at_once() {
+    let _turn = murmur_tests::live::one_at_a_time().await;
     let stage = Stage::new().await;
     let mut desk = Desk::start();
     let app = ready_app(&stage, &desk, "").await;

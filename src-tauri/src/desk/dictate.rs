@@ -14,6 +14,9 @@ use tauri::async_runtime::JoinHandle;
 
 use super::{Input, State};
 
+/// How long the microphone keeps listening after the shortcut is released.
+const TAIL: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// A dictation under way.
 pub struct Dictating {
     feeding: JoinHandle<()>,
@@ -89,11 +92,24 @@ impl State {
     }
 
     /// The shortcut was released (or pressed again): the rest is decoded, then inserted.
+    /// The key comes up as the last word ends: the microphone listens a moment longer
+    /// ([`TAIL`]) before the dictation's sound ends and its task decodes what is left.
     pub(super) fn finish_dictation(&mut self) {
-        if self.dictation.is_some()
+        let Some(dictating) = &self.dictation else {
+            return;
+        };
+        let (desk, began) = (self.desk.clone(), dictating.began);
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(TAIL).await;
+            desk.send(Input::EndOfSpeech(began));
+        });
+    }
+
+    /// [`TAIL`] after the release: the dictation that began at `began` hears no more.
+    pub(super) fn end_of_speech(&mut self, began: Instant) {
+        if self.dictation.as_ref().is_some_and(|d| d.began == began)
             && let Some(microphone) = &self.microphone
         {
-            // The dictation's sound ends here; its task decodes what is left.
             microphone.stop_listening();
         }
     }

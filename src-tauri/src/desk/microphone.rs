@@ -140,11 +140,40 @@ fn stream(wanted: &str, tap: Arc<Mutex<Tap>>) -> Result<(cpal::Stream, String), 
         .default_input_config()
         .map_err(|e| format!("{name} has no usable format: {e}"))?;
     let (rate, channels) = (config.sample_rate(), config.channels());
-    let mut listen = ToListen::new(rate, channels).map_err(|e| e.to_string())?;
+    // Small buffers: what the server still holds when the shortcut is released would be lost
+    // (PulseAudio's default fragment is long). A device that refuses one gets its default.
+    let fixed = cpal::BufferSize::Fixed(BUFFER_FRAMES);
+    let stream = build(&device, &config, fixed, tap.clone())
+        .or_else(|e| {
+            tracing::debug!("microphone: a {BUFFER_FRAMES}-frame buffer was refused ({e})");
+            build(&device, &config, cpal::BufferSize::Default, tap)
+        })
+        .map_err(|e| format!("cannot open {name}: {e}"))?;
+    stream
+        .play()
+        .map_err(|e| format!("cannot start {name}: {e}"))?;
+    tracing::info!("microphone: {name} open ({rate} Hz, {channels} channels)");
+    Ok((stream, name))
+}
+
+/// The microphone's buffer, in frames (~20 ms).
+const BUFFER_FRAMES: u32 = 1024;
+
+/// An input stream on `device` with `buffer_size`, feeding `tap`.
+fn build(
+    device: &cpal::Device,
+    config: &cpal::SupportedStreamConfig,
+    buffer_size: cpal::BufferSize,
+    tap: Arc<Mutex<Tap>>,
+) -> Result<cpal::Stream, String> {
+    let mut listen =
+        ToListen::new(config.sample_rate(), config.channels()).map_err(|e| e.to_string())?;
+    let mut stream_config = config.config();
+    stream_config.buffer_size = buffer_size;
     let failed = |e: cpal::Error| tracing::warn!("microphone: {e}");
-    let stream = match config.sample_format() {
+    match config.sample_format() {
         cpal::SampleFormat::F32 => device.build_input_stream(
-            config.config(),
+            stream_config,
             move |data: &[f32], _: &cpal::InputCallbackInfo| feed(&mut listen, &tap, data),
             failed,
             None,
@@ -152,7 +181,7 @@ fn stream(wanted: &str, tap: Arc<Mutex<Tap>>) -> Result<(cpal::Stream, String), 
         cpal::SampleFormat::I16 => {
             let mut scratch = Vec::new();
             device.build_input_stream(
-                config.config(),
+                stream_config,
                 move |data: &[i16], _: &cpal::InputCallbackInfo| {
                     scratch.clear();
                     scratch.extend(data.iter().map(|&s| f32::from(s) / 32768.0));
@@ -164,16 +193,11 @@ fn stream(wanted: &str, tap: Arc<Mutex<Tap>>) -> Result<(cpal::Stream, String), 
         }
         other => {
             return Err(format!(
-                "{name} sends {other} samples, which Murmur cannot read"
+                "it sends {other} samples, which Murmur cannot read"
             ));
         }
     }
-    .map_err(|e| format!("cannot open {name}: {e}"))?;
-    stream
-        .play()
-        .map_err(|e| format!("cannot start {name}: {e}"))?;
-    tracing::info!("microphone: {name} open ({rate} Hz, {channels} channels)");
-    Ok((stream, name))
+    .map_err(|e| e.to_string())
 }
 
 fn feed(listen: &mut ToListen, tap: &Mutex<Tap>, data: &[f32]) {

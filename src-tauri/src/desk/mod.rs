@@ -33,6 +33,8 @@ pub enum Input {
     ReadClipboard,
     StopReading,
     Settings(Arc<Settings>),
+    /// The moment after a release: the dictation that began then hears no more.
+    EndOfSpeech(std::time::Instant),
     /// A dictation ended (released, by silence, or failed).
     Heard(dictate::Ended),
     /// A reading finished by itself (the next queued one may start).
@@ -306,6 +308,7 @@ async fn run(mut state: State, mut inputs: mpsc::UnboundedReceiver<Input>) {
             Input::DictateUp if !toggle => state.finish_dictation(),
             Input::DictateUp => {}
             Input::Escape => state.cancel_dictation(),
+            Input::EndOfSpeech(began) => state.end_of_speech(began),
             Input::Heard(ended) => state.heard(ended),
             Input::ReadKey if state.reading.is_some() => state.stop_reading(),
             Input::ReadKey => state.read_selection().await,

@@ -59,7 +59,7 @@ async fn dictation(
     let mut player = desk.say_into_microphone(file);
     tokio::time::sleep(Duration::from_millis(700)).await;
     desk.xdotool(&["keydown", "ctrl+alt+space"]);
-    tokio::time::sleep(Duration::from_secs_f64(secs + 0.3 + 0.4)).await;
+    tokio::time::sleep(Duration::from_secs_f64(secs + 0.3 + 0.15)).await;
     desk.xdotool(&["keyup", "space", "alt", "ctrl"]);
     let released = SystemTime::now();
     let _ = player.wait();

@@ -67,7 +67,7 @@ pub async fn dictate(
     let mut player = desk.say_into_microphone(file);
     tokio::time::sleep(Duration::from_secs_f64(press_after)).await;
     desk.xdotool(&["keydown", "ctrl+alt+space"]);
-    tokio::time::sleep(Duration::from_secs_f64(1.0 + secs - press_after + 0.4)).await;
+    tokio::time::sleep(Duration::from_secs_f64(1.0 + secs - press_after + 0.15)).await;
     desk.xdotool(&["keyup", "space", "alt", "ctrl"]);
     let _ = player.wait();
     let until = Instant::now() + Duration::from_secs(60);
