@@ -279,3 +279,67 @@ async fn the_selection_is_read_aloud_and_the_same_shortcut_stops_it_at_once() {
     eprintln!("reading stopped {after:?} after the key");
     assert!(after <= Duration::from_millis(200), "{after:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_toggle_mode_a_pause_ends_the_dictation_and_esc_cancels_one_without_a_trace() {
+    let _turn = murmur_tests::live::one_at_a_time().await;
+    let stage = Stage::new().await;
+    let mut desk = Desk::start();
+    let app = ready_app(&stage, &desk, "mode = \"toggle\"\ninsert = \"type\"\n").await;
+    let (file, secs) = speech_file(&app, &desk, SAID, "said.wav").await;
+    let typed = desk.dir.path().join("typed.txt");
+    let terminal = xterm(
+        &desk,
+        "toggle-target",
+        &format!("cat > {}", typed.display()),
+    );
+    focused_window(&mut desk, "toggle-target", terminal);
+
+    // Esc while dictating: nothing is typed or kept.
+    let mut player = desk.say_into_microphone(&file);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    desk.xdotool(&["key", "ctrl+alt+space"]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    desk.xdotool(&["key", "Escape"]);
+    let _ = player.wait();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        dictations(&app).await.is_empty(),
+        "a cancelled dictation was kept"
+    );
+    assert!(
+        app.stderr().contains("dictation cancelled"),
+        "{}",
+        app.stderr()
+    );
+
+    // One press starts it; the pause after the sentence ends it, with no second press.
+    let before = Instant::now();
+    let mut player = desk.say_into_microphone(&file);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    desk.xdotool(&["key", "ctrl+alt+space"]);
+    let _ = player.wait();
+    let until = Instant::now() + Duration::from_secs(30);
+    let kept = loop {
+        let kept = dictations(&app).await;
+        if let Some(first) = kept.first() {
+            break first.clone();
+        }
+        assert!(
+            Instant::now() < until,
+            "the pause did not end the dictation"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!(
+        "toggle: ended by the pause {:.1} s after the speech began: {kept}",
+        before.elapsed().as_secs_f64() - 1.0
+    );
+    assert!(before.elapsed().as_secs_f64() < 1.0 + secs + 4.0);
+    desk.xdotool(&["key", "Return"]);
+    wait("the typed line", Duration::from_secs(10), || {
+        std::fs::read_to_string(&typed).is_ok_and(|t| t.ends_with('\n'))
+    });
+    let line = std::fs::read_to_string(&typed).expect("typed");
+    assert!(wer(SAID, &line) <= 0.15, "{line:?}");
+}

@@ -20,6 +20,7 @@ const TAIL: std::time::Duration = std::time::Duration::from_millis(250);
 /// A dictation under way.
 pub struct Dictating {
     feeding: JoinHandle<()>,
+    feeder: murmur_core::desk::dictation::Feeder,
     began: Instant,
     /// The microphone was opened for this dictation alone (no pre-roll): closed after it.
     own_microphone: bool,
@@ -61,6 +62,7 @@ impl State {
         let words = dictation.words();
         let desk = self.desk.clone();
         let feeder = dictation.feeder();
+        let released = dictation.feeder();
         let feeding = tauri::async_runtime::spawn(async move {
             let mut fed = true;
             let result = loop {
@@ -85,6 +87,7 @@ impl State {
         self.grab_escape(true);
         self.dictation = Some(Dictating {
             feeding,
+            feeder: released,
             began,
             own_microphone,
         });
@@ -98,6 +101,7 @@ impl State {
         let Some(dictating) = &self.dictation else {
             return;
         };
+        dictating.feeder.released();
         let (desk, began) = (self.desk.clone(), dictating.began);
         tauri::async_runtime::spawn(async move {
             tokio::time::sleep(TAIL).await;

@@ -189,25 +189,30 @@ impl State {
     /// Register the configured shortcuts (the old ones first let go) and open or close the
     /// microphone as the pre-roll needs.
     fn apply(&mut self) {
+        // The handler locks `Keys` on the shortcut library's thread, which (un)registering
+        // waits for: the lock is never held across those calls.
+        let old = {
+            let mut keys = self.keys();
+            [keys.dictate.take(), keys.read.take()]
+        };
         let shortcuts = self.app.global_shortcut();
-        let keys = self.app.state::<Mutex<Keys>>();
-        let mut keys = keys
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for old in [keys.dictate.take(), keys.read.take()]
-            .into_iter()
-            .flatten()
-        {
+        for old in old.into_iter().flatten() {
             let _ = shortcuts.unregister(old);
         }
         let (dictation, read) = (&self.settings.dictation, &self.settings.read_aloud);
-        if dictation.enabled {
-            keys.dictate = register(&self.app, &dictation.shortcut, "dictation");
+        let dictate = dictation
+            .enabled
+            .then(|| register(&self.app, &dictation.shortcut, "dictation"))
+            .flatten();
+        let read_key = read
+            .enabled
+            .then(|| register(&self.app, &read.shortcut, "read aloud"))
+            .flatten();
+        {
+            let mut keys = self.keys();
+            keys.dictate = dictate;
+            keys.read = read_key;
         }
-        if read.enabled {
-            keys.read = register(&self.app, &read.shortcut, "read aloud");
-        }
-        drop(keys);
         let warm = dictation.enabled && dictation.preroll_ms > 0;
         let wanted = warm.then(|| dictation.microphone.clone());
         let open = self.microphone.as_ref().map(|m| m.wanted.clone());
@@ -253,17 +258,22 @@ impl State {
 
     /// Esc cancels a dictation: it is grabbed only while one is under way.
     fn grab_escape(&self, on: bool) {
-        let keys = self.app.state::<Mutex<Keys>>();
-        let mut keys = keys
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let shortcuts = self.app.global_shortcut();
-        if let Some(old) = keys.escape.take() {
-            let _ = shortcuts.unregister(old);
+        let old = self.keys().escape.take();
+        if let Some(old) = old {
+            let _ = self.app.global_shortcut().unregister(old);
         }
         if on {
-            keys.escape = register(&self.app, "Escape", "cancel");
+            let escape = register(&self.app, "Escape", "cancel");
+            self.keys().escape = escape;
         }
+    }
+
+    fn keys(&self) -> std::sync::MutexGuard<'_, Keys> {
+        self.app
+            .state::<Mutex<Keys>>()
+            .inner()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

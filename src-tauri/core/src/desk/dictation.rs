@@ -32,6 +32,9 @@ pub struct Heard {
 
 enum Event {
     Audio(Vec<i16>),
+    /// The key is up; a little more audio comes (the tail), then [`Event::Finish`]. No new
+    /// partial decode starts: the final one would wait behind it at the engine.
+    Released,
     Finish,
     Cancel,
 }
@@ -146,6 +149,11 @@ impl Feeder {
     pub fn finish(&self) {
         let _ = self.0.send(Event::Finish);
     }
+
+    /// The key is up: the last audio is on its way, and the final decode comes next.
+    pub fn released(&self) {
+        let _ = self.0.send(Event::Released);
+    }
 }
 
 impl Drop for Dictation {
@@ -174,7 +182,7 @@ async fn run(
         silence_duration_ms: TOGGLE_SILENCE_MS,
         ..crate::live::TurnDetection::default()
     });
-    let (mut edges, mut voiced) = (Vec::new(), false);
+    let (mut edges, mut voiced, mut released) = (Vec::new(), false, false);
     let by_silence = loop {
         tokio::select! {
             event = events.recv() => match event {
@@ -187,6 +195,7 @@ async fn run(
                         break true;
                     }
                 }
+                Some(Event::Released) => released = true,
                 Some(Event::Finish) => break false,
                 Some(Event::Cancel) | None => return Ok(None),
             },
@@ -199,7 +208,7 @@ async fn run(
                 }
             }
         }
-        if streams && !running && words.due(samples.len()) {
+        if streams && !running && !released && words.due(samples.len()) {
             running = true;
             let (state, answers) = (state.clone(), answers.clone());
             let (audio, options) = (samples.clone(), listen.options(words.prefix()));
