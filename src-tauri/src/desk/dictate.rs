@@ -53,7 +53,7 @@ impl State {
         let mut dictation = match Dictation::start(self.proxy.clone(), listen) {
             Ok(dictation) => dictation,
             Err(e) => {
-                self.tell("Dictation cannot start", &e.message());
+                self.tell("Dictation cannot start", e.message());
                 return;
             }
         };
@@ -152,7 +152,7 @@ impl State {
             Ok(Some(heard)) => heard,
             Ok(None) => return,
             Err(e) => {
-                self.tell("Dictation did not work", &e.message());
+                self.tell("Dictation did not work", e.message());
                 return;
             }
         };

@@ -160,15 +160,12 @@ fn build(
     };
     let failed = |e: cpal::Error| tracing::warn!("speaker: {e}");
     match supported.sample_format() {
-        cpal::SampleFormat::F32 => {
-            let fill = fill;
-            device.build_output_stream(
-                config,
-                move |out: &mut [f32], _: &cpal::OutputCallbackInfo| fill(out),
-                failed,
-                None,
-            )
-        }
+        cpal::SampleFormat::F32 => device.build_output_stream(
+            config,
+            move |out: &mut [f32], _: &cpal::OutputCallbackInfo| fill(out),
+            failed,
+            None,
+        ),
         cpal::SampleFormat::I16 => {
             let (fill, mut scratch) = (fill, Vec::new());
             device.build_output_stream(
