@@ -7,7 +7,8 @@
 use std::time::{Duration, Instant};
 
 use murmur_tests::desk::{
-    Desk, dictate, dictations, focused_window, ready_app, speech_file, wait, wav, xterm,
+    Desk, dictate, dictations, focused_window, ready_app, speech_file, typing_target, wait, wav,
+    xterm,
 };
 use murmur_tests::listening::{Stage, wer};
 
@@ -20,13 +21,7 @@ async fn words_said_while_the_shortcut_is_held_are_typed_into_the_focused_termin
     let mut desk = Desk::start();
     let app = ready_app(&stage, &desk, "insert = \"type\"\n").await;
     let (file, secs) = speech_file(&app, &desk, SAID, "said.wav").await;
-    let typed = desk.dir.path().join("typed.txt");
-    let terminal = xterm(
-        &desk,
-        "dictation-target",
-        &format!("cat > {}", typed.display()),
-    );
-    focused_window(&mut desk, "dictation-target", terminal);
+    let typed = typing_target(&mut desk, "dictation-target");
     desk.set_clipboard("kept on the clipboard");
 
     // The key goes down a moment after the speech has begun: the pre-roll keeps its start.
@@ -287,13 +282,7 @@ async fn in_toggle_mode_a_pause_ends_the_dictation_and_esc_cancels_one_without_a
     let mut desk = Desk::start();
     let app = ready_app(&stage, &desk, "mode = \"toggle\"\ninsert = \"type\"\n").await;
     let (file, secs) = speech_file(&app, &desk, SAID, "said.wav").await;
-    let typed = desk.dir.path().join("typed.txt");
-    let terminal = xterm(
-        &desk,
-        "toggle-target",
-        &format!("cat > {}", typed.display()),
-    );
-    focused_window(&mut desk, "toggle-target", terminal);
+    let typed = typing_target(&mut desk, "toggle-target");
 
     // Esc while dictating: nothing is typed or kept.
     let mut player = desk.say_into_microphone(&file);

@@ -14,6 +14,22 @@ use tauri::async_runtime::JoinHandle;
 
 use super::{Input, State};
 
+/// Insert `text` where the cursor is, off the async threads (pasting waits for the app).
+async fn insert(
+    clipboard: Arc<std::sync::Mutex<arboard::Clipboard>>,
+    text: String,
+    method: murmur_core::config::InsertMethod,
+) -> (Outcome, Option<String>) {
+    tauri::async_runtime::spawn_blocking(move || {
+        let mut clipboard = clipboard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        super::keys::insert(&mut clipboard, &text, method)
+    })
+    .await
+    .unwrap_or((Outcome::OnClipboard, Some("Murmur's typing failed".into())))
+}
+
 /// How long the microphone keeps listening after the shortcut is released.
 const TAIL: std::time::Duration = std::time::Duration::from_millis(250);
 
@@ -176,17 +192,8 @@ impl State {
             return;
         };
         tauri::async_runtime::spawn(async move {
-            let text = heard.text.clone();
-            let method = settings.dictation.insert;
-            let inserted = tauri::async_runtime::spawn_blocking(move || {
-                let mut clipboard = clipboard
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                super::keys::insert(&mut clipboard, &text, method)
-            })
-            .await;
             let (outcome, why) =
-                inserted.unwrap_or((Outcome::OnClipboard, Some("Murmur's typing failed".into())));
+                insert(clipboard, heard.text.clone(), settings.dictation.insert).await;
             let total_ms = ended.began.elapsed().as_secs_f64() * 1000.0;
             murmur_core::desk::record(control.metrics(), ended.began_ms, total_ms, &heard);
             tracing::info!(
@@ -229,14 +236,7 @@ impl State {
         let (app, method) = (self.app.clone(), self.settings.dictation.insert);
         tauri::async_runtime::spawn(async move {
             tokio::time::sleep(delay).await;
-            let inserted = tauri::async_runtime::spawn_blocking(move || {
-                let mut clipboard = clipboard
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                super::keys::insert(&mut clipboard, &text, method)
-            })
-            .await;
-            if let Ok((_, Some(why))) = inserted {
+            if let (_, Some(why)) = insert(clipboard, text, method).await {
                 crate::desktop::notify(
                     &app,
                     &Notice {

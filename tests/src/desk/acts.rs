@@ -121,3 +121,11 @@ pub fn xterm(desk: &Desk, title: &str, shell: &str) -> std::process::Command {
     ]);
     command
 }
+
+/// A focused xterm titled `title` whose typed lines go to a file; the file's path.
+pub fn typing_target(desk: &mut Desk, title: &str) -> std::path::PathBuf {
+    let typed = desk.dir.path().join(format!("{title}.txt"));
+    let terminal = xterm(desk, title, &format!("cat > {}", typed.display()));
+    focused_window(desk, title, terminal);
+    typed
+}

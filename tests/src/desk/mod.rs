@@ -14,7 +14,7 @@ mod acts;
 mod session;
 mod speakers;
 
-pub use acts::{dictate, dictations, focused_window, ready_app, speech_file, xterm};
+pub use acts::{dictate, dictations, focused_window, ready_app, speech_file, typing_target, xterm};
 pub use session::Session;
 pub use speakers::{Speakers, wav};
 

@@ -25,25 +25,7 @@ impl Session {
     /// The text the app's tray icon shows beside it (its StatusNotifierItem's label, as panels
     /// read it over D-Bus), if the app has one on the bus.
     pub fn tray_label(&self) -> Option<String> {
-        let names = self
-            .command("gdbus")
-            .args([
-                "call",
-                "--session",
-                "--timeout",
-                "2",
-                "--dest",
-                "org.freedesktop.DBus",
-            ])
-            .args(["--object-path", "/org/freedesktop/DBus"])
-            .args(["--method", "org.freedesktop.DBus.ListNames"])
-            .output()
-            .ok()?;
-        let names = String::from_utf8_lossy(&names.stdout).into_owned();
-        names
-            .split('\'')
-            .filter(|n| n.starts_with(":1."))
-            .find_map(|name| self.label_of(name))
+        self.label_of(&self.tray_owner()?)
     }
 
     /// The tray label that the bus peer `name` exports, if it exports one.
