@@ -154,24 +154,11 @@ async fn with_no_window_to_take_it_a_dictation_waits_on_the_clipboard_and_in_the
 
     // The history is the user's to clear.
     let id = dictation["id"].as_u64().expect("id");
-    let gone = app
-        .control(
-            http::Method::DELETE,
-            &format!("/murmur/api/dictations/{id}"),
-            None,
-            None,
-        )
-        .await;
+    let path = format!("/murmur/api/dictations/{id}");
+    let gone = app.control(http::Method::DELETE, &path, None, None).await;
     assert_eq!(gone.status, 204);
     assert!(dictations(&app).await.is_empty());
-    let again = app
-        .control(
-            http::Method::DELETE,
-            &format!("/murmur/api/dictations/{id}"),
-            None,
-            None,
-        )
-        .await;
+    let again = app.control(http::Method::DELETE, &path, None, None).await;
     assert_eq!(again.status, 404);
     assert_eq!(again.error_code(), "not_found");
 }
