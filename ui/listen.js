@@ -116,12 +116,14 @@ async function record() {
   }
 }
 
-/** What records: the browser's MediaRecorder as WebM/Opus (or Ogg, or MP4) where it has
- * one, else the microphone's samples kept as they come and written as a 16 kHz WAV (WebKitGTK
- * has MediaRecorder without its encoders). `stop()` resolves with the recording and its name. */
+/** What records: the browser's MediaRecorder as WebM/Opus (or Ogg) where it has one, else the
+ * microphone's samples kept as they come and written as a 16 kHz WAV. Never MP4: WebKitGTK
+ * with GStreamer's libav plugins records AAC that Murmur's decoder refuses ("coupling channel
+ * element"), and WebKitGTK without them has MediaRecorder and no encoders at all.
+ * `stop()` resolves with the recording and its name. */
 function encoder(stream, context, source) {
   const type = typeof MediaRecorder === "undefined" ? undefined
-    : ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm", "audio/mp4"].find((t) => MediaRecorder.isTypeSupported(t));
+    : ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm"].find((t) => MediaRecorder.isTypeSupported(t));
   if (type) {
     const recorder = new MediaRecorder(stream, { mimeType: type });
     const chunks = [];
@@ -130,7 +132,7 @@ function encoder(stream, context, source) {
     return {
       stop: () => new Promise((resolve) => {
         recorder.onstop = () => {
-          const extension = type.includes("ogg") ? "ogg" : type.includes("mp4") ? "m4a" : "webm";
+          const extension = type.includes("ogg") ? "ogg" : "webm";
           resolve({ audio: new Blob(chunks, { type: recorder.mimeType || type }), name: `recording.${extension}` });
         };
         recorder.stop();
