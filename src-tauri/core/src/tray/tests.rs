@@ -212,3 +212,25 @@ fn the_status_line_names_both_engines() {
     };
     assert!(status_line(&failed).ends_with("transcription: Whisper base (unloaded)"));
 }
+
+#[test]
+fn the_desk_line_names_both_shortcuts_as_set_and_the_listening_title_keeps_the_last_words() {
+    let mut settings = crate::config::Settings::default();
+    assert_eq!(
+        desk_keys(&settings),
+        "Dictate: hold Ctrl+Alt+Space · Read selection: Ctrl+Alt+R"
+    );
+    settings.dictation.mode = crate::config::DictationMode::Toggle;
+    settings.read_aloud.enabled = false;
+    assert_eq!(desk_keys(&settings), "Dictate: press Ctrl+Alt+Space");
+    settings.dictation.enabled = false;
+    assert_eq!(desk_keys(&settings), MenuItem::DeskKeys.label());
+
+    assert_eq!(listening_title("", 0.0), "● Listening ▯▯▯▯▯");
+    assert_eq!(listening_title("  Hello there ", 1.0), "● ▮▮▮▮▮ Hello there");
+    let long = "word ".repeat(20);
+    let title = listening_title(&long, 0.5);
+    assert!(title.starts_with("● ▮▮▮▯▯ …"), "{title}");
+    assert!(title.ends_with("word word"), "{title}");
+    assert!(title.chars().count() <= 50, "{title}");
+}
