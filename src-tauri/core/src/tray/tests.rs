@@ -227,7 +227,10 @@ fn the_desk_line_names_both_shortcuts_as_set_and_the_listening_title_keeps_the_l
     assert_eq!(desk_keys(&settings), MenuItem::DeskKeys.label());
 
     assert_eq!(listening_title("", 0.0), "● Listening ▯▯▯▯▯");
-    assert_eq!(listening_title("  Hello there ", 1.0), "● ▮▮▮▮▮ Hello there");
+    assert_eq!(
+        listening_title("  Hello there ", 1.0),
+        "● ▮▮▮▮▮ Hello there"
+    );
     let long = "word ".repeat(20);
     let title = listening_title(&long, 0.5);
     assert!(title.starts_with("● ▮▮▮▯▯ …"), "{title}");
