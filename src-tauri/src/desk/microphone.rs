@@ -37,6 +37,8 @@ pub struct Microphone {
     pub name: String,
     /// The name it was opened by (empty: the default).
     pub wanted: String,
+    /// The pre-roll it keeps.
+    pub preroll_ms: u64,
 }
 
 impl Microphone {
@@ -72,6 +74,7 @@ impl Microphone {
             close,
             name,
             wanted: name_wanted,
+            preroll_ms,
         })
     }
 

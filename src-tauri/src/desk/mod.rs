@@ -214,12 +214,15 @@ impl State {
             keys.read = read_key;
         }
         let warm = dictation.enabled && dictation.preroll_ms > 0;
-        let wanted = warm.then(|| dictation.microphone.clone());
-        let open = self.microphone.as_ref().map(|m| m.wanted.clone());
+        let wanted = warm.then(|| (dictation.microphone.clone(), dictation.preroll_ms));
+        let open = self
+            .microphone
+            .as_ref()
+            .map(|m| (m.wanted.clone(), m.preroll_ms));
         if self.dictation.is_none() && wanted != open {
             self.microphone = None;
-            if let Some(name) = wanted {
-                self.microphone = self.open_microphone(&name, dictation.preroll_ms);
+            if let Some((name, preroll_ms)) = wanted {
+                self.microphone = self.open_microphone(&name, preroll_ms);
             }
             self.share_level();
         }
@@ -337,8 +340,13 @@ async fn run(mut state: State, mut inputs: mpsc::UnboundedReceiver<Input>) {
             }
             Input::Insert(text, delay) => state.insert_later(text, delay),
             Input::Settings(settings) => {
+                // Any saved setting arrives here; only the desk's own re-register its keys.
+                let changed = settings.dictation != state.settings.dictation
+                    || settings.read_aloud != state.settings.read_aloud;
                 state.settings = settings;
-                state.apply();
+                if changed {
+                    state.apply();
+                }
             }
         }
     }
