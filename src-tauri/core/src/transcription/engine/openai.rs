@@ -109,24 +109,59 @@ struct Verbose {
     #[serde(default)]
     segments: Vec<VerboseSegment>,
     #[serde(default)]
-    words: Vec<Word>,
+    words: Vec<VerboseWord>,
 }
 
+/// A segment of it. Every number may be `null`: a Python server built on pydantic writes a
+/// score that came out infinite or NaN (a log-probability of a token the model ruled out) as
+/// `null`, and the transcript is still good.
 #[derive(Debug, serde::Deserialize)]
 struct VerboseSegment {
-    start: f64,
-    end: f64,
+    #[serde(default)]
+    start: Option<f64>,
+    #[serde(default)]
+    end: Option<f64>,
     text: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "number_or_zero")]
     avg_logprob: f64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "number_or_zero")]
     no_speech_prob: f64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "number_or_zero")]
     compression_ratio: f64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "number_or_zero")]
     temperature: f64,
     #[serde(default)]
-    words: Vec<Word>,
+    words: Vec<VerboseWord>,
+}
+
+/// A word of it, its times possibly `null` too.
+#[derive(Debug, serde::Deserialize)]
+struct VerboseWord {
+    word: String,
+    #[serde(default)]
+    start: Option<f64>,
+    #[serde(default)]
+    end: Option<f64>,
+    #[serde(default)]
+    probability: Option<f64>,
+}
+
+impl VerboseWord {
+    /// The word as Murmur keeps it, or none when the engine gave it no times at all.
+    fn timed(self) -> Option<Word> {
+        let start = self.start.or(self.end)?;
+        Some(Word {
+            word: self.word,
+            start,
+            end: self.end.unwrap_or(start),
+            probability: self.probability,
+        })
+    }
+}
+
+/// A number, with `null` read as zero.
+fn number_or_zero<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(0.0))
 }
 
 /// A `verbose_json` answer as the lines Murmur's own engine would have sent: its language (as
@@ -151,15 +186,15 @@ pub(super) fn verbose_lines(
         .map(|(s, id)| Segment {
             id,
             seek: 0,
-            start: s.start,
-            end: s.end,
+            start: s.start.unwrap_or(0.0),
+            end: s.end.or(s.start).unwrap_or(duration),
             text: s.text,
             tokens: Vec::new(),
             temperature: s.temperature,
             avg_logprob: s.avg_logprob,
             compression_ratio: s.compression_ratio,
             no_speech_prob: s.no_speech_prob,
-            words: s.words,
+            words: s.words.into_iter().filter_map(VerboseWord::timed).collect(),
         })
         .collect();
     if segments.is_empty() && !verbose.text.trim().is_empty() {
@@ -177,7 +212,7 @@ pub(super) fn verbose_lines(
             words: Vec::new(),
         });
     }
-    for word in verbose.words {
+    for word in verbose.words.into_iter().filter_map(VerboseWord::timed) {
         let middle = (word.start + word.end) / 2.0;
         let home = segments
             .iter()

@@ -62,6 +62,25 @@ fn text_without_segments_is_one_segment_over_the_audio() {
 }
 
 #[test]
+fn scores_and_times_written_as_null_are_read_not_refused() {
+    // pydantic writes an infinite log-probability as null (mlx_audio.server did, in CI).
+    let body = br#"{"text":" Hi.","duration":1.5,"segments":[{"start":0.0,"end":null,"text":" Hi.",
+        "avg_logprob":null,"no_speech_prob":null,"compression_ratio":null,"temperature":null,
+        "words":[{"word":"Hi.","start":0.2,"end":null},{"word":"lost","start":null,"end":null}]}]}"#;
+    let lines = verbose_lines(body, &Options::default()).expect("reads");
+    let EngineLine::Segment(segment) = &lines[1] else {
+        panic!("{lines:?}")
+    };
+    assert_eq!(
+        (segment.start, segment.end, segment.avg_logprob),
+        (0.0, 0.0, 0.0)
+    );
+    assert_eq!(segment.text, " Hi.");
+    assert_eq!(segment.words.len(), 1, "{segment:?}");
+    assert_eq!((segment.words[0].start, segment.words[0].end), (0.2, 0.2));
+}
+
+#[test]
 fn the_wav_header_says_its_real_lengths() {
     let header = wav_header(32_000);
     assert_eq!(&header[..4], b"RIFF");
