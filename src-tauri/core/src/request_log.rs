@@ -106,15 +106,23 @@ impl Drop for Record {
             complete: self.complete,
             transcribed: self.transcribed,
         });
-        let own = path.starts_with("/murmur");
         if status >= 500 {
             tracing::warn!(%method, path, status, format, bytes, first_byte_ms, total_ms, agent, outcome, "request");
-        } else if own && status < 400 {
+        } else if status < 400 && !spoken_or_heard(path) {
             tracing::debug!(%method, path, status, format, bytes, first_byte_ms, total_ms, agent, outcome, "request");
         } else {
             tracing::info!(%method, path, status, format, bytes, first_byte_ms, total_ms, agent, outcome, "request");
         }
     }
+}
+
+/// A request for speech or transcription, logged at `info` when it succeeds. Everything else
+/// that succeeds — Murmur's own API, the lists clients poll (Open WebUI asks for
+/// `/v1/models` on every page), other forwarded paths — is at `debug`: one line per poll
+/// buried what was said, and writing it cost more than the forwarding (two writes and a
+/// wake-up of the log file's thread per request). Activity lists every request either way.
+fn spoken_or_heard(path: &str) -> bool {
+    path.starts_with("/v1/audio/") || path.starts_with("/v1/realtime")
 }
 
 /// The response body, counted on its way out.

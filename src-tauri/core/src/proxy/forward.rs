@@ -18,11 +18,11 @@ use http::header::{self, HeaderMap, HeaderName};
 use http::{Request, StatusCode, Uri};
 use http_body::Body as _;
 use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
 use super::ProxyState;
-use super::connections::Answer;
 use super::transcode::AudioPlan;
 use crate::api_error::{ApiError, Code};
 use crate::audio::AudioError;
@@ -82,47 +82,28 @@ pub async fn forward(
         ApiError::hung(waited)
     };
 
-    let answer = async {
-        if upstream.tls {
-            let response = state
-                .client
-                .request(request)
-                .await
-                .map_err(|e| Unanswered {
-                    connect: e.is_connect(),
-                    why: crate::http_client::describe(&e),
-                })?;
-            Ok(response.map(Answer::driven_elsewhere))
-        } else {
-            let keep = !exchange.own_connection;
-            let sent = state.connections.send(&upstream.authority, request, keep);
-            sent.await.map_err(|e| Unanswered {
-                connect: e.is_connect(),
-                why: crate::http_client::describe(&e),
-            })
-        }
-    };
-    let response = match tokio::time::timeout_at(first_deadline, answer).await {
-        Err(_elapsed) => {
-            return Err(match first_audio {
-                Some(wait) if first_deadline < deadline => stuck(wait),
-                _ => ApiError::timeout(timeout),
-            });
-        }
-        Ok(Err(Unanswered { connect: true, why })) => {
-            state.speech().backend.report_unreachable(upstream);
-            return Err(ApiError::unreachable(why));
-        }
-        Ok(Err(Unanswered { why, .. })) => {
-            state.speech().backend.report_unreachable(upstream);
-            tracing::warn!(error = %why, "engine request failed");
-            return Err(ApiError::bad_gateway(
-                Code::EngineFailed,
-                "the engine closed the connection without an answer",
-            ));
-        }
-        Ok(Ok(response)) => response,
-    };
+    let response =
+        match tokio::time::timeout_at(first_deadline, state.client.request(request)).await {
+            Err(_elapsed) => {
+                return Err(match first_audio {
+                    Some(wait) if first_deadline < deadline => stuck(wait),
+                    _ => ApiError::timeout(timeout),
+                });
+            }
+            Ok(Err(e)) if e.is_connect() => {
+                state.speech().backend.report_unreachable(upstream);
+                return Err(ApiError::unreachable(crate::http_client::describe(&e)));
+            }
+            Ok(Err(e)) => {
+                state.speech().backend.report_unreachable(upstream);
+                tracing::warn!(error = %crate::http_client::describe(&e), "engine request failed");
+                return Err(ApiError::bad_gateway(
+                    Code::EngineFailed,
+                    "the engine closed the connection without an answer",
+                ));
+            }
+            Ok(Ok(response)) => response,
+        };
 
     let (mut parts, incoming) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
@@ -156,13 +137,6 @@ pub async fn forward(
         relay.first = Some(first);
     }
     Ok(Response::from_parts(parts, Body::new(relay)))
-}
-
-/// Why a request to the engine got no answer, in words.
-struct Unanswered {
-    /// Nothing reached it.
-    connect: bool,
-    why: String,
 }
 
 /// The request as the engine should see it: same method, path, query and body; hop-by-hop
@@ -235,7 +209,7 @@ fn strip_cors(headers: &mut HeaderMap) {
 
 /// The engine's response body on its way to the client.
 pub(super) struct Relay {
-    inner: Answer,
+    inner: Incoming,
     /// A chunk read ahead (see [`Exchange::expect_body`]), sent first.
     first: Option<Bytes>,
     sent: u64,

@@ -8,7 +8,6 @@
 //! forwarded as is ([`forward`]). `/murmur/…` is Murmur's own and never forwarded.
 
 mod body;
-mod connections;
 mod discovery;
 mod forward;
 mod replay;
@@ -59,8 +58,6 @@ pub struct Inner {
     engine_id: crate::config::EngineId,
     metrics: Arc<Metrics>,
     client: HttpClient,
-    /// Kept-alive connections to the engines, for forwarded requests.
-    connections: Arc<connections::Connections>,
     settings: ProxySettings,
     /// The effective settings, followed live: request defaults come from here.
     live: LiveSettings,
@@ -99,7 +96,6 @@ impl ProxyState {
             engine_id: settings.engine.id,
             metrics,
             client,
-            connections: Arc::default(),
             settings: settings.proxy.clone(),
             live,
             voices: std::sync::Mutex::new(None),
