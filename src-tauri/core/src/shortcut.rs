@@ -116,6 +116,51 @@ impl Shortcut {
     }
 }
 
+impl Shortcut {
+    /// The shortcut as the desktop portal's GlobalShortcuts takes a preferred trigger
+    /// (freedesktop's shortcuts format: `CTRL+ALT+space`, modifiers in capitals, the key as
+    /// its XKB keysym name).
+    pub fn xdg_trigger(&self) -> String {
+        let mut out = String::new();
+        for modifier in &self.modifiers {
+            out.push_str(match modifier {
+                Modifier::Ctrl => "CTRL",
+                Modifier::Alt => "ALT",
+                Modifier::Shift => "SHIFT",
+                Modifier::Super => "LOGO",
+            });
+            out.push('+');
+        }
+        let keysym = match self.key.as_str() {
+            "Space" => "space",
+            "Enter" => "Return",
+            "Backspace" => "BackSpace",
+            "PageUp" => "Page_Up",
+            "PageDown" => "Page_Down",
+            "Period" => "period",
+            "Comma" => "comma",
+            "Slash" => "slash",
+            "Backslash" => "backslash",
+            "Semicolon" => "semicolon",
+            "Quote" => "apostrophe",
+            "Minus" => "minus",
+            "Equal" => "equal",
+            "BracketLeft" => "bracketleft",
+            "BracketRight" => "bracketright",
+            "Backquote" => "grave",
+            "ScrollLock" => "Scroll_Lock",
+            // Letters are their lower-case keysyms; digits, F-keys and the rest as written.
+            key if key.len() == 1 => {
+                out.push_str(&key.to_ascii_lowercase());
+                return out;
+            }
+            key => key,
+        };
+        out.push_str(keysym);
+        out
+    }
+}
+
 impl fmt::Display for Shortcut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for modifier in &self.modifiers {
@@ -182,6 +227,21 @@ mod tests {
             let parsed = Shortcut::parse(written).unwrap_or_else(|e| panic!("{written}: {e}"));
             assert_eq!(parsed.to_string(), canonical);
             assert_eq!(Shortcut::parse(canonical), Ok(parsed));
+        }
+    }
+
+    #[test]
+    fn the_portal_gets_the_shortcut_as_keysym_names() {
+        for (written, trigger) in [
+            ("Ctrl+Alt+Space", "CTRL+ALT+space"),
+            ("Ctrl+Alt+R", "CTRL+ALT+r"),
+            ("Super+Shift+7", "SHIFT+LOGO+7"),
+            ("F13", "F13"),
+            ("Ctrl+Alt+Period", "CTRL+ALT+period"),
+            ("Alt+PageDown", "ALT+Page_Down"),
+        ] {
+            let shortcut = Shortcut::parse(written).expect(written);
+            assert_eq!(shortcut.xdg_trigger(), trigger, "{written}");
         }
     }
 

@@ -10,6 +10,7 @@
 mod dictate;
 mod keys;
 pub mod microphone;
+mod portal;
 mod read;
 mod speaker;
 
@@ -41,6 +42,20 @@ pub enum Input {
     ReadingDone,
     /// The page's "Insert again": `text` into whatever has the focus after the delay.
     Insert(String, std::time::Duration),
+    /// The desktop portal's answer to the shortcuts asked for in that round of [`State::apply`].
+    Portal(u64, PortalAnswer),
+}
+
+/// The portal's shortcuts, or why there are none.
+pub struct PortalAnswer(Result<portal::Bound, portal::Refused>);
+
+impl std::fmt::Debug for PortalAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Ok(_) => f.write_str("bound"),
+            Err(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 /// The desk's inbox, managed by the app.
@@ -161,6 +176,12 @@ struct State {
     queued: std::collections::VecDeque<String>,
     /// The open microphone's level, for the page.
     level: Level,
+    /// The shortcuts held through the desktop portal (Wayland).
+    portal: Option<portal::Bound>,
+    /// Which round of [`State::apply`] the portal's answer must be for.
+    portal_round: u64,
+    /// The portal refused or is missing: the shortcut plugin it is, then.
+    without_portal: bool,
 }
 
 impl State {
@@ -183,6 +204,9 @@ impl State {
             speaker: None,
             queued: std::collections::VecDeque::new(),
             level: Level::default(),
+            portal: None,
+            portal_round: 0,
+            without_portal: false,
         }
     }
 
@@ -200,15 +224,27 @@ impl State {
             let _ = shortcuts.unregister(old);
         }
         let (dictation, read) = (&self.settings.dictation, &self.settings.read_aloud);
-        let dictate = dictation
-            .enabled
-            .then(|| register(&self.app, &dictation.shortcut, "dictation"))
-            .flatten();
-        let read_key = read
-            .enabled
-            .then(|| register(&self.app, &read.shortcut, "read aloud"))
-            .flatten();
-        {
+        self.portal = None;
+        if portal::wanted() && !self.without_portal {
+            self.portal_round += 1;
+            let (round, desk) = (self.portal_round, self.desk.clone());
+            let wanted = portal::Wanted {
+                dictation: dictation.enabled.then(|| dictation.shortcut.clone()),
+                read_aloud: read.enabled.then(|| read.shortcut.clone()),
+            };
+            tauri::async_runtime::spawn(async move {
+                let answer = portal::bind(desk.clone(), wanted).await;
+                desk.send(Input::Portal(round, PortalAnswer(answer)));
+            });
+        } else {
+            let dictate = dictation
+                .enabled
+                .then(|| register(&self.app, &dictation.shortcut, "dictation"))
+                .flatten();
+            let read_key = read
+                .enabled
+                .then(|| register(&self.app, &read.shortcut, "read aloud"))
+                .flatten();
             let mut keys = self.keys();
             keys.dictate = dictate;
             keys.read = read_key;
@@ -259,8 +295,37 @@ impl State {
         }
     }
 
-    /// Esc cancels a dictation: it is grabbed only while one is under way.
+    /// The portal's answer: its shortcuts kept, or — missing or refused — the shortcut
+    /// plugin instead (on XWayland it hears keys only while an X11 window has the focus).
+    fn portal_answered(&mut self, round: u64, answer: PortalAnswer) {
+        if round != self.portal_round {
+            return;
+        }
+        match answer.0 {
+            Ok(bound) => self.portal = Some(bound),
+            Err(e) => {
+                tracing::warn!("desk: {e}; taking the shortcuts through X11 instead");
+                crate::desktop::notify(
+                    &self.app,
+                    &murmur_core::tray::Notice {
+                        title: "Murmur's shortcuts may only work in some windows".into(),
+                        body: format!(
+                            "{e}. Murmur listens for them through X11, which on Wayland hears keys only while an X11 app has the focus."
+                        ),
+                    },
+                );
+                self.without_portal = true;
+                self.apply();
+            }
+        }
+    }
+
+    /// Esc cancels a dictation: it is grabbed only while one is under way (not through the
+    /// portal, which binds shortcuts once per session: there Esc is not heard).
     fn grab_escape(&self, on: bool) {
+        if self.portal.is_some() {
+            return;
+        }
         let old = self.keys().escape.take();
         if let Some(old) = old {
             let _ = self.app.global_shortcut().unregister(old);
@@ -339,6 +404,7 @@ async fn run(mut state: State, mut inputs: mpsc::UnboundedReceiver<Input>) {
                 }
             }
             Input::Insert(text, delay) => state.insert_later(text, delay),
+            Input::Portal(round, answer) => state.portal_answered(round, answer),
             Input::Settings(settings) => {
                 // Any saved setting arrives here; only the desk's own re-register its keys.
                 let changed = settings.dictation != state.settings.dictation

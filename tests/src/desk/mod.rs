@@ -11,10 +11,12 @@ use std::time::{Duration, Instant};
 use crate::murmurd::{Launch, Murmurd};
 
 mod acts;
+mod portal;
 mod session;
 mod speakers;
 
 pub use acts::{dictate, dictations, focused_window, ready_app, speech_file, typing_target, xterm};
+pub use portal::{Binding, Portal};
 pub use session::Session;
 pub use speakers::{Speakers, wav};
 
@@ -200,6 +202,21 @@ impl Desk {
     /// The app's tray label ([`Session::tray_label`]).
     pub fn tray_label(&self) -> Option<String> {
         self.clone_env().tray_label()
+    }
+
+    /// The address of the desk's D-Bus session.
+    pub fn bus_address(&self) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "DBUS_SESSION_BUS_ADDRESS")
+            .map(|(_, v)| v.clone())
+            .expect("the desk has a session bus")
+    }
+
+    /// Set `key` to `value` for every program started from now on (the app included).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), value.into()));
     }
 
     /// Keep `child` until the desk goes.
