@@ -148,7 +148,7 @@ impl Shortcuts {
         OwnedObjectPath::try_from(request).expect("a path")
     }
 
-    #[zbus(property)]
+    #[zbus(property, name = "version")]
     fn version(&self) -> u32 {
         1
     }
