@@ -12,7 +12,11 @@ mod keys;
 pub mod microphone;
 mod portal;
 mod read;
+mod shortcuts;
 mod speaker;
+
+use shortcuts::Keys;
+pub use shortcuts::plugin;
 
 use std::sync::{Arc, Mutex};
 
@@ -20,7 +24,6 @@ use murmur_core::config::{DictationMode, Settings};
 use murmur_core::control::Control;
 use murmur_core::proxy::ProxyState;
 use tauri::{AppHandle, Manager};
-use tauri_plugin_global_shortcut::{GlobalShortcutExt, Shortcut, ShortcutState};
 use tokio::sync::mpsc;
 
 /// What the desk reacts to.
@@ -43,19 +46,7 @@ pub enum Input {
     /// The page's "Insert again": `text` into whatever has the focus after the delay.
     Insert(String, std::time::Duration),
     /// The desktop portal's answer to the shortcuts asked for in that round of [`State::apply`].
-    Portal(u64, PortalAnswer),
-}
-
-/// The portal's shortcuts, or why there are none.
-pub struct PortalAnswer(Result<portal::Bound, portal::Refused>);
-
-impl std::fmt::Debug for PortalAnswer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
-            Ok(_) => f.write_str("bound"),
-            Err(e) => write!(f, "{e}"),
-        }
-    }
+    Portal(u64, shortcuts::PortalAnswer),
 }
 
 /// The desk's inbox, managed by the app.
@@ -94,45 +85,6 @@ impl murmur_core::control::Desk for ForControl {
     fn insert(&self, text: String, delay: std::time::Duration) {
         self.desk.send(Input::Insert(text, delay));
     }
-}
-
-/// The registered shortcuts, for the handler to tell them apart.
-#[derive(Default)]
-struct Keys {
-    dictate: Option<Shortcut>,
-    read: Option<Shortcut>,
-    escape: Option<Shortcut>,
-}
-
-/// The global-shortcut plugin, whose handler posts to the desk.
-pub fn plugin() -> tauri::plugin::TauriPlugin<tauri::Wry> {
-    tauri_plugin_global_shortcut::Builder::new()
-        .with_handler(|app, shortcut, event| {
-            let (Some(desk), Some(keys)) =
-                (app.try_state::<Desk>(), app.try_state::<Mutex<Keys>>())
-            else {
-                return;
-            };
-            let keys = keys
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let pressed = event.state() == ShortcutState::Pressed;
-            let input = if keys.dictate.as_ref() == Some(shortcut) {
-                if pressed {
-                    Input::DictateDown
-                } else {
-                    Input::DictateUp
-                }
-            } else if keys.read.as_ref() == Some(shortcut) && pressed {
-                Input::ReadKey
-            } else if keys.escape.as_ref() == Some(shortcut) && pressed {
-                Input::Escape
-            } else {
-                return;
-            };
-            desk.send(input);
-        })
-        .build()
 }
 
 /// Start the desk for the running core: shortcuts registered, the microphone opened when the
@@ -213,42 +165,8 @@ impl State {
     /// Register the configured shortcuts (the old ones first let go) and open or close the
     /// microphone as the pre-roll needs.
     fn apply(&mut self) {
-        // The handler locks `Keys` on the shortcut library's thread, which (un)registering
-        // waits for: the lock is never held across those calls.
-        let old = {
-            let mut keys = self.keys();
-            [keys.dictate.take(), keys.read.take()]
-        };
-        let shortcuts = self.app.global_shortcut();
-        for old in old.into_iter().flatten() {
-            let _ = shortcuts.unregister(old);
-        }
-        let (dictation, read) = (&self.settings.dictation, &self.settings.read_aloud);
-        self.portal = None;
-        if portal::wanted() && !self.without_portal {
-            self.portal_round += 1;
-            let (round, desk) = (self.portal_round, self.desk.clone());
-            let wanted = portal::Wanted {
-                dictation: dictation.enabled.then(|| dictation.shortcut.clone()),
-                read_aloud: read.enabled.then(|| read.shortcut.clone()),
-            };
-            tauri::async_runtime::spawn(async move {
-                let answer = portal::bind(desk.clone(), wanted).await;
-                desk.send(Input::Portal(round, PortalAnswer(answer)));
-            });
-        } else {
-            let dictate = dictation
-                .enabled
-                .then(|| register(&self.app, &dictation.shortcut, "dictation"))
-                .flatten();
-            let read_key = read
-                .enabled
-                .then(|| register(&self.app, &read.shortcut, "read aloud"))
-                .flatten();
-            let mut keys = self.keys();
-            keys.dictate = dictate;
-            keys.read = read_key;
-        }
+        self.take_shortcuts();
+        let dictation = &self.settings.dictation;
         let warm = dictation.enabled && dictation.preroll_ms > 0;
         let wanted = warm.then(|| (dictation.microphone.clone(), dictation.preroll_ms));
         let open = self
@@ -292,84 +210,6 @@ impl State {
                 tracing::warn!("desk: {e}");
                 None
             }
-        }
-    }
-
-    /// The portal's answer: its shortcuts kept, or — missing or refused — the shortcut
-    /// plugin instead (on XWayland it hears keys only while an X11 window has the focus).
-    fn portal_answered(&mut self, round: u64, answer: PortalAnswer) {
-        if round != self.portal_round {
-            return;
-        }
-        match answer.0 {
-            Ok(bound) => self.portal = Some(bound),
-            Err(e) => {
-                tracing::warn!("desk: {e}; taking the shortcuts through X11 instead");
-                crate::desktop::notify(
-                    &self.app,
-                    &murmur_core::tray::Notice {
-                        title: "Murmur's shortcuts may only work in some windows".into(),
-                        body: format!(
-                            "{e}. Murmur listens for them through X11, which on Wayland hears keys only while an X11 app has the focus."
-                        ),
-                    },
-                );
-                self.without_portal = true;
-                self.apply();
-            }
-        }
-    }
-
-    /// Esc cancels a dictation: it is grabbed only while one is under way (not through the
-    /// portal, which binds shortcuts once per session: there Esc is not heard).
-    fn grab_escape(&self, on: bool) {
-        if self.portal.is_some() {
-            return;
-        }
-        let old = self.keys().escape.take();
-        if let Some(old) = old {
-            let _ = self.app.global_shortcut().unregister(old);
-        }
-        if on {
-            let escape = register(&self.app, "Escape", "cancel");
-            self.keys().escape = escape;
-        }
-    }
-
-    fn keys(&self) -> std::sync::MutexGuard<'_, Keys> {
-        self.app
-            .state::<Mutex<Keys>>()
-            .inner()
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-fn register(app: &AppHandle, text: &str, what: &str) -> Option<Shortcut> {
-    let shortcut: Shortcut = match text.parse() {
-        Ok(shortcut) => shortcut,
-        Err(e) => {
-            tracing::warn!("desk: the {what} shortcut {text:?} cannot be used: {e}");
-            return None;
-        }
-    };
-    match app.global_shortcut().register(shortcut) {
-        Ok(()) => {
-            tracing::info!("desk: {what} on {text}");
-            Some(shortcut)
-        }
-        Err(e) => {
-            tracing::warn!("desk: cannot take {text} for {what} (another app may have it): {e}");
-            crate::desktop::notify(
-                app,
-                &murmur_core::tray::Notice {
-                    title: format!("Murmur cannot use {text}"),
-                    body: format!(
-                        "Another app may have taken it. Pick another {what} shortcut in Murmur's settings."
-                    ),
-                },
-            );
-            None
         }
     }
 }
