@@ -2,9 +2,10 @@
 //!
 //! Inserting pastes (the clipboard set, the paste keys sent, the clipboard put back) or types
 //! (each character sent as a key): XTest on X11, CGEvent on macOS, SendInput on Windows, all
-//! through enigo; on Wayland, `wtype` or `ydotool` when present. When there is nowhere to put
-//! the text (no focused window, a Wayland desktop without a typing tool), it stays on the
-//! clipboard and the caller tells the user. The selection is X11's primary selection, or,
+//! through enigo; in a Wayland session, `wtype` or `ydotool` when present, else the desktop
+//! portal's RemoteDesktop keyboard ([`super::remote`]). When there is nowhere to put the text
+//! (no focused window, a Wayland desktop with no way to type), it stays on the clipboard and
+//! the caller tells the user. The selection is X11's primary selection, or,
 //! elsewhere, what the copy keys put on the clipboard.
 
 use std::time::{Duration, Instant};
@@ -26,7 +27,7 @@ pub fn insert(
         return (left_on_clipboard(clipboard, text), Some(why));
     }
     wait_for_modifiers_up(Duration::from_millis(1500));
-    if wayland_only() {
+    if wayland_session() {
         return match wayland_type(text) {
             Ok(()) => (Outcome::Typed, None),
             Err(why) => (left_on_clipboard(clipboard, text), Some(why)),
@@ -145,13 +146,17 @@ fn selected(clipboard: &mut Clipboard) -> Option<String> {
     copied.filter(|t| !t.trim().is_empty())
 }
 
-fn wayland_only() -> bool {
+/// A Wayland session: XTest reaches only XWayland's windows there (and X11 cannot tell which
+/// window has the focus), so text goes through the compositor.
+fn wayland_session() -> bool {
     cfg!(target_os = "linux")
-        && std::env::var_os("WAYLAND_DISPLAY").is_some()
-        && std::env::var_os("DISPLAY").is_none()
+        && (super::portal::wanted()
+            || std::env::var_os("WAYLAND_DISPLAY").is_some()
+                && std::env::var_os("DISPLAY").is_none())
 }
 
-/// Wayland has no XTest: `wtype` (wlroots compositors) or `ydotool` type for Murmur.
+/// Wayland has no XTest: `wtype` (wlroots compositors) or `ydotool` type for Murmur, else the
+/// desktop portal's RemoteDesktop keyboard (GNOME, KDE; the desktop asks the person once).
 fn wayland_type(text: &str) -> Result<(), String> {
     for (program, args) in [("wtype", vec!["--"]), ("ydotool", vec!["type", "--"])] {
         match std::process::Command::new(program)
@@ -164,13 +169,15 @@ fn wayland_type(text: &str) -> Result<(), String> {
             Err(_) => {}
         }
     }
-    Err("this Wayland desktop lets no app type into others (install wtype or ydotool)".into())
+    super::remote::type_text(text).map_err(|e| {
+        format!("this Wayland desktop lets no app type into others ({e}; wtype or ydotool would)")
+    })
 }
 
 /// Why the text cannot go anywhere, when it cannot: nothing has the keyboard's focus.
 fn nowhere_to_insert() -> Option<String> {
     #[cfg(target_os = "linux")]
-    if !wayland_only() {
+    if !wayland_session() {
         return x11::focused_window()
             .is_none()
             .then(|| "no window had the keyboard's focus".to_string());

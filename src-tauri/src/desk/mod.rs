@@ -12,6 +12,7 @@ mod keys;
 pub mod microphone;
 mod portal;
 mod read;
+mod remote;
 mod shortcuts;
 mod speaker;
 

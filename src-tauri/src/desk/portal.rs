@@ -12,8 +12,8 @@ use zbus::zvariant::{ObjectPath, OwnedObjectPath, OwnedValue, Value};
 
 use super::{Desk, Input};
 
-const DESTINATION: &str = "org.freedesktop.portal.Desktop";
-const PATH: &str = "/org/freedesktop/portal/desktop";
+pub(super) const DESTINATION: &str = "org.freedesktop.portal.Desktop";
+pub(super) const PATH: &str = "/org/freedesktop/portal/desktop";
 const SHORTCUTS: &str = "org.freedesktop.portal.GlobalShortcuts";
 
 /// A Wayland session, where the portal is the way to global shortcuts.
@@ -161,7 +161,7 @@ async fn listen(
 }
 
 /// Call `method` with the body `body(handle_token)` and wait for its `Request`'s answer.
-async fn request<B>(
+pub(super) async fn request<B>(
     connection: &zbus::Connection,
     portal: &zbus::Proxy<'_>,
     method: &str,
@@ -199,7 +199,9 @@ where
 
 /// The session's object path, from CreateSession's answer (a string, by the spec; some
 /// portals send an object path).
-fn session_path(results: &HashMap<String, OwnedValue>) -> Result<OwnedObjectPath, Refused> {
+pub(super) fn session_path(
+    results: &HashMap<String, OwnedValue>,
+) -> Result<OwnedObjectPath, Refused> {
     let value = results
         .get("session_handle")
         .ok_or_else(|| zbus::Error::Failure("CreateSession gave no session_handle".into()))?;
@@ -233,7 +235,7 @@ fn describe(granted: &HashMap<String, OwnedValue>) -> String {
 }
 
 /// A token for a request or session handle: unique in this process.
-fn token() -> String {
+pub(super) fn token() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     format!(
         "murmur{}_{}",

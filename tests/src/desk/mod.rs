@@ -49,7 +49,8 @@ impl Desk {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut desk = Self {
             display: String::new(),
-            env: Vec::new(),
+            // An X11 session, whatever session runs the tests (`set_env` makes it Wayland).
+            env: vec![("XDG_SESSION_TYPE".into(), "x11".into())],
             children: Vec::new(),
             dir,
         };

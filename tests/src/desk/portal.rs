@@ -1,8 +1,9 @@
-//! A stand-in for the desktop portal's GlobalShortcuts on the desk's D-Bus session, speaking
-//! the interface as xdg-desktop-portal does (a `Request` object answering each call with a
-//! `Response` signal, sessions with `Close`): it grants whatever is asked, records it, and
-//! lets the test press and release a granted shortcut the way a Wayland compositor reports
-//! one (`Activated`, `Deactivated`).
+//! A stand-in for the desktop portal on the desk's D-Bus session — GlobalShortcuts and
+//! RemoteDesktop's keyboard — speaking the interfaces as xdg-desktop-portal does (a `Request`
+//! object answering each call with a `Response` signal, sessions with `Close`): it grants
+//! whatever is asked and records it, lets the test press and release a granted shortcut the
+//! way a Wayland compositor reports one (`Activated`, `Deactivated`), and keeps every key
+//! typed through a started RemoteDesktop session.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,10 @@ pub struct Binding {
 struct Record {
     bindings: Vec<Binding>,
     closed: Vec<String>,
+    /// RemoteDesktop: the device types selected, the sessions started, each key sent.
+    devices: u32,
+    started: Vec<String>,
+    keys: Vec<(i32, u32)>,
 }
 
 pub struct Portal {
@@ -86,6 +91,118 @@ async fn respond(
     sent.expect("the Response signal");
 }
 
+/// CreateSession, as both interfaces answer it: a `Session` object, and its path in the
+/// request's `Response`.
+async fn open_session(
+    record: &Arc<Mutex<Record>>,
+    options: &HashMap<String, OwnedValue>,
+    header: &Header<'_>,
+    connection: &zbus::Connection,
+) -> OwnedObjectPath {
+    let who = caller(header);
+    let request = format!("{PATH}/request/{who}/{}", text(options, "handle_token"));
+    let session = format!(
+        "{PATH}/session/{who}/{}",
+        text(options, "session_handle_token")
+    );
+    let object = Session {
+        path: session.clone(),
+        record: record.clone(),
+    };
+    let _ = connection
+        .object_server()
+        .at(session.as_str(), object)
+        .await;
+    let results = HashMap::from([("session_handle", Value::from(session))]);
+    respond(connection, header, &request, results).await;
+    OwnedObjectPath::try_from(request).expect("a path")
+}
+
+/// Answer a request that needs no results (SelectDevices, Start).
+async fn granted(
+    options: &HashMap<String, OwnedValue>,
+    header: &Header<'_>,
+    connection: &zbus::Connection,
+) -> OwnedObjectPath {
+    let request = format!(
+        "{PATH}/request/{}/{}",
+        caller(header),
+        text(options, "handle_token")
+    );
+    respond(connection, header, &request, HashMap::new()).await;
+    OwnedObjectPath::try_from(request).expect("a path")
+}
+
+/// The RemoteDesktop half: a keyboard, every key recorded.
+struct RemoteDesktop {
+    record: Arc<Mutex<Record>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.portal.RemoteDesktop")]
+impl RemoteDesktop {
+    async fn create_session(
+        &self,
+        options: HashMap<String, OwnedValue>,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] connection: &zbus::Connection,
+    ) -> OwnedObjectPath {
+        open_session(&self.record, &options, &header, connection).await
+    }
+
+    async fn select_devices(
+        &self,
+        _session: OwnedObjectPath,
+        options: HashMap<String, OwnedValue>,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] connection: &zbus::Connection,
+    ) -> OwnedObjectPath {
+        let types = options
+            .get("types")
+            .and_then(|v| u32::try_from(&**v).ok())
+            .unwrap_or_default();
+        lock(&self.record).devices = types;
+        granted(&options, &header, connection).await
+    }
+
+    async fn start(
+        &self,
+        session: OwnedObjectPath,
+        _parent_window: String,
+        options: HashMap<String, OwnedValue>,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] connection: &zbus::Connection,
+    ) -> OwnedObjectPath {
+        lock(&self.record).started.push(session.to_string());
+        granted(&options, &header, connection).await
+    }
+
+    fn notify_keyboard_keysym(
+        &self,
+        session: OwnedObjectPath,
+        _options: HashMap<String, OwnedValue>,
+        keysym: i32,
+        state: u32,
+    ) -> zbus::fdo::Result<()> {
+        let mut record = lock(&self.record);
+        if !record.started.contains(&session.to_string()) {
+            return Err(zbus::fdo::Error::AccessDenied("not started".into()));
+        }
+        record.keys.push((keysym, state));
+        Ok(())
+    }
+
+    #[zbus(property, name = "AvailableDeviceTypes")]
+    fn available_device_types(&self) -> u32 {
+        // Keyboard and pointer, as GNOME offers.
+        3
+    }
+
+    #[zbus(property, name = "version")]
+    fn version(&self) -> u32 {
+        2
+    }
+}
+
 #[zbus::interface(name = "org.freedesktop.portal.GlobalShortcuts")]
 impl Shortcuts {
     async fn create_session(
@@ -94,23 +211,7 @@ impl Shortcuts {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &zbus::Connection,
     ) -> OwnedObjectPath {
-        let who = caller(&header);
-        let request = format!("{PATH}/request/{who}/{}", text(&options, "handle_token"));
-        let session = format!(
-            "{PATH}/session/{who}/{}",
-            text(&options, "session_handle_token")
-        );
-        let object = Session {
-            path: session.clone(),
-            record: self.record.clone(),
-        };
-        let _ = connection
-            .object_server()
-            .at(session.as_str(), object)
-            .await;
-        let results = HashMap::from([("session_handle", Value::from(session))]);
-        respond(connection, &header, &request, results).await;
-        OwnedObjectPath::try_from(request).expect("a path")
+        open_session(&self.record, &options, &header, connection).await
     }
 
     async fn bind_shortcuts(
@@ -193,6 +294,13 @@ impl Portal {
                 },
             )
             .expect("the portal object")
+            .serve_at(
+                PATH,
+                RemoteDesktop {
+                    record: record.clone(),
+                },
+            )
+            .expect("the portal's RemoteDesktop")
             .build()
             .await
             .expect("the desk's session bus");
@@ -202,6 +310,31 @@ impl Portal {
     /// The bindings so far, oldest first.
     pub fn bindings(&self) -> Vec<Binding> {
         lock(&self.record).bindings.clone()
+    }
+
+    /// What RemoteDesktop's keyboard typed: each pressed keysym as its character, and the
+    /// device types selected. Every press must be released.
+    pub fn typed(&self) -> (String, u32) {
+        let record = lock(&self.record);
+        let mut text = String::new();
+        let mut down = 0i32;
+        for &(keysym, state) in &record.keys {
+            if state == 0 {
+                down -= 1;
+                continue;
+            }
+            down += 1;
+            let code = u32::try_from(keysym).unwrap_or_default();
+            let c = match code {
+                0xff0d => Some('\n'),
+                0xff09 => Some('\t'),
+                c if c >= 0x0100_0000 => char::from_u32(c - 0x0100_0000),
+                c => char::from_u32(c),
+            };
+            text.extend(c);
+        }
+        assert_eq!(down, 0, "a key left pressed: {:?}", record.keys);
+        (text, record.devices)
     }
 
     /// The sessions closed so far.
