@@ -72,6 +72,7 @@ async function microphones() {
   const response = await api("/murmur/api/desk").catch(() => null);
   if (!response || !response.ok) return;
   const desk = await response.json();
+  showWays(desk);
   const select = $("s-d-microphone");
   const picked = select.value;
   const names = [...new Set([...desk.microphones, ...(picked ? [picked] : [])])];
@@ -79,10 +80,17 @@ async function microphones() {
   select.value = picked;
 }
 
+/** How shortcuts and text go on this desktop (Wayland's limits in plain words). */
+function showWays(desk) {
+  const ways = $("desk-ways");
+  if (desk.ways && ways.textContent !== desk.ways) ways.textContent = desk.ways;
+}
+
 async function level() {
   const response = await api("/murmur/api/desk").catch(() => null);
   if (!response || !response.ok) return;
   const desk = await response.json();
+  showWays(desk);
   $("desk-level").value = desk.level ?? 0;
   $("desk-level-note").textContent = desk.level == null
     ? "closed until you dictate (no pre-roll)" : "";

@@ -638,6 +638,7 @@ desktopTest("webdriver: the Dictation card names the shortcuts, which are set by
     await until("the Dictation card", async () => (await page.property("#desk-card", "hidden")) === false);
     await until("the shortcuts named", async () => /Dictate: hold Ctrl\+Alt\+Space/.test(await page.text("#desk-keys")));
     assert.match(await page.text("#desk-keys"), /Read the selection aloud: Ctrl\+Alt\+R/);
+    await until("how keys and text go here", async () => /^X11: the shortcuts are grabbed/.test(await page.text("#desk-ways")));
     const line = () => trayMenu().find((item) => item.label.startsWith("Dictate:"));
     await until("the tray's line", () => line() && /hold Ctrl\+Alt\+Space · Read selection: Ctrl\+Alt\+R/.test(line().label));
 

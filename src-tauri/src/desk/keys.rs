@@ -174,6 +174,21 @@ fn wayland_type(text: &str) -> Result<(), String> {
     })
 }
 
+/// What types on this Wayland desktop, in words for the settings.
+pub fn wayland_typing() -> &'static str {
+    let on_path = |program: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+    };
+    if on_path("wtype") {
+        "wtype"
+    } else if on_path("ydotool") {
+        "ydotool"
+    } else {
+        "the desktop portal's remote keyboard where the desktop offers one (it asks you once), else they are left on the clipboard (install wtype or ydotool to type without asking)"
+    }
+}
+
 /// Why the text cannot go anywhere, when it cannot: nothing has the keyboard's focus.
 fn nowhere_to_insert() -> Option<String> {
     #[cfg(target_os = "linux")]

@@ -63,10 +63,14 @@ impl Desk {
 /// The loudness of the open microphone, when one is open.
 type Level = Arc<Mutex<Option<Arc<dyn Fn() -> f32 + Send + Sync>>>>;
 
+/// How shortcuts and text go on this desktop, in a sentence ([`State::ways`]).
+type Ways = Arc<Mutex<String>>;
+
 /// What the control API asks of the desk (the page's Dictation card).
 struct ForControl {
     desk: Desk,
     level: Level,
+    ways: Ways,
 }
 
 impl murmur_core::control::Desk for ForControl {
@@ -83,6 +87,13 @@ impl murmur_core::control::Desk for ForControl {
         level.map(|level| level())
     }
 
+    fn ways(&self) -> String {
+        self.ways
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     fn insert(&self, text: String, delay: std::time::Duration) {
         self.desk.send(Input::Insert(text, delay));
     }
@@ -96,9 +107,11 @@ pub fn start(app: &AppHandle, proxy: ProxyState, control: Control) {
     app.manage(desk.clone());
     app.manage(Mutex::new(Keys::default()));
     let level = Level::default();
+    let ways = Ways::default();
     control.attach_desk(Arc::new(ForControl {
         desk: desk.clone(),
         level: level.clone(),
+        ways: ways.clone(),
     }));
     let mut changes = proxy.live().subscribe();
     let follower = desk.clone();
@@ -110,6 +123,7 @@ pub fn start(app: &AppHandle, proxy: ProxyState, control: Control) {
     });
     let mut state = State::new(app.clone(), proxy, control, desk);
     state.level = level;
+    state.ways = ways;
     tauri::async_runtime::spawn(run(state, inputs));
 }
 
@@ -129,6 +143,8 @@ struct State {
     queued: std::collections::VecDeque<String>,
     /// The open microphone's level, for the page.
     level: Level,
+    /// How shortcuts and text go here, for the page.
+    ways: Ways,
     /// The shortcuts held through the desktop portal (Wayland).
     portal: Option<portal::Bound>,
     /// Which round of [`State::apply`] the portal's answer must be for.
@@ -157,6 +173,7 @@ impl State {
             speaker: None,
             queued: std::collections::VecDeque::new(),
             level: Level::default(),
+            ways: Ways::default(),
             portal: None,
             portal_round: 0,
             without_portal: false,

@@ -99,6 +99,29 @@ impl State {
             keys.dictate = dictate;
             keys.read = read_key;
         }
+        self.tell_ways();
+    }
+
+    /// Say how shortcuts and text go here, for the page's Dictation card.
+    fn tell_ways(&self) {
+        let typing = super::keys::wayland_typing();
+        let ways = if !portal::wanted() {
+            native_ways().to_string()
+        } else if self.portal.is_some() {
+            format!(
+                "Wayland: the shortcuts come from the desktop portal (your desktop may ask you to confirm or change them; Esc does not cancel a dictation here). The words are typed by {typing}."
+            )
+        } else if self.without_portal {
+            format!(
+                "Wayland without the desktop portal's shortcuts: Murmur hears them only while an X11 app has the focus. The words are typed by {typing}."
+            )
+        } else {
+            "Wayland: asking the desktop portal for the shortcuts…".to_string()
+        };
+        *self
+            .ways
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = ways;
     }
 
     /// The portal's answer: its shortcuts kept, or — missing or refused — the shortcut
@@ -108,7 +131,10 @@ impl State {
             return;
         }
         match answer.0 {
-            Ok(bound) => self.portal = Some(bound),
+            Ok(bound) => {
+                self.portal = Some(bound);
+                self.tell_ways();
+            }
             Err(e) => {
                 tracing::warn!("desk: {e}; taking the shortcuts through X11 instead");
                 crate::desktop::notify(
@@ -177,5 +203,16 @@ fn register(app: &AppHandle, text: &str, what: &str) -> Option<Shortcut> {
             );
             None
         }
+    }
+}
+
+/// How shortcuts and text go outside Wayland.
+fn native_ways() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "macOS: the shortcuts are system hotkeys; the words are pasted or typed with CGEvent (allow Murmur under Privacy & Security → Accessibility)."
+    } else if cfg!(target_os = "windows") {
+        "Windows: the shortcuts are system hotkeys; the words are pasted or typed with SendInput."
+    } else {
+        "X11: the shortcuts are grabbed from the X server; the words are pasted or typed with XTest into the window that has the focus."
     }
 }

@@ -22,11 +22,14 @@ use murmur_tests::{Client, Murmurd};
 
 const ROUNDS: usize = 3;
 
-const SHORT: &str = "Please send the quarterly report to Maria before Friday afternoon.";
+/// About 5 s and 20 s of Piper's speech: a quick note, and a paragraph.
+const SHORT: &str =
+    "Please send the quarterly report to Maria before Friday afternoon, and copy the whole team.";
 const LONG: &str = "Murmur gives every program on this computer a private speech server. It \
     speaks with a clear voice and now it listens as well. The weather today is calm and bright, \
     with a gentle wind from the west. Please remember to water the garden before dinner, and \
-    close the windows if it starts to rain tonight.";
+    close the windows if it starts to rain tonight. The library opens again on Monday morning \
+    at nine.";
 
 /// 24 kHz speech as the 16 kHz s16le faster-whisper is given.
 fn pcm16k(pcm24k: &[u8]) -> Result<Vec<u8>> {

@@ -57,6 +57,9 @@ pub trait Desk: Send + Sync + 'static {
     fn microphones(&self) -> Vec<String>;
     /// The open microphone's loudness, 0–1 (`None` when it is closed).
     fn level(&self) -> Option<f32>;
+    /// How this desktop lets Murmur hear the shortcuts and put text in other apps, in a
+    /// sentence for the settings (Wayland's limits said plainly).
+    fn ways(&self) -> String;
     /// Insert `text` into whatever app has the focus after `delay` (the page's "Insert
     /// again": time to click where it goes).
     fn insert(&self, text: String, delay: std::time::Duration);

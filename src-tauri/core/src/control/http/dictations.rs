@@ -14,14 +14,18 @@ pub(super) async fn list(State(control): State<Control>) -> Response {
     .into_response()
 }
 
-/// `GET /murmur/api/desk`: the microphones and the open one's level (404 without a desk).
+/// `GET /murmur/api/desk`: the microphones, the open one's level and how keys and text go on
+/// this desktop (404 without a desk).
 pub(super) async fn desk(State(control): State<Control>) -> Result<Response, ApiError> {
     let desk = control.desk().ok_or_else(no_desk)?.clone();
-    let (microphones, level) =
-        tokio::task::spawn_blocking(move || (desk.microphones(), desk.level()))
+    let (microphones, level, ways) =
+        tokio::task::spawn_blocking(move || (desk.microphones(), desk.level(), desk.ways()))
             .await
             .map_err(|e| ApiError::murmur_unavailable(e.to_string()))?;
-    Ok(Json(serde_json::json!({ "microphones": microphones, "level": level })).into_response())
+    Ok(
+        Json(serde_json::json!({ "microphones": microphones, "level": level, "ways": ways }))
+            .into_response(),
+    )
 }
 
 fn no_desk() -> ApiError {
