@@ -53,7 +53,8 @@ bench:
 	@scripts/install-deps.sh bench
 	@scripts/install-deps.sh test
 	$(CARGO) build --release -p murmur-core --bin murmurd -p murmur-tests --bin proxy-bench --bin speech-bench --bin engine-bench --bin listen-bench --bin live-bench --bin wyoming-bench
-	$(CARGO) build --release -p murmur --features tauri/custom-protocol -p murmur-tests --bin desk-bench
+	$(CARGO) build --release -p murmur --features tauri/custom-protocol
+	$(CARGO) build --release -p murmur-tests --bin desk-bench
 	./target/release/proxy-bench
 	./target/release/speech-bench
 	./target/release/engine-bench

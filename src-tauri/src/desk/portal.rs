@@ -73,25 +73,12 @@ pub enum Refused {
 /// Ask the portal for the shortcuts in `wanted` and post their presses to `desk` until the
 /// answer is dropped.
 pub async fn bind(desk: Desk, wanted: Wanted) -> Result<Bound, Refused> {
-    let connection = zbus::Connection::session()
-        .await
-        .map_err(Refused::Missing)?;
-    let portal = zbus::Proxy::new(&connection, DESTINATION, PATH, SHORTCUTS)
-        .await
-        .map_err(Refused::Missing)?;
+    let (connection, portal) = connect(SHORTCUTS).await?;
     let version: u32 = portal
         .get_property("version")
         .await
         .map_err(Refused::Missing)?;
-    let session_token = token();
-    let created = request(&connection, &portal, "CreateSession", |handle| {
-        (HashMap::from([
-            ("handle_token", Value::from(handle.to_string())),
-            ("session_handle_token", Value::from(session_token.clone())),
-        ]),)
-    })
-    .await?;
-    let session = session_path(&created)?;
+    let session = create_session(&connection, &portal).await?;
     // Listening starts before binding: a press right after the grant is not missed.
     let activated = portal.receive_signal("Activated").await?;
     let deactivated = portal.receive_signal("Deactivated").await?;
@@ -127,6 +114,35 @@ pub async fn bind(desk: Desk, wanted: Wanted) -> Result<Bound, Refused> {
         session,
         listener,
     })
+}
+
+/// The session bus and the portal's `interface` on it.
+pub(super) async fn connect(
+    interface: &'static str,
+) -> Result<(zbus::Connection, zbus::Proxy<'static>), Refused> {
+    let connection = zbus::Connection::session()
+        .await
+        .map_err(Refused::Missing)?;
+    let portal = zbus::Proxy::new(&connection, DESTINATION, PATH, interface)
+        .await
+        .map_err(Refused::Missing)?;
+    Ok((connection, portal))
+}
+
+/// A new session of `portal`'s interface.
+pub(super) async fn create_session(
+    connection: &zbus::Connection,
+    portal: &zbus::Proxy<'_>,
+) -> Result<OwnedObjectPath, Refused> {
+    let session_token = token();
+    let created = request(connection, portal, "CreateSession", |handle| {
+        (HashMap::from([
+            ("handle_token", Value::from(handle.to_string())),
+            ("session_handle_token", Value::from(session_token)),
+        ]),)
+    })
+    .await?;
+    session_path(&created)
 }
 
 /// Post each press and release of this session's shortcuts to the desk.
@@ -235,7 +251,7 @@ fn describe(granted: &HashMap<String, OwnedValue>) -> String {
 }
 
 /// A token for a request or session handle: unique in this process.
-pub(super) fn token() -> String {
+fn token() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     format!(
         "murmur{}_{}",

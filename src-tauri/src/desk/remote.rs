@@ -56,12 +56,7 @@ async fn started() -> Result<(zbus::Connection, OwnedObjectPath), Refused> {
     if let Some(kept) = lock().clone() {
         return Ok(kept);
     }
-    let connection = zbus::Connection::session()
-        .await
-        .map_err(Refused::Missing)?;
-    let desktop = zbus::Proxy::new(&connection, DESTINATION, PATH, INTERFACE)
-        .await
-        .map_err(Refused::Missing)?;
+    let (connection, desktop) = portal::connect(INTERFACE).await?;
     let devices: u32 = desktop
         .get_property("AvailableDeviceTypes")
         .await
@@ -71,15 +66,7 @@ async fn started() -> Result<(zbus::Connection, OwnedObjectPath), Refused> {
             "its RemoteDesktop offers no keyboard".into(),
         )));
     }
-    let session_token = portal::token();
-    let created = portal::request(&connection, &desktop, "CreateSession", |handle| {
-        (HashMap::from([
-            ("handle_token", Value::from(handle.to_string())),
-            ("session_handle_token", Value::from(session_token.clone())),
-        ]),)
-    })
-    .await?;
-    let session = portal::session_path(&created)?;
+    let session = portal::create_session(&connection, &desktop).await?;
     portal::request(&connection, &desktop, "SelectDevices", |handle| {
         (
             ObjectPath::from(&session),
