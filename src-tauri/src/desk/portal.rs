@@ -40,20 +40,23 @@ impl Drop for Bound {
     fn drop(&mut self) {
         self.listener.abort();
         let (connection, session) = (self.connection.clone(), self.session.clone());
-        tauri::async_runtime::spawn(async move {
-            let closed = connection
-                .call_method(
-                    Some(DESTINATION),
-                    &session,
-                    Some("org.freedesktop.portal.Session"),
-                    "Close",
-                    &(),
-                )
-                .await;
-            if let Err(e) = closed {
-                tracing::debug!("desk: closing the portal session: {e}");
-            }
-        });
+        tauri::async_runtime::spawn(async move { close(&connection, &session).await });
+    }
+}
+
+/// Close a portal session (its shortcuts or its keyboard go with it).
+pub(super) async fn close(connection: &zbus::Connection, session: &OwnedObjectPath) {
+    let closed = connection
+        .call_method(
+            Some(DESTINATION),
+            session,
+            Some("org.freedesktop.portal.Session"),
+            "Close",
+            &(),
+        )
+        .await;
+    if let Err(e) = closed {
+        tracing::debug!("desk: closing the portal session: {e}");
     }
 }
 
@@ -94,7 +97,7 @@ pub async fn bind(desk: Desk, wanted: Wanted) -> Result<Bound, Refused> {
         }
         shortcuts.push((id, details));
     }
-    let granted = request(&connection, &portal, "BindShortcuts", |handle| {
+    let bound = request(&connection, &portal, "BindShortcuts", |handle| {
         (
             ObjectPath::from(&session),
             shortcuts.clone(),
@@ -102,7 +105,14 @@ pub async fn bind(desk: Desk, wanted: Wanted) -> Result<Bound, Refused> {
             HashMap::from([("handle_token", Value::from(handle.to_string()))]),
         )
     })
-    .await?;
+    .await;
+    let granted = match bound {
+        Ok(granted) => granted,
+        Err(e) => {
+            close(&connection, &session).await;
+            return Err(e);
+        }
+    };
     tracing::info!(
         "desk: shortcuts through the desktop portal (GlobalShortcuts version {version}): {}",
         describe(&granted)

@@ -67,24 +67,30 @@ async fn started() -> Result<(zbus::Connection, OwnedObjectPath), Refused> {
         )));
     }
     let session = portal::create_session(&connection, &desktop).await?;
-    portal::request(&connection, &desktop, "SelectDevices", |handle| {
-        (
-            ObjectPath::from(&session),
-            HashMap::from([
-                ("handle_token", Value::from(handle.to_string())),
-                ("types", Value::from(KEYBOARD)),
-            ]),
-        )
-    })
-    .await?;
-    portal::request(&connection, &desktop, "Start", |handle| {
-        (
-            ObjectPath::from(&session),
-            "",
-            HashMap::from([("handle_token", Value::from(handle.to_string()))]),
-        )
-    })
-    .await?;
+    let granted = async {
+        portal::request(&connection, &desktop, "SelectDevices", |handle| {
+            (
+                ObjectPath::from(&session),
+                HashMap::from([
+                    ("handle_token", Value::from(handle.to_string())),
+                    ("types", Value::from(KEYBOARD)),
+                ]),
+            )
+        })
+        .await?;
+        portal::request(&connection, &desktop, "Start", |handle| {
+            (
+                ObjectPath::from(&session),
+                "",
+                HashMap::from([("handle_token", Value::from(handle.to_string()))]),
+            )
+        })
+        .await
+    };
+    if let Err(e) = granted.await {
+        portal::close(&connection, &session).await;
+        return Err(e);
+    }
     tracing::info!("dictation: typing through the desktop portal's RemoteDesktop keyboard");
     *lock() = Some((connection.clone(), session.clone()));
     Ok((connection, session))
