@@ -1,8 +1,11 @@
 //! Words while people speak, and only words that will stay: a turn is decoded again as it
 //! grows, each time continuing after the words already sent (the engine's `prefix`), and a
-//! word is sent once two decodes in a row agree on it (LocalAgreement-2). What is sent is
-//! never taken back, so the deltas concatenate to the completed transcript exactly: the final
-//! decode continues after them too.
+//! word is sent once two decodes in a row agree on it (LocalAgreement-2), as words: whatever
+//! their case and the punctuation around them (Whisper writes a turn's first word "The" in one
+//! decode and "the" in the next, and ends each guess with a full stop). The newer decode's
+//! spelling is sent, capitalised when it begins the turn and either decode capitalised it.
+//! What is sent is never taken back, so the deltas concatenate to the completed transcript
+//! exactly: the final decode continues after them too.
 
 /// One turn's text: what was sent, and the last decode's guess at what follows.
 #[derive(Debug, Default)]
@@ -27,9 +30,16 @@ impl Agreement {
             .guess
             .iter()
             .zip(&words)
-            .take_while(|(a, b)| a == b)
+            .take_while(|(a, b)| same_word(a, b))
             .count();
-        let delta = self.extend(&words[..agreed]);
+        let mut chosen = words[..agreed].to_vec();
+        if self.sent.is_empty()
+            && let (Some(first), Some(before)) = (chosen.first_mut(), self.guess.first())
+            && before.starts_with(char::is_uppercase)
+        {
+            *first = capitalised(first);
+        }
+        let delta = self.extend(&chosen);
         self.guess = words[agreed..].to_vec();
         delta
     }
@@ -58,6 +68,23 @@ impl Agreement {
     }
 }
 
+/// The same word, whatever its case and the punctuation around it.
+fn same_word(a: &str, b: &str) -> bool {
+    let bare = |w: &str| {
+        w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+            .to_lowercase()
+    };
+    bare(a) == bare(b)
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +106,34 @@ mod tests {
         deltas.extend(last);
         assert_eq!(transcript, "The quick brown fox jumps over the dog.");
         assert_eq!(deltas.concat(), transcript);
+    }
+
+    #[test]
+    fn decodes_that_differ_in_case_and_stops_still_agree() {
+        // Whisper tiny.en's partials of one turn, as CI logged them.
+        let mut turn = Agreement::default();
+        assert_eq!(turn.partial("the library of"), None);
+        assert_eq!(
+            turn.partial("The library opens early in.").as_deref(),
+            Some("The library")
+        );
+        assert_eq!(
+            turn.partial("opens early in the morning and close.")
+                .as_deref(),
+            Some(" opens early in")
+        );
+        assert_eq!(
+            turn.partial("the morning and closes late in the")
+                .as_deref(),
+            Some(" the morning and")
+        );
+        let (last, transcript) = turn.finish("closes late in the evening.");
+        assert_eq!(last.as_deref(), Some(" closes late in the evening."));
+        assert_eq!(
+            transcript,
+            "The library opens early in the morning and closes late in the evening."
+        );
+        assert!(!same_word("close.", "closes"));
     }
 
     #[test]
