@@ -16,9 +16,6 @@ mod remote;
 mod shortcuts;
 mod speaker;
 
-use shortcuts::Keys;
-pub use shortcuts::plugin;
-
 use std::sync::{Arc, Mutex};
 
 use murmur_core::config::{DictationMode, Settings};
@@ -26,6 +23,9 @@ use murmur_core::control::Control;
 use murmur_core::proxy::ProxyState;
 use tauri::{AppHandle, Manager};
 use tokio::sync::mpsc;
+
+use shortcuts::Keys;
+pub use shortcuts::plugin;
 
 /// What the desk reacts to.
 #[derive(Debug)]
@@ -46,7 +46,8 @@ pub enum Input {
     ReadingDone,
     /// The page's "Insert again": `text` into whatever has the focus after the delay.
     Insert(String, std::time::Duration),
-    /// The desktop portal's answer to the shortcuts asked for in that round of [`State::apply`].
+    /// The desktop portal's answer to the shortcuts asked for in that round of
+    /// [`State::take_shortcuts`].
     Portal(u64, shortcuts::PortalAnswer),
 }
 
@@ -63,7 +64,7 @@ impl Desk {
 /// The loudness of the open microphone, when one is open.
 type Level = Arc<Mutex<Option<Arc<dyn Fn() -> f32 + Send + Sync>>>>;
 
-/// How shortcuts and text go on this desktop, in a sentence ([`State::ways`]).
+/// How shortcuts and text go on this desktop, in a sentence (`State::tell_ways`).
 type Ways = Arc<Mutex<String>>;
 
 /// What the control API asks of the desk (the page's Dictation card).
@@ -147,7 +148,7 @@ struct State {
     ways: Ways,
     /// The shortcuts held through the desktop portal (Wayland).
     portal: Option<portal::Bound>,
-    /// Which round of [`State::apply`] the portal's answer must be for.
+    /// Which round of [`State::take_shortcuts`] the portal's answer must be for.
     portal_round: u64,
     /// The portal refused or is missing: the shortcut plugin it is, then.
     without_portal: bool,

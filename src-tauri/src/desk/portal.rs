@@ -12,8 +12,8 @@ use zbus::zvariant::{ObjectPath, OwnedObjectPath, OwnedValue, Value};
 
 use super::{Desk, Input};
 
-pub(super) const DESTINATION: &str = "org.freedesktop.portal.Desktop";
-pub(super) const PATH: &str = "/org/freedesktop/portal/desktop";
+const DESTINATION: &str = "org.freedesktop.portal.Desktop";
+const PATH: &str = "/org/freedesktop/portal/desktop";
 const SHORTCUTS: &str = "org.freedesktop.portal.GlobalShortcuts";
 
 /// A Wayland session, where the portal is the way to global shortcuts.
@@ -60,11 +60,12 @@ pub(super) async fn close(connection: &zbus::Connection, session: &OwnedObjectPa
     }
 }
 
-/// Why the portal's shortcuts could not be had.
+/// Why the portal's shortcuts or keyboard could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum Refused {
-    #[error("no desktop portal with GlobalShortcuts: {0}")]
-    Missing(zbus::Error),
+    /// No portal offers the interface (named without its `org.freedesktop.portal.`).
+    #[error("no desktop portal with {0}: {1}")]
+    Missing(&'static str, Box<zbus::Error>),
     #[error("the desktop portal failed: {0}")]
     Failed(#[from] zbus::Error),
     #[error("the desktop portal answered in an unknown shape: {0}")]
@@ -80,7 +81,7 @@ pub async fn bind(desk: Desk, wanted: Wanted) -> Result<Bound, Refused> {
     let version: u32 = portal
         .get_property("version")
         .await
-        .map_err(Refused::Missing)?;
+        .map_err(|e| Refused::Missing("GlobalShortcuts", Box::new(e)))?;
     let session = create_session(&connection, &portal).await?;
     // Listening starts before binding: a press right after the grant is not missed.
     let activated = portal.receive_signal("Activated").await?;
@@ -130,12 +131,13 @@ pub async fn bind(desk: Desk, wanted: Wanted) -> Result<Bound, Refused> {
 pub(super) async fn connect(
     interface: &'static str,
 ) -> Result<(zbus::Connection, zbus::Proxy<'static>), Refused> {
+    let name = interface.trim_start_matches("org.freedesktop.portal.");
     let connection = zbus::Connection::session()
         .await
-        .map_err(Refused::Missing)?;
+        .map_err(|e| Refused::Missing(name, Box::new(e)))?;
     let portal = zbus::Proxy::new(&connection, DESTINATION, PATH, interface)
         .await
-        .map_err(Refused::Missing)?;
+        .map_err(|e| Refused::Missing(name, Box::new(e)))?;
     Ok((connection, portal))
 }
 
@@ -225,9 +227,7 @@ where
 
 /// The session's object path, from CreateSession's answer (a string, by the spec; some
 /// portals send an object path).
-pub(super) fn session_path(
-    results: &HashMap<String, OwnedValue>,
-) -> Result<OwnedObjectPath, Refused> {
+fn session_path(results: &HashMap<String, OwnedValue>) -> Result<OwnedObjectPath, Refused> {
     let value = results
         .get("session_handle")
         .ok_or_else(|| zbus::Error::Failure("CreateSession gave no session_handle".into()))?;

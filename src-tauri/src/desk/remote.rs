@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use zbus::zvariant::{ObjectPath, OwnedObjectPath, Value};
 
-use super::portal::{self, DESTINATION, PATH, Refused};
+use super::portal::{self, Refused};
 
 const INTERFACE: &str = "org.freedesktop.portal.RemoteDesktop";
 /// `types`' keyboard bit.
 const KEYBOARD: u32 = 1;
 
-/// The started session, kept for the next dictation.
-static SESSION: Mutex<Option<(zbus::Connection, OwnedObjectPath)>> = Mutex::new(None);
+/// The started session (and the portal it is of), kept for the next dictation.
+static SESSION: Mutex<Option<(zbus::Proxy<'static>, OwnedObjectPath)>> = Mutex::new(None);
 /// The person said no: not asked again in this run.
 static DENIED: AtomicBool = AtomicBool::new(false);
 
@@ -26,7 +26,7 @@ pub fn type_text(text: &str) -> Result<(), String> {
         return Err("typing was not allowed".into());
     }
     zbus::block_on(async {
-        let (connection, session) = match started().await {
+        let (desktop, session) = match started().await {
             Ok(started) => started,
             Err(Refused::Denied(code)) => {
                 DENIED.store(true, Ordering::Relaxed);
@@ -36,7 +36,7 @@ pub fn type_text(text: &str) -> Result<(), String> {
             }
             Err(e) => return Err(e.to_string()),
         };
-        let sent = send_keys(&connection, &session, text).await;
+        let sent = send_keys(&desktop, &session, text).await;
         if sent.is_err() {
             // A session the desktop closed: start a new one next time.
             *lock() = None;
@@ -45,14 +45,14 @@ pub fn type_text(text: &str) -> Result<(), String> {
     })
 }
 
-fn lock() -> std::sync::MutexGuard<'static, Option<(zbus::Connection, OwnedObjectPath)>> {
+fn lock() -> std::sync::MutexGuard<'static, Option<(zbus::Proxy<'static>, OwnedObjectPath)>> {
     SESSION
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The kept session, or a new one: created, its keyboard selected, started.
-async fn started() -> Result<(zbus::Connection, OwnedObjectPath), Refused> {
+async fn started() -> Result<(zbus::Proxy<'static>, OwnedObjectPath), Refused> {
     if let Some(kept) = lock().clone() {
         return Ok(kept);
     }
@@ -60,11 +60,10 @@ async fn started() -> Result<(zbus::Connection, OwnedObjectPath), Refused> {
     let devices: u32 = desktop
         .get_property("AvailableDeviceTypes")
         .await
-        .map_err(Refused::Missing)?;
+        .map_err(|e| Refused::Missing("RemoteDesktop", Box::new(e)))?;
     if devices & KEYBOARD == 0 {
-        return Err(Refused::Missing(zbus::Error::Failure(
-            "its RemoteDesktop offers no keyboard".into(),
-        )));
+        let none = zbus::Error::Failure("it offers no keyboard".into());
+        return Err(Refused::Missing("RemoteDesktop", Box::new(none)));
     }
     let session = portal::create_session(&connection, &desktop).await?;
     let granted = async {
@@ -92,16 +91,15 @@ async fn started() -> Result<(zbus::Connection, OwnedObjectPath), Refused> {
         return Err(e);
     }
     tracing::info!("dictation: typing through the desktop portal's RemoteDesktop keyboard");
-    *lock() = Some((connection.clone(), session.clone()));
-    Ok((connection, session))
+    *lock() = Some((desktop.clone(), session.clone()));
+    Ok((desktop, session))
 }
 
 async fn send_keys(
-    connection: &zbus::Connection,
+    desktop: &zbus::Proxy<'_>,
     session: &OwnedObjectPath,
     text: &str,
 ) -> zbus::Result<()> {
-    let desktop = zbus::Proxy::new(connection, DESTINATION, PATH, INTERFACE).await?;
     for c in text.chars() {
         let keysym = keysym(c);
         for state in [1u32, 0] {

@@ -104,16 +104,18 @@ impl State {
 
     /// Say how shortcuts and text go here, for the page's Dictation card.
     fn tell_ways(&self) {
-        let typing = super::keys::wayland_typing();
+        let typing = || super::keys::wayland_typing();
         let ways = if !portal::wanted() {
             native_ways().to_string()
         } else if self.portal.is_some() {
             format!(
-                "Wayland: the shortcuts come from the desktop portal (your desktop may ask you to confirm or change them; Esc does not cancel a dictation here). The words are typed by {typing}."
+                "Wayland: the shortcuts come from the desktop portal (your desktop may ask you to confirm or change them; Esc does not cancel a dictation here). The words are typed by {}.",
+                typing()
             )
         } else if self.without_portal {
             format!(
-                "Wayland without the desktop portal's shortcuts: Murmur hears them only while an X11 app has the focus. The words are typed by {typing}."
+                "Wayland without the desktop portal's shortcuts: Murmur hears them only while an X11 app has the focus. The words are typed by {}.",
+                typing()
             )
         } else {
             "Wayland: asking the desktop portal for the shortcuts…".to_string()
@@ -147,7 +149,7 @@ impl State {
                     },
                 );
                 self.without_portal = true;
-                self.apply();
+                self.take_shortcuts();
             }
         }
     }

@@ -71,24 +71,31 @@ fn text(options: &HashMap<String, OwnedValue>, key: &str) -> String {
         .to_string()
 }
 
-/// Answer the request at `path` with success and `results`, as the portal does.
-async fn respond(
-    connection: &zbus::Connection,
+/// Answer the call's request (its path from the caller and the call's `handle_token`) with
+/// success and `results`, as the portal does; returns the request's path, the call's reply.
+async fn answer(
+    options: &HashMap<String, OwnedValue>,
     header: &Header<'_>,
-    path: &str,
+    connection: &zbus::Connection,
     results: HashMap<&str, Value<'_>>,
-) {
+) -> OwnedObjectPath {
+    let request = format!(
+        "{PATH}/request/{}/{}",
+        caller(header),
+        text(options, "handle_token")
+    );
     let to = header.sender().map(|s| s.to_owned());
     let sent = connection
         .emit_signal(
             to,
-            path,
+            request.as_str(),
             "org.freedesktop.portal.Request",
             "Response",
             &(0u32, results),
         )
         .await;
     sent.expect("the Response signal");
+    OwnedObjectPath::try_from(request).expect("a path")
 }
 
 /// CreateSession, as both interfaces answer it: a `Session` object, and its path in the
@@ -99,10 +106,9 @@ async fn open_session(
     header: &Header<'_>,
     connection: &zbus::Connection,
 ) -> OwnedObjectPath {
-    let who = caller(header);
-    let request = format!("{PATH}/request/{who}/{}", text(options, "handle_token"));
     let session = format!(
-        "{PATH}/session/{who}/{}",
+        "{PATH}/session/{}/{}",
+        caller(header),
         text(options, "session_handle_token")
     );
     let object = Session {
@@ -114,23 +120,7 @@ async fn open_session(
         .at(session.as_str(), object)
         .await;
     let results = HashMap::from([("session_handle", Value::from(session))]);
-    respond(connection, header, &request, results).await;
-    OwnedObjectPath::try_from(request).expect("a path")
-}
-
-/// Answer a request that needs no results (SelectDevices, Start).
-async fn granted(
-    options: &HashMap<String, OwnedValue>,
-    header: &Header<'_>,
-    connection: &zbus::Connection,
-) -> OwnedObjectPath {
-    let request = format!(
-        "{PATH}/request/{}/{}",
-        caller(header),
-        text(options, "handle_token")
-    );
-    respond(connection, header, &request, HashMap::new()).await;
-    OwnedObjectPath::try_from(request).expect("a path")
+    answer(options, header, connection, results).await
 }
 
 /// The RemoteDesktop half: a keyboard, every key recorded.
@@ -161,7 +151,7 @@ impl RemoteDesktop {
             .and_then(|v| u32::try_from(&**v).ok())
             .unwrap_or_default();
         lock(&self.record).devices = types;
-        granted(&options, &header, connection).await
+        answer(&options, &header, connection, HashMap::new()).await
     }
 
     async fn start(
@@ -173,7 +163,7 @@ impl RemoteDesktop {
         #[zbus(connection)] connection: &zbus::Connection,
     ) -> OwnedObjectPath {
         lock(&self.record).started.push(session.to_string());
-        granted(&options, &header, connection).await
+        answer(&options, &header, connection, HashMap::new()).await
     }
 
     fn notify_keyboard_keysym(
@@ -223,11 +213,6 @@ impl Shortcuts {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] connection: &zbus::Connection,
     ) -> OwnedObjectPath {
-        let request = format!(
-            "{PATH}/request/{}/{}",
-            caller(&header),
-            text(&options, "handle_token")
-        );
         let asked: Vec<(String, String)> = shortcuts
             .iter()
             .map(|(id, details)| (id.clone(), text(details, "preferred_trigger")))
@@ -245,8 +230,7 @@ impl Shortcuts {
             })
             .collect();
         let results = HashMap::from([("shortcuts", Value::from(granted))]);
-        respond(connection, &header, &request, results).await;
-        OwnedObjectPath::try_from(request).expect("a path")
+        answer(&options, &header, connection, results).await
     }
 
     #[zbus(property, name = "version")]
