@@ -14,6 +14,7 @@
 //! A client that sent `Expect: 100-continue` and has not been asked for its body yet is
 //! answered at once instead: it has sent nothing, and will send nothing once it has the answer.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -21,7 +22,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -36,10 +36,13 @@ pub const DRAIN_TIME: Duration = Duration::from_secs(10);
 pub const DRAIN_IDLE: Duration = Duration::from_millis(500);
 
 /// The layer: see the module's documentation.
-pub async fn deliver(request: Request, next: Next) -> Response {
+pub async fn deliver<F: Future<Output = Response>>(
+    request: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response {
     let (parts, body) = request.into_parts();
     if body.is_end_stream() {
-        return next.run(Request::from_parts(parts, body)).await;
+        return next(Request::from_parts(parts, body)).await;
     }
     let waits_to_send = parts
         .headers
@@ -50,7 +53,7 @@ pub async fn deliver(request: Request, next: Next) -> Response {
         asked: false,
     }));
     let watched = Body::new(Watched(unread.clone()));
-    let mut response = next.run(Request::from_parts(parts, watched)).await;
+    let mut response = next(Request::from_parts(parts, watched)).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

@@ -4,13 +4,13 @@
 //! Everything a client does is logged at info, refused requests included; Murmur's own page
 //! and control API are logged at debug unless they fail, since the page polls.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
@@ -18,11 +18,11 @@ use http_body::{Frame, SizeHint};
 use crate::audio::Format;
 use crate::metrics::{InProgress, Metrics, Recent, TranscribedAudio};
 
-/// The request log and the metrics (axum middleware).
-pub async fn log_request(
-    State(metrics): State<std::sync::Arc<Metrics>>,
+/// The request log and the metrics, around `next`.
+pub async fn log_request<F: Future<Output = Response>>(
+    metrics: &std::sync::Arc<Metrics>,
     request: Request,
-    next: Next,
+    next: impl FnOnce(Request) -> F,
 ) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -37,15 +37,16 @@ pub async fn log_request(
         .collect();
     let at_ms = crate::time::unix_millis();
     let in_progress = (!path.starts_with("/murmur/")).then(|| metrics.begin());
-    // Refusals are delivered inside the log, so it sees what the client got.
-    let response = crate::refusal::deliver(request, next).await;
+    // Refusals are delivered inside the log ([`crate::server::Front`]), so it sees what the
+    // client got.
+    let response = next(request).await;
     let status = response.status().as_u16();
     metrics.record(&path, status, started.elapsed().as_secs_f64() * 1000.0);
     let format = response.extensions().get::<Format>().copied();
     let transcribed = response.extensions().get::<TranscribedAudio>().copied();
     let (parts, body) = response.into_parts();
     let entry = Record {
-        metrics,
+        metrics: metrics.clone(),
         at_ms,
         method,
         path,
@@ -93,19 +94,6 @@ impl Drop for Record {
             &self.agent,
         );
         let total_ms = (total_ms * 10.0).round() / 10.0;
-        self.metrics.finished(Recent {
-            at_ms: self.at_ms,
-            method: method.to_string(),
-            path: path.clone(),
-            status,
-            format: self.format.map(Format::as_str),
-            agent: agent.clone(),
-            first_byte_ms,
-            total_ms,
-            bytes,
-            complete: self.complete,
-            transcribed: self.transcribed,
-        });
         if status >= 500 {
             tracing::warn!(%method, path, status, format, bytes, first_byte_ms, total_ms, agent, outcome, "request");
         } else if status < 400 && !spoken_or_heard(path) {
@@ -113,6 +101,20 @@ impl Drop for Record {
         } else {
             tracing::info!(%method, path, status, format, bytes, first_byte_ms, total_ms, agent, outcome, "request");
         }
+        // Last: the activity view takes the strings rather than copies.
+        self.metrics.finished(Recent {
+            at_ms: self.at_ms,
+            method: self.method.as_str().to_owned(),
+            path: std::mem::take(&mut self.path),
+            status,
+            format: self.format.map(Format::as_str),
+            agent: std::mem::take(&mut self.agent),
+            first_byte_ms,
+            total_ms,
+            bytes,
+            complete: self.complete,
+            transcribed: self.transcribed,
+        });
     }
 }
 

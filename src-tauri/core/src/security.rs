@@ -4,10 +4,9 @@
 //! answers), then the API key. One function rather than a layer each: every layer costs each
 //! request its allocations, and a proxy's added latency is mostly such costs.
 
-use std::sync::Arc;
+use std::future::Future;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, StatusCode, header};
 
@@ -145,17 +144,21 @@ fn websocket_key(headers: &http::HeaderMap) -> Option<&str> {
 }
 
 /// The guards, for every path: Host and Origin, CORS, the API key (see the module docs).
-pub async fn guard(State(policy): State<Arc<Policy>>, request: Request, next: Next) -> Response {
-    if let Some(refusal) = refused_origin(&policy, &request) {
+pub async fn guard<F: Future<Output = Response>>(
+    policy: &Policy,
+    request: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response {
+    if let Some(refusal) = refused_origin(policy, &request) {
         return refusal.into_response();
     }
     let cors = policy.cors_origin(request.headers());
     let mut response = if is_preflight(&request) {
         preflight(cors.is_some())
-    } else if key_needed(&policy, &request) && !policy.key_matches(request.headers()) {
+    } else if key_needed(policy, &request) && !policy.key_matches(request.headers()) {
         ApiError::unauthorized().into_response()
     } else {
-        next.run(request).await
+        next(request).await
     };
     if !policy.configured_origins().is_empty() {
         let headers = response.headers_mut();

@@ -11,8 +11,6 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::middleware;
 use futures_util::future::BoxFuture;
 use tokio::net::TcpListener;
 
@@ -21,10 +19,12 @@ use crate::control::Control;
 use crate::engines::Engines;
 use crate::port_owner::{self, PortOwner};
 use crate::proxy::ProxyState;
-use crate::request_log;
-use crate::security::{self, Policy};
+use crate::security::Policy;
 
+mod front;
 mod serve;
+
+pub use front::Front;
 
 pub use serve::{Limits, serve};
 
@@ -119,19 +119,15 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 
 /// Everything Murmur serves over HTTP: Murmur's own routes ([`crate::control`]) and the
 /// OpenAI surface ([`crate::proxy`], and [`crate::live`]'s WebSocket), behind one set of
-/// guards. Outermost first: the request log with refusals delivered inside it
-/// ([`crate::refusal::deliver`]), then [`security::guard`] (Host/Origin → CORS → API key),
-/// then the route: two layers, since each layer costs every request.
-pub fn app(proxy: ProxyState, control: Control, policy: Arc<Policy>) -> Router {
+/// guards, through one front door ([`Front`]): the request log with refusals delivered inside
+/// it ([`crate::refusal::deliver`]), then [`crate::security::guard`] (Host/Origin → CORS → API
+/// key), then the route.
+pub fn app(proxy: ProxyState, control: Control, policy: Arc<Policy>) -> Front {
     let metrics = proxy.metrics();
-    crate::control::http::router(control)
+    let routes = crate::control::http::router(control)
         .merge(crate::live::router(proxy.clone()))
-        .merge(crate::proxy::router(proxy))
-        .layer(middleware::from_fn_with_state(policy, security::guard))
-        .layer(middleware::from_fn_with_state(
-            metrics,
-            request_log::log_request,
-        ))
+        .merge(crate::proxy::router(proxy));
+    Front::new(routes, policy, metrics)
 }
 
 /// The page's tests take the proxy's paths, as a client's request would.
@@ -184,7 +180,7 @@ pub async fn reload_on_sighup(control: Control) {
 /// A bound Murmur, ready to serve: what both `murmurd` and the desktop app run.
 pub struct Bound {
     pub listener: TcpListener,
-    pub app: Router,
+    pub app: Front,
     pub addr: SocketAddr,
     /// Murmur's controls, for the tray and for signals (reload).
     pub control: Control,

@@ -41,8 +41,12 @@ impl Upstream {
         }
     }
 
-    pub fn scheme(&self) -> &'static str {
-        if self.tls { "https" } else { "http" }
+    pub fn scheme(&self) -> http::uri::Scheme {
+        if self.tls {
+            http::uri::Scheme::HTTPS
+        } else {
+            http::uri::Scheme::HTTP
+        }
     }
 
     /// The `http(s)://host:port` base URL.

@@ -27,6 +27,10 @@ pub async fn read(
     if declared.is_some_and(|len| len > limit) {
         return Err(ApiError::body_too_large(limit, key).closing());
     }
+    // Most forwarded requests (GETs) have none: no stream, no timer.
+    if http_body::Body::is_end_stream(&body) {
+        return Ok(Bytes::new());
+    }
     let mut stream = body.into_data_stream();
     let collect = async {
         let mut bytes = BytesMut::new();

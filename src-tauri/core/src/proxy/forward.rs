@@ -82,28 +82,40 @@ pub async fn forward(
         ApiError::hung(waited)
     };
 
-    let response =
-        match tokio::time::timeout_at(first_deadline, state.client.request(request)).await {
-            Err(_elapsed) => {
-                return Err(match first_audio {
-                    Some(wait) if first_deadline < deadline => stuck(wait),
-                    _ => ApiError::timeout(timeout),
-                });
-            }
-            Ok(Err(e)) if e.is_connect() => {
-                state.speech().backend.report_unreachable(upstream);
-                return Err(ApiError::unreachable(crate::http_client::describe(&e)));
-            }
-            Ok(Err(e)) => {
-                state.speech().backend.report_unreachable(upstream);
-                tracing::warn!(error = %crate::http_client::describe(&e), "engine request failed");
-                return Err(ApiError::bad_gateway(
-                    Code::EngineFailed,
-                    "the engine closed the connection without an answer",
-                ));
-            }
-            Ok(Ok(response)) => response,
-        };
+    // One timer for the whole exchange, the relay's too (each costs a request a registration
+    // in tokio's timer wheel); a second only for a speech request's first audio.
+    let mut whole = Box::pin(tokio::time::sleep_until(deadline));
+    let sent = state.client.request(request);
+    let answered = if first_deadline < deadline {
+        tokio::time::timeout_at(first_deadline, sent).await.ok()
+    } else {
+        tokio::select! {
+            biased;
+            answered = sent => Some(answered),
+            () = whole.as_mut() => None,
+        }
+    };
+    let response = match answered {
+        None => {
+            return Err(match first_audio {
+                Some(wait) if first_deadline < deadline => stuck(wait),
+                _ => ApiError::timeout(timeout),
+            });
+        }
+        Some(Err(e)) if e.is_connect() => {
+            state.speech().backend.report_unreachable(upstream);
+            return Err(ApiError::unreachable(crate::http_client::describe(&e)));
+        }
+        Some(Err(e)) => {
+            state.speech().backend.report_unreachable(upstream);
+            tracing::warn!(error = %crate::http_client::describe(&e), "engine request failed");
+            return Err(ApiError::bad_gateway(
+                Code::EngineFailed,
+                "the engine closed the connection without an answer",
+            ));
+        }
+        Some(Ok(response)) => response,
+    };
 
     let (mut parts, incoming) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
@@ -113,7 +125,7 @@ pub async fn forward(
         first: None,
         sent: 0,
         limit: settings.max_response_bytes,
-        deadline: Box::pin(tokio::time::sleep_until(deadline)),
+        deadline: whole,
         timeout,
         _permit: exchange.permit,
         metrics: state.metrics(),
@@ -149,15 +161,19 @@ fn upstream_request(
     strip_auth: bool,
 ) -> Result<Request<Body>, ApiError> {
     let (mut parts, body) = request.into_parts();
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    parts.uri = Uri::builder()
-        .scheme(upstream.scheme())
-        .authority(upstream.authority.clone())
-        .path_and_query(path)
-        .build()
-        .map_err(|e| {
-            ApiError::bad_gateway(Code::BadUpstream, format!("cannot address the engine: {e}"))
-        })?;
+    let mut uri = http::uri::Parts::default();
+    uri.scheme = Some(upstream.scheme());
+    uri.authority = Some(upstream.authority.clone());
+    uri.path_and_query = Some(
+        parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+    );
+    parts.uri = Uri::from_parts(uri).map_err(|e| {
+        ApiError::bad_gateway(Code::BadUpstream, format!("cannot address the engine: {e}"))
+    })?;
     parts.version = http::Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(header::COOKIE);

@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use axum::Router;
 use tokio::net::TcpListener;
 
 /// What a client connection may take: headers must arrive within `header_timeout` (and a
@@ -40,14 +39,13 @@ impl Default for Limits {
 /// client costs one connection slot for a bounded time, never the server.
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: super::Front,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: crate::drain::Drain,
     within: Duration,
     limits: Limits,
 ) -> std::io::Result<bool> {
     use hyper_util::rt::{TokioIo, TokioTimer};
-    use hyper_util::service::TowerToHyperService;
 
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -63,7 +61,7 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         // With upgrades: `/v1/realtime` becomes a WebSocket.
         let mut connection = http
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()))
+            .serve_connection(TokioIo::new(stream), app.clone())
             .with_upgrades();
         // Each connection holds the drain open until it is done.
         let held = drain.hold();
