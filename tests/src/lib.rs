@@ -6,6 +6,7 @@ pub mod desk;
 pub mod fake_upstream;
 pub mod flac;
 pub mod hub;
+pub mod hyper_alone;
 pub mod kokoro;
 pub mod listening;
 pub mod live;

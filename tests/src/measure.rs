@@ -9,15 +9,17 @@ pub fn median(mut values: Vec<f64>) -> f64 {
 /// CPU time `pid` and its descendants have used, in seconds: the scheduler's nanoseconds on
 /// a CPU (`/proc/<pid>/task/<tid>/schedstat`), summed over every thread.
 pub fn cpu_secs(pid: u32) -> f64 {
-    let threads = |p: u32| -> f64 {
-        std::fs::read_dir(format!("/proc/{p}/task"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|task| on_cpu(&task.path().join("schedstat")))
-            .sum()
-    };
-    tree(pid).into_iter().map(threads).sum()
+    tree(pid).into_iter().map(own_cpu_secs).sum()
+}
+
+/// CPU time one process (not its children) has used, in seconds, summed over its threads.
+pub fn own_cpu_secs(pid: u32) -> f64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|task| on_cpu(&task.path().join("schedstat")))
+        .sum()
 }
 
 /// CPU time the calling thread has used, in seconds.
@@ -39,12 +41,12 @@ pub fn rss_mb(pid: u32) -> f64 {
     tree(pid).into_iter().map(|p| status_mb(p, "VmRSS:")).sum()
 }
 
-/// The most `pid` alone has had resident since it started (`VmHWM`), in MB.
 /// One process's own resident memory (not its children's), in MB.
 pub fn own_rss_mb(pid: u32) -> f64 {
     status_mb(pid, "VmRSS:")
 }
 
+/// The most `pid` alone has had resident since it started (`VmHWM`), in MB.
 pub fn peak_rss_mb(pid: u32) -> f64 {
     status_mb(pid, "VmHWM:")
 }

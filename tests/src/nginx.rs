@@ -16,6 +16,11 @@ pub struct Nginx {
 }
 
 impl Nginx {
+    /// The master process (its workers are its children).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// nginx proxying everything to `upstream` (`http://host:port`), with `location` added to
     /// the `location /` block (headers to set, timeouts).
     pub fn start(upstream: &str, location: &str) -> Result<Option<Self>> {

@@ -1,5 +1,9 @@
-//! Proxy overhead benchmark: a fast fake engine on loopback, measured directly and through a
-//! real `murmurd` (release build) in the same run, so the ratios are fair on a noisy machine.
+//! Proxy overhead benchmark: a fast fake engine on loopback, measured directly, through nginx,
+//! through a bare hyper proxy ([`murmur_tests::hyper_alone`]: the floor for a proxy built on
+//! hyper) and through a real `murmurd` (release build), in the same run, so the ratios are fair
+//! on a noisy machine. Besides latency and throughput it counts each proxy's CPU time per
+//! forwarded GET (its processes' scheduler time over the 8-client run), which the machine's
+//! other work disturbs less.
 //!
 //! `make bench` (or `cargo run --release -p murmur-tests --bin proxy-bench`). Prints figures
 //! only; it asserts nothing, because timing on a shared machine is not a test.
@@ -44,6 +48,29 @@ struct Figures {
     mb_per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// The proxy's CPU time per request, in µs (NaN for the direct path).
+    cpu_us: f64,
+}
+
+/// Whose CPU time is the proxy's.
+#[derive(Clone, Copy)]
+enum Proxy {
+    /// No proxy: the direct path.
+    None,
+    /// A process and its children (nginx's workers).
+    Tree(u32),
+    /// One process alone (a `murmurd` whose children are the engine).
+    Alone(u32),
+}
+
+impl Proxy {
+    fn cpu_secs(self) -> f64 {
+        match self {
+            Self::None => f64::NAN,
+            Self::Tree(pid) => murmur_tests::measure::cpu_secs(pid),
+            Self::Alone(pid) => murmur_tests::measure::own_cpu_secs(pid),
+        }
+    }
 }
 
 async fn once(client: &Http, base: &str, call: Call) -> Result<usize> {
@@ -71,13 +98,14 @@ async fn once(client: &Http, base: &str, call: Call) -> Result<usize> {
 }
 
 /// `clients` loops hammering `call` for `RUN` after a warm-up.
-async fn load(base: &str, call: Call, clients: usize) -> Result<Figures> {
+async fn load(base: &str, call: Call, clients: usize, proxy: Proxy) -> Result<Figures> {
     let client: Http = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
     let warm_until = Instant::now() + WARMUP;
     while Instant::now() < warm_until {
         once(&client, base, call).await?;
     }
     let base: Arc<str> = base.into();
+    let cpu_before = proxy.cpu_secs();
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
@@ -102,6 +130,7 @@ async fn load(base: &str, call: Call, clients: usize) -> Result<Figures> {
         bytes += b;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = proxy.cpu_secs() - cpu_before;
     latencies.sort();
     let pct = |p: f64| {
         latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
@@ -112,6 +141,7 @@ async fn load(base: &str, call: Call, clients: usize) -> Result<Figures> {
         mb_per_sec: bytes as f64 / elapsed / 1e6,
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
+        cpu_us: cpu * 1e6 / latencies.len() as f64,
     })
 }
 
@@ -126,18 +156,33 @@ fn rss_kib(pid: u32, field: &str) -> Option<u64> {
         .ok()
 }
 
-/// Run the fake engine in a child process (this binary with `--fake-upstream`), so that the
-/// direct and the proxied runs both cross process boundaries as real clients do.
-fn spawn_fake() -> Result<(std::process::Child, String)> {
+/// Run this binary again with `args` (the fake engine, or hyper alone) as a child process
+/// that prints its URL, so that every path crosses process boundaries as real clients do.
+/// The child serves until its stdin closes.
+fn spawn_child(args: &[&str]) -> Result<(std::process::Child, String)> {
     let mut child = Command::new(std::env::current_exe()?)
-        .arg("--fake-upstream")
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .context("spawn the fake upstream")?;
+        .with_context(|| format!("spawn {args:?}"))?;
     let mut line = String::new();
     BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
     Ok((child, line.trim().to_string()))
+}
+
+/// Until the parent closes stdin.
+async fn until_stdin_closes() -> Result<()> {
+    tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
+        .await??;
+    Ok(())
+}
+
+/// `--hyper-alone <engine URL>`: the bare hyper proxy, until the parent closes stdin.
+async fn serve_hyper_alone(upstream: &str) -> Result<()> {
+    let (base, _serving) = murmur_tests::hyper_alone::start(upstream).await?;
+    println!("{base}");
+    until_stdin_closes().await
 }
 
 /// `--fake-upstream`: serve until the parent closes stdin. `--fake-upstream --port N`: serve
@@ -155,9 +200,7 @@ async fn serve_fake() -> Result<()> {
         std::future::pending::<()>().await;
     }
     println!("{}", fake.url());
-    tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
-        .await??;
-    Ok(())
+    until_stdin_closes().await
 }
 
 /// One way to reach the fake engine, and the figures measured through it.
@@ -169,13 +212,13 @@ struct Path {
     speech_n: Figures,
 }
 
-async fn measure(name: &'static str, base: String) -> Result<Path> {
+async fn measure(name: &'static str, base: &str, proxy: Proxy) -> Result<Path> {
     Ok(Path {
         name,
-        get_1: load(&base, Call::Get, 1).await?,
-        get_n: load(&base, Call::Get, CLIENTS).await?,
-        models_n: load(&base, Call::Models, CLIENTS).await?,
-        speech_n: load(&base, Call::Speech, CLIENTS).await?,
+        get_1: load(base, Call::Get, 1, proxy).await?,
+        get_n: load(base, Call::Get, CLIENTS, proxy).await?,
+        models_n: load(base, Call::Models, CLIENTS, proxy).await?,
+        speech_n: load(base, Call::Speech, CLIENTS, proxy).await?,
     })
 }
 
@@ -191,6 +234,7 @@ fn median(rounds: Vec<Path>) -> Path {
         mb_per_sec: mid(&|p| f(p).mb_per_sec),
         p50_ms: mid(&|p| f(p).p50_ms),
         p99_ms: mid(&|p| f(p).p99_ms),
+        cpu_us: mid(&|p| f(p).cpu_us),
     };
     Path {
         name: rounds[0].name,
@@ -207,10 +251,17 @@ fn murmurd_config(engine: &str) -> String {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
-    if std::env::args().any(|a| a == "--fake-upstream") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--fake-upstream") {
         return serve_fake().await;
     }
-    let (mut fake_child, fake_url) = spawn_fake()?;
+    if let [_, flag, upstream] = args.as_slice()
+        && flag == "--hyper-alone"
+    {
+        return serve_hyper_alone(upstream).await;
+    }
+    let (mut fake_child, fake_url) = spawn_child(&["--fake-upstream"])?;
+    let (mut hyper_child, hyper_url) = spawn_child(&["--hyper-alone", &fake_url])?;
     let external_dir = tempfile::tempdir()?;
     std::fs::write(
         external_dir.path().join("config.toml"),
@@ -244,16 +295,25 @@ async fn main() -> Result<()> {
     }
     println!();
 
-    let mut bases = vec![("direct", fake_url.clone())];
+    let mut bases = vec![("direct", fake_url.clone(), Proxy::None)];
     if let Some(nginx) = &nginx {
-        bases.push(("nginx", nginx.base.clone()));
+        bases.push(("nginx", nginx.base.clone(), Proxy::Tree(nginx.pid())));
     }
-    bases.push(("Murmur, external", external.base.clone()));
-    bases.push(("Murmur, supervised", supervised.base.clone()));
+    bases.push(("hyper alone", hyper_url, Proxy::Alone(hyper_child.id())));
+    bases.push((
+        "Murmur, external",
+        external.base.clone(),
+        Proxy::Alone(external.child.id()),
+    ));
+    bases.push((
+        "Murmur, supervised",
+        supervised.base.clone(),
+        Proxy::Alone(supervised.child.id()),
+    ));
     let mut rounds: Vec<Vec<Path>> = bases.iter().map(|_| Vec::new()).collect();
     for _ in 0..ROUNDS {
-        for (i, (name, base)) in bases.iter().enumerate() {
-            rounds[i].push(measure(name, base.clone()).await?);
+        for (i, (name, base, proxy)) in bases.iter().enumerate() {
+            rounds[i].push(measure(name, base, *proxy).await?);
         }
     }
     let paths: Vec<Path> = rounds.into_iter().map(median).collect();
@@ -281,6 +341,7 @@ async fn main() -> Result<()> {
     );
     row("  p50 ms", &|p| p.get_n.p50_ms, 3);
     row("  p99 ms", &|p| p.get_n.p99_ms, 3);
+    row("  proxy CPU per request, us", &|p| p.get_n.cpu_us, 1);
     row(
         "GET /v1/models, 8 clients: req/s",
         &|p| p.models_n.requests_per_sec,
@@ -295,20 +356,26 @@ async fn main() -> Result<()> {
     row("  p50 ms", &|p| p.speech_n.p50_ms, 3);
     println!();
     let direct = &paths[0];
+    let against = |name: &str, path: &Path| {
+        paths
+            .iter()
+            .find(|p| p.name == name && p.name != path.name)
+            .map(|other| {
+                format!(
+                    ", {:.2}x {name}",
+                    path.get_n.requests_per_sec / other.get_n.requests_per_sec
+                )
+            })
+            .unwrap_or_default()
+    };
     for path in &paths[1..] {
         println!(
-            "{:<20} adds {:>4.0} us to a GET's p50 (1 client); GET throughput {:.2}x direct{}",
+            "{:<20} adds {:>4.0} us to a GET's p50 (1 client); GET throughput {:.2}x direct{}{}",
             path.name,
             (path.get_1.p50_ms - direct.get_1.p50_ms) * 1000.0,
             path.get_n.requests_per_sec / direct.get_n.requests_per_sec,
-            paths
-                .iter()
-                .find(|p| p.name == "nginx" && p.name != path.name)
-                .map(|nginx| format!(
-                    ", {:.2}x nginx",
-                    path.get_n.requests_per_sec / nginx.get_n.requests_per_sec
-                ))
-                .unwrap_or_default(),
+            against("nginx", path),
+            against("hyper alone", path),
         );
     }
     println!(
@@ -319,6 +386,8 @@ async fn main() -> Result<()> {
 
     drop(nginx);
     drop(external);
+    drop(hyper_child.stdin.take());
+    let _ = hyper_child.wait();
     drop(supervised);
     let _ = fake_child.kill();
     let _ = fake_child.wait();
