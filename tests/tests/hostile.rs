@@ -275,3 +275,54 @@ async fn open_connections_are_capped() {
     );
     drop(idle);
 }
+
+/// Read one response with a `Content-Length` from a kept-alive connection.
+fn read_response(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).expect("read the head");
+        assert_eq!(n, 1, "closed mid-head: {}", String::from_utf8_lossy(&head));
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().expect("length"))
+        })
+        .expect("a Content-Length");
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).expect("read the body");
+    head + &String::from_utf8_lossy(&body)
+}
+
+#[tokio::test]
+async fn the_header_timeout_spares_a_connection_in_use() {
+    let murmurd = tone_engine("[proxy]\nheader_timeout_secs = 1\nbody_timeout_secs = 3\n");
+    // Requests one after another on one kept-alive connection, for thrice the timeout.
+    let mut stream = connect(&murmurd);
+    let started = Instant::now();
+    let mut answered = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        stream
+            .write_all(b"GET /murmur/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .expect("send");
+        let answer = read_response(&mut stream);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        answered += 1;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(answered >= 8, "{answered} answers");
+    // A body that trickles in is the body timeout's to judge, not the header timeout's.
+    let mut slow = connect(&murmurd);
+    slow.write_all(
+        b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\nx",
+    )
+    .expect("send");
+    let (answer, after) = read_to_close(&mut slow);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(after >= Duration::from_secs(2), "cut after {after:?}");
+}

@@ -22,6 +22,7 @@ use crate::proxy::ProxyState;
 use crate::security::Policy;
 
 mod front;
+mod pace;
 mod serve;
 
 pub use front::Front;

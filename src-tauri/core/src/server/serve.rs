@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use super::pace::{Pace, Paced};
+
 /// What a client connection may take: headers must arrive within `header_timeout` (and a
 /// kept-alive connection that sends nothing for that long is closed), and at most
 /// `max_connections` are served at once; more wait in the OS's accept queue.
@@ -45,12 +47,11 @@ pub async fn serve(
     within: Duration,
     limits: Limits,
 ) -> std::io::Result<bool> {
-    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::rt::TokioIo;
 
+    // The header timeout is the connection's pace, not hyper's (see `pace`).
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .keep_alive(true);
+    http.keep_alive(true);
     let mut acceptor = crate::accept::Acceptor::new("http", limits.max_connections);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -60,16 +61,29 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         // With upgrades: `/v1/realtime` becomes a WebSocket.
+        let pace = Pace::new();
+        let paced = Paced {
+            front: app.clone(),
+            pace: pace.clone(),
+        };
         let mut connection = http
-            .serve_connection(TokioIo::new(stream), app.clone())
+            .serve_connection(TokioIo::new(stream), paced)
             .with_upgrades();
+        let header_timeout = limits.header_timeout;
         // Each connection holds the drain open until it is done.
         let held = drain.hold();
         let mut lifeline = drain.lifeline();
         tokio::spawn(async move {
             let mut connection = std::pin::Pin::new(&mut connection);
             let result = tokio::select! {
+                // The connection first: a head that has arrived is a request before the pace
+                // looks.
+                biased;
                 result = connection.as_mut() => result,
+                () = pace.expired(header_timeout) => {
+                    tracing::debug!("connection closed: no request within the header timeout");
+                    Ok(())
+                }
                 () = lifeline.stopped() => {
                     // Finish the request in flight, take no other.
                     connection.as_mut().graceful_shutdown();

@@ -1,0 +1,133 @@
+//! The header timeout, kept per connection: a connection that sends no complete request head
+//! within `header_timeout` of opening, or of its last answer, is closed — a client that says
+//! nothing, a slowloris trickling its headers, a kept-alive connection gone quiet.
+//!
+//! One timer per connection, re-armed at most once per timeout, instead of hyper's
+//! `header_read_timeout`, which arms one for every request head: on a daemon with no other
+//! timer that soon, each arming wakes tokio's timer driver (a write to its eventfd and an
+//! extra turn of the event loop for every request).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
+use tokio::time::Instant;
+
+use super::Front;
+
+/// Whether a connection is answering a request, and since when it has not been.
+pub(super) struct Pace {
+    opened: Instant,
+    /// Requests whose answer is not yet sent (HTTP/1: at most one).
+    answering: AtomicUsize,
+    /// When the last answer was sent, in milliseconds after `opened`.
+    idle_since_ms: AtomicU64,
+}
+
+impl Pace {
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            opened: Instant::now(),
+            answering: AtomicUsize::new(0),
+            idle_since_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// Since when the connection has waited for a request; `None` while it answers one.
+    fn idle_since(&self) -> Option<Instant> {
+        (self.answering.load(Ordering::SeqCst) == 0)
+            .then(|| self.opened + Duration::from_millis(self.idle_since_ms.load(Ordering::SeqCst)))
+    }
+
+    /// Resolves once the connection has waited `timeout` for a request head.
+    ///
+    /// Polled after the connection in the same task (`select!` with `biased`): a head that
+    /// has arrived has been handed to the service, and counts as a request, before this looks.
+    pub(super) async fn expired(&self, timeout: Duration) {
+        let mut at = self.opened + timeout;
+        loop {
+            tokio::time::sleep_until(at).await;
+            match self.idle_since() {
+                None => at = Instant::now() + timeout,
+                Some(since) if since + timeout <= Instant::now() => return,
+                Some(since) => at = since + timeout,
+            }
+        }
+    }
+}
+
+/// A request being answered: the connection is busy until this drops with the answer's body.
+struct Answering(Arc<Pace>);
+
+impl Answering {
+    fn begin(pace: &Arc<Pace>) -> Self {
+        pace.answering.fetch_add(1, Ordering::SeqCst);
+        Self(pace.clone())
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        let pace = &self.0;
+        let now = u64::try_from(pace.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        pace.idle_since_ms.store(now, Ordering::SeqCst);
+        pace.answering.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What serves one connection: the front door, with the connection's pace kept.
+pub(super) struct Paced {
+    pub(super) front: Front,
+    pub(super) pace: Arc<Pace>,
+}
+
+impl hyper::service::Service<http::Request<Incoming>> for Paced {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn call(&self, request: http::Request<Incoming>) -> Self::Future {
+        let answering = Answering::begin(&self.pace);
+        let front = self.front.clone();
+        Box::pin(async move {
+            let response = front.answer(request.map(Body::new)).await;
+            Ok(response.map(|body| Body::new(Held { body, answering })))
+        })
+    }
+}
+
+/// An answer's body, holding the connection busy until it has been sent (or dropped).
+struct Held {
+    body: Body,
+    #[expect(dead_code, reason = "held for its Drop")]
+    answering: Answering,
+}
+
+impl http_body::Body for Held {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
