@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
@@ -21,10 +22,11 @@ use crate::metrics::{InProgress, Metrics, Recent, TranscribedAudio};
 /// The request log and the metrics, around `next`.
 pub async fn log_request<F: Future<Output = Response>>(
     metrics: &std::sync::Arc<Metrics>,
-    request: Request,
+    mut request: Request,
     next: impl FnOnce(Request) -> F,
 ) -> Response {
     let started = Instant::now();
+    let until_sent = request.extensions_mut().remove::<UntilSent>();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let agent = request
@@ -37,7 +39,7 @@ pub async fn log_request<F: Future<Output = Response>>(
         .collect();
     let at_ms = crate::time::unix_millis();
     let in_progress = (!path.starts_with("/murmur/")).then(|| metrics.begin());
-    // Refusals are delivered inside the log ([`crate::server::Front`]), so it sees what the
+    // Refusals are delivered inside the log (by whoever passes `next`), so it sees what the
     // client got.
     let response = next(request).await;
     let status = response.status().as_u16();
@@ -59,14 +61,28 @@ pub async fn log_request<F: Future<Output = Response>>(
         bytes: 0,
         complete: false,
         _in_progress: in_progress,
+        _until_sent: until_sent,
     };
     Response::from_parts(parts, Body::new(Logged { body, entry }))
+}
+
+/// What a request holds until its answer has been sent or abandoned (a connection is busy so
+/// long): put among its extensions before the log sees it, dropped with the log's record.
+#[derive(Clone)]
+pub struct UntilSent(#[expect(dead_code, reason = "held for its Drop")] Arc<dyn Send + Sync>);
+
+impl UntilSent {
+    pub fn new(held: impl Send + Sync + 'static) -> Self {
+        Self(Arc::new(held))
+    }
 }
 
 struct Record {
     metrics: std::sync::Arc<Metrics>,
     /// Counted as in progress until the response has been sent (or abandoned).
     _in_progress: Option<InProgress>,
+    /// What the request held until then.
+    _until_sent: Option<UntilSent>,
     at_ms: u64,
     method: http::Method,
     path: String,

@@ -12,17 +12,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::Response;
-use bytes::Bytes;
-use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use super::Front;
+use crate::request_log::UntilSent;
 
 /// Whether a connection is answering a request, and since when it has not been.
 pub(super) struct Pace {
@@ -84,7 +82,8 @@ impl Drop for Answering {
     }
 }
 
-/// What serves one connection: the front door, with the connection's pace kept.
+/// What serves one connection: the front door, with the connection's pace kept (a request
+/// holds it busy until its answer has been sent: see [`UntilSent`]).
 pub(super) struct Paced {
     pub(super) front: Front,
     pub(super) pace: Arc<Pace>,
@@ -95,39 +94,10 @@ impl hyper::service::Service<http::Request<Incoming>> for Paced {
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-    fn call(&self, request: http::Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: http::Request<Incoming>) -> Self::Future {
         let answering = Answering::begin(&self.pace);
+        request.extensions_mut().insert(UntilSent::new(answering));
         let front = self.front.clone();
-        Box::pin(async move {
-            let response = front.answer(request.map(Body::new)).await;
-            Ok(response.map(|body| Body::new(Held { body, answering })))
-        })
-    }
-}
-
-/// An answer's body, holding the connection busy until it has been sent (or dropped).
-struct Held {
-    body: Body,
-    #[expect(dead_code, reason = "held for its Drop")]
-    answering: Answering,
-}
-
-impl http_body::Body for Held {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        Box::pin(async move { Ok(front.answer(request.map(Body::new)).await) })
     }
 }
