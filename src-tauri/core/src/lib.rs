@@ -12,6 +12,10 @@
 //! [`engine::Engine`] plus what it serves ([`engine::SpeechEngine`],
 //! [`engine::TranscriptionEngine`]).
 //!
+//! **Every HTTP request** passes one [`front::Front`] door: the request log (and metrics)
+//! around refusal delivery ([`refusal`]) around the guards ([`security`]: Host, Origin, CORS,
+//! API key) around the routes — Murmur's own ([`control`]) and OpenAI's ([`proxy`], [`live`]).
+//!
 //! **Speech.** A client talks to the [`proxy`] on `127.0.0.1:19281`. Requests that need the
 //! speech engine (`POST /v1/audio/speech`, `GET /v1/models`, `GET /v1/audio/voices`) first
 //! wait on [`backend::Backend::ensure_ready`], which is single-flight: however many requests
@@ -34,8 +38,8 @@
 //! paths, so engines start, queue, unload and restart exactly as for HTTP, and each request is
 //! counted and logged as an HTTP one is.
 //!
-//! **Live sessions** (OpenAI's Realtime transcription, next): a WebSocket session is one more
-//! front door of the same kind, onto the transcription engine's gate and backend.
+//! **Live sessions** (OpenAI's Realtime transcription, [`live`]): a WebSocket session is one
+//! more door of the same kind, onto the transcription engine's gate and backend.
 //!
 //! [`config`] owns the settings (file, environment, flags; [`config::LiveSettings`] is the one
 //! value everyone follows), [`server`] binds the sockets and shuts down gracefully, and the
@@ -55,6 +59,7 @@ pub mod dictations;
 pub mod drain;
 pub mod engine;
 pub mod engines;
+pub mod front;
 pub mod gate;
 pub mod http_client;
 pub mod language;

@@ -1,4 +1,4 @@
-//! Murmur's HTTP guards, one middleware ([`guard`]) in this order: Host allow-list (DNS
+//! Murmur's HTTP guards, one function ([`guard`], called by the front door) in this order: Host allow-list (DNS
 //! rebinding), Origin allow-list (a web page in the user's browser must not drive the engine),
 //! CORS for the origins configured (a preflight answered here, the allowed origin named on the
 //! answers), then the API key. One function rather than a layer each: every layer costs each

@@ -21,11 +21,10 @@ use crate::port_owner::{self, PortOwner};
 use crate::proxy::ProxyState;
 use crate::security::Policy;
 
-mod front;
 mod pace;
 mod serve;
 
-pub use front::Front;
+pub use crate::front::Front;
 
 pub use serve::{Limits, serve};
 

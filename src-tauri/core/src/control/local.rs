@@ -3,11 +3,9 @@
 //! Its requests reach the same handlers as the status page's (token, validation, error shapes
 //! and all), and no token appears in any URL. (The tray itself holds a [`super::Control`].)
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use tower::ServiceExt;
 
 use super::EngineAction;
 
@@ -55,17 +53,17 @@ pub enum LocalError {
 
 #[derive(Clone)]
 enum Transport {
-    /// The router itself, called directly.
-    InProcess(Router),
+    /// The front door itself, called directly.
+    InProcess(crate::front::Front),
     /// A running Murmur over loopback HTTP.
     Http(crate::http_client::HttpClient),
 }
 
 impl LocalApi {
-    /// `app` is the bound proxy's router at `addr`; `token` its control token; `api_key` the
-    /// proxy's key, if one is set (sent with the few `/v1` reads the window makes).
+    /// `app` is the bound proxy's front door at `addr`; `token` its control token; `api_key`
+    /// the proxy's key, if one is set (sent with the few `/v1` reads the window makes).
     pub fn new(
-        app: Router,
+        app: crate::front::Front,
         addr: std::net::SocketAddr,
         token: &str,
         api_key: Option<&str>,
@@ -192,10 +190,7 @@ impl LocalApi {
 
     async fn send(&self, mut request: Request<Body>) -> Result<http::Response<Body>, LocalError> {
         match &self.transport {
-            Transport::InProcess(app) => match app.clone().oneshot(request).await {
-                Ok(response) => Ok(response),
-                Err(never) => match never {},
-            },
+            Transport::InProcess(app) => Ok(app.answer(request).await),
             Transport::Http(client) => {
                 let host = self.host.to_str().unwrap_or_default();
                 let path = request

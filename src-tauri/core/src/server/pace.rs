@@ -19,7 +19,7 @@ use axum::response::Response;
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use super::Front;
+use crate::front::Front;
 use crate::request_log::UntilSent;
 
 /// Whether a connection is answering a request, and since when it has not been.

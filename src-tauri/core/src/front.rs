@@ -3,7 +3,7 @@
 //! ([`security`]: Host, Origin, CORS, API key), then the routes.
 //!
 //! One function, with one boxed future per request (the connection's service,
-//! [`super::pace::Paced`], boxes it). As axum middleware (`from_fn`) the
+//! `server`'s `Paced`, boxes it). As axum middleware (`from_fn`) the
 //! same two steps cost each request a boxed future and a boxed copy of the service apiece,
 //! and a request log per route: measured on a forwarded GET, about 14 µs of CPU, a fifth of
 //! all Murmur spent on it.
