@@ -118,6 +118,21 @@ pub async fn connect(url: &str, headers: &[(&str, &str)]) -> Result<Socket, (u16
     }
 }
 
+/// Connect once a session slot is free: a closed session holds its slot until Murmur has
+/// read the close (waited for at most 10 s).
+pub async fn connect_once_free(url: &str, headers: &[(&str, &str)]) -> Socket {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match connect(url, headers).await {
+            Ok(socket) => return socket,
+            Err((429, _)) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+}
+
 /// The next server event (10 s at most).
 pub async fn next(socket: &mut Socket) -> Value {
     loop {

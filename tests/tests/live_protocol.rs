@@ -4,10 +4,8 @@
 //! subprotocol, the session cap, a conversation session, a plain GET), an external engine's
 //! turns, and a session's prompt and keywords changing what Whisper writes.
 
-use std::time::Duration;
-
 use murmur_tests::listening::{Stage, speak, wer};
-use murmur_tests::live::{append, connect, next, send, send_text, warm_murmurd};
+use murmur_tests::live::{append, connect, connect_once_free, next, send, send_text, warm_murmurd};
 use murmur_tests::{Client, Murmurd};
 use serde_json::json;
 
@@ -207,16 +205,7 @@ async fn guards_before_the_upgrade_and_a_bounded_number_of_sessions() {
     let ended = next(&mut socket).await;
     assert_eq!(ended["error"]["code"], "session_ended", "{ended}");
     drop(socket);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let mut again = loop {
-        match connect(&url, &[key]).await {
-            Ok(socket) => break socket,
-            Err((429, _)) if std::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("{e:?}"),
-        }
-    };
+    let mut again = connect_once_free(&url, &[key]).await;
     assert_eq!(next(&mut again).await["type"], "session.created");
     drop(again);
     let recent = murmurd.metrics().await["recent"].clone();
@@ -227,10 +216,9 @@ async fn guards_before_the_upgrade_and_a_bounded_number_of_sessions() {
         "a session is a line of Activity: {recent}"
     );
 
-    // A conversation session (no intent): an error event, then the socket closes.
-    let mut conversation = connect(&ws(&murmurd, "?model=gpt-realtime"), &[key])
-        .await
-        .expect("upgraded");
+    // A conversation session (no intent): an error event, then the socket closes. (The
+    // session above ends when Murmur has read its close: until then it holds the one slot.)
+    let mut conversation = connect_once_free(&ws(&murmurd, "?model=gpt-realtime"), &[key]).await;
     let refused = next(&mut conversation).await;
     assert_eq!(refused["error"]["code"], "unsupported_intent", "{refused}");
 
