@@ -126,8 +126,8 @@ pub fn app(proxy: ProxyState, control: Control, policy: Arc<Policy>) -> Front {
     let metrics = proxy.metrics();
     let routes = crate::control::http::router(control)
         .merge(crate::live::router(proxy.clone()))
-        .merge(crate::proxy::router(proxy));
-    Front::new(routes, policy, metrics)
+        .merge(crate::proxy::router(proxy.clone()));
+    Front::new(routes, proxy, policy, metrics)
 }
 
 /// The page's tests take the proxy's paths, as a client's request would.

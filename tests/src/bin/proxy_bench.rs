@@ -5,7 +5,9 @@
 //! forwarded GET (its processes' scheduler time over the 8-client run), which the machine's
 //! other work disturbs less.
 //!
-//! `make bench` (or `cargo run --release -p murmur-tests --bin proxy-bench`). Prints figures
+//! `make bench` (or `cargo run --release -p murmur-tests --bin proxy-bench`). With
+//! `MURMURD_BASELINE=path/to/murmurd` (another build, say main's), that build is measured too,
+//! beside this one, in the same rounds: how a change to the proxy is judged. Prints figures
 //! only; it asserts nothing, because timing on a shared machine is not a test.
 
 #![allow(clippy::print_stdout, reason = "a benchmark report is printed")]
@@ -280,6 +282,22 @@ async fn main() -> Result<()> {
         )),
     )?;
     let supervised = murmur_tests::murmurd::Quiet::spawn(supervised_dir.path(), &[])?;
+    // The baseline build serves the same engine as "Murmur, external", from a data dir of its own.
+    let baseline_dir = tempfile::tempdir()?;
+    let baseline = match std::env::var_os("MURMURD_BASELINE") {
+        Some(binary) => {
+            std::fs::copy(
+                external_dir.path().join("config.toml"),
+                baseline_dir.path().join("config.toml"),
+            )?;
+            Some(murmur_tests::murmurd::Quiet::spawn_binary(
+                std::path::Path::new(&binary),
+                baseline_dir.path(),
+                &[],
+            )?)
+        }
+        None => None,
+    };
     let nginx = Nginx::start(&fake_url, "")?;
     println!(
         "murmurd: listening {:.1} ms after spawn (debug builds are slower; use --release)",
@@ -310,6 +328,13 @@ async fn main() -> Result<()> {
         supervised.base.clone(),
         Proxy::Alone(supervised.child.id()),
     ));
+    if let Some(baseline) = &baseline {
+        bases.push((
+            "baseline, external",
+            baseline.base.clone(),
+            Proxy::Alone(baseline.child.id()),
+        ));
+    }
     let mut rounds: Vec<Vec<Path>> = bases.iter().map(|_| Vec::new()).collect();
     for _ in 0..ROUNDS {
         for (i, (name, base, proxy)) in bases.iter().enumerate() {
@@ -370,12 +395,13 @@ async fn main() -> Result<()> {
     };
     for path in &paths[1..] {
         println!(
-            "{:<20} adds {:>4.0} us to a GET's p50 (1 client); GET throughput {:.2}x direct{}{}",
+            "{:<20} adds {:>4.0} us to a GET's p50 (1 client); GET throughput {:.2}x direct{}{}{}",
             path.name,
             (path.get_1.p50_ms - direct.get_1.p50_ms) * 1000.0,
             path.get_n.requests_per_sec / direct.get_n.requests_per_sec,
             against("nginx", path),
             against("hyper alone", path),
+            against("baseline, external", path),
         );
     }
     println!(

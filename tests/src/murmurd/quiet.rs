@@ -19,8 +19,13 @@ pub struct Quiet {
 impl Quiet {
     /// `murmurd --data-dir DIR --port 0 ARGS…`, once it listens.
     pub fn spawn(data_dir: &Path, args: &[&str]) -> anyhow::Result<Self> {
+        Self::spawn_binary(&binary(), data_dir, args)
+    }
+
+    /// The same, from another build of `murmurd` (a benchmark's baseline).
+    pub fn spawn_binary(binary: &Path, data_dir: &Path, args: &[&str]) -> anyhow::Result<Self> {
         let spawned = Instant::now();
-        let child = Command::new(binary())
+        let child = Command::new(binary)
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--port", "0"])

@@ -35,15 +35,16 @@ use protocol::Shape;
 /// The largest message a client may send (OpenAI's: 15 MiB per append, base64).
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
-/// The route (and its twin for a base URL set without `/v1`).
+/// The route, and its twin for a base URL set without `/v1`.
+pub const PATHS: [&str; 2] = ["/v1/realtime", "/realtime"];
+
+/// The live session's routes ([`PATHS`]).
 pub fn router(state: ProxyState) -> axum::Router {
     use axum::routing::get;
+    let [v1, bare] = PATHS;
     axum::Router::new()
-        .route(
-            "/v1/realtime",
-            get(realtime).fallback(crate::proxy::method_not_allowed),
-        )
-        .route("/realtime", get(realtime))
+        .route(v1, get(realtime).fallback(crate::proxy::method_not_allowed))
+        .route(bare, get(realtime))
         .with_state(state)
 }
 

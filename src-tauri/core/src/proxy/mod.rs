@@ -155,44 +155,76 @@ impl ProxyState {
     }
 }
 
-/// The OpenAI surface: speech, discovery, and everything else passed through to the engine.
+/// What Murmur answers itself on OpenAI's surface, by path: everything else outside
+/// `/murmur/` and the live sessions' paths is the engine's, passed through. The `/v1`-less
+/// twins are for a base URL set without `/v1` (OpenClaw's `baseUrl`, Open
+/// WebUI's).
+const ROUTES: [(&str, Route); 12] = [
+    ("/v1/audio/speech", Route::Speech),
+    ("/v1/models", Route::Listing),
+    ("/v1/audio/voices", Route::Listing),
+    ("/v1/audio/models", Route::Listing),
+    ("/v1/audio/transcriptions", Route::Transcriptions),
+    ("/v1/audio/translations", Route::Translations),
+    ("/audio/speech", Route::Speech),
+    ("/audio/transcriptions", Route::Transcriptions),
+    ("/audio/translations", Route::Translations),
+    ("/audio/voices", Route::Listing),
+    ("/audio/models", Route::Listing),
+    ("/models", Route::Listing),
+];
+
+#[derive(Clone, Copy)]
+enum Route {
+    Speech,
+    /// Models and voices: the engine's, once it is ready.
+    Listing,
+    Transcriptions,
+    Translations,
+}
+
+/// Whether `path` is one of the OpenAI paths Murmur answers itself (rather than passing it
+/// through to the engine).
+pub fn answers(path: &str) -> bool {
+    ROUTES.iter().any(|&(route, _)| route == path)
+}
+
+/// Those paths with the method each takes (what the API's description lists).
+pub fn routes() -> impl Iterator<Item = (&'static str, Method)> {
+    ROUTES.iter().map(|&(path, route)| {
+        let method = match route {
+            Route::Listing => Method::GET,
+            Route::Speech | Route::Transcriptions | Route::Translations => Method::POST,
+        };
+        (path, method)
+    })
+}
+
+/// The OpenAI surface: speech, discovery, and (as the router's fallback) everything else
+/// passed through to the engine.
 pub fn router(state: ProxyState) -> Router {
-    Router::new()
-        .route(
-            "/v1/audio/speech",
-            post(speech).fallback(method_not_allowed),
+    ROUTES
+        .iter()
+        .fold(Router::new(), |router, &(path, route)| {
+            let handler = match route {
+                Route::Speech => post(speech),
+                Route::Listing => get(discovery::gated),
+                Route::Transcriptions => post(transcriptions::transcriptions),
+                Route::Translations => post(transcriptions::translations),
+            };
+            // Another method on OpenAI's own paths gets Murmur's error, in OpenAI's shape.
+            let handler = if path.starts_with("/v1/") {
+                handler.fallback(method_not_allowed)
+            } else {
+                handler
+            };
+            router.route(path, handler)
+        })
+        .fallback(
+            |State(state): State<ProxyState>, request: Request| async move {
+                pass_through(&state, request).await
+            },
         )
-        .route(
-            "/v1/models",
-            get(discovery::gated).fallback(method_not_allowed),
-        )
-        .route(
-            "/v1/audio/voices",
-            get(discovery::gated).fallback(method_not_allowed),
-        )
-        .route(
-            "/v1/audio/models",
-            get(discovery::gated).fallback(method_not_allowed),
-        )
-        .route(
-            "/v1/audio/transcriptions",
-            post(transcriptions::transcriptions).fallback(method_not_allowed),
-        )
-        .route(
-            "/v1/audio/translations",
-            post(transcriptions::translations).fallback(method_not_allowed),
-        )
-        // A base URL set without `/v1` (OpenClaw's `baseUrl`, Open WebUI's) reaches these.
-        .route("/audio/speech", post(speech))
-        .route(
-            "/audio/transcriptions",
-            post(transcriptions::transcriptions),
-        )
-        .route("/audio/translations", post(transcriptions::translations))
-        .route("/audio/voices", get(discovery::gated))
-        .route("/audio/models", get(discovery::gated))
-        .route("/models", get(discovery::gated))
-        .fallback(pass_through)
         .with_state(state)
 }
 
@@ -286,10 +318,7 @@ fn with_format(mut response: Response, format: crate::audio::Format) -> Response
 }
 
 /// Any other path: forwarded as is to the running engine, with no readiness wait.
-async fn pass_through(
-    State(state): State<ProxyState>,
-    request: Request,
-) -> Result<Response, ApiError> {
+pub async fn pass_through(state: &ProxyState, request: Request) -> Result<Response, ApiError> {
     if let Some(paths) = crate::engine::served_paths(state.engine_id)
         && !paths.contains(&request.uri().path())
     {
@@ -320,7 +349,7 @@ async fn pass_through(
     let permit = if light {
         None
     } else {
-        Some(enter_gate(&state).await?)
+        Some(enter_gate(state).await?)
     };
     // A request without a body leaves nothing in the connection, whenever the engine answers:
     // it may share a kept-alive one.
@@ -331,7 +360,7 @@ async fn pass_through(
         own_connection: !(light && bytes.is_empty()),
     };
     let request = Request::from_parts(parts, Body::from(bytes));
-    forward(&state, &upstream, request, exchange).await
+    forward(state, &upstream, request, exchange).await
 }
 
 #[cfg(test)]
