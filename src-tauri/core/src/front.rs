@@ -50,6 +50,15 @@ impl Front {
 
     /// Answer one request.
     pub async fn answer(&self, request: axum::extract::Request) -> Response {
+        self.answer_holding(request, None).await
+    }
+
+    /// Answer one request that holds `until_sent` until its answer has been sent.
+    pub async fn answer_holding(
+        &self,
+        request: axum::extract::Request,
+        until_sent: Option<request_log::UntilSent>,
+    ) -> Response {
         let Inner {
             routes,
             proxy,
@@ -67,7 +76,7 @@ impl Front {
         };
         let guarded = |request| security::guard(policy, request, route);
         let delivered = |request| crate::refusal::deliver(request, guarded);
-        request_log::log_request(metrics, request, delivered).await
+        request_log::log_request(metrics, request, until_sent, delivered).await
     }
 }
 

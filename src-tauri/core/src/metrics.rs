@@ -5,23 +5,18 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+mod exposition;
 mod live;
 
 pub use live::{LiveMetrics, Open};
 
-use crate::engine::Capability;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use exposition::Durations;
 use serde::Serialize;
 
 /// Shared by the request log (counts, latency) and the relay (bytes).
 pub struct Metrics {
-    /// For the JSON view: count, total and maximum time by (route, status).
-    routes: Mutex<BTreeMap<(&'static str, u16), Stat>>,
+    /// What every answered request counts, under one lock.
+    routes: Mutex<Routes>,
     /// The last client requests, newest last (the page's activity view).
     recent: Mutex<VecDeque<Recent>>,
     /// Seconds of engine time per second of audio, by transcription model, from its last
@@ -33,8 +28,6 @@ pub struct Metrics {
     /// Client requests (not Murmur's own `/murmur/` routes) arrived and not yet answered
     /// in full.
     in_progress: AtomicUsize,
-    requests: Family<RequestLabels, Counter>,
-    durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
     /// Live transcription sessions.
     pub live: LiveMetrics,
 }
@@ -48,11 +41,19 @@ impl Default for Metrics {
             bytes_out: AtomicU64::default(),
             queued: Arc::default(),
             in_progress: AtomicUsize::default(),
-            requests: Family::default(),
-            durations: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
             live: LiveMetrics::default(),
         }
     }
+}
+
+/// Answered requests by route: one lock for each request's counting, where the JSON view and
+/// Prometheus's families (each with a lock and a hash of its labels per request) were three.
+#[derive(Default)]
+struct Routes {
+    /// By (route, status): the JSON view's rows, and Prometheus's request counts.
+    stats: BTreeMap<(&'static str, u16), Stat>,
+    /// By route: Prometheus's latency histogram.
+    durations: BTreeMap<&'static str, Durations>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -124,23 +125,25 @@ pub fn route(path: &str) -> &'static str {
 }
 
 impl Metrics {
+    /// A request to `path` got a `status` after `ms` (to its response head).
     pub fn record(&self, path: &str, status: u16, ms: f64) {
-        let mut routes = self
-            .routes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let stat = routes.entry((route(path), status)).or_default();
+        let route = route(path);
+        let mut routes = self.routes();
+        let stat = routes.stats.entry((route, status)).or_default();
         stat.count += 1;
         stat.total_ms += ms;
         stat.max_ms = stat.max_ms.max(ms);
-        drop(routes);
-        let route = route(path);
-        self.requests
-            .get_or_create(&RequestLabels { route, status })
-            .inc();
-        self.durations
-            .get_or_create(&RouteLabels { route })
+        routes
+            .durations
+            .entry(route)
+            .or_default()
             .observe(ms / 1000.0);
+    }
+
+    fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
+        self.routes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Keep `request` among the last [`RECENT`] (Murmur's own page and API are not kept).
@@ -192,11 +195,8 @@ impl Metrics {
     }
 
     pub fn rows(&self) -> Vec<Row> {
-        let routes = self
-            .routes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        routes
+        self.routes()
+            .stats
             .iter()
             .map(|(&(route, status), &stat)| Row {
                 route,
@@ -230,62 +230,6 @@ impl Metrics {
     pub fn queued(&self) -> usize {
         self.queued.load(Ordering::SeqCst)
     }
-
-    /// The OpenMetrics text exposition (which Prometheus reads): request counts by route and
-    /// status, a latency histogram in seconds by route, bytes relayed, requests waiting,
-    /// then each engine's (restarts, crashes in a row): `engine_…` for speech,
-    /// `<capability>_engine_…` for the others.
-    pub fn prometheus(&self, engines: &[(Capability, (u32, u32))]) -> String {
-        let mut registry = Registry::with_prefix("murmur");
-        registry.register(
-            "requests",
-            "Requests answered, by route and status",
-            self.requests.clone(),
-        );
-        registry.register(
-            "request_duration_seconds",
-            "Time to the response head, by route",
-            self.durations.clone(),
-        );
-        registry.register(
-            "response_bytes",
-            "Engine response bytes relayed to clients",
-            ConstCounter::new(self.bytes_out()),
-        );
-        registry.register(
-            "client_requests_in_progress",
-            "Client requests arrived and not yet answered in full",
-            ConstGauge::new(self.in_progress() as i64),
-        );
-        registry.register(
-            "queued_requests",
-            "Requests waiting for the engine now",
-            ConstGauge::new(self.queued() as i64),
-        );
-        self.live.register(&mut registry);
-        for &(capability, (restarts, crashes)) in engines {
-            let prefix = match capability {
-                Capability::Speech => String::new(),
-                other => format!("{}_", other.as_str()),
-            };
-            let noun = capability.noun();
-            let noun = format!("{}{}", noun[..1].to_uppercase(), &noun[1..]);
-            registry.register(
-                format!("{prefix}engine_restarts"),
-                format!("{noun} restarts of every kind"),
-                ConstCounter::new(u64::from(restarts)),
-            );
-            registry.register(
-                format!("{prefix}engine_crashes"),
-                format!("{noun} crashes in a row, counted against the restart budget"),
-                ConstGauge::new(i64::from(crashes)),
-            );
-        }
-        let mut text = String::new();
-        // Writing to a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
-        text
-    }
 }
 
 /// One client request in progress (see [`Metrics::begin`]).
@@ -301,25 +245,10 @@ impl Drop for InProgress {
 pub const PROMETHEUS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    route: &'static str,
-    status: u16,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabels {
-    route: &'static str,
-}
-
-/// From 5 ms to ~20 s: a health check to a long paragraph.
-fn duration_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.005, 2.0, 13))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Capability;
 
     #[test]
     fn a_request_is_in_progress_until_its_guard_drops_and_both_views_say_so() {

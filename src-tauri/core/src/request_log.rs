@@ -19,24 +19,23 @@ use http_body::{Frame, SizeHint};
 use crate::audio::Format;
 use crate::metrics::{InProgress, Metrics, Recent, TranscribedAudio};
 
-/// The request log and the metrics, around `next`.
+/// The request log and the metrics, around `next`; what the request holds (`until_sent`) is
+/// let go with the log's record.
 pub async fn log_request<F: Future<Output = Response>>(
-    metrics: &std::sync::Arc<Metrics>,
-    mut request: Request,
+    metrics: &Arc<Metrics>,
+    request: Request,
+    until_sent: Option<UntilSent>,
     next: impl FnOnce(Request) -> F,
 ) -> Response {
     let started = Instant::now();
-    let until_sent = request.extensions_mut().remove::<UntilSent>();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let agent = request
         .headers()
         .get(http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .chars()
-        .take(120)
-        .collect();
+        .map_or("-", |agent| at_most_chars(agent, 120))
+        .to_owned();
     let at_ms = crate::time::unix_millis();
     let in_progress = (!path.starts_with("/murmur/")).then(|| metrics.begin());
     // Refusals are delivered inside the log (by whoever passes `next`), so it sees what the
@@ -66,19 +65,37 @@ pub async fn log_request<F: Future<Output = Response>>(
     Response::from_parts(parts, Body::new(Logged { body, entry }))
 }
 
-/// What a request holds until its answer has been sent or abandoned (a connection is busy so
-/// long): put among its extensions before the log sees it, dropped with the log's record.
-#[derive(Clone)]
-pub struct UntilSent(#[expect(dead_code, reason = "held for its Drop")] Arc<dyn Send + Sync>);
+/// `text`'s first `n` characters (all of it when shorter).
+fn at_most_chars(text: &str, n: usize) -> &str {
+    if text.len() <= n {
+        return text;
+    }
+    text.char_indices().nth(n).map_or(text, |(end, _)| &text[..end])
+}
+
+/// What is busy while a request is answered (its connection), told when the answer has been
+/// sent or abandoned.
+pub trait Busy: Send + Sync {
+    fn done(&self);
+}
+
+/// A request's hold on what is busy answering it ([`Busy`]), let go with the log's record.
+pub struct UntilSent(Arc<dyn Busy>);
 
 impl UntilSent {
-    pub fn new(held: impl Send + Sync + 'static) -> Self {
-        Self(Arc::new(held))
+    pub fn new(busy: Arc<dyn Busy>) -> Self {
+        Self(busy)
+    }
+}
+
+impl Drop for UntilSent {
+    fn drop(&mut self) {
+        self.0.done();
     }
 }
 
 struct Record {
-    metrics: std::sync::Arc<Metrics>,
+    metrics: Arc<Metrics>,
     /// Counted as in progress until the response has been sent (or abandoned).
     _in_progress: Option<InProgress>,
     /// What the request held until then.

@@ -8,7 +8,7 @@ use std::future::Future;
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 
 use crate::api_error::{ApiError, Code};
 use crate::config::ProxySettings;
@@ -193,29 +193,25 @@ fn preflight(allowed: bool) -> Response {
 
 /// Host and Origin: the refusal, if the request is refused.
 fn refused_origin(policy: &Policy, request: &Request) -> Option<ApiError> {
-    if let Err(refusal) = one_host(request) {
-        return Some(refusal);
-    }
+    let host = match one_host(request) {
+        Ok(host) => host,
+        Err(refusal) => return Some(refusal),
+    };
     if let Some(refusal) = cross_site(request) {
         return Some(refusal);
     }
-    let headers = request.headers();
-    if let Some(host) = headers.get(header::HOST) {
-        let host = host.to_str().unwrap_or("");
-        if !policy.host_allowed(host) {
-            tracing::warn!(
-                host,
-                "refused a request for a host name that is not allowed"
-            );
-            return Some(ApiError::forbidden(
-                Code::HostNotAllowed,
-                format!(
-                    "host {host:?} is not allowed; add it to proxy.allowed_hosts if you meant it"
-                ),
-            ));
-        }
+    let host = host.to_str().unwrap_or("");
+    if !policy.host_allowed(host) {
+        tracing::warn!(
+            host,
+            "refused a request for a host name that is not allowed"
+        );
+        return Some(ApiError::forbidden(
+            Code::HostNotAllowed,
+            format!("host {host:?} is not allowed; add it to proxy.allowed_hosts if you meant it"),
+        ));
     }
-    if let Some(origin) = headers.get(header::ORIGIN) {
+    if let Some(origin) = request.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
         if !policy.origin_allowed(origin) {
             tracing::warn!(
@@ -233,9 +229,9 @@ fn refused_origin(policy: &Policy, request: &Request) -> Option<ApiError> {
     None
 }
 
-/// Exactly one `Host`, and an absolute-form target (`POST http://a/…`) that names the same:
-/// anything else is a confused or smuggled request.
-fn one_host(request: &Request) -> Result<(), ApiError> {
+/// Exactly one `Host` (which this returns), and an absolute-form target (`POST http://a/…`)
+/// that names the same: anything else is a confused or smuggled request.
+fn one_host(request: &Request) -> Result<&HeaderValue, ApiError> {
     let mut hosts = request.headers().get_all(header::HOST).iter();
     let (Some(host), None) = (hosts.next(), hosts.next()) else {
         return Err(ApiError::bad_request(
@@ -253,8 +249,11 @@ fn one_host(request: &Request) -> Result<(), ApiError> {
             "the request's target names another host than its Host header",
         ));
     }
-    Ok(())
+    Ok(host)
 }
+
+const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+const SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
 
 /// A browser marks requests one site makes to another (`Sec-Fetch-Site`). Those that carry
 /// an `Origin` are judged by it; those that do not are "no-cors" requests (an `<img>`, a
@@ -262,12 +261,12 @@ fn one_host(request: &Request) -> Result<(), ApiError> {
 /// start the engine: only following a link to Murmur's own page is let through.
 fn cross_site(request: &Request) -> Option<ApiError> {
     let headers = request.headers();
-    let site = headers.get("sec-fetch-site")?.to_str().ok()?;
+    let site = headers.get(SEC_FETCH_SITE)?.to_str().ok()?;
     if !matches!(site, "cross-site" | "same-site") || headers.contains_key(header::ORIGIN) {
         return None;
     }
     let navigation = headers
-        .get("sec-fetch-mode")
+        .get(SEC_FETCH_MODE)
         .is_some_and(|m| m.as_bytes() == b"navigate");
     let page = request.uri().path().starts_with("/murmur");
     if request.method() == Method::GET && navigation && page {

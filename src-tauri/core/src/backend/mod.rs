@@ -22,23 +22,34 @@ pub struct Upstream {
     pub authority: http::uri::Authority,
     /// Reached over TLS (an external server at an `https://` URL).
     pub tls: bool,
+    /// The `Host` header a forwarded request carries: the authority, made once.
+    host: http::HeaderValue,
 }
 
 impl Upstream {
     /// Plain HTTP: every engine Murmur runs, on loopback.
     pub fn new(authority: http::uri::Authority) -> Self {
-        Self {
-            authority,
-            tls: false,
-        }
+        Self::with_tls(authority, false)
     }
 
     /// Over TLS.
     pub fn tls(authority: http::uri::Authority) -> Self {
+        Self::with_tls(authority, true)
+    }
+
+    fn with_tls(authority: http::uri::Authority, tls: bool) -> Self {
+        let host = http::HeaderValue::from_str(authority.as_str())
+            .expect("invariant: an authority's characters are all valid in a header value");
         Self {
             authority,
-            tls: true,
+            tls,
+            host,
         }
+    }
+
+    /// The `Host` header for a request to it.
+    pub fn host(&self) -> &http::HeaderValue {
+        &self.host
     }
 
     pub fn scheme(&self) -> http::uri::Scheme {

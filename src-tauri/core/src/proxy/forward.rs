@@ -180,9 +180,7 @@ fn upstream_request(
     if strip_auth {
         parts.headers.remove(header::AUTHORIZATION);
     }
-    if let Ok(host) = upstream.authority.as_str().parse() {
-        parts.headers.insert(header::HOST, host);
-    }
+    parts.headers.insert(header::HOST, upstream.host().clone());
     Ok(Request::from_parts(parts, body))
 }
 

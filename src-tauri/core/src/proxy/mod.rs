@@ -359,8 +359,12 @@ pub async fn pass_through(state: &ProxyState, request: Request) -> Result<Respon
         audio: None,
         own_connection: !(light && bytes.is_empty()),
     };
-    let request = Request::from_parts(parts, Body::from(bytes));
-    forward(state, &upstream, request, exchange).await
+    let body = if bytes.is_empty() {
+        Body::empty()
+    } else {
+        Body::from(bytes)
+    };
+    forward(state, &upstream, Request::from_parts(parts, body), exchange).await
 }
 
 #[cfg(test)]

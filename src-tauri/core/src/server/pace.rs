@@ -20,7 +20,7 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use crate::front::Front;
-use crate::request_log::UntilSent;
+use crate::request_log::{Busy, UntilSent};
 
 /// Whether a connection is answering a request, and since when it has not been.
 pub(super) struct Pace {
@@ -63,22 +63,12 @@ impl Pace {
     }
 }
 
-/// A request being answered: the connection is busy until this drops with the answer's body.
-struct Answering(Arc<Pace>);
-
-impl Answering {
-    fn begin(pace: &Arc<Pace>) -> Self {
-        pace.answering.fetch_add(1, Ordering::SeqCst);
-        Self(pace.clone())
-    }
-}
-
-impl Drop for Answering {
-    fn drop(&mut self) {
-        let pace = &self.0;
-        let now = u64::try_from(pace.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
-        pace.idle_since_ms.store(now, Ordering::SeqCst);
-        pace.answering.fetch_sub(1, Ordering::SeqCst);
+/// A request's answer has been sent: the connection waits for the next from now.
+impl Busy for Pace {
+    fn done(&self) {
+        let now = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.idle_since_ms.store(now, Ordering::SeqCst);
+        self.answering.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -94,10 +84,14 @@ impl hyper::service::Service<http::Request<Incoming>> for Paced {
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-    fn call(&self, mut request: http::Request<Incoming>) -> Self::Future {
-        let answering = Answering::begin(&self.pace);
-        request.extensions_mut().insert(UntilSent::new(answering));
+    fn call(&self, request: http::Request<Incoming>) -> Self::Future {
+        self.pace.answering.fetch_add(1, Ordering::SeqCst);
+        let until_sent = UntilSent::new(self.pace.clone());
         let front = self.front.clone();
-        Box::pin(async move { Ok(front.answer(request.map(Body::new)).await) })
+        Box::pin(async move {
+            Ok(front
+                .answer_holding(request.map(Body::new), Some(until_sent))
+                .await)
+        })
     }
 }
