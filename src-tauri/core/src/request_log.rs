@@ -70,7 +70,9 @@ fn at_most_chars(text: &str, n: usize) -> &str {
     if text.len() <= n {
         return text;
     }
-    text.char_indices().nth(n).map_or(text, |(end, _)| &text[..end])
+    text.char_indices()
+        .nth(n)
+        .map_or(text, |(end, _)| &text[..end])
 }
 
 /// What is busy while a request is answered (its connection), told when the answer has been

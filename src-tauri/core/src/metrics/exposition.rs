@@ -108,7 +108,6 @@ impl Metrics {
     }
 }
 
-
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: &'static str,
@@ -184,7 +183,11 @@ mod tests {
         }
         assert_eq!(durations.counts[0], 2, "up to 5 ms, 5 ms included");
         assert_eq!(durations.counts[1], 1);
-        assert_eq!(durations.counts[BOUNDS.len() - 1], 1, "up to the last bound");
+        assert_eq!(
+            durations.counts[BOUNDS.len() - 1],
+            1,
+            "up to the last bound"
+        );
         assert_eq!(durations.counts[BOUNDS.len()], 1, "beyond every bound");
         assert!((durations.sum_secs - 80.4911).abs() < 1e-9);
     }

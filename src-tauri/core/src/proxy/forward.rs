@@ -18,11 +18,11 @@ use http::header::{self, HeaderMap, HeaderName};
 use http::{Request, StatusCode, Uri};
 use http_body::Body as _;
 use http_body::{Frame, SizeHint};
-use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
 use super::ProxyState;
+use super::driven::{EngineBody, SendError};
 use super::transcode::AudioPlan;
 use crate::api_error::{ApiError, Code};
 use crate::audio::AudioError;
@@ -85,7 +85,7 @@ pub async fn forward(
     // One timer for the whole exchange, the relay's too (each costs a request a registration
     // in tokio's timer wheel); a second only for a speech request's first audio.
     let mut whole = Box::pin(tokio::time::sleep_until(deadline));
-    let sent = state.client.request(request);
+    let sent = send(state, upstream, request);
     let answered = if first_deadline < deadline {
         tokio::time::timeout_at(first_deadline, sent).await.ok()
     } else {
@@ -151,6 +151,25 @@ pub async fn forward(
     Ok(Response::from_parts(parts, Body::new(relay)))
 }
 
+/// Send `request` to the engine: on a connection of the pool that this request drives, or,
+/// over TLS, through the shared client.
+async fn send(
+    state: &ProxyState,
+    upstream: &Upstream,
+    request: Request<Body>,
+) -> Result<http::Response<EngineBody>, SendError> {
+    if upstream.tls {
+        let response = state
+            .client
+            .request(request)
+            .await
+            .map_err(SendError::Shared)?;
+        Ok(response.map(EngineBody::shared))
+    } else {
+        state.engines_pool.send(&upstream.authority, request).await
+    }
+}
+
 /// The request as the engine should see it: same method, path, query and body; hop-by-hop
 /// headers dropped; `Host` set to the engine; cookies always dropped (a browser's cookies for
 /// `127.0.0.1` are shared by every local port: none of them are the engine's); the client's
@@ -161,19 +180,23 @@ fn upstream_request(
     strip_auth: bool,
 ) -> Result<Request<Body>, ApiError> {
     let (mut parts, body) = request.into_parts();
-    let mut uri = http::uri::Parts::default();
-    uri.scheme = Some(upstream.scheme());
-    uri.authority = Some(upstream.authority.clone());
-    uri.path_and_query = Some(
-        parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
-    );
-    parts.uri = Uri::from_parts(uri).map_err(|e| {
-        ApiError::bad_gateway(Code::BadUpstream, format!("cannot address the engine: {e}"))
-    })?;
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+    // The pool writes the URI as it is (origin form); the shared client wants it absolute.
+    parts.uri = if upstream.tls {
+        let mut uri = http::uri::Parts::default();
+        uri.scheme = Some(upstream.scheme());
+        uri.authority = Some(upstream.authority.clone());
+        uri.path_and_query = Some(path_and_query);
+        Uri::from_parts(uri).map_err(|e| {
+            ApiError::bad_gateway(Code::BadUpstream, format!("cannot address the engine: {e}"))
+        })?
+    } else {
+        Uri::from(path_and_query)
+    };
     parts.version = http::Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(header::COOKIE);
@@ -228,7 +251,7 @@ fn strip_cors(headers: &mut HeaderMap) {
 
 /// The engine's response body on its way to the client.
 pub(super) struct Relay {
-    inner: Incoming,
+    inner: EngineBody,
     /// A chunk read ahead (see [`Exchange::expect_body`]), sent first.
     first: Option<Bytes>,
     sent: u64,

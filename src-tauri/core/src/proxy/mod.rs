@@ -9,6 +9,7 @@
 
 mod body;
 mod discovery;
+mod driven;
 mod forward;
 mod replay;
 pub mod speech;
@@ -58,6 +59,8 @@ pub struct Inner {
     engine_id: crate::config::EngineId,
     metrics: Arc<Metrics>,
     client: HttpClient,
+    /// Connections to the engines, driven by the requests forwarded on them.
+    engines_pool: driven::Pool,
     settings: ProxySettings,
     /// The effective settings, followed live: request defaults come from here.
     live: LiveSettings,
@@ -96,6 +99,7 @@ impl ProxyState {
             engine_id: settings.engine.id,
             metrics,
             client,
+            engines_pool: driven::Pool::default(),
             settings: settings.proxy.clone(),
             live,
             voices: std::sync::Mutex::new(None),
