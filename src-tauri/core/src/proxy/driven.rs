@@ -13,16 +13,19 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Wake, Waker, ready};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use http::uri::Authority;
 use http::{Request, Response};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
+use hyper::client::conn::TrySendError;
 use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -51,15 +54,101 @@ struct Engine {
     connection: Connection<TokioIo<TcpStream>, Body>,
     /// The connection has ended (closed, or failed) and is polled no more.
     ended: bool,
+    /// Who is woken when the connection (or what it feeds) can go on.
+    wakes: Arc<Wakes>,
+    /// A waker for `wakes`, made once.
+    waker: Waker,
 }
 
 impl Engine {
-    /// Do the connection's reading and writing that can be done now; whether it has ended.
-    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.ended && Pin::new(&mut self.connection).poll(cx).is_ready() {
-            self.ended = true;
+    fn new(send: SendRequest<Body>, connection: Connection<TokioIo<TcpStream>, Body>) -> Self {
+        let wakes = Arc::new(Wakes::default());
+        Self {
+            send,
+            connection,
+            ended: false,
+            waker: Waker::from(wakes.clone()),
+            wakes,
         }
-        self.ended
+    }
+
+    /// Drive the connection and poll `step` (something the connection feeds: the answer, its
+    /// body) until `step` is ready or nothing more can happen now. `step` is told whether the
+    /// connection has ended.
+    ///
+    /// The connection and `step` are polled with a waker of the engine's own ([`Wakes`]): the
+    /// connection wakes `step` when it hands it the answer, and `step` wakes the connection
+    /// when it wants more of the body, all in this task. With the task's waker each of those
+    /// would reschedule the running task — as a yield, which tokio follows by waking an idle
+    /// worker thread (a futex call and a thread switch, two per request).
+    fn poll_with<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut step: impl FnMut(&mut SendRequest<Body>, &mut Context<'_>, bool) -> Poll<T>,
+    ) -> Poll<T> {
+        self.wakes.task.register(cx.waker());
+        let mut inner = Context::from_waker(&self.waker);
+        self.wakes.polling.store(true, Ordering::SeqCst);
+        for _ in 0..ROUNDS {
+            self.wakes.woken.store(false, Ordering::SeqCst);
+            if !self.ended && Pin::new(&mut self.connection).poll(&mut inner).is_ready() {
+                self.ended = true;
+            }
+            if let Poll::Ready(done) = step(&mut self.send, &mut inner, self.ended) {
+                self.wakes.polling.store(false, Ordering::SeqCst);
+                return Poll::Ready(done);
+            }
+            if !self.wakes.woken.load(Ordering::SeqCst) {
+                break;
+            }
+        }
+        self.wakes.polling.store(false, Ordering::SeqCst);
+        // Woken in the last round, or from another thread since the last look: go round
+        // again, as the task.
+        if self.wakes.woken.swap(false, Ordering::SeqCst) {
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+}
+
+impl Engine {
+    /// Hand the connection a request: what that wakes (the connection) is noted, not passed on
+    /// to the task, as [`Engine::poll_with`], which polls the connection next, does.
+    fn hand(
+        &mut self,
+        request: Request<Body>,
+    ) -> impl Future<Output = Result<Response<Incoming>, TrySendError<Request<Body>>>> + use<> {
+        self.wakes.polling.store(true, Ordering::SeqCst);
+        let answer = self.send.try_send_request(request);
+        self.wakes.polling.store(false, Ordering::SeqCst);
+        answer
+    }
+}
+
+/// How many times [`Engine::poll_with`] goes round before it yields: hyper's connection wakes
+/// itself to yield after a burst of work, and that is honoured.
+const ROUNDS: usize = 8;
+
+/// The engine's own waker: noted while its connection is being polled (the poll goes round
+/// again), passed on to the task otherwise (the socket is ready, from the I/O driver).
+#[derive(Default)]
+struct Wakes {
+    polling: AtomicBool,
+    woken: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for Wakes {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        if !self.polling.load(Ordering::SeqCst) {
+            self.task.wake();
+        }
     }
 }
 
@@ -171,7 +260,7 @@ impl Pool {
         };
         // An answer without a body (204, HEAD) may never be polled: its connection is done now.
         if http_body::Body::is_end_stream(&body.body) {
-            body.release(None);
+            body.release();
         }
         Response::from_parts(parts, body)
     }
@@ -195,38 +284,32 @@ async fn connect(authority: &Authority) -> Result<Box<Engine>, SendError> {
     let (send, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(SendError::Http)?;
-    Ok(Box::new(Engine {
-        send,
-        connection,
-        ended: false,
-    }))
+    Ok(Box::new(Engine::new(send, connection)))
 }
 
 /// Send `request` on `engine`'s connection, driving it until the answer's head has come.
 async fn exchange(mut engine: Box<Engine>, request: Request<Body>) -> Outcome {
     // A reused connection is ready once it has read the previous answer to its end.
     let ready = poll_fn(|cx| {
-        let ended = engine.drive(cx);
-        match engine.send.poll_ready(cx) {
+        engine.poll_with(cx, |send, cx, ended| match send.poll_ready(cx) {
             Poll::Pending if ended => Poll::Ready(Err(SendError::Closed)),
             Poll::Pending => Poll::Pending,
             Poll::Ready(ready) => Poll::Ready(ready.map_err(SendError::Http)),
-        }
+        })
     })
     .await;
     if let Err(e) = ready {
         return Outcome::NotSent(request, e);
     }
-    let mut answer = std::pin::pin!(engine.send.try_send_request(request));
+    let mut answer = std::pin::pin!(engine.hand(request));
+    // The connection is polled first: it writes the request and reads the answer.
     let answered = poll_fn(|cx| {
-        // The connection first: it writes the request and reads the answer, which is then ready.
-        let ended = engine.drive(cx);
-        match answer.as_mut().poll(cx) {
+        engine.poll_with(cx, |_, cx, ended| match answer.as_mut().poll(cx) {
             Poll::Pending if ended => Poll::Ready(Err(None)),
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(response)) => Poll::Ready(Ok(response)),
             Poll::Ready(Err(mut e)) => Poll::Ready(Err(Some((e.take_message(), e.into_error())))),
-        }
+        })
     })
     .await;
     match answered {
@@ -257,15 +340,13 @@ impl EngineBody {
         }
     }
 
-    /// The body has ended: let the connection finish the answer, and keep it.
-    fn release(&mut self, cx: Option<&mut Context<'_>>) {
+    /// The body has ended: let the connection finish the answer, and keep it. Nothing waits
+    /// on it meanwhile: whoever takes it next drives it.
+    fn release(&mut self) {
         if let (Some(mut engine), Some((pool, authority))) = (self.engine.take(), self.back.take())
         {
-            match cx {
-                Some(cx) => engine.drive(cx),
-                // Nothing waits on it now: whoever takes it next drives it with their own.
-                None => engine.drive(&mut Context::from_waker(std::task::Waker::noop())),
-            };
+            let mut idle = Context::from_waker(Waker::noop());
+            let _ = engine.poll_with(&mut idle, |_, _, _| Poll::Pending::<()>);
             pool.put(authority, engine);
         }
     }
@@ -280,12 +361,15 @@ impl http_body::Body for EngineBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
-        if let Some(engine) = &mut this.engine {
-            engine.drive(cx);
-        }
-        let frame = ready!(Pin::new(&mut this.body).poll_frame(cx));
+        let body = &mut this.body;
+        let frame = match &mut this.engine {
+            Some(engine) => {
+                ready!(engine.poll_with(cx, |_, cx, _| Pin::new(&mut *body).poll_frame(cx)))
+            }
+            None => ready!(Pin::new(body).poll_frame(cx)),
+        };
         if frame.is_none() || this.body.is_end_stream() {
-            this.release(Some(cx));
+            this.release();
         }
         Poll::Ready(frame)
     }
