@@ -4,7 +4,7 @@
 #   scripts/install-deps.sh headless   murmurd only (a C toolchain, and CMake: the Opus encoder's
 #                                        bundled libopus builds with it)
 #   scripts/install-deps.sh desktop    + the GTK/WebKit libraries Tauri links against
-#   scripts/install-deps.sh bench      headless + nginx (proxy-bench measures Murmur's proxy beside it)
+#   scripts/install-deps.sh bench      headless + nginx (proxy-bench measures Murmur's proxy beside it) + valgrind (scripts/proxy-instructions.sh)
 #   scripts/install-deps.sh test       + everything the test suite uses (python3 runs the fake engine,
 #                                        nginx the scale-out tests,
 #                                        Chromium the browser tests; Xvfb, openbox, trayer, xdotool,
@@ -54,7 +54,7 @@ desktop=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg
     libasound2-dev)
 case "$mode" in
 headless) ;;
-bench) packages+=(nginx-light) ;;
+bench) packages+=(nginx-light valgrind) ;;
 desktop) packages+=("${desktop[@]}") ;;
 test)
     packages+=("${desktop[@]}" python3 chromium nginx-light

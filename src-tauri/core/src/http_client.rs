@@ -1,6 +1,8 @@
-//! The one HTTP/1 client Murmur uses to talk to engines: pooled keep-alive connections,
+//! The HTTP/1 client Murmur uses to talk to engines: pooled keep-alive connections,
 //! streaming bodies both ways; plain HTTP to the engines it runs on loopback, TLS (the system's
-//! trust store) to an external server at an `https://` URL.
+//! trust store) to an external server at an `https://` URL. Forwarded requests to a
+//! plain-HTTP engine (the proxy's hot path) drive connections of their own instead
+//! (`proxy/driven.rs`).
 
 use std::time::Duration;
 

@@ -14,7 +14,8 @@
 //!
 //! **Every HTTP request** passes one [`front::Front`] door: the request log (and metrics)
 //! around refusal delivery ([`refusal`]) around the guards ([`security`]: Host, Origin, CORS,
-//! API key) around the routes — Murmur's own ([`control`]) and OpenAI's ([`proxy`], [`live`]).
+//! API key) around the routes — Murmur's own ([`control`]) and OpenAI's ([`proxy`], [`live`]);
+//! a path none of them serves goes from the guards straight to the engine.
 //!
 //! **Speech.** A client talks to the [`proxy`] on `127.0.0.1:19281`. Requests that need the
 //! speech engine (`POST /v1/audio/speech`, `GET /v1/models`, `GET /v1/audio/voices`) first
@@ -22,8 +23,8 @@
 //! arrive while the engine is cold, one start attempt runs and all of them share its outcome.
 //! A ready supervised engine is found without asking its actor (its port is offered in an
 //! atomic the actor keeps current). Requests then pass the engine's gate and are forwarded to
-//! its loopback port; the audio streams back chunk by chunk, encoded by Murmur ([`audio`])
-//! into the client's format. Every other path is forwarded as is, with no readiness wait.
+//! its loopback port, on a kept connection the request's own task drives (no task hop); the
+//! audio streams back chunk by chunk, encoded by Murmur ([`audio`]) into the client's format. Every other path is forwarded as is, with no readiness wait.
 //! `/murmur/…` belongs to Murmur itself and is never forwarded.
 //!
 //! **Transcription.** `POST /v1/audio/transcriptions` (and `/translations`) reads the
