@@ -36,9 +36,9 @@ requests() { # base, count
 # Count over REQUESTS requests after a warm-up: prints instructions per request.
 count() { # label, base, pid, callgrind file
     requests "$2" 300 | curl -s -K - > /dev/null
-    callgrind_control -z "$3" > /dev/null
+    callgrind_control -z "$3" > /dev/null 2>&1
     requests "$2" "$REQUESTS" | curl -s -K - > /dev/null
-    callgrind_control -d "$3" > /dev/null
+    callgrind_control -d "$3" > /dev/null 2>&1
     sleep 1
     local total
     total=$(grep -h '^summary:' "$4".* | tail -1 | awk '{print $2}')
