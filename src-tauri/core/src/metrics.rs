@@ -14,6 +14,7 @@ use exposition::Durations;
 use serde::Serialize;
 
 /// Shared by the request log (counts, latency) and the relay (bytes).
+#[derive(Default)]
 pub struct Metrics {
     /// What every answered request counts, under one lock.
     routes: Mutex<Routes>,
@@ -30,20 +31,6 @@ pub struct Metrics {
     in_progress: AtomicUsize,
     /// Live transcription sessions.
     pub live: LiveMetrics,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self {
-            routes: Mutex::default(),
-            recent: Mutex::default(),
-            speeds: Mutex::default(),
-            bytes_out: AtomicU64::default(),
-            queued: Arc::default(),
-            in_progress: AtomicUsize::default(),
-            live: LiveMetrics::default(),
-        }
-    }
 }
 
 /// Answered requests by route: one lock for each request's counting, where the JSON view and

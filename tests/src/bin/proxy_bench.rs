@@ -12,19 +12,21 @@
 
 #![allow(clippy::print_stdout, reason = "a benchmark report is printed")]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use murmur_tests::FakeUpstream;
 use murmur_tests::nginx::Nginx;
+
+#[path = "proxy_bench/children.rs"]
+mod children;
+
+use children::{serve_fake, serve_hyper_alone, spawn_child};
 
 const CLIENTS: usize = 8;
 const RUN: Duration = Duration::from_secs(2);
@@ -156,53 +158,6 @@ fn rss_kib(pid: u32, field: &str) -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
-}
-
-/// Run this binary again with `args` (the fake engine, or hyper alone) as a child process
-/// that prints its URL, so that every path crosses process boundaries as real clients do.
-/// The child serves until its stdin closes.
-fn spawn_child(args: &[&str]) -> Result<(std::process::Child, String)> {
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("spawn {args:?}"))?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    Ok((child, line.trim().to_string()))
-}
-
-/// Until the parent closes stdin.
-async fn until_stdin_closes() -> Result<()> {
-    tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
-        .await??;
-    Ok(())
-}
-
-/// `--hyper-alone <engine URL>`: the bare hyper proxy, until the parent closes stdin.
-async fn serve_hyper_alone(upstream: &str) -> Result<()> {
-    let (base, _serving) = murmur_tests::hyper_alone::start(upstream).await?;
-    println!("{base}");
-    until_stdin_closes().await
-}
-
-/// `--fake-upstream`: serve until the parent closes stdin. `--fake-upstream --port N`: serve
-/// on port N as an engine Murmur supervises, until it is stopped.
-async fn serve_fake() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let port = args
-        .iter()
-        .position(|a| a == "--port")
-        .and_then(|i| args.get(i + 1))
-        .map(|p| p.parse::<u16>())
-        .transpose()?;
-    let fake = FakeUpstream::start_on(port.unwrap_or(0)).await;
-    if port.is_some() {
-        std::future::pending::<()>().await;
-    }
-    println!("{}", fake.url());
-    until_stdin_closes().await
 }
 
 /// One way to reach the fake engine, and the figures measured through it.
