@@ -39,7 +39,14 @@ const CONNECT_WITHIN: Duration = Duration::from_secs(5);
 
 /// The idle connections to the engines. Cheap to clone.
 #[derive(Clone, Default)]
-pub struct Pool(Arc<Mutex<Vec<Idle>>>);
+pub struct Pool(Arc<Kept>);
+
+#[derive(Default)]
+struct Kept {
+    idle: Mutex<Vec<Idle>>,
+    /// A connection was kept: a request waiting for one may take it.
+    returned: tokio::sync::Notify,
+}
 
 struct Idle {
     authority: Authority,
@@ -198,20 +205,42 @@ impl Pool {
         request: Request<Body>,
     ) -> Result<Response<EngineBody>, SendError> {
         let mut request = request;
-        // A kept connection the engine has closed since takes no request; the request is sent
-        // again on a new one.
-        while let Some(engine) = self.take(authority) {
+        loop {
+            let (engine, kept) = match self.take(authority) {
+                Some(engine) => (engine, true),
+                None => self.connect_or_wait(authority).await?,
+            };
             match exchange(engine, request).await {
                 Outcome::Answered(response, engine) => {
                     return Ok(self.relayed(response, engine, authority));
                 }
-                Outcome::NotSent(back, _) => request = back,
-                Outcome::Failed(e) => return Err(e),
+                // A kept connection the engine has closed since takes no request: it is sent
+                // again, on another.
+                Outcome::NotSent(back, _) if kept => request = back,
+                Outcome::NotSent(_, e) | Outcome::Failed(e) => return Err(e),
             }
         }
-        match exchange(connect(authority).await?, request).await {
-            Outcome::Answered(response, engine) => Ok(self.relayed(response, engine, authority)),
-            Outcome::NotSent(_, e) | Outcome::Failed(e) => Err(e),
+    }
+
+    /// A new connection, or a kept one if one comes back first (whether it was kept). An
+    /// engine that takes connections slowly (a burst larger than its accept queue) then
+    /// serves the burst on the connections it has, as hyper's pooled client does, rather
+    /// than leaving a request on a connection it has not accepted.
+    async fn connect_or_wait(
+        &self,
+        authority: &Authority,
+    ) -> Result<(Box<Engine>, bool), SendError> {
+        let mut connecting = std::pin::pin!(connect(authority));
+        loop {
+            tokio::select! {
+                biased;
+                engine = &mut connecting => return Ok((engine?, false)),
+                () = self.0.returned.notified() => {
+                    if let Some(engine) = self.take(authority) {
+                        return Ok((engine, true));
+                    }
+                }
+            }
         }
     }
 
@@ -219,6 +248,7 @@ impl Pool {
     fn take(&self, authority: &Authority) -> Option<Box<Engine>> {
         let mut idle = self
             .0
+            .idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         idle.retain(|kept| {
@@ -235,6 +265,7 @@ impl Pool {
         }
         let mut idle = self
             .0
+            .idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if idle.len() < MAX_IDLE {
@@ -243,6 +274,8 @@ impl Pool {
                 since: Instant::now(),
                 engine,
             });
+            drop(idle);
+            self.0.returned.notify_one();
         }
     }
 
