@@ -5,16 +5,16 @@
 //! reset", `EPIPE` or "fetch failed" instead of the 413, 401 or 404 (Node's fetch did in most
 //! of 50 tries). That happens wherever an answer can come before the body is in: Murmur's own
 //! refusals (a body over the limit, a wrong key, a foreign Origin) and an engine's early
-//! answer that Murmur relays (a path the engine does not serve). So [`deliver`], one layer
-//! around everything Murmur serves, watches each request body: when the answer is an error
-//! and the body has not been read to its end, what is left of it is read and dropped first —
+//! answer that Murmur relays (a path the engine does not serve). So the front door watches
+//! every request body ([`watch`], then [`Watch::deliver`] with the answer): when the answer
+//! is an error and the body has not been read to its end, what is left of it is read and
+//! dropped first —
 //! up to [`DRAIN_BYTES`], for at most [`DRAIN_TIME`], and only while it keeps coming (a client
 //! that stalls is answered after [`DRAIN_IDLE`], as nginx's `lingering_timeout`) — and the
 //! answer closes the connection. Handlers refuse by returning their error; none drains.
 //! A client that sent `Expect: 100-continue` and has not been asked for its body yet is
 //! answered at once instead: it has sent nothing, and will send nothing once it has the answer.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -35,14 +35,12 @@ pub const DRAIN_TIME: Duration = Duration::from_secs(10);
 /// A refused body that pauses this long is no longer waited for.
 pub const DRAIN_IDLE: Duration = Duration::from_millis(500);
 
-/// The layer: see the module's documentation.
-pub async fn deliver<F: Future<Output = Response>>(
-    request: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response {
+/// Watch `request`'s body (see the module's documentation): the request to serve, and, when
+/// it has a body, what [`Watch::deliver`] needs to see that a refusal arrives.
+pub fn watch(request: Request) -> (Request, Option<Watch>) {
     let (parts, body) = request.into_parts();
     if body.is_end_stream() {
-        return next(Request::from_parts(parts, body)).await;
+        return (Request::from_parts(parts, body), None);
     }
     let waits_to_send = parts
         .headers
@@ -53,29 +51,48 @@ pub async fn deliver<F: Future<Output = Response>>(
         asked: false,
     }));
     let watched = Body::new(Watched(unread.clone()));
-    let mut response = next(Request::from_parts(parts, watched)).await;
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    // Whoever read the body (a handler, the client sending it to the engine) is done with it:
-    // what is left is taken from under it.
-    let rest = unread
-        .lock()
-        .ok()
-        .and_then(|mut unread| unread.body.take().map(|body| (body, unread.asked)));
-    let Some((rest, asked)) = rest else {
-        return response;
+    let watch = Watch {
+        unread,
+        waits_to_send,
     };
-    // A client still waiting for `100 Continue` has sent nothing: answered at once, it sends
-    // nothing (and the connection closes after).
-    if asked || !waits_to_send {
-        drain(rest).await;
+    (Request::from_parts(parts, watched), Some(watch))
+}
+
+/// A request body being watched, until its answer is known.
+pub struct Watch {
+    unread: Arc<Mutex<Unread>>,
+    /// The client sent `Expect: 100-continue`.
+    waits_to_send: bool,
+}
+
+impl Watch {
+    /// `response`, once it can arrive: a refusal waits until what is left of the body has been
+    /// read and dropped, and closes the connection.
+    pub async fn deliver(self, mut response: Response) -> Response {
+        let status = response.status();
+        if !(status.is_client_error() || status.is_server_error()) {
+            return response;
+        }
+        // Whoever read the body (a handler, the client sending it to the engine) is done with
+        // it: what is left is taken from under it.
+        let rest = self
+            .unread
+            .lock()
+            .ok()
+            .and_then(|mut unread| unread.body.take().map(|body| (body, unread.asked)));
+        let Some((rest, asked)) = rest else {
+            return response;
+        };
+        // A client still waiting for `100 Continue` has sent nothing: answered at once, it
+        // sends nothing (and the connection closes after).
+        if asked || !self.waits_to_send {
+            drain(rest).await;
+        }
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
     }
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
 }
 
 /// What is left of a request body: `None` once read to its end (or taken back); `asked` once

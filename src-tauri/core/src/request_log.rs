@@ -4,7 +4,6 @@
 //! Everything a client does is logged at info, refused requests included; Murmur's own page
 //! and control API are logged at debug unless they fail, since the page polls.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -19,16 +18,11 @@ use http_body::{Frame, SizeHint};
 use crate::audio::Format;
 use crate::metrics::{InProgress, Metrics, Recent, TranscribedAudio};
 
-/// The request log and the metrics, around `next`; what the request holds (`until_sent`) is
-/// let go with the log's record.
-pub async fn log_request<F: Future<Output = Response>>(
-    metrics: &Arc<Metrics>,
-    request: Request,
-    until_sent: Option<UntilSent>,
-    next: impl FnOnce(Request) -> F,
-) -> Response {
+/// A request being answered, from the moment it arrived: [`Begun::finish`] takes its answer,
+/// counts it and logs it once it has been sent. What the request holds (`until_sent`) is let
+/// go with the log's record.
+pub fn begin(metrics: &Arc<Metrics>, request: &Request, until_sent: Option<UntilSent>) -> Begun {
     let started = Instant::now();
-    let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let agent = request
         .headers()
@@ -36,33 +30,63 @@ pub async fn log_request<F: Future<Output = Response>>(
         .and_then(|v| v.to_str().ok())
         .map_or("-", |agent| at_most_chars(agent, 120))
         .to_owned();
-    let at_ms = crate::time::unix_millis();
-    let in_progress = (!path.starts_with("/murmur/")).then(|| metrics.begin());
-    // Refusals are delivered inside the log (by whoever passes `next`), so it sees what the
-    // client got.
-    let response = next(request).await;
-    let status = response.status().as_u16();
-    metrics.record(&path, status, started.elapsed().as_secs_f64() * 1000.0);
-    let format = response.extensions().get::<Format>().copied();
-    let transcribed = response.extensions().get::<TranscribedAudio>().copied();
-    let (parts, body) = response.into_parts();
-    let entry = Record {
-        metrics: metrics.clone(),
-        at_ms,
-        method,
-        path,
-        status,
-        format,
-        transcribed,
-        agent,
+    Begun {
         started,
-        first_byte_ms: None,
-        bytes: 0,
-        complete: false,
-        _in_progress: in_progress,
-        _until_sent: until_sent,
-    };
-    Response::from_parts(parts, Body::new(Logged { body, entry }))
+        at_ms: crate::time::unix_millis(),
+        method: request.method().clone(),
+        in_progress: (!path.starts_with("/murmur/")).then(|| metrics.begin()),
+        metrics: metrics.clone(),
+        path,
+        agent,
+        until_sent,
+    }
+}
+
+/// A request being answered: see [`begin`].
+pub struct Begun {
+    metrics: Arc<Metrics>,
+    started: Instant,
+    at_ms: u64,
+    method: http::Method,
+    path: String,
+    agent: String,
+    in_progress: Option<InProgress>,
+    until_sent: Option<UntilSent>,
+}
+
+impl Begun {
+    /// The answer, counted in the metrics now and logged once its body has been sent (or
+    /// abandoned). Refusals are delivered before this (by the caller), so the log sees what
+    /// the client got.
+    pub fn finish(self, response: Response) -> Response {
+        let status = response.status().as_u16();
+        let metrics = self.metrics;
+        metrics.record(
+            &self.path,
+            status,
+            self.started.elapsed().as_secs_f64() * 1000.0,
+        );
+        let format = response.extensions().get::<Format>().copied();
+        let transcribed = response.extensions().get::<TranscribedAudio>().copied();
+        let (parts, body) = response.into_parts();
+        let entry = Record {
+            metrics,
+            at_ms: self.at_ms,
+            method: self.method,
+            path: self.path,
+            status,
+            format,
+            transcribed,
+            agent: self.agent,
+            started: self.started,
+            first_byte_ms: None,
+            bytes: 0,
+            complete: false,
+            _in_progress: self.in_progress,
+            _until_sent: self.until_sent,
+        };
+        Response::from_parts(parts, Body::new(Logged { body, entry }))
+    }
 }
 
 /// `text`'s first `n` characters (all of it when shorter).

@@ -1,10 +1,8 @@
-//! Murmur's HTTP guards, one function ([`guard`], called by the front door) in this order: Host allow-list (DNS
+//! Murmur's HTTP guards, one function ([`admit`], called by the front door) in this order: Host allow-list (DNS
 //! rebinding), Origin allow-list (a web page in the user's browser must not drive the engine),
 //! CORS for the origins configured (a preflight answered here, the allowed origin named on the
 //! answers), then the API key. One function rather than a layer each: every layer costs each
 //! request its allocations, and a proxy's added latency is mostly such costs.
-
-use std::future::Future;
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
@@ -144,30 +142,52 @@ fn websocket_key(headers: &http::HeaderMap) -> Option<&str> {
 }
 
 /// The guards, for every path: Host and Origin, CORS, the API key (see the module docs).
-pub async fn guard<F: Future<Output = Response>>(
-    policy: &Policy,
-    request: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response {
-    if let Some(refusal) = refused_origin(policy, &request) {
-        return refusal.into_response();
+pub fn admit(policy: &Policy, request: &Request) -> Admission {
+    if let Some(refusal) = refused_origin(policy, request) {
+        return Admission::Stopped(refusal.into_response());
     }
-    let cors = policy.cors_origin(request.headers());
-    let mut response = if is_preflight(&request) {
-        preflight(cors.is_some())
-    } else if key_needed(policy, &request) && !policy.key_matches(request.headers()) {
+    let cors = Cors {
+        origin: policy.cors_origin(request.headers()),
+        named: !policy.configured_origins().is_empty(),
+    };
+    let stopped = if is_preflight(request) {
+        preflight(cors.origin.is_some())
+    } else if key_needed(policy, request) && !policy.key_matches(request.headers()) {
         ApiError::unauthorized().into_response()
     } else {
-        next(request).await
+        return Admission::Served(cors);
     };
-    if !policy.configured_origins().is_empty() {
-        let headers = response.headers_mut();
-        if let Some(origin) = cors {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    Admission::Stopped(cors.name_on(stopped))
+}
+
+/// What the guards decided.
+pub enum Admission {
+    /// The request is served, and its answer then carries [`Cors`].
+    Served(Cors),
+    /// The answer to a request they stop: a refusal, or a CORS preflight's answer.
+    Stopped(Response),
+}
+
+/// What CORS adds to the answer of a request the guards let through.
+pub struct Cors {
+    /// The request's origin, when it is one CORS allows.
+    origin: Option<HeaderValue>,
+    /// Whether any origin is configured: then every answer varies by origin.
+    named: bool,
+}
+
+impl Cors {
+    /// `response` with the allowed origin named on it (and `Vary: origin`).
+    pub fn name_on(self, mut response: Response) -> Response {
+        if self.named {
+            let headers = response.headers_mut();
+            if let Some(origin) = self.origin {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            }
+            headers.append(header::VARY, HeaderValue::from_static("origin"));
         }
-        headers.append(header::VARY, HeaderValue::from_static("origin"));
+        response
     }
-    response
 }
 
 /// A browser asking whether it may send a cross-origin request.

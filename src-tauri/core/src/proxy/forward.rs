@@ -152,21 +152,24 @@ pub async fn forward(
 }
 
 /// Send `request` to the engine: on a connection of the pool that this request drives, or,
-/// over TLS, through the shared client.
-async fn send(
-    state: &ProxyState,
-    upstream: &Upstream,
+/// over TLS, through the shared client. Not an `async fn`: it would hold a copy of the request
+/// beside the one each way of sending holds.
+fn send<'a>(
+    state: &'a ProxyState,
+    upstream: &'a Upstream,
     request: Request<Body>,
-) -> Result<http::Response<EngineBody>, SendError> {
+) -> impl Future<Output = Result<http::Response<EngineBody>, SendError>> + 'a {
+    use futures_util::future::{Either, TryFutureExt};
     if upstream.tls {
-        let response = state
-            .client
-            .request(request)
-            .await
-            .map_err(SendError::Shared)?;
-        Ok(response.map(EngineBody::shared))
+        Either::Left(
+            state
+                .client
+                .request(request)
+                .map_ok(|response| response.map(EngineBody::shared))
+                .map_err(SendError::Shared),
+        )
     } else {
-        state.engines_pool.send(&upstream.authority, request).await
+        Either::Right(state.engines_pool.send(&upstream.authority, request))
     }
 }
 

@@ -88,10 +88,18 @@ impl hyper::service::Service<http::Request<Incoming>> for Paced {
         self.pace.answering.fetch_add(1, Ordering::SeqCst);
         let until_sent = UntilSent::new(self.pace.clone());
         let front = self.front.clone();
-        Box::pin(async move {
+        boxed_in_place(move || async move {
             Ok(front
                 .answer_holding(request.map(Body::new), Some(until_sent))
                 .await)
         })
     }
+}
+
+/// The future `make` makes, made in its box: `Box::pin(future)` makes it on the stack and
+/// copies all of it, kilobytes of which nothing has been written to yet, into the box (a
+/// fifth of the data-cache misses a forwarded request had; callgrind).
+#[inline(always)]
+fn boxed_in_place<F: Future>(make: impl FnOnce() -> F) -> Pin<Box<F>> {
+    Box::into_pin(Box::write(Box::new_uninit(), make()))
 }
