@@ -11,6 +11,7 @@
 //! instructions Murmur spent on it (callgrind).
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
@@ -49,13 +50,18 @@ impl Front {
     }
 
     /// Answer one request.
-    pub async fn answer(&self, request: axum::extract::Request) -> Response {
-        self.answer_holding(request, None).await
+    pub fn answer(
+        &self,
+        request: axum::extract::Request,
+    ) -> impl Future<Output = Response> + Send + 'static {
+        self.clone().answer_holding(request, None)
     }
 
-    /// Answer one request that holds `until_sent` until its answer has been sent.
+    /// Answer one request that holds `until_sent` until its answer has been sent. Takes the
+    /// front door (a clone) rather than borrowing it: the future is the request's whole task,
+    /// not a part of a bigger one.
     pub async fn answer_holding(
-        &self,
+        self,
         request: axum::extract::Request,
         until_sent: Option<request_log::UntilSent>,
     ) -> Response {

@@ -340,6 +340,18 @@ pub async fn pass_through(state: &ProxyState, request: Request) -> Result<Respon
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
+    // A request without a body leaves nothing in the connection, whenever the engine answers:
+    // it may share a kept-alive one. Most forwarded requests are such (GETs), and go as they
+    // came: no body to read, no slot to wait for.
+    if light && http_body::Body::is_end_stream(request.body()) {
+        let exchange = Exchange {
+            expect_body: false,
+            permit: None,
+            audio: None,
+            own_connection: false,
+        };
+        return forward(state, &upstream, request, exchange).await;
+    }
     // The whole body first, then a slot: a slow upload waits alone. It goes to the engine
     // with a Content-Length (engines built on Python's http.server cannot read chunks).
     let (parts, body) = request.into_parts();
@@ -355,8 +367,6 @@ pub async fn pass_through(state: &ProxyState, request: Request) -> Result<Respon
     } else {
         Some(enter_gate(state).await?)
     };
-    // A request without a body leaves nothing in the connection, whenever the engine answers:
-    // it may share a kept-alive one.
     let exchange = Exchange {
         expect_body: false,
         permit,

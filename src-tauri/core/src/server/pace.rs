@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::Response;
+use futures_util::FutureExt;
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
@@ -88,10 +89,10 @@ impl hyper::service::Service<http::Request<Incoming>> for Paced {
         self.pace.answering.fetch_add(1, Ordering::SeqCst);
         let until_sent = UntilSent::new(self.pace.clone());
         let front = self.front.clone();
-        boxed_in_place(move || async move {
-            Ok(front
+        boxed_in_place(move || {
+            front
                 .answer_holding(request.map(Body::new), Some(until_sent))
-                .await)
+                .map(Ok)
         })
     }
 }
