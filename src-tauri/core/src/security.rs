@@ -1,8 +1,9 @@
-//! Murmur's HTTP guards, one function ([`admit`], called by the front door) in this order: Host allow-list (DNS
-//! rebinding), Origin allow-list (a web page in the user's browser must not drive the engine),
-//! CORS for the origins configured (a preflight answered here, the allowed origin named on the
-//! answers), then the API key. One function rather than a layer each: every layer costs each
-//! request its allocations, and a proxy's added latency is mostly such costs.
+//! Murmur's HTTP guards, one function ([`admit`], called by the front door before the route) in
+//! this order: Host allow-list (DNS rebinding), Origin allow-list (a web page in the user's
+//! browser must not drive the engine), CORS for the origins configured (a preflight answered
+//! here, the allowed origin named on the answers by [`Cors::name_on`]), then the API key. One
+//! function rather than a layer each: every layer costs each request its allocations, and a
+//! proxy's added latency is mostly such costs.
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
@@ -199,7 +200,7 @@ fn is_preflight(request: &Request) -> bool {
 }
 
 /// The answer to a preflight: what may follow, if the origin is allowed (the allowed origin
-/// itself is added by [`guard`]).
+/// itself is added by [`Cors::name_on`]).
 fn preflight(allowed: bool) -> Response {
     let mut response = StatusCode::OK.into_response();
     if allowed {

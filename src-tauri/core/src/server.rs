@@ -120,7 +120,7 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 /// Everything Murmur serves over HTTP: Murmur's own routes ([`crate::control`]) and the
 /// OpenAI surface ([`crate::proxy`], and [`crate::live`]'s WebSocket), behind one set of
 /// guards, through one front door ([`Front`]): the request log with refusals delivered inside
-/// it ([`crate::refusal::deliver`]), then [`crate::security::guard`] (Host/Origin → CORS → API
+/// it ([`crate::refusal::watch`]), then [`crate::security::admit`] (Host/Origin → CORS → API
 /// key), then the route.
 pub fn app(proxy: ProxyState, control: Control, policy: Arc<Policy>) -> Front {
     let metrics = proxy.metrics();

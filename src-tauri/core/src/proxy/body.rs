@@ -3,7 +3,7 @@
 //! A request holds an engine slot only once its whole body is in: a client that trickles its
 //! body (or stalls) waits alone, for at most `body_timeout_secs`, and is answered 408. A body
 //! larger than the limit is refused with 413 (what is left of it is read and dropped before
-//! the answer by [`crate::refusal::deliver`], so the 413 arrives).
+//! the answer by [`crate::refusal::Watch::deliver`], so the 413 arrives).
 
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
