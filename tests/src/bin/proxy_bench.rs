@@ -30,8 +30,9 @@ use children::{serve_fake, serve_hyper_alone, spawn_child};
 
 const CLIENTS: usize = 8;
 const RUN: Duration = Duration::from_secs(2);
-/// Every path is measured this many times, in turn; each figure is the median of its rounds
-/// (the machine is shared: a burst of other work lands on one round, not on one path).
+/// Every path is measured this many times, in turn (each round in another order); each figure
+/// is the median of its rounds (the machine is shared: a burst of other work lands on one
+/// round, not on one path).
 const ROUNDS: usize = 5;
 const WARMUP: Duration = Duration::from_millis(500);
 const SPEECH_BYTES: usize = 256 * 1024;
@@ -291,8 +292,12 @@ async fn main() -> Result<()> {
         ));
     }
     let mut rounds: Vec<Vec<Path>> = bases.iter().map(|_| Vec::new()).collect();
-    for _ in 0..ROUNDS {
-        for (i, (name, base, proxy)) in bases.iter().enumerate() {
+    for round in 0..ROUNDS {
+        // Each round starts one path further on: no path always follows the same one (which
+        // CPU the last one left warm, what it left in the caches).
+        for k in 0..bases.len() {
+            let i = (round + k) % bases.len();
+            let (name, base, proxy) = &bases[i];
             rounds[i].push(measure(name, base, *proxy).await?);
         }
     }
