@@ -24,7 +24,8 @@
 //! A ready supervised engine is found without asking its actor (its port is offered in an
 //! atomic the actor keeps current). Requests then pass the engine's gate and are forwarded to
 //! its loopback port, on a kept connection the request's own task drives (no task hop); the
-//! audio streams back chunk by chunk, encoded by Murmur ([`audio`]) into the client's format. Every other path is forwarded as is, with no readiness wait.
+//! audio streams back chunk by chunk, encoded by Murmur ([`audio`]) into the client's format.
+//! Every other path is forwarded as is, with no readiness wait.
 //! `/murmur/…` belongs to Murmur itself and is never forwarded.
 //!
 //! **Transcription.** `POST /v1/audio/transcriptions` (and `/translations`) reads the

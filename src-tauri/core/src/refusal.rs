@@ -38,10 +38,10 @@ pub const DRAIN_IDLE: Duration = Duration::from_millis(500);
 /// Watch `request`'s body (see the module's documentation): the request to serve, and, when
 /// it has a body, what [`Watch::deliver`] needs to see that a refusal arrives.
 pub fn watch(request: Request) -> (Request, Option<Watch>) {
-    let (parts, body) = request.into_parts();
-    if body.is_end_stream() {
-        return (Request::from_parts(parts, body), None);
+    if request.body().is_end_stream() {
+        return (request, None);
     }
+    let (parts, body) = request.into_parts();
     let waits_to_send = parts
         .headers
         .get(header::EXPECT)

@@ -81,9 +81,7 @@ impl Engine {
         }
         Poll::Pending
     }
-}
 
-impl Engine {
     /// Hand the connection a request: what that wakes (the connection) is noted, not passed on
     /// to the task, as [`Engine::poll_with`], which polls the connection next, does.
     pub(super) fn hand(
