@@ -115,6 +115,9 @@ export async function loadSettings(about) {
   }
   engineFields();
   markOverridden(about);
+  // The form is offered once it holds the file's values: an edit before then would be
+  // overwritten, a save would write the empty form over the file.
+  $("settings-fields").disabled = false;
   onChange(settings);
 }
 
@@ -140,6 +143,7 @@ function clearErrors() {
 
 async function submit(event) {
   event.preventDefault();
+  if (!settings || $("settings-save").disabled) return; // not loaded yet, or a save under way
   clearErrors();
   const next = structuredClone(settings);
   for (const input of document.querySelectorAll("#settings [data-key]")) {
@@ -152,9 +156,17 @@ async function submit(event) {
     else value = input.value.trim() === "" ? undefined : input.value.trim();
     setPath(next, input.dataset.key, value);
   }
-  const response = await saveSettings(next);
-  const body = await response.json();
   const result = $("settings-result");
+  result.className = "";
+  result.textContent = "Saving…";
+  $("settings-save").disabled = true;
+  let response, body;
+  try {
+    response = await saveSettings(next);
+    body = await response.json();
+  } finally {
+    $("settings-save").disabled = false;
+  }
   result.className = response.ok ? "" : "error";
   if (response.status === 422) {
     result.textContent = "Not saved: fix the fields marked below.";

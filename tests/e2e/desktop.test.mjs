@@ -642,7 +642,9 @@ desktopTest("webdriver: the Dictation card names the shortcuts, which are set by
     const line = () => trayMenu().find((item) => item.label.startsWith("Dictate:"));
     await until("the tray's line", () => line() && /hold Ctrl\+Alt\+Space · Read selection: Ctrl\+Alt\+R/.test(line().label));
 
-    // The field takes the keys pressed, as Murmur writes them.
+    // The field takes the keys pressed, as Murmur writes them (once the form holds the file's
+    // settings: until then it is disabled, and what it held would be overwritten).
+    await until("the settings loaded", async () => (await page.property("#settings-fields", "disabled")) === false);
     const press = (code, mods) => page.script(`
       const field = document.getElementById("s-d-shortcut");
       field.focus();
@@ -650,7 +652,9 @@ desktopTest("webdriver: the Dictation card names the shortcuts, which are set by
       return field.value;`);
     assert.equal(await press("KeyD", "ctrlKey: true, shiftKey: true"), "Ctrl+Shift+D");
     await page.click("#settings button[type=submit]");
-    await until("saved", async () => /Saved/.test(await page.text("#settings-result")));
+    let said = "";
+    await until("saved", async () => /Saved/.test(said = await page.text("#settings-result")))
+      .catch((error) => { throw new Error(`${error.message}; the page said "${said}"`); });
     assert.match(readFileSync(join(home.dir, "config.toml"), "utf8"), /shortcut = "Ctrl\+Shift\+D"/);
     await until("the tray follows", () => line() && /hold Ctrl\+Shift\+D/.test(line().label));
     await until("the card follows", async () => /hold Ctrl\+Shift\+D/.test(await page.text("#desk-keys")));
