@@ -3,18 +3,19 @@
 //! hyper's pooled client runs every connection as a task of its own: a request hands its
 //! message to that task over a channel and waits for the answer over another, and the answer's
 //! body crosses tasks again — task wake-ups for every request, often on another thread, and a
-//! pool keyed by hashing the engine's address. Here a request takes an idle connection to the
-//! engine (or opens one), and its own task drives it: writing the request, reading the answer
-//! and its body. The connection goes back to the pool once the body has been read to its end;
-//! a request dropped before that drops its connection, so the engine sees the client leave.
+//! pool keyed by hashing the engine's address. Even driven by the request's task, hyper's
+//! client connection keeps those channels inside: a sixth of a forwarded GET's instructions.
+//! Here a request takes an idle connection to the engine (or opens one) and speaks HTTP/1.1 on
+//! it itself ([`wire`]): writing the request, reading the answer and its body from the socket.
+//! The connection goes back to the pool once the body has been read to its end; a request
+//! dropped before that drops its connection, so the engine sees the client leave.
 //!
 //! Plain HTTP only: an external engine at an `https://` URL goes through the shared client
 //! ([`crate::http_client`]), whose bodies pass through [`EngineBody`] untouched.
 
-use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -23,10 +24,10 @@ use http::uri::Authority;
 use http::{Request, Response};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use engine::Engine;
+pub use wire::WireError;
+use wire::{Answer, Framing, Outgoing, Wire};
 
 /// Idle connections kept at most (a local engine has few clients: Murmur).
 const MAX_IDLE: usize = 64;
@@ -49,7 +50,7 @@ struct Kept {
 struct Idle {
     authority: Authority,
     since: Instant,
-    engine: Box<Engine>,
+    wire: Wire,
 }
 
 /// Why a request got no answer from the engine.
@@ -62,9 +63,7 @@ pub enum SendError {
         source: std::io::Error,
     },
     #[error("the engine's connection failed")]
-    Http(#[source] hyper::Error),
-    #[error("the engine closed the connection without an answer")]
-    Closed,
+    Wire(#[source] WireError),
     /// From the shared client (TLS).
     #[error(transparent)]
     Shared(hyper_util::client::legacy::Error),
@@ -76,41 +75,36 @@ impl SendError {
         match self {
             Self::Connect { .. } => true,
             Self::Shared(e) => e.is_connect(),
-            Self::Http(_) | Self::Closed => false,
+            Self::Wire(_) => false,
         }
     }
 }
 
-/// What became of a request on one connection.
-enum Outcome {
-    Answered(Response<Incoming>, Box<Engine>),
-    /// The connection could not take it (a reused one the engine had closed): here it is back.
-    NotSent(Request<Body>, SendError),
-    Failed(SendError),
-}
-
 impl Pool {
     /// Send `request` (its URI in origin form, `/path?query`) to the engine at `authority`,
-    /// and return its answer, whose body drives the connection until it ends.
+    /// and return its answer, whose body reads the connection until it ends.
     pub async fn send(
         &self,
         authority: &Authority,
         request: Request<Body>,
     ) -> Result<Response<EngineBody>, SendError> {
-        let mut request = request;
+        let (parts, body) = request.into_parts();
+        let mut outgoing = Outgoing::new(&parts, body);
+        drop(parts);
         loop {
-            let (engine, kept) = match self.take(authority) {
-                Some(engine) => (engine, true),
+            let (mut wire, kept) = match self.take(authority) {
+                Some(wire) => (wire, true),
                 None => self.connect_or_wait(authority).await?,
             };
-            match exchange(engine, request).await {
-                Outcome::Answered(response, engine) => {
-                    return Ok(self.relayed(response, engine, authority));
+            match wire.exchange(&mut outgoing).await {
+                Ok(answer) => {
+                    let reusable = answer.reusable && !outgoing.closes;
+                    return Ok(self.relayed(answer, reusable, wire, authority));
                 }
-                // A kept connection the engine has closed since takes no request: it is sent
-                // again, on another.
-                Outcome::NotSent(back, _) if kept => request = back,
-                Outcome::NotSent(_, e) | Outcome::Failed(e) => return Err(e),
+                // A kept connection the engine closed as the request went out took nothing:
+                // a request without a body is sent again, on another.
+                Err(WireError::Closed) if kept && outgoing.replayable() => {}
+                Err(e) => return Err(SendError::Wire(e)),
             }
         }
     }
@@ -119,18 +113,15 @@ impl Pool {
     /// engine that takes connections slowly (a burst larger than its accept queue) then
     /// serves the burst on the connections it has, as hyper's pooled client does, rather
     /// than leaving a request on a connection it has not accepted.
-    async fn connect_or_wait(
-        &self,
-        authority: &Authority,
-    ) -> Result<(Box<Engine>, bool), SendError> {
+    async fn connect_or_wait(&self, authority: &Authority) -> Result<(Wire, bool), SendError> {
         let mut connecting = std::pin::pin!(connect(authority));
         loop {
             tokio::select! {
                 biased;
-                engine = &mut connecting => return Ok((engine?, false)),
+                wire = &mut connecting => return Ok((wire?, false)),
                 () = self.0.returned.notified() => {
-                    if let Some(engine) = self.take(authority) {
-                        return Ok((engine, true));
+                    if let Some(wire) = self.take(authority) {
+                        return Ok((wire, true));
                     }
                 }
             }
@@ -138,24 +129,24 @@ impl Pool {
     }
 
     /// The idle connection to `authority` kept last, if any; stale ones are closed.
-    fn take(&self, authority: &Authority) -> Option<Box<Engine>> {
+    fn take(&self, authority: &Authority) -> Option<Wire> {
         let mut idle = self
             .0
             .idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        idle.retain(|kept| {
-            kept.since.elapsed() < IDLE_FOR && !kept.engine.ended && !kept.engine.send.is_closed()
-        });
-        let last = idle.iter().rposition(|kept| kept.authority == *authority)?;
-        Some(idle.remove(last).engine)
+        idle.retain(|kept| kept.since.elapsed() < IDLE_FOR);
+        while let Some(last) = idle.iter().rposition(|kept| kept.authority == *authority) {
+            let mut wire = idle.remove(last).wire;
+            if wire.is_usable() {
+                return Some(wire);
+            }
+        }
+        None
     }
 
-    /// Keep `engine` for the next request, if it can take one.
-    fn put(&self, authority: Authority, engine: Box<Engine>) {
-        if engine.ended || engine.send.is_closed() {
-            return;
-        }
+    /// Keep `wire` for the next request.
+    fn put(&self, authority: Authority, wire: Wire) {
         let mut idle = self
             .0
             .idle
@@ -165,7 +156,7 @@ impl Pool {
             idle.push(Idle {
                 authority,
                 since: Instant::now(),
-                engine,
+                wire,
             });
             drop(idle);
             self.0.returned.notify_one();
@@ -174,26 +165,27 @@ impl Pool {
 
     fn relayed(
         &self,
-        response: Response<Incoming>,
-        engine: Box<Engine>,
+        answer: Answer,
+        reusable: bool,
+        wire: Wire,
         authority: &Authority,
     ) -> Response<EngineBody> {
-        let (parts, body) = response.into_parts();
-        let mut body = EngineBody {
-            body,
-            engine: Some(engine),
-            back: Some((self.clone(), authority.clone())),
-        };
+        let mut body = EngineBody(Source::Wire {
+            wire: Some(wire),
+            framing: answer.framing,
+            reusable,
+            back: (self.clone(), authority.clone()),
+        });
         // An answer without a body (204, HEAD) may never be polled: its connection is done now.
-        if http_body::Body::is_end_stream(&body.body) {
+        if answer.framing == Framing::Done {
             body.release();
         }
-        Response::from_parts(parts, body)
+        Response::from_parts(answer.parts, body)
     }
 }
 
 /// Open a connection to the engine.
-async fn connect(authority: &Authority) -> Result<Box<Engine>, SendError> {
+async fn connect(authority: &Authority) -> Result<Wire, SendError> {
     let address = (
         authority.host().trim_matches(['[', ']']),
         authority.port_u16().unwrap_or(80),
@@ -207,108 +199,119 @@ async fn connect(authority: &Authority) -> Result<Box<Engine>, SendError> {
         .map_err(|_| refused(std::io::ErrorKind::TimedOut.into()))?
         .map_err(refused)?;
     let _ = stream.set_nodelay(true);
-    let (send, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(SendError::Http)?;
-    Ok(Box::new(Engine::new(send, connection)))
+    Ok(Wire::new(stream))
 }
 
-/// Send `request` on `engine`'s connection, driving it until the answer's head has come.
-async fn exchange(mut engine: Box<Engine>, request: Request<Body>) -> Outcome {
-    // A reused connection is ready once it has read the previous answer to its end.
-    let ready = poll_fn(|cx| {
-        engine.poll_with(cx, |send, cx, ended| match send.poll_ready(cx) {
-            Poll::Pending if ended => Poll::Ready(Err(SendError::Closed)),
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(ready) => Poll::Ready(ready.map_err(SendError::Http)),
-        })
-    })
-    .await;
-    if let Err(e) = ready {
-        return Outcome::NotSent(request, e);
-    }
-    let mut answer = std::pin::pin!(engine.hand(request));
-    // The connection is polled first: it writes the request and reads the answer.
-    let answered = poll_fn(|cx| {
-        engine.poll_with(cx, |_, cx, ended| match answer.as_mut().poll(cx) {
-            Poll::Pending if ended => Poll::Ready(Err(None)),
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(response)) => Poll::Ready(Ok(response)),
-            Poll::Ready(Err(mut e)) => Poll::Ready(Err(Some((e.take_message(), e.into_error())))),
-        })
-    })
-    .await;
-    match answered {
-        Ok(response) => Outcome::Answered(response, engine),
-        Err(Some((Some(request), error))) => Outcome::NotSent(request, SendError::Http(error)),
-        Err(Some((None, error))) => Outcome::Failed(SendError::Http(error)),
-        Err(None) => Outcome::Failed(SendError::Closed),
-    }
+/// An engine's answer body: read from a connection of the [`Pool`] by the request's task,
+/// or from the shared client's.
+pub struct EngineBody(Source);
+
+enum Source {
+    Wire {
+        /// The connection, until the body has ended.
+        wire: Option<Wire>,
+        framing: Framing,
+        reusable: bool,
+        /// Where the connection goes then.
+        back: (Pool, Authority),
+    },
+    Shared(Incoming),
 }
 
-/// An engine's answer body: read from a connection this body drives ([`Pool`]), or from the
-/// shared client's.
-pub struct EngineBody {
-    body: Incoming,
-    /// The connection, until the body has ended.
-    engine: Option<Box<Engine>>,
-    /// Where the connection goes then.
-    back: Option<(Pool, Authority)>,
+/// Why an engine's answer body broke off.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error(transparent)]
+    Wire(WireError),
+    #[error(transparent)]
+    Shared(hyper::Error),
 }
 
 impl EngineBody {
     /// A body from the shared client, whose connection runs on its own.
     pub fn shared(body: Incoming) -> Self {
-        Self {
-            body,
-            engine: None,
-            back: None,
-        }
+        Self(Source::Shared(body))
     }
 
-    /// The body has ended: let the connection finish the answer, and keep it. Nothing waits
-    /// on it meanwhile: whoever takes it next drives it.
+    /// The body has ended: keep its connection, if it can take another request.
     fn release(&mut self) {
-        if let (Some(mut engine), Some((pool, authority))) = (self.engine.take(), self.back.take())
+        if let Source::Wire {
+            wire,
+            reusable: true,
+            back: (pool, authority),
+            ..
+        } = &mut self.0
+            && let Some(wire) = wire.take()
+            && wire.is_clean()
         {
-            let mut idle = Context::from_waker(Waker::noop());
-            let _ = engine.poll_with(&mut idle, |_, _, _| Poll::Pending::<()>);
-            pool.put(authority, engine);
+            pool.put(authority.clone(), wire);
         }
     }
 }
 
 impl http_body::Body for EngineBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = &mut *self;
-        let body = &mut this.body;
-        let frame = match &mut this.engine {
-            Some(engine) => {
-                ready!(engine.poll_with(cx, |_, cx, _| Pin::new(&mut *body).poll_frame(cx)))
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let (wire, framing) = match &mut self.0 {
+            Source::Shared(body) => {
+                return Pin::new(body)
+                    .poll_frame(cx)
+                    .map(|frame| frame.map(|frame| frame.map_err(BodyError::Shared)));
             }
-            None => ready!(Pin::new(body).poll_frame(cx)),
+            Source::Wire { wire: None, .. } => return Poll::Ready(None),
+            Source::Wire {
+                wire: Some(wire),
+                framing,
+                ..
+            } => (wire, framing),
         };
-        if frame.is_none() || this.body.is_end_stream() {
-            this.release();
+        let piece = ready!(wire.poll_body(framing, cx));
+        let ended = *framing == Framing::Done;
+        match piece {
+            Some(Err(e)) => {
+                // A broken answer leaves its connection unusable: it is closed.
+                if let Source::Wire { wire, .. } = &mut self.0 {
+                    *wire = None;
+                }
+                Poll::Ready(Some(Err(BodyError::Wire(e))))
+            }
+            piece => {
+                if ended {
+                    self.release();
+                }
+                Poll::Ready(piece.map(|data| data.map(Frame::data).map_err(BodyError::Wire)))
+            }
         }
-        Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        match &self.0 {
+            Source::Shared(body) => body.is_end_stream(),
+            Source::Wire { wire, framing, .. } => wire.is_none() || *framing == Framing::Done,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        match &self.0 {
+            Source::Shared(body) => body.size_hint(),
+            Source::Wire {
+                framing: Framing::Length(left),
+                ..
+            } => SizeHint::with_exact(*left),
+            Source::Wire {
+                framing: Framing::Done,
+                ..
+            } => SizeHint::with_exact(0),
+            Source::Wire { .. } => SizeHint::default(),
+        }
     }
 }
 
-mod engine;
 #[cfg(test)]
 mod tests;
+mod wire;

@@ -275,7 +275,7 @@ pub enum RelayError {
     #[error("the engine's response did not finish within {} s", .0.as_secs())]
     Timeout(Duration),
     #[error("the engine's response broke off: {0}")]
-    Upstream(#[source] hyper::Error),
+    Upstream(#[source] super::driven::BodyError),
     #[error(transparent)]
     Audio(AudioError),
 }
