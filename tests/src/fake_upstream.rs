@@ -85,6 +85,10 @@ impl FakeUpstream {
             .route("/echo/{*rest}", any(echo))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
+            use axum::serve::ListenerExt;
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let _ = axum::serve(listener, app).await;
         });
         Self {

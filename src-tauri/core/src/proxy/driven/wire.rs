@@ -23,14 +23,18 @@ pub(super) use answer::{Answer, Framing};
 use answer::{answer, names};
 use chunked::{Dechunked, dechunk};
 
-/// How much room a read is given.
-const READ_SIZE: usize = 16 * 1024;
+/// How much room a read is given at first, and at most: reads that fill it double it, so a
+/// long body is read in large pieces and a short answer takes no more than it needs.
+const FIRST_READ: usize = 16 * 1024;
+const MOST_READ: usize = 64 * 1024;
 
 /// One connection to an engine.
 pub(super) struct Wire {
     stream: TcpStream,
     /// Read and not yet used.
     read: BytesMut,
+    /// How much the next read may take.
+    room: usize,
 }
 
 /// Why an exchange, or the answer's body, failed.
@@ -132,6 +136,7 @@ impl Wire {
         Self {
             stream,
             read: BytesMut::new(),
+            room: FIRST_READ,
         }
     }
 
@@ -158,10 +163,10 @@ impl Wire {
     /// watched for: an engine that answers before reading all of it (a refusal) is heard, and
     /// the connection is then not reused.
     pub(super) async fn exchange(&mut self, request: &mut Outgoing) -> Result<Answer, WireError> {
-        let Self { stream, read } = self;
+        let Self { stream, read, room } = self;
         let Some(body) = request.body.take() else {
             stream.write_all(&request.head).await?;
-            return answer(stream, read, request.head_only).await;
+            return answer(stream, read, room, request.head_only).await;
         };
         let (mut reader, mut writer) = stream.split();
         let sent = async {
@@ -170,11 +175,11 @@ impl Wire {
         };
         let early = tokio::select! {
             biased;
-            early = answer(&mut reader, read, request.head_only) => early,
+            early = answer(&mut reader, read, room, request.head_only) => early,
             sent = sent => match sent {
-                Ok(()) => return answer(&mut reader, read, request.head_only).await,
+                Ok(()) => return answer(&mut reader, read, room, request.head_only).await,
                 // The engine stopped reading: it may have answered before it did.
-                Err(WireError::Io(e)) => answer(&mut reader, read, request.head_only)
+                Err(WireError::Io(e)) => answer(&mut reader, read, room, request.head_only)
                     .await
                     .map_err(|_| WireError::Io(e)),
                 Err(e) => return Err(e),
@@ -220,7 +225,7 @@ impl Wire {
                 },
                 Framing::Length(_) | Framing::UntilClose => {}
             }
-            let read = match ready!(fill(&mut self.stream, &mut self.read, cx)) {
+            let read = match ready!(fill(&mut self.stream, &mut self.read, &mut self.room, cx)) {
                 Ok(read) => read,
                 Err(e) => return Poll::Ready(Some(Err(e.into()))),
             };
@@ -245,12 +250,22 @@ impl Wire {
 fn fill<R: AsyncRead + Unpin>(
     stream: &mut R,
     read: &mut BytesMut,
+    room: &mut usize,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<usize>> {
-    if read.capacity() - read.len() < READ_SIZE / 4 {
-        read.reserve(READ_SIZE);
+    if read.capacity() - read.len() < *room / 2 {
+        read.reserve(*room);
     }
-    tokio_util::io::poll_read_buf(std::pin::Pin::new(stream), cx, read)
+    let offered = read.capacity() - read.len();
+    let got = ready!(tokio_util::io::poll_read_buf(
+        std::pin::Pin::new(stream),
+        cx,
+        read
+    ))?;
+    if got == offered {
+        *room = (*room * 2).min(MOST_READ);
+    }
+    Poll::Ready(Ok(got))
 }
 
 /// Write `body` as `sending` frames it.

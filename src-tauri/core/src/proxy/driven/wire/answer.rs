@@ -12,6 +12,7 @@ use super::{WireError, fill};
 
 /// The longest answer head read.
 pub(super) const MAX_HEAD: usize = 64 * 1024;
+const OVER: &str = "its head is over 64 KiB";
 /// The most header fields an answer may have.
 const MAX_FIELDS: usize = 128;
 
@@ -39,6 +40,7 @@ pub(in crate::proxy::driven) enum Framing {
 pub(super) async fn answer<R: AsyncRead + Unpin>(
     stream: &mut R,
     read: &mut BytesMut,
+    room: &mut usize,
     head_only: bool,
 ) -> Result<Answer, WireError> {
     loop {
@@ -51,9 +53,9 @@ pub(super) async fn answer<R: AsyncRead + Unpin>(
             return Ok(answer);
         }
         if read.len() >= MAX_HEAD {
-            return Err(WireError::Malformed("its head is over 64 KiB"));
+            return Err(WireError::Malformed(OVER));
         }
-        if poll_fn(|cx| fill(stream, read, cx)).await? == 0 {
+        if poll_fn(|cx| fill(stream, read, room, cx)).await? == 0 {
             return Err(if read.is_empty() {
                 WireError::Closed
             } else {
@@ -68,7 +70,8 @@ fn parse_answer(read: &mut BytesMut, head_only: bool) -> Result<Option<Answer>, 
     let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
     let mut parsed = httparse::Response::new(&mut fields);
     let length = match parsed.parse(read) {
-        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Complete(length)) if length <= MAX_HEAD => length,
+        Ok(httparse::Status::Complete(_)) => return Err(WireError::Malformed(OVER)),
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => {
             return Err(WireError::Malformed("it has over 128 header fields"));

@@ -72,26 +72,16 @@ async fn serve(
             .find_map(|line| line.strip_prefix("content-length: "))
             .map(|n| n.trim().parse::<usize>().expect("length"));
         let chunked = head.contains("transfer-encoding: chunked");
-        let mut whole = end + 4;
-        while read_body {
-            let complete = match (length, chunked) {
-                (Some(length), _) => seen.len() >= end + 4 + length,
-                (None, true) => find(&seen[end..], b"\r\n0\r\n\r\n").is_some(),
-                (None, false) => true,
-            };
-            if complete {
-                whole = match (length, chunked) {
-                    (Some(length), _) => end + 4 + length,
-                    (None, true) => end + find(&seen[end..], b"\r\n0\r\n\r\n").unwrap() + 7,
-                    (None, false) => end + 4,
-                };
-                break;
+        let whole = loop {
+            match request_end(&seen, end, length, chunked) {
+                Some(whole) if read_body => break whole,
+                _ if !read_body => break end + 4,
+                _ => match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                },
             }
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => seen.extend_from_slice(&buf[..n]),
-            }
-        }
+        };
         let _ = requests.send(seen.drain(..whole.min(seen.len())).collect());
         if stream.write_all(answer).await.is_err() {
             return;
@@ -105,6 +95,15 @@ async fn serve(
             let _ = stream.read_to_end(&mut Vec::new()).await;
             return;
         }
+    }
+}
+
+/// Where the request whose head ends at `end` ends, once it is all in `seen`.
+fn request_end(seen: &[u8], end: usize, length: Option<usize>, chunked: bool) -> Option<usize> {
+    match (length, chunked) {
+        (Some(length), _) => (seen.len() >= end + 4 + length).then_some(end + 4 + length),
+        (None, true) => find(&seen[end..], b"\r\n0\r\n\r\n").map(|at| end + at + 7),
+        (None, false) => Some(end + 4),
     }
 }
 
@@ -128,13 +127,19 @@ async fn fetch(pool: &Pool, engine: &Scripted, request: Request<Body>) -> (u16, 
         .expect("answered");
     let status = response.status().as_u16();
     let body = response.into_body().collect().await.expect("body");
-    (status, String::from_utf8_lossy(&body.to_bytes()).into_owned())
+    (
+        status,
+        String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+    )
 }
 
 async fn fails(answer: &'static [u8]) -> String {
     let engine = scripted(answer, true).await;
     let pool = Pool::default();
-    match pool.send(&engine.authority, request("GET", Body::empty())).await {
+    match pool
+        .send(&engine.authority, request("GET", Body::empty()))
+        .await
+    {
         Err(e) => crate::http_client::describe(&e),
         Ok(response) => match response.into_body().collect().await {
             Err(e) => e.to_string(),
@@ -160,9 +165,12 @@ async fn a_chunked_answer_is_read_through_its_extensions_and_trailers_and_its_co
 }
 
 #[tokio::test]
-async fn an_answer_without_a_length_is_read_until_the_engine_closes_and_its_connection_not_kept()
-{
-    let engine = scripted(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nall of it", true).await;
+async fn an_answer_without_a_length_is_read_until_the_engine_closes_and_its_connection_not_kept() {
+    let engine = scripted(
+        b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nall of it",
+        true,
+    )
+    .await;
     let pool = Pool::default();
     for _ in 0..2 {
         let got = fetch(&pool, &engine, request("GET", Body::empty())).await;
@@ -231,7 +239,10 @@ async fn a_body_goes_with_its_own_length_or_in_chunks_whatever_the_client_declar
         .insert("transfer-encoding", "gzip".parse().expect("value"));
     assert_eq!(fetch(&pool, &engine, known).await.0, 200);
     let sent = String::from_utf8(engine.requests.recv().await.expect("seen")).expect("text");
-    assert!(sent.starts_with("POST /v1/thing?x=1 HTTP/1.1\r\n"), "{sent}");
+    assert!(
+        sent.starts_with("POST /v1/thing?x=1 HTTP/1.1\r\n"),
+        "{sent}"
+    );
     assert!(sent.contains("content-length: 3\r\n"), "{sent}");
     assert!(!sent.contains("999") && !sent.contains("gzip"), "{sent}");
     assert!(sent.ends_with("\r\n\r\nabc"), "{sent}");
