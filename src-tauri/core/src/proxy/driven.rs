@@ -4,7 +4,7 @@
 //! message to that task over a channel and waits for the answer over another, and the answer's
 //! body crosses tasks again — task wake-ups for every request, often on another thread, and a
 //! pool keyed by hashing the engine's address. Even driven by the request's task, hyper's
-//! client connection keeps those channels inside: a sixth of a forwarded GET's instructions.
+//! client connection keeps those channels inside: a ninth of a forwarded GET's instructions.
 //! Here a request takes an idle connection to the engine (or opens one) and speaks HTTP/1.1 on
 //! it itself ([`wire`]): writing the request, reading the answer and its body from the socket.
 //! The connection goes back to the pool once the body has been read to its end; a request
