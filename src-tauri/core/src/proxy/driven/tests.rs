@@ -24,8 +24,8 @@ struct RawEngine {
     closed: mpsc::UnboundedReceiver<()>,
 }
 
-/// Answer every request head with `answer`.
-async fn raw_engine(answer: &'static [u8], after: After) -> RawEngine {
+/// A listener on a free loopback port, and its address as an engine's.
+pub(super) async fn loopback() -> (TcpListener, Authority) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let authority = listener
         .local_addr()
@@ -33,6 +33,12 @@ async fn raw_engine(answer: &'static [u8], after: After) -> RawEngine {
         .to_string()
         .parse()
         .expect("authority");
+    (listener, authority)
+}
+
+/// Answer every request head with `answer`.
+async fn raw_engine(answer: &'static [u8], after: After) -> RawEngine {
+    let (listener, authority) = loopback().await;
     let accepted = Arc::new(AtomicUsize::new(0));
     let (tx, closed) = mpsc::unbounded_channel();
     let counter = accepted.clone();
@@ -130,13 +136,7 @@ async fn a_body_left_unread_closes_its_connection_and_is_not_reused() {
 
 #[tokio::test]
 async fn an_engine_that_listens_nowhere_is_a_connect_error() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let authority: Authority = listener
-        .local_addr()
-        .expect("address")
-        .to_string()
-        .parse()
-        .expect("authority");
+    let (listener, authority) = loopback().await;
     drop(listener);
     let error = Pool::default()
         .send(&authority, get("/probe"))

@@ -125,9 +125,10 @@ impl Outgoing {
         }
     }
 
-    /// Nothing of the request is lost by sending it again: it has no body.
+    /// The request may be sent again on another connection: it has no body, and its method
+    /// none (GET, HEAD, DELETE, OPTIONS: safe or idempotent). A POST, even an empty one, is not.
     pub(super) fn replayable(&self) -> bool {
-        matches!(self.sending, Sending::Nothing | Sending::Length(0))
+        self.sending == Sending::Nothing
     }
 }
 

@@ -11,7 +11,7 @@ use http::Request;
 use http::uri::Authority;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::super::{Pool, SendError};
@@ -27,13 +27,7 @@ struct Scripted {
 }
 
 async fn scripted(answer: &'static [u8], read_body: bool) -> Scripted {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let authority = listener
-        .local_addr()
-        .expect("address")
-        .to_string()
-        .parse()
-        .expect("authority");
+    let (listener, authority) = super::super::tests::loopback().await;
     let accepted = Arc::new(AtomicUsize::new(0));
     let (tx, requests) = mpsc::unbounded_channel();
     let counter = accepted.clone();
@@ -341,13 +335,7 @@ async fn an_answer_head_over_64_kib_is_refused() {
 
 #[tokio::test]
 async fn an_engine_that_closes_without_answering_is_an_error_not_a_hang() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let authority: Authority = listener
-        .local_addr()
-        .expect("address")
-        .to_string()
-        .parse()
-        .expect("authority");
+    let (listener, authority) = super::super::tests::loopback().await;
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             let _ = stream.read(&mut [0u8; 1024]).await;
