@@ -145,3 +145,53 @@ async fn an_engine_that_listens_nowhere_is_a_connect_error() {
         .expect("refused");
     assert!(error.is_connect(), "{error}");
 }
+
+/// An engine whose first connection answers one request, then closes on the next without
+/// answering (its idle timeout firing as the request arrives); later connections answer all.
+async fn closes_as_the_second_request_arrives() -> (Authority, Arc<AtomicUsize>) {
+    let (listener, authority) = loopback().await;
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let first = counter.fetch_add(1, Ordering::SeqCst) == 0;
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let mut answered = 0;
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 || (first && answered == 1) {
+                        return;
+                    }
+                    let _ = stream.write_all(OK).await;
+                    answered += 1;
+                }
+            });
+        }
+    });
+    (authority, accepted)
+}
+
+#[tokio::test]
+async fn a_request_without_a_body_lost_by_a_kept_connection_is_sent_again_and_a_post_is_not() {
+    let (authority, accepted) = closes_as_the_second_request_arrives().await;
+    let pool = Pool::default();
+    assert_eq!(text(&pool, &authority).await, "ok");
+    assert_eq!(text(&pool, &authority).await, "ok");
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+
+    let (authority, _) = closes_as_the_second_request_arrives().await;
+    assert_eq!(text(&pool, &authority).await, "ok");
+    let post = Request::post("/v1/audio/speech")
+        .header(http::header::HOST, "engine")
+        .body(Body::from("{}"))
+        .expect("request");
+    let error = pool
+        .send(&authority, post)
+        .await
+        .err()
+        .expect("not sent again");
+    assert!(
+        crate::http_client::describe(&error).contains("without an answer"),
+        "{error}"
+    );
+}
