@@ -44,7 +44,7 @@ pub enum WireError {
     Io(#[from] io::Error),
     #[error("the engine closed the connection without an answer")]
     Closed,
-    #[error("the engine's answer broke off")]
+    #[error("the connection closed before the answer's end")]
     BrokeOff,
     #[error("the engine's answer is not HTTP/1.1: {0}")]
     Malformed(&'static str),

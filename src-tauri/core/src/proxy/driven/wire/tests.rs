@@ -311,7 +311,7 @@ async fn answers_that_cannot_be_read_fail_with_what_is_wrong() {
         ),
         (
             b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\nconnection: close\r\n\r\nhalf",
-            "broke off",
+            "closed before the answer's end",
         ),
     ];
     for (answer, expected) in cases {
