@@ -135,7 +135,8 @@ impl Pool {
             .idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        idle.retain(|kept| kept.since.elapsed() < IDLE_FOR);
+        let now = Instant::now();
+        idle.retain(|kept| now.duration_since(kept.since) < IDLE_FOR);
         while let Some(last) = idle.iter().rposition(|kept| kept.authority == *authority) {
             let mut wire = idle.remove(last).wire;
             if wire.is_usable() {
