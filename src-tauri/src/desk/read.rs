@@ -106,6 +106,8 @@ impl State {
     /// Stop at once: the speakers fall silent and the engine's stream is dropped.
     pub(super) fn stop_reading(&mut self) {
         if let Some(reading) = self.reading.take() {
+            // The task may be on another thread, between two awaits, about to queue more:
+            // the speakers' new reading number drops whatever it still queues.
             reading.task.abort();
             if let Some(speaker) = &self.speaker {
                 speaker.reset();
@@ -143,7 +145,7 @@ async fn speak(
     speaker: &Speaker,
     asked: Instant,
 ) -> Result<(), String> {
-    speaker.reset();
+    let reading = speaker.reset();
     let (audio, mut chunks) = mpsc::channel::<Bytes>(8);
     let engine = read_aloud::speak(proxy, text, audio);
     tokio::pin!(engine);
@@ -159,7 +161,7 @@ async fn speak(
             chunk = chunks.recv() => match chunk {
                 Some(chunk) => {
                     first_audio.get_or_insert_with(Instant::now);
-                    speaker.play(&convert.push(&chunk).map_err(|e| e.to_string())?);
+                    speaker.play(reading, &convert.push(&chunk).map_err(|e| e.to_string())?);
                     while speaker.queued_secs() > AHEAD_SECS {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
@@ -168,8 +170,8 @@ async fn speak(
             },
         }
     }
-    speaker.play(&convert.finish().map_err(|e| e.to_string())?);
-    speaker.complete();
+    speaker.play(reading, &convert.finish().map_err(|e| e.to_string())?);
+    speaker.complete(reading);
     while !speaker.drained() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

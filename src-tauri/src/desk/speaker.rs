@@ -19,6 +19,9 @@ struct Queue {
     first_sound: Option<Instant>,
     /// Every sample has been queued: once empty, the reading is over.
     complete: bool,
+    /// Which reading the queue is for: a reading stopped while it was queueing (its task
+    /// aborted between two awaits, on another thread) queues nothing more.
+    reading: u64,
 }
 
 /// An open output stream.
@@ -67,8 +70,13 @@ impl Speaker {
         ToPlay::new(rate, self.rate, self.channels).map_err(|e| e.to_string())
     }
 
-    pub fn play(&self, frames: &[f32]) {
-        lock(&self.queue).samples.extend(frames);
+    /// Queue `frames` of `reading` (as [`Self::reset`] numbered it), unless another reading
+    /// has begun or this one was stopped since.
+    pub fn play(&self, reading: u64, frames: &[f32]) {
+        let mut queue = lock(&self.queue);
+        if queue.reading == reading {
+            queue.samples.extend(frames);
+        }
     }
 
     /// Seconds queued and not yet played.
@@ -80,17 +88,23 @@ impl Speaker {
         lock(&self.queue).first_sound
     }
 
-    /// A new reading: nothing queued, nothing heard yet.
-    pub fn reset(&self) {
+    /// Silence, and a new reading: nothing queued, nothing heard yet. Returns the new
+    /// reading's number; what an earlier one still plays is dropped.
+    pub fn reset(&self) -> u64 {
         let mut queue = lock(&self.queue);
         queue.samples.clear();
         queue.first_sound = None;
         queue.complete = false;
+        queue.reading += 1;
+        queue.reading
     }
 
-    /// Nothing more will come; [`Self::drained`] tells when it has all been played.
-    pub fn complete(&self) {
-        lock(&self.queue).complete = true;
+    /// Nothing more will come of `reading`; [`Self::drained`] tells when it has all been played.
+    pub fn complete(&self, reading: u64) {
+        let mut queue = lock(&self.queue);
+        if queue.reading == reading {
+            queue.complete = true;
+        }
     }
 
     pub fn drained(&self) -> bool {
