@@ -234,7 +234,8 @@ impl EngineBody {
         Self(Source::Shared(body))
     }
 
-    /// The body has ended: keep its connection, if it can take another request.
+    /// The body has ended: keep its connection, if it can take another request (the pool
+    /// keeps only connections with nothing left over to read).
     fn release(&mut self) {
         if let Source::Wire {
             wire,
@@ -258,36 +259,25 @@ impl http_body::Body for EngineBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        let (wire, framing) = match &mut self.0 {
+        let (slot, framing) = match &mut self.0 {
             Source::Shared(body) => {
                 return Pin::new(body)
                     .poll_frame(cx)
                     .map(|frame| frame.map(|frame| frame.map_err(BodyError::Shared)));
             }
-            Source::Wire { wire: None, .. } => return Poll::Ready(None),
-            Source::Wire {
-                wire: Some(wire),
-                framing,
-                ..
-            } => (wire, framing),
+            Source::Wire { wire, framing, .. } => (wire, framing),
+        };
+        let Some(wire) = slot else {
+            return Poll::Ready(None);
         };
         let piece = ready!(wire.poll_body(framing, cx));
-        let ended = *framing == Framing::Done;
-        match piece {
-            Some(Err(e)) => {
-                // A broken answer leaves its connection unusable: it is closed.
-                if let Source::Wire { wire, .. } = &mut self.0 {
-                    *wire = None;
-                }
-                Poll::Ready(Some(Err(BodyError::Wire(e))))
-            }
-            piece => {
-                if ended {
-                    self.release();
-                }
-                Poll::Ready(piece.map(|data| data.map(Frame::data).map_err(BodyError::Wire)))
-            }
+        if matches!(piece, Some(Err(_))) {
+            // A broken answer leaves its connection unusable: it is closed.
+            *slot = None;
+        } else if *framing == Framing::Done {
+            self.release();
         }
+        Poll::Ready(piece.map(|data| data.map(Frame::data).map_err(BodyError::Wire)))
     }
 
     fn is_end_stream(&self) -> bool {

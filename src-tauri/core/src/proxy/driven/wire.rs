@@ -7,7 +7,7 @@
 //! for HTTP/1.0. An answer it cannot read (a head over 64 KiB, a length that is not a number,
 //! a chunk that does not end where its size says) fails its request, and the connection goes.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::task::{Context, Poll, Waker, ready};
 
 use axum::body::Body;
@@ -106,7 +106,7 @@ impl Outgoing {
         match sending {
             Sending::Nothing => {}
             Sending::Length(length) => {
-                head.extend_from_slice(format!("content-length: {length}\r\n").as_bytes());
+                let _ = write!(head, "content-length: {length}\r\n");
             }
             Sending::Chunked => head.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         }
@@ -141,12 +141,9 @@ impl Wire {
         }
     }
 
-    /// The connection can take a request: the engine has not closed it or sent anything
+    /// The kept connection can take a request: the engine has not closed it or sent anything
     /// since. No system call unless the socket has stirred since the last read.
     pub(super) fn is_usable(&mut self) -> bool {
-        if !self.read.is_empty() {
-            return false;
-        }
         match self
             .stream
             .poll_read_ready(&mut Context::from_waker(Waker::noop()))

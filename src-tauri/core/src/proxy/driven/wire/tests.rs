@@ -127,6 +127,18 @@ async fn fetch(pool: &Pool, engine: &Scripted, request: Request<Body>) -> (u16, 
     )
 }
 
+/// Two GETs answered with `answer` by one engine through one pool: what each read, and how
+/// many connections the engine accepted.
+async fn twice(answer: &'static [u8]) -> (Vec<(u16, String)>, usize) {
+    let engine = scripted(answer, true).await;
+    let pool = Pool::default();
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        got.push(fetch(&pool, &engine, request("GET", Body::empty())).await);
+    }
+    (got, engine.accepted.load(Ordering::SeqCst))
+}
+
 async fn fails(answer: &'static [u8]) -> String {
     let engine = scripted(answer, true).await;
     let pool = Pool::default();
@@ -144,33 +156,20 @@ async fn fails(answer: &'static [u8]) -> String {
 
 #[tokio::test]
 async fn a_chunked_answer_is_read_through_its_extensions_and_trailers_and_its_connection_kept() {
-    let engine = scripted(
+    let (got, accepted) = twice(
         b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
           5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: dropped\r\n\r\n",
-        true,
     )
     .await;
-    let pool = Pool::default();
-    for _ in 0..2 {
-        let got = fetch(&pool, &engine, request("GET", Body::empty())).await;
-        assert_eq!(got, (200, "hello world".to_string()));
-    }
-    assert_eq!(engine.accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(got, vec![(200, "hello world".to_string()); 2]);
+    assert_eq!(accepted, 1);
 }
 
 #[tokio::test]
 async fn an_answer_without_a_length_is_read_until_the_engine_closes_and_its_connection_not_kept() {
-    let engine = scripted(
-        b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nall of it",
-        true,
-    )
-    .await;
-    let pool = Pool::default();
-    for _ in 0..2 {
-        let got = fetch(&pool, &engine, request("GET", Body::empty())).await;
-        assert_eq!(got, (200, "all of it".to_string()));
-    }
-    assert_eq!(engine.accepted.load(Ordering::SeqCst), 2);
+    let (got, accepted) = twice(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nall of it").await;
+    assert_eq!(got, vec![(200, "all of it".to_string()); 2]);
+    assert_eq!(accepted, 2);
 }
 
 #[tokio::test]
@@ -209,14 +208,9 @@ async fn an_http_1_0_answer_or_one_that_says_close_is_not_reused() {
         &b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok"[..],
         &b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 2\r\n\r\n2\r\nok\r\n0\r\n\r\n"[..],
     ] {
-        let answer: &'static [u8] = answer;
-        let engine = scripted(answer, true).await;
-        let pool = Pool::default();
-        for _ in 0..2 {
-            let got = fetch(&pool, &engine, request("GET", Body::empty())).await;
-            assert_eq!(got, (200, "ok".to_string()));
-        }
-        assert_eq!(engine.accepted.load(Ordering::SeqCst), 2, "{answer:?}");
+        let (got, accepted) = twice(answer).await;
+        assert_eq!(got, vec![(200, "ok".to_string()); 2], "{answer:?}");
+        assert_eq!(accepted, 2, "{answer:?}");
     }
 }
 
